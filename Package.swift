@@ -1,0 +1,71 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "CellCluster",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cellcluster", targets: ["cellcluster"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries: the only places that see libzmq and libpq headers.
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+
+        // Thin safe wrappers, one owner per C handle.
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+
+        // Protocol schema and committed generated code.
+        .target(
+            name: "Wire",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Proto/cellcluster.proto"]
+        ),
+
+        // cluster.yml -> typed, validated settings.
+        .target(name: "Config", dependencies: [.product(name: "Yams", package: "Yams")]),
+
+        // Schema migrations and (later) the write-behind engine.
+        .target(
+            name: "Checkpoint",
+            dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")]
+        ),
+
+        // The single executable: subcommands parse arguments and wire things up.
+        .executableTarget(
+            name: "cellcluster",
+            dependencies: [
+                "Config", "Checkpoint", "Postgres", "Wire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(
+            name: "WireTests",
+            dependencies: ["Wire", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Postgres", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Postgres"]),
+        .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,59 @@
+extension Migration {
+    /// Every migration, in order. The schema is described in README.md ("Schema").
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "world state", sql: """
+            CREATE TABLE entity_states (
+                entity_id    bigint PRIMARY KEY,
+                cell_id      bigint NOT NULL,
+                kind         smallint NOT NULL,
+                stats        jsonb NOT NULL DEFAULT '{}',
+                position     jsonb NOT NULL,
+                version      bigint NOT NULL,
+                owner_epoch  bigint NOT NULL,
+                updated_at   timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX entity_states_by_cell ON entity_states (cell_id);
+
+            CREATE TABLE cell_checkpoints (
+                cell_id          bigint PRIMARY KEY,
+                checkpointed_at  timestamptz NOT NULL DEFAULT now(),
+                entity_count     integer NOT NULL,
+                data             jsonb NOT NULL DEFAULT '{}',
+                owner_epoch      bigint NOT NULL
+            );
+
+            CREATE TABLE deferred_events (
+                cell_id      bigint NOT NULL,
+                sequence     bigint NOT NULL,
+                event_type   smallint NOT NULL,
+                payload      bytea NOT NULL,
+                enqueued_at  timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (cell_id, sequence)
+            );
+
+            CREATE TABLE dead_letters (
+                id          bigserial PRIMARY KEY,
+                entity_id   bigint,
+                cell_id     bigint,
+                payload     jsonb,
+                sqlstate    text,
+                error       text NOT NULL,
+                failed_at   timestamptz NOT NULL DEFAULT now()
+            );
+            """),
+        Migration(version: 2, name: "cluster ownership", sql: """
+            CREATE TABLE cell_ownership (
+                cell_id    bigint PRIMARY KEY,
+                worker_id  text NOT NULL,
+                epoch      bigint NOT NULL
+            );
+            CREATE INDEX cell_ownership_by_worker ON cell_ownership (worker_id);
+
+            CREATE TABLE shard_maps (
+                epoch       bigint PRIMARY KEY,
+                map         bytea NOT NULL,
+                created_at  timestamptz NOT NULL DEFAULT now()
+            );
+            """),
+    ]
+}

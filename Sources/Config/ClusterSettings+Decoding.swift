@@ -1,0 +1,128 @@
+extension ClusterSettings {
+    /// Reads every section, recording problems instead of stopping at the first.
+    static func decode(_ tree: ConfigNode, problems: ProblemList) -> ClusterSettings {
+        let root = Section(path: "", node: tree, problems: problems)
+        var settings = ClusterSettings()
+        settings.world = .init(root.section("world"))
+        settings.coordinator = .init(root.section("coordinator"))
+        settings.workers = .init(root.section("workers"))
+        settings.postgres = .init(root.section("postgres"))
+        settings.checkpoint = .init(root.section("checkpoint"))
+        settings.cache = .init(root.section("cache"))
+        settings.events = .init(root.section("events"))
+        settings.leases = .init(root.section("leases"))
+        root.finish()
+        return settings
+    }
+}
+
+/// Checks a ZeroMQ endpoint: `tcp://host:port`, `ipc://path` or `inproc://name`.
+func endpointProblem(_ text: String) -> String? {
+    if text.hasPrefix("ipc://") || text.hasPrefix("inproc://") { return text.count > 8 ? nil : "names no path" }
+    guard text.hasPrefix("tcp://") else {
+        return "expected tcp://host:port, ipc://path or inproc://name, got \"\(text)\""
+    }
+    let rest = text.dropFirst("tcp://".count)
+    guard let colon = rest.lastIndex(of: ":"), colon != rest.startIndex,
+        let port = Int(rest[rest.index(after: colon)...]), (0...65535).contains(port)
+    else { return "expected tcp://host:port with a port from 0 to 65535, got \"\(text)\"" }
+    return nil
+}
+
+extension WorldSettings {
+    init(_ s: Section) {
+        width = s.double("width", default: width, above: 0)
+        height = s.double("height", default: height, above: 0)
+        cellSize = s.double("cell_size", default: cellSize, above: 0)
+        if cellSize > min(width, height) {
+            s.problem("cell_size", "must not exceed the world's width and height (\(min(width, height).formattedForMessage))")
+        } else if Double(columns) * Double(rows) > Double(Int32.max) {
+            s.problem("cell_size", "makes \(columns) x \(rows) cells; at most \(Int32.max) are allowed")
+        }
+        s.finish()
+    }
+}
+
+extension CoordinatorSettings {
+    init(_ s: Section) {
+        endpoint = s.string("endpoint", default: endpoint, check: endpointProblem)
+        s.finish()
+    }
+}
+
+extension WorkerSettings {
+    init(_ s: Section) {
+        count = s.int("count", default: count, in: 1...256)
+        bind = s.string("bind", default: bind, check: endpointProblem)
+        s.finish()
+    }
+}
+
+extension PostgresSettings {
+    init(_ s: Section) {
+        host = s.string("host", default: host) { $0.isEmpty ? "must not be empty" : nil }
+        port = s.int("port", default: port, in: 1...65535)
+        user = s.string("user", default: user) { $0.isEmpty ? "must not be empty" : nil }
+        database = s.string("database", default: database) { $0.isEmpty ? "must not be empty" : nil }
+        connectTimeoutSeconds = s.int("connect_timeout_seconds", default: connectTimeoutSeconds, in: 1...600)
+        if s.has("password") {
+            s.problem("password", "a password never sits in cluster.yml: set PGPASSWORD or use ~/.pgpass")
+        }
+        s.finish()
+    }
+}
+
+extension CheckpointSettings {
+    init(_ s: Section) {
+        mode = s.choice("mode", default: mode)
+        intervalMs = s.int("interval_ms", default: intervalMs, in: 10...3_600_000)
+        batchSize = s.int("batch_size", default: batchSize, in: 1...100_000)
+        earlyFlushBatches = s.int("early_flush_batches", default: earlyFlushBatches, in: 1...10_000)
+        maxUnsavedChanges = s.int("max_unsaved_changes", default: maxUnsavedChanges, in: 1...1_000_000_000)
+        retryInitialMs = s.int("retry_initial_ms", default: retryInitialMs, in: 1...600_000)
+        retryMaxMs = s.int("retry_max_ms", default: retryMaxMs, in: 1...3_600_000)
+        shutdownDeadlineMs = s.int("shutdown_deadline_ms", default: shutdownDeadlineMs, in: 100...3_600_000)
+        if retryMaxMs < retryInitialMs {
+            s.problem("retry_max_ms", "must be at least retry_initial_ms (\(retryInitialMs))")
+        }
+        if maxUnsavedChanges < batchSize {
+            s.problem("max_unsaved_changes", "must be at least batch_size (\(batchSize))")
+        }
+        s.finish()
+    }
+}
+
+extension CacheSettings {
+    init(_ s: Section) {
+        policies = s.choices("policies", default: policies)
+        maxActiveCells = s.int("max_active_cells", default: maxActiveCells, in: 1...100_000_000)
+        ttlSeconds = s.int("ttl_seconds", default: ttlSeconds, in: 1...31_536_000)
+        maxEntities = s.int("max_entities", default: maxEntities, in: 1...1_000_000_000)
+        activeRadius = s.int("active_radius", default: activeRadius, in: 0...64)
+        hysteresisMs = s.int("hysteresis_ms", default: hysteresisMs, in: 0...3_600_000)
+        s.finish()
+    }
+}
+
+extension EventSettings {
+    init(_ s: Section) {
+        queueLimit = s.int("queue_limit", default: queueLimit, in: 1...10_000_000)
+        let classes = s.section("durability")
+        for kind in EventKind.allCases {
+            durability[kind] = classes.choice(kind.rawValue, default: durability[kind] ?? .checkpointed)
+        }
+        classes.finish()
+        s.finish()
+    }
+}
+
+extension LeaseSettings {
+    init(_ s: Section) {
+        heartbeatMs = s.int("heartbeat_ms", default: heartbeatMs, in: 10...600_000)
+        leaseMs = s.int("lease_ms", default: leaseMs, in: 50...3_600_000)
+        if heartbeatMs * 2 > leaseMs {
+            s.problem("heartbeat_ms", "must be at most half of lease_ms (\(leaseMs)) so a lease survives one lost heartbeat")
+        }
+        s.finish()
+    }
+}

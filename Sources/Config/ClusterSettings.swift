@@ -1,0 +1,128 @@
+/// Every setting of a CellCluster deployment, decoded and validated from cluster.yml.
+/// Each field's default is what the shipped cluster.yml says, so an empty file runs on a laptop.
+public struct ClusterSettings: Sendable, Equatable {
+    public var world = WorldSettings()
+    public var coordinator = CoordinatorSettings()
+    public var workers = WorkerSettings()
+    public var postgres = PostgresSettings()
+    public var checkpoint = CheckpointSettings()
+    public var cache = CacheSettings()
+    public var events = EventSettings()
+    public var leases = LeaseSettings()
+
+    public init() {}
+}
+
+/// The world's extent and its division into cells.
+public struct WorldSettings: Sendable, Equatable {
+    /// World size in world units along x and y; positions run from 0 up to (not including) these.
+    public var width = 4096.0
+    public var height = 4096.0
+    /// Side of a square cell in world units.
+    public var cellSize = 64.0
+
+    /// Cells along x: the last one may be partly outside the world.
+    public var columns: Int { Int((width / cellSize).rounded(.up)) }
+    /// Cells along y.
+    public var rows: Int { Int((height / cellSize).rounded(.up)) }
+}
+
+public struct CoordinatorSettings: Sendable, Equatable {
+    /// Where the coordinator binds its ROUTER socket; workers and clients connect here.
+    public var endpoint = "tcp://127.0.0.1:7400"
+}
+
+public struct WorkerSettings: Sendable, Equatable {
+    /// How many worker processes `scripts/cluster up` starts.
+    public var count = 2
+    /// Where each worker binds; port 0 lets the system choose (the worker reports it when ready).
+    public var bind = "tcp://127.0.0.1:0"
+}
+
+/// Where the cluster keeps its state. PGHOST, PGPORT, PGUSER and PGDATABASE override these, as with
+/// every PostgreSQL tool; the password comes from PGPASSWORD or ~/.pgpass, never from this file.
+public struct PostgresSettings: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 5432
+    public var user = "cellcluster"
+    public var database = "cellcluster"
+    public var connectTimeoutSeconds = 5
+}
+
+public enum CheckpointMode: String, Sendable, CaseIterable {
+    /// Changes live in memory and are written in coalesced batches (the normal mode).
+    case writeBehind = "write_behind"
+    /// One UPDATE per change: the baseline that benchmarks compare against.
+    case writeThrough = "write_through"
+}
+
+public struct CheckpointSettings: Sendable, Equatable {
+    public var mode = CheckpointMode.writeBehind
+    /// How often each worker writes its dirty state, in milliseconds.
+    public var intervalMs = 1000
+    /// Rows per write batch.
+    public var batchSize = 100
+    /// A checkpoint starts at once when this many batches' worth of changes are waiting.
+    public var earlyFlushBatches = 10
+    /// Unsaved changes a worker keeps while PostgreSQL is unreachable; past it, writes are refused
+    /// with STORAGE_UNAVAILABLE instead of memory growing without bound.
+    public var maxUnsavedChanges = 1_000_000
+    /// First and longest wait between retries of a failed checkpoint (exponential backoff).
+    public var retryInitialMs = 100
+    public var retryMaxMs = 10_000
+    /// How long the final checkpoint on SIGTERM may take.
+    public var shutdownDeadlineMs = 30_000
+}
+
+public enum CachePolicy: String, Sendable, CaseIterable, Hashable {
+    /// Evict the least recently used cell when over `max_active_cells`.
+    case lru
+    /// Evict cells idle for longer than `ttl_seconds`.
+    case ttl
+    /// Evict when the entities in memory exceed `max_entities`.
+    case size
+}
+
+public struct CacheSettings: Sendable, Equatable {
+    /// Combined: a cell is evicted when any chosen policy says so (and never with unsaved changes).
+    public var policies: [CachePolicy] = [.lru, .ttl, .size]
+    /// Cells a worker keeps in memory at most (LRU).
+    public var maxActiveCells = 1024
+    /// Idle time after which a cell is evicted (TTL).
+    public var ttlSeconds = 300
+    /// Entities a worker keeps in memory at most (SIZE).
+    public var maxEntities = 1_000_000
+    /// Cells within this many cells (Chebyshev distance) of a player are active.
+    public var activeRadius = 2
+    /// A cell leaves the active set only after this long outside every player's radius.
+    public var hysteresisMs = 2000
+}
+
+public enum EventKind: String, Sendable, CaseIterable, Hashable {
+    case entityMove = "entity_move"
+    case entityAction = "entity_action"
+    case cellStateChange = "cell_state_change"
+    case worldEvent = "world_event"
+}
+
+public enum Durability: String, Sendable, CaseIterable {
+    /// Acknowledged from memory; written by the next checkpoint.
+    case checkpointed
+    /// Acknowledged only after its transaction commits (group commit).
+    case durable
+}
+
+public struct EventSettings: Sendable, Equatable {
+    /// Events a worker queues per inactive cell; past it the sender gets QUEUE_FULL.
+    public var queueLimit = 10_000
+    /// Durability class of each event type.
+    public var durability: [EventKind: Durability] = Dictionary(
+        uniqueKeysWithValues: EventKind.allCases.map { ($0, .checkpointed) })
+}
+
+public struct LeaseSettings: Sendable, Equatable {
+    /// How often a worker renews its lease with the coordinator.
+    public var heartbeatMs = 500
+    /// How long a lease lasts; a worker that cannot renew stops serving before it runs out.
+    public var leaseMs = 3000
+}

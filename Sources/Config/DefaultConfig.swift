@@ -1,0 +1,60 @@
+/// The shipped cluster.yml, embedded so that `cellcluster` runs with no file at all. A test keeps
+/// it identical to the repository's cluster.yml and to `ClusterSettings()`'s defaults.
+public enum DefaultConfig {
+    public static let yaml = #"""
+# CellCluster configuration. Every key is optional: a missing key takes the value shown here.
+# Command-line `--set key.path=value` overrides this file; PGHOST, PGPORT, PGUSER and PGDATABASE
+# override the postgres section.
+
+world:
+  width: 4096            # world units along x; positions run from 0 up to (not including) this
+  height: 4096           # world units along y
+  cell_size: 64          # side of a square cell: 4096 / 64 = 64 x 64 cells
+
+coordinator:
+  endpoint: tcp://127.0.0.1:7400   # the coordinator binds here; workers and clients connect
+
+workers:
+  count: 2               # worker processes started by `scripts/cluster up`
+  bind: tcp://127.0.0.1:0          # port 0: each worker gets a free port and reports it
+
+postgres:
+  # The password never sits here: use PGPASSWORD or ~/.pgpass.
+  host: 127.0.0.1
+  port: 5432
+  user: cellcluster
+  database: cellcluster
+  connect_timeout_seconds: 5
+
+checkpoint:
+  mode: write_behind     # write_behind | write_through (one UPDATE per change: the baseline)
+  interval_ms: 1000      # each worker writes its dirty state this often
+  batch_size: 100        # rows per write batch
+  early_flush_batches: 10          # checkpoint at once when 10 x batch_size changes wait
+  max_unsaved_changes: 1000000     # while PostgreSQL is down; past it writes get STORAGE_UNAVAILABLE
+  retry_initial_ms: 100            # backoff after a failed checkpoint, doubling up to
+  retry_max_ms: 10000
+  shutdown_deadline_ms: 30000      # the final checkpoint on SIGTERM may take this long
+
+cache:
+  policies: [lru, ttl, size]       # any of lru, ttl, size; a cell goes when any says so
+  max_active_cells: 1024           # lru: cells in memory per worker
+  ttl_seconds: 300                 # ttl: idle time before a cell is evicted
+  max_entities: 1000000            # size: entities in memory per worker
+  active_radius: 2                 # cells within 2 (Chebyshev) of a player are active
+  hysteresis_ms: 2000              # a cell stays active this long after every player left its radius
+
+events:
+  queue_limit: 10000     # events queued per inactive cell; past it the sender gets QUEUE_FULL
+  durability:            # checkpointed (acknowledged from memory) | durable (after commit)
+    entity_move: checkpointed
+    entity_action: checkpointed
+    cell_state_change: checkpointed
+    world_event: checkpointed
+
+leases:
+  heartbeat_ms: 500      # how often a worker renews its lease
+  lease_ms: 3000         # a worker that cannot renew stops serving before this runs out
+
+"""#
+}

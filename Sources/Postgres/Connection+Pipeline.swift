@@ -1,0 +1,73 @@
+import CLibPQ
+
+/// One statement of a pipeline.
+public struct PipelinedStatement: Sendable {
+    public var sql: String
+    public var parameters: [PostgresValue]
+    public init(_ sql: String, _ parameters: [PostgresValue] = []) {
+        self.sql = sql
+        self.parameters = parameters
+    }
+}
+
+extension Connection {
+    /// Statements per synchronisation point: small enough that the server's replies never fill the
+    /// socket while this blocking connection is still sending.
+    static let pipelineChunk = 256
+
+    /// Sends many statements without waiting for each reply (libpq pipeline mode), in chunks of up
+    /// to `pipelineChunk` that each end with a sync point. Outside an explicit transaction each chunk
+    /// commits as one implicit transaction. A failure aborts the rest of its chunk, and later chunks
+    /// are not sent.
+    /// - Returns: the results in statement order.
+    /// - Throws: the first statement's `PQError`; every reply is read before it is thrown.
+    public func pipeline(_ statements: [PipelinedStatement]) throws(PQError) -> [QueryResult] {
+        let conn = try open("pipeline")
+        guard PQenterPipelineMode(conn) == 1 else {
+            throw PQError(code: .unexpectedResult, message: PQError.firstLine(String(cString: PQerrorMessage(conn))),
+                          context: "enter pipeline mode")
+        }
+        defer { PQexitPipelineMode(conn) }
+        var results: [QueryResult] = []
+        results.reserveCapacity(statements.count)
+        var failure: PQError?
+        var start = 0
+        while start < statements.count {
+            let chunk = statements[start..<min(start + Self.pipelineChunk, statements.count)]
+            start += chunk.count
+            for statement in chunk {
+                let sent = withEncodedParameters(statement.parameters) { count, types, values, lengths, formats in
+                    PQsendQueryParams(conn, statement.sql, count, types, values, lengths, formats, 0)
+                }
+                if sent != 1 {
+                    throw PQError(code: .connectionLost, message: PQError.firstLine(String(cString: PQerrorMessage(conn))),
+                                  context: "pipeline send \(PQError.describe(statement.sql))")
+                }
+            }
+            guard PQpipelineSync(conn) == 1 else {
+                throw PQError(code: .connectionLost, message: PQError.firstLine(String(cString: PQerrorMessage(conn))),
+                              context: "pipeline sync")
+            }
+            for statement in chunk {
+                let context = "pipeline \(PQError.describe(statement.sql))"
+                guard let raw = PQgetResult(conn) else {
+                    throw PQError.from(result: nil, connection: conn, context: context)
+                }
+                while let extra = PQgetResult(conn) { PQclear(extra) }  // the nil that ends this statement
+                if PQresultStatus(raw) == PGRES_PIPELINE_ABORTED {
+                    PQclear(raw)
+                    continue
+                }
+                do {
+                    results.append(try check(raw, context: context))
+                } catch {
+                    if failure == nil { failure = error }
+                }
+            }
+            // The sync point's own result.
+            if let sync = PQgetResult(conn) { PQclear(sync) }
+            if let failure { throw failure }
+        }
+        return results
+    }
+}

@@ -1,0 +1,32 @@
+/// A frame that is not a valid CellCluster envelope.
+public struct WireError: Error, CustomStringConvertible, Sendable, Equatable {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let name: String
+        public var description: String { name }
+        /// The frame ends in the middle of a field.
+        public static let truncated = Code(name: "truncated")
+        /// The bytes are not a protobuf Envelope (bad tag, wire type, length or UTF-8).
+        public static let malformed = Code(name: "malformed")
+        /// The envelope speaks a protocol version this process does not.
+        public static let unsupportedVersion = Code(name: "unsupportedVersion")
+        /// The envelope decoded but carries no message.
+        public static let missingBody = Code(name: "missingBody")
+        /// The frame is empty or larger than the limit.
+        public static let badSize = Code(name: "badSize")
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    /// The reply code a peer receives for this error.
+    public var replyCode: Cellcluster_V1_ErrorCode {
+        code == .unsupportedVersion ? .unsupportedVersion : .malformedFrame
+    }
+}

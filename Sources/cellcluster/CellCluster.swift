@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct CellCluster: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cellcluster",
+        abstract: "Keeps a large game world's live state in memory and checkpoints it to PostgreSQL.",
+        version: CellClusterVersion.string,
+        subcommands: [DatabaseCommand.self, ConfigCommand.self]
+    )
+}
+
+enum CellClusterVersion {
+    static let string = "0.1.0"
+}

@@ -1,0 +1,29 @@
+import ArgumentParser
+import Config
+import Foundation
+import Postgres
+
+/// Options every command that reads cluster.yml shares.
+struct SettingsOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: "Path to cluster.yml (default: the built-in settings, or $CELLCLUSTER_CONFIG).")
+    var path: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override one setting, e.g. --set checkpoint.batch_size=500 (repeatable).", valueName: "key.path=value"))
+    var overrides: [String] = []
+
+    /// Loads and validates the settings; the process environment supplies PGHOST and friends.
+    func load() throws -> ClusterSettings {
+        let environment = ProcessInfo.processInfo.environment
+        let file = path ?? environment["CELLCLUSTER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        return try ClusterSettings.load(file: file, overrides: overrides, environment: environment)
+    }
+}
+
+extension PostgresSettings {
+    /// The libpq parameters for these settings; the password is left to PGPASSWORD or ~/.pgpass.
+    var connectionParameters: ConnectionParameters {
+        ConnectionParameters(
+            host: host, port: port, user: user, database: database,
+            connectTimeoutSeconds: connectTimeoutSeconds, applicationName: "cellcluster")
+    }
+}

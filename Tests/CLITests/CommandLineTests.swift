@@ -1,0 +1,55 @@
+import Testing
+import TestSupport
+
+@Suite struct CommandLineTests {
+    @Test func helpListsEverySubcommand() throws {
+        let top = try CommandRunner.run(["--help"])
+        #expect(top.status == 0)
+        for name in ["db", "config"] { #expect(top.stdout.contains("  \(name) "), "\(name) missing from --help") }
+        let db = try CommandRunner.run(["db", "--help"])
+        for name in ["migrate", "status"] { #expect(db.stdout.contains("  \(name) "), "db \(name) missing") }
+        let config = try CommandRunner.run(["config", "--help"])
+        for name in ["check", "defaults"] { #expect(config.stdout.contains("  \(name) "), "config \(name) missing") }
+    }
+
+    @Test func versionPrints() throws {
+        let outcome = try CommandRunner.run(["--version"])
+        #expect(outcome.status == 0)
+        #expect(outcome.stdout.split(separator: ".").count == 3)
+    }
+
+    @Test func migrateTwiceThenStatusShowsNothingPending() throws {
+        try TestDatabase.withFreshDatabase { parameters in
+            let env = ["PGDATABASE": parameters.database ?? ""]
+            let first = try CommandRunner.run(["db", "migrate"], environment: env)
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(first.stdout.contains("applied migrations 1, 2"))
+            let second = try CommandRunner.run(["db", "migrate"], environment: env)
+            #expect(second.status == 0)
+            #expect(second.stdout.contains("schema is current at version 2"))
+            let status = try CommandRunner.run(["db", "status"], environment: env)
+            #expect(status.stdout.contains("0 pending"))
+        }
+    }
+
+    @Test func migrateAgainstADeadServerNamesIt() throws {
+        let port = TestDatabase.unusedPort()
+        let outcome = try CommandRunner.run(["db", "migrate"], environment: ["PGHOST": "127.0.0.1", "PGPORT": String(port)])
+        #expect(outcome.status != 0)
+        #expect(outcome.stderr.contains("127.0.0.1:\(port)"))
+    }
+
+    @Test func aBrokenSettingIsNamedAndTheExitCodeSaysSo() throws {
+        let outcome = try CommandRunner.run(["config", "check", "--set", "world.cell_size=0"])
+        #expect(outcome.status != 0)
+        #expect(outcome.stderr.contains("world.cell_size"))
+        let good = try CommandRunner.run(["config", "check", "--set", "workers.count=3"])
+        #expect(good.status == 0)
+        #expect(good.stdout.contains("workers: 3"))
+    }
+
+    @Test func theDefaultsCommandPrintsTheShippedFile() throws {
+        let outcome = try CommandRunner.run(["config", "defaults"])
+        #expect(outcome.stdout.contains("cell_size: 64"))
+    }
+}

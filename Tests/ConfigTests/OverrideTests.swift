@@ -1,0 +1,45 @@
+import Testing
+@testable import Config
+
+@Suite struct OverrideTests {
+    @Test func commandLineOverridesTheFile() throws {
+        let s = try ClusterSettings.load(
+            yaml: "checkpoint: {batch_size: 10}", source: "t",
+            overrides: ["checkpoint.batch_size=500", "cache.policies=[ttl]", "world.cell_size=32"])
+        #expect(s.checkpoint.batchSize == 500)
+        #expect(s.cache.policies == [.ttl])
+        #expect(s.world.cellSize == 32)
+    }
+
+    @Test func aBadOverrideNamesItsKeyPath() throws {
+        let unknown = try #require(throws: ConfigError.self) {
+            try ClusterSettings.load(yaml: "", source: "t", overrides: ["checkpoint.batchsize=5"])
+        }
+        #expect(unknown.keyPaths == ["checkpoint.batchsize"])
+        let invalid = try #require(throws: ConfigError.self) {
+            try ClusterSettings.load(yaml: "", source: "t", overrides: ["workers.count=-3"])
+        }
+        #expect(invalid.keyPaths == ["workers.count"])
+        let shapeless = try #require(throws: ConfigError.self) {
+            try ClusterSettings.load(yaml: "", source: "t", overrides: ["workers.count"])
+        }
+        #expect(shapeless.description.contains("key.path=value"))
+    }
+
+    @Test func libpqEnvironmentOverridesThePostgresSection() throws {
+        let s = try ClusterSettings.load(
+            yaml: "postgres: {host: db.example, port: 5432}", source: "t",
+            environment: ["PGHOST": "127.0.0.1", "PGPORT": "6543", "PGUSER": "game", "PGDATABASE": "world", "PGPASSWORD": "x"])
+        #expect(s.postgres.host == "127.0.0.1")
+        #expect(s.postgres.port == 6543)
+        #expect(s.postgres.user == "game")
+        #expect(s.postgres.database == "world")
+    }
+
+    @Test func aBadEnvironmentValueNamesTheKey() throws {
+        let error = try #require(throws: ConfigError.self) {
+            try ClusterSettings.load(yaml: "", source: "t", environment: ["PGPORT": "abc"])
+        }
+        #expect(error.keyPaths == ["postgres.port"])
+    }
+}

@@ -1,0 +1,42 @@
+import Testing
+import TestSupport
+@testable import Postgres
+
+@Suite struct ConnectionTests {
+    @Test func anUnreachableServerGivesAClearError() throws {
+        let port = TestDatabase.unusedPort()
+        let parameters = ConnectionParameters(host: "127.0.0.1", port: port, user: "nobody", database: "nothing")
+        let error = try #require(throws: PQError.self) { try Connection(parameters) }
+        #expect(error.code == .connectionFailed)
+        #expect(error.isConnectionProblem)
+        #expect(error.description.contains("127.0.0.1:\(port)"))
+        #expect(error.message.lowercased().contains("refused"))
+    }
+
+    @Test func aClosedConnectionRefusesWork() throws {
+        let db = try TestDatabase.connect()
+        #expect(db.isOpen)
+        #expect(db.serverVersion >= 140000)
+        db.close()
+        db.close()
+        let error = try #require(throws: PQError.self) { try db.query("SELECT 1") }
+        #expect(error.code == .connectionClosed)
+    }
+
+    @Test func aKilledBackendIsAConnectionProblemAndResetRecovers() throws {
+        let victim = try TestDatabase.connect()
+        let pid = try victim.query("SELECT pg_backend_pid()").int64(0, 0)
+        let killer = try TestDatabase.connect()
+        #expect(try killer.query("SELECT pg_terminate_backend($1::int4)", [.int64(pid)]).bool(0, 0))
+        let error = try #require(throws: PQError.self) { try victim.query("SELECT 1") }
+        #expect(error.isConnectionProblem)
+        try victim.reset()
+        #expect(try victim.query("SELECT 1").int64(0, 0) == 1)
+    }
+
+    @Test func parametersNeverContainAConcatenatedString() {
+        let p = ConnectionParameters(host: "h", port: 1, user: "u", database: "d", password: "secret x'y")
+        #expect(p.keywords.first { $0.0 == "password" }?.1 == "secret x'y")
+        #expect(!p.redacted.contains("secret"))
+    }
+}
