@@ -37,6 +37,9 @@ let package = Package(
             exclude: ["Proto/cellcluster.proto"]
         ),
 
+        // The pure core: grid, entities, cells, cache policies, event queues, the shard. No I/O.
+        .target(name: "WorldCore"),
+
         // cluster.yml -> typed, validated settings.
         .target(name: "Config", dependencies: [.product(name: "Yams", package: "Yams")]),
 
@@ -46,11 +49,14 @@ let package = Package(
             dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")]
         ),
 
+        // Benchmarks behind `cellcluster bench`.
+        .target(name: "Bench", dependencies: ["WorldCore"]),
+
         // The single executable: subcommands parse arguments and wire things up.
         .executableTarget(
             name: "cellcluster",
             dependencies: [
-                "Config", "Checkpoint", "Postgres", "Wire",
+                "Bench", "Config", "Checkpoint", "Postgres", "Wire", "WorldCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -63,6 +69,7 @@ let package = Package(
             dependencies: ["Wire", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "WorldCoreTests", dependencies: ["WorldCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Postgres", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Postgres"]),
         .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),

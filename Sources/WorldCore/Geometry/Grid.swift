@@ -1,0 +1,76 @@
+/// The world's division into square cells: position → cell, and neighbourhoods of cells.
+public struct Grid: Sendable, Equatable {
+    public let width: Double
+    public let height: Double
+    public let cellSize: Double
+    public let columns: Int
+    public let rows: Int
+
+    /// - Throws: `WorldError.invalidGrid` when a size is not a positive finite number.
+    public init(width: Double, height: Double, cellSize: Double) throws(WorldError) {
+        guard width.isFinite, width > 0, height.isFinite, height > 0 else {
+            throw .invalidGrid("width and height must be positive, got \(width) x \(height)")
+        }
+        guard cellSize.isFinite, cellSize > 0, cellSize <= min(width, height) else {
+            throw .invalidGrid("cell size must be positive and at most the world's size, got \(cellSize)")
+        }
+        self.width = width
+        self.height = height
+        self.cellSize = cellSize
+        columns = Int((width / cellSize).rounded(.up))
+        rows = Int((height / cellSize).rounded(.up))
+    }
+
+    public var cellCount: Int { columns * rows }
+
+    /// The cell holding `position`.
+    /// - Throws: `.invalidPosition` for NaN or infinite coordinates, `.outsideWorld` outside [0, width) x [0, height).
+    @inline(__always)
+    public func cell(at position: Position) throws(WorldError) -> CellID {
+        let p = try position.validated()
+        guard p.x >= 0, p.x < width, p.y >= 0, p.y < height else {
+            throw .outsideWorld(p, width: width, height: height)
+        }
+        let column = min(Int(p.x / cellSize), columns - 1)
+        let row = min(Int(p.y / cellSize), rows - 1)
+        return CellID(Int64(row * columns + column))
+    }
+
+    public func contains(_ cell: CellID) -> Bool { cell.raw >= 0 && cell.raw < Int64(cellCount) }
+
+    /// - Throws: `.unknownCell` for an id outside the grid.
+    public func validate(_ cell: CellID) throws(WorldError) -> CellID {
+        guard contains(cell) else { throw .unknownCell(cell) }
+        return cell
+    }
+
+    public func coord(of cell: CellID) -> CellCoord {
+        CellCoord(column: Int(cell.raw % Int64(columns)), row: Int(cell.raw / Int64(columns)))
+    }
+
+    /// The cell at a column and row, or nil outside the grid.
+    public func cell(column: Int, row: Int) -> CellID? {
+        guard column >= 0, column < columns, row >= 0, row < rows else { return nil }
+        return CellID(Int64(row * columns + column))
+    }
+
+    /// Chebyshev distance in cells: the number of king moves between two cells.
+    public func distance(_ a: CellID, _ b: CellID) -> Int {
+        let ca = coord(of: a), cb = coord(of: b)
+        return max(abs(ca.column - cb.column), abs(ca.row - cb.row))
+    }
+
+    /// Every cell within `radius` (Chebyshev) of `center`, clipped at the world's edges, row by row.
+    public func cells(within radius: Int, of center: CellID) -> [CellID] {
+        let c = coord(of: center)
+        let r = max(0, radius)
+        var result: [CellID] = []
+        result.reserveCapacity((2 * r + 1) * (2 * r + 1))
+        for row in max(0, c.row - r)...min(rows - 1, c.row + r) {
+            for column in max(0, c.column - r)...min(columns - 1, c.column + r) {
+                result.append(CellID(Int64(row * columns + column)))
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,62 @@
+/// Everything a checkpoint writes, taken from the shard in one go: the latest state of every
+/// unsaved entity (so K updates to one entity are one row), cell records, newly queued events
+/// and the queued events that were replayed. Written in one transaction.
+public struct CheckpointBatch: Sendable, Equatable {
+    public let id: UInt64
+    public let entities: [Entity]
+    public let cells: [CellRecord]
+    public let newEvents: [QueuedEvent]
+    /// When the oldest change in this batch was made.
+    public let oldestChange: ContinuousClock.Instant?
+
+    public var rowCount: Int { entities.count + cells.count + newEvents.count }
+    public var isEmpty: Bool { rowCount == 0 }
+
+    public init(id: UInt64, entities: [Entity], cells: [CellRecord], newEvents: [QueuedEvent], oldestChange: ContinuousClock.Instant?) {
+        self.id = id
+        self.entities = entities
+        self.cells = cells
+        self.newEvents = newEvents
+        self.oldestChange = oldestChange
+    }
+}
+
+/// A cell's own row: its properties, the world events it remembers, and how far its queue has
+/// been replayed (stored events up to there are deleted in the same transaction).
+public struct CellRecord: Sendable, Equatable {
+    public let cell: CellID
+    public let version: UInt64
+    public let properties: [String: String]
+    public let worldEvents: [WorldEventRecord]
+    public let entityCount: Int
+    public let replayedThrough: UInt64
+
+    public init(cell: CellID, version: UInt64, properties: [String: String], worldEvents: [WorldEventRecord], entityCount: Int, replayedThrough: UInt64) {
+        self.cell = cell
+        self.version = version
+        self.properties = properties
+        self.worldEvents = worldEvents
+        self.entityCount = entityCount
+        self.replayedThrough = replayedThrough
+    }
+}
+
+/// What storage holds for one cell: the input to `Shard.cellLoaded`.
+public struct CellCheckpoint: Sendable, Equatable {
+    public let cell: CellID
+    public let entities: [Entity]
+    public let properties: [String: String]
+    public let worldEvents: [WorldEventRecord]
+    public let replayedThrough: UInt64
+    /// Stored queued events of the cell, in sequence order.
+    public let events: [QueuedEvent]
+
+    public init(cell: CellID, entities: [Entity] = [], properties: [String: String] = [:], worldEvents: [WorldEventRecord] = [], replayedThrough: UInt64 = 0, events: [QueuedEvent] = []) {
+        self.cell = cell
+        self.entities = entities
+        self.properties = properties
+        self.worldEvents = worldEvents
+        self.replayedThrough = replayedThrough
+        self.events = events
+    }
+}

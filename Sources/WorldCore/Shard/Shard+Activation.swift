@@ -1,0 +1,183 @@
+extension Shard {
+    // MARK: Presence and interest
+
+    /// Records that a player sent something: it keeps the cells within the active radius of its
+    /// cell active. `previous` is the cell it was in when it was already present.
+    mutating func notePresence(_ id: EntityID, in cell: CellID, previous: CellID?, now: ContinuousClock.Instant) {
+        let wasPresent = presence.updateValue(now, forKey: id) != nil
+        if !wasPresent {
+            for c in grid.cells(within: settings.activeRadius, of: cell) { addInterest(c, now: now) }
+        } else if let previous, previous != cell {
+            let old = Set(grid.cells(within: settings.activeRadius, of: previous))
+            let new = grid.cells(within: settings.activeRadius, of: cell)
+            for c in new where !old.contains(c) { addInterest(c, now: now) }
+            let newSet = Set(new)
+            for c in old where !newSet.contains(c) { removeInterest(c, now: now) }
+        }
+    }
+
+    /// The player stops keeping cells active (it went quiet).
+    mutating func endPresence(_ id: EntityID, now: ContinuousClock.Instant) {
+        guard presence.removeValue(forKey: id) != nil, let cell = entities[id]?.cell else { return }
+        for c in grid.cells(within: settings.activeRadius, of: cell) { removeInterest(c, now: now) }
+    }
+
+    private mutating func addInterest(_ cell: CellID, now: ContinuousClock.Instant) {
+        interest[cell, default: 0] += 1
+        guard interest[cell] == 1 else { return }
+        cooling.remove(cell)
+        guard let phase = cells[cell]?.phase else {
+            requestLoad(cell, now: now)
+            return
+        }
+        switch phase {
+        case .loading, .active: break
+        case .cooling: setPhase(cell, .active)
+        case .resident:
+            monitor.cacheHits += 1
+            setPhase(cell, .active)
+            replayQueue(of: cell, now: now)
+        }
+    }
+
+    private mutating func removeInterest(_ cell: CellID, now: ContinuousClock.Instant) {
+        guard let count = interest[cell] else { return }
+        if count > 1 {
+            interest[cell] = count - 1
+            return
+        }
+        interest[cell] = nil
+        if cells[cell]?.phase == .active {
+            setPhase(cell, .cooling(since: now))
+            cooling.insert(cell)
+        }
+    }
+
+    /// Changes a loaded cell's phase, keeping the set of active cells in step.
+    mutating func setPhase(_ cell: CellID, _ phase: CellPhase) {
+        guard cells[cell] != nil else { return }
+        cells[cell]!.phase = phase
+        if phase.isActive { activeSet.insert(cell) } else { activeSet.remove(cell) }
+    }
+
+    // MARK: Loading
+
+    /// Creates the cell as loading and asks the shell for its checkpoint.
+    mutating func requestLoad(_ cell: CellID, now: ContinuousClock.Instant) {
+        guard cells[cell] == nil else { return }
+        cells[cell] = Cell(id: cell, phase: .loading, lastAccess: now)
+        monitor.cacheMisses += 1
+        actions.append(.load(cell))
+    }
+
+    /// Makes sure a cell that an entity enters is in memory.
+    mutating func ensureLoaded(_ cell: CellID, now: ContinuousClock.Instant) {
+        if cells[cell] == nil { requestLoad(cell, now: now) }
+    }
+
+    /// Installs what storage had for a loading cell: its entities (those memory does not already
+    /// hold: memory is newer), properties and stored queue. Then, if players need it, the cell
+    /// activates and its queue replays in order.
+    public mutating func cellLoaded(_ checkpoint: CellCheckpoint, now: ContinuousClock.Instant) {
+        let id = checkpoint.cell
+        guard cells[id]?.phase == .loading else { return }  // not asked for (any more): ignore
+        monitor.dbReads &+= 1
+        for var entity in checkpoint.entities where entities[entity.id] == nil {
+            entity.cell = id
+            entities[entity.id] = entity
+            cells[id]?.entities.insert(entity.id)
+        }
+        cells[id]?.properties.merge(checkpoint.properties) { memory, _ in memory }
+        if cells[id]?.worldEvents.isEmpty == true { cells[id]?.worldEvents = checkpoint.worldEvents }
+        let replayed = max(cells[id]?.replayedThrough ?? 0, checkpoint.replayedThrough)
+        cells[id]?.replayedThrough = replayed
+        let stored = checkpoint.events.filter { $0.sequence > checkpoint.replayedThrough }
+        if !stored.isEmpty { queues[id, default: DeferredQueue()].merge(stored: stored) }
+        nextSequence = max(nextSequence, (stored.map(\.sequence).max() ?? 0) + 1)
+
+        // Players the queue's events are for come back into presence: they asked for this load.
+        let waitingPlayers = Set(queues[id]?.events.compactMap { queued -> EntityID? in
+            switch queued.event {
+            case let .entityMove(e, _), let .entityAction(e, _, _): entities[e]?.kind == .player ? e : nil
+            default: nil
+            }
+        } ?? [])
+        if (interest[id] ?? 0) > 0 {
+            setPhase(id, .active)
+            replayQueue(of: id, now: now)
+        } else {
+            setPhase(id, .resident)
+            cells[id]?.lastAccess = now
+        }
+        for player in waitingPlayers.sorted() where presence[player] == nil {
+            if let cell = entities[player]?.cell { notePresence(player, in: cell, previous: nil, now: now) }
+        }
+    }
+
+    /// Storage could not load the cell: forget the attempt so the next need asks again. Queued
+    /// events stay queued.
+    public mutating func loadFailed(_ cell: CellID) {
+        guard let loading = cells[cell], loading.phase == .loading else { return }
+        if loading.entities.isEmpty {
+            cells[cell] = nil
+        }
+        monitor.loadFailures &+= 1
+    }
+
+    // MARK: Replay
+
+    /// Applies a newly active cell's queued events exactly once, in sequence order.
+    mutating func replayQueue(of cell: CellID, now: ContinuousClock.Instant) {
+        guard var queue = queues.removeValue(forKey: cell), !queue.isEmpty else { return }
+        let events = queue.drain()
+        let unpersisted = events.filter { $0.sequence > queue.persistedThrough }.count
+        unpersistedEvents -= unpersisted
+        var replayed = cells[cell]?.replayedThrough ?? 0
+        for queued in events where queued.sequence > replayed {
+            replayed = queued.sequence
+            do {
+                _ = try applyReplayed(queued, now: now)
+                monitor.eventsReplayed &+= 1
+            } catch {
+                monitor.replayRejected &+= 1
+                actions.append(.replayRejected(queued, error))
+            }
+        }
+        // Stored with the cell's next checkpoint, in the same transaction that deletes the stored
+        // events: after a crash they are either both there or both not.
+        cells[cell]?.replayedThrough = replayed
+        markCellDirty(cell, now: now)
+    }
+
+    /// Applies one replayed event, bypassing the unsaved-change bound (it was admitted when queued).
+    private mutating func applyReplayed(_ queued: QueuedEvent, now: ContinuousClock.Instant) throws(WorldError) -> EventOutcome {
+        let outer = replaying
+        replaying = true
+        defer { replaying = outer }
+        return try apply(queued.event, to: queued.cell, now: now)
+    }
+
+    // MARK: Time
+
+    /// Advances time: quiet players stop keeping cells active, cooled cells deactivate, and the
+    /// cache policy evicts inactive cells that are saved.
+    public mutating func tick(now: ContinuousClock.Instant) {
+        for (player, seen) in presence where now - seen >= settings.presenceTimeout {
+            endPresence(player, now: now)
+        }
+        for cell in cooling {
+            guard case let .cooling(since)? = cells[cell]?.phase else {
+                cooling.remove(cell)
+                continue
+            }
+            if now - since >= settings.hysteresis {
+                cooling.remove(cell)
+                setPhase(cell, .resident)
+                cells[cell]?.lastAccess = now
+                actions.append(.deactivated(cell))
+            }
+        }
+        evict(now: now)
+        if dirtyEntities.count < settings.earlyFlushThreshold { backlogReported = false }
+    }
+}

@@ -1,0 +1,189 @@
+extension Shard {
+    /// Applies an event to an active cell, or queues it for an inactive one.
+    ///
+    /// Entity events go to the cell the entity is in when it is in memory (memory is the truth);
+    /// otherwise to `cell`. An entity event for an unloaded cell also asks for the cell to be
+    /// loaded, so that a player's own events make it present again after a restart; the event
+    /// waits in the queue meanwhile.
+    /// - Throws: `WorldError` naming the bad position, stat, cell or entity; `.queueFull` when the
+    ///   inactive cell's queue is full; `.storageUnavailable` when unsaved changes hit the bound.
+    ///   Nothing changes when it throws.
+    public mutating func apply(_ event: GameEvent, to cell: CellID, now: ContinuousClock.Instant) throws(WorldError) -> EventOutcome {
+        switch event {
+        case let .entityMove(id, to):
+            if let index = entities.index(forKey: id) {
+                let (current, kind) = Self.inPlace(&entities.values[index]) { ($0.cell, $0.kind) }
+                if isActive(current) { return try move(at: index, to: to, now: now) }
+                _ = try grid.cell(at: to)
+                if kind == .player {
+                    // The player is back: its cells activate (replaying what waited) before its own move.
+                    notePresence(id, in: current, previous: nil, now: now)
+                    return try move(at: entities.index(forKey: id)!, to: to, now: now)
+                }
+                return try enqueue(event, in: current, now: now)
+            }
+            _ = try grid.cell(at: to)
+            return try applyToAbsentEntity(id, event, cell: cell, now: now)
+
+        case let .entityAction(id, _, deltas):
+            try validate(deltas)
+            if let index = entities.index(forKey: id) {
+                let (current, kind) = Self.inPlace(&entities.values[index]) { ($0.cell, $0.kind) }
+                if isActive(current) { return try act(at: index, event, now: now) }
+                if kind == .player {
+                    notePresence(id, in: current, previous: nil, now: now)
+                    return try act(at: entities.index(forKey: id)!, event, now: now)
+                }
+                return try enqueue(event, in: current, now: now)
+            }
+            return try applyToAbsentEntity(id, event, cell: cell, now: now)
+
+        case .cellStateChange, .worldEvent:
+            let target = try grid.validate(cell)
+            if isActive(target) { return try applyCellEvent(event, to: target, now: now) }
+            return try enqueue(event, in: target, now: now)
+
+        case let .entitySpawn(entity):
+            try validate(entity.stats)
+            let target = try grid.cell(at: entity.position)
+            if entities[entity.id] != nil { throw .entityExists(entity.id) }
+            if entity.kind == .player || isActive(target) {
+                return try spawn(entity, in: target, now: now)
+            }
+            return try enqueue(event, in: target, now: now)
+        }
+    }
+
+    @inline(__always)
+    func isActive(_ cell: CellID) -> Bool { activeSet.contains(cell) }
+
+    /// Reads or changes an entity where it is stored, without copying it (a copy would retain
+    /// its stats on every update).
+    @inline(__always)
+    static func inPlace<R>(_ entity: inout Entity, _ body: (inout Entity) -> R) -> R { body(&entity) }
+
+    private func validate(_ stats: [String: Double]) throws(WorldError) {
+        for (name, value) in stats where !value.isFinite { throw .invalidStat(name: name, value: value) }
+    }
+
+    private mutating func applyToAbsentEntity(
+        _ id: EntityID, _ event: GameEvent, cell: CellID, now: ContinuousClock.Instant
+    ) throws(WorldError) -> EventOutcome {
+        let target = try grid.validate(cell)
+        if isActive(target) { throw .unknownEntity(id) }
+        let outcome = try enqueue(event, in: target, now: now)
+        if cells[target] == nil { requestLoad(target, now: now) }
+        return outcome
+    }
+
+    /// Refuses a change that would add to the unsaved set once it is full.
+    @inline(__always)
+    func admit(addingUnsaved: Bool) throws(WorldError) {
+        if addingUnsaved && !replaying && unsavedChanges >= settings.maxUnsavedChanges {
+            throw .storageUnavailable(unsaved: unsavedChanges, limit: settings.maxUnsavedChanges)
+        }
+    }
+
+    @inline(__always)
+    mutating func markDirty(_ id: EntityID, now: ContinuousClock.Instant) {
+        if dirtyEntities[id] == nil {
+            dirtyEntities[id] = now
+            if dirtyEntities.count >= settings.earlyFlushThreshold && !backlogReported {
+                backlogReported = true
+                actions.append(.checkpointSoon(.backlog(dirtyEntities.count)))
+            }
+        }
+    }
+
+    mutating func markCellDirty(_ cell: CellID, now: ContinuousClock.Instant) {
+        if dirtyCells[cell] == nil { dirtyCells[cell] = now }
+        cells[cell]?.version &+= 1
+    }
+
+    private mutating func move(at index: Dictionary<EntityID, Entity>.Index, to: Position, now: ContinuousClock.Instant) throws(WorldError) -> EventOutcome {
+        let newCell = try grid.cell(at: to)
+        let id = entities.keys[index]
+        try admit(addingUnsaved: dirtyEntities[id] == nil)
+        let (oldCell, version, isPlayer) = Self.inPlace(&entities.values[index]) { e in
+            let old = e.cell
+            e.position = to
+            e.version &+= 1
+            e.cell = newCell
+            return (old, e.version, e.kind == .player)
+        }
+        if newCell != oldCell { relocate(id, from: oldCell, to: newCell, now: now) }
+        if isPlayer { notePresence(id, in: newCell, previous: oldCell, now: now) }
+        markDirty(id, now: now)
+        monitor.eventsApplied &+= 1
+        return .applied(version: version)
+    }
+
+    private mutating func act(at index: Dictionary<EntityID, Entity>.Index, _ event: GameEvent, now: ContinuousClock.Instant) throws(WorldError) -> EventOutcome {
+        guard case let .entityAction(id, _, deltas) = event else { preconditionFailure("not an action") }
+        try admit(addingUnsaved: dirtyEntities[id] == nil)
+        let (version, isPlayer, cell) = Self.inPlace(&entities.values[index]) { e in
+            for (name, delta) in deltas { e.stats[name, default: 0] += delta }
+            e.actions &+= 1
+            e.version &+= 1
+            return (e.version, e.kind == .player, e.cell)
+        }
+        if isPlayer { notePresence(id, in: cell, previous: cell, now: now) }
+        markDirty(id, now: now)
+        monitor.eventsApplied &+= 1
+        return .applied(version: version)
+    }
+
+    private mutating func applyCellEvent(_ event: GameEvent, to cell: CellID, now: ContinuousClock.Instant) throws(WorldError) -> EventOutcome {
+        try admit(addingUnsaved: dirtyCells[cell] == nil)
+        switch event {
+        case let .cellStateChange(set, remove):
+            for key in remove { cells[cell]?.properties[key] = nil }
+            for (key, value) in set { cells[cell]?.properties[key] = value }
+        case let .worldEvent(name, payload):
+            cells[cell]?.worldEvents.append(WorldEventRecord(name: name, payload: payload))
+            let keep = settings.recentWorldEventsPerCell
+            if let count = cells[cell]?.worldEvents.count, count > keep {
+                cells[cell]?.worldEvents.removeFirst(count - keep)
+            }
+        default:
+            preconditionFailure("not a cell event")
+        }
+        markCellDirty(cell, now: now)
+        monitor.eventsApplied &+= 1
+        return .applied(version: cells[cell]?.version ?? 0)
+    }
+
+    private mutating func spawn(_ entity: Entity, in cell: CellID, now: ContinuousClock.Instant) throws(WorldError) -> EventOutcome {
+        try admit(addingUnsaved: true)
+        var placed = entity
+        placed.cell = cell
+        placed.version = max(placed.version, 1)
+        entities[placed.id] = placed
+        ensureLoaded(cell, now: now)
+        cells[cell]?.entities.insert(placed.id)
+        if placed.kind == .player { notePresence(placed.id, in: cell, previous: nil, now: now) }
+        markDirty(placed.id, now: now)
+        monitor.eventsApplied &+= 1
+        return .applied(version: placed.version)
+    }
+
+    /// Moves an entity's membership between cells; the destination is loaded if it is not in memory.
+    mutating func relocate(_ id: EntityID, from: CellID, to: CellID, now: ContinuousClock.Instant) {
+        cells[from]?.entities.remove(id)
+        ensureLoaded(to, now: now)
+        cells[to]?.entities.insert(id)
+    }
+
+    private mutating func enqueue(_ event: GameEvent, in cell: CellID, now: ContinuousClock.Instant) throws(WorldError) -> EventOutcome {
+        let count = queues[cell]?.count ?? 0
+        guard count < settings.queueLimit else { throw .queueFull(cell, limit: settings.queueLimit) }
+        try admit(addingUnsaved: true)
+        let sequence = nextSequence
+        nextSequence += 1
+        queues[cell, default: DeferredQueue()].append(QueuedEvent(sequence: sequence, cell: cell, event: event))
+        if unpersistedEvents == 0 { firstUnpersistedAt = now }
+        unpersistedEvents += 1
+        monitor.eventsDeferred &+= 1
+        return .deferred(sequence: sequence)
+    }
+}

@@ -1,0 +1,110 @@
+/// A worker's world state: the cells it holds in memory, their entities, the players keeping
+/// cells active, the queues of inactive cells and what is not yet saved.
+///
+/// Pure: no I/O. Callers pass the time in, and collect what the shard needs done with
+/// `takeActions()` (load a cell, checkpoint soon, …). One owner mutates it.
+public struct Shard: Sendable {
+    public let settings: ShardSettings
+    var grid: Grid { settings.grid }
+
+    var cells: [CellID: Cell] = [:]
+    var entities: [EntityID: Entity] = [:]
+    /// How many present players' windows cover each cell.
+    var interest: [CellID: Int] = [:]
+    /// Players keeping cells active, with the time they last sent something.
+    var presence: [EntityID: ContinuousClock.Instant] = [:]
+    var cooling: Set<CellID> = []
+    /// Cells whose phase is active or cooling (kept by `setPhase`): the hot path's one lookup.
+    var activeSet: Set<CellID> = []
+    var queues: [CellID: DeferredQueue] = [:]
+
+    /// Entities with unsaved changes, with the time of their oldest unsaved change.
+    var dirtyEntities: [EntityID: ContinuousClock.Instant] = [:]
+    /// Cells with unsaved cell-level state, with the time of their oldest unsaved change.
+    var dirtyCells: [CellID: ContinuousClock.Instant] = [:]
+    var unpersistedEvents = 0
+    /// When the events now unpersisted began to accumulate (an upper bound on their age).
+    var firstUnpersistedAt: ContinuousClock.Instant?
+    var nextSequence: UInt64
+    var nextBatchID: UInt64 = 1
+    var checkpointInFlight: UInt64?
+    /// Cells whose state rides in the batch being written: not evicted until it lands.
+    var cellsInFlight: Set<CellID> = []
+    var backlogReported = false
+    /// True while queued events replay: they were admitted when queued.
+    var replaying = false
+
+    var actions: [ShardAction] = []
+    var monitor = MonitorCounters()
+
+    /// - Parameter firstSequence: the next queued-event sequence; above every sequence in storage.
+    public init(settings: ShardSettings, firstSequence: UInt64 = 1) {
+        self.settings = settings
+        self.nextSequence = max(1, firstSequence)
+    }
+
+    /// What the shard needs done since the last call, in order.
+    public mutating func takeActions() -> [ShardAction] {
+        defer { actions.removeAll(keepingCapacity: true) }
+        return actions
+    }
+
+    // MARK: Reads
+
+    /// The entity, if it is in memory.
+    public func entity(_ id: EntityID) -> Entity? { entities[id] }
+
+    /// The cell's phase, or nil when it is not in memory.
+    public func phase(of cell: CellID) -> CellPhase? { cells[cell]?.phase }
+
+    public var loadedCells: [CellID] { cells.keys.sorted() }
+    public var activeCells: [CellID] { activeSet.sorted() }
+    public var entityCount: Int { entities.count }
+
+    /// Events waiting in a cell's queue.
+    public func queuedEvents(in cell: CellID) -> [QueuedEvent] { queues[cell]?.events ?? [] }
+
+    /// A cell's contents from memory, or nil when it is not loaded (the shell then answers from
+    /// the last checkpoint without loading it). Counts a cache hit or miss.
+    public mutating func readCell(_ id: CellID, now: ContinuousClock.Instant) -> CellView? {
+        guard let cell = cells[id], cell.phase != .loading else {
+            monitor.cacheMisses += 1
+            return nil
+        }
+        monitor.cacheHits += 1
+        cells[id]?.lastAccess = now
+        return view(of: cell)
+    }
+
+    func view(of cell: Cell) -> CellView {
+        CellView(
+            cell: cell.id, entities: cell.entities.sorted().compactMap { entities[$0] }, properties: cell.properties,
+            worldEvents: cell.worldEvents, phase: cell.phase, queuedEvents: queues[cell.id]?.count ?? 0)
+    }
+
+    /// Changes in memory not yet in storage: the loss window if the process died now.
+    public var unsavedChanges: Int { dirtyEntities.count + dirtyCells.count + unpersistedEvents }
+}
+
+/// A cell as a reader sees it.
+public struct CellView: Sendable, Equatable {
+    public let cell: CellID
+    public let entities: [Entity]
+    public let properties: [String: String]
+    public let worldEvents: [WorldEventRecord]
+    /// nil when answered from storage without loading.
+    public let phase: CellPhase?
+    public let queuedEvents: Int
+
+    public init(
+        cell: CellID, entities: [Entity], properties: [String: String], worldEvents: [WorldEventRecord],
+        phase: CellPhase?, queuedEvents: Int
+    ) {
+        self.cell = cell
+        self.entities = entities
+        self.properties = properties
+        self.worldEvents = worldEvents
+        self.phase = phase
+        self.queuedEvents = queuedEvents
+    }
+}

@@ -1,0 +1,12 @@
+/// Where a shard's state is kept between checkpoints. The PostgreSQL store implements it; the
+/// in-memory store serves unit tests and benchmarks.
+public protocol WorldStore: AnyObject {
+    /// The cell's last checkpoint: its entities, cell record and stored queued events.
+    func loadCell(_ cell: CellID) throws -> CellCheckpoint
+    /// One entity's last saved state, or nil when storage has none.
+    func loadEntity(_ id: EntityID) throws -> Entity?
+    /// Writes a batch atomically: all of it or none.
+    func write(_ batch: CheckpointBatch) throws
+    /// The highest queued-event sequence stored (0 for none): a restarted shard continues above it.
+    func maxEventSequence() throws -> UInt64
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Bench
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Run a benchmark and print its figures (build with -c release for real numbers).",
+        discussion: """
+            memory          entity updates applied in memory vs a bare dictionary write
+            events          entity actions and cell state changes applied
+            activation      cells activated from a loaded (in-memory) store
+            eviction        clean inactive cells evicted
+            cache-policies  hit rates of LRU, TTL, SIZE and combinations on a walking-players trace
+            """
+    )
+
+    enum Name: String, ExpressibleByArgument, CaseIterable {
+        case memory, events, activation, eviction
+        case cachePolicies = "cache-policies"
+    }
+
+    @Argument(help: "Which benchmark: \(Name.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var name: Name
+
+    @Option(help: "Operations to time (updates, events, cells); each benchmark has a default.")
+    var count: Int?
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func validate() throws {
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+    }
+
+    func run() throws {
+        let report: BenchReport
+        switch name {
+        case .memory: report = try MemoryBench.run(updates: count ?? 5_000_000)
+        case .events: report = try MemoryBench.runEvents(updates: count ?? 2_000_000)
+        case .activation: report = try CacheBench.runActivation(cells: count ?? 5_000)
+        case .eviction: report = try CacheBench.runEviction(cells: count ?? 50_000)
+        case .cachePolicies: report = try CacheBench.runPolicies(players: 50, steps: count ?? 5_000, budget: 2_000)
+        }
+        print(json ? report.json() : report.table())
+    }
+}

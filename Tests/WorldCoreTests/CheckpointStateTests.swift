@@ -1,0 +1,85 @@
+import Testing
+@testable import WorldCore
+
+@Suite struct CheckpointStateTests {
+    @Test func manyUpdatesToOneEntityAreOneRow() throws {
+        var h = Harness(radius: 1)
+        try h.spawn(1, .player, at: 5, 5)
+        let saved4 = h.manager.checkpoint(now: h.now)
+        #expect(saved4)
+        let rowsBefore = h.store.rowsWritten
+        for i in 0..<1000 {
+            try h.manager.apply(.entityMove(EntityID(1), to: Position(x: 500 + Double(i % 40), y: 550)), to: Harness.cell(5, 5), now: h.now)
+        }
+        #expect(h.shard.unsavedChanges == 1)
+        let saved5 = h.manager.checkpoint(now: h.now)
+        #expect(saved5)
+        #expect(h.store.rowsWritten - rowsBefore == 1)
+        #expect(h.store.entities[EntityID(1)]?.position.x == 539.0)
+    }
+
+    @Test func aFailedCheckpointKeepsEverythingAndTheLatestStateWins() throws {
+        var h = Harness(radius: 1)
+        try h.spawn(1, .player, at: 5, 5)
+        try h.move(1, to: 5, 6)
+        h.store.failing = true
+        let saved6 = h.manager.checkpoint(now: h.now)
+        #expect(!saved6)
+        #expect(h.shard.unsavedChanges > 0)
+        try h.move(1, to: 6, 6)  // newer than the failed batch
+        h.store.failing = false
+        let saved7 = h.manager.checkpoint(now: h.now)
+        #expect(saved7)
+        #expect(h.store.entities[EntityID(1)]?.cell == Harness.cell(6, 6))
+        #expect(h.shard.unsavedChanges == 0)
+        let snapshot = h.shard.monitorSnapshot(now: h.now)
+        #expect(snapshot.checkpointFailures == 1)
+        #expect(snapshot.oldestUnsavedAgeMs == 0)
+    }
+
+    @Test func aChangeDuringTheWriteStaysUnsaved() throws {
+        var shard = Shard(settings: ShardSettings(grid: Harness.grid, activeRadius: 0))
+        let now = ContinuousClock.now
+        let player = Entity(id: EntityID(1), kind: .player, position: Harness.center(0, 0), cell: Harness.cell(0, 0))
+        _ = try shard.apply(.entitySpawn(player), to: Harness.cell(0, 0), now: now)
+        for case let .load(cell) in shard.takeActions() { shard.cellLoaded(CellCheckpoint(cell: cell), now: now) }
+        let first = shard.takeCheckpoint(now: now)
+        let batch = try #require(first)
+        let second = shard.takeCheckpoint(now: now)
+        #expect(second == nil)  // one batch at a time
+        _ = try shard.apply(.entityMove(EntityID(1), to: Position(x: 10, y: 10)), to: Harness.cell(0, 0), now: now)
+        shard.checkpointSucceeded(batch, duration: .milliseconds(3), now: now)
+        #expect(shard.unsavedChanges == 1)
+        let taken = shard.takeCheckpoint(now: now)
+        let next = try #require(taken)
+        #expect(next.entities.first?.position == Position(x: 10, y: 10))
+    }
+
+    @Test func unsavedChangesAreBoundedWhileStorageFails() throws {
+        var h = Harness(radius: 2, maxUnsaved: 10)
+        h.store.failing = false
+        try h.spawn(1, .player, at: 5, 5)
+        h.store.failing = true
+        for id in 2...9 { try h.spawn(UInt64(id), .npc, at: 5, 5) }
+        #expect(h.shard.unsavedChanges == 9)
+        try h.spawn(10, .npc, at: 5, 5)
+        let error = thrown { try h.spawn(11, .npc, at: 5, 5) }
+        #expect(error == .storageUnavailable(unsaved: 10, limit: 10))
+        // Updates to entities already unsaved still go through: they take no more memory.
+        try h.act(3, in: Harness.cell(5, 5), ["hp": 1])
+        // Once storage is back, room returns.
+        h.store.failing = false
+        let saved8 = h.manager.checkpoint(now: h.now)
+        #expect(saved8)
+        try h.spawn(11, .npc, at: 5, 5)
+    }
+
+    @Test func theBacklogAsksForAnEarlyCheckpoint() throws {
+        var h = Harness(radius: 2)
+        try h.spawn(1, .player, at: 5, 5)
+        for id in 2...60 { try h.spawn(UInt64(id), .npc, at: 5, 5) }
+        let notices = h.manager.takeNotices()
+        let asks = notices.filter { if case .checkpointSoon(.backlog) = $0 { true } else { false } }
+        #expect(asks == [.checkpointSoon(.backlog(50))])
+    }
+}
