@@ -33,7 +33,7 @@ let package = Package(
         // Protocol schema and committed generated code.
         .target(
             name: "Wire",
-            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["WorldCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Proto/cellcluster.proto"]
         ),
 
@@ -46,7 +46,7 @@ let package = Package(
         // Schema migrations and (later) the write-behind engine.
         .target(
             name: "Checkpoint",
-            dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Postgres", "Wire", "WorldCore", .product(name: "Logging", package: "swift-log")]
         ),
 
         // Benchmarks behind `cellcluster bench`.

@@ -44,6 +44,12 @@ public struct PQError: Error, CustomStringConvertible, Sendable {
     public var isUniqueViolation: Bool { sqlState == "23505" }
     /// SQLSTATE class 23: a constraint rejected the row.
     public var isIntegrityViolation: Bool { sqlState?.hasPrefix("23") ?? false }
+    /// The server refused the data itself (SQLSTATE class 22 or 23, or an exception raised by a
+    /// trigger): retrying the same rows fails the same way, so they are isolated instead.
+    public var isDataError: Bool {
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("22") || sqlState.hasPrefix("23") || sqlState == "P0001"
+    }
     /// The connection is gone (or never came up): retrying needs a new or reset connection.
     public var isConnectionProblem: Bool {
         code == .connectionFailed || code == .connectionLost || code == .connectionClosed

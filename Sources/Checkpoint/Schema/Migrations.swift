@@ -2,6 +2,9 @@ extension Migration {
     /// Every migration, in order. The schema is described in README.md ("Schema").
     public static let all: [Migration] = [
         Migration(version: 1, name: "world state", sql: """
+            -- The latest saved state of every entity. owner_epoch fences stale writers: a row is
+            -- only overwritten by a writer whose epoch is not older (and, within one epoch, whose
+            -- version is not older).
             CREATE TABLE entity_states (
                 entity_id    bigint PRIMARY KEY,
                 cell_id      bigint NOT NULL,
@@ -9,19 +12,24 @@ extension Migration {
                 stats        jsonb NOT NULL DEFAULT '{}',
                 position     jsonb NOT NULL,
                 version      bigint NOT NULL,
+                actions      bigint NOT NULL DEFAULT 0,
                 owner_epoch  bigint NOT NULL,
                 updated_at   timestamptz NOT NULL DEFAULT now()
             );
             CREATE INDEX entity_states_by_cell ON entity_states (cell_id);
 
+            -- A cell's own state, written when it changes, deactivates or replays its queue.
             CREATE TABLE cell_checkpoints (
                 cell_id          bigint PRIMARY KEY,
                 checkpointed_at  timestamptz NOT NULL DEFAULT now(),
                 entity_count     integer NOT NULL,
-                data             jsonb NOT NULL DEFAULT '{}',
+                properties       jsonb NOT NULL DEFAULT '{}',
+                world_events     jsonb NOT NULL DEFAULT '[]',
                 owner_epoch      bigint NOT NULL
             );
 
+            -- Events queued for inactive cells (payload: a serialized cellcluster.v1.Event).
+            -- Deleted in the transaction that saves the result of their replay.
             CREATE TABLE deferred_events (
                 cell_id      bigint NOT NULL,
                 sequence     bigint NOT NULL,
@@ -31,8 +39,10 @@ extension Migration {
                 PRIMARY KEY (cell_id, sequence)
             );
 
+            -- Rows PostgreSQL refused, with why; the rest of their batch was written.
             CREATE TABLE dead_letters (
                 id          bigserial PRIMARY KEY,
+                kind        text NOT NULL,
                 entity_id   bigint,
                 cell_id     bigint,
                 payload     jsonb,

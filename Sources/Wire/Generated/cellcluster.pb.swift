@@ -191,6 +191,9 @@ public nonisolated enum Cellcluster_V1_EventType: SwiftProtobuf.Enum, Swift.Case
   case entityAction // = 2
   case cellStateChange // = 3
   case worldEvent // = 4
+
+  /// a spawn into an inactive cell waits like any event
+  case entitySpawn // = 5
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -204,6 +207,7 @@ public nonisolated enum Cellcluster_V1_EventType: SwiftProtobuf.Enum, Swift.Case
     case 2: self = .entityAction
     case 3: self = .cellStateChange
     case 4: self = .worldEvent
+    case 5: self = .entitySpawn
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -215,6 +219,7 @@ public nonisolated enum Cellcluster_V1_EventType: SwiftProtobuf.Enum, Swift.Case
     case .entityAction: return 2
     case .cellStateChange: return 3
     case .worldEvent: return 4
+    case .entitySpawn: return 5
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -226,6 +231,7 @@ public nonisolated enum Cellcluster_V1_EventType: SwiftProtobuf.Enum, Swift.Case
     .entityAction,
     .cellStateChange,
     .worldEvent,
+    .entitySpawn,
   ]
 
 }
@@ -523,6 +529,9 @@ public nonisolated struct Cellcluster_V1_EntityState: Sendable {
   /// Ownership epoch of the worker that last changed it (fencing in PostgreSQL).
   public var ownerEpoch: UInt64 = 0
 
+  /// Actions applied over the entity's life (an audit counter).
+  public var actions: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -696,6 +705,14 @@ public nonisolated struct Cellcluster_V1_Event: Sendable {
     set {body = .worldEvent(newValue)}
   }
 
+  public var spawnEntity: Cellcluster_V1_SpawnEntity {
+    get {
+      if case .spawnEntity(let v)? = body {return v}
+      return Cellcluster_V1_SpawnEntity()
+    }
+    set {body = .spawnEntity(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -703,6 +720,7 @@ public nonisolated struct Cellcluster_V1_Event: Sendable {
     case entityAction(Cellcluster_V1_EntityAction)
     case cellStateChange(Cellcluster_V1_CellStateChange)
     case worldEvent(Cellcluster_V1_WorldEvent)
+    case spawnEntity(Cellcluster_V1_SpawnEntity)
 
   }
 
@@ -1193,7 +1211,7 @@ nonisolated extension Cellcluster_V1_EntityKind: SwiftProtobuf._ProtoNameProvidi
 }
 
 nonisolated extension Cellcluster_V1_EventType: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EVENT_TYPE_UNSPECIFIED\0\u{1}ENTITY_MOVE\0\u{1}ENTITY_ACTION\0\u{1}CELL_STATE_CHANGE\0\u{1}WORLD_EVENT\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EVENT_TYPE_UNSPECIFIED\0\u{1}ENTITY_MOVE\0\u{1}ENTITY_ACTION\0\u{1}CELL_STATE_CHANGE\0\u{1}WORLD_EVENT\0\u{1}ENTITY_SPAWN\0")
 }
 
 nonisolated extension Cellcluster_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1702,7 +1720,7 @@ nonisolated extension Cellcluster_V1_Position: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Cellcluster_V1_EntityState: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EntityState"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}entity_id\0\u{1}kind\0\u{1}stats\0\u{1}position\0\u{1}version\0\u{3}cell_id\0\u{3}owner_epoch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}entity_id\0\u{1}kind\0\u{1}stats\0\u{1}position\0\u{1}version\0\u{3}cell_id\0\u{3}owner_epoch\0\u{1}actions\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1717,6 +1735,7 @@ nonisolated extension Cellcluster_V1_EntityState: SwiftProtobuf.Message, SwiftPr
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.version) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.cellID) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.ownerEpoch) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.actions) }()
       default: break
       }
     }
@@ -1748,6 +1767,9 @@ nonisolated extension Cellcluster_V1_EntityState: SwiftProtobuf.Message, SwiftPr
     if self.ownerEpoch != 0 {
       try visitor.visitSingularUInt64Field(value: self.ownerEpoch, fieldNumber: 7)
     }
+    if self.actions != 0 {
+      try visitor.visitSingularUInt64Field(value: self.actions, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1759,6 +1781,7 @@ nonisolated extension Cellcluster_V1_EntityState: SwiftProtobuf.Message, SwiftPr
     if lhs.version != rhs.version {return false}
     if lhs.cellID != rhs.cellID {return false}
     if lhs.ownerEpoch != rhs.ownerEpoch {return false}
+    if lhs.actions != rhs.actions {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2019,7 +2042,7 @@ nonisolated extension Cellcluster_V1_GetCell: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Cellcluster_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}type\0\u{4}\u{8}move_entity\0\u{3}entity_action\0\u{3}cell_state_change\0\u{3}world_event\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}type\0\u{4}\u{8}move_entity\0\u{3}entity_action\0\u{3}cell_state_change\0\u{3}world_event\0\u{3}spawn_entity\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2081,6 +2104,19 @@ nonisolated extension Cellcluster_V1_Event: SwiftProtobuf.Message, SwiftProtobuf
           self.body = .worldEvent(v)
         }
       }()
+      case 14: try {
+        var v: Cellcluster_V1_SpawnEntity?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .spawnEntity(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .spawnEntity(v)
+        }
+      }()
       default: break
       }
     }
@@ -2113,6 +2149,10 @@ nonisolated extension Cellcluster_V1_Event: SwiftProtobuf.Message, SwiftProtobuf
     case .worldEvent?: try {
       guard case .worldEvent(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .spawnEntity?: try {
+      guard case .spawnEntity(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
     }()
     case nil: break
     }

@@ -24,10 +24,12 @@ public struct Entity: Sendable, Equatable {
     public var version: UInt64
     /// Actions applied to this entity over its life (an audit counter).
     public var actions: UInt64
+    /// The ownership epoch under which its owner writes it: storage refuses writes from an older one.
+    public var ownerEpoch: UInt64
 
     public init(
         id: EntityID, kind: EntityKind, position: Position, cell: CellID, stats: [String: Double] = [:],
-        version: UInt64 = 0, actions: UInt64 = 0
+        version: UInt64 = 0, actions: UInt64 = 0, ownerEpoch: UInt64 = 0
     ) {
         self.id = id
         self.kind = kind
@@ -36,5 +38,6 @@ public struct Entity: Sendable, Equatable {
         self.cell = cell
         self.version = version
         self.actions = actions
+        self.ownerEpoch = ownerEpoch
     }
 }

@@ -1,32 +1,45 @@
 /// The ordered, bounded queue of events waiting for one inactive cell.
 struct DeferredQueue: Sendable {
-    private(set) var events: [QueuedEvent] = []
-    /// Highest sequence known to be stored in PostgreSQL.
-    var persistedThrough: UInt64 = 0
+    private struct Entry: Sendable {
+        let event: QueuedEvent
+        /// In storage already (written by a checkpoint, or read from storage).
+        var persisted: Bool
+    }
 
-    var count: Int { events.count }
-    var isEmpty: Bool { events.isEmpty }
+    private var entries: [Entry] = []
 
-    mutating func append(_ event: QueuedEvent) { events.append(event) }
+    var count: Int { entries.count }
+    var isEmpty: Bool { entries.isEmpty }
+    var events: [QueuedEvent] { entries.map(\.event) }
 
-    /// Events not yet stored.
-    var unpersisted: ArraySlice<QueuedEvent> {
-        guard let first = events.firstIndex(where: { $0.sequence > persistedThrough }) else { return [] }
-        return events[first...]
+    /// Adds a new event, not yet stored.
+    mutating func append(_ event: QueuedEvent) { entries.append(Entry(event: event, persisted: false)) }
+
+    /// Events not yet stored, in order.
+    var unpersisted: [QueuedEvent] { entries.filter { !$0.persisted }.map(\.event) }
+
+    /// Marks these sequences as stored; returns how many were newly marked.
+    mutating func markPersisted(_ sequences: Set<UInt64>) -> Int {
+        var marked = 0
+        for i in entries.indices where !entries[i].persisted && sequences.contains(entries[i].event.sequence) {
+            entries[i].persisted = true
+            marked += 1
+        }
+        return marked
     }
 
     /// Adds events read from storage that memory does not have, keeping sequence order.
     mutating func merge(stored: [QueuedEvent]) {
-        let known = Set(events.map(\.sequence))
-        let fresh = stored.filter { !known.contains($0.sequence) }
-        guard !fresh.isEmpty else { return }
-        events = (events + fresh).sorted { $0.sequence < $1.sequence }
-        persistedThrough = max(persistedThrough, fresh.map(\.sequence).max() ?? 0)
+        var known = Set(entries.map(\.event.sequence))
+        for event in stored where known.insert(event.sequence).inserted {
+            entries.append(Entry(event: event, persisted: true))
+        }
+        entries.sort { $0.event.sequence < $1.event.sequence }
     }
 
-    /// Removes and returns every event, in order, for replay.
-    mutating func drain() -> [QueuedEvent] {
-        defer { events.removeAll() }
-        return events
+    /// Removes every event for replay, in order; also says how many of them were not stored.
+    mutating func drain() -> (events: [QueuedEvent], unpersisted: Int) {
+        defer { entries.removeAll() }
+        return (entries.map(\.event), entries.filter { !$0.persisted }.count)
     }
 }

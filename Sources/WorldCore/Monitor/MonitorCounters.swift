@@ -13,6 +13,8 @@ struct MonitorCounters: Sendable {
     var checkpoints: UInt64 = 0
     var checkpointFailures: UInt64 = 0
     var checkpointRows: UInt64 = 0
+    var fencedRows: UInt64 = 0
+    var deadLetters: UInt64 = 0
     /// The most recent checkpoint durations, for percentiles.
     var checkpointDurations = RecentDurations(capacity: 512)
 

@@ -13,6 +13,10 @@ public struct MonitorSnapshot: Sendable, Equatable {
     public var checkpoints: UInt64
     public var checkpointFailures: UInt64
     public var checkpointRows: UInt64
+    /// Rows storage refused because a newer owner wrote them (this shard was fenced).
+    public var fencedRows: UInt64
+    /// Rows set aside in the dead-letter table.
+    public var deadLetters: UInt64
     public var checkpointP50Ms: Double
     public var checkpointP99Ms: Double
     /// Age of the oldest change not yet in storage: the loss window if the process died now.
@@ -38,6 +42,7 @@ extension Shard {
             evictions: m.evictions, eventsApplied: m.eventsApplied, eventsDeferred: m.eventsDeferred,
             eventsReplayed: m.eventsReplayed, replayRejected: m.replayRejected, loadFailures: m.loadFailures,
             checkpoints: m.checkpoints, checkpointFailures: m.checkpointFailures, checkpointRows: m.checkpointRows,
+            fencedRows: m.fencedRows, deadLetters: m.deadLetters,
             checkpointP50Ms: m.checkpointDurations.percentileMilliseconds(0.5),
             checkpointP99Ms: m.checkpointDurations.percentileMilliseconds(0.99),
             oldestUnsavedAgeMs: oldestUnsavedAge(now: now)?.milliseconds ?? 0,

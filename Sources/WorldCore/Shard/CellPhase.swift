@@ -38,6 +38,6 @@ struct Cell: Sendable {
     var lastAccess: ContinuousClock.Instant
     /// Bumped by every cell-level change (properties, world events, replays).
     var version: UInt64 = 0
-    /// Highest queued event sequence applied to this cell; stored with its checkpoint.
-    var replayedThrough: UInt64 = 0
+    /// Queued events replayed here whose stored copies the next checkpoint deletes.
+    var replayedPending: [UInt64] = []
 }

@@ -3,6 +3,8 @@
 /// and the queued events that were replayed. Written in one transaction.
 public struct CheckpointBatch: Sendable, Equatable {
     public let id: UInt64
+    /// The shard's ownership epoch when the batch was taken: storage fences writes under it.
+    public let epoch: UInt64
     public let entities: [Entity]
     public let cells: [CellRecord]
     public let newEvents: [QueuedEvent]
@@ -12,8 +14,9 @@ public struct CheckpointBatch: Sendable, Equatable {
     public var rowCount: Int { entities.count + cells.count + newEvents.count }
     public var isEmpty: Bool { rowCount == 0 }
 
-    public init(id: UInt64, entities: [Entity], cells: [CellRecord], newEvents: [QueuedEvent], oldestChange: ContinuousClock.Instant?) {
+    public init(id: UInt64, epoch: UInt64 = 1, entities: [Entity], cells: [CellRecord], newEvents: [QueuedEvent], oldestChange: ContinuousClock.Instant?) {
         self.id = id
+        self.epoch = epoch
         self.entities = entities
         self.cells = cells
         self.newEvents = newEvents
@@ -21,23 +24,27 @@ public struct CheckpointBatch: Sendable, Equatable {
     }
 }
 
-/// A cell's own row: its properties, the world events it remembers, and how far its queue has
-/// been replayed (stored events up to there are deleted in the same transaction).
+/// A cell's own row: its properties, the world events it remembers, and the queued events that
+/// were replayed since the last checkpoint (deleted from storage in the same transaction, so a
+/// crash never replays an event twice).
 public struct CellRecord: Sendable, Equatable {
     public let cell: CellID
     public let version: UInt64
     public let properties: [String: String]
     public let worldEvents: [WorldEventRecord]
     public let entityCount: Int
-    public let replayedThrough: UInt64
+    public let replayedEvents: [UInt64]
+    /// The cell ownership epoch of the writer (fencing).
+    public let ownerEpoch: UInt64
 
-    public init(cell: CellID, version: UInt64, properties: [String: String], worldEvents: [WorldEventRecord], entityCount: Int, replayedThrough: UInt64) {
+    public init(cell: CellID, version: UInt64, properties: [String: String], worldEvents: [WorldEventRecord], entityCount: Int, replayedEvents: [UInt64], ownerEpoch: UInt64) {
         self.cell = cell
         self.version = version
         self.properties = properties
         self.worldEvents = worldEvents
         self.entityCount = entityCount
-        self.replayedThrough = replayedThrough
+        self.replayedEvents = replayedEvents
+        self.ownerEpoch = ownerEpoch
     }
 }
 
@@ -47,16 +54,14 @@ public struct CellCheckpoint: Sendable, Equatable {
     public let entities: [Entity]
     public let properties: [String: String]
     public let worldEvents: [WorldEventRecord]
-    public let replayedThrough: UInt64
-    /// Stored queued events of the cell, in sequence order.
+    /// Stored queued events of the cell (none of them replayed yet), in sequence order.
     public let events: [QueuedEvent]
 
-    public init(cell: CellID, entities: [Entity] = [], properties: [String: String] = [:], worldEvents: [WorldEventRecord] = [], replayedThrough: UInt64 = 0, events: [QueuedEvent] = []) {
+    public init(cell: CellID, entities: [Entity] = [], properties: [String: String] = [:], worldEvents: [WorldEventRecord] = [], events: [QueuedEvent] = []) {
         self.cell = cell
         self.entities = entities
         self.properties = properties
         self.worldEvents = worldEvents
-        self.replayedThrough = replayedThrough
         self.events = events
     }
 }

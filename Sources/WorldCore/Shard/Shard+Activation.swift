@@ -89,11 +89,9 @@ extension Shard {
         }
         cells[id]?.properties.merge(checkpoint.properties) { memory, _ in memory }
         if cells[id]?.worldEvents.isEmpty == true { cells[id]?.worldEvents = checkpoint.worldEvents }
-        let replayed = max(cells[id]?.replayedThrough ?? 0, checkpoint.replayedThrough)
-        cells[id]?.replayedThrough = replayed
-        let stored = checkpoint.events.filter { $0.sequence > checkpoint.replayedThrough }
+        let stored = checkpoint.events
         if !stored.isEmpty { queues[id, default: DeferredQueue()].merge(stored: stored) }
-        nextSequence = max(nextSequence, (stored.map(\.sequence).max() ?? 0) + 1)
+        nextSequence = max(nextSequence, (stored.map(\.sequence).max() ?? 0) + 1)  // keep each cell's order
 
         // Players the queue's events are for come back into presence: they asked for this load.
         let waitingPlayers = Set(queues[id]?.events.compactMap { queued -> EntityID? in
@@ -129,12 +127,12 @@ extension Shard {
     /// Applies a newly active cell's queued events exactly once, in sequence order.
     mutating func replayQueue(of cell: CellID, now: ContinuousClock.Instant) {
         guard var queue = queues.removeValue(forKey: cell), !queue.isEmpty else { return }
-        let events = queue.drain()
-        let unpersisted = events.filter { $0.sequence > queue.persistedThrough }.count
+        let (events, unpersisted) = queue.drain()
         unpersistedEvents -= unpersisted
-        var replayed = cells[cell]?.replayedThrough ?? 0
-        for queued in events where queued.sequence > replayed {
-            replayed = queued.sequence
+        var replayed: [UInt64] = []
+        replayed.reserveCapacity(events.count)
+        for queued in events {
+            replayed.append(queued.sequence)
             do {
                 _ = try applyReplayed(queued, now: now)
                 monitor.eventsReplayed &+= 1
@@ -145,7 +143,7 @@ extension Shard {
         }
         // Stored with the cell's next checkpoint, in the same transaction that deletes the stored
         // events: after a crash they are either both there or both not.
-        cells[cell]?.replayedThrough = replayed
+        cells[cell]?.replayedPending.append(contentsOf: replayed)
         markCellDirty(cell, now: now)
     }
 

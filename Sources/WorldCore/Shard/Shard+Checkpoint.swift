@@ -9,14 +9,14 @@ extension Shard {
             guard let cell = cells[id] else { return nil }
             return CellRecord(
                 cell: id, version: cell.version, properties: cell.properties, worldEvents: cell.worldEvents,
-                entityCount: cell.entities.count, replayedThrough: cell.replayedThrough)
+                entityCount: cell.entities.count, replayedEvents: cell.replayedPending, ownerEpoch: epoch)
         }
         var newEvents: [QueuedEvent] = []
         for cell in queues.keys.sorted() { newEvents.append(contentsOf: queues[cell]!.unpersisted) }
         let oldest = [dirtyEntities.values.min(), dirtyCells.values.min(), newEvents.isEmpty ? nil : firstUnpersistedAt]
             .compactMap { $0 }.min()
         let batch = CheckpointBatch(
-            id: nextBatchID, entities: entityRows, cells: cellRows, newEvents: newEvents, oldestChange: oldest)
+            id: nextBatchID, epoch: epoch, entities: entityRows, cells: cellRows, newEvents: newEvents, oldestChange: oldest)
         nextBatchID += 1
         checkpointInFlight = batch.id
         cellsInFlight = Set(cellRows.map(\.cell)).union(entityRows.map(\.cell))
@@ -24,10 +24,44 @@ extension Shard {
     }
 
     /// The batch is committed: what it wrote is saved unless it changed again meanwhile.
-    public mutating func checkpointSucceeded(_ batch: CheckpointBatch, duration: Duration, now: ContinuousClock.Instant) {
+    public mutating func checkpointSucceeded(
+        _ batch: CheckpointBatch, report: WriteReport = WriteReport(), duration: Duration, now: ContinuousClock.Instant
+    ) {
         guard checkpointInFlight == batch.id else { return }
         checkpointInFlight = nil
         cellsInFlight = []
+        markSaved(batch, report: report, now: now)
+        monitor.recordCheckpoint(rows: batch.rowCount, duration: duration)
+    }
+
+    /// A batch of changes whose senders wait for the commit (durable events): the current state
+    /// of these entities and cells, and every unsaved queued event of these cells. It may be
+    /// written while a periodic batch is in flight; the writer keeps them in order.
+    public mutating func takeDurable(entities ids: [EntityID], cells cellIDs: [CellID], now: ContinuousClock.Instant) -> CheckpointBatch {
+        let entityRows = Set(ids).sorted().compactMap { id in dirtyEntities[id] == nil ? nil : entities[id] }
+        let cellRows = Set(cellIDs).sorted().compactMap { id -> CellRecord? in
+            guard dirtyCells[id] != nil, let cell = cells[id] else { return nil }
+            return CellRecord(
+                cell: id, version: cell.version, properties: cell.properties, worldEvents: cell.worldEvents,
+                entityCount: cell.entities.count, replayedEvents: cell.replayedPending, ownerEpoch: epoch)
+        }
+        let newEvents = Set(cellIDs).sorted().flatMap { queues[$0]?.unpersisted ?? [] }
+        defer { nextBatchID += 1 }
+        return CheckpointBatch(id: nextBatchID, epoch: epoch, entities: entityRows, cells: cellRows, newEvents: newEvents, oldestChange: nil)
+    }
+
+    /// A durable batch committed.
+    public mutating func durableSucceeded(_ batch: CheckpointBatch, report: WriteReport = WriteReport(), now: ContinuousClock.Instant) {
+        markSaved(batch, report: report, now: now)
+        monitor.dbWrites &+= 1
+    }
+
+    /// What a committed batch wrote is saved, unless it changed again meanwhile.
+    private mutating func markSaved(_ batch: CheckpointBatch, report: WriteReport, now: ContinuousClock.Instant) {
+        // Fenced rows belong to a newer owner: this shard must not keep serving them.
+        for id in report.fencedEntities { dropEntity(id, now: now) }
+        monitor.fencedRows &+= UInt64(report.fencedEntities.count + report.fencedCells.count)
+        monitor.deadLetters &+= UInt64(report.deadLetteredEntities.count + report.deadLetteredCells.count)
         for written in batch.entities {
             guard let current = entities[written.id] else {
                 dirtyEntities[written.id] = nil
@@ -35,20 +69,20 @@ extension Shard {
             }
             if current.version == written.version { dirtyEntities[written.id] = nil }
         }
-        for record in batch.cells where cells[record.cell]?.version == record.version || cells[record.cell] == nil {
-            dirtyCells[record.cell] = nil
-        }
-        var persisted: [CellID: UInt64] = [:]
-        for event in batch.newEvents { persisted[event.cell] = max(persisted[event.cell] ?? 0, event.sequence) }
-        for (cell, through) in persisted {
-            if queues[cell] != nil {
-                let before = queues[cell]!.unpersisted.count
-                queues[cell]!.persistedThrough = max(queues[cell]!.persistedThrough, through)
-                unpersistedEvents -= before - queues[cell]!.unpersisted.count
+        for record in batch.cells {
+            if let pending = cells[record.cell]?.replayedPending, pending.starts(with: record.replayedEvents) {
+                cells[record.cell]?.replayedPending.removeFirst(record.replayedEvents.count)
+            }
+            if cells[record.cell]?.version == record.version || cells[record.cell] == nil {
+                dirtyCells[record.cell] = nil
             }
         }
+        var persisted: [CellID: Set<UInt64>] = [:]
+        for event in batch.newEvents { persisted[event.cell, default: []].insert(event.sequence) }
+        for (cell, sequences) in persisted where queues[cell] != nil {
+            unpersistedEvents -= queues[cell]!.markPersisted(sequences)
+        }
         if unpersistedEvents == 0 { firstUnpersistedAt = nil }
-        monitor.recordCheckpoint(rows: batch.rowCount, duration: duration)
         if dirtyEntities.count < settings.earlyFlushThreshold { backlogReported = false }
     }
 

@@ -158,6 +158,7 @@ extension Shard {
         var placed = entity
         placed.cell = cell
         placed.version = max(placed.version, 1)
+        placed.ownerEpoch = max(placed.ownerEpoch, epoch)
         entities[placed.id] = placed
         ensureLoaded(cell, now: now)
         cells[cell]?.entities.insert(placed.id)

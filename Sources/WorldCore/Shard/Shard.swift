@@ -34,6 +34,10 @@ public struct Shard: Sendable {
     /// True while queued events replay: they were admitted when queued.
     var replaying = false
 
+    /// The ownership epoch this shard writes under; storage refuses its writes once a newer
+    /// owner has written (set by the worker from the shard map).
+    public var epoch: UInt64 = 1
+
     var actions: [ShardAction] = []
     var monitor = MonitorCounters()
 
@@ -80,6 +84,14 @@ public struct Shard: Sendable {
         CellView(
             cell: cell.id, entities: cell.entities.sorted().compactMap { entities[$0] }, properties: cell.properties,
             worldEvents: cell.worldEvents, phase: cell.phase, queuedEvents: queues[cell.id]?.count ?? 0)
+    }
+
+    /// Forgets an entity this shard no longer owns (fenced by a newer owner, or handed off).
+    public mutating func dropEntity(_ id: EntityID, now: ContinuousClock.Instant) {
+        endPresence(id, now: now)
+        guard let entity = entities.removeValue(forKey: id) else { return }
+        cells[entity.cell]?.entities.remove(id)
+        dirtyEntities[id] = nil
     }
 
     /// Changes in memory not yet in storage: the loss window if the process died now.

@@ -27,7 +27,7 @@ public final class InMemoryWorldStore: WorldStore {
         return CellCheckpoint(
             cell: cell, entities: (byCell[cell] ?? []).sorted().compactMap { entities[$0] },
             properties: record?.properties ?? [:], worldEvents: record?.worldEvents ?? [],
-            replayedThrough: record?.replayedThrough ?? 0, events: events[cell] ?? [])
+            events: events[cell] ?? [])
     }
 
     public func loadEntity(_ id: EntityID) throws -> Entity? {
@@ -36,18 +36,32 @@ public final class InMemoryWorldStore: WorldStore {
         return entities[id]
     }
 
-    public func write(_ batch: CheckpointBatch) throws {
+    @discardableResult
+    public func write(_ batch: CheckpointBatch) throws -> WriteReport {
         if failing { throw Failure(description: "store is failing") }
         writes += 1
         rowsWritten += batch.rowCount
-        for entity in batch.entities { put(entity) }
+        var report = WriteReport()
+        for entity in batch.entities {
+            if let stored = entities[entity.id], stored.ownerEpoch > entity.ownerEpoch {
+                report.fencedEntities.append(entity.id)
+                continue
+            }
+            put(entity)
+        }
         for event in batch.newEvents where !(events[event.cell]?.contains { $0.sequence == event.sequence } ?? false) {
             events[event.cell, default: []].append(event)
         }
         for record in batch.cells {
+            if let stored = cellRecords[record.cell], stored.ownerEpoch > record.ownerEpoch {
+                report.fencedCells.append(record.cell)
+                continue
+            }
             cellRecords[record.cell] = record
-            events[record.cell]?.removeAll { $0.sequence <= record.replayedThrough }
+            let replayed = Set(record.replayedEvents)
+            events[record.cell]?.removeAll { replayed.contains($0.sequence) }
         }
+        return report
     }
 
     public func maxEventSequence() throws -> UInt64 {

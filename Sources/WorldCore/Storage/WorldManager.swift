@@ -48,8 +48,8 @@ public struct WorldManager {
         guard let batch = shard.takeCheckpoint(now: now) else { return true }
         let start = ContinuousClock.now
         do {
-            try store.write(batch)
-            shard.checkpointSucceeded(batch, duration: ContinuousClock.now - start, now: now)
+            let report = try store.write(batch)
+            shard.checkpointSucceeded(batch, report: report, duration: ContinuousClock.now - start, now: now)
             return true
         } catch {
             shard.checkpointFailed(batch)

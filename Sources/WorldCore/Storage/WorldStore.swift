@@ -5,8 +5,11 @@ public protocol WorldStore: AnyObject {
     func loadCell(_ cell: CellID) throws -> CellCheckpoint
     /// One entity's last saved state, or nil when storage has none.
     func loadEntity(_ id: EntityID) throws -> Entity?
-    /// Writes a batch atomically: all of it or none.
-    func write(_ batch: CheckpointBatch) throws
+    /// Writes a batch atomically: all of it or none. Rows whose stored owner epoch is newer than
+    /// the batch's are not written (fencing) and are listed in the report, as are rows storage
+    /// refused outright (set aside as dead letters, so they never block the rest).
+    @discardableResult
+    func write(_ batch: CheckpointBatch) throws -> WriteReport
     /// The highest queued-event sequence stored (0 for none): a restarted shard continues above it.
     func maxEventSequence() throws -> UInt64
 }

@@ -1,0 +1,100 @@
+import Foundation
+import WorldCore
+
+/// The JSON shapes stored in jsonb columns, written by hand (no reflection on the hot path)
+/// and read back with Foundation's parser.
+enum JSONText {
+    static func string(_ s: String, into out: inout String) {
+        out.append("\"")
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out.append("\\\"")
+            case "\\": out.append("\\\\")
+            case "\n": out.append("\\n")
+            case "\r": out.append("\\r")
+            case "\t": out.append("\\t")
+            case let c where c.value < 0x20: out.append(String(format: "\\u%04x", c.value))
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out.append("\"")
+    }
+
+    /// `{"hp":100,"gold":3.5}`; values are finite (the shard refuses others).
+    static func numbers(_ values: [String: Double]) -> String {
+        var out = "{"
+        for (i, key) in values.keys.sorted().enumerated() {
+            if i > 0 { out.append(",") }
+            string(key, into: &out)
+            out.append(":")
+            out.append(number(values[key]!))
+        }
+        out.append("}")
+        return out
+    }
+
+    static func strings(_ values: [String: String]) -> String {
+        var out = "{"
+        for (i, key) in values.keys.sorted().enumerated() {
+            if i > 0 { out.append(",") }
+            string(key, into: &out)
+            out.append(":")
+            string(values[key]!, into: &out)
+        }
+        out.append("}")
+        return out
+    }
+
+    static func position(_ p: Position) -> String {
+        "{\"x\":\(number(p.x)),\"y\":\(number(p.y)),\"z\":\(number(p.z))}"
+    }
+
+    static func worldEvents(_ events: [WorldEventRecord]) -> String {
+        var out = "["
+        for (i, e) in events.enumerated() {
+            if i > 0 { out.append(",") }
+            out.append("{\"name\":")
+            string(e.name, into: &out)
+            out.append(",\"payload\":\"\(Data(e.payload).base64EncodedString())\"}")
+        }
+        out.append("]")
+        return out
+    }
+
+    static func number(_ v: Double) -> String {
+        v.isFinite ? (v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)) : "null"
+    }
+
+    // MARK: Reading
+
+    static func object(_ text: String?) -> [String: Any] {
+        guard let text, let data = text.data(using: .utf8),
+            let value = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [:] }
+        return value
+    }
+
+    static func readNumbers(_ text: String?) -> [String: Double] {
+        object(text).compactMapValues { ($0 as? NSNumber)?.doubleValue }
+    }
+
+    static func readStrings(_ text: String?) -> [String: String] {
+        object(text).compactMapValues { $0 as? String }
+    }
+
+    static func readPosition(_ text: String?) -> Position {
+        let o = readNumbers(text)
+        return Position(x: o["x"] ?? 0, y: o["y"] ?? 0, z: o["z"] ?? 0)
+    }
+
+    static func readWorldEvents(_ text: String?) -> [WorldEventRecord] {
+        guard let text, let data = text.data(using: .utf8),
+            let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]]
+        else { return [] }
+        return list.compactMap { item in
+            guard let name = item["name"] as? String else { return nil }
+            let payload = (item["payload"] as? String).flatMap { Data(base64Encoded: $0) } ?? Data()
+            return WorldEventRecord(name: name, payload: Array(payload))
+        }
+    }
+}

@@ -1,0 +1,218 @@
+import Postgres
+import Wire
+import WorldCore
+
+extension PostgresWorldStore {
+    /// Writes a batch in one transaction: entity upserts, new queued events, cell records, and
+    /// the deletion of replayed events, each as array statements of `chunkSize` rows, pipelined
+    /// in one round trip. If PostgreSQL refuses some row's data, the batch is written again with
+    /// each chunk under a savepoint, halving failed chunks until the refused rows are isolated;
+    /// those go to `dead_letters` with their error, in the same transaction as the rest.
+    /// - Throws: `PQError` when the transaction does not commit (connection lost, server down):
+    ///   nothing of the batch is then stored, and the caller keeps it unsaved.
+    @discardableResult
+    public func write(_ batch: CheckpointBatch) throws -> WriteReport {
+        guard !batch.isEmpty else { return WriteReport() }
+        do {
+            return try writePipelined(batch)
+        } catch let error as PQError where error.isDataError {
+            rollBack()
+            do {
+                return try writeIsolating(batch)
+            } catch {
+                rollBack()
+                throw error
+            }
+        } catch {
+            rollBack()
+            throw error
+        }
+    }
+
+    private func rollBack() {
+        if connection.isOpen { _ = try? connection.query("ROLLBACK") }
+    }
+
+    // MARK: Statements
+
+    private func chunks<T>(_ rows: [T]) -> [ArraySlice<T>] {
+        stride(from: 0, to: rows.count, by: chunkSize).map { rows[$0..<min($0 + chunkSize, rows.count)] }
+    }
+
+    func entityStatement(_ rows: ArraySlice<Entity>) -> PipelinedStatement {
+        PipelinedStatement(StoreSQL.upsertEntities, [
+            .text(ArrayLiteral.integers(rows.map { Int64(bitPattern: $0.id.raw) })),
+            .text(ArrayLiteral.integers(rows.map(\.cell.raw))),
+            .text(ArrayLiteral.integers(rows.map { Int16($0.kind.rawValue) })),
+            .text(ArrayLiteral.texts(rows.map { JSONText.numbers($0.stats) })),
+            .text(ArrayLiteral.texts(rows.map { JSONText.position($0.position) })),
+            .text(ArrayLiteral.integers(rows.map { Int64(bitPattern: $0.version) })),
+            .text(ArrayLiteral.integers(rows.map { Int64(bitPattern: $0.actions) })),
+            .text(ArrayLiteral.integers(rows.map { Int64(bitPattern: $0.ownerEpoch) })),
+        ])
+    }
+
+    func eventStatement(_ rows: ArraySlice<QueuedEvent>, epoch: UInt64) -> PipelinedStatement {
+        let payloads = rows.map { queued -> String in
+            let bytes: [UInt8] = (try? Cellcluster_V1_Event(queued).serializedBytes()) ?? []
+            return Self.hex(bytes)
+        }
+        return PipelinedStatement(StoreSQL.insertEvents, [
+            .text(ArrayLiteral.integers(rows.map(\.cell.raw))),
+            .text(ArrayLiteral.integers(rows.map { Int64(bitPattern: $0.sequence) })),
+            .text(ArrayLiteral.integers(rows.map { Int16($0.event.kind.rawValue) })),
+            .text(ArrayLiteral.texts(payloads)),
+            .int64(Int64(bitPattern: epoch)),
+        ])
+    }
+
+    func cellStatement(_ rows: ArraySlice<CellRecord>) -> PipelinedStatement {
+        PipelinedStatement(StoreSQL.upsertCells, [
+            .text(ArrayLiteral.integers(rows.map(\.cell.raw))),
+            .text(ArrayLiteral.integers(rows.map { Int32(clamping: $0.entityCount) })),
+            .text(ArrayLiteral.texts(rows.map { JSONText.strings($0.properties) })),
+            .text(ArrayLiteral.texts(rows.map { JSONText.worldEvents($0.worldEvents) })),
+            .text(ArrayLiteral.integers(rows.map { Int64(bitPattern: $0.ownerEpoch) })),
+        ])
+    }
+
+    func deleteStatement(_ cells: [CellRecord], epoch: UInt64) -> PipelinedStatement? {
+        let pairs = cells.flatMap { record in record.replayedEvents.map { (record.cell.raw, Int64(bitPattern: $0)) } }
+        guard !pairs.isEmpty else { return nil }
+        return PipelinedStatement(StoreSQL.deleteReplayed, [
+            .text(ArrayLiteral.integers(pairs.map(\.0))), .text(ArrayLiteral.integers(pairs.map(\.1))),
+            .int64(Int64(bitPattern: epoch)),
+        ])
+    }
+
+    // MARK: The fast path
+
+    private func writePipelined(_ batch: CheckpointBatch) throws -> WriteReport {
+        let entityStatements = chunks(batch.entities).map(entityStatement)
+        let eventStatements = chunks(batch.newEvents).map { eventStatement($0, epoch: batch.epoch) }
+        let cellStatements = chunks(batch.cells).map(cellStatement)
+        var statements = [PipelinedStatement("BEGIN")]
+        statements += entityStatements + eventStatements + cellStatements
+        if let delete = deleteStatement(batch.cells, epoch: batch.epoch) { statements.append(delete) }
+        statements.append(PipelinedStatement("COMMIT"))
+
+        let results = try connection.pipeline(statements)
+        guard results.count == statements.count, results.last?.commandTag == "COMMIT" else {
+            throw PQError(code: .statementFailed, message: "the checkpoint transaction did not commit", context: "COMMIT")
+        }
+        var written = Set<UInt64>()
+        for r in results[1..<(1 + entityStatements.count)] {
+            for row in 0..<r.rowCount { written.insert(UInt64(bitPattern: try r.int64(row, 0))) }
+        }
+        let cellResults = results[(1 + entityStatements.count + eventStatements.count)...].prefix(cellStatements.count)
+        var writtenCells = Set<Int64>()
+        for r in cellResults { for row in 0..<r.rowCount { writtenCells.insert(try r.int64(row, 0)) } }
+
+        var report = WriteReport()
+        report.statements = statements.count
+        try fill(&report, batch: batch, writtenEntities: written, writtenCells: writtenCells)
+        return report
+    }
+
+    /// Rows the upserts skipped are fenced when storage holds them under a newer epoch.
+    func fill(_ report: inout WriteReport, batch: CheckpointBatch, writtenEntities: Set<UInt64>, writtenCells: Set<Int64>,
+              skip: Set<UInt64> = [], skipCells: Set<Int64> = []) throws {
+        let missing = batch.entities.filter { !writtenEntities.contains($0.id.raw) && !skip.contains($0.id.raw) }
+        if !missing.isEmpty {
+            let sent = Dictionary(uniqueKeysWithValues: missing.map { ($0.id.raw, $0.ownerEpoch) })
+            let stored = try connection.query(
+                StoreSQL.storedEpochs, [.text(ArrayLiteral.integers(missing.map { Int64(bitPattern: $0.id.raw) }))])
+            for row in 0..<stored.rowCount {
+                let id = UInt64(bitPattern: try stored.int64(row, 0))
+                if UInt64(bitPattern: try stored.int64(row, 1)) > sent[id] ?? 0 { report.fencedEntities.append(EntityID(id)) }
+            }
+        }
+        let missingCells = batch.cells.filter { !writtenCells.contains($0.cell.raw) && !skipCells.contains($0.cell.raw) }
+        if !missingCells.isEmpty { report.fencedCells = missingCells.map(\.cell) }
+    }
+
+    // MARK: The careful path
+
+    private func writeIsolating(_ batch: CheckpointBatch) throws -> WriteReport {
+        var report = WriteReport()
+        var written = Set<UInt64>(), writtenCells = Set<Int64>()
+        var poisonedEntities: [(Entity, PQError)] = []
+        var poisonedEvents: [(QueuedEvent, PQError)] = []
+        var poisonedCells: [(CellRecord, PQError)] = []
+        try connection.query("BEGIN")
+        for chunk in chunks(batch.entities) {
+            try isolate(chunk, entityStatement, &report, &poisonedEntities) { r in
+                for row in 0..<r.rowCount { written.insert(UInt64(bitPattern: try r.int64(row, 0))) }
+            }
+        }
+        for chunk in chunks(batch.newEvents) {
+            try isolate(chunk, { self.eventStatement($0, epoch: batch.epoch) }, &report, &poisonedEvents) { _ in }
+        }
+        for chunk in chunks(batch.cells) {
+            try isolate(chunk, cellStatement, &report, &poisonedCells) { r in
+                for row in 0..<r.rowCount { writtenCells.insert(try r.int64(row, 0)) }
+            }
+        }
+        if let delete = deleteStatement(batch.cells.filter { writtenCells.contains($0.cell.raw) }, epoch: batch.epoch) {
+            try connection.query(delete.sql, delete.parameters)
+            report.statements += 1
+        }
+        for (entity, error) in poisonedEntities {
+            try deadLetter("entity", entity: entity.id, cell: entity.cell, payload: Self.describe(entity), error)
+            report.deadLetteredEntities.append(entity.id)
+        }
+        for (event, error) in poisonedEvents {
+            try deadLetter("event", entity: nil, cell: event.cell, payload: "{\"sequence\":\(event.sequence)}", error)
+        }
+        for (record, error) in poisonedCells {
+            try deadLetter("cell", entity: nil, cell: record.cell, payload: JSONText.strings(record.properties), error)
+            report.deadLetteredCells.append(record.cell)
+        }
+        let commit = try connection.query("COMMIT")
+        guard commit.commandTag == "COMMIT" else {
+            throw PQError(code: .statementFailed, message: "the checkpoint transaction did not commit", context: "COMMIT")
+        }
+        report.statements += 2
+        try fill(&report, batch: batch, writtenEntities: written, writtenCells: writtenCells,
+                 skip: Set(report.deadLetteredEntities.map(\.raw)), skipCells: Set(report.deadLetteredCells.map(\.raw)))
+        return report
+    }
+
+    /// Runs a chunk under a savepoint; on a data error, halves it until the refused rows stand alone.
+    private func isolate<Row>(
+        _ rows: ArraySlice<Row>, _ statement: (ArraySlice<Row>) -> PipelinedStatement, _ report: inout WriteReport,
+        _ poisoned: inout [(Row, PQError)], onSuccess: (QueryResult) throws -> Void
+    ) throws {
+        guard !rows.isEmpty else { return }
+        try connection.query("SAVEPOINT chunk")
+        let s = statement(rows)
+        report.statements += 2
+        do {
+            let result = try connection.query(s.sql, s.parameters)
+            try connection.query("RELEASE SAVEPOINT chunk")
+            try onSuccess(result)
+        } catch let error as PQError where error.isDataError {
+            try connection.query("ROLLBACK TO SAVEPOINT chunk")
+            try connection.query("RELEASE SAVEPOINT chunk")
+            if rows.count == 1 {
+                poisoned.append((rows.first!, error))
+                return
+            }
+            let middle = rows.startIndex + rows.count / 2
+            try isolate(rows[..<middle], statement, &report, &poisoned, onSuccess: onSuccess)
+            try isolate(rows[middle...], statement, &report, &poisoned, onSuccess: onSuccess)
+        }
+    }
+
+    private func deadLetter(_ kind: String, entity: EntityID?, cell: CellID, payload: String, _ error: PQError) throws {
+        try connection.query(StoreSQL.insertDeadLetter, [
+            .text(kind), entity.map { .int64(Int64(bitPattern: $0.raw)) } ?? .null, .int64(cell.raw), .text(payload),
+            error.sqlState.map { .text($0) } ?? .null, .text(error.message),
+        ])
+    }
+
+    static func describe(_ e: Entity) -> String {
+        "{\"entity_id\":\(e.id.raw),\"cell_id\":\(e.cell.raw),\"kind\":\(e.kind.rawValue),\"version\":\(e.version),"
+            + "\"stats\":\(JSONText.numbers(e.stats)),\"position\":\(JSONText.position(e.position))}"
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Postgres
+import Wire
+import WorldCore
+
+/// The `WorldStore` on PostgreSQL. Owns one connection: give each thread its own store (the
+/// worker loads on its thread; the checkpoint writer writes on its own).
+public final class PostgresWorldStore: WorldStore {
+    public let connection: Connection
+    /// Rows per statement when writing a batch.
+    public let chunkSize: Int
+    /// Stored events that did not decode (skipped on load, left in the table for inspection).
+    public private(set) var corruptEvents = 0
+
+    /// - Parameter chunkSize: rows per statement (cluster.yml `checkpoint.batch_size`).
+    public init(connection: Connection, chunkSize: Int = 100) {
+        self.connection = connection
+        self.chunkSize = max(1, chunkSize)
+    }
+
+    public convenience init(_ parameters: ConnectionParameters, chunkSize: Int = 100) throws(PQError) {
+        self.init(connection: try Connection(parameters), chunkSize: chunkSize)
+    }
+
+    public func loadCell(_ cell: CellID) throws -> CellCheckpoint {
+        let results = try connection.pipeline([
+            PipelinedStatement(StoreSQL.entitiesInCell, [.int64(cell.raw)]),
+            PipelinedStatement(StoreSQL.cellRecord, [.int64(cell.raw)]),
+            PipelinedStatement(StoreSQL.eventsInCell, [.int64(cell.raw)]),
+        ])
+        let entities = try (0..<results[0].rowCount).map { row in try Self.entity(results[0], row, cell: cell) }
+        let record = results[1]
+        var events: [QueuedEvent] = []
+        for row in 0..<results[2].rowCount {
+            let sequence = UInt64(bitPattern: try results[2].int64(row, 0))
+            guard let bytes = Self.bytea(results[2].string(row, 1)),
+                let decoded = try? Cellcluster_V1_Event(serializedBytes: bytes),
+                let event = try? decoded.queuedEvent(cell: cell)
+            else {
+                corruptEvents += 1
+                continue
+            }
+            events.append(QueuedEvent(sequence: sequence, cell: cell, event: event.event))
+        }
+        return CellCheckpoint(
+            cell: cell, entities: entities,
+            properties: record.rowCount > 0 ? JSONText.readStrings(record.string(0, 0)) : [:],
+            worldEvents: record.rowCount > 0 ? JSONText.readWorldEvents(record.string(0, 1)) : [],
+            events: events)
+    }
+
+    public func loadEntity(_ id: EntityID) throws -> Entity? {
+        let result = try connection.query(StoreSQL.entity, [.int64(Int64(bitPattern: id.raw))])
+        guard result.rowCount > 0 else { return nil }
+        return try Self.entity(result, 0, cell: CellID(try result.int64(0, 7)))
+    }
+
+    public func maxEventSequence() throws -> UInt64 {
+        UInt64(bitPattern: try connection.query(StoreSQL.maxSequence).int64(0, 0))
+    }
+
+    static func entity(_ r: QueryResult, _ row: Int, cell: CellID) throws -> Entity {
+        let kindRaw = try r.int64(row, 1)
+        guard let kind = EntityKind(rawValue: UInt8(clamping: kindRaw)) else {
+            throw PQError(code: .decodingFailed, message: "entity kind \(kindRaw) is unknown", context: "entity_states row")
+        }
+        return Entity(
+            id: EntityID(UInt64(bitPattern: try r.int64(row, 0))), kind: kind,
+            position: JSONText.readPosition(r.string(row, 3)), cell: cell,
+            stats: JSONText.readNumbers(r.string(row, 2)),
+            version: UInt64(bitPattern: try r.int64(row, 4)), actions: UInt64(bitPattern: try r.int64(row, 5)),
+            ownerEpoch: UInt64(bitPattern: try r.int64(row, 6)))
+    }
+
+    /// Decodes bytea's text form (`\x0a0b…`).
+    static func bytea(_ text: String?) -> [UInt8]? {
+        guard let text, text.hasPrefix("\\x") else { return nil }
+        let hex = Array(text.utf8.dropFirst(2))
+        guard hex.count % 2 == 0 else { return nil }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(hex.count / 2)
+        var i = 0
+        while i < hex.count {
+            guard let hi = nibble(hex[i]), let lo = nibble(hex[i + 1]) else { return nil }
+            bytes.append(hi << 4 | lo)
+            i += 2
+        }
+        return bytes
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import Logging
+import Postgres
+import Synchronization
+import WorldCore
+
+/// Writes checkpoint batches on its own thread and its own PostgreSQL connection, so a slow or
+/// dead database never stalls the thread that applies game updates. Jobs run in order; durable
+/// jobs waiting together are merged into one transaction (group commit).
+public final class CheckpointWriter: Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// The shard's periodic (or early) checkpoint of everything unsaved.
+        case periodic
+        /// Changes whose senders wait for the commit; `ticket` names them for the owner.
+        case durable(ticket: UInt64)
+    }
+
+    public struct Completion: Sendable {
+        public let batch: CheckpointBatch
+        public let kind: Kind
+        public let result: Result<WriteReport, PQError>
+        public let duration: Duration
+        /// Jobs that shared this one's transaction (1 without group commit).
+        public let groupSize: Int
+    }
+
+    private struct Job: Sendable {
+        let batch: CheckpointBatch
+        let kind: Kind
+    }
+
+    private struct State: Sendable {
+        var queue: [Job] = []
+        var done: [Completion] = []
+        var stopping = false
+        var busy = false
+    }
+
+    private let state = Mutex(State())
+    private let wake = NSCondition()
+    private let parameters: ConnectionParameters
+    private let chunkSize: Int
+    private let logger: Logger
+    /// Called on the writer thread after each completion, e.g. to wake the owner's poll loop.
+    private let onCompletion: @Sendable () -> Void
+
+    public init(parameters: ConnectionParameters, chunkSize: Int, logger: Logger, onCompletion: @escaping @Sendable () -> Void = {}) {
+        self.parameters = parameters
+        self.chunkSize = chunkSize
+        self.logger = logger
+        self.onCompletion = onCompletion
+        let thread = Thread { [self] in run() }
+        thread.name = "checkpoint-writer"
+        thread.start()
+    }
+
+    /// Queues a batch. Never blocks.
+    public func submit(_ batch: CheckpointBatch, kind: Kind) {
+        state.withLock { $0.queue.append(Job(batch: batch, kind: kind)) }
+        wake.lock()
+        wake.signal()
+        wake.unlock()
+    }
+
+    /// Completions since the last call, in the order the jobs were submitted.
+    public func takeCompletions() -> [Completion] {
+        state.withLock { s in
+            defer { s.done.removeAll() }
+            return s.done
+        }
+    }
+
+    /// True while a job is queued or being written.
+    public var isBusy: Bool { state.withLock { $0.busy || !$0.queue.isEmpty } }
+
+    /// Finishes queued jobs, then ends the thread.
+    public func stop() {
+        state.withLock { $0.stopping = true }
+        wake.lock()
+        wake.signal()
+        wake.unlock()
+    }
+
+    // MARK: The writer thread
+
+    private func run() {
+        var store: PostgresWorldStore?
+        while true {
+            let jobs: [Job]? = nextJobs()
+            guard let jobs else { break }
+            let start = ContinuousClock.now
+            let merged = jobs.count == 1 ? jobs[0].batch : Self.merge(jobs.map(\.batch))
+            let result: Result<WriteReport, PQError>
+            do {
+                if store == nil || store?.connection.isOpen == false {
+                    store = nil
+                    store = try PostgresWorldStore(parameters, chunkSize: chunkSize)
+                }
+                logger.debug("[CHECKPOINT] start: \(merged.rowCount) updates", metadata: ["jobs": "\(jobs.count)"])
+                result = .success(try store!.write(merged))
+            } catch let error as PQError {
+                if error.isConnectionProblem { store = nil }
+                result = .failure(error)
+            } catch {
+                result = .failure(PQError(code: .unexpectedResult, message: "\(error)", context: "checkpoint"))
+            }
+            let duration = ContinuousClock.now - start
+            log(merged, result, duration, jobs.count)
+            state.withLock { s in
+                for job in jobs {
+                    s.done.append(Completion(batch: job.batch, kind: job.kind, result: result, duration: duration, groupSize: jobs.count))
+                }
+                s.busy = false
+            }
+            onCompletion()
+        }
+        store?.connection.close()
+    }
+
+    /// Waits for work. A periodic job runs alone; consecutive durable jobs run together.
+    private func nextJobs() -> [Job]? {
+        while true {
+            let taken: [Job]? = state.withLock { s in
+                guard let first = s.queue.first else { return s.stopping ? [] : nil }
+                var count = 1
+                if case .durable = first.kind {
+                    while count < s.queue.count, case .durable = s.queue[count].kind { count += 1 }
+                }
+                let jobs = Array(s.queue.prefix(count))
+                s.queue.removeFirst(count)
+                s.busy = true
+                return jobs
+            }
+            if let taken { return taken.isEmpty ? nil : taken }
+            wake.lock()
+            wake.wait(until: Date().addingTimeInterval(0.5))
+            wake.unlock()
+        }
+    }
+
+    /// One batch with the newest state of every entity and cell in `batches` (in order).
+    static func merge(_ batches: [CheckpointBatch]) -> CheckpointBatch {
+        var entities: [EntityID: Entity] = [:]
+        var cells: [CellID: CellRecord] = [:]
+        var events: [UInt64: QueuedEvent] = [:]
+        for batch in batches {
+            for e in batch.entities where (entities[e.id]?.version ?? 0) <= e.version { entities[e.id] = e }
+            for c in batch.cells {
+                if let old = cells[c.cell] {
+                    let replayed = old.replayedEvents + c.replayedEvents.filter { !old.replayedEvents.contains($0) }
+                    cells[c.cell] = CellRecord(cell: c.cell, version: max(old.version, c.version), properties: c.properties,
+                                               worldEvents: c.worldEvents, entityCount: c.entityCount,
+                                               replayedEvents: replayed, ownerEpoch: c.ownerEpoch)
+                } else {
+                    cells[c.cell] = c
+                }
+            }
+            for q in batch.newEvents { events[q.sequence] = q }
+        }
+        let oldest = batches.compactMap(\.oldestChange).min()
+        return CheckpointBatch(
+            id: batches.last!.id, epoch: batches.map(\.epoch).max() ?? 1,
+            entities: entities.values.sorted { $0.id < $1.id }, cells: cells.values.sorted { $0.cell < $1.cell },
+            newEvents: events.values.sorted { $0.sequence < $1.sequence }, oldestChange: oldest)
+    }
+
+    private func log(_ batch: CheckpointBatch, _ result: Result<WriteReport, PQError>, _ duration: Duration, _ group: Int) {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        switch result {
+        case .success(let report):
+            let rate = seconds > 0 ? Double(batch.rowCount) / seconds : 0
+            var metadata: Logger.Metadata = ["statements": "\(report.statements)"]
+            if group > 1 { metadata["group"] = "\(group)" }
+            if !report.fencedEntities.isEmpty { metadata["fenced"] = "\(report.fencedEntities.count)" }
+            if !report.deadLetteredEntities.isEmpty || !report.deadLetteredCells.isEmpty {
+                metadata["dead_letters"] = "\(report.deadLetteredEntities.count + report.deadLetteredCells.count)"
+            }
+            logger.info("[CHECKPOINT] done: \(batch.rowCount) updates, \(String(format: "%.3f", seconds)) s, \(Int(rate)) rows/s", metadata: metadata)
+        case .failure(let error):
+            logger.warning("[CHECKPOINT] failed: \(batch.rowCount) updates kept for the next attempt: \(error)")
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Postgres
+import WorldCore
+
+/// Ties a shard to its checkpoint writer: the worker calls `pump` on every turn of its loop, on
+/// the thread that owns the shard. It feeds finished writes back into the shard, starts the next
+/// checkpoint when the scheduler says so, and hands back the durable writes that committed.
+public struct Checkpointer {
+    public private(set) var scheduler: CheckpointScheduler
+    public let writer: CheckpointWriter
+
+    /// A durable write that finished: reply to the senders waiting on `ticket`.
+    public struct DurableOutcome: Sendable {
+        public let ticket: UInt64
+        public let result: Result<WriteReport, PQError>
+    }
+
+    public init(writer: CheckpointWriter, scheduler: CheckpointScheduler) {
+        self.writer = writer
+        self.scheduler = scheduler
+    }
+
+    /// Reacts to the shard's requests (early flush, eviction waiting on a save).
+    public mutating func note(_ actions: [ShardAction]) {
+        if actions.contains(where: { if case .checkpointSoon = $0 { true } else { false } }) {
+            scheduler.requestEarly()
+        }
+    }
+
+    /// Asks for a checkpoint at the next turn.
+    public mutating func requestEarly() { scheduler.requestEarly() }
+
+    /// Applies finished writes to the shard and starts a checkpoint when one is due.
+    /// - Returns: the durable writes that finished, for the worker to answer.
+    public mutating func pump(_ shard: inout Shard, now: ContinuousClock.Instant) -> [DurableOutcome] {
+        var durable: [DurableOutcome] = []
+        for completion in writer.takeCompletions() {
+            switch (completion.kind, completion.result) {
+            case (.periodic, .success(let report)):
+                shard.checkpointSucceeded(completion.batch, report: report, duration: completion.duration, now: now)
+                scheduler.succeeded(now: now)
+            case (.periodic, .failure):
+                shard.checkpointFailed(completion.batch)
+                scheduler.failed(now: now)
+            case (.durable(let ticket), .success(let report)):
+                shard.durableSucceeded(completion.batch, report: report, now: now)
+                durable.append(DurableOutcome(ticket: ticket, result: completion.result))
+            case (.durable(let ticket), .failure):
+                durable.append(DurableOutcome(ticket: ticket, result: completion.result))
+            }
+        }
+        if scheduler.isDue(now: now) {
+            if let batch = shard.takeCheckpoint(now: now) {
+                scheduler.started()
+                writer.submit(batch, kind: .periodic)
+            } else if !scheduler.inFlight {
+                scheduler.skipped(now: now)
+            }
+        }
+        return durable
+    }
+
+    /// Sends the current state of these entities and cells for an immediate commit; the outcome
+    /// comes back from `pump` with `ticket`.
+    public func submitDurable(_ shard: inout Shard, entities: [EntityID], cells: [CellID], ticket: UInt64, now: ContinuousClock.Instant) {
+        writer.submit(shard.takeDurable(entities: entities, cells: cells, now: now), kind: .durable(ticket: ticket))
+    }
+
+    /// Writes everything unsaved, for shutdown: keeps checkpointing until nothing is unsaved and
+    /// the writer is idle, or the deadline passes. The caller checks `shard.unsavedChanges`.
+    /// - Returns: durable writes that finished meanwhile.
+    public mutating func flush(_ shard: inout Shard, deadline: ContinuousClock.Instant, pause: (Duration) -> Void) -> [DurableOutcome] {
+        var outcomes: [DurableOutcome] = []
+        while ContinuousClock.now < deadline {
+            scheduler.requestEarly()
+            outcomes += pump(&shard, now: .now)
+            if shard.unsavedChanges == 0 && !writer.isBusy && !scheduler.inFlight { break }
+            pause(.milliseconds(5))
+        }
+        return outcomes
+    }
+}

@@ -1,0 +1,13 @@
+/// What a store did with a batch beyond writing it.
+public struct WriteReport: Sendable, Equatable {
+    /// Entities not written because storage holds them under a newer owner epoch.
+    public var fencedEntities: [EntityID] = []
+    public var fencedCells: [CellID] = []
+    /// Rows storage refused (a constraint, a trigger): set aside in the dead-letter table.
+    public var deadLetteredEntities: [EntityID] = []
+    public var deadLetteredCells: [CellID] = []
+    /// Statements sent: the DB I/O count of this write.
+    public var statements = 0
+
+    public init() {}
+}

@@ -1,0 +1,34 @@
+import Testing
+@testable import Checkpoint
+
+@Suite struct CheckpointSchedulerTests {
+    let t0 = ContinuousClock.now
+
+    @Test func dueEveryIntervalAndAtOnceWhenAsked() {
+        var s = CheckpointScheduler(interval: .seconds(1), retryInitial: .milliseconds(100), retryMax: .seconds(2), now: t0)
+        #expect(!s.isDue(now: t0 + .milliseconds(999)))
+        #expect(s.isDue(now: t0 + .seconds(1)))
+        s.started()
+        #expect(!s.isDue(now: t0 + .seconds(5)))  // one at a time
+        s.succeeded(now: t0 + .seconds(1))
+        s.requestEarly()
+        #expect(s.isDue(now: t0 + .milliseconds(1001)))
+        #expect(s.timeUntilDue(now: t0 + .milliseconds(1001)) == .zero)
+    }
+
+    @Test func failuresBackOffExponentiallyUpToTheCap() {
+        var s = CheckpointScheduler(interval: .seconds(1), retryInitial: .milliseconds(100), retryMax: .milliseconds(1000), now: t0)
+        var backoffs: [Duration] = []
+        for _ in 0..<6 {
+            s.started()
+            backoffs.append(s.failed(now: t0))
+        }
+        #expect(backoffs == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1000), .milliseconds(1000)])
+        s.requestEarly()
+        #expect(!s.isDue(now: t0 + .milliseconds(999)))  // an early request does not skip the backoff
+        #expect(s.isDue(now: t0 + .milliseconds(1000)))
+        s.started()
+        s.succeeded(now: t0 + .seconds(1))
+        #expect(s.failures == 0)
+    }
+}

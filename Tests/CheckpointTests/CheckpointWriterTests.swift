@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Checkpoint
+@testable import Postgres
+@testable import WorldCore
+
+@Suite struct CheckpointWriterTests {
+    static func player(_ id: UInt64, at cell: (Int, Int)) -> Entity {
+        let p = Position(x: Double(cell.0) * 100 + 50, y: Double(cell.1) * 100 + 50)
+        return Entity(id: EntityID(id), kind: .player, position: p, cell: StoreHarness.grid.cell(column: cell.0, row: cell.1)!)
+    }
+
+    @Test func theBacklogTriggersAnEarlyCheckpoint() throws {
+        try StoreHarness.withStore { store, parameters in
+            let writer = CheckpointWriter(parameters: parameters, chunkSize: 10, logger: StoreHarness.logger)
+            defer { writer.stop() }
+            let now = ContinuousClock.now
+            // A one-minute interval: only the backlog (10 x batch size = 100 rows) can start it.
+            var checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
+                interval: .seconds(60), retryInitial: .milliseconds(100), retryMax: .seconds(1), now: now))
+            var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2, earlyFlushThreshold: 100))
+            _ = try shard.apply(.entitySpawn(Self.player(1, at: (5, 5))), to: CellID(55), now: now)
+            for case let .load(cell) in shard.takeActions() { shard.cellLoaded(try store.loadCell(cell), now: now) }
+            for id in 2...99 {
+                _ = try shard.apply(.entitySpawn(Entity(id: EntityID(UInt64(id)), kind: .npc, position: Position(x: 520, y: 530), cell: CellID(55))), to: CellID(55), now: now)
+            }
+            checkpointer.note(shard.takeActions())
+            _ = checkpointer.pump(&shard, now: now)
+            #expect(!checkpointer.scheduler.inFlight)  // 99 rows: not yet
+            _ = try shard.apply(.entitySpawn(Entity(id: EntityID(100), kind: .npc, position: Position(x: 520, y: 530), cell: CellID(55))), to: CellID(55), now: now)
+            checkpointer.note(shard.takeActions())
+            _ = checkpointer.pump(&shard, now: now)
+            #expect(checkpointer.scheduler.inFlight)
+            let settled1 = try StoreHarness.eventually {
+                _ = checkpointer.pump(&shard, now: now)
+                return shard.unsavedChanges == 0
+            }
+            #expect(settled1)
+            #expect(try store.connection.query("SELECT count(*) FROM entity_states").int64(0, 0) == 100)
+        }
+    }
+
+    @Test func aCheckpointCutMidBatchIsRetriedWithTheLatestState() throws {
+        try StoreHarness.withStore { store, parameters in
+            // Writing entity 7 stalls inside the transaction, long enough to cut the connection.
+            try store.connection.execute(script: """
+                CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.entity_id = 7 AND NEW.version = 1 THEN PERFORM pg_sleep(3); END IF; RETURN NEW; END $$;
+                CREATE TRIGGER stall BEFORE INSERT OR UPDATE ON entity_states FOR EACH ROW EXECUTE FUNCTION stall();
+                """)
+            var checkpointParameters = parameters
+            checkpointParameters.applicationName = "cellcluster-checkpoint-test"
+            let writer = CheckpointWriter(parameters: checkpointParameters, chunkSize: 5, logger: StoreHarness.logger)
+            defer { writer.stop() }
+            let start = ContinuousClock.now
+            var checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
+                interval: .milliseconds(50), retryInitial: .milliseconds(50), retryMax: .milliseconds(200), now: start))
+            var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2))
+            _ = try shard.apply(.entitySpawn(Self.player(1, at: (5, 5))), to: CellID(55), now: start)
+            for case let .load(cell) in shard.takeActions() { shard.cellLoaded(try store.loadCell(cell), now: start) }
+            for id in 2...20 {
+                _ = try shard.apply(.entitySpawn(Entity(id: EntityID(UInt64(id)), kind: .npc, position: Position(x: 520, y: 530), cell: CellID(55), stats: ["hp": 10])), to: CellID(55), now: start)
+            }
+            _ = checkpointer.pump(&shard, now: start + .milliseconds(60))
+            #expect(checkpointer.scheduler.inFlight)
+            // Cut the writer's connection while it waits inside its transaction.
+            let admin = try Connection(parameters)
+            let settled2 = try StoreHarness.eventually {
+                try admin.query("""
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE application_name = 'cellcluster-checkpoint-test' AND state = 'active'
+                    """).rowCount > 0
+            }
+            #expect(settled2)
+            let settled3 = try StoreHarness.eventually {
+                _ = checkpointer.pump(&shard, now: .now)
+                return checkpointer.scheduler.failures > 0
+            }
+            #expect(settled3)
+            #expect(shard.unsavedChanges == 20)  // re-queued, nothing lost
+            #expect(try admin.query("SELECT count(*) FROM entity_states").int64(0, 0) == 0)
+            // Newer state meanwhile; the retry writes it.
+            _ = try shard.apply(.entityAction(EntityID(7), action: "heal", deltas: ["hp": 5]), to: CellID(55), now: .now)
+            let settled4 = try StoreHarness.eventually {
+                _ = checkpointer.pump(&shard, now: .now)
+                return shard.unsavedChanges == 0
+            }
+            #expect(settled4)
+            #expect(try admin.query("SELECT count(*) FROM entity_states").int64(0, 0) == 20)
+            #expect(try store.loadEntity(EntityID(7))?.stats["hp"] == 15.0)
+        }
+    }
+
+    @Test func durableWritesWaitingTogetherShareOneCommit() throws {
+        try StoreHarness.withStore { store, parameters in
+            try store.connection.execute(script: """
+                CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.entity_id = 999 THEN PERFORM pg_sleep(0.5); END IF; RETURN NEW; END $$;
+                CREATE TRIGGER stall BEFORE INSERT ON entity_states FOR EACH ROW EXECUTE FUNCTION stall();
+                """)
+            let writer = CheckpointWriter(parameters: parameters, chunkSize: 100, logger: StoreHarness.logger)
+            defer { writer.stop() }
+            // A slow periodic write first; 30 durable writes queue up behind it.
+            writer.submit(StoreHarness.batch([StoreHarness.entity(999)]), kind: .periodic)
+            for i in 1...30 {
+                writer.submit(StoreHarness.batch([StoreHarness.entity(UInt64(i), hp: Double(i))], id: UInt64(i + 1)), kind: .durable(ticket: UInt64(i)))
+            }
+            var completions: [CheckpointWriter.Completion] = []
+            let settled5 = try StoreHarness.eventually {
+                completions += writer.takeCompletions()
+                return completions.count == 31
+            }
+            #expect(settled5)
+            #expect(completions.first?.kind == .periodic)
+            let durable = completions.dropFirst()
+            #expect(durable.allSatisfy { if case .success = $0.result { true } else { false } })
+            #expect(durable.map(\.groupSize).max() == 30)
+            #expect(try store.connection.query("SELECT count(*) FROM entity_states").int64(0, 0) == 31)
+        }
+    }
+
+    @Test func mergingKeepsTheNewestStateOfEachRow() {
+        let a = StoreHarness.batch([StoreHarness.entity(1, hp: 1, version: 1), StoreHarness.entity(2, version: 5)], id: 1)
+        let b = StoreHarness.batch([StoreHarness.entity(1, hp: 2, version: 2), StoreHarness.entity(2, hp: 0, version: 4)], id: 2)
+        let merged = CheckpointWriter.merge([a, b])
+        #expect(merged.entities.map(\.version) == [2, 5])
+        #expect(merged.entities[0].stats["hp"] == 2.0)
+    }
+}
