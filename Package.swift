@@ -50,7 +50,10 @@ let package = Package(
         ),
 
         // Benchmarks behind `cellcluster bench`.
-        .target(name: "Bench", dependencies: ["WorldCore"]),
+        .target(
+            name: "Bench",
+            dependencies: ["WorldCore", "Checkpoint", "Postgres", .product(name: "Logging", package: "swift-log")]
+        ),
 
         // The single executable: subcommands parse arguments and wire things up.
         .executableTarget(

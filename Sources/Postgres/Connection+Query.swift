@@ -20,6 +20,8 @@ extension Connection {
     }
 
     /// Prepares a named statement on this connection for repeated `execute(prepared:)` calls.
+    /// Binary parameters (integers, doubles, booleans, bytes) must match the type the server
+    /// infers: cast them in the SQL (`$1::int8`) or name the types here.
     /// - Parameter types: the parameters' types by OID; leave empty to let the server infer them.
     public func prepare(_ name: String, _ sql: String, types: [UInt32] = []) throws(PQError) {
         let conn = try open("prepare \(name)")

@@ -15,7 +15,7 @@ extension Migration {
                 actions      bigint NOT NULL DEFAULT 0,
                 owner_epoch  bigint NOT NULL,
                 updated_at   timestamptz NOT NULL DEFAULT now()
-            );
+            ) WITH (fillfactor = 80);  -- room on each page for HOT updates: checkpoints rewrite rows in place
             CREATE INDEX entity_states_by_cell ON entity_states (cell_id);
 
             -- A cell's own state, written when it changes, deactivates or replays its queue.

@@ -100,9 +100,10 @@ extension PostgresWorldStore {
         guard results.count == statements.count, results.last?.commandTag == "COMMIT" else {
             throw PQError(code: .statementFailed, message: "the checkpoint transaction did not commit", context: "COMMIT")
         }
-        var written = Set<UInt64>()
-        for r in results[1..<(1 + entityStatements.count)] {
-            for row in 0..<r.rowCount { written.insert(UInt64(bitPattern: try r.int64(row, 0))) }
+        let entityChunks = chunks(batch.entities)
+        var unsure: [Entity] = []  // rows of chunks that did not write every row
+        for (chunk, r) in zip(entityChunks, results[1..<(1 + entityStatements.count)]) where r.affectedRows < chunk.count {
+            unsure.append(contentsOf: chunk)
         }
         let cellResults = results[(1 + entityStatements.count + eventStatements.count)...].prefix(cellStatements.count)
         var writtenCells = Set<Int64>()
@@ -110,14 +111,15 @@ extension PostgresWorldStore {
 
         var report = WriteReport()
         report.statements = statements.count
-        try fill(&report, batch: batch, writtenEntities: written, writtenCells: writtenCells)
+        try fill(&report, batch: batch, unsure: unsure, writtenCells: writtenCells)
         return report
     }
 
     /// Rows the upserts skipped are fenced when storage holds them under a newer epoch.
-    func fill(_ report: inout WriteReport, batch: CheckpointBatch, writtenEntities: Set<UInt64>, writtenCells: Set<Int64>,
-              skip: Set<UInt64> = [], skipCells: Set<Int64> = []) throws {
-        let missing = batch.entities.filter { !writtenEntities.contains($0.id.raw) && !skip.contains($0.id.raw) }
+    /// - Parameter unsure: entities that may not have been written (their chunk wrote fewer rows).
+    func fill(_ report: inout WriteReport, batch: CheckpointBatch, unsure: [Entity], writtenCells: Set<Int64>,
+              skipCells: Set<Int64> = []) throws {
+        let missing = unsure
         if !missing.isEmpty {
             let sent = Dictionary(uniqueKeysWithValues: missing.map { ($0.id.raw, $0.ownerEpoch) })
             let stored = try connection.query(
@@ -135,21 +137,21 @@ extension PostgresWorldStore {
 
     private func writeIsolating(_ batch: CheckpointBatch) throws -> WriteReport {
         var report = WriteReport()
-        var written = Set<UInt64>(), writtenCells = Set<Int64>()
+        var unsure: [Entity] = [], writtenCells = Set<Int64>()
         var poisonedEntities: [(Entity, PQError)] = []
         var poisonedEvents: [(QueuedEvent, PQError)] = []
         var poisonedCells: [(CellRecord, PQError)] = []
         try connection.query("BEGIN")
         for chunk in chunks(batch.entities) {
-            try isolate(chunk, entityStatement, &report, &poisonedEntities) { r in
-                for row in 0..<r.rowCount { written.insert(UInt64(bitPattern: try r.int64(row, 0))) }
+            try isolate(chunk, entityStatement, &report, &poisonedEntities) { rows, r in
+                if r.affectedRows < rows.count { unsure.append(contentsOf: rows) }
             }
         }
         for chunk in chunks(batch.newEvents) {
-            try isolate(chunk, { self.eventStatement($0, epoch: batch.epoch) }, &report, &poisonedEvents) { _ in }
+            try isolate(chunk, { self.eventStatement($0, epoch: batch.epoch) }, &report, &poisonedEvents) { _, _ in }
         }
         for chunk in chunks(batch.cells) {
-            try isolate(chunk, cellStatement, &report, &poisonedCells) { r in
+            try isolate(chunk, cellStatement, &report, &poisonedCells) { _, r in
                 for row in 0..<r.rowCount { writtenCells.insert(try r.int64(row, 0)) }
             }
         }
@@ -173,15 +175,16 @@ extension PostgresWorldStore {
             throw PQError(code: .statementFailed, message: "the checkpoint transaction did not commit", context: "COMMIT")
         }
         report.statements += 2
-        try fill(&report, batch: batch, writtenEntities: written, writtenCells: writtenCells,
-                 skip: Set(report.deadLetteredEntities.map(\.raw)), skipCells: Set(report.deadLetteredCells.map(\.raw)))
+        let dead = Set(report.deadLetteredEntities)
+        try fill(&report, batch: batch, unsure: unsure.filter { !dead.contains($0.id) }, writtenCells: writtenCells,
+                 skipCells: Set(report.deadLetteredCells.map(\.raw)))
         return report
     }
 
     /// Runs a chunk under a savepoint; on a data error, halves it until the refused rows stand alone.
     private func isolate<Row>(
         _ rows: ArraySlice<Row>, _ statement: (ArraySlice<Row>) -> PipelinedStatement, _ report: inout WriteReport,
-        _ poisoned: inout [(Row, PQError)], onSuccess: (QueryResult) throws -> Void
+        _ poisoned: inout [(Row, PQError)], onSuccess: (ArraySlice<Row>, QueryResult) throws -> Void
     ) throws {
         guard !rows.isEmpty else { return }
         try connection.query("SAVEPOINT chunk")
@@ -190,7 +193,7 @@ extension PostgresWorldStore {
         do {
             let result = try connection.query(s.sql, s.parameters)
             try connection.query("RELEASE SAVEPOINT chunk")
-            try onSuccess(result)
+            try onSuccess(rows, result)
         } catch let error as PQError where error.isDataError {
             try connection.query("ROLLBACK TO SAVEPOINT chunk")
             try connection.query("RELEASE SAVEPOINT chunk")

@@ -2,7 +2,8 @@
 /// statement writes a whole chunk of rows.
 enum StoreSQL {
     /// Upsert with fencing: a row is overwritten only by a writer whose owner epoch is newer, or
-    /// equal with a version that is not older. Returns the ids actually written.
+    /// equal with a version that is not older. Its row count says how many were written; when
+    /// some were not, the store asks which (fencing is rare, so the common case returns no rows).
     static let upsertEntities = """
         INSERT INTO entity_states AS s (entity_id, cell_id, kind, stats, position, version, actions, owner_epoch, updated_at)
         SELECT t.id, t.cell, t.kind, t.stats, t.position, t.version, t.actions, t.epoch, now()
@@ -14,7 +15,6 @@ enum StoreSQL {
             updated_at = EXCLUDED.updated_at
         WHERE s.owner_epoch < EXCLUDED.owner_epoch
            OR (s.owner_epoch = EXCLUDED.owner_epoch AND s.version <= EXCLUDED.version)
-        RETURNING entity_id
         """
 
     /// New queued events; not for a cell a newer owner has checkpointed. Idempotent on retry.

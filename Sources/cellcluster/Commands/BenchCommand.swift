@@ -11,11 +11,13 @@ struct BenchCommand: ParsableCommand {
             activation      cells activated from a loaded (in-memory) store
             eviction        clean inactive cells evicted
             cache-policies  hit rates of LRU, TTL, SIZE and combinations on a walking-players trace
+            checkpoint      write-behind vs write-through (the design's test), and checkpoint rows/s
+                            vs a raw batched INSERT; needs PostgreSQL (a scratch database is used)
             """
     )
 
     enum Name: String, ExpressibleByArgument, CaseIterable {
-        case memory, events, activation, eviction
+        case memory, events, activation, eviction, checkpoint
         case cachePolicies = "cache-policies"
     }
 
@@ -27,6 +29,8 @@ struct BenchCommand: ParsableCommand {
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false
+
+    @OptionGroup var settings: SettingsOptions
 
     func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
@@ -40,6 +44,12 @@ struct BenchCommand: ParsableCommand {
         case .activation: report = try CacheBench.runActivation(cells: count ?? 5_000)
         case .eviction: report = try CacheBench.runEviction(cells: count ?? 50_000)
         case .cachePolicies: report = try CacheBench.runPolicies(players: 50, steps: count ?? 5_000, budget: 2_000)
+        case .checkpoint:
+            let s = try settings.load()
+            var options = CheckpointBench.Options()
+            options.batchSize = s.checkpoint.batchSize
+            if let count { options.entities = count }
+            report = try CheckpointBench.run(s.postgres.connectionParameters, options: options)
         }
         print(json ? report.json() : report.table())
     }

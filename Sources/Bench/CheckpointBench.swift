@@ -1,0 +1,222 @@
+import Checkpoint
+import Foundation
+import Logging
+import Postgres
+import WorldCore
+
+/// Write-behind against write-through, and checkpoint throughput against PostgreSQL's own limit,
+/// on a scratch database created for the run and dropped after it.
+public enum CheckpointBench {
+    public struct Options: Sendable {
+        public var entities = 10_000
+        public var hz = 10
+        public var seconds = 5
+        public var interval: Duration = .seconds(1)
+        public var batchSize = 100
+        /// Write-through is slow: it runs for at most this long and its rate is extrapolated.
+        public var writeThroughBudget: Duration = .seconds(8)
+        public var throughputRows = 50_000
+        public init() {}
+    }
+
+    public static func run(_ parameters: ConnectionParameters, options: Options = Options()) throws -> BenchReport {
+        let name = "cellcluster_bench_\(getpid())"
+        let admin = try Connection(parameters)
+        defer { admin.close() }
+        try admin.execute(script: "DROP DATABASE IF EXISTS \(name)")
+        try admin.execute(script: "CREATE DATABASE \(name)")
+        defer { _ = try? admin.execute(script: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+        var scratch = parameters
+        scratch.database = name
+        scratch.applicationName = "cellcluster-bench"
+        let connection = try Connection(scratch)
+        defer { connection.close() }
+        _ = try Migrator().migrate(connection)
+
+        var report = BenchReport(benchmark: "checkpoint", parameters: [
+            "entities": "\(options.entities)", "hz": "\(options.hz)", "seconds": "\(options.seconds)",
+            "interval_ms": "\(Int(options.interval.components.seconds * 1000))", "batch_size": "\(options.batchSize)",
+        ])
+        try designTest(scratch, connection, options, &report)
+        try throughput(connection, options, &report)
+        return report
+    }
+
+    // MARK: (a) the design's test
+
+    private static func designTest(_ parameters: ConnectionParameters, _ connection: Connection, _ o: Options, _ report: inout BenchReport) throws {
+        let grid = try Grid(width: 6400, height: 6400, cellSize: 64)
+        let updates = o.entities * o.hz * o.seconds
+        var random = SeededRandom(seed: 11)
+        let entities: [Entity] = (0..<o.entities).map { i in
+            let p = Position(x: Double(random.next() % 6000) + 100, y: Double(random.next() % 6000) + 100)
+            return Entity(id: EntityID(UInt64(i + 1)), kind: i % 100 == 0 ? .player : .npc, position: p, cell: try! grid.cell(at: p), stats: ["hp": 100])
+        }
+
+        // Write-through: one statement per update, for as long as the budget allows.
+        let writeThrough = WriteThroughStore(connection: connection)
+        var wtDone = 0
+        let wtDeadline = ContinuousClock.now + o.writeThroughBudget
+        let wtTime = try measure {
+            while wtDone < updates && ContinuousClock.now < wtDeadline {
+                var e = entities[wtDone % entities.count]
+                e.position.x += 1
+                e.version = UInt64(wtDone + 1)
+                try writeThrough.write(e)
+                wtDone += 1
+            }
+        }
+        let wtRate = Double(wtDone) / wtTime.seconds
+        _ = try connection.query("TRUNCATE entity_states")
+
+        // Write-behind: the shard in memory with every cell active (one player whose radius covers
+        // the world), and a checkpoint at every interval boundary of simulated time, through the
+        // writer thread and waited for, so the counts are exactly those of 10 Hz and a 1 s interval.
+        let wide = try Grid(width: 6400, height: 6400, cellSize: 640)
+        let settings = ShardSettings(grid: wide, activeRadius: 10, maxUnsavedChanges: 10_000_000, earlyFlushThreshold: 100_000_000)
+        var shard = Shard(settings: settings)
+        let loader = PostgresWorldStore(connection: connection, chunkSize: o.batchSize)
+        let t0 = ContinuousClock.now
+        let center = Entity(id: EntityID(UInt64(o.entities + 1)), kind: .player, position: Position(x: 3200, y: 3200), cell: try wide.cell(at: Position(x: 3200, y: 3200)))
+        for e in [center] + entities {
+            var placed = e
+            placed.cell = try wide.cell(at: e.position)
+            _ = try shard.apply(.entitySpawn(placed), to: placed.cell, now: t0)
+            for case let .load(cell) in shard.takeActions() { shard.cellLoaded(try loader.loadCell(cell), now: t0) }
+        }
+        if let first = shard.takeCheckpoint(now: t0) {  // the spawn itself is not part of the test
+            let r = try loader.write(first)
+            shard.checkpointSucceeded(first, report: r, duration: .zero, now: t0)
+        }
+        let before = shard.monitorSnapshot(now: t0)
+        let writer = CheckpointWriter(parameters: parameters, chunkSize: o.batchSize, logger: Logger(label: "bench.checkpoint"))
+        defer { writer.stop() }
+        var checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
+            interval: o.interval, retryInitial: .milliseconds(100), retryMax: .seconds(2), now: t0))
+        let ticks = o.hz * o.seconds
+        let tickLength = Duration.seconds(1) / o.hz
+        let cells = entities.map { (try? wide.cell(at: $0.position)) ?? CellID(0) }
+        let wbTime = try measure {
+            for tick in 0..<ticks {
+                let now = t0 + tickLength * (tick + 1)
+                for i in entities.indices {
+                    let e = entities[i]
+                    let to = Position(x: e.position.x + Double(tick % 20) - 10, y: e.position.y)
+                    _ = try shard.apply(.entityMove(e.id, to: to), to: cells[i], now: now)
+                }
+                _ = shard.takeActions()
+                _ = checkpointer.pump(&shard, now: now)
+                // Wait for a checkpoint that started to commit before simulated time goes on.
+                while checkpointer.scheduler.inFlight {
+                    Thread.sleep(forTimeInterval: 0.0005)
+                    _ = checkpointer.pump(&shard, now: now)
+                }
+            }
+        }
+        let snapshot = shard.monitorSnapshot(now: .now)
+        let checkpoints = Int(snapshot.checkpoints - before.checkpoints)
+        let rows = Int(snapshot.checkpointRows - before.checkpointRows)
+        let statements = checkpoints * 2 + (rows + o.batchSize - 1) / o.batchSize  // BEGIN and COMMIT, chunks
+        let unsaved = shard.unsavedChanges
+
+        let wtTimeForAll = Double(updates) / wtRate
+        report.add("(a) updates", Double(updates), "updates")
+        report.add("(a) write-through rate (1 statement per update)", wtRate, "updates/s")
+        report.add("(a) write-through statements", Double(updates), "statements")
+        report.add("(a) write-through time for all updates (rate × count)", wtTimeForAll, "s")
+        report.add("(a) write-behind time (apply in memory + every checkpoint committed)", wbTime.seconds, "s")
+        report.add("(a) write-behind checkpoints", Double(checkpoints), "checkpoints")
+        report.add("(a) write-behind rows written", Double(rows), "rows")
+        report.add("(a) write-behind statements (approx.)", Double(statements), "statements")
+        report.ratio("(a) speedup, write-behind over write-through", wtTimeForAll / wbTime.seconds)
+        report.add("(a) DB I/O reduction (statements)", (1 - Double(statements) / Double(updates)) * 100, "%")
+        report.add("(a) row-write reduction", (1 - Double(rows) / Double(updates)) * 100, "%")
+        report.add("(a) changes still unsaved at the end (the last interval)", Double(unsaved), "rows")
+        if wtDone < updates {
+            report.notes.append("write-through ran \(wtDone) of \(updates) updates within its budget; its time for all is extrapolated from that rate")
+        }
+    }
+
+    // MARK: (b) throughput against the raw limit
+
+    private static func throughput(_ connection: Connection, _ o: Options, _ report: inout BenchReport) throws {
+        let grid = try Grid(width: 6400, height: 6400, cellSize: 64)
+        let rows: [Entity] = (0..<o.throughputRows).map { i in
+            let p = Position(x: Double(i % 6000) + 50, y: Double((i / 6000) * 50 % 6000) + 50)
+            return Entity(id: EntityID(UInt64(1_000_000 + i)), kind: .npc, position: p, cell: try! grid.cell(at: p), stats: ["hp": 100, "mana": 20], version: 1, ownerEpoch: 1)
+        }
+        try connection.execute(script: "CREATE TABLE raw_limit (LIKE entity_states INCLUDING ALL)")
+        let store = PostgresWorldStore(connection: connection, chunkSize: o.batchSize)
+        var oursInsert: [Double] = [], oursUpdate: [Double] = [], raw: [Double] = []
+        // Each step starts from a flushed server (CHECKPOINT, where allowed), and the order
+        // alternates between rounds, so neither side pays for the other's WAL.
+        func settle() { _ = try? connection.query("CHECKPOINT") }
+        for round in 0..<7 {
+            try connection.execute(script: "TRUNCATE raw_limit; TRUNCATE entity_states")
+            let batch = CheckpointBatch(id: UInt64(round), entities: rows, cells: [], newEvents: [], oldestChange: nil)
+            if round % 2 == 0 {
+                settle()
+                raw.append(try measure { try rawInsert(connection, rows, chunk: o.batchSize) }.seconds)
+                settle()
+                oursInsert.append(try measure { try store.write(batch) }.seconds)
+            } else {
+                settle()
+                oursInsert.append(try measure { try store.write(batch) }.seconds)
+                settle()
+                raw.append(try measure { try rawInsert(connection, rows, chunk: o.batchSize) }.seconds)
+            }
+            // Both sides must have written every row, or the comparison means nothing.
+            let counts = try connection.query("SELECT (SELECT count(*) FROM raw_limit), (SELECT count(*) FROM entity_states)")
+            guard try counts.int64(0, 0) == Int64(rows.count), try counts.int64(0, 1) == Int64(rows.count) else {
+                throw PQError(code: .unexpectedResult, message: "a side did not write every row: \(counts.rows)", context: "bench checkpoint")
+            }
+            let newer = rows.map { var e = $0; e.version = 2; e.position.x += 1; return e }
+            let update = CheckpointBatch(id: UInt64(round), entities: newer, cells: [], newEvents: [], oldestChange: nil)
+            settle()
+            oursUpdate.append(try measure { try store.write(update) }.seconds)
+        }
+        let n = Double(o.throughputRows)
+        let median = { (xs: [Double]) in xs.sorted()[xs.count / 2] }
+        let rawRate = n / median(raw), insertRate = n / median(oursInsert), updateRate = n / median(oursUpdate)
+        // Paired within each round (same moment, same load on the machine), then the median.
+        let insertRatio = median(zip(raw, oursInsert).map { $0 / $1 })
+        let updateRatio = median(zip(raw, oursUpdate).map { $0 / $1 })
+        report.add("(b) raw batched INSERT (the limit), median of 7", rawRate, "rows/s")
+        report.add("(b) checkpoint, new rows (fenced upsert), median of 7", insertRate, "rows/s")
+        report.add("(b) checkpoint, existing rows (fenced upsert), median of 7", updateRate, "rows/s")
+        report.ratio("(b) checkpoint new rows / raw limit (median of paired rounds)", insertRatio)
+        report.ratio("(b) checkpoint existing rows / raw limit (median of paired rounds)", updateRatio)
+    }
+
+    /// The same rows, the same array statements in one pipelined transaction, as a plain INSERT.
+    private static func rawInsert(_ connection: Connection, _ rows: [Entity], chunk: Int) throws {
+        let sql = """
+            INSERT INTO raw_limit (entity_id, cell_id, kind, stats, position, version, actions, owner_epoch, updated_at)
+            SELECT t.id, t.cell, t.kind, t.stats, t.position, t.version, t.actions, t.epoch, now()
+            FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::jsonb[], $5::jsonb[], $6::int8[], $7::int8[], $8::int8[])
+                 AS t(id, cell, kind, stats, position, version, actions, epoch)
+            """
+        var statements = [PipelinedStatement("BEGIN")]
+        var start = 0
+        while start < rows.count {
+            let slice = rows[start..<min(start + chunk, rows.count)]
+            start += chunk
+            statements.append(PipelinedStatement(sql, [
+                .text(ArrayLiteral.integers(slice.map { Int64(bitPattern: $0.id.raw) })),
+                .text(ArrayLiteral.integers(slice.map(\.cell.raw))),
+                .text(ArrayLiteral.integers(slice.map { Int16($0.kind.rawValue) })),
+                .text(ArrayLiteral.texts(slice.map { rawJSON($0.stats) })),
+                .text(ArrayLiteral.texts(slice.map { "{\"x\":\($0.position.x),\"y\":\($0.position.y),\"z\":0}" })),
+                .text(ArrayLiteral.integers(slice.map { Int64($0.version) })),
+                .text(ArrayLiteral.integers(slice.map { Int64($0.actions) })),
+                .text(ArrayLiteral.integers(slice.map { Int64($0.ownerEpoch) })),
+            ]))
+        }
+        statements.append(PipelinedStatement("COMMIT"))
+        _ = try connection.pipeline(statements)
+    }
+
+    private static func rawJSON(_ stats: [String: Double]) -> String {
+        "{" + stats.keys.sorted().map { "\"\($0)\":\(stats[$0]!)" }.joined(separator: ",") + "}"
+    }
+}
