@@ -55,11 +55,23 @@ let package = Package(
             dependencies: ["WorldCore", "Checkpoint", "Postgres", .product(name: "Logging", package: "swift-log")]
         ),
 
+        // The client library used by the CLI, the load generator and the soak test.
+        .target(name: "Client", dependencies: ["Wire", "WorldCore", "ZeroMQ"]),
+
+        // Coordinator and worker processes: thin shells that carry out WorldCore's decisions.
+        .target(
+            name: "Cluster",
+            dependencies: [
+                "Checkpoint", "Config", "Postgres", "Wire", "WorldCore", "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // The single executable: subcommands parse arguments and wire things up.
         .executableTarget(
             name: "cellcluster",
             dependencies: [
-                "Bench", "Config", "Checkpoint", "Postgres", "Wire", "WorldCore",
+                "Bench", "Client", "Cluster", "Config", "Checkpoint", "Postgres", "Wire", "WorldCore", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -75,6 +87,7 @@ let package = Package(
         .testTarget(name: "WorldCoreTests", dependencies: ["WorldCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Postgres", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Postgres"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Client", "Postgres", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),
         .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v6]

@@ -100,6 +100,7 @@ extension CacheSettings {
         maxEntities = s.int("max_entities", default: maxEntities, in: 1...1_000_000_000)
         activeRadius = s.int("active_radius", default: activeRadius, in: 0...64)
         hysteresisMs = s.int("hysteresis_ms", default: hysteresisMs, in: 0...3_600_000)
+        presenceTimeoutMs = s.int("presence_timeout_ms", default: presenceTimeoutMs, in: 100...86_400_000)
         s.finish()
     }
 }

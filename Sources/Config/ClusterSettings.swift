@@ -96,6 +96,8 @@ public struct CacheSettings: Sendable, Equatable {
     public var activeRadius = 2
     /// A cell leaves the active set only after this long outside every player's radius.
     public var hysteresisMs = 2000
+    /// A player that sends nothing for this long stops keeping cells active.
+    public var presenceTimeoutMs = 60_000
 }
 
 public enum EventKind: String, Sendable, CaseIterable, Hashable {

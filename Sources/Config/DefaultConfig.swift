@@ -43,6 +43,7 @@ cache:
   max_entities: 1000000            # size: entities in memory per worker
   active_radius: 2                 # cells within 2 (Chebyshev) of a player are active
   hysteresis_ms: 2000              # a cell stays active this long after every player left its radius
+  presence_timeout_ms: 60000       # a player silent this long stops keeping cells active
 
 events:
   queue_limit: 10000     # events queued per inactive cell; past it the sender gets QUEUE_FULL

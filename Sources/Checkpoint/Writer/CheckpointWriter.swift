@@ -96,7 +96,7 @@ public final class CheckpointWriter: Sendable {
                     store = nil
                     store = try PostgresWorldStore(parameters, chunkSize: chunkSize)
                 }
-                logger.debug("[CHECKPOINT] start: \(merged.rowCount) updates", metadata: ["jobs": "\(jobs.count)"])
+                logger.info("[CHECKPOINT] start: \(merged.rowCount) updates", metadata: jobs.count > 1 ? ["group": "\(jobs.count)"] : [:])
                 result = .success(try store!.write(merged))
             } catch let error as PQError {
                 if error.isConnectionProblem { store = nil }

@@ -68,13 +68,14 @@ public struct Checkpointer {
     /// Writes everything unsaved, for shutdown: keeps checkpointing until nothing is unsaved and
     /// the writer is idle, or the deadline passes. The caller checks `shard.unsavedChanges`.
     /// - Returns: durable writes that finished meanwhile.
-    public mutating func flush(_ shard: inout Shard, deadline: ContinuousClock.Instant, pause: (Duration) -> Void) -> [DurableOutcome] {
+    /// - Parameter pause: waits between turns; it is told how many changes are still unsaved.
+    public mutating func flush(_ shard: inout Shard, deadline: ContinuousClock.Instant, pause: (Duration, Int) -> Void) -> [DurableOutcome] {
         var outcomes: [DurableOutcome] = []
         while ContinuousClock.now < deadline {
             scheduler.requestEarly()
             outcomes += pump(&shard, now: .now)
             if shard.unsavedChanges == 0 && !writer.isBusy && !scheduler.inFlight { break }
-            pause(.milliseconds(5))
+            pause(.milliseconds(5), shard.unsavedChanges)
         }
         return outcomes
     }

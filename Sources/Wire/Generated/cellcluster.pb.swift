@@ -576,6 +576,10 @@ public nonisolated struct Cellcluster_V1_MoveEntity: Sendable {
   /// Clears the value of `to`. Subsequent reads from it will return its default value.
   public mutating func clearTo() {self._to = nil}
 
+  /// The cell the sender last knew the entity in. Used (and needed) only when the worker does not
+  /// hold the entity in memory, e.g. after a restart; the worker's memory wins otherwise.
+  public var cellID: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -595,6 +599,9 @@ public nonisolated struct Cellcluster_V1_EntityAction: Sendable {
 
   /// added to the entity's stats
   public var statDeltas: Dictionary<String,Double> = [:]
+
+  /// as in MoveEntity
+  public var cellID: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -749,40 +756,82 @@ public nonisolated struct Cellcluster_V1_CellSnapshot: Sendable {
   public init() {}
 }
 
-public nonisolated struct Cellcluster_V1_Reply: Sendable {
+public nonisolated struct Cellcluster_V1_Reply: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var code: Cellcluster_V1_ErrorCode = .ok
+  public var code: Cellcluster_V1_ErrorCode {
+    get {_storage._code}
+    set {_uniqueStorage()._code = newValue}
+  }
 
   /// human-readable; names the field or cell at fault
-  public var message: String = String()
+  public var message: String {
+    get {_storage._message}
+    set {_uniqueStorage()._message = newValue}
+  }
 
   /// the replier's shard map epoch
-  public var mapEpoch: UInt64 = 0
+  public var mapEpoch: UInt64 {
+    get {_storage._mapEpoch}
+    set {_uniqueStorage()._mapEpoch = newValue}
+  }
 
   /// with WRONG_WORKER: who owns it
-  public var redirectWorker: String = String()
+  public var redirectWorker: String {
+    get {_storage._redirectWorker}
+    set {_uniqueStorage()._redirectWorker = newValue}
+  }
 
-  public var redirectEndpoint: String = String()
+  public var redirectEndpoint: String {
+    get {_storage._redirectEndpoint}
+    set {_uniqueStorage()._redirectEndpoint = newValue}
+  }
 
-  public var result: Cellcluster_V1_Reply.OneOf_Result? = nil
+  /// For a change: true when it was queued for an inactive cell (replayed when a player comes
+  /// near) rather than applied; `version` is the entity's version after an applied change,
+  /// `sequence` the queue position of a deferred one.
+  public var deferred: Bool {
+    get {_storage._deferred}
+    set {_uniqueStorage()._deferred = newValue}
+  }
+
+  public var version: UInt64 {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
+
+  public var sequence: UInt64 {
+    get {_storage._sequence}
+    set {_uniqueStorage()._sequence = newValue}
+  }
+
+  /// true when the change is already in PostgreSQL (durable event types answer only then).
+  public var durable: Bool {
+    get {_storage._durable}
+    set {_uniqueStorage()._durable = newValue}
+  }
+
+  public var result: OneOf_Result? {
+    get {return _storage._result}
+    set {_uniqueStorage()._result = newValue}
+  }
 
   public var entity: Cellcluster_V1_EntityState {
     get {
-      if case .entity(let v)? = result {return v}
+      if case .entity(let v)? = _storage._result {return v}
       return Cellcluster_V1_EntityState()
     }
-    set {result = .entity(newValue)}
+    set {_uniqueStorage()._result = .entity(newValue)}
   }
 
   public var cell: Cellcluster_V1_CellSnapshot {
     get {
-      if case .cell(let v)? = result {return v}
+      if case .cell(let v)? = _storage._result {return v}
       return Cellcluster_V1_CellSnapshot()
     }
-    set {result = .cell(newValue)}
+    set {_uniqueStorage()._result = .cell(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -794,6 +843,8 @@ public nonisolated struct Cellcluster_V1_Reply: Sendable {
   }
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Cellcluster_V1_GetShardMap: Sendable {
@@ -1823,7 +1874,7 @@ nonisolated extension Cellcluster_V1_SpawnEntity: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Cellcluster_V1_MoveEntity: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MoveEntity"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}entity_id\0\u{1}to\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}entity_id\0\u{1}to\0\u{3}cell_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1833,6 +1884,7 @@ nonisolated extension Cellcluster_V1_MoveEntity: SwiftProtobuf.Message, SwiftPro
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.entityID) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._to) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.cellID) }()
       default: break
       }
     }
@@ -1849,12 +1901,16 @@ nonisolated extension Cellcluster_V1_MoveEntity: SwiftProtobuf.Message, SwiftPro
     try { if let v = self._to {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    if self.cellID != 0 {
+      try visitor.visitSingularInt64Field(value: self.cellID, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Cellcluster_V1_MoveEntity, rhs: Cellcluster_V1_MoveEntity) -> Bool {
     if lhs.entityID != rhs.entityID {return false}
     if lhs._to != rhs._to {return false}
+    if lhs.cellID != rhs.cellID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1862,7 +1918,7 @@ nonisolated extension Cellcluster_V1_MoveEntity: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Cellcluster_V1_EntityAction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EntityAction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}entity_id\0\u{1}action\0\u{3}stat_deltas\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}entity_id\0\u{1}action\0\u{3}stat_deltas\0\u{3}cell_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1873,6 +1929,7 @@ nonisolated extension Cellcluster_V1_EntityAction: SwiftProtobuf.Message, SwiftP
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.entityID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.action) }()
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &self.statDeltas) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.cellID) }()
       default: break
       }
     }
@@ -1888,6 +1945,9 @@ nonisolated extension Cellcluster_V1_EntityAction: SwiftProtobuf.Message, SwiftP
     if !self.statDeltas.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: self.statDeltas, fieldNumber: 3)
     }
+    if self.cellID != 0 {
+      try visitor.visitSingularInt64Field(value: self.cellID, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1895,6 +1955,7 @@ nonisolated extension Cellcluster_V1_EntityAction: SwiftProtobuf.Message, SwiftP
     if lhs.entityID != rhs.entityID {return false}
     if lhs.action != rhs.action {return false}
     if lhs.statDeltas != rhs.statDeltas {return false}
+    if lhs.cellID != rhs.cellID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2220,91 +2281,165 @@ nonisolated extension Cellcluster_V1_CellSnapshot: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Cellcluster_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Reply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0\u{3}map_epoch\0\u{3}redirect_worker\0\u{3}redirect_endpoint\0\u{2}\u{5}entity\0\u{1}cell\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0\u{3}map_epoch\0\u{3}redirect_worker\0\u{3}redirect_endpoint\0\u{1}deferred\0\u{1}version\0\u{1}sequence\0\u{1}durable\0\u{1}entity\0\u{1}cell\0")
+
+  fileprivate class _StorageClass {
+    var _code: Cellcluster_V1_ErrorCode = .ok
+    var _message: String = String()
+    var _mapEpoch: UInt64 = 0
+    var _redirectWorker: String = String()
+    var _redirectEndpoint: String = String()
+    var _deferred: Bool = false
+    var _version: UInt64 = 0
+    var _sequence: UInt64 = 0
+    var _durable: Bool = false
+    var _result: Cellcluster_V1_Reply.OneOf_Result?
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _code = source._code
+      _message = source._message
+      _mapEpoch = source._mapEpoch
+      _redirectWorker = source._redirectWorker
+      _redirectEndpoint = source._redirectEndpoint
+      _deferred = source._deferred
+      _version = source._version
+      _sequence = source._sequence
+      _durable = source._durable
+      _result = source._result
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularEnumField(value: &self.code) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.mapEpoch) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.redirectWorker) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.redirectEndpoint) }()
-      case 10: try {
-        var v: Cellcluster_V1_EntityState?
-        var hadOneofValue = false
-        if let current = self.result {
-          hadOneofValue = true
-          if case .entity(let m) = current {v = m}
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularEnumField(value: &_storage._code) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._message) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._mapEpoch) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._redirectWorker) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._redirectEndpoint) }()
+        case 6: try { try decoder.decodeSingularBoolField(value: &_storage._deferred) }()
+        case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._version) }()
+        case 8: try { try decoder.decodeSingularUInt64Field(value: &_storage._sequence) }()
+        case 9: try { try decoder.decodeSingularBoolField(value: &_storage._durable) }()
+        case 10: try {
+          var v: Cellcluster_V1_EntityState?
+          var hadOneofValue = false
+          if let current = _storage._result {
+            hadOneofValue = true
+            if case .entity(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._result = .entity(v)
+          }
+        }()
+        case 11: try {
+          var v: Cellcluster_V1_CellSnapshot?
+          var hadOneofValue = false
+          if let current = _storage._result {
+            hadOneofValue = true
+            if case .cell(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._result = .cell(v)
+          }
+        }()
+        default: break
         }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.result = .entity(v)
-        }
-      }()
-      case 11: try {
-        var v: Cellcluster_V1_CellSnapshot?
-        var hadOneofValue = false
-        if let current = self.result {
-          hadOneofValue = true
-          if case .cell(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.result = .cell(v)
-        }
-      }()
-      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.code != .ok {
-      try visitor.visitSingularEnumField(value: self.code, fieldNumber: 1)
-    }
-    if !self.message.isEmpty {
-      try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
-    }
-    if self.mapEpoch != 0 {
-      try visitor.visitSingularUInt64Field(value: self.mapEpoch, fieldNumber: 3)
-    }
-    if !self.redirectWorker.isEmpty {
-      try visitor.visitSingularStringField(value: self.redirectWorker, fieldNumber: 4)
-    }
-    if !self.redirectEndpoint.isEmpty {
-      try visitor.visitSingularStringField(value: self.redirectEndpoint, fieldNumber: 5)
-    }
-    switch self.result {
-    case .entity?: try {
-      guard case .entity(let v)? = self.result else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    }()
-    case .cell?: try {
-      guard case .cell(let v)? = self.result else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    }()
-    case nil: break
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._code != .ok {
+        try visitor.visitSingularEnumField(value: _storage._code, fieldNumber: 1)
+      }
+      if !_storage._message.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._message, fieldNumber: 2)
+      }
+      if _storage._mapEpoch != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._mapEpoch, fieldNumber: 3)
+      }
+      if !_storage._redirectWorker.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._redirectWorker, fieldNumber: 4)
+      }
+      if !_storage._redirectEndpoint.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._redirectEndpoint, fieldNumber: 5)
+      }
+      if _storage._deferred != false {
+        try visitor.visitSingularBoolField(value: _storage._deferred, fieldNumber: 6)
+      }
+      if _storage._version != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._version, fieldNumber: 7)
+      }
+      if _storage._sequence != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._sequence, fieldNumber: 8)
+      }
+      if _storage._durable != false {
+        try visitor.visitSingularBoolField(value: _storage._durable, fieldNumber: 9)
+      }
+      switch _storage._result {
+      case .entity?: try {
+        guard case .entity(let v)? = _storage._result else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      }()
+      case .cell?: try {
+        guard case .cell(let v)? = _storage._result else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case nil: break
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Cellcluster_V1_Reply, rhs: Cellcluster_V1_Reply) -> Bool {
-    if lhs.code != rhs.code {return false}
-    if lhs.message != rhs.message {return false}
-    if lhs.mapEpoch != rhs.mapEpoch {return false}
-    if lhs.redirectWorker != rhs.redirectWorker {return false}
-    if lhs.redirectEndpoint != rhs.redirectEndpoint {return false}
-    if lhs.result != rhs.result {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._code != rhs_storage._code {return false}
+        if _storage._message != rhs_storage._message {return false}
+        if _storage._mapEpoch != rhs_storage._mapEpoch {return false}
+        if _storage._redirectWorker != rhs_storage._redirectWorker {return false}
+        if _storage._redirectEndpoint != rhs_storage._redirectEndpoint {return false}
+        if _storage._deferred != rhs_storage._deferred {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._sequence != rhs_storage._sequence {return false}
+        if _storage._durable != rhs_storage._durable {return false}
+        if _storage._result != rhs_storage._result {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,3 +1,4 @@
+import Cluster
 import ArgumentParser
 import Bench
 
@@ -49,7 +50,7 @@ struct BenchCommand: ParsableCommand {
             var options = CheckpointBench.Options()
             options.batchSize = s.checkpoint.batchSize
             if let count { options.entities = count }
-            report = try CheckpointBench.run(s.postgres.connectionParameters, options: options)
+            report = try CheckpointBench.run(s.postgres.connectionParameters(), options: options)
         }
         print(json ? report.json() : report.table())
     }

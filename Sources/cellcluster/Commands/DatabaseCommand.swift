@@ -1,3 +1,4 @@
+import Cluster
 import ArgumentParser
 import Checkpoint
 import Postgres
@@ -16,7 +17,7 @@ struct DatabaseCommand: ParsableCommand {
         @OptionGroup var settings: SettingsOptions
 
         func run() throws {
-            let parameters = try settings.load().postgres.connectionParameters
+            let parameters = try settings.load().postgres.connectionParameters()
             let connection = try Connection(parameters)
             defer { connection.close() }
             let report = try Migrator().migrate(connection)
@@ -35,7 +36,7 @@ struct DatabaseCommand: ParsableCommand {
         @OptionGroup var settings: SettingsOptions
 
         func run() throws {
-            let parameters = try settings.load().postgres.connectionParameters
+            let parameters = try settings.load().postgres.connectionParameters()
             let connection = try Connection(parameters)
             defer { connection.close() }
             let migrator = Migrator()

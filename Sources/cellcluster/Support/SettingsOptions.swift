@@ -1,7 +1,6 @@
 import ArgumentParser
 import Config
 import Foundation
-import Postgres
 
 /// Options every command that reads cluster.yml shares.
 struct SettingsOptions: ParsableArguments {
@@ -16,14 +15,5 @@ struct SettingsOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         let file = path ?? environment["CELLCLUSTER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         return try ClusterSettings.load(file: file, overrides: overrides, environment: environment)
-    }
-}
-
-extension PostgresSettings {
-    /// The libpq parameters for these settings; the password is left to PGPASSWORD or ~/.pgpass.
-    var connectionParameters: ConnectionParameters {
-        ConnectionParameters(
-            host: host, port: port, user: user, database: database,
-            connectTimeoutSeconds: connectTimeoutSeconds, applicationName: "cellcluster")
     }
 }

@@ -1,0 +1,135 @@
+import Foundation
+import Wire
+import WorldCore
+import ZeroMQ
+
+/// Talks to a worker over a DEALER socket: one request at a time with retries, or many in flight
+/// with `send` and `receive`. Retries reuse the request id, so a worker applies a request once
+/// however often it is sent. Not thread-safe: one owner, like its socket.
+public final class CellClient {
+    public let endpoint: String
+    public let name: String
+    private let socket: Socket
+    private var nextRequestID: UInt64 = 1
+
+    /// - Parameter name: the sender name workers use to recognise retries; unique per client.
+    public init(context: Context, endpoint: String, name: String? = nil) throws(ClientError) {
+        self.endpoint = endpoint
+        self.name = name ?? "client:\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            socket = try Socket(context, .dealer)
+            try socket.setReconnectInterval(milliseconds: 50)
+            try socket.connect(endpoint)
+        } catch {
+            throw .transport(error)
+        }
+    }
+
+    deinit { socket.close() }
+
+    /// Sends a request and waits for its reply, resending it (same id) after each timeout.
+    /// - Returns: the reply, whatever its code.
+    /// - Throws: `ClientError.timeout` when no reply came, `.transport` when the socket failed.
+    public func call(_ body: Envelope.OneOf_Body, timeout: Duration = .seconds(5), attempts: Int = 3) throws(ClientError) -> Cellcluster_V1_Reply {
+        let id = try send(body)
+        for attempt in 1...max(1, attempts) {
+            if attempt > 1 { try resend(body, id: id) }
+            let deadline = ContinuousClock.now + timeout
+            while let reply = try receive(until: deadline) {
+                if reply.requestID == id { return reply.reply }
+            }
+        }
+        throw .timeout(requestID: id, attempts: attempts, endpoint: endpoint)
+    }
+
+    /// Like `call`, but an error code is thrown as `ClientError.rejected`.
+    public func expectOK(_ body: Envelope.OneOf_Body, timeout: Duration = .seconds(5), attempts: Int = 3) throws(ClientError) -> Cellcluster_V1_Reply {
+        let reply = try call(body, timeout: timeout, attempts: attempts)
+        guard reply.code == .ok else { throw .rejected(code: reply.code, message: reply.message) }
+        return reply
+    }
+
+    /// Sends a request without waiting; returns its id.
+    @discardableResult
+    public func send(_ body: Envelope.OneOf_Body) throws(ClientError) -> UInt64 {
+        let id = nextRequestID
+        nextRequestID += 1
+        try resend(body, id: id)
+        return id
+    }
+
+    private func resend(_ body: Envelope.OneOf_Body, id: UInt64) throws(ClientError) {
+        var envelope = Envelope()
+        envelope.requestID = id
+        envelope.sender = name
+        envelope.body = body
+        do {
+            try socket.send([WireFormat.encode(envelope)])
+        } catch {
+            throw .transport(error)
+        }
+    }
+
+    /// The next reply, or nil at the deadline. Frames that do not decode are skipped.
+    public func receive(until deadline: ContinuousClock.Instant) throws(ClientError) -> Envelope? {
+        var poller = Poller()
+        poller.add(socket)
+        while true {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return nil }
+            let ms = Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1
+            do {
+                guard try !poller.poll(timeoutMilliseconds: ms).isEmpty, let frames = try socket.receive(dontWait: true) else { continue }
+                guard let last = frames.last, let envelope = try? WireFormat.decode(last), case .reply? = envelope.body else { continue }
+                return envelope
+            } catch {
+                throw .transport(error)
+            }
+        }
+    }
+
+    /// Sends raw bytes (tests of malformed frames).
+    public func sendRaw(_ bytes: [UInt8]) throws(ClientError) {
+        do { try socket.send([bytes]) } catch { throw .transport(error) }
+    }
+}
+
+extension CellClient {
+    /// Creates an entity where its position says.
+    @discardableResult
+    public func spawn(_ entity: Entity) throws(ClientError) -> Cellcluster_V1_Reply {
+        try expectOK(.spawnEntity(.with { $0.entity = .init(entity) }))
+    }
+
+    @discardableResult
+    public func move(_ id: EntityID, to position: Position, cellHint: CellID? = nil) throws(ClientError) -> Cellcluster_V1_Reply {
+        try expectOK(.moveEntity(.with {
+            $0.entityID = id.raw
+            $0.to = .init(position)
+            if let cellHint { $0.cellID = cellHint.raw }
+        }))
+    }
+
+    @discardableResult
+    public func act(_ id: EntityID, action: String, deltas: [String: Double], cellHint: CellID? = nil) throws(ClientError) -> Cellcluster_V1_Reply {
+        try expectOK(.entityAction(.with {
+            $0.entityID = id.raw
+            $0.action = action
+            $0.statDeltas = deltas
+            if let cellHint { $0.cellID = cellHint.raw }
+        }))
+    }
+
+    public func entity(_ id: EntityID) throws(ClientError) -> Entity {
+        let reply = try expectOK(.getEntity(.with { $0.entityID = id.raw }))
+        do {
+            return try reply.entity.entity()
+        } catch {
+            throw .rejected(code: .internal, message: "bad entity in reply: \(error)")
+        }
+    }
+
+    public func cell(_ id: CellID) throws(ClientError) -> Cellcluster_V1_CellSnapshot {
+        try expectOK(.getCell(.with { $0.cellID = id.raw })).cell
+    }
+}

@@ -1,0 +1,281 @@
+import Checkpoint
+import Foundation
+import Postgres
+import Wire
+import WorldCore
+import ZeroMQ
+
+extension WorkerNode {
+    /// Answers every request waiting on the socket, up to `limit`.
+    func drainRequests(limit: Int) throws(ZMQError) {
+        for _ in 0..<limit {
+            guard let frames = try router.receive(dontWait: true) else { return }
+            handle(frames)
+        }
+    }
+
+    func handle(_ frames: Frames) {
+        guard frames.count >= 2, let payload = frames.last else { return }
+        let peer = frames[0]
+        let envelope: Envelope
+        do {
+            envelope = try WireFormat.decode(payload)
+        } catch {
+            malformedFrames += 1
+            logger.warning("malformed frame answered with an error", metadata: ["error": "\(error)", "bytes": "\(payload.count)"])
+            send(peer, Envelope.errorReply(for: error, sender: sender))
+            return
+        }
+        let key = RequestLog.key(sender: envelope.sender, requestID: envelope.requestID)
+        let now = ContinuousClock.now
+        switch requests.entry(key) {
+        case .answered(let bytes)?:
+            sendBytes(peer, bytes)  // a retry: same answer, applied once
+            return
+        case .awaitingDurable?:
+            resubmitDurable(peer, envelope, key: key, now: now)
+            return
+        case nil:
+            break
+        }
+        switch envelope.body {
+        case .spawnEntity(let spawn)?:
+            do {
+                var entity = try spawn.entity.entity()
+                entity.cell = try shard.settings.grid.cell(at: entity.position)
+                change(.entitySpawn(entity), cell: entity.cell, affects: entity.id, peer, envelope, key: key, now: now)
+            } catch let error as WireError {
+                answer(peer, envelope, key: key, error: .invalidArgument, "spawn: \(error.message)")
+            } catch {
+                answer(peer, envelope, key: key, worldError: error as? WorldError)
+            }
+        case .moveEntity(let move)?:
+            let id = EntityID(move.entityID)
+            change(.entityMove(id, to: move.to.position), cell: shard.entity(id)?.cell ?? CellID(move.cellID), affects: id, peer, envelope, key: key, now: now)
+        case .entityAction(let action)?:
+            let id = EntityID(action.entityID)
+            change(.entityAction(id, action: action.action, deltas: action.statDeltas), cell: shard.entity(id)?.cell ?? CellID(action.cellID),
+                   affects: id, peer, envelope, key: key, now: now)
+        case .cellStateChange(let c)?:
+            change(.cellStateChange(set: c.set, remove: c.remove), cell: CellID(c.cellID), affects: nil, peer, envelope, key: key, now: now)
+        case .worldEvent(let w)?:
+            change(.worldEvent(name: w.name, payload: Array(w.payload)), cell: CellID(w.cellID), affects: nil, peer, envelope, key: key, now: now)
+        case .getEntity(let get)?:
+            readEntity(EntityID(get.entityID), peer, envelope)
+        case .getCell(let get)?:
+            readCell(CellID(get.cellID), peer, envelope, now: now)
+        case .statusRequest?:
+            var reply = Envelope()
+            reply.requestID = envelope.requestID
+            reply.sender = sender
+            reply.statusReply = .with { $0.workers = [status(now: now)] }
+            send(peer, reply)
+        default:
+            answer(peer, envelope, key: nil, error: .invalidArgument, "a worker does not answer this message")
+        }
+    }
+
+    /// Applies or queues a change, then answers: at once, or after the commit for durable kinds.
+    private func change(
+        _ event: GameEvent, cell: CellID, affects entity: EntityID?, _ peer: [UInt8], _ request: Envelope, key: String,
+        now: ContinuousClock.Instant
+    ) {
+        let outcome: EventOutcome
+        do {
+            outcome = try shard.apply(event, to: cell, now: now)
+        } catch {
+            answer(peer, request, key: key, worldError: error)
+            return
+        }
+        performShardActions(now: now)
+        var reply = Cellcluster_V1_Reply()
+        switch outcome {
+        case .applied(let version): reply.version = version
+        case .deferred(let sequence):
+            reply.deferred = true
+            reply.sequence = sequence
+        }
+        let target = entity.flatMap { shard.entity($0)?.cell } ?? cell
+        if let writeThrough, let entity, case .applied = outcome, let current = shard.entity(entity) {
+            // The baseline mode: this change is its own statement, before the answer.
+            let batch = shard.takeDurable(entities: [entity], cells: [], now: now)
+            do {
+                try writeThrough.write(current)
+                shard.durableSucceeded(batch, now: now)
+                reply.durable = true
+            } catch {
+                logger.warning("write-through failed; the change waits for the next checkpoint", metadata: ["error": "\(error)"])
+            }
+        }
+        if settings.isDurable(event.kind) {
+            let held = HeldReply(peer: peer, request: request, reply: reply, logKey: key)
+            requests.record(key, .awaitingDurable)
+            submitDurable(held, entities: entity.map { [$0] } ?? [], cells: [target], now: now)
+            return
+        }
+        finish(peer, request, reply, key: key)
+    }
+
+    private func submitDurable(_ held: HeldReply, entities: [EntityID], cells: [CellID], now: ContinuousClock.Instant) {
+        let ticket = nextTicket
+        nextTicket += 1
+        pendingDurable[ticket] = [held]
+        checkpointer.submitDurable(&shard, entities: entities, cells: cells, ticket: ticket, now: now)
+    }
+
+    /// A retry of a durable change whose commit is pending or failed: write its current state again.
+    private func resubmitDurable(_ peer: [UInt8], _ request: Envelope, key: String, now: ContinuousClock.Instant) {
+        var entities: [EntityID] = []
+        var cells: [CellID] = []
+        switch request.body {
+        case .spawnEntity(let s)?: entities = [EntityID(s.entity.entityID)]
+        case .moveEntity(let m)?: entities = [EntityID(m.entityID)]
+        case .entityAction(let a)?: entities = [EntityID(a.entityID)]
+        case .cellStateChange(let c)?: cells = [CellID(c.cellID)]
+        case .worldEvent(let w)?: cells = [CellID(w.cellID)]
+        default: break
+        }
+        cells += entities.compactMap { shard.entity($0)?.cell }
+        var reply = Cellcluster_V1_Reply()
+        reply.version = entities.first.flatMap { shard.entity($0)?.version } ?? 0
+        submitDurable(HeldReply(peer: peer, request: request, reply: reply, logKey: key), entities: entities, cells: cells, now: now)
+    }
+
+    /// Answers the senders of durable changes whose commit finished.
+    func answerDurable(_ outcomes: [Checkpointer.DurableOutcome]) {
+        for outcome in outcomes {
+            guard let held = pendingDurable.removeValue(forKey: outcome.ticket) else { continue }
+            for var h in held {
+                switch outcome.result {
+                case .success:
+                    h.reply.durable = true
+                    finish(h.peer, h.request, h.reply, key: h.logKey)
+                case .failure(let error):
+                    // Still in memory and still unsaved: a retry (same request id) writes it again.
+                    answer(h.peer, h.request, key: nil, error: .storageUnavailable, "durable write failed, retry the request: \(error.message)")
+                }
+            }
+        }
+    }
+
+    private func readEntity(_ id: EntityID, _ peer: [UInt8], _ request: Envelope) {
+        var reply = Cellcluster_V1_Reply()
+        if let entity = shard.entity(id) {
+            reply.entity = .init(entity)
+        } else {
+            shard.noteStorageRead()
+            do {
+                guard let saved = try loader.loadEntity(id) else {
+                    answer(peer, request, key: nil, worldError: .unknownEntity(id))
+                    return
+                }
+                reply.entity = .init(saved)
+            } catch {
+                answer(peer, request, key: nil, error: .storageUnavailable, "reading entity \(id.raw): \(error)")
+                return
+            }
+        }
+        finish(peer, request, reply, key: nil)
+    }
+
+    private func readCell(_ id: CellID, _ peer: [UInt8], _ request: Envelope, now: ContinuousClock.Instant) {
+        guard shard.settings.grid.contains(id) else {
+            answer(peer, request, key: nil, worldError: .unknownCell(id))
+            return
+        }
+        var snapshot = Cellcluster_V1_CellSnapshot()
+        snapshot.cellID = id.raw
+        if let view = shard.readCell(id, now: now) {
+            snapshot.entities = view.entities.map { .init($0) }
+            snapshot.state = view.properties
+            snapshot.active = view.phase?.isActive ?? false
+            snapshot.pendingEvents = UInt64(view.queuedEvents)
+        } else {
+            shard.noteStorageRead()
+            do {
+                let saved = try loader.loadCell(id)
+                snapshot.entities = saved.entities.map { .init($0) }
+                snapshot.state = saved.properties
+                snapshot.pendingEvents = UInt64(saved.events.count + shard.queuedEvents(in: id).count)
+            } catch {
+                answer(peer, request, key: nil, error: .storageUnavailable, "reading cell \(id.raw): \(error)")
+                return
+            }
+        }
+        var reply = Cellcluster_V1_Reply()
+        reply.cell = snapshot
+        finish(peer, request, reply, key: nil)
+    }
+
+    func status(now: ContinuousClock.Instant) -> Cellcluster_V1_WorkerStatus {
+        let m = shard.monitorSnapshot(now: now)
+        return .with {
+            $0.workerID = options.id
+            $0.endpoint = endpoint
+            $0.ownedCells = UInt32(shard.settings.grid.cellCount)
+            $0.activeCells = UInt32(m.activeCells)
+            $0.entities = UInt32(m.entities)
+            $0.monitor = .with {
+                $0.dbIo = m.dbIO
+                $0.cacheHits = m.cacheHits
+                $0.cacheMisses = m.cacheMisses
+                $0.evictions = m.evictions
+                $0.eventsApplied = m.eventsApplied
+                $0.eventsDeferred = m.eventsDeferred
+                $0.eventsReplayed = m.eventsReplayed
+                $0.checkpoints = m.checkpoints
+                $0.checkpointP50Ms = m.checkpointP50Ms
+                $0.checkpointP99Ms = m.checkpointP99Ms
+                $0.oldestUnsavedAgeMs = UInt64(m.oldestUnsavedAgeMs)
+            }
+        }
+    }
+
+    // MARK: Answers
+
+    private func finish(_ peer: [UInt8], _ request: Envelope, _ reply: Cellcluster_V1_Reply, key: String?) {
+        var r = reply
+        r.code = .ok
+        let bytes = WireFormat.encode(request.reply(r, sender: sender))
+        if let key { requests.record(key, .answered(bytes)) }
+        sendBytes(peer, bytes)
+    }
+
+    private func answer(_ peer: [UInt8], _ request: Envelope, key: String?, worldError: WorldError?) {
+        guard let worldError else {
+            answer(peer, request, key: key, error: .internal, "unexpected error")
+            return
+        }
+        let code: Cellcluster_V1_ErrorCode = switch worldError {
+        case .invalidPosition, .outsideWorld, .invalidStat, .invalidGrid: .invalidArgument
+        case .unknownCell: .unknownCell
+        case .unknownEntity: .unknownEntity
+        case .entityExists: .alreadyExists
+        case .queueFull: .queueFull
+        case .storageUnavailable: .storageUnavailable
+        }
+        // Refusals that depend on the moment (full queue, storage) are not remembered: a retry may pass.
+        let remember = code != .queueFull && code != .storageUnavailable
+        answer(peer, request, key: remember ? key : nil, error: code, worldError.description)
+    }
+
+    private func answer(_ peer: [UInt8], _ request: Envelope, key: String?, error code: Cellcluster_V1_ErrorCode, _ message: String) {
+        var reply = Cellcluster_V1_Reply()
+        reply.code = code
+        reply.message = message
+        let bytes = WireFormat.encode(request.reply(reply, sender: sender))
+        if let key { requests.record(key, .answered(bytes)) }
+        sendBytes(peer, bytes)
+    }
+
+    private func send(_ peer: [UInt8], _ envelope: Envelope) { sendBytes(peer, WireFormat.encode(envelope)) }
+
+    private func sendBytes(_ peer: [UInt8], _ bytes: [UInt8]) {
+        do {
+            try router.send([peer, bytes], dontWait: true)
+        } catch {
+            // The client went away (EHOSTUNREACH): it will retry with the same request id.
+            logger.debug("reply not delivered", metadata: ["error": "\(error)"])
+        }
+    }
+}

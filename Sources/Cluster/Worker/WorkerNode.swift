@@ -1,0 +1,181 @@
+import Checkpoint
+import Config
+import Foundation
+import Logging
+import Postgres
+import Wire
+import WorldCore
+import ZeroMQ
+
+/// A worker process: owns a shard, answers client requests on a ROUTER socket, loads cells on
+/// its own thread, and checkpoints through a writer thread with its own connection. Everything
+/// here runs on the thread that calls `run()`; the shard has that one owner.
+public final class WorkerNode {
+    public struct Options: Sendable {
+        public var id: String
+        /// Overrides `workers.bind`.
+        public var bind: String?
+        /// The ownership epoch this worker writes under.
+        public var epoch: UInt64
+        public init(id: String, bind: String? = nil, epoch: UInt64 = 1) {
+            self.id = id
+            self.bind = bind
+            self.epoch = epoch
+        }
+    }
+
+    let settings: ClusterSettings
+    let options: Options
+    let logger: Logger
+    let context: Context
+    let router: Socket
+    /// The endpoint clients connect to, with the port the system chose.
+    public let endpoint: String
+    var shard: Shard
+    let loader: PostgresWorldStore
+    let writer: CheckpointWriter
+    var checkpointer: Checkpointer
+    let writeThrough: WriteThroughStore?
+    var requests = RequestLog()
+    /// Replies held until their durable write commits, by ticket.
+    var pendingDurable: [UInt64: [HeldReply]] = [:]
+    var nextTicket: UInt64 = 1
+    var malformedFrames = 0
+    var sender: String { "worker:\(options.id)" }
+
+    struct HeldReply {
+        let peer: [UInt8]
+        let request: Envelope
+        var reply: Cellcluster_V1_Reply
+        let logKey: String
+    }
+
+    /// Binds the socket, connects to PostgreSQL and prepares the shard.
+    /// - Throws: `ZMQError` when the endpoint cannot be bound, `PQError` when PostgreSQL cannot be
+    ///   reached (the message names the server), `WorldError` for an unusable grid.
+    public init(settings: ClusterSettings, options: Options, logger: Logger) throws {
+        self.settings = settings
+        self.options = options
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(options.id)"
+        self.logger = logger
+        let parameters = settings.postgres.connectionParameters(application: "cellcluster-worker-\(options.id)")
+        loader = try PostgresWorldStore(parameters, chunkSize: settings.checkpoint.batchSize)
+        writeThrough = settings.checkpoint.mode == .writeThrough
+            ? WriteThroughStore(connection: try Connection(parameters)) : nil
+        var shard = Shard(settings: try settings.shardSettings(), firstSequence: try loader.maxEventSequence() + 1)
+        shard.epoch = options.epoch
+        self.shard = shard
+        context = try Context()
+        router = try Socket(context, .router)
+        try router.setRouterMandatory(true)
+        try router.setSendHighWaterMark(100_000)
+        try router.setReceiveHighWaterMark(100_000)
+        endpoint = try router.bind(options.bind ?? settings.workers.bind)
+        var writerParameters = parameters
+        writerParameters.applicationName = "cellcluster-checkpoint-\(options.id)"
+        writer = CheckpointWriter(parameters: writerParameters, chunkSize: settings.checkpoint.batchSize, logger: logger)
+        checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
+            interval: .milliseconds(settings.checkpoint.intervalMs),
+            retryInitial: .milliseconds(settings.checkpoint.retryInitialMs),
+            retryMax: .milliseconds(settings.checkpoint.retryMaxMs), now: .now))
+    }
+
+    /// Serves until SIGTERM or SIGINT, then writes everything unsaved and returns the exit code:
+    /// 0 when nothing was left unsaved, 1 otherwise.
+    public func run() -> Int32 {
+        print("ready worker=\(options.id) endpoint=\(endpoint) pid=\(getpid())")
+        fflush(nil)  // every stream: the ready line must reach a pipe at once
+        logger.info("serving", metadata: ["endpoint": "\(endpoint)", "epoch": "\(options.epoch)"])
+        var poller = Poller()
+        poller.add(router)
+        var lastTick = ContinuousClock.now
+        while !Shutdown.isRequested {
+            let now = ContinuousClock.now
+            let busy = !pendingDurable.isEmpty || checkpointer.scheduler.inFlight
+            let wait = min(busy ? Duration.milliseconds(2) : .milliseconds(50), checkpointer.scheduler.timeUntilDue(now: now))
+            do {
+                if try !poller.poll(timeoutMilliseconds: Int(wait.components.attoseconds / 1_000_000_000_000_000 + wait.components.seconds * 1000)).isEmpty {
+                    try drainRequests(limit: 4096)
+                }
+            } catch let error where error.code == EINTR {
+                continue
+            } catch {
+                logger.error("socket failed: \(error)")
+                break
+            }
+            let after = ContinuousClock.now
+            if after - lastTick >= .milliseconds(50) {
+                shard.tick(now: after)
+                performShardActions(now: after)
+                lastTick = after
+            }
+            answerDurable(checkpointer.pump(&shard, now: after))
+        }
+        return stop()
+    }
+
+    /// The graceful stop: a final checkpoint of everything, within the deadline.
+    private func stop() -> Int32 {
+        let unsavedBefore = shard.unsavedChanges
+        logger.info("\(Shutdown.signalName): final checkpoint of \(unsavedBefore) unsaved changes")
+        let deadline = ContinuousClock.now + .milliseconds(settings.checkpoint.shutdownDeadlineMs)
+        var progress = ProgressBar(title: "flushing", total: unsavedBefore)
+        let outcomes = checkpointer.flush(&shard, deadline: deadline) { pause, unsaved in
+            if unsavedBefore >= 1000 { progress.update(done: unsavedBefore - unsaved) }
+            Thread.sleep(forTimeInterval: Double(pause.components.attoseconds) / 1e18)
+        }
+        if unsavedBefore >= 1000 {
+            progress.update(done: unsavedBefore - shard.unsavedChanges)
+            progress.finish()
+        }
+        answerDurable(outcomes)
+        writer.stop()
+        let left = shard.unsavedChanges
+        router.close()
+        if left > 0 {
+            logger.error("stopped with \(left) unsaved changes: the database did not take them before the deadline")
+            return 1
+        }
+        logger.info("stopped: everything saved")
+        return 0
+    }
+
+    /// Loads the cells the shard asked for and passes its other requests on.
+    func performShardActions(now: ContinuousClock.Instant) {
+        var actions = shard.takeActions()
+        while !actions.isEmpty {
+            checkpointer.note(actions)
+            for action in actions {
+                switch action {
+                case .load(let cell):
+                    do {
+                        shard.cellLoaded(try loader.loadCell(cell), now: now)
+                    } catch {
+                        shard.loadFailed(cell)
+                        logger.warning("loading failed; its events stay queued", metadata: ["cell": "\(cell.raw)", "error": "\(error)"])
+                        if (error as? PQError)?.isConnectionProblem == true { try? loader.connection.reset() }
+                    }
+                case .replayRejected(let event, let error):
+                    logger.warning("queued event rejected at replay", metadata: ["cell": "\(event.cell.raw)", "sequence": "\(event.sequence)", "error": "\(error)"])
+                case .deactivated(let cell):
+                    logger.debug("cell deactivated", metadata: ["cell": "\(cell.raw)"])
+                case .evicted(let cell):
+                    logger.debug("cell evicted", metadata: ["cell": "\(cell.raw)"])
+                case .checkpointSoon:
+                    break
+                }
+            }
+            actions = shard.takeActions()
+        }
+    }
+}
+
+extension PostgresSettings {
+    /// libpq parameters; the password comes from PGPASSWORD or ~/.pgpass.
+    public func connectionParameters(application: String = "cellcluster") -> ConnectionParameters {
+        ConnectionParameters(
+            host: host, port: port, user: user, database: database,
+            connectTimeoutSeconds: connectTimeoutSeconds, applicationName: application)
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Cluster
+import Foundation
+import Logging
+
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker: it owns cells, answers clients and checkpoints to PostgreSQL.",
+        discussion: """
+            Prints `ready worker=<id> endpoint=<endpoint> pid=<pid>` on standard output once it serves.
+            SIGTERM or SIGINT: a final checkpoint of everything unsaved, then exit (0 when all was saved).
+            """
+    )
+
+    @OptionGroup var settings: SettingsOptions
+
+    @Option(help: "This worker's id.")
+    var id = "w1"
+
+    @Option(help: "Endpoint to bind (overrides workers.bind); port 0 picks a free port.")
+    var bind: String?
+
+    @Option(help: "Ownership epoch to write under.")
+    var epoch: UInt64 = 1
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func run() throws {
+        let s = try settings.load()
+        bootstrapLogging(logLevel)
+        Shutdown.installHandlers()
+        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, epoch: epoch), logger: Logger(label: "cellcluster.worker"))
+        let code = node.run()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Logs go to standard error; standard output carries the ready line and command output.
+func bootstrapLogging(_ level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}
