@@ -1,0 +1,63 @@
+import Foundation
+
+/// A PostgreSQL server of a test's own (scripts/pg in a folder of its own), for tests that stop
+/// and restart the database under a running worker.
+public final class PrivatePostgres {
+    public let directory: String
+    public private(set) var port: Int = 0
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public init() throws {
+        directory = Self.root.appendingPathComponent(".run/test-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try start()
+    }
+
+    public var environment: [String: String] {
+        ["PGHOST": "127.0.0.1", "PGPORT": String(port), "PGUSER": "cellcluster", "PGDATABASE": "cellcluster"]
+    }
+
+    /// Starts (or restarts, on the same port when free) the server.
+    public func start() throws {
+        let out = try Self.script(["start", directory])
+        guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix("export PGPORT=") }),
+            let value = Int(line.dropFirst("export PGPORT=".count))
+        else { throw WorkerProcessError(message: "scripts/pg start printed no port: \(out)") }
+        port = value
+    }
+
+    public func stop() throws { _ = try Self.script(["stop", directory]) }
+
+    /// Stops the server and removes its folder.
+    public func destroy() {
+        _ = try? stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    @discardableResult
+    static func script(_ arguments: [String]) throws -> String {
+        // posix_spawn and waitpid rather than Foundation's Process: the server the script starts
+        // outlives it, and Process did not always notice the script's exit. Output goes to a
+        // file, never a pipe the server could inherit and hold open.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pg-script-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out").path
+        defer { unlink(file) }
+        let path = root.appendingPathComponent("scripts/pg").path
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, file, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard rc == 0 else { throw WorkerProcessError(message: "cannot start scripts/pg: errno \(rc)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            throw WorkerProcessError(message: "scripts/pg \(arguments.joined(separator: " ")) failed (status \(status))")
+        }
+        return (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+    }
+}
