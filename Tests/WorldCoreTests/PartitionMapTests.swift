@@ -1,0 +1,52 @@
+import Testing
+@testable import WorldCore
+
+@Suite struct PartitionMapTests {
+    @Test(arguments: [(8.0, 8.0), (10.0, 7.0), (64.0, 64.0), (1.0, 13.0)])
+    func theCurveVisitsEachCellOnceAndStepsToNeighbours(width: Double, height: Double) throws {
+        let grid = try Grid(width: width, height: height, cellSize: 1)
+        let curve = HilbertCurve(grid: grid)
+        let positions = (0..<Int64(grid.cellCount)).map { curve.position(of: CellID($0)) }
+        #expect(Set(positions).count == grid.cellCount)
+        #expect(positions.allSatisfy { $0 < UInt64(curve.side * curve.side) })
+        if grid.columns == curve.side && grid.rows == curve.side {
+            // A full square: consecutive positions are always edge neighbours.
+            let ordered = curve.orderedCells()
+            for (a, b) in zip(ordered, ordered.dropFirst()) {
+                let ca = grid.coord(of: a), cb = grid.coord(of: b)
+                #expect(abs(ca.column - cb.column) + abs(ca.row - cb.row) == 1)
+            }
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 4, 7])
+    func anEvenMapGivesEveryCellExactlyOneOwnerAndBalancedShares(workers: Int) throws {
+        let grid = try Grid(width: 4096, height: 4096, cellSize: 64)
+        let names = (1...workers).map { "w\($0)" }
+        let map = PartitionMap.even(grid: grid, workers: names, epoch: 3)
+        #expect(map.epoch == 3)
+        #expect(map.workers == names)
+        var counts: [String: Int] = [:]
+        for c in 0..<Int64(grid.cellCount) { counts[map.owner(of: CellID(c)), default: 0] += 1 }
+        #expect(counts.values.reduce(0, +) == grid.cellCount)
+        let share = grid.cellCount / workers
+        for name in names { #expect(abs((counts[name] ?? 0) - share) <= 1, "\(name): \(counts[name] ?? 0)") }
+    }
+
+    @Test func neighboursMostlyShareAWorker() throws {
+        let grid = try Grid(width: 4096, height: 4096, cellSize: 64)
+        let map = PartitionMap.even(grid: grid, workers: ["w1", "w2", "w3", "w4"], epoch: 1)
+        var crossing = 0, pairs = 0
+        for c in 0..<Int64(grid.cellCount) {
+            let coord = grid.coord(of: CellID(c))
+            for next in [grid.cell(column: coord.column + 1, row: coord.row), grid.cell(column: coord.column, row: coord.row + 1)] {
+                guard let next else { continue }
+                pairs += 1
+                if map.owner(of: CellID(c)) != map.owner(of: next) { crossing += 1 }
+            }
+        }
+        // Four compact quadrants of a 64 x 64 grid: two borders of 64 cells each.
+        #expect(crossing == 128)
+        #expect(Double(crossing) / Double(pairs) < 0.02)
+    }
+}
