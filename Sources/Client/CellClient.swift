@@ -36,7 +36,7 @@ public final class CellClient {
             if attempt > 1 { try resend(body, id: id) }
             let deadline = ContinuousClock.now + timeout
             while let reply = try receive(until: deadline) {
-                if reply.requestID == id { return reply.reply }
+                if reply.requestID == id, case .reply(let r)? = reply.body { return r }
             }
         }
         throw .timeout(requestID: id, attempts: attempts, endpoint: endpoint)
@@ -80,7 +80,7 @@ public final class CellClient {
             let ms = Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1
             do {
                 guard try !poller.poll(timeoutMilliseconds: ms).isEmpty, let frames = try socket.receive(dontWait: true) else { continue }
-                guard let last = frames.last, let envelope = try? WireFormat.decode(last), case .reply? = envelope.body else { continue }
+                guard let last = frames.last, let envelope = try? WireFormat.decode(last), envelope.body != nil else { continue }
                 return envelope
             } catch {
                 throw .transport(error)

@@ -102,3 +102,60 @@ public struct WorkerProcessError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
 }
+
+/// A coordinator and its workers as real processes on one database.
+public final class ClusterProcesses: Sendable {
+    public let coordinator: ManagedProcess
+    public let coordinatorEndpoint: String
+    public let workers: [ManagedProcess]
+    public let workerEndpoints: [String: String]
+    public let database: String
+
+    public init(database: String, workers count: Int, settings: [String] = [], migrate: Bool = true) throws {
+        self.database = database
+        let env = ["PGDATABASE": database]
+        if migrate {
+            let outcome = try CommandRunner.run(["db", "migrate"], environment: env)
+            guard outcome.status == 0 else { throw WorkerProcessError(message: "migrate failed: \(outcome.stderr)") }
+        }
+        let sets = settings.flatMap { ["--set", $0] } + ["--set", "workers.count=\(count)"]
+        let (c, endpoint) = try Self.startCoordinator(env: env, sets: sets, bind: "tcp://127.0.0.1:0")
+        coordinator = c
+        coordinatorEndpoint = endpoint
+        var started: [ManagedProcess] = []
+        for i in 1...count {
+            started.append(try ManagedProcess(
+                ["worker", "--id", "w\(i)", "--coordinator", endpoint, "--bind", "tcp://127.0.0.1:0"] + sets, environment: env))
+        }
+        var endpoints: [String: String] = [:]
+        for (i, w) in started.enumerated() {
+            guard let ready = w.waitForLine(startingWith: "ready "),
+                let field = ready.split(separator: " ").first(where: { $0.hasPrefix("endpoint=") })
+            else {
+                started.forEach { $0.killHard() }
+                coordinator.killHard()
+                throw WorkerProcessError(message: "worker w\(i + 1) did not get ready: \(w.stderr)")
+            }
+            endpoints["w\(i + 1)"] = String(field.dropFirst("endpoint=".count))
+        }
+        workers = started
+        workerEndpoints = endpoints
+    }
+
+    /// Starts a coordinator and waits for its ready line.
+    public static func startCoordinator(env: [String: String], sets: [String], bind: String) throws -> (ManagedProcess, String) {
+        let c = try ManagedProcess(["coordinator", "--bind", bind] + sets, environment: env)
+        guard let ready = c.waitForLine(startingWith: "ready coordinator"),
+            let field = ready.split(separator: " ").first(where: { $0.hasPrefix("endpoint=") })
+        else {
+            c.killHard()
+            throw WorkerProcessError(message: "coordinator did not get ready: \(c.stderr)")
+        }
+        return (c, String(field.dropFirst("endpoint=".count)))
+    }
+
+    public func killAll() {
+        workers.forEach { $0.killHard() }
+        coordinator.killHard()
+    }
+}

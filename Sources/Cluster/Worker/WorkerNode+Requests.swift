@@ -43,6 +43,7 @@ extension WorkerNode {
             do {
                 var entity = try spawn.entity.entity()
                 entity.cell = try shard.settings.grid.cell(at: entity.position)
+                if redirected(peer, envelope, entity.cell) { return }
                 change(.entitySpawn(entity), cell: entity.cell, affects: entity.id, peer, envelope, key: key, now: now)
             } catch let error as WireError {
                 answer(peer, envelope, key: key, error: .invalidArgument, "spawn: \(error.message)")
@@ -51,18 +52,28 @@ extension WorkerNode {
             }
         case .moveEntity(let move)?:
             let id = EntityID(move.entityID)
+            if shard.entity(id) == nil, redirected(peer, envelope, CellID(move.cellID)) { return }
+            if shard.entity(id) != nil, let target = try? shard.settings.grid.cell(at: move.to.position), let owner = otherOwner(of: target) {
+                answer(peer, envelope, key: nil, error: .invalidArgument,
+                       "moving entity \(id.raw) into cell \(target.raw) of worker \(owner.worker) needs an entity handoff, which this build does not do yet")
+                return
+            }
             change(.entityMove(id, to: move.to.position), cell: shard.entity(id)?.cell ?? CellID(move.cellID), affects: id, peer, envelope, key: key, now: now)
         case .entityAction(let action)?:
             let id = EntityID(action.entityID)
+            if shard.entity(id) == nil, redirected(peer, envelope, CellID(action.cellID)) { return }
             change(.entityAction(id, action: action.action, deltas: action.statDeltas), cell: shard.entity(id)?.cell ?? CellID(action.cellID),
                    affects: id, peer, envelope, key: key, now: now)
         case .cellStateChange(let c)?:
+            if redirected(peer, envelope, CellID(c.cellID)) { return }
             change(.cellStateChange(set: c.set, remove: c.remove), cell: CellID(c.cellID), affects: nil, peer, envelope, key: key, now: now)
         case .worldEvent(let w)?:
+            if redirected(peer, envelope, CellID(w.cellID)) { return }
             change(.worldEvent(name: w.name, payload: Array(w.payload)), cell: CellID(w.cellID), affects: nil, peer, envelope, key: key, now: now)
         case .getEntity(let get)?:
             readEntity(EntityID(get.entityID), peer, envelope)
         case .getCell(let get)?:
+            if redirected(peer, envelope, CellID(get.cellID)) { return }
             readCell(CellID(get.cellID), peer, envelope, now: now)
         case .statusRequest?:
             var reply = Envelope()
@@ -73,6 +84,19 @@ extension WorkerNode {
         default:
             answer(peer, envelope, key: nil, error: .invalidArgument, "a worker does not answer this message")
         }
+    }
+
+    /// Answers WRONG_WORKER, naming the owner, when another worker owns the cell.
+    private func redirected(_ peer: [UInt8], _ request: Envelope, _ cell: CellID) -> Bool {
+        guard let owner = otherOwner(of: cell) else { return false }
+        var reply = Cellcluster_V1_Reply()
+        reply.code = .wrongWorker
+        reply.message = "cell \(cell.raw) belongs to worker \(owner.worker)"
+        reply.mapEpoch = mapEpoch
+        reply.redirectWorker = owner.worker
+        reply.redirectEndpoint = owner.endpoint
+        sendBytes(peer, WireFormat.encode(request.reply(reply, sender: sender)))
+        return true
     }
 
     /// Applies or queues a change, then answers: at once, or after the commit for durable kinds.
@@ -212,7 +236,7 @@ extension WorkerNode {
         return .with {
             $0.workerID = options.id
             $0.endpoint = endpoint
-            $0.ownedCells = UInt32(shard.settings.grid.cellCount)
+            $0.ownedCells = UInt32(shard.ownership.map { $0.map.cells(of: options.id).count } ?? shard.settings.grid.cellCount)
             $0.activeCells = UInt32(m.activeCells)
             $0.entities = UInt32(m.entities)
             $0.monitor = .with {
@@ -270,7 +294,7 @@ extension WorkerNode {
 
     private func send(_ peer: [UInt8], _ envelope: Envelope) { sendBytes(peer, WireFormat.encode(envelope)) }
 
-    private func sendBytes(_ peer: [UInt8], _ bytes: [UInt8]) {
+    func sendBytes(_ peer: [UInt8], _ bytes: [UInt8]) {
         do {
             try router.send([peer, bytes], dontWait: true)
         } catch {

@@ -15,12 +15,15 @@ public final class WorkerNode {
         public var id: String
         /// Overrides `workers.bind`.
         public var bind: String?
-        /// The ownership epoch this worker writes under.
+        /// The ownership epoch this worker writes under (a coordinator's map replaces it).
         public var epoch: UInt64
-        public init(id: String, bind: String? = nil, epoch: UInt64 = 1) {
+        /// The coordinator's endpoint; nil: this worker owns the whole world alone.
+        public var coordinator: String?
+        public init(id: String, bind: String? = nil, epoch: UInt64 = 1, coordinator: String? = nil) {
             self.id = id
             self.bind = bind
             self.epoch = epoch
+            self.coordinator = coordinator
         }
     }
 
@@ -41,6 +44,12 @@ public final class WorkerNode {
     var pendingDurable: [UInt64: [HeldReply]] = [:]
     var nextTicket: UInt64 = 1
     var malformedFrames = 0
+    /// The DEALER socket to the coordinator, when there is one.
+    let coordinatorSocket: Socket?
+    /// The current shard map and each worker's endpoint (for redirects).
+    var mapEpoch: UInt64 = 0
+    var peers: [String: String] = [:]
+    var nextCoordinatorRequest: UInt64 = 1
     var sender: String { "worker:\(options.id)" }
 
     struct HeldReply {
@@ -72,6 +81,14 @@ public final class WorkerNode {
         try router.setSendHighWaterMark(100_000)
         try router.setReceiveHighWaterMark(100_000)
         endpoint = try router.bind(options.bind ?? settings.workers.bind)
+        if let coordinator = options.coordinator {
+            let socket = try Socket(context, .dealer)
+            try socket.setReconnectInterval(milliseconds: 100)
+            try socket.connect(coordinator)
+            coordinatorSocket = socket
+        } else {
+            coordinatorSocket = nil
+        }
         var writerParameters = parameters
         writerParameters.applicationName = "cellcluster-checkpoint-\(options.id)"
         writer = CheckpointWriter(parameters: writerParameters, chunkSize: settings.checkpoint.batchSize, logger: logger)
@@ -84,20 +101,27 @@ public final class WorkerNode {
     /// Serves until SIGTERM or SIGINT, then writes everything unsaved and returns the exit code:
     /// 0 when nothing was left unsaved, 1 otherwise.
     public func run() -> Int32 {
+        if coordinatorSocket != nil && !joinCluster(timeout: .seconds(120)) {
+            logger.error("no shard map from the coordinator at \(options.coordinator ?? "")")
+            writer.stop()
+            return 1
+        }
         print("ready worker=\(options.id) endpoint=\(endpoint) pid=\(getpid())")
         fflush(nil)  // every stream: the ready line must reach a pipe at once
         logger.info("serving", metadata: ["endpoint": "\(endpoint)", "epoch": "\(options.epoch)"])
         var poller = Poller()
         poller.add(router)
+        if let coordinatorSocket { poller.add(coordinatorSocket) }
         var lastTick = ContinuousClock.now
+        var lastHeartbeat = ContinuousClock.now
         while !Shutdown.isRequested {
             let now = ContinuousClock.now
             let busy = !pendingDurable.isEmpty || checkpointer.scheduler.inFlight
             let wait = min(busy ? Duration.milliseconds(2) : .milliseconds(50), checkpointer.scheduler.timeUntilDue(now: now))
             do {
-                if try !poller.poll(timeoutMilliseconds: Int(wait.components.attoseconds / 1_000_000_000_000_000 + wait.components.seconds * 1000)).isEmpty {
-                    try drainRequests(limit: 4096)
-                }
+                let ready = try poller.poll(timeoutMilliseconds: Int(wait.components.attoseconds / 1_000_000_000_000_000 + wait.components.seconds * 1000))
+                if ready.contains(0) { try drainRequests(limit: 4096) }
+                if ready.contains(1) { try drainCoordinator() }
             } catch let error where error.code == EINTR {
                 continue
             } catch {
@@ -111,6 +135,10 @@ public final class WorkerNode {
                 lastTick = after
             }
             answerDurable(checkpointer.pump(&shard, now: after))
+            if coordinatorSocket != nil, after - lastHeartbeat >= .milliseconds(settings.leases.heartbeatMs) {
+                sendToCoordinator(.heartbeat(.with { $0.workerID = options.id; $0.leaseEpoch = mapEpoch }))
+                lastHeartbeat = after
+            }
         }
         return stop()
     }

@@ -23,6 +23,7 @@ extension Shard {
     }
 
     private mutating func addInterest(_ cell: CellID, now: ContinuousClock.Instant) {
+        if let ownership, !ownership.owns(cell) { return }
         interest[cell, default: 0] += 1
         guard interest[cell] == 1 else { return }
         cooling.remove(cell)

@@ -34,6 +34,10 @@ public struct Shard: Sendable {
     /// True while queued events replay: they were admitted when queued.
     var replaying = false
 
+    /// The cells this shard owns: nil while it owns the whole world. Players' windows never
+    /// load or activate another worker's cells here.
+    public var ownership: Ownership?
+
     /// The ownership epoch this shard writes under; storage refuses its writes once a newer
     /// owner has written (set by the worker from the shard map).
     public var epoch: UInt64 = 1

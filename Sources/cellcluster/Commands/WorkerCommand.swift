@@ -21,8 +21,11 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Endpoint to bind (overrides workers.bind); port 0 picks a free port.")
     var bind: String?
 
-    @Option(help: "Ownership epoch to write under.")
+    @Option(help: "Ownership epoch to write under (without a coordinator).")
     var epoch: UInt64 = 1
+
+    @Option(help: "The coordinator's endpoint; without it the worker owns the whole world alone.")
+    var coordinator: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
@@ -31,7 +34,7 @@ struct WorkerCommand: ParsableCommand {
         let s = try settings.load()
         bootstrapLogging(logLevel)
         Shutdown.installHandlers()
-        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, epoch: epoch), logger: Logger(label: "cellcluster.worker"))
+        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, epoch: epoch, coordinator: coordinator), logger: Logger(label: "cellcluster.worker"))
         let code = node.run()
         if code != 0 { throw ExitCode(code) }
     }

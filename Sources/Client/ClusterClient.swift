@@ -1,0 +1,109 @@
+import Foundation
+import Wire
+import WorldCore
+import ZeroMQ
+
+/// A client of a whole cluster: fetches the shard map from the coordinator, sends each request
+/// straight to the worker that owns its cell, and on WRONG_WORKER refreshes the map and retries.
+public final class ClusterClient {
+    public let coordinator: CellClient
+    private let context: Context
+    private var workers: [String: CellClient] = [:]
+    public private(set) var map: Cellcluster_V1_ShardMap?
+    private var partition: PartitionMap?
+    /// The cell each entity was last seen in, to route its next request.
+    private var lastCell: [EntityID: CellID] = [:]
+    public let grid: Grid
+
+    public init(context: Context, coordinator endpoint: String, grid: Grid) throws(ClientError) {
+        self.context = context
+        self.grid = grid
+        coordinator = try CellClient(context: context, endpoint: endpoint, name: "client:\(getpid())-map-\(UInt32.random(in: 0...UInt32.max))")
+    }
+
+    /// Fetches the current map (waits, bounded, while the coordinator has none yet).
+    public func refreshMap(timeout: Duration = .seconds(10)) throws(ClientError) {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let id = try coordinator.send(.getShardMap(.with { $0.knownEpoch = 0 }))
+            while let reply = try coordinator.receive(until: min(deadline, .now + .seconds(1))) {
+                guard reply.requestID == id else { continue }
+                if case .shardMap(let m)? = reply.body {
+                    do {
+                        partition = try m.partitionMap(grid: grid)
+                    } catch {
+                        throw .rejected(code: .internal, message: "\(error)")
+                    }
+                    map = m
+                    return
+                }
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw .timeout(requestID: 0, attempts: 1, endpoint: coordinator.endpoint)
+    }
+
+    /// The worker client for a cell's owner.
+    public func worker(for cell: CellID) throws(ClientError) -> CellClient {
+        if partition == nil { try refreshMap() }
+        let owner = partition!.owner(of: cell)
+        if let client = workers[owner] { return client }
+        guard let endpoint = map?.endpoints[owner], !endpoint.isEmpty else {
+            throw .rejected(code: .wrongWorker, message: "the map names no endpoint for worker \(owner)")
+        }
+        let client = try CellClient(context: context, endpoint: endpoint)
+        workers[owner] = client
+        return client
+    }
+
+    /// Sends to the owner of `cell`, following redirects (at most `redirects` map refreshes).
+    public func call(_ body: Envelope.OneOf_Body, cell: CellID, redirects: Int = 3) throws(ClientError) -> Cellcluster_V1_Reply {
+        var reply = try worker(for: cell).call(body)
+        var left = redirects
+        while reply.code == .wrongWorker && left > 0 {
+            left -= 1
+            workers.removeAll()
+            try refreshMap()
+            reply = try worker(for: cell).call(body)
+        }
+        return reply
+    }
+
+    public func spawn(_ entity: Entity) throws(ClientError) -> Cellcluster_V1_Reply {
+        let cell: CellID
+        do { cell = try grid.cell(at: entity.position) } catch { throw .rejected(code: .invalidArgument, message: error.description) }
+        let reply = try call(.spawnEntity(.with { $0.entity = .init(entity) }), cell: cell)
+        if reply.code == .ok { lastCell[entity.id] = cell }
+        return reply
+    }
+
+    public func move(_ id: EntityID, to position: Position, from known: CellID? = nil) throws(ClientError) -> Cellcluster_V1_Reply {
+        let from = known ?? lastCell[id] ?? CellID(0)
+        let reply = try call(.moveEntity(.with { $0.entityID = id.raw; $0.to = .init(position); $0.cellID = from.raw }), cell: from)
+        if reply.code == .ok, let cell = try? grid.cell(at: position) { lastCell[id] = cell }
+        return reply
+    }
+
+    public func entity(_ id: EntityID, near cell: CellID? = nil) throws(ClientError) -> Cellcluster_V1_Reply {
+        try call(.getEntity(.with { $0.entityID = id.raw }), cell: cell ?? lastCell[id] ?? CellID(0))
+    }
+
+    /// Each worker's status (monitor figures), straight from the workers in the map.
+    public func workerStatuses() throws(ClientError) -> [Cellcluster_V1_WorkerStatus] {
+        try refreshMap()
+        var result: [Cellcluster_V1_WorkerStatus] = []
+        for info in map!.workers {
+            let client = try CellClient(context: context, endpoint: info.endpoint)
+            let id = try client.send(.statusRequest(.init()))
+            let deadline = ContinuousClock.now + .seconds(3)
+            while let reply = try client.receive(until: deadline) {
+                if reply.requestID == id, case .statusReply(let s)? = reply.body {
+                    result += s.workers
+                    break
+                }
+            }
+        }
+        return result
+    }
+}

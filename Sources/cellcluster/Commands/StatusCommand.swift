@@ -1,0 +1,44 @@
+import ArgumentParser
+import Client
+import Config
+import Foundation
+import WorldCore
+import ZeroMQ
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the shard map, the workers, and each worker's monitor figures."
+    )
+
+    @OptionGroup var settings: SettingsOptions
+
+    @Option(help: "The coordinator's endpoint (default: coordinator.endpoint).")
+    var coordinator: String?
+
+    func run() throws {
+        let s = try settings.load()
+        let grid = try Grid(width: s.world.width, height: s.world.height, cellSize: s.world.cellSize)
+        let client = try ClusterClient(context: try Context(), coordinator: coordinator ?? s.coordinator.endpoint, grid: grid)
+        let statuses = try client.workerStatuses()
+        let map = client.map!
+        print("shard map epoch \(map.epoch): \(map.columns) x \(map.rows) cells on a Hilbert curve, \(map.workers.count) workers")
+        let header = ["worker", "endpoint", "cells", "active", "entities", "applied", "deferred", "hit rate", "db i/o", "checkpoints", "ckpt p99 ms", "unsaved age ms"]
+        var rows = [header]
+        for st in statuses {
+            let m = st.monitor
+            let total = m.cacheHits + m.cacheMisses
+            rows.append([
+                st.workerID, st.endpoint, "\(st.ownedCells)", "\(st.activeCells)", "\(st.entities)", "\(m.eventsApplied)",
+                "\(m.eventsDeferred)", total == 0 ? "-" : String(format: "%.1f%%", Double(m.cacheHits) / Double(total) * 100),
+                "\(m.dbIo)", "\(m.checkpoints)", String(format: "%.1f", m.checkpointP99Ms), "\(m.oldestUnsavedAgeMs)",
+            ])
+        }
+        let widths = header.indices.map { i in rows.map { $0[i].count }.max()! }
+        for row in rows {
+            print(row.indices.map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        }
+        let missing = Set(map.workers.map(\.workerID)).subtracting(statuses.map(\.workerID))
+        if !missing.isEmpty { print("no answer from: \(missing.sorted().joined(separator: ", "))") }
+    }
+}
