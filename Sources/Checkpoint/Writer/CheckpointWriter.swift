@@ -133,7 +133,7 @@ public final class CheckpointWriter: Sendable {
             }
             if let taken { return taken.isEmpty ? nil : taken }
             wake.lock()
-            wake.wait(until: Date().addingTimeInterval(0.5))
+            _ = wake.wait(until: Date().addingTimeInterval(0.5))
             wake.unlock()
         }
     }

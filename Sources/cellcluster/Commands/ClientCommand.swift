@@ -13,17 +13,38 @@ struct ClientCommand: ParsableCommand {
     )
 
     struct Target: ParsableArguments {
-        @Option(help: "The worker's endpoint, as its ready line printed it.")
-        var endpoint: String
+        @Option(help: "A worker's endpoint, as its ready line printed it.")
+        var endpoint: String?
+
+        @Option(help: "The coordinator's endpoint: the request goes to the worker that owns its cell.")
+        var coordinator: String?
 
         @Option(help: "Seconds to wait for each attempt.")
         var timeout: Double = 5
 
-        func client() throws -> CellClient {
-            try CellClient(context: try Context(), endpoint: endpoint)
+        @OptionGroup var settings: SettingsOptions
+
+        func validate() throws {
+            if (endpoint == nil) == (coordinator == nil) { throw ValidationError("give --endpoint or --coordinator (one of them)") }
         }
 
         var wait: Duration { .milliseconds(Int(timeout * 1000)) }
+
+        /// Sends to the worker given, or to the owner of `cell` through the coordinator's map.
+        func call(_ body: Envelope.OneOf_Body, cell: CellID) throws -> Cellcluster_V1_Reply {
+            let context = try Context()
+            if let endpoint {
+                return try CellClient(context: context, endpoint: endpoint).call(body, timeout: wait)
+            }
+            let s = try settings.load()
+            let grid = try Grid(width: s.world.width, height: s.world.height, cellSize: s.world.cellSize)
+            return try ClusterClient(context: context, coordinator: coordinator!, grid: grid).call(body, cell: cell)
+        }
+
+        func grid() throws -> Grid {
+            let s = try settings.load()
+            return try Grid(width: s.world.width, height: s.world.height, cellSize: s.world.cellSize)
+        }
     }
 
     static func print(_ reply: Cellcluster_V1_Reply) {
@@ -50,8 +71,10 @@ struct ClientCommand: ParsableCommand {
             guard let k = ["player": EntityKind.player, "npc": .npc, "object": .object][kind] else {
                 throw ValidationError("--kind must be player, npc or object")
             }
-            let entity = Entity(id: EntityID(id), kind: k, position: Position(x: x, y: y), cell: CellID(0), stats: try parseStats(stat))
-            ClientCommand.print(try ClientCommand.check(try target.client().call(.spawnEntity(.with { $0.entity = .init(entity) }), timeout: target.wait)))
+            let position = Position(x: x, y: y)
+            let entity = Entity(id: EntityID(id), kind: k, position: position, cell: CellID(0), stats: try parseStats(stat))
+            let cell = (try? target.grid().cell(at: position)) ?? CellID(0)
+            ClientCommand.print(try ClientCommand.check(try target.call(.spawnEntity(.with { $0.entity = .init(entity) }), cell: cell)))
         }
     }
 
@@ -60,11 +83,11 @@ struct ClientCommand: ParsableCommand {
         @Option var id: UInt64
         @Option var x: Double
         @Option var y: Double
-        @Option(help: "The cell the entity was last in (needed only if the worker does not hold it).") var cell: Int64 = 0
+        @Option(help: "The cell the entity is in (routes the request; needed when the worker does not hold it).") var cell: Int64 = 0
 
         func run() throws {
             let body = Envelope.OneOf_Body.moveEntity(.with { $0.entityID = id; $0.to = .with { $0.x = x; $0.y = y }; $0.cellID = cell })
-            ClientCommand.print(try ClientCommand.check(try target.client().call(body, timeout: target.wait)))
+            ClientCommand.print(try ClientCommand.check(try target.call(body, cell: CellID(cell))))
         }
     }
 
@@ -78,7 +101,7 @@ struct ClientCommand: ParsableCommand {
         func run() throws {
             let deltas = try parseStats(delta)
             let body = Envelope.OneOf_Body.entityAction(.with { $0.entityID = id; $0.action = action; $0.statDeltas = deltas; $0.cellID = cell })
-            ClientCommand.print(try ClientCommand.check(try target.client().call(body, timeout: target.wait)))
+            ClientCommand.print(try ClientCommand.check(try target.call(body, cell: CellID(cell))))
         }
     }
 
@@ -100,16 +123,17 @@ struct ClientCommand: ParsableCommand {
                 }
                 body = .cellStateChange(.with { $0.cellID = cell; $0.set = values })
             }
-            ClientCommand.print(try ClientCommand.check(try target.client().call(body, timeout: target.wait)))
+            ClientCommand.print(try ClientCommand.check(try target.call(body, cell: CellID(cell))))
         }
     }
 
     struct Get: ParsableCommand {
         @OptionGroup var target: Target
         @Option var id: UInt64
+        @Option(help: "The entity's cell, to ask its owner (with --coordinator); otherwise any worker answers from PostgreSQL.") var cell: Int64 = 0
 
         func run() throws {
-            let e = try ClientCommand.check(try target.client().call(.getEntity(.with { $0.entityID = id }), timeout: target.wait)).entity
+            let e = try ClientCommand.check(try target.call(.getEntity(.with { $0.entityID = id }), cell: CellID(cell))).entity
             let stats = e.stats.keys.sorted().map { "\($0)=\(e.stats[$0]!)" }.joined(separator: " ")
             Swift.print("entity \(e.entityID) kind=\(e.kind) cell=\(e.cellID) x=\(e.position.x) y=\(e.position.y) version=\(e.version) actions=\(e.actions) \(stats)")
         }
@@ -120,7 +144,7 @@ struct ClientCommand: ParsableCommand {
         @Option var cell: Int64
 
         func run() throws {
-            let c = try ClientCommand.check(try target.client().call(.getCell(.with { $0.cellID = cell }), timeout: target.wait)).cell
+            let c = try ClientCommand.check(try target.call(.getCell(.with { $0.cellID = cell }), cell: CellID(cell))).cell
             Swift.print("cell \(c.cellID) active=\(c.active) entities=\(c.entities.count) queued=\(c.pendingEvents) state=\(c.state.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))")
             for e in c.entities { Swift.print("  entity \(e.entityID) kind=\(e.kind) x=\(e.position.x) y=\(e.position.y) version=\(e.version)") }
         }
