@@ -52,7 +52,9 @@ let package = Package(
         // Benchmarks behind `cellcluster bench`.
         .target(
             name: "Bench",
-            dependencies: ["WorldCore", "Checkpoint", "Postgres", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "WorldCore", "Checkpoint", "Client", "Postgres", "Wire", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
 
         // The client library used by the CLI, the load generator and the soak test.

@@ -14,11 +14,13 @@ struct BenchCommand: ParsableCommand {
             cache-policies  hit rates of LRU, TTL, SIZE and combinations on a walking-players trace
             checkpoint      write-behind vs write-through (the design's test), and checkpoint rows/s
                             vs a raw batched INSERT; needs PostgreSQL (a scratch database is used)
+            e2e             moves through the client library into a 2-worker cluster (started here,
+                            on a scratch database), next to a raw ZeroMQ round trip
             """
     )
 
     enum Name: String, ExpressibleByArgument, CaseIterable {
-        case memory, events, activation, eviction, checkpoint
+        case memory, events, activation, eviction, checkpoint, e2e
         case cachePolicies = "cache-policies"
     }
 
@@ -51,6 +53,9 @@ struct BenchCommand: ParsableCommand {
             options.batchSize = s.checkpoint.batchSize
             if let count { options.entities = count }
             report = try CheckpointBench.run(s.postgres.connectionParameters(), options: options)
+        case .e2e:
+            let s = try settings.load()
+            report = try EndToEndBench.run(s.postgres.connectionParameters(), requests: count ?? 20_000)
         }
         print(json ? report.json() : report.table())
     }

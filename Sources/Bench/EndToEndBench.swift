@@ -1,0 +1,159 @@
+import Checkpoint
+import Client
+import Foundation
+import Synchronization
+import Postgres
+import Wire
+import WorldCore
+import ZeroMQ
+
+/// Moves through the client library into a 2-worker cluster, next to a raw ZeroMQ round trip.
+public enum EndToEndBench {
+    public static func run(_ parameters: ConnectionParameters, requests: Int, players: Int = 200) throws -> BenchReport {
+        var report = BenchReport(benchmark: "e2e", parameters: ["requests": "\(requests)", "players": "\(players)", "workers": "2"])
+        let (rawRate, rawLatency) = try rawRoundTrip(count: requests)
+        report.add("raw ZeroMQ round trip (DEALER to ROUTER echo, loopback TCP), one in flight", rawRate, "round trips/s")
+        report.add("raw ZeroMQ round trip p50", rawLatency.p50, "µs")
+        report.add("raw ZeroMQ round trip p99", rawLatency.p99, "µs")
+
+        let name = "cellcluster_e2e_\(getpid())"
+        let admin = try Connection(parameters)
+        defer { admin.close() }
+        try admin.execute(script: "DROP DATABASE IF EXISTS \(name)")
+        try admin.execute(script: "CREATE DATABASE \(name)")
+        defer { _ = try? admin.execute(script: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+        var scratch = parameters
+        scratch.database = name
+        _ = try Migrator().migrate(try Connection(scratch))
+        var env = ["PGDATABASE": name]
+        if let host = parameters.host { env["PGHOST"] = host }
+        if let port = parameters.port { env["PGPORT"] = String(port) }
+        if let user = parameters.user { env["PGUSER"] = user }
+        let cluster = try LocalCluster(workers: 2, environment: env, settings: [])
+        defer { cluster.stop() }
+
+        let grid = try Grid(width: 4096, height: 4096, cellSize: 64)
+        let context = try Context()
+        let client = try ClusterClient(context: context, coordinator: cluster.coordinatorEndpoint, grid: grid)
+        try client.refreshMap()
+        let partition = try client.map!.partitionMap(grid: grid)
+        // Players spread over the world; each stays inside its cell so no move crosses a shard.
+        var random = SeededRandom(seed: 5)
+        var homes: [(EntityID, Position, CellID)] = []
+        for i in 0..<players {
+            let c = CellID(Int64(random.next() % UInt64(grid.cellCount)))
+            let coord = grid.coord(of: c)
+            let p = Position(x: Double(coord.column) * 64 + 32, y: Double(coord.row) * 64 + 32)
+            let id = EntityID(UInt64(i + 1))
+            guard try client.spawn(Entity(id: id, kind: .player, position: p, cell: c)).code == .ok else {
+                throw BenchFailure(message: "spawn of player \(i + 1) failed")
+            }
+            homes.append((id, p, c))
+        }
+        let perWorker = Dictionary(grouping: homes) { partition.owner(of: $0.2) }
+
+        // One request in flight: latency.
+        var latencies: [Double] = []
+        latencies.reserveCapacity(requests)
+        let sequential = try measure {
+            for r in 0..<requests {
+                let (id, p, c) = homes[r % homes.count]
+                let start = ContinuousClock.now
+                let reply = try client.move(id, to: Position(x: p.x + Double(r % 20) - 10, y: p.y), from: c)
+                latencies.append((ContinuousClock.now - start).microseconds)
+                if reply.code != .ok { throw BenchFailure(message: "move failed: \(reply.message)") }
+            }
+        }
+        let lat = Percentiles(latencies)
+        report.add("moves through the client library, one in flight", Double(requests) / sequential.seconds, "moves/s")
+        report.add("move latency p50", lat.p50, "µs")
+        report.add("move latency p99", lat.p99, "µs")
+        report.ratio("move p50 / raw ZeroMQ round trip p50", lat.p50 / rawLatency.p50)
+
+        // Many in flight: throughput, 64 outstanding per worker.
+        var clients: [(CellClient, [(EntityID, Position, CellID)])] = []
+        for (worker, list) in perWorker {
+            clients.append((try CellClient(context: context, endpoint: client.map!.endpoints[worker]!), list))
+        }
+        let window = 64
+        var sent = 0, received = 0
+        let pipelined = try measure {
+            var outstanding = Array(repeating: 0, count: clients.count)
+            let deadline = ContinuousClock.now + .seconds(120)
+            while received < requests && ContinuousClock.now < deadline {
+                for (i, (c, list)) in clients.enumerated() {
+                    while outstanding[i] < window && sent < requests {
+                        let (id, p, cell) = list[sent % list.count]
+                        try c.send(.moveEntity(.with { $0.entityID = id.raw; $0.to = .init(Position(x: p.x + Double(sent % 20) - 10, y: p.y)); $0.cellID = cell.raw }))
+                        outstanding[i] += 1
+                        sent += 1
+                    }
+                    while outstanding[i] > 0, let reply = try c.receive(until: .now + .microseconds(200)) {
+                        if case .reply(let r)? = reply.body, r.code != .ok { throw BenchFailure(message: "move failed: \(r.message)") }
+                        outstanding[i] -= 1
+                        received += 1
+                    }
+                }
+            }
+        }
+        report.add("moves through the client library, \(window) in flight per worker", Double(received) / pipelined.seconds, "moves/s")
+        report.notes.append("cross-shard handoffs per second: not measured; the handoff is not built yet")
+        return report
+    }
+
+    /// Sequential round trips of a 64-byte frame to an echoing ROUTER on a thread of its own.
+    static func rawRoundTrip(count: Int) throws -> (Double, Percentiles) {
+        let context = try Context()
+        let echo = try Socket(context, .router)
+        let endpoint = try echo.bind("tcp://127.0.0.1:0")
+        let box = SocketBox(echo)
+        let thread = Thread {
+            var poller = Poller()
+            poller.add(box.socket)
+            while !box.stop.load(ordering: .relaxed) {
+                guard (try? poller.poll(timeoutMilliseconds: 50))?.isEmpty == false else { continue }
+                while let frames = try? box.socket.receive(dontWait: true) { _ = try? box.socket.send(frames) }
+            }
+            box.socket.close()
+        }
+        thread.start()
+        defer { box.stop.store(true, ordering: .relaxed) }
+        let client = try Socket(context, .dealer)
+        try client.connect(endpoint)
+        try client.setReceiveTimeout(milliseconds: 5000)
+        let payload = [UInt8](repeating: 7, count: 64)
+        var latencies: [Double] = []
+        latencies.reserveCapacity(count)
+        let total = try measure {
+            for _ in 0..<count {
+                let start = ContinuousClock.now
+                try client.send([payload])
+                guard try client.receive() != nil else { throw BenchFailure(message: "echo timed out") }
+                latencies.append((ContinuousClock.now - start).microseconds)
+            }
+        }
+        client.close()
+        return (Double(count) / total.seconds, Percentiles(latencies))
+    }
+}
+
+/// Hands a socket to the one thread that uses it from then on.
+final class SocketBox: @unchecked Sendable {
+    let socket: Socket
+    let stop = Atomic<Bool>(false)
+    init(_ socket: Socket) { self.socket = socket }
+}
+
+struct Percentiles {
+    let p50: Double
+    let p99: Double
+    init(_ values: [Double]) {
+        let sorted = values.sorted()
+        p50 = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+        p99 = sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]
+    }
+}
+
+extension Duration {
+    var microseconds: Double { seconds * 1e6 }
+}
