@@ -97,7 +97,34 @@ public enum EndToEndBench {
             }
         }
         report.add("moves through the client library, \(window) in flight per worker", Double(received) / pipelined.seconds, "moves/s")
-        report.notes.append("cross-shard handoffs per second: not measured; the handoff is not built yet")
+        // Cross-shard handoffs: one player walking back and forth over the border, one move in flight.
+        var border: (CellID, CellID)?
+        for c in 0..<Int64(grid.cellCount) where border == nil {
+            let a = CellID(c)
+            let coord = grid.coord(of: a)
+            if let b = grid.cell(column: coord.column + 1, row: coord.row), partition.owner(of: a) != partition.owner(of: b) { border = (a, b) }
+        }
+        let (a, b) = border!
+        let walker = EntityID(9_999_999)
+        let pa = Position(x: Double(grid.coord(of: a).column) * 64 + 32, y: Double(grid.coord(of: a).row) * 64 + 32)
+        let pb = Position(x: Double(grid.coord(of: b).column) * 64 + 32, y: Double(grid.coord(of: b).row) * 64 + 32)
+        guard try client.spawn(Entity(id: walker, kind: .player, position: pa, cell: a)).code == .ok else {
+            throw BenchFailure(message: "spawn of the walker failed")
+        }
+        let handoffs = min(requests / 10, 2_000)
+        var handoffLatencies: [Double] = []
+        let handoffTime = try measure {
+            for i in 0..<handoffs {
+                let start = ContinuousClock.now
+                let reply = try client.move(walker, to: i % 2 == 0 ? pb : pa)
+                handoffLatencies.append((ContinuousClock.now - start).microseconds)
+                if reply.code != .ok { throw BenchFailure(message: "handoff move failed: \(reply.message)") }
+            }
+        }
+        let hl = Percentiles(handoffLatencies)
+        report.add("cross-shard handoffs (a move into the other worker's cell), one in flight", Double(handoffs) / handoffTime.seconds, "handoffs/s")
+        report.add("handoff move latency p50", hl.p50, "µs")
+        report.add("handoff move latency p99", hl.p99, "µs")
         return report
     }
 

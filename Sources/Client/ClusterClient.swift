@@ -57,17 +57,39 @@ public final class ClusterClient {
         return client
     }
 
-    /// Sends to the owner of `cell`, following redirects (at most `redirects` map refreshes).
-    public func call(_ body: Envelope.OneOf_Body, cell: CellID, redirects: Int = 3) throws(ClientError) -> Cellcluster_V1_Reply {
-        var reply = try worker(for: cell).call(body)
+    /// Sends to the owner of `cell`, following redirects (to the worker a redirect names, else
+    /// after a map refresh) and retrying while the entity is moving between workers; each bounded.
+    public func call(_ body: Envelope.OneOf_Body, cell: CellID, redirects: Int = 5) throws(ClientError) -> Cellcluster_V1_Reply {
+        var target = try worker(for: cell)
+        var reply = try target.call(body)
         var left = redirects
-        while reply.code == .wrongWorker && left > 0 {
-            left -= 1
-            workers.removeAll()
-            try refreshMap()
-            reply = try worker(for: cell).call(body)
+        var waits = 0
+        while left > 0 {
+            if reply.code == .wrongWorker {
+                left -= 1
+                if !reply.redirectWorker.isEmpty, !reply.redirectEndpoint.isEmpty {
+                    target = try client(reply.redirectWorker, endpoint: reply.redirectEndpoint)
+                } else {
+                    workers.removeAll()
+                    try refreshMap()
+                    target = try worker(for: cell)
+                }
+            } else if reply.code == .handoffInProgress && waits < 50 {
+                waits += 1
+                Thread.sleep(forTimeInterval: 0.02)
+            } else {
+                break
+            }
+            reply = try target.call(body)
         }
         return reply
+    }
+
+    private func client(_ worker: String, endpoint: String) throws(ClientError) -> CellClient {
+        if let existing = workers[worker], existing.endpoint == endpoint { return existing }
+        let client = try CellClient(context: context, endpoint: endpoint)
+        workers[worker] = client
+        return client
     }
 
     public func spawn(_ entity: Entity) throws(ClientError) -> Cellcluster_V1_Reply {

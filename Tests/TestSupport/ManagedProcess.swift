@@ -100,6 +100,7 @@ public final class WorkerProcess: Sendable {
 
 public struct WorkerProcessError: Error, CustomStringConvertible {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 
@@ -110,8 +111,10 @@ public final class ClusterProcesses: Sendable {
     public let workers: [ManagedProcess]
     public let workerEndpoints: [String: String]
     public let database: String
+    let sets: [String]
 
-    public init(database: String, workers count: Int, settings: [String] = [], migrate: Bool = true) throws {
+    /// - Parameter extra: more arguments for worker i (1-based), e.g. `--fault` steps.
+    public init(database: String, workers count: Int, settings: [String] = [], migrate: Bool = true, extra: [Int: [String]] = [:]) throws {
         self.database = database
         let env = ["PGDATABASE": database]
         if migrate {
@@ -119,13 +122,14 @@ public final class ClusterProcesses: Sendable {
             guard outcome.status == 0 else { throw WorkerProcessError(message: "migrate failed: \(outcome.stderr)") }
         }
         let sets = settings.flatMap { ["--set", $0] } + ["--set", "workers.count=\(count)"]
+        self.sets = sets
         let (c, endpoint) = try Self.startCoordinator(env: env, sets: sets, bind: "tcp://127.0.0.1:0")
         coordinator = c
         coordinatorEndpoint = endpoint
         var started: [ManagedProcess] = []
         for i in 1...count {
             started.append(try ManagedProcess(
-                ["worker", "--id", "w\(i)", "--coordinator", endpoint, "--bind", "tcp://127.0.0.1:0"] + sets, environment: env))
+                ["worker", "--id", "w\(i)", "--coordinator", endpoint, "--bind", "tcp://127.0.0.1:0"] + sets + (extra[i] ?? []), environment: env))
         }
         var endpoints: [String: String] = [:]
         for (i, w) in started.enumerated() {
@@ -152,6 +156,18 @@ public final class ClusterProcesses: Sendable {
             throw WorkerProcessError(message: "coordinator did not get ready: \(c.stderr)")
         }
         return (c, String(field.dropFirst("endpoint=".count)))
+    }
+
+    /// Starts worker `id` again (after it died), waiting for its ready line.
+    public func restartWorker(_ id: String) throws -> ManagedProcess {
+        let w = try ManagedProcess(
+            ["worker", "--id", id, "--coordinator", coordinatorEndpoint, "--bind", "tcp://127.0.0.1:0"] + sets,
+            environment: ["PGDATABASE": database])
+        guard w.waitForLine(startingWith: "ready ") != nil else {
+            w.killHard()
+            throw WorkerProcessError(message: "worker \(id) did not restart: \(w.stderr)")
+        }
+        return w
     }
 
     public func killAll() {

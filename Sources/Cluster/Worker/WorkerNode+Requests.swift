@@ -52,15 +52,22 @@ extension WorkerNode {
             }
         case .moveEntity(let move)?:
             let id = EntityID(move.entityID)
+            if handingOff(id, peer, envelope) { return }
             if shard.entity(id) == nil, redirected(peer, envelope, CellID(move.cellID)) { return }
             if shard.entity(id) != nil, let target = try? shard.settings.grid.cell(at: move.to.position), let owner = otherOwner(of: target) {
-                answer(peer, envelope, key: nil, error: .invalidArgument,
-                       "moving entity \(id.raw) into cell \(target.raw) of worker \(owner.worker) needs an entity handoff, which this build does not do yet")
+                do {
+                    _ = try move.to.position.validated()
+                } catch {
+                    answer(peer, envelope, key: key, worldError: error)
+                    return
+                }
+                startHandoff(id, to: move.to.position, cell: target, owner: owner, peer, envelope, key: key, now: now)
                 return
             }
             change(.entityMove(id, to: move.to.position), cell: shard.entity(id)?.cell ?? CellID(move.cellID), affects: id, peer, envelope, key: key, now: now)
         case .entityAction(let action)?:
             let id = EntityID(action.entityID)
+            if handingOff(id, peer, envelope) { return }
             if shard.entity(id) == nil, redirected(peer, envelope, CellID(action.cellID)) { return }
             change(.entityAction(id, action: action.action, deltas: action.statDeltas), cell: shard.entity(id)?.cell ?? CellID(action.cellID),
                    affects: id, peer, envelope, key: key, now: now)
@@ -71,10 +78,13 @@ extension WorkerNode {
             if redirected(peer, envelope, CellID(w.cellID)) { return }
             change(.worldEvent(name: w.name, payload: Array(w.payload)), cell: CellID(w.cellID), affects: nil, peer, envelope, key: key, now: now)
         case .getEntity(let get)?:
+            if handingOff(EntityID(get.entityID), peer, envelope) { return }
             readEntity(EntityID(get.entityID), peer, envelope)
         case .getCell(let get)?:
             if redirected(peer, envelope, CellID(get.cellID)) { return }
             readCell(CellID(get.cellID), peer, envelope, now: now)
+        case .handoffOffer(let offer)?:
+            receiveOffer(offer, peer, envelope, now: now)
         case .statusRequest?:
             var reply = Envelope()
             reply.requestID = envelope.requestID
@@ -84,6 +94,31 @@ extension WorkerNode {
         default:
             answer(peer, envelope, key: nil, error: .invalidArgument, "a worker does not answer this message")
         }
+    }
+
+    /// Answers for an entity that is moving between workers (retry) or has moved away (redirect).
+    private func handingOff(_ id: EntityID, _ peer: [UInt8], _ request: Envelope) -> Bool {
+        if let h = outgoing[id] {
+            answerError(peer, request, .handoffInProgress, "entity \(id.raw) is moving to worker \(h.target): retry")
+            return true
+        }
+        guard shard.entity(id) == nil, let away = movedAway[id] else { return false }
+        var reply = Cellcluster_V1_Reply()
+        reply.code = .wrongWorker
+        reply.message = "entity \(id.raw) moved to worker \(away.worker) (cell \(away.cell.raw))"
+        reply.mapEpoch = mapEpoch
+        reply.redirectWorker = away.worker
+        reply.redirectEndpoint = peers[away.worker] ?? ""
+        sendBytes(peer, WireFormat.encode(request.reply(reply, sender: sender)))
+        return true
+    }
+
+    func finishReply(_ peer: [UInt8], _ request: Envelope, _ reply: Cellcluster_V1_Reply, key: String?) {
+        finish(peer, request, reply, key: key)
+    }
+
+    func answerError(_ peer: [UInt8], _ request: Envelope, _ code: Cellcluster_V1_ErrorCode, _ message: String) {
+        answer(peer, request, key: nil, error: code, message)
     }
 
     /// Answers WRONG_WORKER, naming the owner, when another worker owns the cell.

@@ -19,11 +19,14 @@ public final class WorkerNode {
         public var epoch: UInt64
         /// The coordinator's endpoint; nil: this worker owns the whole world alone.
         public var coordinator: String?
-        public init(id: String, bind: String? = nil, epoch: UInt64 = 1, coordinator: String? = nil) {
+        /// Steps at which to SIGKILL this process (fault injection), e.g. "handoff.source-after-send".
+        public var faults: Set<String>
+        public init(id: String, bind: String? = nil, epoch: UInt64 = 1, coordinator: String? = nil, faults: Set<String> = []) {
             self.id = id
             self.bind = bind
             self.epoch = epoch
             self.coordinator = coordinator
+            self.faults = faults
         }
     }
 
@@ -50,6 +53,13 @@ public final class WorkerNode {
     var mapEpoch: UInt64 = 0
     var peers: [String: String] = [:]
     var nextCoordinatorRequest: UInt64 = 1
+    /// Handoffs under way from here, and entities recently handed away (for redirects).
+    var outgoing: [EntityID: OutgoingHandoff] = [:]
+    var movedAway: [EntityID: (worker: String, cell: CellID)] = [:]
+    var nextHandoffID: UInt64 = UInt64(getpid()) << 32
+    var handoffsCompleted = 0
+    /// DEALER sockets to other workers, for handoffs.
+    var peerSockets: [String: (endpoint: String, socket: Socket)] = [:]
     var sender: String { "worker:\(options.id)" }
 
     struct HeldReply {
@@ -109,19 +119,21 @@ public final class WorkerNode {
         print("ready worker=\(options.id) endpoint=\(endpoint) pid=\(getpid())")
         fflush(nil)  // every stream: the ready line must reach a pipe at once
         logger.info("serving", metadata: ["endpoint": "\(endpoint)", "epoch": "\(options.epoch)"])
-        var poller = Poller()
-        poller.add(router)
-        if let coordinatorSocket { poller.add(coordinatorSocket) }
         var lastTick = ContinuousClock.now
         var lastHeartbeat = ContinuousClock.now
         while !Shutdown.isRequested {
             let now = ContinuousClock.now
-            let busy = !pendingDurable.isEmpty || checkpointer.scheduler.inFlight
+            var poller = Poller()
+            poller.add(router)
+            if let coordinatorSocket { poller.add(coordinatorSocket) }
+            for (_, peer) in peerSockets { poller.add(peer.socket) }
+            let busy = !pendingDurable.isEmpty || checkpointer.scheduler.inFlight || !outgoing.isEmpty
             let wait = min(busy ? Duration.milliseconds(2) : .milliseconds(50), checkpointer.scheduler.timeUntilDue(now: now))
             do {
                 let ready = try poller.poll(timeoutMilliseconds: Int(wait.components.attoseconds / 1_000_000_000_000_000 + wait.components.seconds * 1000))
                 if ready.contains(0) { try drainRequests(limit: 4096) }
-                if ready.contains(1) { try drainCoordinator() }
+                if coordinatorSocket != nil && ready.contains(1) { try drainCoordinator() }
+                if ready.contains(where: { $0 >= (coordinatorSocket == nil ? 1 : 2) }) { drainPeers(now: .now) }
             } catch let error where error.code == EINTR {
                 continue
             } catch {
@@ -135,6 +147,7 @@ public final class WorkerNode {
                 lastTick = after
             }
             answerDurable(checkpointer.pump(&shard, now: after))
+            if !outgoing.isEmpty { checkHandoffTimeouts(now: after) }
             if coordinatorSocket != nil, after - lastHeartbeat >= .milliseconds(settings.leases.heartbeatMs) {
                 sendToCoordinator(.heartbeat(.with { $0.workerID = options.id; $0.leaseEpoch = mapEpoch }))
                 lastHeartbeat = after
@@ -160,6 +173,8 @@ public final class WorkerNode {
         answerDurable(outcomes)
         writer.stop()
         let left = shard.unsavedChanges
+        for (_, peer) in peerSockets { peer.socket.close() }
+        coordinatorSocket?.close()
         router.close()
         if left > 0 {
             logger.error("stopped with \(left) unsaved changes: the database did not take them before the deadline")

@@ -98,6 +98,23 @@ public struct Shard: Sendable {
         dirtyEntities[id] = nil
     }
 
+    /// Takes in an entity handed over by another worker. It is already saved (the handoff stored
+    /// it under its new owner epoch), so it is not marked unsaved; a player keeps its cells active.
+    public mutating func adoptEntity(_ entity: Entity, now: ContinuousClock.Instant) {
+        guard entities[entity.id] == nil, let cell = try? grid.cell(at: entity.position) else { return }
+        var placed = entity
+        placed.cell = cell
+        entities[placed.id] = placed
+        ensureLoaded(cell, now: now)
+        cells[cell]?.entities.insert(placed.id)
+        if placed.kind == .player { notePresence(placed.id, in: cell, previous: nil, now: now) }
+    }
+
+    /// Records the owner epoch an entity is now held under (after this worker claimed it).
+    public mutating func setOwnerEpoch(_ id: EntityID, _ epoch: UInt64) {
+        entities[id]?.ownerEpoch = epoch
+    }
+
     /// Changes in memory not yet in storage: the loss window if the process died now.
     public var unsavedChanges: Int { dirtyEntities.count + dirtyCells.count + unpersistedEvents }
 }

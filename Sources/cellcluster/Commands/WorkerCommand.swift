@@ -27,6 +27,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The coordinator's endpoint; without it the worker owns the whole world alone.")
     var coordinator: String?
 
+    @Option(help: ArgumentHelp("Testing: SIGKILL this worker at a step (repeatable): handoff.source-before-send, handoff.source-after-send, handoff.target-after-receive, handoff.target-after-commit, handoff.source-after-ack.", valueName: "step"))
+    var fault: [String] = []
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -34,7 +37,7 @@ struct WorkerCommand: ParsableCommand {
         let s = try settings.load()
         bootstrapLogging(logLevel)
         Shutdown.installHandlers()
-        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, epoch: epoch, coordinator: coordinator), logger: Logger(label: "cellcluster.worker"))
+        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, epoch: epoch, coordinator: coordinator, faults: Set(fault)), logger: Logger(label: "cellcluster.worker"))
         let code = node.run()
         if code != 0 { throw ExitCode(code) }
     }

@@ -1,0 +1,196 @@
+import Checkpoint
+import Foundation
+import Wire
+import WorldCore
+import ZeroMQ
+
+/// An entity on its way to another worker: frozen here until the target answers, or until this
+/// worker settles the outcome in PostgreSQL itself.
+struct OutgoingHandoff {
+    let handoffID: UInt64
+    /// The entity as it will be after the move (in the target's cell, one version on).
+    let moved: Entity
+    /// The owner epoch it is held under here; the winner of epoch `expected + 1` owns it next.
+    let expected: UInt64
+    let target: String
+    let started: ContinuousClock.Instant
+    let peer: [UInt8]
+    let request: Envelope
+    let key: String
+}
+
+extension WorkerNode {
+    /// How long the source waits for the target before it settles the handoff in PostgreSQL.
+    static let handoffTimeout: Duration = .seconds(2)
+
+    /// Kills this process at a named step when asked to (`--fault`), for tests and soak runs
+    /// that prove a crash at that step loses and duplicates nothing.
+    func fault(_ step: String) {
+        guard options.faults.contains(step) else { return }
+        logger.warning("fault injected: SIGKILL at \(step)")
+        fflush(nil)
+        raise(SIGKILL)
+    }
+
+    /// The move takes the entity into another worker's cell: offer it to that worker.
+    func startHandoff(_ id: EntityID, to position: Position, cell: CellID, owner: (worker: String, endpoint: String),
+                      _ peer: [UInt8], _ request: Envelope, key: String, now: ContinuousClock.Instant) {
+        guard var entity = shard.entity(id) else { return }
+        fault("handoff.source-before-send")
+        let expected = entity.ownerEpoch
+        entity.position = position
+        entity.cell = cell
+        entity.version &+= 1
+        let handoffID = nextHandoffID
+        nextHandoffID += 1
+        outgoing[id] = OutgoingHandoff(handoffID: handoffID, moved: entity, expected: expected, target: owner.worker,
+                                       started: now, peer: peer, request: request, key: key)
+        var offer = Envelope()
+        offer.requestID = handoffID
+        offer.sender = sender
+        offer.handoffOffer = .with {
+            $0.handoffID = handoffID
+            $0.sourceWorker = options.id
+            $0.entity = .init(entity)
+            $0.sourceEpoch = expected
+        }
+        sendToPeer(owner.worker, endpoint: owner.endpoint, offer)
+        logger.debug("handoff offered", metadata: ["entity": "\(id.raw)", "to": "\(owner.worker)", "cell": "\(cell.raw)"])
+        fault("handoff.source-after-send")
+    }
+
+    // MARK: Target
+
+    /// An entity offered by another worker: claim it in PostgreSQL, then take it in.
+    func receiveOffer(_ offer: Cellcluster_V1_HandoffOffer, _ peer: [UInt8], _ request: Envelope, now: ContinuousClock.Instant) {
+        fault("handoff.target-after-receive")
+        func abort(_ code: Cellcluster_V1_ErrorCode, _ reason: String) {
+            var reply = Envelope()
+            reply.requestID = request.requestID
+            reply.sender = sender
+            reply.handoffAbort = .with { $0.handoffID = offer.handoffID; $0.entityID = offer.entity.entityID; $0.code = code; $0.reason = reason }
+            sendBytes(peer, WireFormat.encode(reply))
+        }
+        let entity: Entity
+        do { entity = try offer.entity.entity() } catch {
+            abort(.invalidArgument, "offer: \(error)")
+            return
+        }
+        guard let cell = try? shard.settings.grid.cell(at: entity.position), otherOwner(of: cell) == nil else {
+            abort(.wrongWorker, "this worker does not own the entity's new cell")
+            return
+        }
+        let next = offer.sourceEpoch + 1
+        if let mine = shard.entity(entity.id), mine.ownerEpoch >= next {
+            accept(offer, peer, request, epoch: mine.ownerEpoch)  // a resent offer: already here
+            return
+        }
+        do {
+            switch try loader.claim(entity, expected: offer.sourceEpoch) {
+            case .won, .alreadyClaimed:
+                var adopted = entity
+                adopted.ownerEpoch = next
+                shard.adoptEntity(adopted, now: now)
+                performShardActions(now: now)
+                fault("handoff.target-after-commit")
+                accept(offer, peer, request, epoch: next)
+            case .lost(let epoch):
+                abort(.staleEpoch, "entity \(entity.id.raw) is held under epoch \(epoch), not \(offer.sourceEpoch)")
+            }
+        } catch {
+            abort(.storageUnavailable, "claiming entity \(entity.id.raw): \(error)")
+        }
+    }
+
+    private func accept(_ offer: Cellcluster_V1_HandoffOffer, _ peer: [UInt8], _ request: Envelope, epoch: UInt64) {
+        var reply = Envelope()
+        reply.requestID = request.requestID
+        reply.sender = sender
+        reply.handoffAccept = .with { $0.handoffID = offer.handoffID; $0.entityID = offer.entity.entityID; $0.newOwnerEpoch = epoch }
+        sendBytes(peer, WireFormat.encode(reply))
+    }
+
+    // MARK: Source
+
+    /// The target's answer to an offer.
+    func receiveHandoffAnswer(_ envelope: Envelope, now: ContinuousClock.Instant) {
+        switch envelope.body {
+        case .handoffAccept(let a)?:
+            guard let h = outgoing[EntityID(a.entityID)], h.handoffID == a.handoffID else { return }
+            complete(h)
+        case .handoffAbort(let a)?:
+            guard let h = outgoing[EntityID(a.entityID)], h.handoffID == a.handoffID else { return }
+            logger.info("handoff refused by \(h.target): \(a.reason)", metadata: ["entity": "\(a.entityID)"])
+            settle(h, now: now)
+        default:
+            break
+        }
+    }
+
+    /// The target owns the entity now: forget it here and answer the move.
+    private func complete(_ h: OutgoingHandoff) {
+        outgoing[h.moved.id] = nil
+        shard.dropEntity(h.moved.id, now: .now)
+        movedAway[h.moved.id] = (h.target, h.moved.cell)
+        handoffsCompleted += 1
+        fault("handoff.source-after-ack")
+        var reply = Cellcluster_V1_Reply()
+        reply.version = h.moved.version
+        reply.durable = true
+        reply.mapEpoch = mapEpoch
+        reply.redirectWorker = h.target
+        finishReply(h.peer, h.request, reply, key: h.key)
+    }
+
+    /// No answer in time, or a refusal: PostgreSQL decides. This worker claims the next epoch
+    /// itself; if it wins, the entity stays here; if the target won first, the handoff happened.
+    func settle(_ h: OutgoingHandoff, now: ContinuousClock.Instant) {
+        guard let current = shard.entity(h.moved.id) else {
+            outgoing[h.moved.id] = nil
+            return
+        }
+        do {
+            switch try loader.claim(current, expected: h.expected) {
+            case .won, .alreadyClaimed:
+                shard.setOwnerEpoch(h.moved.id, h.expected + 1)
+                outgoing[h.moved.id] = nil
+                answerError(h.peer, h.request, .handoffInProgress,
+                            "handing entity \(h.moved.id.raw) to worker \(h.target) did not complete; it stays on worker \(options.id): retry the move")
+            case .lost:
+                complete(h)
+            }
+        } catch {
+            logger.warning("cannot settle the handoff yet; the entity stays frozen", metadata: ["entity": "\(h.moved.id.raw)", "error": "\(error)"])
+        }
+    }
+
+    /// Settles handoffs whose target has not answered in time.
+    func checkHandoffTimeouts(now: ContinuousClock.Instant) {
+        for h in outgoing.values where now - h.started >= Self.handoffTimeout { settle(h, now: now) }
+    }
+
+    // MARK: Peer sockets
+
+    func sendToPeer(_ worker: String, endpoint: String, _ envelope: Envelope) {
+        do {
+            if peerSockets[worker]?.endpoint != endpoint {
+                let socket = try Socket(context, .dealer)
+                try socket.setReconnectInterval(milliseconds: 50)
+                try socket.connect(endpoint)
+                peerSockets[worker] = (endpoint, socket)
+            }
+            try peerSockets[worker]!.socket.send([WireFormat.encode(envelope)], dontWait: true)
+        } catch {
+            logger.warning("cannot reach worker \(worker); the handoff settles on its timeout", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func drainPeers(now: ContinuousClock.Instant) {
+        for (_, peer) in peerSockets {
+            while let frames = try? peer.socket.receive(dontWait: true) {
+                guard let last = frames.last, let envelope = try? WireFormat.decode(last) else { continue }
+                receiveHandoffAnswer(envelope, now: now)
+            }
+        }
+    }
+}
