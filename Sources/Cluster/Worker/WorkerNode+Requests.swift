@@ -85,6 +85,8 @@ extension WorkerNode {
             readCell(CellID(get.cellID), peer, envelope, now: now)
         case .handoffOffer(let offer)?:
             receiveOffer(offer, peer, envelope, now: now)
+        case .activateCells(let activate)?:
+            receiveNeeds(activate, from: envelope.sender, now: now)
         case .statusRequest?:
             var reply = Envelope()
             reply.requestID = envelope.requestID

@@ -58,6 +58,10 @@ public final class WorkerNode {
     var movedAway: [EntityID: (worker: String, cell: CellID)] = [:]
     var nextHandoffID: UInt64 = UInt64(getpid()) << 32
     var handoffsCompleted = 0
+    /// Cells of other workers this worker's players need (last set sent to each), and cells of
+    /// this worker that neighbours' players need (their last set, with when it came).
+    var lastNeedsSent: [String: [CellID]] = [:]
+    var neighbourNeeds: [String: (cells: Set<CellID>, seen: ContinuousClock.Instant)] = [:]
     /// DEALER sockets to other workers, for handoffs.
     var peerSockets: [String: (endpoint: String, socket: Socket)] = [:]
     var sender: String { "worker:\(options.id)" }
@@ -148,9 +152,14 @@ public final class WorkerNode {
             }
             answerDurable(checkpointer.pump(&shard, now: after))
             if !outgoing.isEmpty { checkHandoffTimeouts(now: after) }
-            if coordinatorSocket != nil, after - lastHeartbeat >= .milliseconds(settings.leases.heartbeatMs) {
-                sendToCoordinator(.heartbeat(.with { $0.workerID = options.id; $0.leaseEpoch = mapEpoch }))
-                lastHeartbeat = after
+            if coordinatorSocket != nil {
+                let beat = after - lastHeartbeat >= .milliseconds(settings.leases.heartbeatMs)
+                sendBoundaryNeeds(force: beat)
+                if beat {
+                    sendToCoordinator(.heartbeat(.with { $0.workerID = options.id; $0.leaseEpoch = mapEpoch }))
+                    expireNeighbourNeeds(now: after)
+                    lastHeartbeat = after
+                }
             }
         }
         return stop()

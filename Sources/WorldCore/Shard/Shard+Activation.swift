@@ -23,7 +23,11 @@ extension Shard {
     }
 
     private mutating func addInterest(_ cell: CellID, now: ContinuousClock.Instant) {
-        if let ownership, !ownership.owns(cell) { return }
+        if let ownership, !ownership.owns(cell) {
+            // Another worker's cell: that worker activates it when told (see `remoteNeeds`).
+            remoteNeeds[cell, default: 0] += 1
+            return
+        }
         interest[cell, default: 0] += 1
         guard interest[cell] == 1 else { return }
         cooling.remove(cell)
@@ -42,6 +46,10 @@ extension Shard {
     }
 
     private mutating func removeInterest(_ cell: CellID, now: ContinuousClock.Instant) {
+        if let needed = remoteNeeds[cell] {
+            remoteNeeds[cell] = needed > 1 ? needed - 1 : nil
+            return
+        }
         guard let count = interest[cell] else { return }
         if count > 1 {
             interest[cell] = count - 1
@@ -52,6 +60,15 @@ extension Shard {
             setPhase(cell, .cooling(since: now))
             cooling.insert(cell)
         }
+    }
+
+    /// Sets which of this shard's cells other workers' players need active (their whole current
+    /// set: the difference from the last call is applied).
+    public mutating func setExternalInterest(_ needed: Set<CellID>, now: ContinuousClock.Instant) {
+        let owned = needed.filter { ownership?.owns($0) ?? true }
+        for cell in owned.subtracting(externalInterest) { addInterest(cell, now: now) }
+        for cell in externalInterest.subtracting(owned) { removeInterest(cell, now: now) }
+        externalInterest = owned
     }
 
     /// Changes a loaded cell's phase, keeping the set of active cells in step.

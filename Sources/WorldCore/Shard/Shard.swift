@@ -34,6 +34,11 @@ public struct Shard: Sendable {
     /// True while queued events replay: they were admitted when queued.
     var replaying = false
 
+    /// Other workers' cells within this shard's players' radius, with how many players need each.
+    public internal(set) var remoteNeeds: [CellID: Int] = [:]
+    /// This shard's cells that other workers' players need active.
+    var externalInterest: Set<CellID> = []
+
     /// The cells this shard owns: nil while it owns the whole world. Players' windows never
     /// load or activate another worker's cells here.
     public var ownership: Ownership?
