@@ -20,18 +20,14 @@ public enum CheckpointBench {
     }
 
     public static func run(_ parameters: ConnectionParameters, options: Options = Options()) throws -> BenchReport {
-        let name = "cellcluster_bench_\(getpid())"
-        let admin = try Connection(parameters)
-        defer { admin.close() }
-        try admin.execute(script: "DROP DATABASE IF EXISTS \(name)")
-        try admin.execute(script: "CREATE DATABASE \(name)")
-        defer { _ = try? admin.execute(script: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
-        var scratch = parameters
-        scratch.database = name
-        scratch.applicationName = "cellcluster-bench"
-        let connection = try Connection(scratch)
-        defer { connection.close() }
-        _ = try Migrator().migrate(connection)
+        try withScratchDatabase(parameters, prefix: "cellcluster_bench") { scratch in
+            let connection = try Connection(scratch)
+            defer { connection.close() }
+            return try run(scratch, connection, options)
+        }
+    }
+
+    private static func run(_ scratch: ConnectionParameters, _ connection: Connection, _ options: Options) throws -> BenchReport {
 
         var report = BenchReport(benchmark: "checkpoint", parameters: [
             "entities": "\(options.entities)", "hz": "\(options.hz)", "seconds": "\(options.seconds)",

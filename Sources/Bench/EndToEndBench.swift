@@ -16,16 +16,14 @@ public enum EndToEndBench {
         report.add("raw ZeroMQ round trip p50", rawLatency.p50, "µs")
         report.add("raw ZeroMQ round trip p99", rawLatency.p99, "µs")
 
-        let name = "cellcluster_e2e_\(getpid())"
-        let admin = try Connection(parameters)
-        defer { admin.close() }
-        try admin.execute(script: "DROP DATABASE IF EXISTS \(name)")
-        try admin.execute(script: "CREATE DATABASE \(name)")
-        defer { _ = try? admin.execute(script: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
-        var scratch = parameters
-        scratch.database = name
-        _ = try Migrator().migrate(try Connection(scratch))
-        var env = ["PGDATABASE": name]
+        return try withScratchDatabase(parameters, prefix: "cellcluster_e2e") { scratch in
+            try cluster(scratch, requests: requests, players: players, rawP50: rawLatency.p50, report: report)
+        }
+    }
+
+    private static func cluster(_ parameters: ConnectionParameters, requests: Int, players: Int, rawP50: Double, report: BenchReport) throws -> BenchReport {
+        var report = report
+        var env = ["PGDATABASE": parameters.database ?? ""]
         if let host = parameters.host { env["PGHOST"] = host }
         if let port = parameters.port { env["PGPORT"] = String(port) }
         if let user = parameters.user { env["PGUSER"] = user }
@@ -68,7 +66,7 @@ public enum EndToEndBench {
         report.add("moves through the client library, one in flight", Double(requests) / sequential.seconds, "moves/s")
         report.add("move latency p50", lat.p50, "µs")
         report.add("move latency p99", lat.p99, "µs")
-        report.ratio("move p50 / raw ZeroMQ round trip p50", lat.p50 / rawLatency.p50)
+        report.ratio("move p50 / raw ZeroMQ round trip p50", lat.p50 / rawP50)
 
         // Many in flight: throughput, 64 outstanding per worker.
         var clients: [(CellClient, [(EntityID, Position, CellID)])] = []

@@ -55,7 +55,7 @@ extension PostgresWorldStore {
     func eventStatement(_ rows: ArraySlice<QueuedEvent>, epoch: UInt64) -> PipelinedStatement {
         let payloads = rows.map { queued -> String in
             let bytes: [UInt8] = (try? Cellcluster_V1_Event(queued).serializedBytes()) ?? []
-            return Self.hex(bytes)
+            return Bytea.hex(bytes)
         }
         return PipelinedStatement(StoreSQL.insertEvents, [
             .text(ArrayLiteral.integers(rows.map(\.cell.raw))),

@@ -33,7 +33,7 @@ public final class PostgresWorldStore: WorldStore {
         var events: [QueuedEvent] = []
         for row in 0..<results[2].rowCount {
             let sequence = UInt64(bitPattern: try results[2].int64(row, 0))
-            guard let bytes = Self.bytea(results[2].string(row, 1)),
+            guard let bytes = results[2].bytea(row, 1),
                 let decoded = try? Cellcluster_V1_Event(serializedBytes: bytes),
                 let event = try? decoded.queuedEvent(cell: cell)
             else {
@@ -70,41 +70,5 @@ public final class PostgresWorldStore: WorldStore {
             stats: JSONText.readNumbers(r.string(row, 2)),
             version: UInt64(bitPattern: try r.int64(row, 4)), actions: UInt64(bitPattern: try r.int64(row, 5)),
             ownerEpoch: UInt64(bitPattern: try r.int64(row, 6)))
-    }
-
-    /// Decodes bytea's text form (`\x0a0b…`).
-    static func bytea(_ text: String?) -> [UInt8]? {
-        guard let text, text.hasPrefix("\\x") else { return nil }
-        let hex = Array(text.utf8.dropFirst(2))
-        guard hex.count % 2 == 0 else { return nil }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(hex.count / 2)
-        var i = 0
-        while i < hex.count {
-            guard let hi = nibble(hex[i]), let lo = nibble(hex[i + 1]) else { return nil }
-            bytes.append(hi << 4 | lo)
-            i += 2
-        }
-        return bytes
-    }
-
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -8,8 +8,8 @@ struct MapStore {
     /// The newest map, or nil before the first.
     func latest() throws -> Cellcluster_V1_ShardMap? {
         let result = try connection.query("SELECT map FROM shard_maps ORDER BY epoch DESC LIMIT 1")
-        guard result.rowCount > 0, let text = result.string(0, 0) else { return nil }
-        guard let bytes = Self.bytea(text) else {
+        guard result.rowCount > 0 else { return nil }
+        guard let bytes = result.bytea(0, 0) else {
             throw PQError(code: .decodingFailed, message: "shard_maps.map is not bytea hex", context: "load shard map")
         }
         do {
@@ -31,28 +31,5 @@ struct MapStore {
             }
             try conn.query("INSERT INTO shard_maps (epoch, map) VALUES ($1, $2)", [.int64(Int64(bitPattern: map.epoch)), .bytes(bytes)])
         }
-    }
-
-    static func bytea(_ text: String) -> [UInt8]? {
-        guard text.hasPrefix("\\x") else { return nil }
-        let hex = Array(text.utf8.dropFirst(2))
-        guard hex.count % 2 == 0 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 48...57: c - 48
-            case 97...102: c - 87
-            case 65...70: c - 55
-            default: nil
-            }
-        }
-        var out = [UInt8]()
-        out.reserveCapacity(hex.count / 2)
-        var i = 0
-        while i < hex.count {
-            guard let h = nibble(hex[i]), let l = nibble(hex[i + 1]) else { return nil }
-            out.append(h << 4 | l)
-            i += 2
-        }
-        return out
     }
 }
