@@ -28,12 +28,8 @@ extension PostgresWorldStore {
     /// - Throws: `PQError` when the statement did not run: the outcome is then unknown.
     public func claim(_ entity: Entity, expected: UInt64) throws -> ClaimOutcome {
         let next = expected + 1
-        let result = try connection.query(Self.claimEntity, [
-            .int64(Int64(bitPattern: entity.id.raw)), .int64(entity.cell.raw), .int32(Int32(entity.kind.rawValue)),
-            .text(JSONText.numbers(entity.stats)), .text(JSONText.position(entity.position)),
-            .int64(Int64(bitPattern: entity.version)), .int64(Int64(bitPattern: entity.actions)),
-            .int64(Int64(bitPattern: next)), .int64(Int64(bitPattern: expected)),
-        ])
+        let result = try connection.query(
+            Self.claimEntity, WriteThroughStore.row(entity, ownerEpoch: next) + [.int64(Int64(bitPattern: expected))])
         if result.rowCount == 1 { return .won }
         let stored = try connection.query(
             "SELECT owner_epoch, version, cell_id FROM entity_states WHERE entity_id = $1", [.int64(Int64(bitPattern: entity.id.raw))])

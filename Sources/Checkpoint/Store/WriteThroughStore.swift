@@ -29,10 +29,16 @@ public final class WriteThroughStore {
             prepared = true
         }
         statements += 1
-        try connection.execute(prepared: "write_through_entity", [
+        try connection.execute(prepared: "write_through_entity", Self.row(e, ownerEpoch: e.ownerEpoch))
+    }
+
+    /// One entity as the parameters $1…$8 of a single-row statement on `entity_states`
+    /// (id, cell, kind, stats, position, version, actions, owner epoch).
+    static func row(_ e: Entity, ownerEpoch: UInt64) -> [PostgresValue] {
+        [
             .int64(Int64(bitPattern: e.id.raw)), .int64(e.cell.raw), .int32(Int32(e.kind.rawValue)),
             .text(JSONText.numbers(e.stats)), .text(JSONText.position(e.position)),
-            .int64(Int64(bitPattern: e.version)), .int64(Int64(bitPattern: e.actions)), .int64(Int64(bitPattern: e.ownerEpoch)),
-        ])
+            .int64(Int64(bitPattern: e.version)), .int64(Int64(bitPattern: e.actions)), .int64(Int64(bitPattern: ownerEpoch)),
+        ]
     }
 }
