@@ -5,7 +5,11 @@ import TestSupport
     @Test func helpListsEverySubcommand() throws {
         let top = try CommandRunner.run(["--help"])
         #expect(top.status == 0)
-        for name in ["db", "config"] { #expect(top.stdout.contains("  \(name) "), "\(name) missing from --help") }
+        for name in ["coordinator", "worker", "status", "client", "db", "config", "bench"] {
+            #expect(top.stdout.contains("  \(name) "), "\(name) missing from --help")
+        }
+        let client = try CommandRunner.run(["client", "--help"])
+        for name in ["spawn", "move", "act", "event", "get", "cell"] { #expect(client.stdout.contains("  \(name) "), "client \(name) missing") }
         let db = try CommandRunner.run(["db", "--help"])
         for name in ["migrate", "status"] { #expect(db.stdout.contains("  \(name) "), "db \(name) missing") }
         let config = try CommandRunner.run(["config", "--help"])
