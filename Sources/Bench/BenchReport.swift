@@ -1,4 +1,5 @@
 import Foundation
+import WorldCore
 
 /// One benchmark's figures, printed as a table or as JSON.
 public struct BenchReport: Codable, Sendable {
@@ -59,8 +60,5 @@ func measure(_ body: () throws -> Void) rethrows -> Duration {
 }
 
 extension Duration {
-    var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
-    }
+    var seconds: Double { milliseconds / 1000 }
 }

@@ -77,7 +77,7 @@ public final class CellClient {
         while true {
             let left = deadline - ContinuousClock.now
             guard left > .zero else { return nil }
-            let ms = Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1
+            let ms = Int(left.milliseconds) + 1
             do {
                 guard try !poller.poll(timeoutMilliseconds: ms).isEmpty, let frames = try socket.receive(dontWait: true) else { continue }
                 guard let last = frames.last, let envelope = try? WireFormat.decode(last), envelope.body != nil else { continue }

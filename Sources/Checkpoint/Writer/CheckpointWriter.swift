@@ -165,7 +165,7 @@ public final class CheckpointWriter: Sendable {
     }
 
     private func log(_ batch: CheckpointBatch, _ result: Result<WriteReport, PQError>, _ duration: Duration, _ group: Int) {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.milliseconds / 1000
         switch result {
         case .success(let report):
             let rate = seconds > 0 ? Double(batch.rowCount) / seconds : 0

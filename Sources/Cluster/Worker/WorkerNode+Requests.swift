@@ -21,7 +21,6 @@ extension WorkerNode {
         do {
             envelope = try WireFormat.decode(payload)
         } catch {
-            malformedFrames += 1
             logger.warning("malformed frame answered with an error", metadata: ["error": "\(error)", "bytes": "\(payload.count)"])
             send(peer, Envelope.errorReply(for: error, sender: sender))
             return

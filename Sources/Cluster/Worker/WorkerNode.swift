@@ -46,7 +46,6 @@ public final class WorkerNode {
     /// Replies held until their durable write commits, by ticket.
     var pendingDurable: [UInt64: [HeldReply]] = [:]
     var nextTicket: UInt64 = 1
-    var malformedFrames = 0
     /// The DEALER socket to the coordinator, when there is one.
     let coordinatorSocket: Socket?
     /// The current shard map and each worker's endpoint (for redirects).
@@ -134,7 +133,7 @@ public final class WorkerNode {
             let busy = !pendingDurable.isEmpty || checkpointer.scheduler.inFlight || !outgoing.isEmpty
             let wait = min(busy ? Duration.milliseconds(2) : .milliseconds(50), checkpointer.scheduler.timeUntilDue(now: now))
             do {
-                let ready = try poller.poll(timeoutMilliseconds: Int(wait.components.attoseconds / 1_000_000_000_000_000 + wait.components.seconds * 1000))
+                let ready = try poller.poll(timeoutMilliseconds: Int(wait.milliseconds))
                 if ready.contains(0) { try drainRequests(limit: 4096) }
                 if coordinatorSocket != nil && ready.contains(1) { try drainCoordinator() }
                 if ready.contains(where: { $0 >= (coordinatorSocket == nil ? 1 : 2) }) { drainPeers(now: .now) }
@@ -173,7 +172,7 @@ public final class WorkerNode {
         var progress = ProgressBar(title: "flushing", total: unsavedBefore)
         let outcomes = checkpointer.flush(&shard, deadline: deadline) { pause, unsaved in
             if unsavedBefore >= 1000 { progress.update(done: unsavedBefore - unsaved) }
-            Thread.sleep(forTimeInterval: Double(pause.components.attoseconds) / 1e18)
+            Thread.sleep(forTimeInterval: pause.milliseconds / 1000)
         }
         if unsavedBefore >= 1000 {
             progress.update(done: unsavedBefore - shard.unsavedChanges)
