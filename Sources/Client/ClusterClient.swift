@@ -57,32 +57,67 @@ public final class ClusterClient {
         return client
     }
 
+    /// How long one attempt waits for a worker before the client re-reads the map and tries
+    /// again (a worker that died is replaced within a lease).
+    public var attemptTimeout: Duration = .seconds(1)
+    /// How long `call` keeps retrying (redirects, moves in progress, dead workers) in all.
+    public var callDeadline: Duration = .seconds(15)
+    /// Retries so far: redirects, waits for a move in progress, and attempts without an answer.
+    public private(set) var retries = 0
+
     /// Sends to the owner of `cell`, following redirects (to the worker a redirect names, else
-    /// after a map refresh) and retrying while the entity is moving between workers; each bounded.
-    public func call(_ body: Envelope.OneOf_Body, cell: CellID, redirects: Int = 5) throws(ClientError) -> Cellcluster_V1_Reply {
+    /// after a map refresh), waiting while the entity or cell is moving between workers, and
+    /// re-reading the map when a worker does not answer; all within `callDeadline`.
+    public func call(_ body: Envelope.OneOf_Body, cell: CellID) throws(ClientError) -> Cellcluster_V1_Reply {
+        let end = ContinuousClock.now + callDeadline
         var target = try worker(for: cell)
-        var reply = try target.call(body)
-        var left = redirects
+        var lastProblem: ClientError?
         var waits = 0
-        while left > 0 {
-            if reply.code == .wrongWorker {
-                left -= 1
-                if !reply.redirectWorker.isEmpty, !reply.redirectEndpoint.isEmpty {
+        var redirects = 0
+        while ContinuousClock.now < end {
+            let reply: Cellcluster_V1_Reply
+            do {
+                reply = try target.call(body, timeout: attemptTimeout, attempts: 1)
+            } catch {
+                guard case .timeout = error else { throw error }
+                lastProblem = error
+                retries += 1
+                reroute()
+                target = try worker(for: cell)
+                continue
+            }
+            switch reply.code {
+            case .wrongWorker:
+                retries += 1
+                redirects += 1
+                if redirects <= 3, !reply.redirectWorker.isEmpty, !reply.redirectEndpoint.isEmpty {
                     target = try client(reply.redirectWorker, endpoint: reply.redirectEndpoint)
                 } else {
-                    workers.removeAll()
-                    try refreshMap()
+                    // The redirects go round: the map moved on.
+                    reroute()
+                    target = try worker(for: cell)
+                    if redirects > 3 { Thread.sleep(forTimeInterval: 0.02) }
+                }
+            case .handoffInProgress, .shuttingDown:
+                retries += 1
+                waits += 1
+                Thread.sleep(forTimeInterval: min(0.005 * Double(waits), 0.05))
+                if waits % 10 == 0 {
+                    reroute()
                     target = try worker(for: cell)
                 }
-            } else if reply.code == .handoffInProgress && waits < 50 {
-                waits += 1
-                Thread.sleep(forTimeInterval: 0.02)
-            } else {
-                break
+            default:
+                return reply
             }
-            reply = try target.call(body)
+            lastProblem = .rejected(code: reply.code, message: reply.message)
         }
-        return reply
+        throw lastProblem ?? .timeout(requestID: 0, attempts: 1, endpoint: target.endpoint)
+    }
+
+    /// Re-reads the map (when the coordinator answers) and forgets worker connections.
+    private func reroute() {
+        workers.removeAll()
+        try? refreshMap(timeout: .seconds(1))
     }
 
     private func client(_ worker: String, endpoint: String) throws(ClientError) -> CellClient {

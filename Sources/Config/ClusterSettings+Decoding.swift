@@ -11,6 +11,7 @@ extension ClusterSettings {
         settings.cache = .init(root.section("cache"))
         settings.events = .init(root.section("events"))
         settings.leases = .init(root.section("leases"))
+        settings.rebalance = .init(root.section("rebalance"))
         root.finish()
         return settings
     }
@@ -124,6 +125,15 @@ extension LeaseSettings {
         if heartbeatMs * 2 > leaseMs {
             s.problem("heartbeat_ms", "must be at most half of lease_ms (\(leaseMs)) so a lease survives one lost heartbeat")
         }
+        s.finish()
+    }
+}
+
+extension RebalanceSettings {
+    init(_ s: Section) {
+        intervalMs = s.int("interval_ms", default: intervalMs, in: 10...3_600_000)
+        maxCellsPerRound = s.int("max_cells_per_round", default: maxCellsPerRound, in: 1...10_000_000)
+        threshold = s.double("threshold", default: threshold, above: 1)
         s.finish()
     }
 }

@@ -9,6 +9,7 @@ public struct ClusterSettings: Sendable, Equatable {
     public var cache = CacheSettings()
     public var events = EventSettings()
     public var leases = LeaseSettings()
+    public var rebalance = RebalanceSettings()
 
     public init() {}
 }
@@ -123,8 +124,18 @@ public struct EventSettings: Sendable, Equatable {
 }
 
 public struct LeaseSettings: Sendable, Equatable {
-    /// How often a worker renews its lease with the coordinator.
-    public var heartbeatMs = 500
-    /// How long a lease lasts; a worker that cannot renew stops serving before it runs out.
-    public var leaseMs = 3000
+    /// How often a worker renews its lease (in PostgreSQL) and heartbeats to the coordinator.
+    public var heartbeatMs = 250
+    /// How long a lease lasts; a worker that cannot renew stops serving before it runs out, and
+    /// the coordinator gives its cells to others only after it ran out.
+    public var leaseMs = 1500
+}
+
+public struct RebalanceSettings: Sendable, Equatable {
+    /// How often the coordinator considers moving cells (once the previous moves finished).
+    public var intervalMs = 1000
+    /// At most this many cells cross each boundary between two workers per round.
+    public var maxCellsPerRound = 64
+    /// Cells move for load only while the busiest worker's load exceeds the mean by this factor.
+    public var threshold = 1.2
 }

@@ -54,8 +54,13 @@ events:
     world_event: checkpointed
 
 leases:
-  heartbeat_ms: 500      # how often a worker renews its lease
-  lease_ms: 3000         # a worker that cannot renew stops serving before this runs out
+  heartbeat_ms: 250      # how often a worker renews its lease (in PostgreSQL) and reports to the coordinator
+  lease_ms: 1500         # a worker that cannot renew stops serving before this runs out; then its cells fail over
+
+rebalance:
+  interval_ms: 1000      # the coordinator considers moving cells this often, once earlier moves finished
+  max_cells_per_round: 64          # cells crossing each boundary between two workers per round
+  threshold: 1.2         # move for load only while the busiest worker carries > 1.2 x the mean
 
 """#
 }

@@ -11,6 +11,9 @@ public struct ConnectionParameters: Sendable, Equatable {
     public var connectTimeoutSeconds: Int?
     /// Shown in `pg_stat_activity`, so an operator can tell our connections apart.
     public var applicationName: String?
+    /// How long sent data may stay unacknowledged before the connection counts as broken
+    /// (libpq `tcp_user_timeout`): a cut network then fails calls instead of hanging them.
+    public var tcpUserTimeoutMilliseconds: Int?
 
     public init(
         host: String? = nil, port: Int? = nil, user: String? = nil, database: String? = nil,
@@ -35,6 +38,12 @@ public struct ConnectionParameters: Sendable, Equatable {
         if let password { pairs.append(("password", password)) }
         if let connectTimeoutSeconds { pairs.append(("connect_timeout", String(connectTimeoutSeconds))) }
         if let applicationName { pairs.append(("application_name", applicationName)) }
+        if let tcpUserTimeoutMilliseconds {
+            pairs.append(("tcp_user_timeout", String(tcpUserTimeoutMilliseconds)))
+            pairs.append(("keepalives_idle", "1"))
+            pairs.append(("keepalives_interval", "1"))
+            pairs.append(("keepalives_count", "3"))
+        }
         return pairs
     }
 

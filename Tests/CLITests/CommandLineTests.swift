@@ -34,7 +34,7 @@ import TestSupport
             #expect(first.stdout.contains("applied migrations 1, 2"))
             let second = try CommandRunner.run(["db", "migrate"], environment: env)
             #expect(second.status == 0)
-            #expect(second.stdout.contains("schema is current at version 2"))
+            #expect(second.stdout.contains("schema is current at version 3"))
             let status = try CommandRunner.run(["db", "status"], environment: env)
             #expect(status.stdout.contains("0 pending"))
         }

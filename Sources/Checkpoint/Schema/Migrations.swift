@@ -65,5 +65,34 @@ extension Migration {
                 created_at  timestamptz NOT NULL DEFAULT now()
             );
             """),
+        Migration(version: 3, name: "leases", sql: """
+            -- One row per live worker incarnation. A worker renews expires_at itself (the
+            -- coordinator may be down); the coordinator deletes the row of a worker whose lease ran
+            -- out before it gives that worker's cells to others, and a new grant deletes the old
+            -- incarnation's row. Every write of a worker holds its row FOR KEY SHARE in the same
+            -- transaction (renewals do not wait for it; deletes do), so a delete waits for writes in
+            -- flight and every later write of that incarnation fails: the fence against zombies.
+            CREATE SEQUENCE lease_generations;
+            CREATE TABLE worker_leases (
+                worker_id   text PRIMARY KEY,
+                generation  bigint NOT NULL,
+                endpoint    text NOT NULL,
+                expires_at  timestamptz NOT NULL,
+                granted_at  timestamptz NOT NULL DEFAULT now()
+            );
+            -- Raises SQLSTATE CC001 unless the worker still holds this lease; locks it till commit.
+            CREATE FUNCTION cellcluster_hold_lease(w text, g bigint) RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM 1 FROM worker_leases WHERE worker_id = w AND generation = g FOR KEY SHARE;
+                IF NOT FOUND THEN
+                    RAISE EXCEPTION 'worker % lost its lease (generation %): its cells belong to others now', w, g
+                        USING ERRCODE = 'CC001';
+                END IF;
+            END $$;
+            -- cell_ownership: which worker may load and serve a cell. The coordinator writes it for a
+            -- new map and on failover; a worker giving a cell away writes it in the transaction
+            -- that saves the cell's last state, and the receiver serves the cell only once it reads
+            -- its own name here.
+            """),
     ]
 }

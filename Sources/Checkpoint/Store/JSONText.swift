@@ -74,8 +74,37 @@ enum JSONText {
         return value
     }
 
+    /// A flat object of numbers, read exactly: Foundation's parser on Linux can round the last
+    /// digit of a double, and a position must come back as it was saved.
     static func readNumbers(_ text: String?) -> [String: Double] {
-        object(text).compactMapValues { ($0 as? NSNumber)?.doubleValue }
+        guard let text else { return [:] }
+        if let exact = flatNumbers(text) { return exact }
+        return object(text).compactMapValues { ($0 as? NSNumber)?.doubleValue }
+    }
+
+    /// `{"k": 1.5, "j": -2}` as PostgreSQL prints jsonb; nil for anything else (escaped keys,
+    /// nested values), which the general parser then reads.
+    static func flatNumbers(_ text: String) -> [String: Double]? {
+        var result: [String: Double] = [:]
+        var rest = Substring(text).drop { $0 == " " }
+        guard rest.first == "{" else { return nil }
+        rest = rest.dropFirst().drop { $0 == " " }
+        if rest.first == "}" { return result }
+        while true {
+            guard rest.first == "\"", let close = rest.dropFirst().firstIndex(of: "\"") else { return nil }
+            let key = rest[rest.index(after: rest.startIndex)..<close]
+            if key.contains("\\") { return nil }
+            rest = rest[rest.index(after: close)...].drop { $0 == " " }
+            guard rest.first == ":" else { return nil }
+            rest = rest.dropFirst().drop { $0 == " " }
+            let end = rest.firstIndex { $0 == "," || $0 == "}" || $0 == " " } ?? rest.endIndex
+            guard let value = Double(rest[rest.startIndex..<end]) else { return nil }
+            result[String(key)] = value
+            rest = rest[end...].drop { $0 == " " }
+            if rest.first == "}" { return result }
+            guard rest.first == "," else { return nil }
+            rest = rest.dropFirst().drop { $0 == " " }
+        }
     }
 
     static func readStrings(_ text: String?) -> [String: String] {

@@ -28,8 +28,18 @@ extension PostgresWorldStore {
     /// - Throws: `PQError` when the statement did not run: the outcome is then unknown.
     public func claim(_ entity: Entity, expected: UInt64) throws -> ClaimOutcome {
         let next = expected + 1
-        let result = try connection.query(
-            Self.claimEntity, WriteThroughStore.row(entity, ownerEpoch: next) + [.int64(Int64(bitPattern: expected))])
+        let parameters = WriteThroughStore.row(entity, ownerEpoch: next) + [.int64(Int64(bitPattern: expected))]
+        let result: QueryResult
+        if let lease {
+            // The claim and the lease in one transaction: a fenced worker cannot take an entity.
+            let results = try connection.pipeline([
+                PipelinedStatement("BEGIN"), lease.holdStatement, PipelinedStatement(Self.claimEntity, parameters),
+                PipelinedStatement("COMMIT"),
+            ])
+            result = results[2]
+        } else {
+            result = try connection.query(Self.claimEntity, parameters)
+        }
         if result.rowCount == 1 { return .won }
         let stored = try connection.query(
             "SELECT owner_epoch, version, cell_id FROM entity_states WHERE entity_id = $1", [.int64(Int64(bitPattern: entity.id.raw))])

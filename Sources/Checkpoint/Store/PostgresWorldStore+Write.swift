@@ -85,6 +85,11 @@ extension PostgresWorldStore {
         ])
     }
 
+    /// Cells this batch gives away: their new owners, under the batch's epoch.
+    func transferStatement(_ batch: CheckpointBatch) -> PipelinedStatement {
+        CellOwnership.assign(batch.transfers.map { ($0.cell, $0.to) }, epoch: batch.epoch)
+    }
+
     // MARK: The fast path
 
     private func writePipelined(_ batch: CheckpointBatch) throws -> WriteReport {
@@ -92,8 +97,11 @@ extension PostgresWorldStore {
         let eventStatements = chunks(batch.newEvents).map { eventStatement($0, epoch: batch.epoch) }
         let cellStatements = chunks(batch.cells).map(cellStatement)
         var statements = [PipelinedStatement("BEGIN")]
+        if let lease { statements.append(lease.holdStatement) }
+        let first = statements.count  // the first entity statement
         statements += entityStatements + eventStatements + cellStatements
         if let delete = deleteStatement(batch.cells, epoch: batch.epoch) { statements.append(delete) }
+        if !batch.transfers.isEmpty { statements.append(transferStatement(batch)) }
         statements.append(PipelinedStatement("COMMIT"))
 
         let results = try connection.pipeline(statements)
@@ -102,10 +110,10 @@ extension PostgresWorldStore {
         }
         let entityChunks = chunks(batch.entities)
         var unsure: [Entity] = []  // rows of chunks that did not write every row
-        for (chunk, r) in zip(entityChunks, results[1..<(1 + entityStatements.count)]) where r.affectedRows < chunk.count {
+        for (chunk, r) in zip(entityChunks, results[first..<(first + entityStatements.count)]) where r.affectedRows < chunk.count {
             unsure.append(contentsOf: chunk)
         }
-        let cellResults = results[(1 + entityStatements.count + eventStatements.count)...].prefix(cellStatements.count)
+        let cellResults = results[(first + entityStatements.count + eventStatements.count)...].prefix(cellStatements.count)
         var writtenCells = Set<Int64>()
         for r in cellResults { for row in 0..<r.rowCount { writtenCells.insert(try r.int64(row, 0)) } }
 
@@ -142,6 +150,7 @@ extension PostgresWorldStore {
         var poisonedEvents: [(QueuedEvent, PQError)] = []
         var poisonedCells: [(CellRecord, PQError)] = []
         try connection.query("BEGIN")
+        if let lease { try connection.query(lease.holdStatement.sql, lease.holdStatement.parameters) }
         for chunk in chunks(batch.entities) {
             try isolate(chunk, entityStatement, &report, &poisonedEntities) { rows, r in
                 if r.affectedRows < rows.count { unsure.append(contentsOf: rows) }
@@ -157,6 +166,11 @@ extension PostgresWorldStore {
         }
         if let delete = deleteStatement(batch.cells.filter { writtenCells.contains($0.cell.raw) }, epoch: batch.epoch) {
             try connection.query(delete.sql, delete.parameters)
+            report.statements += 1
+        }
+        if !batch.transfers.isEmpty {
+            let transfer = transferStatement(batch)
+            try connection.query(transfer.sql, transfer.parameters)
             report.statements += 1
         }
         for (entity, error) in poisonedEntities {

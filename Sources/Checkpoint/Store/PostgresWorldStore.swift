@@ -11,6 +11,9 @@ public final class PostgresWorldStore: WorldStore {
     public let chunkSize: Int
     /// Stored events that did not decode (skipped on load, left in the table for inspection).
     public private(set) var corruptEvents = 0
+    /// When set, every write transaction holds this lease first and fails with `isLeaseLost`
+    /// once it is revoked.
+    public var lease: LeaseToken?
 
     /// - Parameter chunkSize: rows per statement (cluster.yml `checkpoint.batch_size`).
     public init(connection: Connection, chunkSize: Int = 100) {

@@ -22,11 +22,16 @@ public final class CheckpointWriter: Sendable {
         public let duration: Duration
         /// Jobs that shared this one's transaction (1 without group commit).
         public let groupSize: Int
+        /// The lease it was written under.
+        public let lease: LeaseToken?
     }
 
     private struct Job: Sendable {
         let batch: CheckpointBatch
         let kind: Kind
+        /// The lease in force when the batch was taken: it is written under that lease or not at
+        /// all, even if the owner got a new lease meanwhile.
+        let lease: LeaseToken?
     }
 
     private struct State: Sendable {
@@ -34,6 +39,7 @@ public final class CheckpointWriter: Sendable {
         var done: [Completion] = []
         var stopping = false
         var busy = false
+        var lease: LeaseToken?
     }
 
     private let state = Mutex(State())
@@ -56,7 +62,7 @@ public final class CheckpointWriter: Sendable {
 
     /// Queues a batch. Never blocks.
     public func submit(_ batch: CheckpointBatch, kind: Kind) {
-        state.withLock { $0.queue.append(Job(batch: batch, kind: kind)) }
+        state.withLock { $0.queue.append(Job(batch: batch, kind: kind, lease: $0.lease)) }
         wake.lock()
         wake.signal()
         wake.unlock()
@@ -69,6 +75,14 @@ public final class CheckpointWriter: Sendable {
             return s.done
         }
     }
+
+    /// The lease that batches submitted from now on are written under (nil: none).
+    public func setLease(_ token: LeaseToken?) {
+        state.withLock { $0.lease = token }
+    }
+
+    /// The lease new batches are written under.
+    public var currentLease: LeaseToken? { state.withLock { $0.lease } }
 
     /// True while a job is queued or being written.
     public var isBusy: Bool { state.withLock { $0.busy || !$0.queue.isEmpty } }
@@ -96,6 +110,7 @@ public final class CheckpointWriter: Sendable {
                     store = nil
                     store = try PostgresWorldStore(parameters, chunkSize: chunkSize)
                 }
+                store!.lease = jobs[0].lease
                 logger.info("[CHECKPOINT] start: \(merged.rowCount) updates", metadata: jobs.count > 1 ? ["group": "\(jobs.count)"] : [:])
                 result = .success(try store!.write(merged))
             } catch let error as PQError {
@@ -108,7 +123,8 @@ public final class CheckpointWriter: Sendable {
             log(merged, result, duration, jobs.count)
             state.withLock { s in
                 for job in jobs {
-                    s.done.append(Completion(batch: job.batch, kind: job.kind, result: result, duration: duration, groupSize: jobs.count))
+                    s.done.append(Completion(batch: job.batch, kind: job.kind, result: result, duration: duration,
+                                             groupSize: jobs.count, lease: job.lease))
                 }
                 s.busy = false
             }
@@ -124,7 +140,7 @@ public final class CheckpointWriter: Sendable {
                 guard let first = s.queue.first else { return s.stopping ? [] : nil }
                 var count = 1
                 if case .durable = first.kind {
-                    while count < s.queue.count, case .durable = s.queue[count].kind { count += 1 }
+                    while count < s.queue.count, case .durable = s.queue[count].kind, s.queue[count].lease == first.lease { count += 1 }
                 }
                 let jobs = Array(s.queue.prefix(count))
                 s.queue.removeFirst(count)
@@ -158,10 +174,12 @@ public final class CheckpointWriter: Sendable {
             for q in batch.newEvents { events[q.sequence] = q }
         }
         let oldest = batches.compactMap(\.oldestChange).min()
-        return CheckpointBatch(
+        var merged = CheckpointBatch(
             id: batches.last!.id, epoch: batches.map(\.epoch).max() ?? 1,
             entities: entities.values.sorted { $0.id < $1.id }, cells: cells.values.sorted { $0.cell < $1.cell },
             newEvents: events.values.sorted { $0.sequence < $1.sequence }, oldestChange: oldest)
+        merged.transfers = batches.flatMap(\.transfers)
+        return merged
     }
 
     private func log(_ batch: CheckpointBatch, _ result: Result<WriteReport, PQError>, _ duration: Duration, _ group: Int) {

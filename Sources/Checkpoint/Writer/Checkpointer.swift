@@ -7,6 +7,8 @@ import WorldCore
 public struct Checkpointer {
     public private(set) var scheduler: CheckpointScheduler
     public let writer: CheckpointWriter
+    /// A write failed because this worker's lease was revoked: it must stop and forget its cells.
+    public private(set) var leaseLost = false
 
     /// A durable write that finished: reply to the senders waiting on `ticket`.
     public struct DurableOutcome: Sendable {
@@ -26,6 +28,9 @@ public struct Checkpointer {
         }
     }
 
+    /// After a fenced worker forgot everything and holds a new lease.
+    public mutating func clearLeaseLost() { leaseLost = false }
+
     /// Asks for a checkpoint at the next turn.
     public mutating func requestEarly() { scheduler.requestEarly() }
 
@@ -34,6 +39,10 @@ public struct Checkpointer {
     public mutating func pump(_ shard: inout Shard, now: ContinuousClock.Instant) -> [DurableOutcome] {
         var durable: [DurableOutcome] = []
         for completion in writer.takeCompletions() {
+            // Only the current lease counts: a batch of an older incarnation failing is expected.
+            if case .failure(let error) = completion.result, error.isLeaseLost, completion.lease == writer.currentLease {
+                leaseLost = true
+            }
             switch (completion.kind, completion.result) {
             case (.periodic, .success(let report)):
                 shard.checkpointSucceeded(completion.batch, report: report, duration: completion.duration, now: now)

@@ -1,3 +1,4 @@
+import Checkpoint
 import Config
 import Foundation
 import Logging
@@ -6,21 +7,42 @@ import Wire
 import WorldCore
 import ZeroMQ
 
-/// The coordinator: workers register and heartbeat; once `workers.count` have registered it
-/// splits the world among them (contiguous Hilbert-curve ranges), stores the map with its epoch
-/// in PostgreSQL, and hands it to workers (with their heartbeats) and clients (on request). A
-/// restarted coordinator resumes the stored map: no cell moves.
+/// The coordinator: grants leases to workers that register, splits the world among them once
+/// `workers.count` are here (contiguous Hilbert-curve ranges), and from then on keeps the map:
+/// it fails a worker's cells over once its lease ran out in PostgreSQL, lets new workers in,
+/// drains leaving ones, and moves boundaries toward equal load. The map and the leases live in
+/// PostgreSQL, so a restarted coordinator resumes without moving any cell, and workers keep
+/// serving while it is down. Maps reach workers in their heartbeat replies and clients on request.
 public final class CoordinatorNode {
     let settings: ClusterSettings
     let logger: Logger
     let context: Context
     let router: Socket
     public let endpoint: String
+    let connection: Connection
     let maps: MapStore
+    let leases: LeaseTable
     let grid: Grid
     var map: Cellcluster_V1_ShardMap?
-    /// Registered workers: endpoint and last time heard from.
-    var workers: [String: (endpoint: String, seen: ContinuousClock.Instant)] = [:]
+    var partition: PartitionMap?
+
+    struct Member {
+        var endpoint: String
+        var generation: Int64
+        var granted: ContinuousClock.Instant
+        var draining = false
+        /// Latest reported load per cell (entities + requests per second), and entities in all.
+        var loads: [CellID: Double] = [:]
+        var entities = 0
+    }
+
+    /// Workers holding leases, as PostgreSQL says.
+    var members: [String: Member] = [:]
+    var rebalancer: Rebalancer
+    var lastLeaseCheck = ContinuousClock.now
+    var lastRebalance = ContinuousClock.now
+    /// Set by an admin scale request: how many workers the operator wants.
+    var wantedWorkers: Int?
 
     /// - Throws: `ZMQError` (bind), `PQError` (database), `WorldError` (grid), or `WireError` when
     ///   the stored map does not fit this cluster.yml's world.
@@ -28,9 +50,16 @@ public final class CoordinatorNode {
         self.settings = settings
         self.logger = logger
         grid = try Grid(width: settings.world.width, height: settings.world.height, cellSize: settings.world.cellSize)
-        maps = MapStore(connection: try Connection(settings.postgres.connectionParameters(application: "cellcluster-coordinator")))
+        connection = try Connection(settings.postgres.connectionParameters(application: "cellcluster-coordinator"))
+        maps = MapStore(connection: connection)
+        leases = LeaseTable(connection: connection)
         map = try maps.latest()
-        if let map { _ = try map.partitionMap(grid: grid) }
+        if let map { partition = try map.partitionMap(grid: grid) }
+        rebalancer = Rebalancer(settings: .init(maxCellsPerRound: settings.rebalance.maxCellsPerRound, threshold: settings.rebalance.threshold))
+        // Leases survive a coordinator restart: their holders keep serving.
+        for lease in try leases.all() {
+            members[lease.worker] = Member(endpoint: lease.endpoint, generation: lease.generation, granted: .now)
+        }
         context = try Context()
         router = try Socket(context, .router)
         endpoint = try router.bind(bind ?? settings.coordinator.endpoint)
@@ -39,20 +68,32 @@ public final class CoordinatorNode {
     public func run() -> Int32 {
         print("ready coordinator endpoint=\(endpoint) map_epoch=\(map?.epoch ?? 0) pid=\(getpid())")
         fflush(nil)
-        logger.info("serving", metadata: ["endpoint": "\(endpoint)", "map_epoch": "\(map?.epoch ?? 0)"])
+        logger.info("serving", metadata: ["endpoint": "\(endpoint)", "map_epoch": "\(map?.epoch ?? 0)", "workers": "\(members.keys.sorted())"])
         var poller = Poller()
         poller.add(router)
         while !Shutdown.isRequested {
             do {
-                guard try !poller.poll(timeoutMilliseconds: 100).isEmpty else { continue }
-                while let frames = try router.receive(dontWait: true) { handle(frames) }
+                if try !poller.poll(timeoutMilliseconds: 50).isEmpty {
+                    while let frames = try router.receive(dontWait: true) { handle(frames) }
+                }
+            } catch let error where error.code == EINTR {
+                continue
             } catch {
                 logger.error("socket failed: \(error)")
                 router.close()
                 return 1
             }
+            let now = ContinuousClock.now
+            if now - lastLeaseCheck >= .milliseconds(100) {
+                lastLeaseCheck = now
+                checkLeases()
+            }
+            if now - lastRebalance >= .milliseconds(settings.rebalance.intervalMs) {
+                lastRebalance = now
+                rebalance()
+            }
         }
-        logger.info("\(Shutdown.signalName): stopping (the map stays in PostgreSQL)")
+        logger.info("\(Shutdown.signalName): stopping (the map and the leases stay in PostgreSQL)")
         router.close()
         return 0
     }
@@ -69,76 +110,45 @@ public final class CoordinatorNode {
         }
         switch request.body {
         case .registerWorker(let r)?:
-            workers[r.workerID] = (r.endpoint, .now)
-            logger.info("worker registered", metadata: ["worker": "\(r.workerID)", "endpoint": "\(r.endpoint)"])
-            updateMap()
-            answerWithMap(peer, request, known: 0)
+            register(r, peer, request)
         case .heartbeat(let h)?:
-            if let known = workers[h.workerID] {
-                workers[h.workerID] = (known.endpoint, .now)
-            }
-            answerWithMap(peer, request, known: h.leaseEpoch)
+            heartbeat(h, peer, request)
         case .getShardMap(let g)?:
             answerWithMap(peer, request, known: g.knownEpoch)
+        case .drainRequest(let d)?:
+            drain(d.workerID, peer, request)
+        case .scaleRequest(let s)?:
+            scale(to: Int(s.workers), peer, request)
         case .statusRequest?:
             var reply = Envelope()
             reply.requestID = request.requestID
             reply.sender = "coordinator"
             reply.statusReply = .with { status in
                 if let map { status.map = map }
-                status.workers = workers.keys.sorted().map { id in .with { $0.workerID = id; $0.endpoint = workers[id]!.endpoint } }
+                status.workers = members.keys.sorted().map { id in
+                    .with {
+                        $0.workerID = id
+                        $0.endpoint = members[id]!.endpoint
+                        $0.ownedCells = UInt32(partition?.cells(of: id).count ?? 0)
+                        $0.entities = UInt32(members[id]!.entities)
+                    }
+                }
             }
             send(peer, reply)
         default:
-            var reply = Cellcluster_V1_Reply()
-            reply.code = .invalidArgument
-            reply.message = "the coordinator does not answer this message"
-            send(peer, request.reply(reply, sender: "coordinator"))
+            answer(peer, request, .invalidArgument, "the coordinator does not answer this message")
         }
     }
 
-    /// Makes the first map once enough workers are here; afterwards keeps endpoints current.
-    private func updateMap() {
-        if var current = map {
-            let inMap = Set(current.workers.map(\.workerID))
-            var changed = false
-            for i in current.workers.indices {
-                if let now = workers[current.workers[i].workerID]?.endpoint, now != current.workers[i].endpoint {
-                    current.workers[i].endpoint = now
-                    changed = true
-                }
-            }
-            let strangers = workers.keys.filter { !inMap.contains($0) }
-            if !strangers.isEmpty {
-                logger.warning("workers outside the map are not given cells (scaling is not built yet)", metadata: ["workers": "\(strangers.sorted())"])
-            }
-            if changed {
-                // Same cells, new addresses: a new epoch so clients and workers refresh.
-                current.epoch += 1
-                store(current)
-            }
-            return
-        }
-        guard workers.count >= settings.workers.count else {
-            logger.info("waiting for workers", metadata: ["registered": "\(workers.count)", "expected": "\(settings.workers.count)"])
-            return
-        }
-        let ids = workers.keys.sorted()
-        let partition = PartitionMap.even(grid: grid, workers: ids, epoch: 1)
-        store(Cellcluster_V1_ShardMap(partition, endpoints: workers.mapValues(\.endpoint)))
+    func answer(_ peer: [UInt8], _ request: Envelope, _ code: Cellcluster_V1_ErrorCode, _ message: String) {
+        var reply = Cellcluster_V1_Reply()
+        reply.code = code
+        reply.message = message
+        reply.mapEpoch = map?.epoch ?? 0
+        send(peer, request.reply(reply, sender: "coordinator"))
     }
 
-    private func store(_ candidate: Cellcluster_V1_ShardMap) {
-        do {
-            try maps.save(candidate)
-            map = candidate
-            logger.info("shard map stored", metadata: ["epoch": "\(candidate.epoch)", "workers": "\(candidate.workers.map(\.workerID))"])
-        } catch {
-            logger.error("could not store the shard map; workers keep the previous one", metadata: ["error": "\(error)"])
-        }
-    }
-
-    private func answerWithMap(_ peer: [UInt8], _ request: Envelope, known: UInt64) {
+    func answerWithMap(_ peer: [UInt8], _ request: Envelope, known: UInt64) {
         var reply = Envelope()
         reply.requestID = request.requestID
         reply.sender = "coordinator"
@@ -148,17 +158,37 @@ public final class CoordinatorNode {
             var r = Cellcluster_V1_Reply()
             r.code = .ok
             r.mapEpoch = map?.epoch ?? 0
-            r.message = map == nil ? "no map yet: \(workers.count) of \(settings.workers.count) workers registered" : "map unchanged"
+            r.message = map == nil ? "no map yet: \(members.count) of \(settings.workers.count) workers registered" : "map unchanged"
             reply.reply = r
         }
         send(peer, reply)
     }
 
-    private func send(_ peer: [UInt8], _ envelope: Envelope) {
+    func send(_ peer: [UInt8], _ envelope: Envelope) {
         do {
             try router.send([peer, WireFormat.encode(envelope)], dontWait: true)
         } catch {
             logger.debug("reply not delivered", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Stores a new map (with `also` in the same transaction) and makes it current.
+    @discardableResult
+    func store(_ candidate: PartitionMap, reason: String, also: (Connection) throws -> Void = { _ in }) -> Bool {
+        let wire = Cellcluster_V1_ShardMap(candidate, endpoints: members.mapValues(\.endpoint))
+        do {
+            try maps.save(wire, also: also)
+            map = wire
+            partition = candidate
+            logger.info("shard map stored: \(reason)", metadata: [
+                "epoch": "\(wire.epoch)", "workers": "\(candidate.workers)",
+                "cells": "\(candidate.workers.map { "\($0)=\(candidate.cells(of: $0).count)" })",
+            ])
+            return true
+        } catch {
+            logger.error("could not store the shard map; workers keep the previous one", metadata: ["error": "\(error)"])
+            if (error as? PQError)?.isConnectionProblem == true { try? connection.reset() }
+            return false
         }
     }
 }

@@ -21,9 +21,11 @@ struct MapStore {
 
     /// Stores a new map; its epoch must be newer than every stored one (the primary key and the
     /// check keep two coordinators from both winning).
-    func save(_ map: Cellcluster_V1_ShardMap) throws {
+    /// - Parameter also: more statements for the same transaction (ownership rows, revocations).
+    func save(_ map: Cellcluster_V1_ShardMap, also: (Connection) throws -> Void = { _ in }) throws {
         let bytes: [UInt8] = (try? map.serializedBytes()) ?? []
         try connection.transaction { conn in
+            try also(conn)
             try conn.query("LOCK TABLE shard_maps IN EXCLUSIVE MODE")
             let newest = try conn.query("SELECT coalesce(max(epoch), 0) FROM shard_maps")
             guard UInt64(bitPattern: try newest.int64(0, 0)) < map.epoch else {

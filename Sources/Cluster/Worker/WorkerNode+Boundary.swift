@@ -9,7 +9,10 @@ extension WorkerNode {
     func sendBoundaryNeeds(force: Bool) {
         guard let ownership = shard.ownership else { return }
         var byOwner: [String: [CellID]] = [:]
-        for cell in shard.remoteNeeds.keys { byOwner[ownership.map.owner(of: cell), default: []].append(cell) }
+        for cell in shard.remoteNeeds.keys {
+            let owner = ownership.map.owner(of: cell)
+            if owner != options.id { byOwner[owner, default: []].append(cell) }  // not its own cells on their way here
+        }
         // Owners that needed something before and now need nothing hear an empty set once.
         for worker in lastNeedsSent.keys where byOwner[worker] == nil { byOwner[worker] = [] }
         for (worker, cells) in byOwner {

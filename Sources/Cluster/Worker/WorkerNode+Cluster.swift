@@ -1,19 +1,20 @@
+import Checkpoint
 import Foundation
 import Wire
 import WorldCore
 import ZeroMQ
 
 extension WorkerNode {
-    /// Registers with the coordinator and waits (bounded) for the first shard map.
+    /// Registers with the coordinator and waits (bounded) for a lease and the first shard map.
     func joinCluster(timeout: Duration) -> Bool {
         let deadline = ContinuousClock.now + timeout
         var poller = Poller()
         poller.add(coordinatorSocket!)
-        var lastAsk = ContinuousClock.now - .seconds(1)
         while ContinuousClock.now < deadline && !Shutdown.isRequested {
-            if ContinuousClock.now - lastAsk >= .milliseconds(500) {
-                sendToCoordinator(.registerWorker(.with { $0.workerID = options.id; $0.endpoint = endpoint }))
-                lastAsk = .now
+            let now = ContinuousClock.now
+            if leaseKeeper == nil { registerIfDue(now: now) } else if now - lastRegistration >= .milliseconds(300) {
+                sendToCoordinator(.getShardMap(.with { $0.knownEpoch = mapEpoch }))
+                lastRegistration = now
             }
             do {
                 if try !poller.poll(timeoutMilliseconds: 100).isEmpty { try drainCoordinator() }
@@ -21,12 +22,22 @@ extension WorkerNode {
                 logger.error("coordinator socket failed: \(error)")
                 return false
             }
-            if mapEpoch > 0 { return true }
+            if mapEpoch > 0 && leaseKeeper != nil { return true }
         }
         return false
     }
 
-    func sendToCoordinator(_ body: Envelope.OneOf_Body) {
+    /// Asks for a lease (every 500 ms until one comes).
+    func registerIfDue(now: ContinuousClock.Instant) {
+        guard now - lastRegistration >= .milliseconds(500) else { return }
+        lastRegistration = now
+        let id = sendToCoordinator(.registerWorker(.with { $0.workerID = options.id; $0.endpoint = endpoint }))
+        registrationsSent[id] = now
+        if registrationsSent.count > 64 { registrationsSent.removeValue(forKey: registrationsSent.keys.min()!) }
+    }
+
+    @discardableResult
+    func sendToCoordinator(_ body: Envelope.OneOf_Body) -> UInt64 {
         var envelope = Envelope()
         envelope.requestID = nextCoordinatorRequest
         nextCoordinatorRequest += 1
@@ -37,38 +48,49 @@ extension WorkerNode {
         } catch {
             logger.warning("coordinator unreachable; serving with map \(mapEpoch)", metadata: ["error": "\(error)"])
         }
+        return envelope.requestID
     }
 
     func drainCoordinator() throws(ZMQError) {
         while let frames = try coordinatorSocket?.receive(dontWait: true) {
             guard let last = frames.last, let envelope = try? WireFormat.decode(last) else { continue }
-            if case .shardMap(let map)? = envelope.body { adopt(map) }
-        }
-    }
-
-    /// Serves the cells a new map gives this worker, under its epoch.
-    func adopt(_ map: Cellcluster_V1_ShardMap) {
-        guard map.epoch > mapEpoch else { return }
-        do {
-            let partition = try map.partitionMap(grid: shard.settings.grid)
-            guard partition.workers.contains(options.id) else {
-                logger.warning("map \(map.epoch) gives this worker no cells")
-                return
+            switch envelope.body {
+            case .shardMap(let map)?: adopt(map)
+            case .leaseGrant(let grant)?: takeLease(grant, requestID: envelope.requestID)
+            case .drainRequest(let drain)? where drain.workerID == options.id:
+                if !draining { logger.info("the coordinator asked this worker to leave: handing every cell off") }
+                draining = true
+            case .reply(let reply)? where reply.code != .ok:
+                logger.warning("coordinator: \(reply.message)")
+            default: break
             }
-            shard.ownership = Ownership(map: partition, worker: options.id)
-            shard.epoch = map.epoch
-            mapEpoch = map.epoch
-            peers = map.endpoints
-            logger.info("shard map adopted", metadata: ["epoch": "\(map.epoch)", "cells": "\(partition.cells(of: options.id).count)"])
-        } catch {
-            logger.error("shard map refused: \(error)")
         }
     }
 
-    /// The owner of a cell when it is another worker; nil when this worker serves it.
+    /// The owner of a cell when it is another worker; nil when this worker serves it (or will,
+    /// once it is released here).
     func otherOwner(of cell: CellID) -> (worker: String, endpoint: String)? {
         guard let ownership = shard.ownership, shard.settings.grid.contains(cell), !ownership.owns(cell) else { return nil }
         let owner = ownership.map.owner(of: cell)
+        guard owner != options.id else { return nil }
         return (owner, peers[owner] ?? "")
+    }
+
+    /// Whether this worker answers for a cell now.
+    enum CellGate {
+        case serve
+        case redirect(worker: String, endpoint: String)
+        case wait(String)
+    }
+
+    func gate(_ cell: CellID) -> CellGate {
+        guard serving || coordinatorSocket == nil else {
+            return .wait("worker \(options.id) cannot serve now (no valid lease): retry")
+        }
+        guard let ownership = shard.ownership, shard.settings.grid.contains(cell) else { return .serve }
+        if ownership.owns(cell) { return .serve }
+        if ownership.pending.contains(cell) { return .wait("cell \(cell.raw) is moving to worker \(options.id): retry") }
+        let owner = ownership.map.owner(of: cell)
+        return .redirect(worker: owner, endpoint: peers[owner] ?? "")
     }
 }

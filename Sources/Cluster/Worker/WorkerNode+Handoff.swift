@@ -76,8 +76,8 @@ extension WorkerNode {
             abort(.invalidArgument, "offer: \(error)")
             return
         }
-        guard let cell = try? shard.settings.grid.cell(at: entity.position), otherOwner(of: cell) == nil else {
-            abort(.wrongWorker, "this worker does not own the entity's new cell")
+        guard let cell = try? shard.settings.grid.cell(at: entity.position), case .serve = gate(cell) else {
+            abort(.wrongWorker, "this worker does not serve the entity's new cell now")
             return
         }
         let next = offer.sourceEpoch + 1
@@ -90,6 +90,7 @@ extension WorkerNode {
             case .won, .alreadyClaimed:
                 var adopted = entity
                 adopted.ownerEpoch = next
+                movedAway[entity.id] = nil
                 shard.adoptEntity(adopted, now: now)
                 performShardActions(now: now)
                 fault("handoff.target-after-commit")
@@ -128,7 +129,7 @@ extension WorkerNode {
     }
 
     /// The target owns the entity now: forget it here and answer the move.
-    private func complete(_ h: OutgoingHandoff) {
+    func complete(_ h: OutgoingHandoff) {
         outgoing[h.moved.id] = nil
         shard.dropEntity(h.moved.id, now: .now)
         movedAway[h.moved.id] = (h.target, h.moved.cell)
@@ -146,7 +147,8 @@ extension WorkerNode {
     /// itself; if it wins, the entity stays here; if the target won first, the handoff happened.
     func settle(_ h: OutgoingHandoff, now: ContinuousClock.Instant) {
         guard let current = shard.entity(h.moved.id) else {
-            outgoing[h.moved.id] = nil
+            // A checkpoint found a newer owner epoch stored and dropped it here: the target won.
+            complete(h)
             return
         }
         do {

@@ -42,7 +42,8 @@ extension WorkerNode {
             do {
                 var entity = try spawn.entity.entity()
                 entity.cell = try shard.settings.grid.cell(at: entity.position)
-                if redirected(peer, envelope, entity.cell) { return }
+                if turnedAway(peer, envelope, entity.cell) { return }
+                countRequest(entity.cell)
                 change(.entitySpawn(entity), cell: entity.cell, affects: entity.id, peer, envelope, key: key, now: now)
             } catch let error as WireError {
                 answer(peer, envelope, key: key, error: .invalidArgument, "spawn: \(error.message)")
@@ -52,35 +53,55 @@ extension WorkerNode {
         case .moveEntity(let move)?:
             let id = EntityID(move.entityID)
             if handingOff(id, peer, envelope) { return }
-            if shard.entity(id) == nil, redirected(peer, envelope, CellID(move.cellID)) { return }
-            if shard.entity(id) != nil, let target = try? shard.settings.grid.cell(at: move.to.position), let owner = otherOwner(of: target) {
-                do {
-                    _ = try move.to.position.validated()
-                } catch {
-                    answer(peer, envelope, key: key, worldError: error)
+            let from = shard.entity(id)?.cell ?? movedAway[id]?.cell ?? CellID(move.cellID)
+            if turnedAway(peer, envelope, from) { return }
+            recoverFromStorage(id, now: now)
+            countRequest(from)
+            if shard.entity(id) != nil, let target = try? shard.settings.grid.cell(at: move.to.position) {
+                switch gate(target) {
+                case .serve: break
+                case .wait(let why):
+                    answerError(peer, envelope, .handoffInProgress, why)
+                    return
+                case .redirect(let worker, let endpoint):
+                    do {
+                        _ = try move.to.position.validated()
+                    } catch {
+                        answer(peer, envelope, key: key, worldError: error)
+                        return
+                    }
+                    startHandoff(id, to: move.to.position, cell: target, owner: (worker, endpoint), peer, envelope, key: key, now: now)
                     return
                 }
-                startHandoff(id, to: move.to.position, cell: target, owner: owner, peer, envelope, key: key, now: now)
-                return
             }
-            change(.entityMove(id, to: move.to.position), cell: shard.entity(id)?.cell ?? CellID(move.cellID), affects: id, peer, envelope, key: key, now: now)
+            change(.entityMove(id, to: move.to.position), cell: from, affects: id, peer, envelope, key: key, now: now)
         case .entityAction(let action)?:
             let id = EntityID(action.entityID)
             if handingOff(id, peer, envelope) { return }
-            if shard.entity(id) == nil, redirected(peer, envelope, CellID(action.cellID)) { return }
-            change(.entityAction(id, action: action.action, deltas: action.statDeltas), cell: shard.entity(id)?.cell ?? CellID(action.cellID),
+            let cell = shard.entity(id)?.cell ?? movedAway[id]?.cell ?? CellID(action.cellID)
+            if turnedAway(peer, envelope, cell) { return }
+            recoverFromStorage(id, now: now)
+            countRequest(cell)
+            change(.entityAction(id, action: action.action, deltas: action.statDeltas), cell: cell,
                    affects: id, peer, envelope, key: key, now: now)
         case .cellStateChange(let c)?:
-            if redirected(peer, envelope, CellID(c.cellID)) { return }
+            if turnedAway(peer, envelope, CellID(c.cellID)) { return }
+            countRequest(CellID(c.cellID))
             change(.cellStateChange(set: c.set, remove: c.remove), cell: CellID(c.cellID), affects: nil, peer, envelope, key: key, now: now)
         case .worldEvent(let w)?:
-            if redirected(peer, envelope, CellID(w.cellID)) { return }
+            if turnedAway(peer, envelope, CellID(w.cellID)) { return }
+            countRequest(CellID(w.cellID))
             change(.worldEvent(name: w.name, payload: Array(w.payload)), cell: CellID(w.cellID), affects: nil, peer, envelope, key: key, now: now)
         case .getEntity(let get)?:
             if handingOff(EntityID(get.entityID), peer, envelope) { return }
+            if let cell = shard.entity(EntityID(get.entityID))?.cell, turnedAway(peer, envelope, cell) { return }
+            if !serving && coordinatorSocket != nil {
+                answerError(peer, envelope, .handoffInProgress, "worker \(options.id) cannot serve now (no valid lease): retry")
+                return
+            }
             readEntity(EntityID(get.entityID), peer, envelope)
         case .getCell(let get)?:
-            if redirected(peer, envelope, CellID(get.cellID)) { return }
+            if turnedAway(peer, envelope, CellID(get.cellID)) { return }
             readCell(CellID(get.cellID), peer, envelope, now: now)
         case .handoffOffer(let offer)?:
             receiveOffer(offer, peer, envelope, now: now)
@@ -104,12 +125,15 @@ extension WorkerNode {
             return true
         }
         guard shard.entity(id) == nil, let away = movedAway[id] else { return false }
+        // The cell it went to may have changed hands since: name its owner now.
+        let owner = partition?.owner(of: away.cell) ?? away.worker
+        guard owner != options.id else { return false }  // its cell is this worker's now
         var reply = Cellcluster_V1_Reply()
         reply.code = .wrongWorker
-        reply.message = "entity \(id.raw) moved to worker \(away.worker) (cell \(away.cell.raw))"
+        reply.message = "entity \(id.raw) moved to cell \(away.cell.raw) of worker \(owner)"
         reply.mapEpoch = mapEpoch
-        reply.redirectWorker = away.worker
-        reply.redirectEndpoint = peers[away.worker] ?? ""
+        reply.redirectWorker = owner
+        reply.redirectEndpoint = peers[owner] ?? ""
         sendBytes(peer, WireFormat.encode(request.reply(reply, sender: sender)))
         return true
     }
@@ -122,17 +146,43 @@ extension WorkerNode {
         answer(peer, request, key: nil, error: code, message)
     }
 
-    /// Answers WRONG_WORKER, naming the owner, when another worker owns the cell.
-    private func redirected(_ peer: [UInt8], _ request: Envelope, _ cell: CellID) -> Bool {
-        guard let owner = otherOwner(of: cell) else { return false }
-        var reply = Cellcluster_V1_Reply()
-        reply.code = .wrongWorker
-        reply.message = "cell \(cell.raw) belongs to worker \(owner.worker)"
-        reply.mapEpoch = mapEpoch
-        reply.redirectWorker = owner.worker
-        reply.redirectEndpoint = owner.endpoint
-        sendBytes(peer, WireFormat.encode(request.reply(reply, sender: sender)))
-        return true
+    /// Answers for a cell this worker does not serve now: WRONG_WORKER naming the owner, or a
+    /// retryable HANDOFF_IN_PROGRESS while the cell is on its way here (or the lease lapsed).
+    private func turnedAway(_ peer: [UInt8], _ request: Envelope, _ cell: CellID) -> Bool {
+        switch gate(cell) {
+        case .serve:
+            return false
+        case .wait(let why):
+            answerError(peer, request, .handoffInProgress, why)
+            return true
+        case .redirect(let worker, let endpoint):
+            var reply = Cellcluster_V1_Reply()
+            reply.code = .wrongWorker
+            reply.message = "cell \(cell.raw) belongs to worker \(worker)"
+            reply.mapEpoch = mapEpoch
+            reply.redirectWorker = worker
+            reply.redirectEndpoint = endpoint
+            sendBytes(peer, WireFormat.encode(request.reply(reply, sender: sender)))
+            return true
+        }
+    }
+
+    /// An entity that is not in memory although storage puts it in a cell this worker holds
+    /// loaded: the cell was loaded while the entity was elsewhere (frozen in a handoff, say), and
+    /// the entity arrived in storage later. Take it from storage, or the cell would answer that
+    /// it is not there. Costs one read, only for requests about entities not in memory.
+    private func recoverFromStorage(_ id: EntityID, now: ContinuousClock.Instant) {
+        guard shard.entity(id) == nil, shard.ownership != nil else { return }
+        guard let stored = try? loader.loadEntity(id), case .serve = gate(stored.cell),
+            let phase = shard.phase(of: stored.cell), phase != .loading
+        else { return }
+        shard.adoptEntity(stored, now: now)
+        movedAway[id] = nil
+        logger.info("entity taken from storage into its loaded cell", metadata: ["entity": "\(id.raw)", "cell": "\(stored.cell.raw)"])
+    }
+
+    private func countRequest(_ cell: CellID) {
+        if coordinatorSocket != nil { cellRequests[cell, default: 0] &+= 1 }
     }
 
     /// Applies or queues a change, then answers: at once, or after the commit for durable kinds.
@@ -204,6 +254,7 @@ extension WorkerNode {
     /// Answers the senders of durable changes whose commit finished.
     func answerDurable(_ outcomes: [Checkpointer.DurableOutcome]) {
         for outcome in outcomes {
+            if finishRelease(outcome, now: .now) { continue }
             guard let held = pendingDurable.removeValue(forKey: outcome.ticket) else { continue }
             for var h in held {
                 switch outcome.result {

@@ -63,6 +63,33 @@ public final class WorkerNode {
     var neighbourNeeds: [String: (cells: Set<CellID>, seen: ContinuousClock.Instant)] = [:]
     /// DEALER sockets to other workers, for handoffs.
     var peerSockets: [String: (endpoint: String, socket: Socket)] = [:]
+
+    // Membership (see WorkerNode+Lease and WorkerNode+Transfer).
+    /// Renews this incarnation's lease; nil while it holds none (joining, or after being fenced).
+    var leaseKeeper: LeaseKeeper?
+    /// When each registration request went out: a grant's lease counts from its request.
+    var registrationsSent: [UInt64: ContinuousClock.Instant] = [:]
+    var lastRegistration = ContinuousClock.now - .seconds(10)
+    /// False while this worker may not answer for its cells (no lease, or it lapsed).
+    var serving = false
+    var partition: PartitionMap?
+    /// Cells this worker serves; cells the map gives it that their previous owner has not
+    /// released yet (with the map epoch they came with); cells it gives away (to whom) until the
+    /// transaction that saves their state commits; and cells that came and left before they were
+    /// released here, which it passes on if storage ever names it.
+    var confirmed: Set<CellID> = []
+    var pending: [CellID: UInt64] = [:]
+    var releasing: [CellID: String] = [:]
+    var forwarding: [CellID: (to: String, since: ContinuousClock.Instant)] = [:]
+    var release: (ticket: UInt64, batch: CheckpointBatch)?
+    var releaseRetryAt = ContinuousClock.now
+    var lastOwnershipPoll = ContinuousClock.now
+    /// Requests per cell since the last load report.
+    var cellRequests: [CellID: UInt64] = [:]
+    var lastLoadReport = ContinuousClock.now
+    /// Told to leave (SIGTERM in a cluster, or the coordinator scaling in): hand every cell off, then exit.
+    var draining = false
+    var drainStarted: ContinuousClock.Instant?
     var sender: String { "worker:\(options.id)" }
 
     struct HeldReply {
@@ -121,11 +148,13 @@ public final class WorkerNode {
         }
         print("ready worker=\(options.id) endpoint=\(endpoint) pid=\(getpid())")
         fflush(nil)  // every stream: the ready line must reach a pipe at once
-        logger.info("serving", metadata: ["endpoint": "\(endpoint)", "epoch": "\(options.epoch)"])
+        logger.info("ready", metadata: ["endpoint": "\(endpoint)", "map_epoch": "\(mapEpoch)"])
         var lastTick = ContinuousClock.now
         var lastHeartbeat = ContinuousClock.now
-        while !Shutdown.isRequested {
+        while true {
             let now = ContinuousClock.now
+            checkLease(now: now)
+            if Shutdown.isRequested || draining, readyToExit(now: now) { break }
             var poller = Poller()
             poller.add(router)
             if let coordinatorSocket { poller.add(coordinatorSocket) }
@@ -134,6 +163,7 @@ public final class WorkerNode {
             let wait = min(busy ? Duration.milliseconds(2) : .milliseconds(50), checkpointer.scheduler.timeUntilDue(now: now))
             do {
                 let ready = try poller.poll(timeoutMilliseconds: Int(wait.milliseconds))
+                checkLease(now: .now)  // the process may have been paused inside poll
                 if ready.contains(0) { try drainRequests(limit: 4096) }
                 if coordinatorSocket != nil && ready.contains(1) { try drainCoordinator() }
                 if ready.contains(where: { $0 >= (coordinatorSocket == nil ? 1 : 2) }) { drainPeers(now: .now) }
@@ -151,23 +181,57 @@ public final class WorkerNode {
             }
             answerDurable(checkpointer.pump(&shard, now: after))
             if !outgoing.isEmpty { checkHandoffTimeouts(now: after) }
-            if coordinatorSocket != nil {
+            if coordinatorSocket != nil && leaseKeeper != nil {
+                stepTransfers(now: after)
                 let beat = after - lastHeartbeat >= .milliseconds(settings.leases.heartbeatMs)
-                sendBoundaryNeeds(force: beat)
+                if serving { sendBoundaryNeeds(force: beat) }
                 if beat {
-                    sendToCoordinator(.heartbeat(.with { $0.workerID = options.id; $0.leaseEpoch = mapEpoch }))
+                    let loads = cellLoads(now: after)
+                    sendToCoordinator(.heartbeat(.with {
+                        $0.workerID = options.id
+                        $0.leaseEpoch = mapEpoch
+                        $0.loads = loads
+                    }))
+                    if draining { sendToCoordinator(.drainRequest(.with { $0.workerID = options.id })) }
                     expireNeighbourNeeds(now: after)
                     lastHeartbeat = after
                 }
             }
         }
-        return stop()
+        let code = stop()
+        if draining && settledForExit { returnLease() } else { leaseKeeper?.stop() }
+        return code
+    }
+
+    /// On SIGTERM in a cluster, and when the coordinator scales in: hand every cell to other
+    /// workers first (bounded); without a lease or a coordinator, the final checkpoint alone.
+    private func readyToExit(now: ContinuousClock.Instant) -> Bool {
+        // SIGINT (and `scripts/cluster down`): stop with a final checkpoint, no hand-off.
+        guard coordinatorSocket != nil, leaseKeeper != nil, serving || draining, Shutdown.signalName != "SIGINT" else { return true }
+        if drainStarted == nil {
+            drainStarted = now
+            draining = true
+            logger.info("\(Shutdown.isRequested ? Shutdown.signalName : "scale in"): handing every cell to other workers before exit")
+            sendToCoordinator(.drainRequest(.with { $0.workerID = options.id }))
+        }
+        if settledForExit { return true }
+        let waited = now - drainStarted!
+        if Shutdown.isRequested, waited >= .seconds(5), partition.map({ !$0.cells(of: options.id).isEmpty }) ?? true,
+            release == nil, releasing.isEmpty {
+            logger.warning("no map without this worker after 5 s (is the coordinator down?): final checkpoint only; its cells fail over when the lease runs out")
+            return true
+        }
+        if waited >= .milliseconds(settings.checkpoint.shutdownDeadlineMs / 2) {
+            logger.warning("drain did not finish in time: final checkpoint of what is left")
+            return true
+        }
+        return false
     }
 
     /// The graceful stop: a final checkpoint of everything, within the deadline.
     private func stop() -> Int32 {
         let unsavedBefore = shard.unsavedChanges
-        logger.info("\(Shutdown.signalName): final checkpoint of \(unsavedBefore) unsaved changes")
+        logger.info("\(Shutdown.isRequested ? Shutdown.signalName : "leaving"): final checkpoint of \(unsavedBefore) unsaved changes")
         let deadline = ContinuousClock.now + .milliseconds(settings.checkpoint.shutdownDeadlineMs)
         var progress = ProgressBar(title: "flushing", total: unsavedBefore)
         let outcomes = checkpointer.flush(&shard, deadline: deadline) { pause, unsaved in

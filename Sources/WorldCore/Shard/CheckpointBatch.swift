@@ -10,9 +10,12 @@ public struct CheckpointBatch: Sendable, Equatable {
     public let newEvents: [QueuedEvent]
     /// When the oldest change in this batch was made.
     public let oldestChange: ContinuousClock.Instant?
+    /// Cells this batch gives away (their last state is in it): storage names the new owner in
+    /// the same transaction.
+    public var transfers: [CellTransfer] = []
 
     public var rowCount: Int { entities.count + cells.count + newEvents.count }
-    public var isEmpty: Bool { rowCount == 0 }
+    public var isEmpty: Bool { rowCount == 0 && transfers.isEmpty }
 
     public init(id: UInt64, epoch: UInt64 = 1, entities: [Entity], cells: [CellRecord], newEvents: [QueuedEvent], oldestChange: ContinuousClock.Instant?) {
         self.id = id
@@ -21,6 +24,16 @@ public struct CheckpointBatch: Sendable, Equatable {
         self.cells = cells
         self.newEvents = newEvents
         self.oldestChange = oldestChange
+    }
+}
+
+/// A cell leaving this shard for another worker.
+public struct CellTransfer: Sendable, Equatable {
+    public let cell: CellID
+    public let to: String
+    public init(cell: CellID, to: String) {
+        self.cell = cell
+        self.to = to
     }
 }
 

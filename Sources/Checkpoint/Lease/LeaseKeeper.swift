@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import Postgres
+import Synchronization
+
+/// Renews a worker's lease in PostgreSQL on its own thread and connection, so a slow database
+/// never stalls the thread that serves, and a worker keeps its lease while the coordinator is
+/// down. The serving thread asks `mayServe(now:)` before it answers anything.
+///
+/// Safety: a renewal started at t makes PostgreSQL's expiry at least t + lease; the keeper lets
+/// the worker serve only until t + lease - margin. The coordinator revokes only after
+/// PostgreSQL's expiry, so a worker that cannot renew has stopped serving by then.
+public final class LeaseKeeper: Sendable {
+    public enum Standing: Sendable, Equatable {
+        /// Renewed; serving is allowed until the deadline.
+        case held(until: ContinuousClock.Instant)
+        /// Not renewed in time: stop serving (it may still come back if the row is still ours).
+        case lapsed
+        /// The row is gone or belongs to a newer incarnation: this incarnation is fenced for good.
+        case revoked
+    }
+
+    private struct State: Sendable {
+        var deadline: ContinuousClock.Instant?
+        var revoked = false
+        var stopping = false
+        var lastError: String?
+    }
+
+    public let token: LeaseToken
+    public let leaseMs: Int
+    public let renewEveryMs: Int
+    private let state = Mutex(State())
+    private let parameters: ConnectionParameters
+    private let logger: Logger
+
+    /// - Parameter grantedAt: when the request that got the grant was sent: the first deadline
+    ///   counts from there.
+    public init(token: LeaseToken, grantedAt: ContinuousClock.Instant, leaseMs: Int, renewEveryMs: Int,
+                parameters: ConnectionParameters, logger: Logger) {
+        self.token = token
+        self.leaseMs = leaseMs
+        self.renewEveryMs = renewEveryMs
+        self.parameters = parameters
+        self.logger = logger
+        let first = grantedAt + Self.servingWindow(leaseMs)
+        state.withLock { $0.deadline = first }
+        let thread = Thread { [self] in run() }
+        thread.name = "lease-keeper"
+        thread.start()
+    }
+
+    /// How long after a renewal was sent the worker may serve.
+    static func servingWindow(_ leaseMs: Int) -> Duration {
+        .milliseconds(leaseMs - max(100, leaseMs / 10))
+    }
+
+    public func standing(now: ContinuousClock.Instant) -> Standing {
+        state.withLock { s in
+            if s.revoked { return .revoked }
+            guard let deadline = s.deadline, now < deadline else { return .lapsed }
+            return .held(until: deadline)
+        }
+    }
+
+    public func mayServe(now: ContinuousClock.Instant) -> Bool {
+        if case .held = standing(now: now) { return true }
+        return false
+    }
+
+    /// Marks the lease revoked (a write was fenced) and ends renewals.
+    public func markRevoked() {
+        state.withLock { $0.revoked = true }
+    }
+
+    public func stop() {
+        state.withLock { $0.stopping = true }
+    }
+
+    private func run() {
+        var connection: Connection?
+        while true {
+            let (stopping, revoked) = state.withLock { ($0.stopping, $0.revoked) }
+            if stopping || revoked { break }
+            let started = ContinuousClock.now
+            do {
+                if connection == nil || connection?.isOpen == false {
+                    connection = try Connection(parameters)
+                    try connection!.query("SET statement_timeout = \(max(100, leaseMs / 2))")
+                }
+                let renewed = try connection!.query("""
+                    UPDATE worker_leases SET expires_at = now() + $3::int8 * interval '1 millisecond'
+                    WHERE worker_id = $1 AND generation = $2::int8
+                    """, [.text(token.worker), .int64(token.generation), .int64(Int64(leaseMs))]).affectedRows
+                if renewed == 1 {
+                    let deadline = started + Self.servingWindow(leaseMs)
+                    state.withLock { s in
+                        s.deadline = max(s.deadline ?? deadline, deadline)
+                        if s.lastError != nil { s.lastError = nil }
+                    }
+                } else {
+                    logger.error("lease revoked: worker \(token.worker) generation \(token.generation) is no longer in worker_leases")
+                    state.withLock { $0.revoked = true }
+                    break
+                }
+            } catch {
+                let message = "\(error)"
+                let first = state.withLock { s -> Bool in
+                    defer { s.lastError = message }
+                    return s.lastError == nil
+                }
+                if first { logger.warning("lease renewal failed; serving stops at the deadline unless it recovers", metadata: ["error": "\(message)"]) }
+                if error.isConnectionProblem { connection?.close(); connection = nil }
+            }
+            let next = started + .milliseconds(renewEveryMs)
+            let pause = next - ContinuousClock.now
+            if pause > .zero { Thread.sleep(forTimeInterval: Double(pause.components.attoseconds) / 1e18 + Double(pause.components.seconds)) }
+        }
+        connection?.close()
+    }
+}

@@ -1,0 +1,59 @@
+import Postgres
+
+/// The leases in PostgreSQL, as the coordinator sees them: grants on registration, and the
+/// revocation of leases that ran out (PostgreSQL's clock is the only one that judges expiry).
+public struct LeaseTable {
+    public let connection: Connection
+
+    public init(connection: Connection) {
+        self.connection = connection
+    }
+
+    public struct Lease: Sendable, Equatable {
+        public let worker: String
+        public let generation: Int64
+        public let endpoint: String
+    }
+
+    /// A new incarnation of `worker`: a fresh generation, which revokes any older one (the
+    /// statement waits for that incarnation's writes in flight).
+    public func grant(worker: String, endpoint: String, leaseMs: Int) throws(PQError) -> Int64 {
+        // Delete, then insert: the delete waits for the old incarnation's writes in flight.
+        let results = try connection.pipeline([
+            PipelinedStatement("BEGIN"),
+            PipelinedStatement("DELETE FROM worker_leases WHERE worker_id = $1", [.text(worker)]),
+            PipelinedStatement("""
+                INSERT INTO worker_leases (worker_id, generation, endpoint, expires_at)
+                VALUES ($1, nextval('lease_generations'), $2, now() + $3::int8 * interval '1 millisecond')
+                RETURNING generation
+                """, [.text(worker), .text(endpoint), .int64(Int64(leaseMs))]),
+            PipelinedStatement("COMMIT"),
+        ])
+        return try results[2].int64(0, 0)
+    }
+
+    /// Every lease held now (expired or not).
+    public func all() throws(PQError) -> [Lease] {
+        let result = try connection.query("SELECT worker_id, generation, endpoint FROM worker_leases ORDER BY worker_id")
+        return try (0..<result.rowCount).map { row throws(PQError) in
+            Lease(worker: result.string(row, 0) ?? "", generation: try result.int64(row, 1), endpoint: result.string(row, 2) ?? "")
+        }
+    }
+
+    /// Leases that ran out, by PostgreSQL's clock.
+    public func expired() throws(PQError) -> [Lease] {
+        let result = try connection.query(
+            "SELECT worker_id, generation, endpoint FROM worker_leases WHERE expires_at < now() ORDER BY worker_id")
+        return try (0..<result.rowCount).map { row throws(PQError) in
+            Lease(worker: result.string(row, 0) ?? "", generation: try result.int64(row, 1), endpoint: result.string(row, 2) ?? "")
+        }
+    }
+
+    /// Revokes a lease in the current transaction: waits for the holder's writes in flight; after
+    /// commit, none of its writes can commit. False when that generation is gone already.
+    public static func revoke(_ lease: Lease, in connection: Connection) throws(PQError) -> Bool {
+        try connection.query(
+            "DELETE FROM worker_leases WHERE worker_id = $1 AND generation = $2::int8", [.text(lease.worker), .int64(lease.generation)]
+        ).affectedRows == 1
+    }
+}

@@ -1,0 +1,172 @@
+import Checkpoint
+import Foundation
+import Postgres
+import Wire
+import WorldCore
+
+/// Leases and failover.
+extension CoordinatorNode {
+    /// A worker asks for a lease. Each new incarnation gets a new generation (which fences the
+    /// previous one); a resent registration of the incarnation just granted gets the same one.
+    func register(_ r: Cellcluster_V1_RegisterWorker, _ peer: [UInt8], _ request: Envelope) {
+        var generation: Int64
+        if let known = members[r.workerID], known.endpoint == r.endpoint, ContinuousClock.now - known.granted < .seconds(2) {
+            generation = known.generation
+        } else {
+            do {
+                generation = try leases.grant(worker: r.workerID, endpoint: r.endpoint, leaseMs: settings.leases.leaseMs)
+            } catch {
+                logger.error("cannot grant a lease", metadata: ["worker": "\(r.workerID)", "error": "\(error)"])
+                if error.isConnectionProblem { try? connection.reset() }
+                answer(peer, request, .storageUnavailable, "cannot grant a lease: \(error.message)")
+                return
+            }
+            let endpointChanged = members[r.workerID].map { $0.endpoint != r.endpoint } ?? false
+            members[r.workerID] = Member(endpoint: r.endpoint, generation: generation, granted: .now)
+            logger.info("lease granted", metadata: ["worker": "\(r.workerID)", "generation": "\(generation)", "endpoint": "\(r.endpoint)"])
+            if endpointChanged, let partition, partition.workers.contains(r.workerID) {
+                // Same cells, new address: a new epoch so clients and workers refresh.
+                store(PartitionMap(epoch: partition.epoch + 1, curve: partition.curve, ranges: partition.ranges),
+                      reason: "worker \(r.workerID) is at \(r.endpoint) now")
+            }
+        }
+        var reply = Envelope()
+        reply.requestID = request.requestID
+        reply.sender = "coordinator"
+        reply.leaseGrant = .with {
+            $0.workerID = r.workerID
+            $0.leaseEpoch = UInt64(bitPattern: generation)
+            $0.leaseMs = UInt32(settings.leases.leaseMs)
+        }
+        send(peer, reply)
+        if map == nil { makeFirstMap() }
+    }
+
+    func heartbeat(_ h: Cellcluster_V1_Heartbeat, _ peer: [UInt8], _ request: Envelope) {
+        guard members[h.workerID] != nil else {
+            answer(peer, request, .staleEpoch, "worker \(h.workerID) holds no lease: register again")
+            return
+        }
+        do {
+            // Every heartbeat carries the worker's loads (none: idle). Smoothed (half the old, half the new) so one noisy report moves nothing.
+            var loads = members[h.workerID]!.loads.mapValues { $0 / 2 }.filter { $0.value >= 0.05 }
+            var entities = 0
+            for l in h.loads {
+                loads[CellID(l.cellID), default: 0] += (Double(l.entities) + l.eventsPerSecond) / 2
+                entities += Int(l.entities)
+            }
+            members[h.workerID]!.loads = loads
+            members[h.workerID]!.entities = entities
+        }
+        answerWithMap(peer, request, known: h.leaseEpoch)
+        if members[h.workerID]!.draining {
+            var drain = Envelope()
+            drain.requestID = request.requestID
+            drain.sender = "coordinator"
+            drain.drainRequest = .with { $0.workerID = h.workerID }
+            send(peer, drain)
+        }
+    }
+
+    /// The first map, once `workers.count` workers hold leases: an even split, and every cell's
+    /// owner in `cell_ownership`, in one transaction.
+    func makeFirstMap() {
+        guard members.count >= settings.workers.count else {
+            logger.info("waiting for workers", metadata: ["registered": "\(members.count)", "expected": "\(settings.workers.count)"])
+            return
+        }
+        let first = PartitionMap.even(grid: grid, workers: members.keys.sorted(), epoch: (map?.epoch ?? 0) + 1)
+        store(first, reason: "first map") { conn in
+            let owners = (0..<Int64(self.grid.cellCount)).map { (cell: CellID($0), worker: first.owner(of: CellID($0))) }
+            let s = CellOwnership.assign(owners, epoch: first.epoch)
+            try conn.query(s.sql, s.parameters)
+        }
+    }
+
+    /// Workers whose lease ran out (by PostgreSQL's clock) or was returned lose their cells.
+    func checkLeases() {
+        let held: [LeaseTable.Lease]
+        let expired: [LeaseTable.Lease]
+        do {
+            held = try leases.all()
+            expired = try leases.expired()
+        } catch {
+            logger.warning("cannot read leases", metadata: ["error": "\(error)"])
+            if error.isConnectionProblem { try? connection.reset() }
+            return
+        }
+        let holders = Set(held.map(\.worker))
+        for lease in expired { failOver(lease.worker, lease: lease) }
+        for worker in members.keys.sorted() where !holders.contains(worker) {
+            // Returned (a drained worker leaving) or revoked by someone else.
+            failOver(worker, lease: nil)
+        }
+        for lease in held where members[lease.worker] == nil && !expired.contains(lease) {
+            members[lease.worker] = Member(endpoint: lease.endpoint, generation: lease.generation, granted: .now)
+        }
+        for worker in partition?.workers ?? [] where members[worker] == nil && !holders.contains(worker) {
+            failOver(worker, lease: nil)  // in the map without a lease (e.g. it left while this coordinator was down)
+        }
+    }
+
+    /// Revokes the lease (waiting for the holder's writes in flight) and, in the same
+    /// transaction, gives the worker's cells to its neighbours in a new map and names their new
+    /// owners in `cell_ownership`. They load the cells lazily from the last checkpoint.
+    func failOver(_ worker: String, lease: LeaseTable.Lease?) {
+        let started = ContinuousClock.now
+        guard let partition, partition.workers.contains(worker) else {
+            // Not in the map: nothing to fail over, but a cell still named for it (released to
+            // it after it left the map) goes to the map's owner.
+            do {
+                try connection.transaction { conn in
+                    if let lease { _ = try LeaseTable.revoke(lease, in: conn) }
+                    guard let partition else { return }
+                    let named = try conn.query("SELECT cell_id FROM cell_ownership WHERE worker_id = $1", [.text(worker)])
+                    let owners = try (0..<named.rowCount).map { row in
+                        let cell = CellID(try named.int64(row, 0))
+                        return (cell: cell, worker: partition.owner(of: cell))
+                    }
+                    guard !owners.isEmpty else { return }
+                    let s = CellOwnership.assign(owners, epoch: partition.epoch)
+                    try conn.query(s.sql, s.parameters)
+                }
+                members[worker] = nil
+            } catch {
+                logger.warning("cannot retire worker \(worker) yet", metadata: ["error": "\(error)"])
+            }
+            return
+        }
+        let live = partition.workers.filter { $0 != worker && members[$0] != nil }
+        guard !live.isEmpty else {
+            logger.error("worker \(worker) is gone and no other worker holds a lease: its cells wait for a worker")
+            if let lease { _ = try? connection.transaction { conn in try LeaseTable.revoke(lease, in: conn) } }
+            members[worker] = nil
+            return
+        }
+        var planner = rebalancer
+        guard let plan = planner.plan(partition, live: live, loads: mergedLoads()) else { return }
+        let next = plan.map
+        var revoked = true
+        let stored = store(next, reason: "worker \(worker) failed over") { conn in
+            if let lease { revoked = try LeaseTable.revoke(lease, in: conn) }
+            // Its cells, and any cell still named for it (a move it had not finished).
+            var cells = Set(partition.cells(of: worker))
+            let named = try conn.query("SELECT cell_id FROM cell_ownership WHERE worker_id = $1", [.text(worker)])
+            for row in 0..<named.rowCount { cells.insert(CellID(try named.int64(row, 0))) }
+            let owners = cells.sorted().map { (cell: $0, worker: next.owner(of: $0)) }
+            let s = CellOwnership.assign(owners, epoch: next.epoch)
+            try conn.query(s.sql, s.parameters)
+        }
+        guard stored else { return }
+        members[worker] = nil
+        let ms = (ContinuousClock.now - started).milliseconds
+        logger.warning("failover: worker \(worker) \(lease == nil ? "left" : "lost its lease")\(revoked ? "" : " (already revoked)"); its cells went to \(live)",
+                       metadata: ["map_epoch": "\(next.epoch)", "took_ms": "\(String(format: "%.1f", ms))"])
+    }
+
+    func mergedLoads() -> [CellID: Double] {
+        var result: [CellID: Double] = [:]
+        for member in members.values { result.merge(member.loads) { $0 + $1 } }
+        return result
+    }
+}

@@ -1,0 +1,86 @@
+import Checkpoint
+import Foundation
+import Wire
+import WorldCore
+
+extension WorkerNode {
+    /// The coordinator granted a lease for one of the registrations: renew it from now on.
+    func takeLease(_ grant: Cellcluster_V1_LeaseGrant, requestID: UInt64) {
+        guard leaseKeeper == nil, grant.workerID == options.id, let sent = registrationsSent[requestID] else { return }
+        let token = LeaseToken(worker: options.id, generation: Int64(bitPattern: grant.leaseEpoch))
+        var parameters = settings.postgres.connectionParameters(application: "cellcluster-lease-\(options.id)")
+        parameters.tcpUserTimeoutMilliseconds = settings.leases.leaseMs
+        let leaseMs = Int(grant.leaseMs) > 0 ? Int(grant.leaseMs) : settings.leases.leaseMs
+        leaseKeeper = LeaseKeeper(token: token, grantedAt: sent, leaseMs: leaseMs, renewEveryMs: settings.leases.heartbeatMs,
+                                  parameters: parameters, logger: logger)
+        loader.lease = token
+        writer.setLease(token)
+        registrationsSent = [:]
+        logger.info("lease granted", metadata: ["generation": "\(token.generation)", "lease_ms": "\(leaseMs)"])
+    }
+
+    /// Checks the lease once per turn: a lapsed lease stops serving; a revoked one (or a write
+    /// fenced by a newer owner) makes this worker forget its cells and join again.
+    func checkLease(now: ContinuousClock.Instant) {
+        guard coordinatorSocket != nil else {
+            serving = true
+            return
+        }
+        guard let keeper = leaseKeeper else {
+            serving = false
+            registerIfDue(now: now)
+            return
+        }
+        let standing = checkpointer.leaseLost ? .revoked : keeper.standing(now: now)
+        switch standing {
+        case .held:
+            if !serving && mapEpoch > 0 { logger.info("serving", metadata: ["generation": "\(keeper.token.generation)"]) }
+            serving = mapEpoch > 0
+        case .lapsed:
+            if serving { logger.error("lease not renewed in time: not serving until it is") }
+            serving = false
+        case .revoked:
+            rejoin(keeper)
+        }
+    }
+
+    /// This incarnation was fenced: whatever it holds in memory is no longer the truth. Forget
+    /// it all and ask for a new lease; the coordinator gives cells to the new incarnation.
+    private func rejoin(_ keeper: LeaseKeeper) {
+        logger.error("fenced: lease generation \(keeper.token.generation) was revoked; forgetting \(shard.unsavedChanges) unsaved changes and every cell, then joining again")
+        keeper.markRevoked()
+        keeper.stop()
+        leaseKeeper = nil
+        loader.lease = nil
+        writer.setLease(nil)
+        checkpointer.clearLeaseLost()
+        serving = false
+        shard.reset()
+        outgoing = [:]
+        movedAway = [:]
+        confirmed = []
+        pending = [:]
+        releasing = [:]
+        forwarding = [:]
+        release = nil
+        partition = nil
+        mapEpoch = 0
+        neighbourNeeds = [:]
+        lastNeedsSent = [:]
+        requests = RequestLog()
+        lastRegistration = .now - .seconds(10)
+        registerIfDue(now: .now)
+    }
+
+    /// At exit after a drain: gives the lease back so nobody waits for it to run out.
+    func returnLease() {
+        guard let keeper = leaseKeeper else { return }
+        keeper.stop()
+        do {
+            try loader.connection.query("DELETE FROM worker_leases WHERE worker_id = $1 AND generation = $2::int8",
+                                        [.text(keeper.token.worker), .int64(keeper.token.generation)])
+        } catch {
+            logger.warning("could not return the lease; it runs out by itself", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,99 @@
+extension Shard {
+    /// Takes a new set of owned cells. Interest is counted again under it: players' windows now
+    /// keep this shard's new cells active, and count other workers' cells as remote needs. Cells
+    /// no longer owned stay in memory until `takeRelease` and `forget` hand them over.
+    public mutating func setOwnership(_ new: Ownership?, now: ContinuousClock.Instant) {
+        ownership = new
+        let before = interest
+        interest = [:]
+        remoteNeeds = [:]
+        for player in presence.keys {
+            guard let cell = entities[player]?.cell else { continue }
+            for c in grid.cells(within: settings.activeRadius, of: cell) {
+                if let new, !new.owns(c) { remoteNeeds[c, default: 0] += 1 } else { interest[c, default: 0] += 1 }
+            }
+        }
+        externalInterest = externalInterest.filter { new?.owns($0) ?? true }
+        for c in externalInterest { interest[c, default: 0] += 1 }
+        for cell in interest.keys.sorted() where before[cell] == nil {
+            cooling.remove(cell)
+            switch cells[cell]?.phase {
+            case nil: requestLoad(cell, now: now)
+            case .resident?:
+                setPhase(cell, .active)
+                replayQueue(of: cell, now: now)
+            case .cooling?: setPhase(cell, .active)
+            case .loading?, .active?: break
+            }
+        }
+        for cell in before.keys.sorted() where interest[cell] == nil && cells[cell]?.phase == .active {
+            setPhase(cell, .cooling(since: now))
+            cooling.insert(cell)
+        }
+    }
+
+    /// Cells in memory (or with queued events) that this shard no longer owns.
+    public var cellsToRelease: Set<CellID> {
+        guard let ownership else { return [] }
+        var result = Set(cells.keys.filter { !ownership.owns($0) && !ownership.pending.contains($0) })
+        for (cell, queue) in queues where !queue.isEmpty && !ownership.owns(cell) && !ownership.pending.contains(cell) {
+            result.insert(cell)
+        }
+        return result
+    }
+
+    /// Everything unsaved of `cells`, with their new owners: one transaction saves the state and
+    /// names the owners. Until `forget` the cells stay in memory (unsaved, if it fails).
+    ///
+    /// Every unsaved entity goes with it, not only those in these cells: an entity that moved
+    /// out of one of them since its last save is still stored there, and the receiver must not
+    /// load that stale row as a second copy.
+    public mutating func takeRelease(_ transfers: [CellTransfer], now: ContinuousClock.Instant) -> CheckpointBatch {
+        let set = Set(transfers.map(\.cell))
+        var batch = takeDurable(entities: Array(dirtyEntities.keys), cells: Array(set), now: now)
+        batch.transfers = transfers
+        return batch
+    }
+
+    /// The release batch committed: the cells belong to others now; drop them from memory.
+    public mutating func forget(_ batch: CheckpointBatch, report: WriteReport = WriteReport(), now: ContinuousClock.Instant) {
+        durableSucceeded(batch, report: report, now: now)
+        for transfer in batch.transfers {
+            let cell = transfer.cell
+            if let removed = cells.removeValue(forKey: cell) {
+                for id in removed.entities {
+                    presence[id] = nil
+                    entities[id] = nil
+                    dirtyEntities[id] = nil
+                }
+            }
+            if let queue = queues.removeValue(forKey: cell) { unpersistedEvents -= queue.unpersisted.count }
+            dirtyCells[cell] = nil
+            interest[cell] = nil
+            cooling.remove(cell)
+            activeSet.remove(cell)
+        }
+        if unpersistedEvents <= 0 {
+            unpersistedEvents = 0
+            firstUnpersistedAt = nil
+        }
+    }
+
+    /// Raises the queued-event counter above `sequence` (the highest stored for cells this shard
+    /// just received), so replay order holds across owners.
+    public mutating func raiseSequence(above sequence: UInt64) {
+        nextSequence = max(nextSequence, sequence + 1)
+    }
+
+    /// Entities per loaded cell (the load a worker reports).
+    public var entitiesPerCell: [CellID: Int] {
+        var result: [CellID: Int] = [:]
+        for (id, cell) in cells where !cell.entities.isEmpty { result[id] = cell.entities.count }
+        return result
+    }
+
+    /// Forgets everything: a fenced worker's memory is no longer the truth.
+    public mutating func reset() {
+        self = Shard(settings: settings, firstSequence: nextSequence)
+    }
+}

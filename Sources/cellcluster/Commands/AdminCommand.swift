@@ -1,0 +1,49 @@
+import ArgumentParser
+import Client
+import Config
+import Foundation
+import Wire
+import ZeroMQ
+
+struct AdminCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admin",
+        abstract: "Tell the coordinator to change the cluster: scale the worker count, drain a worker.",
+        subcommands: [Scale.self, Drain.self]
+    )
+
+    struct Target: ParsableArguments {
+        @OptionGroup var settings: SettingsOptions
+        @Option(help: "The coordinator's endpoint (default: coordinator.endpoint).")
+        var coordinator: String?
+
+        func send(_ body: Envelope.OneOf_Body) throws {
+            let s = try settings.load()
+            let client = try CellClient(context: try Context(), endpoint: coordinator ?? s.coordinator.endpoint, name: "admin:\(getpid())")
+            let reply = try client.call(body, timeout: .seconds(5), attempts: 2)
+            print(reply.message)
+            if reply.code != .ok { throw ExitCode(1) }
+        }
+    }
+
+    struct Scale: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ask for N workers: extra workers hand their cells off and exit; new ones get cells as they join.",
+            discussion: "The coordinator does not start processes: `scripts/cluster scale N` starts or stops them and calls this.")
+        @Argument(help: "How many workers the cluster should have.") var workers: Int
+        @OptionGroup var target: Target
+        func run() throws {
+            guard workers >= 1 else { throw ValidationError("scale: at least 1 worker") }
+            try target.send(.scaleRequest(.with { $0.workers = UInt32(workers) }))
+        }
+    }
+
+    struct Drain: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Move every cell off one worker; it exits once it holds none.")
+        @Argument(help: "The worker id.") var worker: String
+        @OptionGroup var target: Target
+        func run() throws {
+            try target.send(.drainRequest(.with { $0.workerID = worker }))
+        }
+    }
+}
