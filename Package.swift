@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C libraries: the only places that see libzmq and libpq headers.
@@ -60,6 +61,15 @@ let package = Package(
         // The client library used by the CLI, the load generator and the soak test.
         .target(name: "Client", dependencies: ["Wire", "WorldCore", "ZeroMQ"]),
 
+        // The soak test: a seeded load generator, scheduled faults, the audit and the report.
+        .target(
+            name: "Soak",
+            dependencies: [
+                "Client", "Config", "Postgres", "Wire", "WorldCore", "ZeroMQ",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+
         // Coordinator and worker processes: thin shells that carry out WorldCore's decisions.
         .target(
             name: "Cluster",
@@ -73,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "cellcluster",
             dependencies: [
-                "Bench", "Client", "Cluster", "Config", "Checkpoint", "Postgres", "Wire", "WorldCore", "ZeroMQ",
+                "Bench", "Client", "Cluster", "Config", "Checkpoint", "Postgres", "Soak", "Wire", "WorldCore", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -87,6 +97,7 @@ let package = Package(
         ),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "WorldCoreTests", dependencies: ["WorldCore"]),
+        .testTarget(name: "SoakTests", dependencies: ["Soak", "TestSupport", "WorldCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Postgres", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Postgres"]),
         .testTarget(name: "ClusterTests", dependencies: ["Client", "Postgres", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),

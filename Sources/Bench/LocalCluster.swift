@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// A coordinator and workers started from this very executable, for end-to-end benchmarks.
-/// Each is stopped by its PID with SIGTERM when the benchmark ends.
+/// Each is stopped by its PID with SIGINT when the benchmark ends.
 final class LocalCluster {
     final class Child {
         final class Output: Sendable {
@@ -44,9 +44,10 @@ final class LocalCluster {
             throw BenchFailure(message: "\(process.arguments?.first ?? "child") did not get ready")
         }
 
+        /// SIGINT: a final checkpoint without handing cells to others (the whole cluster stops).
         func stop() {
             guard process.isRunning else { return }
-            kill(process.processIdentifier, SIGTERM)
+            kill(process.processIdentifier, SIGINT)
             let deadline = ContinuousClock.now + .seconds(30)
             while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }

@@ -58,16 +58,21 @@ public final class CellClient {
         return id
     }
 
-    private func resend(_ body: Envelope.OneOf_Body, id: UInt64) throws(ClientError) {
+    /// Sends a request again under an id it was sent with before: the worker answers a retry
+    /// with its first answer and applies it at most once.
+    public func resend(_ body: Envelope.OneOf_Body, id: UInt64) throws(ClientError) {
         var envelope = Envelope()
         envelope.requestID = id
         envelope.sender = name
         envelope.body = body
+        // Never blocks: with no peer connected (a worker that died) a DEALER would wait forever.
+        let sent: Bool
         do {
-            try socket.send([WireFormat.encode(envelope)])
+            sent = try socket.send([WireFormat.encode(envelope)], dontWait: true)
         } catch {
             throw .transport(error)
         }
+        guard sent else { throw .timeout(requestID: id, attempts: 0, endpoint: endpoint) }
     }
 
     /// The next reply, or nil at the deadline. Frames that do not decode are skipped.
@@ -85,6 +90,19 @@ public final class CellClient {
             } catch {
                 throw .transport(error)
             }
+        }
+    }
+
+    /// The next reply already here, without waiting; nil when none is.
+    public func receiveNow() throws(ClientError) -> Envelope? {
+        do {
+            while let frames = try socket.receive(dontWait: true) {
+                guard let last = frames.last, let envelope = try? WireFormat.decode(last), envelope.body != nil else { continue }
+                return envelope
+            }
+            return nil
+        } catch {
+            throw .transport(error)
         }
     }
 

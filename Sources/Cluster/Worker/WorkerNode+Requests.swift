@@ -53,9 +53,9 @@ extension WorkerNode {
         case .moveEntity(let move)?:
             let id = EntityID(move.entityID)
             if handingOff(id, peer, envelope) { return }
-            let from = shard.entity(id)?.cell ?? movedAway[id]?.cell ?? CellID(move.cellID)
-            if turnedAway(peer, envelope, from) { return }
-            recoverFromStorage(id, now: now)
+            if shard.entity(id) == nil && shard.ownership != nil, !locate(id, peer, envelope, now: now) { return }
+            if turnedAway(peer, envelope, shard.entity(id)?.cell ?? CellID(move.cellID)) { return }
+            let from = shard.entity(id)?.cell ?? CellID(move.cellID)
             countRequest(from)
             if shard.entity(id) != nil, let target = try? shard.settings.grid.cell(at: move.to.position) {
                 switch gate(target) {
@@ -78,9 +78,9 @@ extension WorkerNode {
         case .entityAction(let action)?:
             let id = EntityID(action.entityID)
             if handingOff(id, peer, envelope) { return }
-            let cell = shard.entity(id)?.cell ?? movedAway[id]?.cell ?? CellID(action.cellID)
-            if turnedAway(peer, envelope, cell) { return }
-            recoverFromStorage(id, now: now)
+            if shard.entity(id) == nil && shard.ownership != nil, !locate(id, peer, envelope, now: now) { return }
+            if turnedAway(peer, envelope, shard.entity(id)?.cell ?? CellID(action.cellID)) { return }
+            let cell = shard.entity(id)?.cell ?? CellID(action.cellID)
             countRequest(cell)
             change(.entityAction(id, action: action.action, deltas: action.statDeltas), cell: cell,
                    affects: id, peer, envelope, key: key, now: now)
@@ -107,6 +107,19 @@ extension WorkerNode {
             receiveOffer(offer, peer, envelope, now: now)
         case .activateCells(let activate)?:
             receiveNeeds(activate, from: envelope.sender, now: now)
+        case .auditRequest?:
+            var reply = Envelope()
+            reply.requestID = envelope.requestID
+            reply.sender = sender
+            reply.auditReply = .with {
+                $0.workerID = options.id
+                $0.mapEpoch = mapEpoch
+                $0.serving = serving || coordinatorSocket == nil
+                $0.entities = shard.allEntities.map { .init($0) }
+                $0.givingAway = releasing.keys.sorted().map(\.raw)
+                $0.oldestUnsavedAgeMs = UInt64(shard.oldestUnsavedAge(now: now).map { max(0, $0.milliseconds) } ?? 0)
+            }
+            send(peer, reply)
         case .statusRequest?:
             var reply = Envelope()
             reply.requestID = envelope.requestID
@@ -167,18 +180,43 @@ extension WorkerNode {
         }
     }
 
-    /// An entity that is not in memory although storage puts it in a cell this worker holds
-    /// loaded: the cell was loaded while the entity was elsewhere (frozen in a handoff, say), and
-    /// the entity arrived in storage later. Take it from storage, or the cell would answer that
-    /// it is not there. Costs one read, only for requests about entities not in memory.
-    private func recoverFromStorage(_ id: EntityID, now: ContinuousClock.Instant) {
-        guard shard.entity(id) == nil, shard.ownership != nil else { return }
-        guard let stored = try? loader.loadEntity(id), case .serve = gate(stored.cell),
-            let phase = shard.phase(of: stored.cell), phase != .loading
-        else { return }
-        shard.adoptEntity(stored, now: now)
+    /// A request about an entity that is not in memory: storage says where it is (the client's
+    /// idea of its cell may be older than a crash). Its cell is loaded here when this worker
+    /// serves it, and the request is redirected or told to retry when another worker does, or
+    /// it is on its way. An event for a stored entity is never queued on the sender's guess of
+    /// its cell: queued in the wrong cell it would be rejected at replay, after it was
+    /// acknowledged.
+    /// - Returns: false when the request was answered here.
+    private func locate(_ id: EntityID, _ peer: [UInt8], _ request: Envelope, now: ContinuousClock.Instant) -> Bool {
+        guard shard.entity(id) == nil, shard.ownership != nil else { return true }
+        let stored: Entity?
+        do {
+            stored = try loader.loadEntity(id)
+        } catch {
+            answerError(peer, request, .storageUnavailable, "looking up entity \(id.raw): \(error)")
+            if (error as? PQError)?.isConnectionProblem == true { try? loader.connection.reset() }
+            return false
+        }
+        guard let stored else {
+            // Never saved: perhaps its spawn waits in a queue here. The event follows it into the
+            // queue of the cell the sender names (replayed in order after the spawn).
+            return true
+        }
+        if turnedAway(peer, request, stored.cell) { return false }
+        if shard.phase(of: stored.cell) == nil {
+            shard.requestCell(stored.cell, now: now)
+            performShardActions(now: now)
+        }
+        if shard.entity(id) == nil, let phase = shard.phase(of: stored.cell), phase != .loading {
+            // The cell was loaded before the entity's row arrived there (it was frozen in a handoff).
+            shard.adoptEntity(stored, now: now)
+        }
         movedAway[id] = nil
-        logger.info("entity taken from storage into its loaded cell", metadata: ["entity": "\(id.raw)", "cell": "\(stored.cell.raw)"])
+        guard shard.entity(id) != nil else {
+            answerError(peer, request, .handoffInProgress, "entity \(id.raw) is being loaded: retry")
+            return false
+        }
+        return true
     }
 
     private func countRequest(_ cell: CellID) {

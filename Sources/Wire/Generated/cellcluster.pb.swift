@@ -445,6 +445,23 @@ public nonisolated struct Cellcluster_V1_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._body = .drainRequest(newValue)}
   }
 
+  /// Auditor -> worker: every entity it holds in memory (the soak test's audit).
+  public var auditRequest: Cellcluster_V1_AuditRequest {
+    get {
+      if case .auditRequest(let v)? = _storage._body {return v}
+      return Cellcluster_V1_AuditRequest()
+    }
+    set {_uniqueStorage()._body = .auditRequest(newValue)}
+  }
+
+  public var auditReply: Cellcluster_V1_AuditReply {
+    get {
+      if case .auditReply(let v)? = _storage._body {return v}
+      return Cellcluster_V1_AuditReply()
+    }
+    set {_uniqueStorage()._body = .auditReply(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -477,6 +494,9 @@ public nonisolated struct Cellcluster_V1_Envelope: @unchecked Sendable {
     case statusReply(Cellcluster_V1_StatusReply)
     case scaleRequest(Cellcluster_V1_ScaleRequest)
     case drainRequest(Cellcluster_V1_DrainRequest)
+    /// Auditor -> worker: every entity it holds in memory (the soak test's audit).
+    case auditRequest(Cellcluster_V1_AuditRequest)
+    case auditReply(Cellcluster_V1_AuditReply)
 
   }
 
@@ -974,7 +994,8 @@ public nonisolated struct Cellcluster_V1_Heartbeat: Sendable {
 
   public var workerID: String = String()
 
-  /// the lease being renewed
+  /// The shard map epoch the worker holds (the reply carries a newer map, if any). The lease
+  /// itself is renewed in PostgreSQL, not here.
   public var leaseEpoch: UInt64 = 0
 
   public var loads: [Cellcluster_V1_CellLoad] = []
@@ -1011,8 +1032,9 @@ public nonisolated struct Cellcluster_V1_CellLoad: Sendable {
   public init() {}
 }
 
-/// Coordinator -> worker: the worker may serve its cells for lease_ms from when it sent the
-/// heartbeat this answers, and must stop serving before then unless renewed.
+/// Coordinator -> worker, answering RegisterWorker: the lease generation (lease_epoch) this
+/// incarnation writes under. The worker renews it in PostgreSQL's worker_leases; it may serve
+/// for lease_ms from when it sent the registration, and must stop before then unless renewed.
 public nonisolated struct Cellcluster_V1_LeaseGrant: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1249,6 +1271,40 @@ public nonisolated struct Cellcluster_V1_DrainRequest: Sendable {
   public init() {}
 }
 
+public nonisolated struct Cellcluster_V1_AuditRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What one worker holds: its map epoch, whether it serves now, and every entity in its memory
+/// (with the cell it is in). Entities of cells it is giving away are listed with `giving_away`.
+public nonisolated struct Cellcluster_V1_AuditReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var workerID: String = String()
+
+  public var mapEpoch: UInt64 = 0
+
+  public var serving: Bool = false
+
+  public var entities: [Cellcluster_V1_EntityState] = []
+
+  public var givingAway: [Int64] = []
+
+  public var oldestUnsavedAgeMs: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "cellcluster.v1"
@@ -1267,7 +1323,7 @@ nonisolated extension Cellcluster_V1_EventType: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Cellcluster_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}request_id\0\u{1}sender\0\u{4}\u{7}spawn_entity\0\u{3}move_entity\0\u{3}entity_action\0\u{3}cell_state_change\0\u{3}world_event\0\u{3}get_entity\0\u{3}get_cell\0\u{2}\u{4}reply\0\u{4}\u{a}get_shard_map\0\u{3}shard_map\0\u{4}\u{9}register_worker\0\u{1}heartbeat\0\u{3}lease_grant\0\u{4}\u{8}handoff_offer\0\u{3}handoff_accept\0\u{3}handoff_committed\0\u{3}handoff_abort\0\u{3}activate_cells\0\u{4}\u{6}status_request\0\u{3}status_reply\0\u{3}scale_request\0\u{3}drain_request\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}request_id\0\u{1}sender\0\u{4}\u{7}spawn_entity\0\u{3}move_entity\0\u{3}entity_action\0\u{3}cell_state_change\0\u{3}world_event\0\u{3}get_entity\0\u{3}get_cell\0\u{2}\u{4}reply\0\u{4}\u{a}get_shard_map\0\u{3}shard_map\0\u{4}\u{9}register_worker\0\u{1}heartbeat\0\u{3}lease_grant\0\u{4}\u{8}handoff_offer\0\u{3}handoff_accept\0\u{3}handoff_committed\0\u{3}handoff_abort\0\u{3}activate_cells\0\u{4}\u{6}status_request\0\u{3}status_reply\0\u{3}scale_request\0\u{3}drain_request\0\u{3}audit_request\0\u{3}audit_reply\0")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
@@ -1595,6 +1651,32 @@ nonisolated extension Cellcluster_V1_Envelope: SwiftProtobuf.Message, SwiftProto
             _storage._body = .drainRequest(v)
           }
         }()
+        case 64: try {
+          var v: Cellcluster_V1_AuditRequest?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .auditRequest(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .auditRequest(v)
+          }
+        }()
+        case 65: try {
+          var v: Cellcluster_V1_AuditReply?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .auditReply(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .auditReply(v)
+          }
+        }()
         default: break
         }
       }
@@ -1704,6 +1786,14 @@ nonisolated extension Cellcluster_V1_Envelope: SwiftProtobuf.Message, SwiftProto
       case .drainRequest?: try {
         guard case .drainRequest(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 63)
+      }()
+      case .auditRequest?: try {
+        guard case .auditRequest(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 64)
+      }()
+      case .auditReply?: try {
+        guard case .auditReply(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 65)
       }()
       case nil: break
       }
@@ -3239,6 +3329,80 @@ nonisolated extension Cellcluster_V1_DrainRequest: SwiftProtobuf.Message, SwiftP
 
   public static func ==(lhs: Cellcluster_V1_DrainRequest, rhs: Cellcluster_V1_DrainRequest) -> Bool {
     if lhs.workerID != rhs.workerID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Cellcluster_V1_AuditRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Cellcluster_V1_AuditRequest, rhs: Cellcluster_V1_AuditRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Cellcluster_V1_AuditReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{3}map_epoch\0\u{1}serving\0\u{1}entities\0\u{3}giving_away\0\u{3}oldest_unsaved_age_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.workerID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.mapEpoch) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.serving) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.entities) }()
+      case 5: try { try decoder.decodeRepeatedInt64Field(value: &self.givingAway) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.oldestUnsavedAgeMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.workerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.workerID, fieldNumber: 1)
+    }
+    if self.mapEpoch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.mapEpoch, fieldNumber: 2)
+    }
+    if self.serving != false {
+      try visitor.visitSingularBoolField(value: self.serving, fieldNumber: 3)
+    }
+    if !self.entities.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entities, fieldNumber: 4)
+    }
+    if !self.givingAway.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.givingAway, fieldNumber: 5)
+    }
+    if self.oldestUnsavedAgeMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.oldestUnsavedAgeMs, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Cellcluster_V1_AuditReply, rhs: Cellcluster_V1_AuditReply) -> Bool {
+    if lhs.workerID != rhs.workerID {return false}
+    if lhs.mapEpoch != rhs.mapEpoch {return false}
+    if lhs.serving != rhs.serving {return false}
+    if lhs.entities != rhs.entities {return false}
+    if lhs.givingAway != rhs.givingAway {return false}
+    if lhs.oldestUnsavedAgeMs != rhs.oldestUnsavedAgeMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -103,6 +103,7 @@ public struct Rebalancer: Sendable {
             moved += share
         }
 
+        let membershipChanged = moved > 0
         // Load: move boundaries toward the load quantiles.
         let runLoads = Self.runLoads(weight, cuts)
         let total = runLoads.reduce(0, +)
@@ -139,6 +140,16 @@ public struct Rebalancer: Sendable {
             }
         }
         guard moved > 0 else { return nil }
+        if !membershipChanged {
+            // A load move must pay for itself: with coarse cells the quantiles cannot be hit
+            // exactly, and chasing them cell by cell would never end.
+            let after = Self.runLoads(weight, cuts)
+            let newImbalance = (after.max() ?? 0) / max(mean, .leastNonzeroMagnitude)
+            guard newImbalance < imbalance * 0.95 else {
+                steps = [:]
+                return nil
+            }
+        }
         return Plan(map: Self.map(epoch: map.epoch + 1, curve: curve, cells: cells, order: order, cuts: cuts),
                     movedCells: moved, imbalance: imbalance)
     }

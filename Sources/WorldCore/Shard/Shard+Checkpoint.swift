@@ -39,13 +39,21 @@ extension Shard {
     /// written while a periodic batch is in flight; the writer keeps them in order.
     public mutating func takeDurable(entities ids: [EntityID], cells cellIDs: [CellID], now: ContinuousClock.Instant) -> CheckpointBatch {
         let entityRows = Set(ids).sorted().compactMap { id in dirtyEntities[id] == nil ? nil : entities[id] }
-        let cellRows = Set(cellIDs).sorted().compactMap { id -> CellRecord? in
+        // Cells whose replayed events wait to be deleted go along too: an entity saved with a
+        // replayed event applied must not commit without that event's deletion, or a crash would
+        // replay it a second time.
+        let replayedCells = cells.values.filter { !$0.replayedPending.isEmpty }.map(\.id)
+        let cellRows = Set(cellIDs).union(replayedCells).sorted().compactMap { id -> CellRecord? in
             guard dirtyCells[id] != nil, let cell = cells[id] else { return nil }
             return CellRecord(
                 cell: id, version: cell.version, properties: cell.properties, worldEvents: cell.worldEvents,
                 entityCount: cell.entities.count, replayedEvents: cell.replayedPending, ownerEpoch: epoch)
         }
-        let newEvents = Set(cellIDs).sorted().flatMap { queues[$0]?.unpersisted ?? [] }
+        // Every unsaved queued event goes along, not only those of these cells: a replay may have
+        // moved an event from one cell's queue to another's, and the deletion of the original
+        // (with its cell's record) must not commit without the copy.
+        var newEvents: [QueuedEvent] = []
+        for cell in queues.keys.sorted() { newEvents.append(contentsOf: queues[cell]!.unpersisted) }
         defer { nextBatchID += 1 }
         return CheckpointBatch(id: nextBatchID, epoch: epoch, entities: entityRows, cells: cellRows, newEvents: newEvents, oldestChange: nil)
     }

@@ -92,6 +92,14 @@ extension Shard {
         return result
     }
 
+    /// Asks for a cell to be loaded (the shell then loads it, as for any other need).
+    public mutating func requestCell(_ cell: CellID, now: ContinuousClock.Instant) {
+        ensureLoaded(cell, now: now)
+    }
+
+    /// Every entity in memory (for audits), by id.
+    public var allEntities: [Entity] { entities.values.sorted { $0.id < $1.id } }
+
     /// Forgets everything: a fenced worker's memory is no longer the truth.
     public mutating func reset() {
         self = Shard(settings: settings, firstSequence: nextSequence)

@@ -1,0 +1,418 @@
+import Client
+import Foundation
+import Histogram
+import Wire
+import WorldCore
+import ZeroMQ
+
+/// Seeded simulated players and NPCs that walk and act at a set rate, many requests in flight
+/// at once, each sent straight to the worker that owns its cell. Redirects, moves in progress
+/// and silent workers are retried (bounded); anything else is an error. Single-threaded: the
+/// soak's runner calls `step` in its loop.
+public final class LoadGenerator {
+    public struct Settings: Sendable {
+        public var players: Int
+        public var npcs: Int
+        /// Requests per entity per second.
+        public var rateHz: Double
+        /// Share of requests that are (durable) actions; the rest are moves.
+        public var actionShare: Double
+        /// World units per move.
+        public var stepSize: Double
+        public var seed: UInt64
+        /// An attempt without an answer is retried after this long.
+        public var attemptTimeout: Duration = .seconds(1)
+        /// A request unanswered this long in all counts as an error.
+        public var giveUpAfter: Duration = .seconds(30)
+        /// Entity ids start above this (the soak takes ids above every stored one).
+        public var idBase: UInt64 = 0
+        public init(players: Int, npcs: Int, rateHz: Double, actionShare: Double, stepSize: Double, seed: UInt64) {
+            self.players = players
+            self.npcs = npcs
+            self.rateHz = rateHz
+            self.actionShare = actionShare
+            self.stepSize = stepSize
+            self.seed = seed
+        }
+    }
+
+    let settings: Settings
+    let grid: Grid
+    let context: Context
+    let coordinator: CellClient
+    var random: SeededRandom
+    var entities: [SimulatedEntity] = []
+    var map: Cellcluster_V1_ShardMap?
+    var partition: PartitionMap?
+    var clients: [String: CellClient] = [:]
+    /// Request id -> entity index, per worker.
+    var waiting: [String: [UInt64: Int]] = [:]
+    var lastMapRefresh = ContinuousClock.now - .seconds(10)
+    public let started = ContinuousClock.now
+    /// False once the run stops sending new requests (the end, before the audit).
+    public var issuing = true
+
+    // Figures.
+    public var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    public private(set) var timeline = Timeline()
+    public private(set) var requests = 0
+    public private(set) var answered = 0
+    public private(set) var errors = 0
+    public private(set) var retries = 0
+    public private(set) var handoffs = 0
+    public private(set) var behind = 0
+    public private(set) var errorSamples: [String] = []
+    /// Acknowledged moves that the cluster lost later: (entity, version, acknowledged at, noticed at).
+    public private(set) var lostMoves: [(entity: UInt64, version: UInt64, at: Double, noticed: Double)] = []
+    /// First answer after a fault from a cell its victim owned: fault index -> seconds.
+    var watch: [(fault: Int, cells: Set<CellID>, since: ContinuousClock.Instant)] = []
+    public private(set) var recoveries: [Int: Double] = [:]
+
+    public init(settings: Settings, grid: Grid, coordinator endpoint: String) throws {
+        self.settings = settings
+        self.grid = grid
+        context = try Context()
+        coordinator = try CellClient(context: context, endpoint: endpoint, name: "soak-map:\(getpid())")
+        random = SeededRandom(seed: settings.seed)
+        let total = settings.players + settings.npcs
+        let spread = 1 / max(settings.rateHz, 0.001)
+        for i in 0..<total {
+            var position = Position(x: 16 + random.unit() * (grid.width - 32), y: 16 + random.unit() * (grid.height - 32))
+            let isNPC = i >= settings.players
+            if isNPC {
+                // NPCs start next to a player, in cells the player keeps active: a spawn into an
+                // inactive cell would wait in its queue until a player came near.
+                let near = entities[i % max(1, settings.players)].position
+                position = Position(x: min(grid.width - 1, max(1, near.x + (random.unit() - 0.5) * 40)),
+                                    y: min(grid.height - 1, max(1, near.y + (random.unit() - 0.5) * 40)))
+            }
+            entities.append(SimulatedEntity(
+                id: EntityID(settings.idBase + UInt64(i + 1)), kind: i < settings.players ? .player : .npc, position: position,
+                lastCell: try grid.cell(at: position), heading: random.unit() * 2 * .pi,
+                nextAt: started + .milliseconds(Int(random.unit() * spread * 1000) + (isNPC ? 1000 : 0))))
+        }
+        try refreshMap(force: true)
+    }
+
+    public var elapsed: Double { (ContinuousClock.now - started).seconds }
+    public var inFlight: Int { entities.reduce(0) { $0 + ($1.inflight == nil ? 0 : 1) } }
+    public var created: [EntityID] { entities.filter(\.spawned).map(\.id) }
+
+    // MARK: The loop
+
+    /// One turn: new requests that are due, retries, timeouts, answers. True when it did something.
+    @discardableResult
+    public func step(now: ContinuousClock.Instant) -> Bool {
+        var busy = false
+        if issuing { busy = issueDue(now: now) || busy }
+        busy = retryDue(now: now) || busy
+        busy = receiveAnswers(now: now) || busy
+        return busy
+    }
+
+    /// One request for every created entity: a move to where it is (it loads the entity's cell
+    /// where it is not in memory).
+    public func touchAll(now: ContinuousClock.Instant) {
+        for i in entities.indices where entities[i].spawned && entities[i].inflight == nil {
+            send(i, .move(entities[i].position), now: now, fresh: true)
+        }
+    }
+
+    /// Closes the current second of the timeline.
+    public func closeSecond() { timeline.closeSecond() }
+
+    private func issueDue(now: ContinuousClock.Instant) -> Bool {
+        let period = Duration.milliseconds(max(1, Int(1000 / settings.rateHz)))
+        var issued = 0
+        for i in entities.indices where entities[i].inflight == nil && entities[i].nextAt <= now {
+            if now - entities[i].nextAt > .seconds(1) {
+                behind += 1  // the generator fell behind: skip ahead rather than burst
+                entities[i].nextAt = now
+            }
+            entities[i].nextAt += period
+            let op = nextOp(i)
+            send(i, op, now: now, fresh: true)
+            issued += 1
+            if issued >= 4000 { break }
+        }
+        return issued > 0
+    }
+
+    private func nextOp(_ i: Int) -> SimulatedEntity.Op {
+        var e = entities[i]
+        defer { entities[i] = e }
+        if !e.spawned {
+            return .spawn(Entity(id: e.id, kind: e.kind, position: e.position, cell: e.lastCell, stats: ["hp": 100, "gold": 0]))
+        }
+        if random.unit() < settings.actionShare { return .action }
+        // A walk with momentum, so many cross cell and shard borders; bounce off the world's edge.
+        e.heading += (random.unit() - 0.5) * 0.6
+        var x = e.position.x + cos(e.heading) * settings.stepSize
+        var y = e.position.y + sin(e.heading) * settings.stepSize
+        if x < 1 || x > grid.width - 1 { e.heading = .pi - e.heading; x = min(grid.width - 1, max(1, x)) }
+        if y < 1 || y > grid.height - 1 { e.heading = -e.heading; y = min(grid.height - 1, max(1, y)) }
+        return .move(Position(x: x, y: y))
+    }
+
+    private func body(_ e: SimulatedEntity, _ op: SimulatedEntity.Op) -> Envelope.OneOf_Body {
+        switch op {
+        case .spawn(let entity): .spawnEntity(.with { $0.entity = .init(entity) })
+        case .move(let to): .moveEntity(.with { $0.entityID = e.id.raw; $0.to = .init(to); $0.cellID = e.lastCell.raw })
+        case .action: .entityAction(.with { $0.entityID = e.id.raw; $0.action = "gather"; $0.statDeltas = ["gold": 1]; $0.cellID = e.lastCell.raw })
+        }
+    }
+
+    private func cell(of op: SimulatedEntity.Op, _ e: SimulatedEntity) -> CellID {
+        if case .spawn(let entity) = op { return entity.cell }
+        return e.lastCell
+    }
+
+    /// Sends (or resends) entity i's operation to the owner of its cell, or to `worker`.
+    private func send(_ i: Int, _ op: SimulatedEntity.Op, now: ContinuousClock.Instant, fresh: Bool, to named: (String, String)? = nil) {
+        let e = entities[i]
+        guard let (worker, client) = named.flatMap({ self.client($0.0, endpoint: $0.1) }) ?? route(cell(of: op, e)) else {
+            entities[i].inflight?.retryAt = now + .milliseconds(100)
+            if fresh { entities[i].inflight = .init(op: op, requestID: 0, worker: "", firstSent: now, lastSent: now, retryAt: now + .milliseconds(100)) }
+            return
+        }
+        let payload = body(e, op)
+        do {
+            if var inflight = entities[i].inflight, !fresh {
+                if inflight.worker == worker && inflight.requestID != 0 {
+                    try client.resend(payload, id: inflight.requestID)  // same id: applied at most once there
+                } else {
+                    if inflight.requestID != 0 { waiting[inflight.worker]?[inflight.requestID] = nil }
+                    inflight.requestID = try client.send(payload)
+                    inflight.worker = worker
+                }
+                inflight.lastSent = now
+                inflight.attempts += 1
+                inflight.retryAt = nil
+                entities[i].inflight = inflight
+            } else {
+                let id = try client.send(payload)
+                entities[i].inflight = .init(op: op, requestID: id, worker: worker, firstSent: now, lastSent: now)
+                requests += 1
+            }
+            waiting[worker, default: [:]][entities[i].inflight!.requestID] = i
+        } catch {
+            entities[i].inflight?.retryAt = now + .milliseconds(100)
+        }
+    }
+
+    private func retryDue(now: ContinuousClock.Instant) -> Bool {
+        var did = false
+        for i in entities.indices {
+            guard let inflight = entities[i].inflight else { continue }
+            if now - inflight.firstSent > settings.giveUpAfter {
+                fail(i, "no answer after \(inflight.attempts) attempts in \(settings.giveUpAfter); last: \(inflight.lastAnswer ?? "silence")", now: now)
+                did = true
+            } else if let at = inflight.retryAt {
+                if at <= now {
+                    send(i, inflight.op, now: now, fresh: false)
+                    did = true
+                }
+            } else if now - inflight.lastSent > settings.attemptTimeout {
+                // No answer: the worker may be dead or paused. It may also have applied it.
+                entities[i].inflight!.possiblyApplied = true
+                entities[i].inflight!.unansweredAt.insert(clients[inflight.worker]?.endpoint ?? inflight.worker)
+                retries += 1
+                timeline.recordRetry()
+                try? refreshMap(force: false)
+                send(i, inflight.op, now: now, fresh: false)
+                did = true
+            }
+        }
+        return did
+    }
+
+    private func receiveAnswers(now: ContinuousClock.Instant) -> Bool {
+        var did = false
+        for (worker, client) in clients {
+            var count = 0
+            while count < 2000, let envelope = try? client.receiveNow() {
+                count += 1
+                guard case .reply(let reply)? = envelope.body, let i = waiting[worker]?.removeValue(forKey: envelope.requestID),
+                    entities[i].inflight?.requestID == envelope.requestID, entities[i].inflight?.worker == worker
+                else { continue }
+                answer(i, reply, from: worker, now: .now)
+                did = true
+            }
+        }
+        return did
+    }
+
+    // MARK: Answers
+
+    private func answer(_ i: Int, _ reply: Cellcluster_V1_Reply, from worker: String, now: ContinuousClock.Instant) {
+        guard let inflight = entities[i].inflight else { return }
+        let t = elapsed
+        switch reply.code {
+        case .ok:
+            acknowledge(i, inflight, reply, worker: worker, now: now)
+        case .alreadyExists where { if case .spawn = inflight.op { return inflight.possiblyApplied } else { return false } }():
+            acknowledge(i, inflight, reply, worker: worker, now: now)  // an earlier unanswered spawn went through
+        case .wrongWorker:
+            retry(i, reply, from: worker, now: now)
+            if !reply.redirectWorker.isEmpty, !reply.redirectEndpoint.isEmpty {
+                send(i, inflight.op, now: now, fresh: false, to: (reply.redirectWorker, reply.redirectEndpoint))
+            } else {
+                try? refreshMap(force: true)
+                send(i, inflight.op, now: now, fresh: false)
+            }
+        case .handoffInProgress, .shuttingDown:
+            retry(i, reply, from: worker, now: now)
+            entities[i].inflight!.retryAt = now + .milliseconds(inflight.attempts > 20 ? 100 : 20)
+            if inflight.attempts % 10 == 0 { try? refreshMap(force: false) }
+        case .storageUnavailable, .queueFull:
+            retry(i, reply, from: worker, now: now)
+            entities[i].inflight!.retryAt = now + .milliseconds(200)
+        default:
+            entities[i].note(t, "\(describe(inflight.op)) -> \(reply.code) from \(worker): \(reply.message)")
+            fail(i, "\(describe(inflight.op)): \(reply.code) \(reply.message)", now: now)
+        }
+    }
+
+    private func retry(_ i: Int, _ reply: Cellcluster_V1_Reply, from worker: String, now: ContinuousClock.Instant) {
+        entities[i].inflight?.lastAnswer = "\(reply.code) from \(worker): \(reply.message)"
+        retries += 1
+        timeline.recordRetry()
+    }
+
+    private func acknowledge(_ i: Int, _ inflight: SimulatedEntity.Inflight, _ reply: Cellcluster_V1_Reply, worker: String, now: ContinuousClock.Instant) {
+        let t = elapsed
+        let micros = UInt64(max(0, (now - inflight.firstSent).seconds * 1_000_000))
+        _ = histogram.record(min(micros, 60_000_000))
+        timeline.recordOK(latencyMicros: micros)
+        answered += 1
+        var e = entities[i]
+        e.inflight = nil
+        switch inflight.op {
+        case .spawn(let entity):
+            e.spawned = true
+            e.lastCell = entity.cell
+            e.note(t, "spawned in cell \(entity.cell.raw) by \(worker)")
+        case .move(let to):
+            e.position = to
+            e.lastCell = (try? grid.cell(at: to)) ?? e.lastCell
+            if !reply.redirectWorker.isEmpty {
+                handoffs += 1
+                timeline.recordHandoff()
+            }
+            if reply.deferred || inflight.possiblyApplied {
+                e.uncertainMoves = true
+                e.note(t, "move to cell \(e.lastCell.raw) by \(worker): \(reply.deferred ? "queued" : "after an unanswered attempt")")
+            } else {
+                if reply.version <= e.lastAckedVersion {
+                    // The cluster lost acknowledged moves: every one at or above this version.
+                    for lost in e.acked where lost.version >= reply.version {
+                        lostMoves.append((e.id.raw, lost.version, lost.at, t))
+                    }
+                    e.note(t, "version went back from \(e.lastAckedVersion) to \(reply.version): acknowledged moves lost")
+                    e.acked.removeAll { $0.version >= reply.version }
+                }
+                e.lastAckedVersion = reply.version
+                e.acked.append((reply.version, t))
+                if e.acked.count > 64 { e.acked.removeFirst(e.acked.count - 64) }
+            }
+            e.ackedMoves += 1
+        case .action:
+            e.ackedActions += 1
+            // Answered by another worker, or another incarnation of it (a new endpoint, a fresh
+            // request log): the unanswered attempt may have been applied as well.
+            if inflight.unansweredAt.contains(where: { $0 != clients[worker]?.endpoint }) { e.unknownActions += 1 }
+            e.note(t, "action \(e.ackedActions) acknowledged by \(worker)\(reply.durable ? " (durable)" : "")")
+        }
+        entities[i] = e
+        // Only a request sent after the fault shows the victim's cells are served again.
+        for w in watch.indices.reversed() where watch[w].cells.contains(e.lastCell) && inflight.firstSent > watch[w].since {
+            recoveries[watch[w].fault] = (now - watch[w].since).seconds
+            watch.remove(at: w)
+        }
+    }
+
+    private func fail(_ i: Int, _ why: String, now: ContinuousClock.Instant) {
+        errors += 1
+        timeline.recordError()
+        let e = entities[i]
+        if case .action? = e.inflight?.op { entities[i].unknownActions += 1 }
+        if errorSamples.count < 20 { errorSamples.append("entity \(e.id.raw): \(why)") }
+        if let inflight = e.inflight, inflight.requestID != 0 { waiting[inflight.worker]?[inflight.requestID] = nil }
+        entities[i].inflight = nil
+    }
+
+    private func describe(_ op: SimulatedEntity.Op) -> String {
+        switch op {
+        case .spawn: "spawn"
+        case .move: "move"
+        case .action: "action"
+        }
+    }
+
+    // MARK: Routing
+
+    func refreshMap(force: Bool) throws {
+        guard force || ContinuousClock.now - lastMapRefresh > .milliseconds(200) else { return }
+        lastMapRefresh = .now
+        let id = try coordinator.send(.getShardMap(.with { $0.knownEpoch = map?.epoch ?? 0 }))
+        let deadline = ContinuousClock.now + .milliseconds(force && map == nil ? 10_000 : 300)
+        while let reply = try coordinator.receive(until: deadline) {
+            guard reply.requestID == id else { continue }
+            if case .shardMap(let m)? = reply.body, let p = try? m.partitionMap(grid: grid) {
+                map = m
+                partition = p
+            }
+            return
+        }
+        if map == nil { throw SoakError("no shard map from the coordinator") }
+    }
+
+    private func route(_ cell: CellID) -> (String, CellClient)? {
+        guard let partition, let map else { return nil }
+        let owner = partition.owner(of: cell)
+        guard let endpoint = map.endpoints[owner], !endpoint.isEmpty else { return nil }
+        return client(owner, endpoint: endpoint)
+    }
+
+    private func client(_ worker: String, endpoint: String) -> (String, CellClient)? {
+        if let existing = clients[worker], existing.endpoint == endpoint { return (worker, existing) }
+        guard let made = try? CellClient(context: context, endpoint: endpoint, name: "soak:\(getpid()):\(worker):\(endpoint)") else { return nil }
+        if let old = clients[worker] {
+            // A new incarnation: what waited on the old one is resent (and may have been applied there).
+            for (_, i) in waiting[worker] ?? [:] {
+                entities[i].inflight?.retryAt = .now
+                entities[i].inflight?.possiblyApplied = true
+                entities[i].inflight?.unansweredAt.insert(old.endpoint)
+                entities[i].inflight?.requestID = 0
+            }
+            waiting[worker] = [:]
+        }
+        clients[worker] = made
+        return (worker, made)
+    }
+
+    // MARK: Faults
+
+    /// Watch for the first answer from a cell `worker` owned: the fault's recovery time.
+    public func watchRecovery(fault: Int, victim worker: String) {
+        guard let partition else { return }
+        watch.append((fault, Set(partition.cells(of: worker)), .now))
+    }
+
+    /// The current map's owners, for the audit.
+    public var currentMap: Cellcluster_V1_ShardMap? { map }
+    public func freshMap() throws -> Cellcluster_V1_ShardMap? {
+        try refreshMap(force: true)
+        return map
+    }
+
+    /// The simulated entity with `id`, for the audit.
+    func entity(_ id: EntityID) -> SimulatedEntity? {
+        let index = Int(id.raw) - Int(settings.idBase) - 1
+        return entities.indices.contains(index) ? entities[index] : nil
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import WorldCore
+
+/// One simulated player or NPC: where it is, what it asked for, and what the cluster
+/// acknowledged, which is what the audit holds the cluster to.
+struct SimulatedEntity {
+    enum Op: Sendable {
+        case spawn(Entity)
+        case move(Position)
+        case action
+    }
+
+    struct Inflight {
+        var op: Op
+        var requestID: UInt64
+        var worker: String
+        let firstSent: ContinuousClock.Instant
+        var lastSent: ContinuousClock.Instant
+        var attempts = 1
+        var retryAt: ContinuousClock.Instant?
+        /// An earlier attempt got no answer: it may have been applied.
+        var possiblyApplied = false
+        /// Endpoints (worker incarnations) that got an attempt and gave no answer.
+        var unansweredAt: Set<String> = []
+        /// The last retryable answer (why it is still waiting).
+        var lastAnswer: String?
+    }
+
+    /// One line of history, printed with a violation.
+    struct Step: CustomStringConvertible {
+        let at: Double
+        let what: String
+        var description: String { String(format: "%9.3f s  ", at) + what }
+    }
+
+    let id: EntityID
+    let kind: EntityKind
+    var position: Position
+    var lastCell: CellID
+    var heading: Double
+    var nextAt: ContinuousClock.Instant
+    var spawned = false
+    var inflight: Inflight?
+    /// Acknowledged actions (durable: committed before the answer), and actions that may have
+    /// been applied without an answer reaching the generator.
+    var ackedActions: UInt64 = 0
+    var unknownActions: UInt64 = 0
+    var ackedMoves: UInt64 = 0
+    var lastAckedVersion: UInt64 = 0
+    /// Acknowledged moves with their versions and times (the last 64), for the loss-window check.
+    var acked: [(version: UInt64, at: Double)] = []
+    /// Moves whose outcome is not known exactly (deferred, or answered after a retry elsewhere).
+    var uncertainMoves = false
+    var history: [Step] = []
+
+    mutating func note(_ at: Double, _ what: String) {
+        history.append(Step(at: at, what: what))
+        if history.count > 40 { history.removeFirst(history.count - 40) }
+    }
+}

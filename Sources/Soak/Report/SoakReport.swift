@@ -1,0 +1,86 @@
+import Foundation
+
+/// One injected fault, as it happened.
+public struct FaultRecord: Sendable, Codable {
+    public let at: Double
+    public let kind: FaultKind
+    public let target: String
+    /// The victim's oldest unsaved change just before (what a crash may lose).
+    public let lossWindowMs: UInt64
+    /// Until the first answer from a cell the victim owned; nil when none came (or not a worker fault).
+    public var recoverySeconds: Double?
+    public var note: String
+}
+
+/// What `cellcluster soak` writes to report.json.
+public struct SoakReport: Sendable, Codable {
+    public struct Latency: Sendable, Codable {
+        public let p50Ms: Double
+        public let p90Ms: Double
+        public let p99Ms: Double
+        public let p999Ms: Double
+        public let maxMs: Double
+    }
+    public struct Storage: Sendable, Codable {
+        /// Changes applied in memory, and statements the checkpoints ran (workers' monitors).
+        public let updates: UInt64
+        public let dbWrites: UInt64
+        public var reduction: Double { updates == 0 ? 0 : 1 - Double(dbWrites) / Double(updates) }
+    }
+    public struct Audit: Sendable, Codable {
+        public let entitiesChecked: Int
+        public let lostAcknowledgedMoves: Int
+        public let violations: [Violation]
+        public var clean: Bool { violations.isEmpty }
+    }
+
+    public let seed: UInt64
+    public let durationSeconds: Double
+    public let players: Int
+    public let npcs: Int
+    public let targetRatePerSecond: Double
+    public let requests: Int
+    public let answered: Int
+    public let throughputPerSecond: Double
+    public let latency: Latency
+    public let retries: Int
+    public let errors: Int
+    public let errorSamples: [String]
+    public let handoffs: Int
+    public let behindSchedule: Int
+    public let faults: [FaultRecord]
+    public let storage: Storage
+    public let audit: Audit
+    public let timeline: [Timeline.Second]
+
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    /// The summary table printed at the end.
+    public var table: String {
+        var rows: [(String, String)] = [
+            ("duration", String(format: "%.0f s", durationSeconds)),
+            ("simulated", "\(players) players, \(npcs) NPCs at \(String(format: "%.0f", targetRatePerSecond)) requests/s in all"),
+            ("answered", "\(answered) of \(requests) requests, \(String(format: "%.0f", throughputPerSecond))/s"),
+            ("latency", String(format: "p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.0f ms",
+                               latency.p50Ms, latency.p90Ms, latency.p99Ms, latency.p999Ms, latency.maxMs)),
+            ("handoffs", "\(handoffs)"),
+            ("retries", "\(retries)"),
+            ("errors", "\(errors)"),
+            ("db writes", "\(storage.dbWrites) statements for \(storage.updates) updates (\(String(format: "%.1f", storage.reduction * 100)) % fewer)"),
+        ]
+        if behindSchedule > 0 { rows.append(("behind", "\(behindSchedule) requests started over 1 s late (the generator or cluster was saturated)")) }
+        for f in faults {
+            let recovery = f.recoverySeconds.map { String(format: "served again after %.2f s", $0) } ?? "-"
+            rows.append(("fault", String(format: "%7.1f s  %@ %@  loss window %llu ms  %@ %@", f.at, f.kind.rawValue, f.target, f.lossWindowMs, recovery, f.note)))
+        }
+        rows.append(("audit", audit.clean
+            ? "clean: \(audit.entitiesChecked) entities, each once in memory and once in PostgreSQL; \(audit.lostAcknowledgedMoves) acknowledged moves lost, all within a crash's loss window"
+            : "\(audit.violations.count) VIOLATIONS"))
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+}

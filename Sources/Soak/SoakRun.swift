@@ -1,0 +1,333 @@
+import Client
+import Foundation
+import Histogram
+import Postgres
+import Wire
+import WorldCore
+import ZeroMQ
+
+/// A soak run: starts its own cluster, drives the load, injects the faults, audits, reports.
+public final class SoakRun {
+    public struct Options: Sendable {
+        public var duration: Double
+        public var load: LoadGenerator.Settings
+        public var workers: Int
+        public var faults: [FaultKind]
+        public var faultEvery: Double
+        public var auditEvery: Double?
+        public var reportDir: URL
+        public var runDir: URL
+        /// The private PostgreSQL's folder and the script that restarts it (for pg-restart).
+        public var pgDir: String?
+        public var pgScript: String?
+        /// `--set` overrides for the cluster's processes.
+        public var sets: [String]
+        public var grid: Grid
+        public var postgres: ConnectionParameters
+        public var leaseMs: Int
+        public init(duration: Double, load: LoadGenerator.Settings, workers: Int, faults: [FaultKind], faultEvery: Double,
+                    auditEvery: Double?, reportDir: URL, runDir: URL, pgDir: String?, pgScript: String?, sets: [String],
+                    grid: Grid, postgres: ConnectionParameters, leaseMs: Int) {
+            self.duration = duration
+            self.load = load
+            self.workers = workers
+            self.faults = faults
+            self.faultEvery = faultEvery
+            self.auditEvery = auditEvery
+            self.reportDir = reportDir
+            self.runDir = runDir
+            self.pgDir = pgDir
+            self.pgScript = pgScript
+            self.sets = sets
+            self.grid = grid
+            self.postgres = postgres
+            self.leaseMs = leaseMs
+        }
+    }
+
+    let options: Options
+    var supervisor: Supervisor!
+    var generator: LoadGenerator!
+    let context: Context
+    var faults: [FaultRecord] = []
+    /// Follow-ups of faults: (when, what).
+    var followUps: [(at: ContinuousClock.Instant, action: () -> Void)] = []
+    /// Per worker, the oldest unsaved change reported in the last few seconds (ms, time).
+    var unsavedAges: [String: [(ms: UInt64, at: ContinuousClock.Instant)]] = [:]
+    var statusClients: [String: (endpoint: String, client: CellClient)] = [:]
+    var addedWorkers: [String] = []
+    var scaleUp = true
+    var periodicViolations: [Violation] = []
+    var suspectedDuplicates: Set<UInt64> = []
+    var monitors: [String: Cellcluster_V1_MonitorSnapshot] = [:]
+
+    public init(options: Options) throws {
+        self.options = options
+        context = try Context()
+    }
+
+    /// Runs everything; returns the report (the caller prints and writes it).
+    /// - Parameter stop: asked every turn; true ends the load early (SIGINT), audit included.
+    public func run(stop: () -> Bool = { false }, log: (String) -> Void) throws -> SoakReport {
+        if options.faults.contains(.netcut) {
+            throw SoakError("the netcut fault needs each worker in its own network namespace, which the soak does not set up yet; the partition is covered by the elastic tests (ElasticTests)")
+        }
+        if options.faults.contains(.pgrestart) && (options.pgDir == nil || options.pgScript == nil) {
+            throw SoakError("the pg-restart fault needs --pg-dir (the private server's folder) and --pg-script (scripts/pg); scripts/cluster soak passes both")
+        }
+        let sets = options.sets + ["events.durability.entity_action=durable"]
+        log("soak: starting a coordinator and \(options.workers) workers (logs and PID files in \(options.runDir.path))")
+        supervisor = try Supervisor(runDir: options.runDir, workers: options.workers, environment: [:], settings: sets)
+        defer { _ = supervisor.stopAll() }
+        var load = options.load
+        load.idBase = try Auditor.maxEntityID(options.postgres)
+        generator = try LoadGenerator(settings: load, grid: options.grid, coordinator: supervisor.coordinatorEndpoint)
+        let plan = FaultPlan.make(kinds: options.faults, duration: options.duration, every: options.faultEvery,
+                                  quiet: max(10, options.duration * 0.15), seed: options.load.seed)
+        log("soak: \(options.load.players) players and \(options.load.npcs) NPCs at \(options.load.rateHz) Hz for \(Int(options.duration)) s; faults: \(plan.map { "\($0.kind.rawValue)@\(Int($0.at))s" }.joined(separator: " "))")
+        var progress = SoakProgress()
+        var nextFault = 0
+        var nextSecond = generator.started + .seconds(1)
+        var nextAudit = options.auditEvery.map { generator.started + .milliseconds(Int($0 * 1000)) }
+        let end = generator.started + .milliseconds(Int(options.duration * 1000))
+        var turns = 0
+        while ContinuousClock.now < end && turns < 500_000_000 && !stop() {
+            turns += 1
+            let now = ContinuousClock.now
+            let busy = generator.step(now: now)
+            if nextFault < plan.count, generator.elapsed >= plan[nextFault].at {
+                inject(plan[nextFault], log: log)
+                nextFault += 1
+            }
+            runFollowUps(now: now)
+            if now >= nextSecond {
+                generator.closeSecond()
+                pollStatuses()
+                progress.draw(generator, faults: faults.count)
+                nextSecond += .seconds(1)
+            }
+            if let at = nextAudit, now >= at {
+                periodicAudit(log: log)
+                nextAudit = at + .milliseconds(Int(options.auditEvery! * 1000))
+            }
+            if !busy { Thread.sleep(forTimeInterval: 0.0005) }
+        }
+        progress.finish()
+        return try finish(log: log)
+    }
+
+    // MARK: Faults
+
+    private func inject(_ planned: PlannedFault, log: (String) -> Void) {
+        let live = supervisor.liveWorkers.filter { !(supervisor.workers[$0]?.stopped ?? false) }
+        let at = generator.elapsed
+        func victim() -> String? { live.isEmpty ? nil : live[planned.pick % live.count] }
+        func window(_ worker: String) -> UInt64 { unsavedAges[worker]?.map(\.ms).max() ?? 0 }
+        var record: FaultRecord?
+        switch planned.kind {
+        case .kill:
+            guard live.count >= 2, let w = victim() else { return }
+            supervisor.workers[w]?.signal(SIGKILL)
+            generator.watchRecovery(fault: faults.count, victim: w)
+            record = FaultRecord(at: at, kind: .kill, target: w, lossWindowMs: window(w), note: "restarted after 2 s")
+            followUps.append((.now + .seconds(2), { [self] in
+                _ = supervisor.workers[w]?.waitExit(timeout: .seconds(5))
+                _ = try? supervisor.startWorker(id: w)
+            }))
+        case .stop:
+            guard live.count >= 2, let w = victim() else { return }
+            supervisor.workers[w]?.signal(SIGSTOP)
+            generator.watchRecovery(fault: faults.count, victim: w)
+            let pause = options.leaseMs + 1500
+            record = FaultRecord(at: at, kind: .stop, target: w, lossWindowMs: window(w), note: "SIGCONT after \(pause) ms")
+            followUps.append((.now + .milliseconds(pause), { [self] in supervisor.workers[w]?.signal(SIGCONT) }))
+        case .scale:
+            if scaleUp || addedWorkers.isEmpty {
+                guard let w = try? supervisor.startWorker() else { return }
+                addedWorkers.append(w)
+                record = FaultRecord(at: at, kind: .scale, target: w, lossWindowMs: 0, note: "worker added (\(live.count) -> \(live.count + 1))")
+            } else {
+                let w = addedWorkers.removeLast()
+                supervisor.workers[w]?.signal(SIGTERM)
+                record = FaultRecord(at: at, kind: .scale, target: w, lossWindowMs: 0, note: "worker drained (\(live.count) -> \(live.count - 1))")
+            }
+            scaleUp.toggle()
+        case .coordinator:
+            record = FaultRecord(at: at, kind: .coordinator, target: "coordinator", lossWindowMs: 0, note: "SIGKILL, restarted after 1 s")
+            supervisor.coordinator.signal(SIGKILL)
+            followUps.append((.now + .seconds(1), { [self] in try? supervisor.restartCoordinator() }))
+        case .pgrestart:
+            record = FaultRecord(at: at, kind: .pgrestart, target: "postgresql", lossWindowMs: 0, note: "stopped and started again")
+            let script = options.pgScript!, dir = options.pgDir!
+            Thread.detachNewThread {
+                for verb in ["stop", "start"] {
+                    let p = Process()
+                    p.executableURL = URL(fileURLWithPath: script)
+                    p.arguments = [verb, dir]
+                    p.standardOutput = FileHandle.nullDevice
+                    p.standardError = FileHandle.nullDevice
+                    try? p.run()
+                    p.waitUntilExit()
+                }
+            }
+        case .netcut:
+            return
+        }
+        if let record {
+            faults.append(record)
+            log("\nsoak: fault at \(String(format: "%.1f", at)) s: \(record.kind.rawValue) \(record.target) (\(record.note))")
+        }
+    }
+
+    private func runFollowUps(now: ContinuousClock.Instant) {
+        guard followUps.contains(where: { $0.at <= now }) else { return }
+        let due = followUps.filter { $0.at <= now }
+        followUps.removeAll { $0.at <= now }
+        for f in due { f.action() }
+    }
+
+    // MARK: Status polling (loss windows, monitors)
+
+    private func pollStatuses() {
+        guard let map = generator.currentMap else { return }
+        let now = ContinuousClock.now
+        for (worker, entry) in statusClients {
+            while let envelope = try? entry.client.receiveNow() {
+                guard case .statusReply(let reply)? = envelope.body else { continue }
+                for s in reply.workers {
+                    monitors[s.workerID] = s.monitor
+                    unsavedAges[s.workerID, default: []].append((s.monitor.oldestUnsavedAgeMs, now))
+                    unsavedAges[s.workerID]!.removeAll { now - $0.at > .seconds(5) }
+                }
+            }
+            _ = worker
+        }
+        for info in map.workers where !info.endpoint.isEmpty {
+            if statusClients[info.workerID]?.endpoint != info.endpoint,
+                let client = try? CellClient(context: context, endpoint: info.endpoint, name: "soak-status:\(getpid()):\(info.workerID)") {
+                statusClients[info.workerID] = (info.endpoint, client)
+            }
+            _ = try? statusClients[info.workerID]?.client.send(.statusRequest(.init()))
+        }
+    }
+
+    // MARK: Audits
+
+    private func endpoints() -> [String: String] {
+        guard let map = try? generator.freshMap() else { return [:] }
+        return Dictionary(map.workers.map { ($0.workerID, $0.endpoint) }, uniquingKeysWith: { $1 })
+    }
+
+    /// Every N seconds: an entity in two workers' memory twice in a row is a violation (once may
+    /// be a handoff caught mid-way).
+    private func periodicAudit(log: (String) -> Void) {
+        let view = Auditor.readMemory(endpoints: endpoints(), context: context, timeout: .seconds(2))
+        let duplicates = Set(view.holders.filter { $0.value.count > 1 }.map(\.key))
+        for id in duplicates.intersection(suspectedDuplicates) {
+            let e = generator.entity(EntityID(id))
+            periodicViolations.append(Violation(entity: id, problem: "in the memory of several workers at two audits in a row: \(view.holders[id]!.map(\.worker))",
+                                                history: e?.history.map(\.description) ?? []))
+        }
+        suspectedDuplicates = duplicates
+        if !duplicates.isEmpty { log("\nsoak: audit: \(duplicates.count) entities in two workers' memory (checked again at the next audit)") }
+    }
+
+    /// The map once its epoch held still for `quiet` (bounded by `limit`).
+    private func waitForStableMap(quiet: Duration, limit: Duration) -> Cellcluster_V1_ShardMap? {
+        let end = ContinuousClock.now + limit
+        var last = try? generator.freshMap()
+        var since = ContinuousClock.now
+        while ContinuousClock.now < end {
+            Thread.sleep(forTimeInterval: 0.25)
+            let now = try? generator.freshMap()
+            if now?.epoch != last?.epoch {
+                last = now
+                since = .now
+            } else if ContinuousClock.now - since >= quiet {
+                break
+            }
+        }
+        return last
+    }
+
+    private func finish(log: (String) -> Void) throws -> SoakReport {
+        // Let what is pending settle: follow-ups (restarts, SIGCONT), requests in flight, moves.
+        for f in followUps { f.action() }
+        followUps = []
+        generator.issuing = false
+        let drain = ContinuousClock.now + .seconds(30)
+        while generator.inFlight > 0 && ContinuousClock.now < drain {
+            if !generator.step(now: .now) { Thread.sleep(forTimeInterval: 0.001) }
+        }
+        // The load stopped, so moves for load stop too: wait for a map that holds still. Then one
+        // touch of every entity brings those on failed-over or moved cells back into memory, as a
+        // player coming back would; the memory audit counts only if the map held still meanwhile.
+        var memory = MemoryView()
+        var settledMap: Cellcluster_V1_ShardMap?
+        for attempt in 1...5 {
+            let before = waitForStableMap(quiet: .seconds(3), limit: .seconds(60))
+            generator.touchAll(now: .now)
+            let touch = ContinuousClock.now + .seconds(30)
+            while generator.inFlight > 0 && ContinuousClock.now < touch {
+                if !generator.step(now: .now) { Thread.sleep(forTimeInterval: 0.001) }
+            }
+            log("soak: final audit of memory (map epoch \(before?.epoch ?? 0))")
+            memory = Auditor.readMemory(endpoints: endpoints(), context: context)
+            settledMap = try generator.freshMap()
+            if settledMap?.epoch == before?.epoch { break }
+            log("soak: the map changed during the audit (attempt \(attempt)); again")
+        }
+        generator.closeSecond()
+        pollStatuses()
+        Thread.sleep(forTimeInterval: 1)
+        pollStatuses()
+        let created = generator.entities.filter(\.spawned)
+        let map = try settledMap.map { try $0.partitionMap(grid: options.grid) }
+        var violations = periodicViolations
+        log("soak: final checkpoint (SIGINT to every worker), then the audit of PostgreSQL")
+        let failedStops = supervisor.stopAll()
+        violations += failedStops.map { Violation(entity: nil, problem: "worker \($0) did not stop cleanly (unsaved changes left?)", history: []) }
+        let rows = try Auditor.readRows(options.postgres, base: generator.settings.idBase, count: generator.entities.count)
+        let queued = try Auditor.readQueued(options.postgres)
+        if let map { violations += Auditor.checkMemory(memory, created: created, map: map, queued: queued) }
+        violations += Auditor.checkStorage(rows: rows, created: created, memory: memory, queued: queued)
+        violations += Auditor.checkLosses(generator.lostMoves, faults: faults)
+        if created.count < generator.entities.count {
+            // A run that could not even create its entities proves nothing.
+            violations.append(Violation(entity: nil, problem: "only \(created.count) of \(generator.entities.count) entities were created", history: []))
+        }
+
+        for (index, seconds) in generator.recoveries { faults[index].recoverySeconds = seconds }
+        let h = generator.histogram
+        func ms(_ p: Double) -> Double { Double(h.valueAtPercentile(p)) / 1000 }
+        let elapsed = max(0.001, options.duration)
+        let updates = monitors.values.reduce(UInt64(0)) { $0 + $1.eventsApplied }
+        let writes = monitors.values.reduce(UInt64(0)) { $0 + $1.dbIo }
+        return SoakReport(
+            seed: options.load.seed, durationSeconds: options.duration, players: options.load.players, npcs: options.load.npcs,
+            targetRatePerSecond: Double(options.load.players + options.load.npcs) * options.load.rateHz,
+            requests: generator.requests, answered: generator.answered, throughputPerSecond: Double(generator.answered) / elapsed,
+            latency: .init(p50Ms: ms(50), p90Ms: ms(90), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Double(h.max) / 1000),
+            retries: generator.retries, errors: generator.errors, errorSamples: generator.errorSamples, handoffs: generator.handoffs,
+            behindSchedule: generator.behind, faults: faults, storage: .init(updates: updates, dbWrites: writes),
+            audit: .init(entitiesChecked: created.count, lostAcknowledgedMoves: generator.lostMoves.count, violations: violations),
+            timeline: generator.timeline.seconds)
+    }
+}
+
+/// The live line: requests, handoffs, errors, p99 of the last second.
+struct SoakProgress {
+    let enabled = true
+    var lastLength = 0
+
+    mutating func draw(_ g: LoadGenerator, faults: Int) {
+        let last = g.timeline.seconds.last
+        let line = String(format: "soak %5.0f s  requests %d (%d/s)  handoffs %d  retries %d  errors %d  p99 %.1f ms  in flight %d  faults %d",
+                          g.elapsed, g.answered, last?.ok ?? 0, g.handoffs, g.retries, g.errors, last?.p99Ms ?? 0, g.inFlight, faults)
+        let pad = max(0, lastLength - line.count)
+        FileHandle.standardError.write(Data(("\r" + line + String(repeating: " ", count: pad)).utf8))
+        lastLength = line.count
+    }
+
+    func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
+}

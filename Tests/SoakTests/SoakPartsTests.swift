@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+@testable import Soak
+@testable import WorldCore
+
+@Suite struct SoakPartsTests {
+    @Test func theFaultPlanIsTheSameForTheSameSeedAndBoundedByTheRun() {
+        let a = FaultPlan.make(kinds: [.kill, .stop, .scale], duration: 600, every: 20, quiet: 60, seed: 7)
+        let b = FaultPlan.make(kinds: [.kill, .stop, .scale], duration: 600, every: 20, quiet: 60, seed: 7)
+        let c = FaultPlan.make(kinds: [.kill, .stop, .scale], duration: 600, every: 20, quiet: 60, seed: 8)
+        #expect(a == b)
+        #expect(a != c)
+        #expect(a.count == 27)
+        #expect(a.allSatisfy { $0.at >= 1 && $0.at < 540 })
+        #expect(Set(a.map(\.kind)) == [.kill, .stop, .scale])
+        #expect(FaultPlan.make(kinds: [], duration: 600, every: 20, quiet: 60, seed: 7).isEmpty)
+    }
+
+    static func simulated(_ id: UInt64, kind: EntityKind = .player, acked: UInt64 = 0, unknown: UInt64 = 0, version: UInt64 = 0) -> SimulatedEntity {
+        var e = SimulatedEntity(id: EntityID(id), kind: kind, position: Position(x: 1, y: 1), lastCell: CellID(0), heading: 0, nextAt: .now)
+        e.spawned = true
+        e.ackedActions = acked
+        e.unknownActions = unknown
+        e.lastAckedVersion = version
+        return e
+    }
+
+    @Test func theMemoryAuditFindsDuplicatesLossesAndCellsHeldByTheWrongWorker() throws {
+        let grid = try Grid(width: 256, height: 256, cellSize: 64)
+        let map = PartitionMap.even(grid: grid, workers: ["w1", "w2"], epoch: 1)
+        let mine = map.cells(of: "w1")[0], theirs = map.cells(of: "w2")[0]
+        var view = MemoryView()
+        view.holders = [1: [("w1", mine.raw)], 2: [("w1", mine.raw), ("w2", theirs.raw)], 4: [("w1", theirs.raw)]]
+        let created = [1, 2, 3, 4].map { Self.simulated($0) } + [Self.simulated(5, kind: .npc)]
+        let problems = Auditor.checkMemory(view, created: created, map: map, queued: .init()).map(\.description)
+        #expect(problems.count == 3, "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("entity 2: in the memory of 2 workers") })
+        #expect(problems.contains { $0.hasPrefix("entity 3: player in no worker's memory") })
+        #expect(problems.contains { $0.hasPrefix("entity 4: held by w1") })
+    }
+
+    @Test func theStorageAuditHoldsDurableActionsToWhatWasAcknowledged() {
+        let created = [Self.simulated(1, acked: 5), Self.simulated(2, acked: 5), Self.simulated(3, acked: 5, unknown: 1),
+                       Self.simulated(4, acked: 5, version: 9), Self.simulated(5)]
+        let rows: [UInt64: (cell: Int64, version: UInt64, actions: UInt64, gold: Double)] = [
+            1: (0, 10, 5, 5), 2: (0, 10, 4, 4), 3: (0, 10, 7, 7), 4: (0, 8, 5, 5),
+        ]
+        var queued = Auditor.Queued()
+        queued.actions[2] = 1  // the fifth action waits in a queue: fine
+        let problems = Auditor.checkStorage(rows: rows, created: created, memory: MemoryView(), queued: queued).map(\.description)
+        #expect(problems.count == 3, "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("entity 3: 7 actions stored") })
+        #expect(problems.contains { $0.hasPrefix("entity 4: stored version 8 is older") })
+        #expect(problems.contains { $0.hasPrefix("entity 5: not in PostgreSQL") })
+    }
+
+    @Test func lossesCountOnlyInsideACrashsLossWindow() {
+        let faults = [FaultRecord(at: 10, kind: .kill, target: "w1", lossWindowMs: 1000, recoverySeconds: nil, note: "")]
+        let inside = Auditor.checkLosses([(1, 5, 9.2, 12)], faults: faults)
+        let before = Auditor.checkLosses([(1, 5, 5.0, 12)], faults: faults)
+        let noCrash = Auditor.checkLosses([(1, 5, 9.2, 12)], faults: [])
+        #expect(inside.isEmpty)
+        #expect(before.count == 1)
+        #expect(noCrash.count == 1)
+    }
+
+    @Test func theChartDrawsBothSeriesAndMarksEachFault() {
+        let seconds = (0..<30).map { t in Timeline.Second(t: t, ok: 1000 + t, errors: t == 12 ? 2 : 0, retries: 0, handoffs: 0, p99Ms: 3, p50Ms: 1) }
+        let faults = [FaultRecord(at: 11.5, kind: .kill, target: "w2", lossWindowMs: 800, recoverySeconds: 1.6, note: "")]
+        let svg = Chart.svg(seconds, faults: faults, title: "soak <test>")
+        #expect(svg.hasPrefix("<svg"))
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 2)
+        #expect(svg.contains("kill w2"))
+        #expect(svg.contains("soak &lt;test&gt;"))
+        #expect(svg.contains("<circle"))  // the second with errors
+    }
+}
