@@ -62,6 +62,15 @@ import Testing
             }),
             62: .scaleRequest(.with { $0.workers = 4 }),
             63: .drainRequest(.with { $0.workerID = "w2" }),
+            64: .auditRequest(.init()),
+            65: .auditReply(.with {
+                $0.workerID = "w1"
+                $0.mapEpoch = 7
+                $0.serving = true
+                $0.entities = [.with { $0.entityID = 3; $0.cellID = 12; $0.version = 4 }]
+                $0.givingAway = [12, 13]
+                $0.oldestUnsavedAgeMs = 250
+            }),
         ]
     }()
 

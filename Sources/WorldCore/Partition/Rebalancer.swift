@@ -104,6 +104,7 @@ public struct Rebalancer: Sendable {
         }
 
         let membershipChanged = moved > 0
+        var idealCuts: [Int]?
         // Load: move boundaries toward the load quantiles.
         let runLoads = Self.runLoads(weight, cuts)
         let total = runLoads.reduce(0, +)
@@ -117,6 +118,7 @@ public struct Rebalancer: Sendable {
             var prefix = [0.0]
             prefix.reserveCapacity(weight.count + 1)
             for w in weight { prefix.append(prefix.last! + w) }
+            var ideals = cuts
             for i in cuts.indices {
                 let goal = total * Double(i + 1) / Double(order.count)
                 // The first boundary whose left side carries the goal's share.
@@ -126,6 +128,7 @@ public struct Rebalancer: Sendable {
                     if prefix[mid] >= goal { high = mid } else { low = mid + 1 }
                 }
                 let ideal = low
+                ideals[i] = ideal
                 let direction = ideal > cuts[i] ? 1 : ideal < cuts[i] ? -1 : 0
                 guard direction != 0 else { continue }
                 let key = order[i] + "|" + order[i + 1]
@@ -138,14 +141,16 @@ public struct Rebalancer: Sendable {
                 moved += abs(target - cuts[i])
                 cuts[i] = target
             }
+            idealCuts = ideals
         }
         guard moved > 0 else { return nil }
-        if !membershipChanged {
-            // A load move must pay for itself: with coarse cells the quantiles cannot be hit
-            // exactly, and chasing them cell by cell would never end.
-            let after = Self.runLoads(weight, cuts)
-            let newImbalance = (after.max() ?? 0) / max(mean, .leastNonzeroMagnitude)
-            guard newImbalance < imbalance * 0.95 else {
+        if !membershipChanged, let idealCuts {
+            // Moving must pay for itself: with coarse cells the quantiles cannot be hit exactly,
+            // and chasing them cell by cell would never end. The map the steps lead to must cut
+            // the imbalance by 5 % at least.
+            let best = Self.runLoads(weight, idealCuts)
+            let bestImbalance = (best.max() ?? 0) / max(mean, .leastNonzeroMagnitude)
+            guard bestImbalance < imbalance * 0.95 else {
                 steps = [:]
                 return nil
             }
