@@ -57,9 +57,14 @@ final class LocalCluster {
     let coordinator: Child
     let coordinatorEndpoint: String
     let workers: [Child]
+    var added: [Child] = []
+    let environment: [String: String]
+    let sets: [String]
 
     init(workers count: Int, environment: [String: String], settings: [String]) throws {
         let sets = settings.flatMap { ["--set", $0] } + ["--set", "workers.count=\(count)"]
+        self.environment = environment
+        self.sets = sets
         coordinator = try Child(["coordinator", "--bind", "tcp://127.0.0.1:0", "--log-level", "warning"] + sets, environment: environment)
         let endpoint = try coordinator.readyEndpoint()
         coordinatorEndpoint = endpoint
@@ -70,8 +75,16 @@ final class LocalCluster {
         for w in workers { _ = try w.readyEndpoint() }
     }
 
+    /// Starts one more worker, which joins the running cluster; waits until it is ready.
+    func addWorker(_ id: String) throws {
+        let child = try Child(["worker", "--id", id, "--coordinator", coordinatorEndpoint, "--bind", "tcp://127.0.0.1:0", "--log-level", "warning"] + sets,
+                              environment: environment)
+        added.append(child)
+        _ = try child.readyEndpoint()
+    }
+
     func stop() {
-        workers.forEach { $0.stop() }
+        (workers + added).forEach { $0.stop() }
         coordinator.stop()
     }
 }

@@ -264,18 +264,22 @@ public final class SoakRun {
         // player coming back would; the memory audit counts only if the map held still meanwhile.
         var memory = MemoryView()
         var settledMap: Cellcluster_V1_ShardMap?
-        for attempt in 1...5 {
-            let before = waitForStableMap(quiet: .seconds(3), limit: .seconds(60))
+        _ = waitForStableMap(quiet: .seconds(3), limit: .seconds(20))
+        for attempt in 1...30 {
+            let before = try generator.freshMap()
             generator.touchAll(now: .now)
             let touch = ContinuousClock.now + .seconds(30)
             while generator.inFlight > 0 && ContinuousClock.now < touch {
                 if !generator.step(now: .now) { Thread.sleep(forTimeInterval: 0.001) }
             }
-            log("soak: final audit of memory (map epoch \(before?.epoch ?? 0))")
             memory = Auditor.readMemory(endpoints: endpoints(), context: context)
             settledMap = try generator.freshMap()
-            if settledMap?.epoch == before?.epoch { break }
-            log("soak: the map changed during the audit (attempt \(attempt)); again")
+            if let epoch = settledMap?.epoch, epoch == before?.epoch, memory.isAtRest(epoch: epoch) {
+                log("soak: final audit of memory at map epoch \(epoch) (attempt \(attempt))")
+                break
+            }
+            // Cells were moving (rebalancing goes on while the crowd's load is uneven): again.
+            Thread.sleep(forTimeInterval: 0.3)
         }
         generator.closeSecond()
         pollStatuses()

@@ -27,6 +27,14 @@ public struct MemoryView: Sendable {
     public var givingAway: [String: Set<Int64>] = [:]
     public var unanswered: [String] = []
     public var lossWindowMs: [String: UInt64] = [:]
+    /// The map epoch each worker answered under.
+    public var epochs: [String: UInt64] = [:]
+
+    /// Every worker answered under `epoch` and none is in the middle of giving cells away: a
+    /// picture of the cluster at rest.
+    public func isAtRest(epoch: UInt64) -> Bool {
+        unanswered.isEmpty && epochs.values.allSatisfy { $0 == epoch } && givingAway.values.allSatisfy(\.isEmpty)
+    }
 }
 
 public enum Auditor {
@@ -47,6 +55,7 @@ public enum Auditor {
                 for e in reply.entities { view.holders[e.entityID, default: []].append((reply.workerID, e.cellID)) }
                 view.givingAway[reply.workerID] = Set(reply.givingAway)
                 view.lossWindowMs[reply.workerID] = reply.oldestUnsavedAgeMs
+                view.epochs[reply.workerID] = reply.mapEpoch
                 got = true
                 break
             }

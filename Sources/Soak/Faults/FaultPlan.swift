@@ -1,3 +1,5 @@
+import WorldCore
+
 /// The faults a soak injects, and when: drawn from the seed, so a run can be repeated exactly.
 public enum FaultKind: String, Sendable, CaseIterable, Codable {
     /// SIGKILL a worker, start it again (same id) two seconds later.
@@ -22,20 +24,10 @@ public struct PlannedFault: Sendable, Equatable, Codable {
     public let pick: Int
 }
 
-/// A deterministic generator (SplitMix64): the same seed gives the same run.
-public struct SeededRandom: Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SeededRandom {
     /// Uniform in [0, 1).
-    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    public mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
 }
 
 public enum FaultPlan {

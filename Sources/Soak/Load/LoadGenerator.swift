@@ -395,6 +395,7 @@ public final class LoadGenerator {
 
     /// Watch for the first answer from a cell `worker` owned: the fault's recovery time.
     public func watchRecovery(fault: Int, victim worker: String) {
+        try? refreshMap(force: true)
         guard let partition else { return }
         watch.append((fault, Set(partition.cells(of: worker)), .now))
     }

@@ -14,13 +14,15 @@ struct BenchCommand: ParsableCommand {
             cache-policies  hit rates of LRU, TTL, SIZE and combinations on a walking-players trace
             checkpoint      write-behind vs write-through (the design's test), and checkpoint rows/s
                             vs a raw batched INSERT; needs PostgreSQL (a scratch database is used)
+            rebalance       a crowd walking across a 2-worker cluster (largest load imbalance), then
+                            a third worker joining (time until the map settles); scratch database
             e2e             moves through the client library into a 2-worker cluster (started here,
                             on a scratch database), next to a raw ZeroMQ round trip
             """
     )
 
     enum Name: String, ExpressibleByArgument, CaseIterable {
-        case memory, events, activation, eviction, checkpoint, e2e
+        case memory, events, activation, eviction, checkpoint, e2e, rebalance
         case cachePolicies = "cache-policies"
     }
 
@@ -56,6 +58,9 @@ struct BenchCommand: ParsableCommand {
         case .e2e:
             let s = try settings.load()
             report = try EndToEndBench.run(s.postgres.connectionParameters(), requests: count ?? 20_000)
+        case .rebalance:
+            let s = try settings.load()
+            report = try RebalanceBench.run(s.postgres.connectionParameters(), players: count ?? 300, seconds: 30)
         }
         print(json ? report.json() : report.table())
     }
