@@ -84,7 +84,7 @@ public final class SoakRun {
         generator = try LoadGenerator(settings: load, grid: options.grid, coordinator: supervisor.coordinatorEndpoint)
         let plan = FaultPlan.make(kinds: options.faults, duration: options.duration, every: options.faultEvery,
                                   quiet: max(10, options.duration * 0.15), seed: options.load.seed)
-        log("soak: \(options.load.players) players and \(options.load.npcs) NPCs at \(options.load.rateHz) Hz for \(Int(options.duration)) s; faults: \(plan.map { "\($0.kind.rawValue)@\(Int($0.at))s" }.joined(separator: " "))")
+        log("soak: \(options.load.players) players and \(options.load.npcs) NPCs at \(options.load.rateHz) Hz for \(Int(options.duration)) s; faults: \(plan.isEmpty ? "none" : plan.map { "\($0.kind.rawValue)@\(Int($0.at))s" }.joined(separator: " "))")
         var progress = SoakProgress()
         var nextFault = 0
         var nextSecond = generator.started + .seconds(1)

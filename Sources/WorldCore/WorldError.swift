@@ -18,6 +18,8 @@ public enum WorldError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidStat(name: String, value: Double)
     /// The grid's own settings are unusable.
     case invalidGrid(String)
+    /// The cell belongs to another worker (a queued move that would cross shards at replay).
+    case notOwned(CellID)
 
     public var description: String {
         switch self {
@@ -39,6 +41,8 @@ public enum WorldError: Error, Equatable, Sendable, CustomStringConvertible {
             "stat \(name) is \(value); stats must be finite numbers"
         case let .invalidGrid(reason):
             "invalid grid: \(reason)"
+        case let .notOwned(cell):
+            "cell \(cell.raw) belongs to another worker"
         }
     }
 }

@@ -8,11 +8,18 @@ public final class ManagedProcess: Sendable {
     public let arguments: [String]
 
     /// Starts `cellcluster` with these arguments and extra environment.
-    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// - Parameter launcher: a command that runs it, e.g. `["/usr/sbin/ip", "netns", "exec", "ns1"]`
+    ///   (it must exec the executable, so the PID stays the executable's).
+    public init(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = []) throws {
         self.arguments = arguments
         let process = Process()
-        process.executableURL = CommandRunner.executable
-        process.arguments = arguments
+        if let first = launcher.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(launcher.dropFirst()) + [CommandRunner.executable.path] + arguments
+        } else {
+            process.executableURL = CommandRunner.executable
+            process.arguments = arguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

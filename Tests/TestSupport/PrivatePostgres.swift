@@ -5,9 +5,12 @@ import Foundation
 public final class PrivatePostgres {
     public let directory: String
     public private(set) var port: Int = 0
+    /// Another address it listens on (and whose subnet it trusts), e.g. a namespace link's.
+    public let extraListen: String?
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    public init() throws {
+    public init(extraListen: String? = nil) throws {
+        self.extraListen = extraListen
         directory = Self.root.appendingPathComponent(".run/test-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
         try start()
     }
@@ -18,7 +21,7 @@ public final class PrivatePostgres {
 
     /// Starts (or restarts, on the same port when free) the server.
     public func start() throws {
-        let out = try Self.script(["start", directory])
+        let out = try Self.script(["start", directory], environment: extraListen.map { ["CELLCLUSTER_PG_EXTRA_LISTEN": $0] } ?? [:])
         guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix("export PGPORT=") }),
             let value = Int(line.dropFirst("export PGPORT=".count))
         else { throw WorkerProcessError(message: "scripts/pg start printed no port: \(out)") }
@@ -34,7 +37,7 @@ public final class PrivatePostgres {
     }
 
     @discardableResult
-    static func script(_ arguments: [String]) throws -> String {
+    static func script(_ arguments: [String], environment: [String: String] = [:]) throws -> String {
         // posix_spawn and waitpid rather than Foundation's Process: the server the script starts
         // outlives it, and Process did not always notice the script's exit. Output goes to a
         // file, never a pipe the server could inherit and hold open.
@@ -49,7 +52,10 @@ public final class PrivatePostgres {
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        let rc = posix_spawn(&pid, path, &actions, nil, argv, envp)
         guard rc == 0 else { throw WorkerProcessError(message: "cannot start scripts/pg: errno \(rc)") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

@@ -402,6 +402,7 @@ extension WorkerNode {
         case .entityExists: .alreadyExists
         case .queueFull: .queueFull
         case .storageUnavailable: .storageUnavailable
+        case .notOwned: .wrongWorker
         }
         // Refusals that depend on the moment (full queue, storage) are not remembered: a retry may pass.
         let remember = code != .queueFull && code != .storageUnavailable

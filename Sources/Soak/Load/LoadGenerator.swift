@@ -266,6 +266,9 @@ public final class LoadGenerator {
             if inflight.attempts % 10 == 0 { try? refreshMap(force: false) }
         case .storageUnavailable, .queueFull:
             retry(i, reply, from: worker, now: now)
+            // "Not durable yet": the change stays applied in that worker's memory and may reach
+            // storage with a later checkpoint; a retry elsewhere may apply it a second time.
+            if reply.code == .storageUnavailable { entities[i].inflight!.unansweredAt.insert(clients[worker]?.endpoint ?? worker) }
             entities[i].inflight!.retryAt = now + .milliseconds(200)
         default:
             entities[i].note(t, "\(describe(inflight.op)) -> \(reply.code) from \(worker): \(reply.message)")

@@ -103,6 +103,9 @@ extension Shard {
 
     private mutating func move(at index: Dictionary<EntityID, Entity>.Index, to: Position, now: ContinuousClock.Instant) throws(WorldError) -> EventOutcome {
         let newCell = try grid.cell(at: to)
+        // Only a replayed move can get here for another worker's cell (a request would have
+        // been handed off): moving the entity there in this memory would make a second copy.
+        if let ownership, !ownership.owns(newCell) { throw .notOwned(newCell) }
         let id = entities.keys[index]
         let wasUnsaved = dirtyEntities[id] != nil
         try admit(addingUnsaved: !wasUnsaved)
