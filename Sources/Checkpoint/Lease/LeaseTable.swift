@@ -19,7 +19,9 @@ public struct LeaseTable {
     /// statement waits for that incarnation's writes in flight).
     public func grant(worker: String, endpoint: String, leaseMs: Int) throws(PQError) -> Int64 {
         // Delete, then insert: the delete waits for the old incarnation's writes in flight.
-        let results = try connection.pipeline([
+        let results: [QueryResult]
+        do {
+            results = try connection.pipeline([
             PipelinedStatement("BEGIN"),
             PipelinedStatement("DELETE FROM worker_leases WHERE worker_id = $1", [.text(worker)]),
             PipelinedStatement("""
@@ -28,7 +30,11 @@ public struct LeaseTable {
                 RETURNING generation
                 """, [.text(worker), .text(endpoint), .int64(Int64(leaseMs))]),
             PipelinedStatement("COMMIT"),
-        ])
+            ])
+        } catch {
+            if connection.isOpen { _ = try? connection.query("ROLLBACK") }  // no aborted transaction left open
+            throw error
+        }
         return try results[2].int64(0, 0)
     }
 

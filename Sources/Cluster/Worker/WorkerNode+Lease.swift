@@ -52,6 +52,7 @@ extension WorkerNode {
         keeper.stop()
         leaseKeeper = nil
         loader.lease = nil
+        if loader.connection.isOpen { _ = try? loader.connection.query("ROLLBACK") }  // nothing may stay open from before
         writer.setLease(nil)
         checkpointer.clearLeaseLost()
         serving = false

@@ -57,7 +57,11 @@ extension WorkerNode {
             if turnedAway(peer, envelope, shard.entity(id)?.cell ?? CellID(move.cellID)) { return }
             let from = shard.entity(id)?.cell ?? CellID(move.cellID)
             countRequest(from)
-            if shard.entity(id) != nil, let target = try? shard.settings.grid.cell(at: move.to.position) {
+            // An NPC in an inactive cell has its events queued there, so its move waits in the
+            // same queue: handing it off now would leave those events behind (rejected at replay,
+            // after they were acknowledged). A player activates its cell and moves at once.
+            let movesNow = shard.entity(id).map { $0.kind == .player || shard.phase(of: $0.cell)?.isActive == true } ?? false
+            if movesNow, let target = try? shard.settings.grid.cell(at: move.to.position) {
                 switch gate(target) {
                 case .serve: break
                 case .wait(let why):

@@ -161,6 +161,7 @@ extension WorkerNode {
             _ = try loader.connection.pipeline(statements)
             for (cell, _) in owners { forwarding[cell] = nil }
         } catch {
+            if loader.connection.isOpen { _ = try? loader.connection.query("ROLLBACK") }
             logger.warning("cannot pass cells on yet", metadata: ["error": "\(error)"])
         }
     }

@@ -16,7 +16,9 @@ public final class Supervisor {
             self.name = name
             logURL = runDir.appendingPathComponent("\(name).log")
             outURL = runDir.appendingPathComponent("\(name).out")
-            FileManager.default.createFile(atPath: logURL.path, contents: nil)
+            // A restarted process appends to its log (the history of every incarnation stays);
+            // its ready line is read from a fresh .out.
+            if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
             FileManager.default.createFile(atPath: outURL.path, contents: nil)
             process.executableURL = Supervisor.executable
             process.arguments = arguments
