@@ -105,7 +105,7 @@ extension Shard {
         let newCell = try grid.cell(at: to)
         // Only a replayed move can get here for another worker's cell (a request would have
         // been handed off): moving the entity there in this memory would make a second copy.
-        if let ownership, !ownership.owns(newCell) { throw .notOwned(newCell) }
+        if let ownership, entities.values[index].cell != newCell, !ownership.owns(newCell) { throw .notOwned(newCell) }
         let id = entities.keys[index]
         let wasUnsaved = dirtyEntities[id] != nil
         try admit(addingUnsaved: !wasUnsaved)
