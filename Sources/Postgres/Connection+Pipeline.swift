@@ -15,6 +15,20 @@ extension Connection {
     /// socket while this blocking connection is still sending.
     static let pipelineChunk = 256
 
+    /// Runs `statements` as one transaction in one round trip (BEGIN, them, COMMIT).
+    /// - Returns: the statements' results, in order (without BEGIN's and COMMIT's).
+    /// - Throws: the first failure, after a ROLLBACK: a failed statement makes the server skip the
+    ///   COMMIT, and the connection would otherwise stay in an aborted transaction (25P02).
+    public func pipelinedTransaction(_ statements: [PipelinedStatement]) throws(PQError) -> [QueryResult] {
+        do {
+            let results = try pipeline([PipelinedStatement("BEGIN")] + statements + [PipelinedStatement("COMMIT")])
+            return Array(results.dropFirst().dropLast())
+        } catch {
+            if isOpen { _ = try? query("ROLLBACK") }
+            throw error
+        }
+    }
+
     /// Sends many statements without waiting for each reply (libpq pipeline mode), in chunks of up
     /// to `pipelineChunk` that each end with a sync point. Outside an explicit transaction each chunk
     /// commits as one implicit transaction. A failure aborts the rest of its chunk, and later chunks

@@ -191,7 +191,7 @@ public final class SoakRun {
     private func pollStatuses() {
         guard let map = generator.currentMap else { return }
         let now = ContinuousClock.now
-        for (worker, entry) in statusClients {
+        for (_, entry) in statusClients {
             while let envelope = try? entry.client.receiveNow() {
                 guard case .statusReply(let reply)? = envelope.body else { continue }
                 for s in reply.workers {
@@ -200,7 +200,6 @@ public final class SoakRun {
                     unsavedAges[s.workerID]!.removeAll { now - $0.at > .seconds(5) }
                 }
             }
-            _ = worker
         }
         for info in map.workers where !info.endpoint.isEmpty {
             if statusClients[info.workerID]?.endpoint != info.endpoint,
@@ -321,7 +320,6 @@ public final class SoakRun {
 
 /// The live line: requests, handoffs, errors, p99 of the last second.
 struct SoakProgress {
-    let enabled = true
     var lastLength = 0
 
     mutating func draw(_ g: LoadGenerator, faults: Int) {

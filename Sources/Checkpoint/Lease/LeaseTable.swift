@@ -19,23 +19,15 @@ public struct LeaseTable {
     /// statement waits for that incarnation's writes in flight).
     public func grant(worker: String, endpoint: String, leaseMs: Int) throws(PQError) -> Int64 {
         // Delete, then insert: the delete waits for the old incarnation's writes in flight.
-        let results: [QueryResult]
-        do {
-            results = try connection.pipeline([
-            PipelinedStatement("BEGIN"),
+        let results = try connection.pipelinedTransaction([
             PipelinedStatement("DELETE FROM worker_leases WHERE worker_id = $1", [.text(worker)]),
             PipelinedStatement("""
                 INSERT INTO worker_leases (worker_id, generation, endpoint, expires_at)
                 VALUES ($1, nextval('lease_generations'), $2, now() + $3::int8 * interval '1 millisecond')
                 RETURNING generation
                 """, [.text(worker), .text(endpoint), .int64(Int64(leaseMs))]),
-            PipelinedStatement("COMMIT"),
-            ])
-        } catch {
-            if connection.isOpen { _ = try? connection.query("ROLLBACK") }  // no aborted transaction left open
-            throw error
-        }
-        return try results[2].int64(0, 0)
+        ])
+        return try results[1].int64(0, 0)
     }
 
     /// Every lease held now (expired or not).

@@ -13,7 +13,7 @@ public struct LeaseToken: Sendable, Equatable {
     }
 
     /// The statement that opens each write transaction of a lease holder.
-    var holdStatement: PipelinedStatement {
+    public var holdStatement: PipelinedStatement {
         PipelinedStatement("SELECT cellcluster_hold_lease($1, $2::int8)", [.text(worker), .int64(generation)])
     }
 }

@@ -32,19 +32,7 @@ extension PostgresWorldStore {
         let result: QueryResult
         if let lease {
             // The claim and the lease in one transaction: a fenced worker cannot take an entity.
-            let results: [QueryResult]
-            do {
-                results = try connection.pipeline([
-                    PipelinedStatement("BEGIN"), lease.holdStatement, PipelinedStatement(Self.claimEntity, parameters),
-                    PipelinedStatement("COMMIT"),
-                ])
-            } catch {
-                // A failed statement skips the COMMIT: end the aborted transaction, or every later
-                // statement on this connection fails with 25P02.
-                if connection.isOpen { _ = try? connection.query("ROLLBACK") }
-                throw error
-            }
-            result = results[2]
+            result = try connection.pipelinedTransaction([lease.holdStatement, PipelinedStatement(Self.claimEntity, parameters)])[1]
         } else {
             result = try connection.query(Self.claimEntity, parameters)
         }

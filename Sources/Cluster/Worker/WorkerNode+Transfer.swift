@@ -84,8 +84,8 @@ extension WorkerNode {
         guard let current = release, current.ticket == outcome.ticket else { return false }
         release = nil
         switch outcome.result {
-        case .success(let report):
-            shard.forget(current.batch, report: report, now: now)
+        case .success:
+            shard.forget(current.batch)
             let mine = Set(partition.map { $0.cells(of: options.id) } ?? [])
             var cameBack = false
             for transfer in current.batch.transfers {
@@ -155,13 +155,10 @@ extension WorkerNode {
     /// Cells released here after the map had already sent them on: name their owner.
     private func passCellsOn(_ owners: [(cell: CellID, worker: String)]) {
         do {
-            var statements = [PipelinedStatement("BEGIN")]
-            if let lease = leaseKeeper?.token { statements.append(PipelinedStatement("SELECT cellcluster_hold_lease($1, $2::int8)", [.text(lease.worker), .int64(lease.generation)])) }
-            statements += [CellOwnership.assign(owners, epoch: mapEpoch), PipelinedStatement("COMMIT")]
-            _ = try loader.connection.pipeline(statements)
+            let hold = leaseKeeper.map { [$0.token.holdStatement] } ?? []
+            _ = try loader.connection.pipelinedTransaction(hold + [CellOwnership.assign(owners, epoch: mapEpoch)])
             for (cell, _) in owners { forwarding[cell] = nil }
         } catch {
-            if loader.connection.isOpen { _ = try? loader.connection.query("ROLLBACK") }
             logger.warning("cannot pass cells on yet", metadata: ["error": "\(error)"])
         }
     }

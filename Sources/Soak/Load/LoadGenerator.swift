@@ -418,5 +418,5 @@ public final class LoadGenerator {
 }
 
 extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    var seconds: Double { milliseconds / 1000 }  // WorldCore's conversion
 }

@@ -32,16 +32,6 @@ extension Shard {
         }
     }
 
-    /// Cells in memory (or with queued events) that this shard no longer owns.
-    public var cellsToRelease: Set<CellID> {
-        guard let ownership else { return [] }
-        var result = Set(cells.keys.filter { !ownership.owns($0) && !ownership.pending.contains($0) })
-        for (cell, queue) in queues where !queue.isEmpty && !ownership.owns(cell) && !ownership.pending.contains(cell) {
-            result.insert(cell)
-        }
-        return result
-    }
-
     /// Everything unsaved of `cells`, with their new owners: one transaction saves the state and
     /// names the owners. Until `forget` the cells stay in memory (unsaved, if it fails).
     ///
@@ -55,9 +45,9 @@ extension Shard {
         return batch
     }
 
-    /// The release batch committed: the cells belong to others now; drop them from memory.
-    public mutating func forget(_ batch: CheckpointBatch, report: WriteReport = WriteReport(), now: ContinuousClock.Instant) {
-        durableSucceeded(batch, report: report, now: now)
+    /// The release batch committed (and was marked saved like any durable batch): the cells
+    /// belong to others now; drop them from memory.
+    public mutating func forget(_ batch: CheckpointBatch) {
         for transfer in batch.transfers {
             let cell = transfer.cell
             if let removed = cells.removeValue(forKey: cell) {
