@@ -294,7 +294,7 @@ public final class SoakRun {
         let queued = try Auditor.readQueued(options.postgres)
         if let map { violations += Auditor.checkMemory(memory, created: created, map: map, queued: queued) }
         violations += Auditor.checkStorage(rows: rows, created: created, memory: memory, queued: queued)
-        violations += Auditor.checkLosses(generator.lostMoves, faults: faults)
+        violations += Auditor.checkLosses(generator.lostMoves, faults: faults) { [generator] id in generator.entity(EntityID(id))?.history.map(\.description) ?? [] }
         if created.count < generator.entities.count {
             // A run that could not even create its entities proves nothing.
             violations.append(Violation(entity: nil, problem: "only \(created.count) of \(generator.entities.count) entities were created", history: []))

@@ -37,6 +37,23 @@ import Testing
         #expect(snapshot.oldestUnsavedAgeMs == 0)
     }
 
+    @Test func aFencedRowDropsTheCopyThatWasWrittenButNotOneTakenInAgainUnderANewerEpoch() throws {
+        var h = Harness(radius: 1)
+        try h.spawn(1, .player, at: 5, 5)
+        try h.spawn(2, .player, at: 5, 5)
+        var shard = h.shard
+        #expect(shard.entity(EntityID(2)) != nil)
+        let taken = shard.takeCheckpoint(now: h.now)
+        let batch = try #require(taken)
+        // Entity 2 was handed away and came back meanwhile: memory holds it under epoch 5 now.
+        shard.setOwnerEpoch(EntityID(2), 5)
+        var report = WriteReport()
+        report.fencedEntities = [EntityID(1), EntityID(2)]
+        shard.checkpointSucceeded(batch, report: report, duration: .zero, now: h.now)
+        #expect(shard.entity(EntityID(1)) == nil)
+        #expect(shard.entity(EntityID(2))?.ownerEpoch == 5)
+    }
+
     @Test func aChangeDuringTheWriteStaysUnsaved() throws {
         var shard = Shard(settings: ShardSettings(grid: Harness.grid, activeRadius: 0))
         let now = ContinuousClock.now

@@ -94,5 +94,20 @@ extension Migration {
             -- that saves the cell's last state, and the receiver serves the cell only once it reads
             -- its own name here.
             """),
+        Migration(version: 4, name: "handoff source lease", sql: """
+            -- Raises SQLSTATE CC002 unless worker w still holds lease generation g; locks it till
+            -- commit. A handoff's target calls it for the source before it claims the entity: an
+            -- offer from a worker whose cells failed over (a paused or cut-off zombie, or one whose
+            -- offer waited in a queue) is refused, because the new owner of the source's cells
+            -- may hold the entity already. CC001 stays the caller's own lease.
+            CREATE FUNCTION cellcluster_hold_source_lease(w text, g bigint) RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM 1 FROM worker_leases WHERE worker_id = w AND generation = g FOR KEY SHARE;
+                IF NOT FOUND THEN
+                    RAISE EXCEPTION 'the handoff source % no longer holds lease generation %', w, g
+                        USING ERRCODE = 'CC002';
+                END IF;
+            END $$;
+            """),
     ]
 }

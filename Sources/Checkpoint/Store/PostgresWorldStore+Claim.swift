@@ -10,6 +10,9 @@ public enum ClaimOutcome: Sendable, Equatable {
     case alreadyClaimed
     /// Someone else holds the entity at `epoch` now.
     case lost(epoch: UInt64)
+    /// The offer's source no longer holds the lease it offered under: its cells failed over, and
+    /// their new owner may hold the entity. Nothing was written.
+    case sourceFenced
 }
 
 extension PostgresWorldStore {
@@ -24,15 +27,25 @@ extension PostgresWorldStore {
         """
 
     /// Stores `entity` as owned under epoch `expected + 1`, if and only if storage still holds it
-    /// under `expected` (or not at all).
+    /// under `expected` (or not at all) and, for a handoff's target, the source still holds the
+    /// lease it offered under (`source`).
     /// - Throws: `PQError` when the statement did not run: the outcome is then unknown.
-    public func claim(_ entity: Entity, expected: UInt64) throws -> ClaimOutcome {
+    public func claim(_ entity: Entity, expected: UInt64, source: LeaseToken? = nil) throws -> ClaimOutcome {
         let next = expected + 1
         let parameters = WriteThroughStore.row(entity, ownerEpoch: next) + [.int64(Int64(bitPattern: expected))]
         let result: QueryResult
-        if let lease {
-            // The claim and the lease in one transaction: a fenced worker cannot take an entity.
-            result = try connection.pipelinedTransaction([lease.holdStatement, PipelinedStatement(Self.claimEntity, parameters)])[1]
+        if lease != nil || source != nil {
+            // One transaction: this worker's lease (a fenced worker cannot take an entity), the
+            // source's lease (nor can a fenced source give one away), and the claim.
+            var statements = lease.map { [$0.holdStatement] } ?? []
+            if let source { statements.append(source.sourceHoldStatement) }
+            statements.append(PipelinedStatement(Self.claimEntity, parameters))
+            let outcome = Result { () throws(PQError) in try connection.pipelinedTransaction(statements) }
+            switch outcome {
+            case .success(let results): result = results.last!
+            case .failure(let error) where error.isSourceLeaseLost: return .sourceFenced
+            case .failure(let error): throw error
+            }
         } else {
             result = try connection.query(Self.claimEntity, parameters)
         }

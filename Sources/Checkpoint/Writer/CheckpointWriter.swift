@@ -189,7 +189,10 @@ public final class CheckpointWriter: Sendable {
             let rate = seconds > 0 ? Double(batch.rowCount) / seconds : 0
             var metadata: Logger.Metadata = ["statements": "\(report.statements)"]
             if group > 1 { metadata["group"] = "\(group)" }
-            if !report.fencedEntities.isEmpty { metadata["fenced"] = "\(report.fencedEntities.count)" }
+            if !report.fencedEntities.isEmpty {
+                metadata["fenced"] = "\(report.fencedEntities.count)"
+                metadata["fenced_ids"] = "\(report.fencedEntities.prefix(50).map(\.raw))"
+            }
             if !report.deadLetteredEntities.isEmpty || !report.deadLetteredCells.isEmpty {
                 metadata["dead_letters"] = "\(report.deadLetteredEntities.count + report.deadLetteredCells.count)"
             }

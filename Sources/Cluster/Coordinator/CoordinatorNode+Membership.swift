@@ -57,6 +57,7 @@ extension CoordinatorNode {
             }
             members[h.workerID]!.loads = loads
             members[h.workerID]!.entities = entities
+            members[h.workerID]!.mapEpoch = h.leaseEpoch
         }
         answerWithMap(peer, request, known: h.leaseEpoch)
         if members[h.workerID]!.draining {

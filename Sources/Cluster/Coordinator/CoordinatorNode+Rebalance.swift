@@ -14,7 +14,10 @@ extension CoordinatorNode {
         guard !live.isEmpty else { return }
         let draining = members.filter { $0.value.draining }.map(\.key)
         if draining.isEmpty {
-            guard movesFinished(partition) else { return }
+            // Every worker in the map runs it: one that skipped a map (a failover just before
+            // this round) would not know which cells that map gave it to pass on.
+            guard partition.workers.allSatisfy({ members[$0].map { $0.mapEpoch >= partition.epoch } ?? true }),
+                movesFinished(partition) else { return }
         }
         guard let plan = rebalancer.plan(partition, live: live, loads: mergedLoads()) else { return }
         let reason = draining.isEmpty

@@ -34,6 +34,8 @@ public final class CoordinatorNode {
         /// Latest reported load per cell (entities + requests per second), and entities in all.
         var loads: [CellID: Double] = [:]
         var entities = 0
+        /// The map epoch of the worker's last heartbeat (the newest map it adopted).
+        var mapEpoch: UInt64 = 0
     }
 
     /// Workers holding leases, as PostgreSQL says.

@@ -1,5 +1,6 @@
 /// Replies to recent requests by (sender, request id), so a retried request is answered again
-/// instead of applied again. Bounded: the oldest entries go first.
+/// instead of applied again. Bounded: the oldest entries go first (the default keeps about 25 s
+/// of a saturated worker's requests, longer than clients keep retrying one).
 struct RequestLog {
     enum Entry {
         /// Answered: resend this reply.
@@ -13,7 +14,7 @@ struct RequestLog {
     private var head = 0
     let capacity: Int
 
-    init(capacity: Int = 65_536) { self.capacity = capacity }
+    init(capacity: Int = 262_144) { self.capacity = capacity }
 
     static func key(sender: String, requestID: UInt64) -> String { "\(sender)#\(requestID)" }
 

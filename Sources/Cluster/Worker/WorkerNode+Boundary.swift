@@ -30,6 +30,10 @@ extension WorkerNode {
 
     /// A neighbour's set of this worker's cells its players need.
     func receiveNeeds(_ activate: Cellcluster_V1_ActivateCells, from requester: String, now: ContinuousClock.Instant) {
+        // Before this incarnation has a map it owns nothing (a shard without ownership would take
+        // every cell for its own and load it): a neighbour that still names it learns again
+        // with its next heartbeat.
+        guard partition != nil else { return }
         if activate.release || activate.cellIds.isEmpty {
             neighbourNeeds[requester] = nil
         } else {
@@ -48,6 +52,7 @@ extension WorkerNode {
     }
 
     private func applyNeighbourNeeds(now: ContinuousClock.Instant) {
+        guard partition != nil else { return }
         let union = neighbourNeeds.values.reduce(into: Set<CellID>()) { $0.formUnion($1.cells) }
         shard.setExternalInterest(union, now: now)
         performShardActions(now: now)

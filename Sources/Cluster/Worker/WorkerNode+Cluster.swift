@@ -84,7 +84,10 @@ extension WorkerNode {
     }
 
     func gate(_ cell: CellID) -> CellGate {
-        guard serving || coordinatorSocket == nil else {
+        // The lease is read from the clock on every request, not once per turn: a process paused
+        // in the middle of a batch (SIGSTOP, a stall) must not serve the rest of it after its
+        // cells failed over.
+        guard coordinatorSocket == nil || (serving && leaseKeeper?.mayServe(now: .now) == true) else {
             return .wait("worker \(options.id) cannot serve now (no valid lease): retry")
         }
         guard let ownership = shard.ownership, shard.settings.grid.contains(cell) else { return .serve }

@@ -53,8 +53,10 @@ extension WorkerNode {
             $0.sourceWorker = options.id
             $0.entity = .init(entity)
             $0.sourceEpoch = expected
+            $0.sourceLease = leaseKeeper?.token.generation ?? 0
         }
         sendToPeer(owner.worker, endpoint: owner.endpoint, offer)
+        trace(id, "offered to \(owner.worker) in cell \(cell.raw) at v\(entity.version) e\(expected)")
         logger.debug("handoff offered", metadata: ["entity": "\(id.raw)", "to": "\(owner.worker)", "cell": "\(cell.raw)"])
         fault("handoff.source-after-send")
     }
@@ -81,22 +83,47 @@ extension WorkerNode {
             return
         }
         let next = offer.sourceEpoch + 1
+        if let h = outgoing[entity.id], offer.sourceEpoch > h.expected {
+            // The entity comes back before this worker heard how its own handoff of it ended:
+            // the offer's epoch proves that target won. That handoff is complete; the entity
+            // is taken in again below.
+            complete(h)
+        }
         if let mine = shard.entity(entity.id), mine.ownerEpoch >= next {
             accept(offer, peer, request, epoch: mine.ownerEpoch)  // a resent offer: already here
             return
         }
+        let source = offer.sourceLease == 0 ? nil : LeaseToken(worker: offer.sourceWorker, generation: offer.sourceLease)
         do {
-            switch try loader.claim(entity, expected: offer.sourceEpoch) {
+            switch try loader.claim(entity, expected: offer.sourceEpoch, source: source) {
             case .won, .alreadyClaimed:
                 var adopted = entity
                 adopted.ownerEpoch = next
                 movedAway[entity.id] = nil
+                if let old = shard.entity(entity.id) {
+                    // A copy of a cell this worker has just given away (the receiver loaded the
+                    // cell and moved the entity back before this worker forgot it; requests for
+                    // the cell were already redirected, so the copy is what the release saved):
+                    // the claim made the offered state the stored truth, so it replaces the copy.
+                    let unexpected: Bool = if case .serve = gate(old.cell) { true } else { false }
+                    logger.log(level: unexpected ? .warning : .debug, "handoff replaces an older copy held here", metadata: [
+                        "entity": "\(entity.id.raw)", "from": "\(offer.sourceWorker)",
+                        "old": "cell \(old.cell.raw) v\(old.version) e\(old.ownerEpoch) \(shard.phase(of: old.cell).map { "\($0)" } ?? "unloaded") \(gate(old.cell))",
+                        "new": "cell \(entity.cell.raw) v\(entity.version) e\(offer.sourceEpoch)+1",
+                    ])
+                    shard.dropEntity(entity.id, now: now)
+                }
                 shard.adoptEntity(adopted, now: now)
+                trace(entity.id, "claimed from \(offer.sourceWorker) into cell \(entity.cell.raw) at v\(entity.version) e\(next)")
                 performShardActions(now: now)
                 fault("handoff.target-after-commit")
                 accept(offer, peer, request, epoch: next)
             case .lost(let epoch):
+                trace(entity.id, "offer from \(offer.sourceWorker) refused: held under e\(epoch), offered e\(offer.sourceEpoch)")
                 abort(.staleEpoch, "entity \(entity.id.raw) is held under epoch \(epoch), not \(offer.sourceEpoch)")
+            case .sourceFenced:
+                trace(entity.id, "offer from \(offer.sourceWorker) refused: its lease \(offer.sourceLease) is gone")
+                abort(.staleEpoch, "worker \(offer.sourceWorker) no longer holds lease generation \(offer.sourceLease): its cells failed over")
             }
         } catch {
             abort(.storageUnavailable, "claiming entity \(entity.id.raw): \(error)")
@@ -131,8 +158,14 @@ extension WorkerNode {
     /// The target owns the entity now: forget it here and answer the move.
     func complete(_ h: OutgoingHandoff) {
         outgoing[h.moved.id] = nil
-        shard.dropEntity(h.moved.id, now: .now)
-        movedAway[h.moved.id] = (h.target, h.moved.cell)
+        if let held = shard.entity(h.moved.id), held.ownerEpoch > h.expected {
+            // Taken in again under a newer epoch meanwhile (it came back): that copy stays.
+            trace(h.moved.id, "handoff to \(h.target) complete; it came back meanwhile (e\(held.ownerEpoch))")
+        } else {
+            trace(h.moved.id, "handoff to \(h.target) complete: dropped here")
+            shard.dropEntity(h.moved.id, now: .now)
+            movedAway[h.moved.id] = (h.target, h.moved.cell)
+        }
         handoffsCompleted += 1
         fault("handoff.source-after-ack")
         var reply = Cellcluster_V1_Reply()
@@ -146,20 +179,24 @@ extension WorkerNode {
     /// No answer in time, or a refusal: PostgreSQL decides. This worker claims the next epoch
     /// itself; if it wins, the entity stays here; if the target won first, the handoff happened.
     func settle(_ h: OutgoingHandoff, now: ContinuousClock.Instant) {
-        guard let current = shard.entity(h.moved.id) else {
-            // A checkpoint found a newer owner epoch stored and dropped it here: the target won.
+        guard let current = shard.entity(h.moved.id), current.ownerEpoch <= h.expected else {
+            // A checkpoint found a newer owner epoch stored and dropped it here, or it came back
+            // under a newer epoch: either way the target won.
             complete(h)
             return
         }
         do {
             switch try loader.claim(current, expected: h.expected) {
             case .won, .alreadyClaimed:
+                trace(h.moved.id, "handoff to \(h.target) settled: stays here at e\(h.expected + 1)")
                 shard.setOwnerEpoch(h.moved.id, h.expected + 1)
                 outgoing[h.moved.id] = nil
                 answerError(h.peer, h.request, .handoffInProgress,
                             "handing entity \(h.moved.id.raw) to worker \(h.target) did not complete; it stays on worker \(options.id): retry the move")
             case .lost:
                 complete(h)
+            case .sourceFenced:
+                break  // not asked for here: this worker claims as its own source
             }
         } catch {
             logger.warning("cannot settle the handoff yet; the entity stays frozen", metadata: ["entity": "\(h.moved.id.raw)", "error": "\(error)"])

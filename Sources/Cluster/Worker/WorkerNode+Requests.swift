@@ -214,6 +214,9 @@ extension WorkerNode {
         if shard.entity(id) == nil, let phase = shard.phase(of: stored.cell), phase != .loading {
             // The cell was loaded before the entity's row arrived there (it was frozen in a handoff).
             shard.adoptEntity(stored, now: now)
+            trace(id, "taken from storage into loaded cell \(stored.cell.raw) at v\(stored.version) e\(stored.ownerEpoch)")
+        } else {
+            trace(id, "looked up in storage: cell \(stored.cell.raw) v\(stored.version) e\(stored.ownerEpoch), \(shard.entity(id) == nil ? "not loaded yet" : "loaded with its cell")")
         }
         movedAway[id] = nil
         guard shard.entity(id) != nil else {

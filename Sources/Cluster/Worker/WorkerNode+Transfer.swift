@@ -64,6 +64,34 @@ extension WorkerNode {
     func stepTransfers(now: ContinuousClock.Instant) {
         if release == nil, !releasing.isEmpty, now >= releaseRetryAt { startRelease(now: now) }
         if (!pending.isEmpty || !forwarding.isEmpty) && now - lastOwnershipPoll >= .milliseconds(50) { pollOwnership(now: now) }
+        if now - lastStrayCheck >= .seconds(1) { passOnStrays(now: now) }
+    }
+
+    /// Cells storage names this worker for that no map it ran gave it (a failover gave them to
+    /// it in a map it skipped, and the next map moved them on): it never loaded them, so it
+    /// names their owner in the current map, as it would pass on a cell released to it late.
+    func passOnStrays(now: ContinuousClock.Instant) {
+        lastStrayCheck = now
+        guard let partition, mapEpoch > 0 else { return }
+        let rows: QueryResult
+        do {
+            rows = try loader.connection.query("SELECT cell_id, epoch FROM cell_ownership WHERE worker_id = $1", [.text(options.id)])
+        } catch {
+            if error.isConnectionProblem { try? loader.connection.reset() }
+            return
+        }
+        var strays: [(cell: CellID, worker: String)] = []
+        for row in 0..<rows.rowCount {
+            guard let raw = try? rows.int64(row, 0), let epoch = try? rows.int64(row, 1), UInt64(bitPattern: epoch) <= mapEpoch else { continue }
+            let cell = CellID(raw)
+            let owner = partition.owner(of: cell)
+            if owner != options.id, !confirmed.contains(cell), releasing[cell] == nil, pending[cell] == nil, forwarding[cell] == nil {
+                strays.append((cell, owner))
+            }
+        }
+        guard !strays.isEmpty else { return }
+        logger.warning("passing on cells storage named for this worker outside its maps", metadata: ["cells": "\(strays.count)"])
+        passCellsOn(strays)
     }
 
     private func startRelease(now: ContinuousClock.Instant) {
@@ -72,6 +100,11 @@ extension WorkerNode {
         let transfers = releasing.filter { !frozen.contains($0.key) }.sorted { $0.key < $1.key }.map { CellTransfer(cell: $0.key, to: $0.value) }
         guard !transfers.isEmpty else { return }
         let batch = shard.takeRelease(transfers, now: now)
+        if tracing {
+            let given = Set(transfers.map(\.cell))
+            for e in batch.entities { trace(e.id, "saved by the release at v\(e.version) e\(e.ownerEpoch) in cell \(e.cell.raw)\(given.contains(e.cell) ? " (given away)" : "")") }
+            logger.info("[TRACE] releasing cells \(transfers.map { "\($0.cell.raw)->\($0.to)" })")
+        }
         let ticket = nextTicket
         nextTicket += 1
         release = (ticket, batch)
@@ -85,7 +118,11 @@ extension WorkerNode {
         release = nil
         switch outcome.result {
         case .success:
+            let orphans = shard.orphansDropped
             shard.forget(current.batch)
+            if shard.orphansDropped > orphans {
+                logger.error("entities outside their cell's member set were dropped with the cells given away", metadata: ["count": "\(shard.orphansDropped - orphans)"])
+            }
             let mine = Set(partition.map { $0.cells(of: options.id) } ?? [])
             var cameBack = false
             for transfer in current.batch.transfers {
@@ -147,13 +184,14 @@ extension WorkerNode {
             pending[cell] = nil
             confirmed.insert(cell)
         }
+        if tracing { logger.info("[TRACE] cells arrived \(arrived.map(\.raw).sorted())") }
         if let partition { shard.setOwnership(Ownership(map: partition, worker: options.id, pending: Set(pending.keys)), now: now) }
         performShardActions(now: now)
         logger.info("cells arrived", metadata: ["cells": "\(arrived.count)", "still_waiting": "\(pending.count)"])
     }
 
     /// Cells released here after the map had already sent them on: name their owner.
-    private func passCellsOn(_ owners: [(cell: CellID, worker: String)]) {
+    func passCellsOn(_ owners: [(cell: CellID, worker: String)]) {
         do {
             let hold = leaseKeeper.map { [$0.token.holdStatement] } ?? []
             _ = try loader.connection.pipelinedTransaction(hold + [CellOwnership.assign(owners, epoch: mapEpoch)])

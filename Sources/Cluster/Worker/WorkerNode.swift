@@ -33,6 +33,9 @@ public final class WorkerNode {
     let settings: ClusterSettings
     let options: Options
     let logger: Logger
+    /// CELLCLUSTER_TRACE=1: one log line per ownership step of every entity (handoffs, claims,
+    /// loads from storage, drops), to follow one entity's life across workers after a soak.
+    let tracing = ProcessInfo.processInfo.environment["CELLCLUSTER_TRACE"] == "1"
     let context: Context
     let router: Socket
     /// The endpoint clients connect to, with the port the system chose.
@@ -84,6 +87,7 @@ public final class WorkerNode {
     var release: (ticket: UInt64, batch: CheckpointBatch)?
     var releaseRetryAt = ContinuousClock.now
     var lastOwnershipPoll = ContinuousClock.now
+    var lastStrayCheck = ContinuousClock.now
     /// Requests per cell since the last load report.
     var cellRequests: [CellID: UInt64] = [:]
     var lastLoadReport = ContinuousClock.now
@@ -265,7 +269,13 @@ public final class WorkerNode {
                 switch action {
                 case .load(let cell):
                     do {
-                        shard.cellLoaded(try loader.loadCell(cell), now: now)
+                        let loaded = try loader.loadCell(cell)
+                        if tracing {
+                            for e in loaded.entities {
+                                trace(e.id, "in storage's cell \(cell.raw) at v\(e.version) e\(e.ownerEpoch): \(shard.entity(e.id) == nil ? "loaded" : "kept memory's")")
+                            }
+                        }
+                        shard.cellLoaded(loaded, now: now)
                     } catch {
                         shard.loadFailed(cell)
                         logger.warning("loading failed; its events stay queued", metadata: ["cell": "\(cell.raw)", "error": "\(error)"])
@@ -292,5 +302,13 @@ extension PostgresSettings {
         ConnectionParameters(
             host: host, port: port, user: user, database: database,
             connectTimeoutSeconds: connectTimeoutSeconds, applicationName: application)
+    }
+}
+
+extension WorkerNode {
+    /// A trace line about one entity (only with CELLCLUSTER_TRACE=1).
+    func trace(_ id: EntityID, _ what: @autoclosure () -> String) {
+        guard tracing else { return }
+        logger.info("[TRACE] entity \(id.raw): \(what())")
     }
 }

@@ -20,6 +20,17 @@ public struct Violation: Sendable, Codable, CustomStringConvertible {
     }
 }
 
+/// An acknowledged move the cluster lost later (a later answer carried an older version).
+public struct LostMove: Sendable, Equatable {
+    public let entity: UInt64
+    public let version: UInt64
+    /// When it was acknowledged, and when the loss showed (seconds into the run).
+    public let at: Double
+    public let noticed: Double
+    /// The worker that acknowledged it.
+    public let worker: String
+}
+
 /// One worker's memory as its audit answer lists it.
 public struct MemoryView: Sendable {
     /// Entity -> (worker, cell), every holder.
@@ -168,16 +179,24 @@ public enum Auditor {
         return queued
     }
 
-    /// Acknowledged moves the cluster lost must lie in the loss window reported before a crash.
-    static func checkLosses(_ lost: [(entity: UInt64, version: UInt64, at: Double, noticed: Double)], faults: [FaultRecord]) -> [Violation] {
+    /// How late after a crash the generator may still read a reply the victim sent before it (its
+    /// loop lags when the cluster is saturated). A killed worker is back only after 2 s, a
+    /// stopped one stops answering when its lease lapses, so no newer answer of theirs is mistaken
+    /// for an older one.
+    static let replyLag = 2.0
+
+    /// Acknowledged moves the cluster lost must have been acknowledged by a crashed (or paused)
+    /// worker, within the loss window it reported before the crash.
+    static func checkLosses(_ lost: [LostMove], faults: [FaultRecord], history: (UInt64) -> [String] = { _ in [] }) -> [Violation] {
         lost.compactMap { l in
             let explained = faults.contains { f in
-                (f.kind == .kill || f.kind == .stop) && l.noticed >= f.at
-                    && l.at >= f.at - Double(f.lossWindowMs) / 1000 - 1.5 && l.at <= f.at + 0.5
+                (f.kind == .kill || f.kind == .stop) && f.target == l.worker && l.noticed >= f.at
+                    && l.at >= f.at - Double(f.lossWindowMs) / 1000 - 1.5 && l.at <= f.at + replyLag
             }
             return explained ? nil : Violation(
-                entity: l.entity, problem: String(format: "acknowledged move (version %llu at %.3f s) lost outside any crash's loss window", l.version, l.at),
-                history: [])
+                entity: l.entity,
+                problem: String(format: "acknowledged move (version %llu at %.3f s, by %@) lost outside any crash's loss window", l.version, l.at, l.worker),
+                history: history(l.entity))
         }
     }
 }

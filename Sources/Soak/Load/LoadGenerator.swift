@@ -44,8 +44,11 @@ public final class LoadGenerator {
     var entities: [SimulatedEntity] = []
     var map: Cellcluster_V1_ShardMap?
     var partition: PartitionMap?
+    /// One client per endpoint (a worker incarnation), each under a sender name of its own: a
+    /// worker remembers answers by sender and request id, so two clients must never share a name.
     var clients: [String: CellClient] = [:]
-    /// Request id -> entity index, per worker.
+    var clientsMade = 0
+    /// Request id -> entity index, per endpoint.
     var waiting: [String: [UInt64: Int]] = [:]
     var lastMapRefresh = ContinuousClock.now - .seconds(10)
     public let started = ContinuousClock.now
@@ -62,8 +65,9 @@ public final class LoadGenerator {
     public private(set) var handoffs = 0
     public private(set) var behind = 0
     public private(set) var errorSamples: [String] = []
-    /// Acknowledged moves that the cluster lost later: (entity, version, acknowledged at, noticed at).
-    public private(set) var lostMoves: [(entity: UInt64, version: UInt64, at: Double, noticed: Double)] = []
+    /// Acknowledged moves that the cluster lost later: (entity, version, acknowledged at, noticed
+    /// at, the worker that acknowledged it).
+    public private(set) var lostMoves: [LostMove] = []
     /// First answer after a fault from a cell its victim owned: fault index -> seconds.
     var watch: [(fault: Int, cells: Set<CellID>, since: ContinuousClock.Instant)] = []
     public private(set) var recoveries: [Int: Double] = [:]
@@ -172,18 +176,27 @@ public final class LoadGenerator {
         let e = entities[i]
         guard let (worker, client) = named.flatMap({ self.client($0.0, endpoint: $0.1) }) ?? route(cell(of: op, e)) else {
             entities[i].inflight?.retryAt = now + .milliseconds(100)
-            if fresh { entities[i].inflight = .init(op: op, requestID: 0, worker: "", firstSent: now, lastSent: now, retryAt: now + .milliseconds(100)) }
+            if fresh {
+                entities[i].inflight = .init(op: op, requestID: 0, worker: "", endpoint: "", firstSent: now, lastSent: now, retryAt: now + .milliseconds(100))
+            }
             return
         }
         let payload = body(e, op)
         do {
             if var inflight = entities[i].inflight, !fresh {
-                if inflight.worker == worker && inflight.requestID != 0 {
+                if inflight.endpoint == client.endpoint && inflight.requestID != 0 {
                     try client.resend(payload, id: inflight.requestID)  // same id: applied at most once there
                 } else {
-                    if inflight.requestID != 0 { waiting[inflight.worker]?[inflight.requestID] = nil }
-                    inflight.requestID = try client.send(payload)
+                    if inflight.requestID != 0 { waiting[inflight.endpoint]?[inflight.requestID] = nil }
+                    if let earlier = inflight.idAt[client.endpoint] {
+                        try client.resend(payload, id: earlier)  // back at a worker that had it: its id again
+                        inflight.requestID = earlier
+                    } else {
+                        inflight.requestID = try client.send(payload)
+                        inflight.idAt[client.endpoint] = inflight.requestID
+                    }
                     inflight.worker = worker
+                    inflight.endpoint = client.endpoint
                 }
                 inflight.lastSent = now
                 inflight.attempts += 1
@@ -191,10 +204,11 @@ public final class LoadGenerator {
                 entities[i].inflight = inflight
             } else {
                 let id = try client.send(payload)
-                entities[i].inflight = .init(op: op, requestID: id, worker: worker, firstSent: now, lastSent: now)
+                entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, firstSent: now, lastSent: now,
+                                             idAt: [client.endpoint: id])
                 requests += 1
             }
-            waiting[worker, default: [:]][entities[i].inflight!.requestID] = i
+            waiting[client.endpoint, default: [:]][entities[i].inflight!.requestID] = i
         } catch {
             entities[i].inflight?.retryAt = now + .milliseconds(100)
         }
@@ -215,7 +229,7 @@ public final class LoadGenerator {
             } else if now - inflight.lastSent > settings.attemptTimeout {
                 // No answer: the worker may be dead or paused. It may also have applied it.
                 entities[i].inflight!.possiblyApplied = true
-                entities[i].inflight!.unansweredAt.insert(clients[inflight.worker]?.endpoint ?? inflight.worker)
+                if !inflight.endpoint.isEmpty { entities[i].inflight!.unansweredAt.insert(inflight.endpoint) }
                 retries += 1
                 timeline.recordRetry()
                 try? refreshMap(force: false)
@@ -228,14 +242,14 @@ public final class LoadGenerator {
 
     private func receiveAnswers(now: ContinuousClock.Instant) -> Bool {
         var did = false
-        for (worker, client) in clients {
+        for (endpoint, client) in clients {
             var count = 0
             while count < 2000, let envelope = try? client.receiveNow() {
                 count += 1
-                guard case .reply(let reply)? = envelope.body, let i = waiting[worker]?.removeValue(forKey: envelope.requestID),
-                    entities[i].inflight?.requestID == envelope.requestID, entities[i].inflight?.worker == worker
+                guard case .reply(let reply)? = envelope.body, let i = waiting[endpoint]?.removeValue(forKey: envelope.requestID),
+                    let inflight = entities[i].inflight, inflight.requestID == envelope.requestID, inflight.endpoint == endpoint
                 else { continue }
-                answer(i, reply, from: worker, now: .now)
+                answer(i, reply, from: inflight.worker, now: .now)
                 did = true
             }
         }
@@ -254,7 +268,11 @@ public final class LoadGenerator {
             acknowledge(i, inflight, reply, worker: worker, now: now)  // an earlier unanswered spawn went through
         case .wrongWorker:
             retry(i, reply, from: worker, now: now)
-            if !reply.redirectWorker.isEmpty, !reply.redirectEndpoint.isEmpty {
+            if let known = map?.epoch, reply.mapEpoch != 0, reply.mapEpoch < known, partition?.owner(of: cell(of: inflight.op, entities[i])) == worker {
+                // The worker has not adopted the map this generator routes by: it will own the
+                // cell in a moment. Following its redirect would bounce between the two maps.
+                entities[i].inflight!.retryAt = now + .milliseconds(20)
+            } else if !reply.redirectWorker.isEmpty, !reply.redirectEndpoint.isEmpty {
                 send(i, inflight.op, now: now, fresh: false, to: (reply.redirectWorker, reply.redirectEndpoint))
             } else {
                 try? refreshMap(force: true)
@@ -268,7 +286,7 @@ public final class LoadGenerator {
             retry(i, reply, from: worker, now: now)
             // "Not durable yet": the change stays applied in that worker's memory and may reach
             // storage with a later checkpoint; a retry elsewhere may apply it a second time.
-            if reply.code == .storageUnavailable { entities[i].inflight!.unansweredAt.insert(clients[worker]?.endpoint ?? worker) }
+            if reply.code == .storageUnavailable { entities[i].inflight!.unansweredAt.insert(inflight.endpoint) }
             entities[i].inflight!.retryAt = now + .milliseconds(200)
         default:
             entities[i].note(t, "\(describe(inflight.op)) -> \(reply.code) from \(worker): \(reply.message)")
@@ -301,6 +319,7 @@ public final class LoadGenerator {
             if !reply.redirectWorker.isEmpty {
                 handoffs += 1
                 timeline.recordHandoff()
+                e.note(t, "moved to cell \(e.lastCell.raw): handed from \(worker) to \(reply.redirectWorker) at version \(reply.version)")
             }
             if reply.deferred || inflight.possiblyApplied {
                 e.uncertainMoves = true
@@ -309,13 +328,13 @@ public final class LoadGenerator {
                 if reply.version <= e.lastAckedVersion {
                     // The cluster lost acknowledged moves: every one at or above this version.
                     for lost in e.acked where lost.version >= reply.version {
-                        lostMoves.append((e.id.raw, lost.version, lost.at, t))
+                        lostMoves.append(LostMove(entity: e.id.raw, version: lost.version, at: lost.at, noticed: t, worker: lost.worker))
                     }
-                    e.note(t, "version went back from \(e.lastAckedVersion) to \(reply.version): acknowledged moves lost")
+                    e.note(t, "version went back from \(e.lastAckedVersion) to \(reply.version) (answered by \(worker)): acknowledged moves lost")
                     e.acked.removeAll { $0.version >= reply.version }
                 }
                 e.lastAckedVersion = reply.version
-                e.acked.append((reply.version, t))
+                e.acked.append((reply.version, t, worker))
                 if e.acked.count > 64 { e.acked.removeFirst(e.acked.count - 64) }
             }
             e.ackedMoves += 1
@@ -323,7 +342,8 @@ public final class LoadGenerator {
             e.ackedActions += 1
             // Answered by another worker, or another incarnation of it (a new endpoint, a fresh
             // request log): the unanswered attempt may have been applied as well.
-            if inflight.unansweredAt.contains(where: { $0 != clients[worker]?.endpoint }) { e.unknownActions += 1 }
+            // Each may have applied it once (a worker applies one request id at most once).
+            e.unknownActions += UInt64(inflight.unansweredAt.filter { $0 != inflight.endpoint }.count)
             e.note(t, "action \(e.ackedActions) acknowledged by \(worker)\(reply.durable ? " (durable)" : "")")
         }
         entities[i] = e
@@ -338,9 +358,12 @@ public final class LoadGenerator {
         errors += 1
         timeline.recordError()
         let e = entities[i]
-        if case .action? = e.inflight?.op { entities[i].unknownActions += 1 }
+        if let inflight = e.inflight, case .action = inflight.op {
+            // The current attempt, and every worker that got one without answering, may have applied it.
+            entities[i].unknownActions += UInt64(inflight.unansweredAt.union(inflight.endpoint.isEmpty ? [] : [inflight.endpoint]).count)
+        }
         if errorSamples.count < 20 { errorSamples.append("entity \(e.id.raw): \(why)") }
-        if let inflight = e.inflight, inflight.requestID != 0 { waiting[inflight.worker]?[inflight.requestID] = nil }
+        if let inflight = e.inflight, inflight.requestID != 0 { waiting[inflight.endpoint]?[inflight.requestID] = nil }
         entities[i].inflight = nil
     }
 
@@ -378,19 +401,12 @@ public final class LoadGenerator {
     }
 
     private func client(_ worker: String, endpoint: String) -> (String, CellClient)? {
-        if let existing = clients[worker], existing.endpoint == endpoint { return (worker, existing) }
-        guard let made = try? CellClient(context: context, endpoint: endpoint, name: "soak:\(getpid()):\(worker):\(endpoint)") else { return nil }
-        if let old = clients[worker] {
-            // A new incarnation: what waited on the old one is resent (and may have been applied there).
-            for (_, i) in waiting[worker] ?? [:] {
-                entities[i].inflight?.retryAt = .now
-                entities[i].inflight?.possiblyApplied = true
-                entities[i].inflight?.unansweredAt.insert(old.endpoint)
-                entities[i].inflight?.requestID = 0
-            }
-            waiting[worker] = [:]
-        }
-        clients[worker] = made
+        if let existing = clients[endpoint] { return (worker, existing) }
+        // A fresh sender name: request ids start again at 1 in a new client, and a worker that
+        // saw an older client of the same name would answer them from its memory of that one.
+        clientsMade += 1
+        guard let made = try? CellClient(context: context, endpoint: endpoint, name: "soak:\(getpid()):\(clientsMade):\(worker)") else { return nil }
+        clients[endpoint] = made
         return (worker, made)
     }
 

@@ -13,7 +13,9 @@ struct SimulatedEntity {
     struct Inflight {
         var op: Op
         var requestID: UInt64
+        /// The worker it was last sent to, and that worker's endpoint (its incarnation).
         var worker: String
+        var endpoint: String
         let firstSent: ContinuousClock.Instant
         var lastSent: ContinuousClock.Instant
         var attempts = 1
@@ -22,6 +24,9 @@ struct SimulatedEntity {
         var possiblyApplied = false
         /// Endpoints (worker incarnations) that got an attempt and gave no answer.
         var unansweredAt: Set<String> = []
+        /// The request id each endpoint got this operation under: a worker sent it again (after
+        /// trying another one in between) gets the same id, so it applies it at most once.
+        var idAt: [String: UInt64] = [:]
         /// The last retryable answer (why it is still waiting).
         var lastAnswer: String?
     }
@@ -47,8 +52,9 @@ struct SimulatedEntity {
     var unknownActions: UInt64 = 0
     var ackedMoves: UInt64 = 0
     var lastAckedVersion: UInt64 = 0
-    /// Acknowledged moves with their versions and times (the last 64), for the loss-window check.
-    var acked: [(version: UInt64, at: Double)] = []
+    /// Acknowledged moves with their versions, times and the worker that answered (the last 64),
+    /// for the loss-window check.
+    var acked: [(version: UInt64, at: Double, worker: String)] = []
     /// Moves whose outcome is not known exactly (deferred, or answered after a retry elsewhere).
     var uncertainMoves = false
     var history: [Step] = []

@@ -1079,6 +1079,10 @@ public nonisolated struct Cellcluster_V1_HandoffOffer: Sendable {
 
   public var sourceEpoch: UInt64 = 0
 
+  /// The source's lease generation (0: a worker without a coordinator). The target claims the
+  /// entity only while that lease stands, so an offer from a fenced worker is refused.
+  public var sourceLease: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2870,7 +2874,7 @@ nonisolated extension Cellcluster_V1_LeaseGrant: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Cellcluster_V1_HandoffOffer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HandoffOffer"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}handoff_id\0\u{3}source_worker\0\u{1}entity\0\u{3}pending_events\0\u{3}source_epoch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}handoff_id\0\u{3}source_worker\0\u{1}entity\0\u{3}pending_events\0\u{3}source_epoch\0\u{3}source_lease\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2883,6 +2887,7 @@ nonisolated extension Cellcluster_V1_HandoffOffer: SwiftProtobuf.Message, SwiftP
       case 3: try { try decoder.decodeSingularMessageField(value: &self._entity) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.pendingEvents) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.sourceEpoch) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.sourceLease) }()
       default: break
       }
     }
@@ -2908,6 +2913,9 @@ nonisolated extension Cellcluster_V1_HandoffOffer: SwiftProtobuf.Message, SwiftP
     if self.sourceEpoch != 0 {
       try visitor.visitSingularUInt64Field(value: self.sourceEpoch, fieldNumber: 5)
     }
+    if self.sourceLease != 0 {
+      try visitor.visitSingularInt64Field(value: self.sourceLease, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2917,6 +2925,7 @@ nonisolated extension Cellcluster_V1_HandoffOffer: SwiftProtobuf.Message, SwiftP
     if lhs._entity != rhs._entity {return false}
     if lhs.pendingEvents != rhs.pendingEvents {return false}
     if lhs.sourceEpoch != rhs.sourceEpoch {return false}
+    if lhs.sourceLease != rhs.sourceLease {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
