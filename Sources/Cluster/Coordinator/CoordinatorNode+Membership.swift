@@ -150,8 +150,11 @@ extension CoordinatorNode {
         var revoked = true
         let stored = store(next, reason: "worker \(worker) failed over") { conn in
             if let lease { revoked = try LeaseTable.revoke(lease, in: conn) }
-            // Its cells, and any cell still named for it (a move it had not finished).
-            var cells = Set(partition.cells(of: worker))
+            // The cells storage names it for: those it held (and any it was still giving away).
+            // Not the cells the map gave it that it never received: their giver still holds
+            // them, live, and hands them to their new owner in this map itself; naming that
+            // owner here would let it load a second copy from the last checkpoint.
+            var cells = Set<CellID>()
             let named = try conn.query("SELECT cell_id FROM cell_ownership WHERE worker_id = $1", [.text(worker)])
             for row in 0..<named.rowCount { cells.insert(CellID(try named.int64(row, 0))) }
             let owners = cells.sorted().map { (cell: $0, worker: next.owner(of: $0)) }

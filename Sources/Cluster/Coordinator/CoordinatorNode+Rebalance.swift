@@ -16,8 +16,11 @@ extension CoordinatorNode {
         if draining.isEmpty {
             // Every worker in the map runs it: one that skipped a map (a failover just before
             // this round) would not know which cells that map gave it to pass on.
-            guard partition.workers.allSatisfy({ members[$0].map { $0.mapEpoch >= partition.epoch } ?? true }),
-                movesFinished(partition) else { return }
+            guard partition.workers.allSatisfy({ members[$0].map { $0.mapEpoch >= partition.epoch } ?? true }) else { return }
+            guard movesFinished(partition) else {
+                reassignCellsOfDeparted(partition)
+                return
+            }
         }
         guard let plan = rebalancer.plan(partition, live: live, loads: mergedLoads()) else { return }
         let reason = draining.isEmpty
@@ -35,6 +38,31 @@ extension CoordinatorNode {
             joiners = Array(joiners.prefix(max(0, wanted - inMap.count)))
         }
         return inMap + joiners
+    }
+
+    /// Cells storage names for a worker that holds no lease and is not in the map: released to
+    /// it after its failover had run (the giver's transaction committed late). Nobody serves
+    /// them, and their state is what that release saved: they go to the map's owner.
+    func reassignCellsOfDeparted(_ partition: PartitionMap) {
+        do {
+            try connection.transaction { conn in
+                let live = Array(members.keys) + partition.workers
+                let named = try conn.query(
+                    "SELECT cell_id FROM cell_ownership WHERE worker_id <> ALL($1::text[]) FOR UPDATE",
+                    [.text(ArrayLiteral.texts(live))])
+                let owners = try (0..<named.rowCount).map { row in
+                    let cell = CellID(try named.int64(row, 0))
+                    return (cell: cell, worker: partition.owner(of: cell))
+                }
+                guard !owners.isEmpty else { return }
+                let s = CellOwnership.assign(owners, epoch: partition.epoch)
+                try conn.query(s.sql, s.parameters)
+                logger.warning("cells named for departed workers go to their owners in the map", metadata: ["cells": "\(owners.count)"])
+            }
+        } catch {
+            logger.warning("cannot reassign the cells of departed workers", metadata: ["error": "\(error)"])
+            if (error as? PQError)?.isConnectionProblem == true { try? connection.reset() }
+        }
     }
 
     /// True when every cell's stored owner is the map's.

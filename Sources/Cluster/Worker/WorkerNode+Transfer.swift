@@ -135,6 +135,15 @@ extension WorkerNode {
                 }
             }
             if cameBack, let partition { shard.setOwnership(Ownership(map: partition, worker: options.id, pending: Set(pending.keys)), now: now) }
+            // A newer map sent a cell elsewhere while the release named its old receiver (one
+            // that failed over meanwhile, say): storage must name the owner the map has now.
+            if let partition {
+                let moved = current.batch.transfers.compactMap { t -> (cell: CellID, worker: String)? in
+                    let owner = partition.owner(of: t.cell)
+                    return owner != t.to && owner != options.id ? (t.cell, owner) : nil
+                }
+                if !moved.isEmpty { passCellsOn(moved) }
+            }
             logger.info("cells given away", metadata: ["cells": "\(current.batch.transfers.count)", "left": "\(releasing.count)"])
         case .failure(let error):
             releaseRetryAt = now + .milliseconds(200)
