@@ -75,6 +75,17 @@ import Testing
         let svg = Chart.svg(seconds, faults: faults, title: "soak <test>")
         #expect(svg.hasPrefix("<svg"))
         #expect(svg.components(separatedBy: "<polyline").count - 1 == 2)
+        // Each series is one list of bare "x,y" pairs: a viewer draws nothing from a broken one.
+        let lists = svg.components(separatedBy: "points=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
+        #expect(lists.count == 2)
+        for list in lists {
+            let pairs = list.split(separator: " ")
+            #expect(pairs.count == 30)
+            #expect(pairs.allSatisfy { pair in
+                let xy = pair.split(separator: ",")
+                return xy.count == 2 && xy.allSatisfy { Double($0) != nil }
+            }, "\(list.prefix(80))")
+        }
         #expect(svg.contains("kill w2"))
         #expect(svg.contains("soak &lt;test&gt;"))
         #expect(svg.contains("<circle"))  // the second with errors

@@ -33,7 +33,7 @@ public enum Chart {
         panelFrame(y1, "answered requests per second", maxOK, "")
         panelFrame(y2, "p99 latency (ms), per second", cap, "")
         func polyline(_ values: [Double], _ y0: Double, _ maxValue: Double, _ color: String) {
-            let points = values.enumerated().map { i, v in "\(q(x(Double(i) + 0.5))),\(q(y0 + panel - panel * min(v, maxValue) / maxValue))" }
+            let points = values.enumerated().map { i, v in "\(n1(x(Double(i) + 0.5))),\(n1(y0 + panel - panel * min(v, maxValue) / maxValue))" }
             out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
         }
         polyline(seconds.map { Double($0.ok) }, y1, maxOK, "#1f77b4")
@@ -54,7 +54,9 @@ public enum Chart {
         return out
     }
 
-    static func q(_ v: Double) -> String { "\"\(String(format: "%.1f", v))\"" }
+    /// A quoted attribute value, and a bare number (inside a list attribute such as `points`).
+    static func q(_ v: Double) -> String { "\"\(n1(v))\"" }
+    static func n1(_ v: Double) -> String { String(format: "%.1f", v) }
     static func format(_ v: Double) -> String { v >= 100 ? String(format: "%.0f", v) : String(format: "%.1f", v) }
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
