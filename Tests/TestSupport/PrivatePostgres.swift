@@ -39,8 +39,8 @@ public final class PrivatePostgres {
     @discardableResult
     static func script(_ arguments: [String], environment: [String: String] = [:]) throws -> String {
         // posix_spawn and waitpid rather than Foundation's Process: the server the script starts
-        // outlives it, and Process did not always notice the script's exit. Output goes to a
-        // file, never a pipe the server could inherit and hold open.
+        // outlives it, and Process did not always notice the script's exit. Output (and errors)
+        // go to a file, never a pipe the server could inherit and hold open.
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("pg-script-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out").path
         defer { unlink(file) }
         let path = root.appendingPathComponent("scripts/pg").path
@@ -48,7 +48,7 @@ public final class PrivatePostgres {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, file, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)  // its complaints, for the error below
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
@@ -62,7 +62,8 @@ public final class PrivatePostgres {
         let exited = (status & 0x7f) == 0
         let code = (status >> 8) & 0xff
         guard exited && code == 0 else {
-            throw WorkerProcessError(message: "scripts/pg \(arguments.joined(separator: " ")) failed (status \(status))")
+            let said = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            throw WorkerProcessError(message: "scripts/pg \(arguments.joined(separator: " ")) failed (status \(status)): \(said.suffix(600))")
         }
         return (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
     }

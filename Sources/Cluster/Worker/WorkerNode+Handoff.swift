@@ -105,11 +105,11 @@ extension WorkerNode {
                     // cell and moved the entity back before this worker forgot it; requests for
                     // the cell were already redirected, so the copy is what the release saved):
                     // the claim made the offered state the stored truth, so it replaces the copy.
+                    // Anywhere else (a cell this worker still serves) it would be a second copy.
                     let unexpected: Bool = if case .serve = gate(old.cell) { true } else { false }
                     logger.log(level: unexpected ? .warning : .debug, "handoff replaces an older copy held here", metadata: [
                         "entity": "\(entity.id.raw)", "from": "\(offer.sourceWorker)",
-                        "old": "cell \(old.cell.raw) v\(old.version) e\(old.ownerEpoch) \(shard.phase(of: old.cell).map { "\($0)" } ?? "unloaded") \(gate(old.cell))",
-                        "new": "cell \(entity.cell.raw) v\(entity.version) e\(offer.sourceEpoch)+1",
+                        "old": "cell \(old.cell.raw) v\(old.version) e\(old.ownerEpoch)", "new": "cell \(entity.cell.raw) v\(entity.version) e\(next)",
                     ])
                     shard.dropEntity(entity.id, now: now)
                 }

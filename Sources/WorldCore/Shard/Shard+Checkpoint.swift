@@ -68,8 +68,10 @@ extension Shard {
     private mutating func markSaved(_ batch: CheckpointBatch, report: WriteReport, now: ContinuousClock.Instant) {
         // Fenced rows belong to a newer owner: this shard must not keep serving them.
         // Not a copy taken in again meanwhile under a newer epoch (it came back in a handoff).
-        let written = Dictionary(batch.entities.map { ($0.id, $0.ownerEpoch) }, uniquingKeysWith: max)
-        for id in report.fencedEntities where (entities[id]?.ownerEpoch ?? 0) <= (written[id] ?? .max) { dropEntity(id, now: now) }
+        if !report.fencedEntities.isEmpty {
+            let written = Dictionary(batch.entities.map { ($0.id, $0.ownerEpoch) }, uniquingKeysWith: max)
+            for id in report.fencedEntities where (entities[id]?.ownerEpoch ?? 0) <= (written[id] ?? .max) { dropEntity(id, now: now) }
+        }
         monitor.fencedRows &+= UInt64(report.fencedEntities.count + report.fencedCells.count)
         monitor.deadLetters &+= UInt64(report.deadLetteredEntities.count + report.deadLetteredCells.count)
         for written in batch.entities {
