@@ -122,14 +122,7 @@ extension CoordinatorNode {
                 try connection.transaction { conn in
                     if let lease { _ = try LeaseTable.revoke(lease, in: conn) }
                     guard let partition else { return }
-                    let named = try conn.query("SELECT cell_id FROM cell_ownership WHERE worker_id = $1", [.text(worker)])
-                    let owners = try (0..<named.rowCount).map { row in
-                        let cell = CellID(try named.int64(row, 0))
-                        return (cell: cell, worker: partition.owner(of: cell))
-                    }
-                    guard !owners.isEmpty else { return }
-                    let s = CellOwnership.assign(owners, epoch: partition.epoch)
-                    try conn.query(s.sql, s.parameters)
+                    try nameMapOwners(of: conn.query(Self.cellsNamedFor, [.text(worker)]), in: partition, on: conn)
                 }
                 members[worker] = nil
             } catch {
@@ -154,12 +147,7 @@ extension CoordinatorNode {
             // Not the cells the map gave it that it never received: their giver still holds
             // them, live, and hands them to their new owner in this map itself; naming that
             // owner here would let it load a second copy from the last checkpoint.
-            var cells = Set<CellID>()
-            let named = try conn.query("SELECT cell_id FROM cell_ownership WHERE worker_id = $1", [.text(worker)])
-            for row in 0..<named.rowCount { cells.insert(CellID(try named.int64(row, 0))) }
-            let owners = cells.sorted().map { (cell: $0, worker: next.owner(of: $0)) }
-            let s = CellOwnership.assign(owners, epoch: next.epoch)
-            try conn.query(s.sql, s.parameters)
+            try nameMapOwners(of: conn.query(Self.cellsNamedFor, [.text(worker)]), in: next, on: conn)
         }
         guard stored else { return }
         members[worker] = nil

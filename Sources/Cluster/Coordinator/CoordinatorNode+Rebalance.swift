@@ -48,21 +48,32 @@ extension CoordinatorNode {
             try connection.transaction { conn in
                 let live = Array(members.keys) + partition.workers
                 let named = try conn.query(
-                    "SELECT cell_id FROM cell_ownership WHERE worker_id <> ALL($1::text[]) FOR UPDATE",
+                    "SELECT cell_id FROM cell_ownership WHERE worker_id <> ALL($1::text[]) ORDER BY cell_id FOR UPDATE",
                     [.text(ArrayLiteral.texts(live))])
-                let owners = try (0..<named.rowCount).map { row in
-                    let cell = CellID(try named.int64(row, 0))
-                    return (cell: cell, worker: partition.owner(of: cell))
-                }
-                guard !owners.isEmpty else { return }
-                let s = CellOwnership.assign(owners, epoch: partition.epoch)
-                try conn.query(s.sql, s.parameters)
-                logger.warning("cells named for departed workers go to their owners in the map", metadata: ["cells": "\(owners.count)"])
+                let count = try nameMapOwners(of: named, in: partition, on: conn)
+                if count > 0 { logger.warning("cells named for departed workers go to their owners in the map", metadata: ["cells": "\(count)"]) }
             }
         } catch {
             logger.warning("cannot reassign the cells of departed workers", metadata: ["error": "\(error)"])
             if (error as? PQError)?.isConnectionProblem == true { try? connection.reset() }
         }
+    }
+
+    /// The cells `cell_ownership` names one worker for (its first parameter), in cell order.
+    static let cellsNamedFor = "SELECT cell_id FROM cell_ownership WHERE worker_id = $1 ORDER BY cell_id"
+
+    /// Names, for each cell of `named` (a `cell_id` column), its owner in `map` under the map's epoch.
+    /// - Returns: how many cells.
+    @discardableResult
+    func nameMapOwners(of named: QueryResult, in map: PartitionMap, on conn: Connection) throws -> Int {
+        let owners = try (0..<named.rowCount).map { row in
+            let cell = CellID(try named.int64(row, 0))
+            return (cell: cell, worker: map.owner(of: cell))
+        }
+        guard !owners.isEmpty else { return 0 }
+        let s = CellOwnership.assign(owners, epoch: map.epoch)
+        try conn.query(s.sql, s.parameters)
+        return owners.count
     }
 
     /// True when every cell's stored owner is the map's.
