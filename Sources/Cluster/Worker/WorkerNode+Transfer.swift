@@ -118,11 +118,7 @@ extension WorkerNode {
         release = nil
         switch outcome.result {
         case .success:
-            let orphans = shard.orphansDropped
             shard.forget(current.batch)
-            if shard.orphansDropped > orphans {
-                logger.error("entities outside their cell's member set were dropped with the cells given away", metadata: ["count": "\(shard.orphansDropped - orphans)"])
-            }
             let mine = Set(partition.map { $0.cells(of: options.id) } ?? [])
             var cameBack = false
             for transfer in current.batch.transfers {

@@ -63,15 +63,6 @@ extension Shard {
             cooling.remove(cell)
             activeSet.remove(cell)
         }
-        // An entity whose cell left without it (not in its cell's member set): it must not stay.
-        let released = Set(batch.transfers.map(\.cell))
-        let orphans = entities.values.filter { released.contains($0.cell) }.map(\.id)
-        for id in orphans {
-            presence[id] = nil
-            entities[id] = nil
-            dirtyEntities[id] = nil
-        }
-        orphansDropped += orphans.count
         if unpersistedEvents <= 0 {
             unpersistedEvents = 0
             firstUnpersistedAt = nil

@@ -28,8 +28,6 @@ public struct Shard: Sendable {
     var nextSequence: UInt64
     var nextBatchID: UInt64 = 1
     var checkpointInFlight: UInt64?
-    /// Entities found outside their cell's member set when the cell was given away (a bug: logged).
-    public internal(set) var orphansDropped = 0
     /// Cells whose state rides in the batch being written: not evicted until it lands.
     var cellsInFlight: Set<CellID> = []
     var backlogReported = false
