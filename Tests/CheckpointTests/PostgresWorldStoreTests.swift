@@ -84,6 +84,12 @@ import TestSupport
             let event = QueuedEvent(sequence: 1, cell: CellID(5), event: .worldEvent(name: "stale", payload: []))
             let report = try store.write(StoreHarness.batch([], cells: [stale], events: [event], epoch: 4))
             #expect(report.fencedCells == [CellID(5)])
+            #expect(report.fencedEvents == [CellID(5): [1]])  // reported, not silently dropped
+            // The owner's own events, and an event stored already (a retry), are not fenced.
+            let owned = QueuedEvent(sequence: 2, cell: CellID(6), event: .worldEvent(name: "ok", payload: []))
+            #expect(try store.write(StoreHarness.batch([], events: [owned], epoch: 4)).fencedEvents.isEmpty)
+            #expect(try store.write(StoreHarness.batch([], events: [owned], epoch: 4)).fencedEvents.isEmpty)
+            #expect(try store.loadCell(CellID(6)).events == [owned])
             let loaded = try store.loadCell(CellID(5))
             #expect(loaded.properties == ["owner": "new"])
             #expect(loaded.events.isEmpty)

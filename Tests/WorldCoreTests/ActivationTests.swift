@@ -11,6 +11,27 @@ import Testing
         #expect(h.shard.phase(of: Harness.cell(0, 0)) == nil)
     }
 
+    @Test func playersInCellsTakenOverArePresentOnceTheirCellsLoad() throws {
+        var shard = Shard(settings: ShardSettings(grid: Harness.grid, activeRadius: 1))
+        let now = ContinuousClock.now
+        let player = Entity(id: EntityID(7), kind: .player, position: Harness.center(3, 3), cell: Harness.cell(3, 3))
+        let npc = Entity(id: EntityID(8), kind: .npc, position: Harness.center(6, 6), cell: Harness.cell(6, 6))
+        shard.welcomePlayers(in: [Harness.cell(3, 3), Harness.cell(6, 6)], now: now)
+        var loads = 0
+        for _ in 0..<3 {  // the player's window asks for more cells once its own is in
+            for case let .load(cell) in shard.takeActions() {
+                loads += 1
+                let stored = [player, npc].filter { $0.cell == cell }
+                shard.cellLoaded(CellCheckpoint(cell: cell, entities: stored), now: now)
+            }
+        }
+        #expect(shard.entity(EntityID(7)) != nil)
+        #expect(Set(shard.activeCells) == Harness.window(3, 3))  // as if it had just acted
+        #expect(shard.entity(EntityID(8)) != nil)
+        #expect(shard.phase(of: Harness.cell(6, 6)) == .resident)  // an NPC keeps nothing active
+        #expect(loads == 10)  // the two cells asked for, and the rest of the player's window
+    }
+
     @Test func movingShiftsTheActiveSetWithHysteresis() throws {
         var h = Harness(radius: 1, hysteresis: .seconds(2))
         try h.spawn(1, .player, at: 5, 5)

@@ -45,6 +45,29 @@ import Testing
         #expect(h.shard.entity(EntityID(50))?.stats["hp"] == 85)
     }
 
+    @Test func aDurableBatchThatDeletesReplayedEventsSavesTheEntitiesTheyChanged() throws {
+        var h = try Self.harnessWithRemoteNPC()
+        let remote = Harness.cell(8, 8)
+        try h.act(50, in: remote, ["gold": 1])
+        try h.act(50, in: remote, ["gold": 1])
+        let stored = h.manager.checkpoint(now: h.now)  // the queued actions are stored
+        #expect(stored)
+        try h.move(1, to: 7, 8)  // the cell activates: both actions replay onto the NPC
+        var shard = h.shard
+        #expect(shard.entity(EntityID(50))?.actions == 2)
+
+        // Another entity's durable change: its batch deletes the stored events, so it must
+        // carry the NPC they changed (a crash after it would otherwise lose both actions).
+        let batch = shard.takeDurable(entities: [EntityID(1)], cells: [], now: h.now)
+        #expect(batch.cells.first { $0.cell == remote }?.replayedEvents.count == 2)
+        #expect(batch.entities.first { $0.id == EntityID(50) }?.actions == 2)
+
+        // Once saved, a later durable batch does not carry the NPC again.
+        shard.durableSucceeded(batch, now: h.now)
+        let next = shard.takeDurable(entities: [EntityID(1)], cells: [], now: h.now)
+        #expect(next.entities.isEmpty && next.cells.isEmpty)
+    }
+
     @Test func replayOrderIsSequenceOrderForMoves() throws {
         var h = try Self.harnessWithRemoteNPC()
         let remote = Harness.cell(8, 8)

@@ -113,14 +113,23 @@ extension PostgresWorldStore {
         for (chunk, r) in zip(entityChunks, results[first..<(first + entityStatements.count)]) where r.affectedRows < chunk.count {
             unsure.append(contentsOf: chunk)
         }
+        let eventResults = results[(first + entityStatements.count)...].prefix(eventStatements.count)
         let cellResults = results[(first + entityStatements.count + eventStatements.count)...].prefix(cellStatements.count)
         var writtenCells = Set<Int64>()
         for r in cellResults { for row in 0..<r.rowCount { writtenCells.insert(try r.int64(row, 0)) } }
 
         var report = WriteReport()
+        for r in eventResults { try Self.noteFencedEvents(r, in: &report) }
         report.statements = statements.count
         try fill(&report, batch: batch, unsure: unsure, writtenCells: writtenCells)
         return report
+    }
+
+    /// The events an insert left out because a newer owner holds their cell (its result rows).
+    static func noteFencedEvents(_ result: QueryResult, in report: inout WriteReport) throws {
+        for row in 0..<result.rowCount {
+            report.fencedEvents[CellID(try result.int64(row, 0)), default: []].insert(UInt64(bitPattern: try result.int64(row, 1)))
+        }
     }
 
     /// Rows the upserts skipped are fenced when storage holds them under a newer epoch.
@@ -156,9 +165,11 @@ extension PostgresWorldStore {
                 if r.affectedRows < rows.count { unsure.append(contentsOf: rows) }
             }
         }
+        var eventResults: [QueryResult] = []
         for chunk in chunks(batch.newEvents) {
-            try isolate(chunk, { self.eventStatement($0, epoch: batch.epoch) }, &report, &poisonedEvents) { _, _ in }
+            try isolate(chunk, { self.eventStatement($0, epoch: batch.epoch) }, &report, &poisonedEvents) { _, r in eventResults.append(r) }
         }
+        for r in eventResults { try Self.noteFencedEvents(r, in: &report) }
         for chunk in chunks(batch.cells) {
             try isolate(chunk, cellStatement, &report, &poisonedCells) { _, r in
                 for row in 0..<r.rowCount { writtenCells.insert(try r.int64(row, 0)) }

@@ -58,6 +58,14 @@ public final class PostgresWorldStore: WorldStore {
         return try Self.entity(result, 0, cell: CellID(try result.int64(0, 7)))
     }
 
+    /// Of `cells`, those storage says hold a player.
+    public func cellsWithPlayers(_ cells: [CellID]) throws -> [CellID] {
+        let result = try connection.query(StoreSQL.cellsWithPlayers, [
+            .text(ArrayLiteral.integers(cells.map(\.raw))), .int64(Int64(EntityKind.player.rawValue)),
+        ])
+        return try (0..<result.rowCount).map { CellID(try result.int64($0, 0)) }
+    }
+
     public func maxEventSequence() throws -> UInt64 {
         UInt64(bitPattern: try connection.query(StoreSQL.maxSequence).int64(0, 0))
     }

@@ -18,13 +18,21 @@ enum StoreSQL {
         """
 
     /// New queued events; not for a cell a newer owner has checkpointed. Idempotent on retry.
+    /// Returns the events it left out because of that newer owner (fenced): they are not stored.
     static let insertEvents = """
-        INSERT INTO deferred_events (cell_id, sequence, event_type, payload)
-        SELECT t.cell, t.seq, t.type, decode(t.payload, 'hex')
-        FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::text[]) AS t(cell, seq, type, payload)
-        WHERE NOT EXISTS (SELECT 1 FROM cell_checkpoints c WHERE c.cell_id = t.cell AND c.owner_epoch > $5)
-        ON CONFLICT (cell_id, sequence) DO NOTHING
-        RETURNING cell_id, sequence
+        WITH t AS (
+            SELECT * FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::text[]) AS t(cell, seq, type, payload)
+        ), fenced AS (
+            SELECT t.cell, t.seq FROM t
+            WHERE EXISTS (SELECT 1 FROM cell_checkpoints c WHERE c.cell_id = t.cell AND c.owner_epoch > $5)
+        ), inserted AS (
+            INSERT INTO deferred_events (cell_id, sequence, event_type, payload)
+            SELECT t.cell, t.seq, t.type, decode(t.payload, 'hex') FROM t
+            WHERE (t.cell, t.seq) NOT IN (SELECT cell, seq FROM fenced)
+            ON CONFLICT (cell_id, sequence) DO NOTHING
+            RETURNING 1
+        )
+        SELECT cell, seq FROM fenced
         """
 
     static let upsertCells = """
@@ -59,6 +67,9 @@ enum StoreSQL {
     static let eventsInCell = "SELECT sequence, payload FROM deferred_events WHERE cell_id = $1 ORDER BY sequence"
     static let entity = """
         SELECT entity_id, kind, stats, position, version, actions, owner_epoch, cell_id FROM entity_states WHERE entity_id = $1
+        """
+    static let cellsWithPlayers = """
+        SELECT DISTINCT cell_id FROM entity_states WHERE cell_id = ANY($1::int8[]) AND kind = $2::int2 ORDER BY cell_id
         """
     static let maxSequence = "SELECT coalesce(max(sequence), 0) FROM deferred_events"
 }

@@ -193,6 +193,10 @@ public final class CheckpointWriter: Sendable {
                 metadata["fenced"] = "\(report.fencedEntities.count)"
                 metadata["fenced_ids"] = "\(report.fencedEntities.prefix(50).map(\.raw))"
             }
+            if !report.fencedCells.isEmpty { metadata["fenced_cells"] = "\(report.fencedCells.prefix(50).map(\.raw))" }
+            if !report.fencedEvents.isEmpty {
+                metadata["fenced_events"] = "\(report.fencedEvents.sorted { $0.key < $1.key }.prefix(20).map { "\($0.key.raw):\($0.value.sorted())" })"
+            }
             if !report.deadLetteredEntities.isEmpty || !report.deadLetteredCells.isEmpty {
                 metadata["dead_letters"] = "\(report.deadLetteredEntities.count + report.deadLetteredCells.count)"
             }

@@ -251,6 +251,7 @@ extension WorkerNode {
             reply.sequence = sequence
         }
         let target = entity.flatMap { shard.entity($0)?.cell } ?? cell
+        if case .deferred(let sequence) = outcome, let id = event.entity { trace(id, "\(event.kind) queued in cell \(target.raw) (#\(sequence))") }
         if let writeThrough, let entity, case .applied = outcome, let current = shard.entity(entity) {
             // The baseline mode: this change is its own statement, before the answer.
             let batch = shard.takeDurable(entities: [entity], cells: [], now: now)

@@ -191,8 +191,21 @@ extension WorkerNode {
         }
         if tracing { logger.info("[TRACE] cells arrived \(arrived.map(\.raw).sorted())") }
         if let partition { shard.setOwnership(Ownership(map: partition, worker: options.id, pending: Set(pending.keys)), now: now) }
+        welcomePlayers(in: arrived, now: now)
         performShardActions(now: now)
         logger.info("cells arrived", metadata: ["cells": "\(arrived.count)", "still_waiting": "\(pending.count)"])
+    }
+
+    /// Arrived cells that hold players load at once, their players present: a player whose cell
+    /// changed hands is in memory, its surroundings active, as before. (Without this it would
+    /// wait in storage until its next request.) A failed lookup leaves them to load lazily.
+    private func welcomePlayers(in arrived: [CellID], now: ContinuousClock.Instant) {
+        do {
+            shard.welcomePlayers(in: try loader.cellsWithPlayers(arrived), now: now)
+        } catch {
+            logger.warning("cannot look up the players of arriving cells; they load on their next request", metadata: ["error": "\(error)"])
+            if (error as? PQError)?.isConnectionProblem == true { try? loader.connection.reset() }
+        }
     }
 
     /// Cells released here after the map had already sent them on: name their owner.

@@ -283,6 +283,7 @@ public final class WorkerNode {
                     }
                 case .replayRejected(let event, let error):
                     logger.warning("queued event rejected at replay", metadata: ["cell": "\(event.cell.raw)", "sequence": "\(event.sequence)", "error": "\(error)"])
+                    if let id = event.event.entity { trace(id, "\(event.event.kind) queued in cell \(event.cell.raw) (#\(event.sequence)) rejected at replay: \(error)") }
                 case .deactivated(let cell):
                     logger.debug("cell deactivated", metadata: ["cell": "\(cell.raw)"])
                 case .evicted(let cell):

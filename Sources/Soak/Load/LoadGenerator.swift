@@ -344,7 +344,7 @@ public final class LoadGenerator {
             // request log): the unanswered attempt may have been applied as well.
             // Each may have applied it once (a worker applies one request id at most once).
             e.unknownActions += UInt64(inflight.unansweredAt.filter { $0 != inflight.endpoint }.count)
-            e.note(t, "action \(e.ackedActions) acknowledged by \(worker)\(reply.durable ? " (durable)" : "")")
+            e.note(t, "action \(e.ackedActions) acknowledged by \(worker)\(reply.deferred ? " (queued)" : "")\(reply.durable ? " (durable)" : "")")
         }
         entities[i] = e
         // Only a request sent after the fault shows the victim's cells are served again.

@@ -25,6 +25,15 @@ public enum GameEvent: Sendable, Equatable {
         case .entitySpawn: .entitySpawn
         }
     }
+
+    /// The entity an entity event is about (nil for cell-level events).
+    public var entity: EntityID? {
+        switch self {
+        case let .entityMove(id, _), let .entityAction(id, _, _): id
+        case let .entitySpawn(entity): entity.id
+        case .cellStateChange, .worldEvent: nil
+        }
+    }
 }
 
 /// An event waiting in an inactive cell's queue, with its place in that cell's order.

@@ -40,4 +40,7 @@ struct Cell: Sendable {
     var version: UInt64 = 0
     /// Queued events replayed here whose stored copies the next checkpoint deletes.
     var replayedPending: [UInt64] = []
+    /// The entities those replayed events changed: a batch that deletes the stored events must
+    /// save these entities too, or a crash after it would lose what the events did.
+    var replayedEntities: Set<EntityID> = []
 }

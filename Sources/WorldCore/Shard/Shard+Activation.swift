@@ -128,6 +128,7 @@ extension Shard {
         for player in waitingPlayers.sorted() where presence[player] == nil {
             if let cell = entities[player]?.cell { notePresence(player, in: cell, previous: nil, now: now) }
         }
+        if welcoming.remove(id) != nil { notePlayersPresent(in: id, now: now) }
     }
 
     /// Storage could not load the cell: forget the attempt so the next need asks again. Queued
@@ -149,8 +150,10 @@ extension Shard {
         unpersistedEvents -= unpersisted
         var replayed: [UInt64] = []
         replayed.reserveCapacity(events.count)
+        var touched: Set<EntityID> = []
         for queued in events {
             replayed.append(queued.sequence)
+            if let id = queued.event.entity { touched.insert(id) }
             do {
                 _ = try applyReplayed(queued, now: now)
                 monitor.eventsReplayed &+= 1
@@ -162,6 +165,7 @@ extension Shard {
         // Stored with the cell's next checkpoint, in the same transaction that deletes the stored
         // events: after a crash they are either both there or both not.
         cells[cell]?.replayedPending.append(contentsOf: replayed)
+        cells[cell]?.replayedEntities.formUnion(touched)
         markCellDirty(cell, now: now)
     }
 

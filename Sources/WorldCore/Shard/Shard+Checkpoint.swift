@@ -38,11 +38,14 @@ extension Shard {
     /// of these entities and cells, and every unsaved queued event of these cells. It may be
     /// written while a periodic batch is in flight; the writer keeps them in order.
     public mutating func takeDurable(entities ids: [EntityID], cells cellIDs: [CellID], now: ContinuousClock.Instant) -> CheckpointBatch {
-        let entityRows = Set(ids).sorted().compactMap { id in dirtyEntities[id] == nil ? nil : entities[id] }
-        // Cells whose replayed events wait to be deleted go along too: an entity saved with a
-        // replayed event applied must not commit without that event's deletion, or a crash would
-        // replay it a second time.
-        let replayedCells = cells.values.filter { !$0.replayedPending.isEmpty }.map(\.id)
+        // Cells whose replayed events wait to be deleted go along too, with every entity those
+        // events changed: an entity saved with a replayed event applied must not commit without
+        // the event's deletion (a crash would replay it a second time), nor the deletion without
+        // the entity (a crash would lose what the event did, acknowledged durable).
+        let replayed = cells.values.filter { !$0.replayedPending.isEmpty }
+        let replayedCells = replayed.map(\.id)
+        let touched = replayed.reduce(into: Set(ids)) { $0.formUnion($1.replayedEntities) }
+        let entityRows = touched.sorted().compactMap { id in dirtyEntities[id] == nil ? nil : entities[id] }
         let cellRows = Set(cellIDs).union(replayedCells).sorted().compactMap { id -> CellRecord? in
             guard dirtyCells[id] != nil, let cell = cells[id] else { return nil }
             return CellRecord(
@@ -84,6 +87,7 @@ extension Shard {
         for record in batch.cells {
             if let pending = cells[record.cell]?.replayedPending, pending.starts(with: record.replayedEvents) {
                 cells[record.cell]?.replayedPending.removeFirst(record.replayedEvents.count)
+                if cells[record.cell]?.replayedPending.isEmpty == true { cells[record.cell]?.replayedEntities = [] }
             }
             if cells[record.cell]?.version == record.version || cells[record.cell] == nil {
                 dirtyCells[record.cell] = nil

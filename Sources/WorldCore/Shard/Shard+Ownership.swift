@@ -57,6 +57,7 @@ extension Shard {
                     dirtyEntities[id] = nil
                 }
             }
+            welcoming.remove(cell)
             if let queue = queues.removeValue(forKey: cell) { unpersistedEvents -= queue.unpersisted.count }
             dirtyCells[cell] = nil
             interest[cell] = nil
@@ -85,6 +86,27 @@ extension Shard {
     /// Asks for a cell to be loaded (the shell then loads it, as for any other need).
     public mutating func requestCell(_ cell: CellID, now: ContinuousClock.Instant) {
         ensureLoaded(cell, now: now)
+    }
+
+    /// Cells this shard took over that hold players: they load now, and their players keep
+    /// their surroundings active as they did with the cells' last owner (until they go quiet),
+    /// rather than waiting in storage for their next request.
+    public mutating func welcomePlayers(in cellIDs: [CellID], now: ContinuousClock.Instant) {
+        for cell in cellIDs where ownership?.owns(cell) ?? true {
+            if let phase = cells[cell]?.phase, phase != .loading {
+                notePlayersPresent(in: cell, now: now)
+            } else {
+                welcoming.insert(cell)
+                ensureLoaded(cell, now: now)
+            }
+        }
+    }
+
+    /// The players in a loaded cell that are not present yet become present.
+    mutating func notePlayersPresent(in cell: CellID, now: ContinuousClock.Instant) {
+        for id in (cells[cell]?.entities ?? []).sorted() where presence[id] == nil && entities[id]?.kind == .player {
+            notePresence(id, in: cell, previous: nil, now: now)
+        }
     }
 
     /// Every entity in memory (for audits), by id.

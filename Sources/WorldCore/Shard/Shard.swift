@@ -33,6 +33,8 @@ public struct Shard: Sendable {
     var backlogReported = false
     /// True while queued events replay: they were admitted when queued.
     var replaying = false
+    /// Cells taken over with players in them: once loaded, those players are present.
+    var welcoming: Set<CellID> = []
 
     /// Other workers' cells within this shard's players' radius, with how many players need each.
     public internal(set) var remoteNeeds: [CellID: Int] = [:]

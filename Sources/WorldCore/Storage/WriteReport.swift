@@ -3,6 +3,8 @@ public struct WriteReport: Sendable, Equatable {
     /// Entities not written because storage holds them under a newer owner epoch.
     public var fencedEntities: [EntityID] = []
     public var fencedCells: [CellID] = []
+    /// Queued events not stored because storage holds their cell under a newer owner epoch.
+    public var fencedEvents: [CellID: Set<UInt64>] = [:]
     /// Rows storage refused (a constraint, a trigger): set aside in the dead-letter table.
     public var deadLetteredEntities: [EntityID] = []
     public var deadLetteredCells: [CellID] = []
