@@ -36,15 +36,18 @@ public struct MemoryView: Sendable {
     /// Entity -> (worker, cell), every holder.
     public var holders: [UInt64: [(worker: String, cell: Int64)]] = [:]
     public var givingAway: [String: Set<Int64>] = [:]
+    /// Cells each worker's map gives it that it has not taken in yet.
+    public var receiving: [String: Set<Int64>] = [:]
     public var unanswered: [String] = []
     public var lossWindowMs: [String: UInt64] = [:]
     /// The map epoch each worker answered under.
     public var epochs: [String: UInt64] = [:]
 
-    /// Every worker answered under `epoch` and none is in the middle of giving cells away: a
-    /// picture of the cluster at rest.
+    /// Every worker answered under `epoch` and none is in the middle of giving cells away or
+    /// taking them in: a picture of the cluster at rest.
     public func isAtRest(epoch: UInt64) -> Bool {
         unanswered.isEmpty && epochs.values.allSatisfy { $0 == epoch } && givingAway.values.allSatisfy(\.isEmpty)
+            && receiving.values.allSatisfy(\.isEmpty)
     }
 }
 
@@ -65,6 +68,7 @@ public enum Auditor {
                 guard envelope.requestID == id, case .auditReply(let reply)? = envelope.body else { continue }
                 for e in reply.entities { view.holders[e.entityID, default: []].append((reply.workerID, e.cellID)) }
                 view.givingAway[reply.workerID] = Set(reply.givingAway)
+                view.receiving[reply.workerID] = Set(reply.receiving)
                 view.lossWindowMs[reply.workerID] = reply.oldestUnsavedAgeMs
                 view.epochs[reply.workerID] = reply.mapEpoch
                 got = true

@@ -1304,6 +1304,9 @@ public nonisolated struct Cellcluster_V1_AuditReply: Sendable {
 
   public var oldestUnsavedAgeMs: UInt64 = 0
 
+  /// Cells the map gives this worker that it has not taken in yet (their giver is saving them).
+  public var receiving: [Int64] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3364,7 +3367,7 @@ nonisolated extension Cellcluster_V1_AuditRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Cellcluster_V1_AuditReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AuditReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{3}map_epoch\0\u{1}serving\0\u{1}entities\0\u{3}giving_away\0\u{3}oldest_unsaved_age_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{3}map_epoch\0\u{1}serving\0\u{1}entities\0\u{3}giving_away\0\u{3}oldest_unsaved_age_ms\0\u{1}receiving\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3378,6 +3381,7 @@ nonisolated extension Cellcluster_V1_AuditReply: SwiftProtobuf.Message, SwiftPro
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.entities) }()
       case 5: try { try decoder.decodeRepeatedInt64Field(value: &self.givingAway) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.oldestUnsavedAgeMs) }()
+      case 7: try { try decoder.decodeRepeatedInt64Field(value: &self.receiving) }()
       default: break
       }
     }
@@ -3402,6 +3406,9 @@ nonisolated extension Cellcluster_V1_AuditReply: SwiftProtobuf.Message, SwiftPro
     if self.oldestUnsavedAgeMs != 0 {
       try visitor.visitSingularUInt64Field(value: self.oldestUnsavedAgeMs, fieldNumber: 6)
     }
+    if !self.receiving.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.receiving, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3412,6 +3419,7 @@ nonisolated extension Cellcluster_V1_AuditReply: SwiftProtobuf.Message, SwiftPro
     if lhs.entities != rhs.entities {return false}
     if lhs.givingAway != rhs.givingAway {return false}
     if lhs.oldestUnsavedAgeMs != rhs.oldestUnsavedAgeMs {return false}
+    if lhs.receiving != rhs.receiving {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
