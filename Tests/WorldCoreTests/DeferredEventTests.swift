@@ -55,6 +55,8 @@ import Testing
         try h.move(1, to: 7, 8)  // the cell activates: both actions replay onto the NPC
         var shard = h.shard
         #expect(shard.entity(EntityID(50))?.actions == 2)
+        #expect(shard.hasUnsavedReplay(of: EntityID(50)))  // not to be handed off yet
+        #expect(!shard.hasUnsavedReplay(of: EntityID(1)))
 
         // Another entity's durable change: its batch deletes the stored events, so it must
         // carry the NPC they changed (a crash after it would otherwise lose both actions).
@@ -64,6 +66,7 @@ import Testing
 
         // Once saved, a later durable batch does not carry the NPC again.
         shard.durableSucceeded(batch, now: h.now)
+        #expect(!shard.hasUnsavedReplay(of: EntityID(50)))
         let next = shard.takeDurable(entities: [EntityID(1)], cells: [], now: h.now)
         #expect(next.entities.isEmpty && next.cells.isEmpty)
     }

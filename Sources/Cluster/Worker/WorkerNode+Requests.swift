@@ -74,6 +74,13 @@ extension WorkerNode {
                         answer(peer, envelope, key: key, worldError: error)
                         return
                     }
+                    if shard.hasUnsavedReplay(of: id) {
+                        // Queued events replayed onto it still wait in storage: after a crash here
+                        // they would replay a second time. Their deletion commits first.
+                        checkpointer.requestEarly()
+                        answerError(peer, envelope, .handoffInProgress, "entity \(id.raw): saving its replayed events before the handoff, retry")
+                        return
+                    }
                     startHandoff(id, to: move.to.position, cell: target, owner: (worker, endpoint), peer, envelope, key: key, now: now)
                     return
                 }

@@ -166,6 +166,7 @@ extension Shard {
         // events: after a crash they are either both there or both not.
         cells[cell]?.replayedPending.append(contentsOf: replayed)
         cells[cell]?.replayedEntities.formUnion(touched)
+        unsavedReplays.insert(cell)
         markCellDirty(cell, now: now)
     }
 

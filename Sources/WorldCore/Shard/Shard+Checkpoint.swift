@@ -42,7 +42,7 @@ extension Shard {
         // events changed: an entity saved with a replayed event applied must not commit without
         // the event's deletion (a crash would replay it a second time), nor the deletion without
         // the entity (a crash would lose what the event did, acknowledged durable).
-        let replayed = cells.values.filter { !$0.replayedPending.isEmpty }
+        let replayed = unsavedReplays.sorted().compactMap { cells[$0] }.filter { !$0.replayedPending.isEmpty }
         let replayedCells = replayed.map(\.id)
         let touched = replayed.reduce(into: Set(ids)) { $0.formUnion($1.replayedEntities) }
         let entityRows = touched.sorted().compactMap { id in dirtyEntities[id] == nil ? nil : entities[id] }
@@ -87,7 +87,10 @@ extension Shard {
         for record in batch.cells {
             if let pending = cells[record.cell]?.replayedPending, pending.starts(with: record.replayedEvents) {
                 cells[record.cell]?.replayedPending.removeFirst(record.replayedEvents.count)
-                if cells[record.cell]?.replayedPending.isEmpty == true { cells[record.cell]?.replayedEntities = [] }
+                if cells[record.cell]?.replayedPending.isEmpty == true {
+                    cells[record.cell]?.replayedEntities = []
+                    unsavedReplays.remove(record.cell)
+                }
             }
             if cells[record.cell]?.version == record.version || cells[record.cell] == nil {
                 dirtyCells[record.cell] = nil
@@ -100,6 +103,12 @@ extension Shard {
         }
         if unpersistedEvents == 0 { firstUnpersistedAt = nil }
         if dirtyEntities.count < settings.earlyFlushThreshold { backlogReported = false }
+    }
+
+    /// True while queued events replayed onto the entity are still stored as queued: handed to
+    /// another worker now, a crash before their deletion commits would replay them a second time.
+    public func hasUnsavedReplay(of id: EntityID) -> Bool {
+        unsavedReplays.contains { cells[$0]?.replayedEntities.contains(id) == true }
     }
 
     /// The batch did not commit: everything in it stays unsaved and goes out with the next one

@@ -58,6 +58,7 @@ extension Shard {
                 }
             }
             welcoming.remove(cell)
+            unsavedReplays.remove(cell)
             if let queue = queues.removeValue(forKey: cell) { unpersistedEvents -= queue.unpersisted.count }
             dirtyCells[cell] = nil
             interest[cell] = nil

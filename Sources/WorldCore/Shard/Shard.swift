@@ -35,6 +35,8 @@ public struct Shard: Sendable {
     var replaying = false
     /// Cells taken over with players in them: once loaded, those players are present.
     var welcoming: Set<CellID> = []
+    /// Cells with replayed events whose stored copies are not deleted yet (see `Cell.replayedPending`).
+    var unsavedReplays: Set<CellID> = []
 
     /// Other workers' cells within this shard's players' radius, with how many players need each.
     public internal(set) var remoteNeeds: [CellID: Int] = [:]
