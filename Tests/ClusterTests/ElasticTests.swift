@@ -51,6 +51,16 @@ import TestSupport
             #expect(drained, "w3 and w4 did not exit")
             #expect(cluster.worker("w3")?.waitForExit(timeout: .seconds(1)) == 0)
             #expect(cluster.worker("w4")?.waitForExit(timeout: .seconds(1)) == 0)
+            // Players whose cells changed hands are in their new owners' memory before they send
+            // anything more (the receivers load cells that hold players when they arrive).
+            let deadline = ContinuousClock.now + .seconds(5)
+            var held: UInt32 = 0
+            while ContinuousClock.now < deadline {
+                held = try Elastic.entitiesInMemory(client).values.reduce(0, +)
+                if held == 60 { break }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            #expect(held == 60, "players left in storage only after scale-in")
             for _ in 0..<5 { walkers.step() }
 
             #expect(walkers.failures.isEmpty, "\(walkers.failures.prefix(10))")
