@@ -164,7 +164,7 @@ extension WorkerNode {
         } else {
             trace(h.moved.id, "handoff to \(h.target) complete: dropped here")
             shard.dropEntity(h.moved.id, now: .now)
-            movedAway[h.moved.id] = (h.target, h.moved.cell)
+            movedAway[h.moved.id] = (h.target, h.moved.cell, .now)
         }
         handoffsCompleted += 1
         fault("handoff.source-after-ack")

@@ -150,6 +150,12 @@ extension WorkerNode {
             return true
         }
         guard shard.entity(id) == nil, let away = movedAway[id] else { return false }
+        guard ContinuousClock.now - away.at < Self.movedAwayHint else {
+            // Storage knows better by now: it may have come back with a cell given to this worker,
+            // and redirecting from memory would bounce its client between two workers.
+            movedAway[id] = nil
+            return false
+        }
         // The cell it went to may have changed hands since: name its owner now.
         let owner = partition?.owner(of: away.cell) ?? away.worker
         guard owner != options.id else { return false }  // its cell is this worker's now

@@ -64,7 +64,10 @@ extension WorkerNode {
     func stepTransfers(now: ContinuousClock.Instant) {
         if release == nil, !releasing.isEmpty, now >= releaseRetryAt { startRelease(now: now) }
         if (!pending.isEmpty || !forwarding.isEmpty) && now - lastOwnershipPoll >= .milliseconds(50) { pollOwnership(now: now) }
-        if now - lastStrayCheck >= .seconds(1) { passOnStrays(now: now) }
+        if now - lastStrayCheck >= .seconds(1) {
+            passOnStrays(now: now)
+            movedAway = movedAway.filter { now - $0.value.at < Self.movedAwayHint }
+        }
     }
 
     /// Cells storage names this worker for that no map it ran gave it (a failover gave them to

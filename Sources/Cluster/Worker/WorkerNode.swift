@@ -57,7 +57,11 @@ public final class WorkerNode {
     var nextCoordinatorRequest: UInt64 = 1
     /// Handoffs under way from here, and entities recently handed away (for redirects).
     var outgoing: [EntityID: OutgoingHandoff] = [:]
-    var movedAway: [EntityID: (worker: String, cell: CellID)] = [:]
+    /// A hint, not the truth: the entity may come back by another road (its new cell given to this
+    /// worker, say). Used for `movedAwayHint` after the handoff, then storage answers.
+    var movedAway: [EntityID: (worker: String, cell: CellID, at: ContinuousClock.Instant)] = [:]
+    /// How long a handed-away entity's requests are redirected from memory, without a lookup.
+    static let movedAwayHint: Duration = .seconds(2)
     var nextHandoffID: UInt64 = UInt64(getpid()) << 32
     var handoffsCompleted = 0
     /// Cells of other workers this worker's players need (last set sent to each), and cells of
