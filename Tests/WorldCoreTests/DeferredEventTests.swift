@@ -71,6 +71,27 @@ import Testing
         #expect(next.entities.isEmpty && next.cells.isEmpty)
     }
 
+    @Test func aQueueReplaysOnDemandAndTheCellStaysInactive() throws {
+        var h = try Self.harnessWithRemoteNPC()
+        let remote = Harness.cell(8, 8)
+        try h.act(50, in: remote, ["gold": 1])
+        try h.manager.apply(.entityMove(EntityID(50), to: Position(x: 830, y: 840)), to: remote, now: h.now)
+        var shard = h.shard
+        #expect(shard.hasQueuedEvents(for: EntityID(50), in: remote))
+        shard.replayNow(remote, now: h.now)  // the NPC is about to leave for another worker
+        #expect(!shard.hasQueuedEvents(for: EntityID(50), in: remote))
+        #expect(shard.entity(EntityID(50))?.actions == 1)
+        #expect(shard.entity(EntityID(50))?.position == Position(x: 830, y: 840))
+        #expect(shard.phase(of: remote) == .resident)
+        #expect(!shard.activeCells.contains(remote))
+        #expect(shard.hasUnsavedReplay(of: EntityID(50)))
+        // Its next event queues again, as for any entity in an inactive cell.
+        guard case .deferred = try shard.apply(.entityAction(EntityID(50), action: "t", deltas: [:]), to: remote, now: h.now) else {
+            Issue.record("expected deferred")
+            return
+        }
+    }
+
     @Test func replayOrderIsSequenceOrderForMoves() throws {
         var h = try Self.harnessWithRemoteNPC()
         let remote = Harness.cell(8, 8)

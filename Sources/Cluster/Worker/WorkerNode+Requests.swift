@@ -60,7 +60,16 @@ extension WorkerNode {
             // An NPC in an inactive cell has its events queued there, so its move waits in the
             // same queue: handing it off now would leave those events behind (rejected at replay,
             // after they were acknowledged). A player activates its cell and moves at once.
-            let movesNow = shard.entity(id).map { $0.kind == .player || shard.phase(of: $0.cell)?.isActive == true } ?? false
+            var movesNow = shard.entity(id).map { $0.kind == .player || shard.phase(of: $0.cell)?.isActive == true } ?? false
+            if !movesNow, let current = shard.entity(id)?.cell, let target = try? shard.settings.grid.cell(at: move.to.position),
+                target != current, shard.ownership.map({ !$0.owns(target) }) ?? false {
+                // Leaving for another worker's cell: queued, the move could only be rejected at
+                // replay (this worker cannot move it into a cell it does not own). What waits in
+                // the queue applies now, in order; then it is handed off like any entity.
+                shard.replayNow(current, now: now)
+                performShardActions(now: now)
+                movesNow = shard.entity(id).map { shard.phase(of: $0.cell) == .resident && !shard.hasQueuedEvents(for: id, in: $0.cell) } ?? false
+            }
             if movesNow, let target = try? shard.settings.grid.cell(at: move.to.position) {
                 switch gate(target) {
                 case .serve: break

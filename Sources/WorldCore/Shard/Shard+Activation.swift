@@ -170,6 +170,16 @@ extension Shard {
         markCellDirty(cell, now: now)
     }
 
+    /// Applies a resident cell's queue now, in order, as if a player had come near; the cell stays
+    /// inactive. For an NPC about to leave for another worker's cell, whose move cannot wait in
+    /// the queue.
+    public mutating func replayNow(_ cell: CellID, now: ContinuousClock.Instant) {
+        guard cells[cell]?.phase == .resident, queues[cell]?.isEmpty == false else { return }
+        activeSet.insert(cell)  // replayed events apply instead of queueing again
+        replayQueue(of: cell, now: now)
+        activeSet.remove(cell)
+    }
+
     /// Applies one replayed event, bypassing the unsaved-change bound (it was admitted when queued).
     private mutating func applyReplayed(_ queued: QueuedEvent, now: ContinuousClock.Instant) throws(WorldError) -> EventOutcome {
         let outer = replaying

@@ -81,6 +81,11 @@ public struct Shard: Sendable {
     /// Events waiting in a cell's queue.
     public func queuedEvents(in cell: CellID) -> [QueuedEvent] { queues[cell]?.events ?? [] }
 
+    /// True when an event for the entity waits in the cell's queue.
+    public func hasQueuedEvents(for id: EntityID, in cell: CellID) -> Bool {
+        queues[cell]?.events.contains { $0.event.entity == id } ?? false
+    }
+
     /// A cell's contents from memory, or nil when it is not loaded (the shell then answers from
     /// the last checkpoint without loading it). Counts a cache hit or miss.
     public mutating func readCell(_ id: CellID, now: ContinuousClock.Instant) -> CellView? {
