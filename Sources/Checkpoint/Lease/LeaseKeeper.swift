@@ -87,6 +87,11 @@ public final class LeaseKeeper: Sendable {
                 if connection == nil || connection?.isOpen == false {
                     connection = try Connection(parameters)
                     try connection!.query("SET statement_timeout = \(max(100, leaseMs / 2))")
+                    // A renewal does not wait for the WAL flush: under a heavy checkpoint load a
+                    // commit can wait seconds for fsync, longer than the lease. The cost: a renewal
+                    // lost in a PostgreSQL crash makes the lease look older than it is, and the
+                    // coordinator may fail the worker over sooner (its writes are fenced then).
+                    try connection!.query("SET synchronous_commit = off")
                 }
                 let renewed = try connection!.query("""
                     UPDATE worker_leases SET expires_at = now() + $3::int8 * interval '1 millisecond'

@@ -47,6 +47,27 @@ public struct LeaseTable {
         }
     }
 
+    /// What became of a lease the coordinator found expired.
+    public enum Revocation: Sendable, Equatable {
+        case revoked
+        /// Gone already (a new incarnation registered, or it returned it).
+        case gone
+        /// Renewed after all: the renewal committed while the revocation waited for the row (a
+        /// renewal slowed down by a loaded database). The worker keeps its lease and its cells.
+        case renewed
+    }
+
+    /// Revokes an expired lease in the current transaction, as `revoke` does, unless it is no
+    /// longer expired when the row lock is had (PostgreSQL re-reads the row a renewal changed).
+    public static func revokeExpired(_ lease: Lease, in connection: Connection) throws(PQError) -> Revocation {
+        let key: [PostgresValue] = [.text(lease.worker), .int64(lease.generation)]
+        let deleted = try connection.query(
+            "DELETE FROM worker_leases WHERE worker_id = $1 AND generation = $2::int8 AND expires_at < now()", key)
+        if deleted.affectedRows == 1 { return .revoked }
+        let still = try connection.query("SELECT 1 FROM worker_leases WHERE worker_id = $1 AND generation = $2::int8", key)
+        return still.rowCount > 0 ? .renewed : .gone
+    }
+
     /// Revokes a lease in the current transaction: waits for the holder's writes in flight; after
     /// commit, none of its writes can commit. False when that generation is gone already.
     public static func revoke(_ lease: Lease, in connection: Connection) throws(PQError) -> Bool {

@@ -120,11 +120,13 @@ extension CoordinatorNode {
             // it after it left the map) goes to the map's owner.
             do {
                 try connection.transaction { conn in
-                    if let lease { _ = try LeaseTable.revoke(lease, in: conn) }
+                    if let lease, try LeaseTable.revokeExpired(lease, in: conn) == .renewed { throw LeaseRenewed() }
                     guard let partition else { return }
                     try nameMapOwners(of: conn.query(Self.cellsNamedFor, [.text(worker)]), in: partition, on: conn)
                 }
                 members[worker] = nil
+            } catch is LeaseRenewed {
+                logger.warning("worker \(worker) renewed its lease while it was being revoked: it stays")
             } catch {
                 logger.warning("cannot retire worker \(worker) yet", metadata: ["error": "\(error)"])
             }
@@ -133,8 +135,8 @@ extension CoordinatorNode {
         let live = partition.workers.filter { $0 != worker && members[$0] != nil }
         guard !live.isEmpty else {
             logger.error("worker \(worker) is gone and no other worker holds a lease: its cells wait for a worker")
-            if let lease { _ = try? connection.transaction { conn in try LeaseTable.revoke(lease, in: conn) } }
-            members[worker] = nil
+            let outcome = lease.flatMap { lease in try? connection.transaction { conn in try LeaseTable.revokeExpired(lease, in: conn) } }
+            if outcome != .renewed { members[worker] = nil }
             return
         }
         var planner = rebalancer
@@ -142,7 +144,13 @@ extension CoordinatorNode {
         let next = plan.map
         var revoked = true
         let stored = store(next, reason: "worker \(worker) failed over") { conn in
-            if let lease { revoked = try LeaseTable.revoke(lease, in: conn) }
+            if let lease {
+                switch try LeaseTable.revokeExpired(lease, in: conn) {
+                case .revoked: revoked = true
+                case .gone: revoked = false
+                case .renewed: throw LeaseRenewed()  // rolls the new map back: no failover
+                }
+            }
             // The cells storage names it for: those it held (and any it was still giving away).
             // Not the cells the map gave it that it never received: their giver still holds
             // them, live, and hands them to their new owner in this map itself; naming that

@@ -174,6 +174,9 @@ public final class CoordinatorNode {
         }
     }
 
+    /// Thrown inside a map's transaction to roll it back: the lease it was to revoke was renewed.
+    struct LeaseRenewed: Error {}
+
     /// Stores a new map (with `also` in the same transaction) and makes it current.
     @discardableResult
     func store(_ candidate: PartitionMap, reason: String, also: (Connection) throws -> Void = { _ in }) -> Bool {
@@ -187,6 +190,9 @@ public final class CoordinatorNode {
                 "cells": "\(candidate.workers.map { "\($0)=\(candidate.cells(of: $0).count)" })",
             ])
             return true
+        } catch is LeaseRenewed {
+            logger.warning("not stored (\(reason)): the worker renewed its lease while it was being revoked; it keeps its cells")
+            return false
         } catch {
             logger.error("could not store the shard map; workers keep the previous one", metadata: ["error": "\(error)"])
             if (error as? PQError)?.isConnectionProblem == true { try? connection.reset() }

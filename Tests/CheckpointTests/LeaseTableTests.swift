@@ -1,0 +1,62 @@
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+@testable import Checkpoint
+@testable import Postgres
+
+/// The coordinator's side of leases against PostgreSQL: an expired lease is revoked, unless its
+/// holder's renewal commits while the revocation waits for the row (a slow database, not a dead
+/// worker): then the worker keeps its lease and nothing fails over.
+@Suite struct LeaseTableTests {
+    @Test func anExpiredLeaseIsRevokedOnce() throws {
+        try StoreHarness.withStore { store, _ in
+            let leases = LeaseTable(connection: store.connection)
+            let generation = try leases.grant(worker: "w1", endpoint: "tcp://127.0.0.1:1", leaseMs: 1)
+            Thread.sleep(forTimeInterval: 0.02)
+            let lease = try #require(try leases.expired().first)
+            #expect(lease.generation == generation)
+            #expect(try LeaseTable.revokeExpired(lease, in: store.connection) == .revoked)
+            #expect(try LeaseTable.revokeExpired(lease, in: store.connection) == .gone)
+            #expect(try leases.all().isEmpty)
+        }
+    }
+
+    @Test func aRenewalThatCommitsWhileTheRevocationWaitsKeepsTheLease() throws {
+        try StoreHarness.withStore { store, _ in
+            let leases = LeaseTable(connection: store.connection)
+            _ = try leases.grant(worker: "w1", endpoint: "tcp://127.0.0.1:1", leaseMs: 1)
+            Thread.sleep(forTimeInterval: 0.02)
+            let lease = try #require(try leases.expired().first)
+
+            // The worker's renewal holds the row, uncommitted (its commit is slow).
+            let worker = try Connection(store.connection.parameters)
+            defer { worker.close() }
+            try worker.query("BEGIN")
+            let renewed = try worker.query(
+                "UPDATE worker_leases SET expires_at = now() + interval '60 seconds' WHERE worker_id = 'w1' AND generation = $1::int8",
+                [.int64(lease.generation)])
+            #expect(renewed.affectedRows == 1)
+
+            // The coordinator's revocation waits for that row on its own connection.
+            let parameters = store.connection.parameters
+            let outcome = Mutex<Result<LeaseTable.Revocation, any Error>?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                let result = Result { () throws -> LeaseTable.Revocation in
+                    let coordinator = try Connection(parameters)
+                    defer { coordinator.close() }
+                    return try coordinator.transaction { conn in try LeaseTable.revokeExpired(lease, in: conn) }
+                }
+                outcome.withLock { $0 = result }
+                done.signal()
+            }.start()
+            #expect(done.wait(timeout: .now() + 0.3) == .timedOut, "the revocation did not wait for the renewal's row lock")
+            try worker.query("COMMIT")
+            #expect(done.wait(timeout: .now() + 10) == .success)
+            let result = try #require(outcome.withLock { $0 })
+            #expect(try result.get() == .renewed)
+            #expect(try leases.all().map(\.worker) == ["w1"])
+        }
+    }
+}
