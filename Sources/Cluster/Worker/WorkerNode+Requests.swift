@@ -68,7 +68,11 @@ extension WorkerNode {
                 // the queue applies now, in order; then it is handed off like any entity.
                 shard.replayNow(current, now: now)
                 performShardActions(now: now)
-                movesNow = shard.entity(id).map { shard.phase(of: $0.cell) == .resident && !shard.hasQueuedEvents(for: id, in: $0.cell) } ?? false
+                // The replay may have moved it into an active cell: then it moves like any entity there.
+                movesNow = shard.entity(id).map { e in
+                    let phase = shard.phase(of: e.cell)
+                    return phase?.isActive == true || (phase == .resident && !shard.hasQueuedEvents(for: id, in: e.cell))
+                } ?? false
             }
             if movesNow, let target = try? shard.settings.grid.cell(at: move.to.position) {
                 switch gate(target) {
@@ -168,6 +172,7 @@ extension WorkerNode {
         // The cell it went to may have changed hands since: name its owner now.
         let owner = partition?.owner(of: away.cell) ?? away.worker
         guard owner != options.id else { return false }  // its cell is this worker's now
+        trace(id, "redirected to \(owner): handed away to cell \(away.cell.raw)")
         var reply = Cellcluster_V1_Reply()
         reply.code = .wrongWorker
         reply.message = "entity \(id.raw) moved to cell \(away.cell.raw) of worker \(owner)"
@@ -196,6 +201,7 @@ extension WorkerNode {
             answerError(peer, request, .handoffInProgress, why)
             return true
         case .redirect(let worker, let endpoint):
+            if tracing, let id = Self.entity(of: request) { trace(id, "redirected to \(worker): cell \(cell.raw) is not served here") }
             var reply = Cellcluster_V1_Reply()
             reply.code = .wrongWorker
             reply.message = "cell \(cell.raw) belongs to worker \(worker)"
@@ -247,6 +253,16 @@ extension WorkerNode {
             return false
         }
         return true
+    }
+
+    /// The entity a request is about (for trace lines).
+    static func entity(of request: Envelope) -> EntityID? {
+        switch request.body {
+        case .moveEntity(let m)?: EntityID(m.entityID)
+        case .entityAction(let a)?: EntityID(a.entityID)
+        case .getEntity(let g)?: EntityID(g.entityID)
+        default: nil
+        }
     }
 
     private func countRequest(_ cell: CellID) {
@@ -435,12 +451,15 @@ extension WorkerNode {
         case .storageUnavailable: .storageUnavailable
         case .notOwned: .wrongWorker
         }
-        // Refusals that depend on the moment (full queue, storage) are not remembered: a retry may pass.
-        let remember = code != .queueFull && code != .storageUnavailable
+        // Refusals that depend on the moment (full queue, storage, who owns a cell) are not
+        // remembered: a retry may pass. A remembered WRONG_WORKER sent its client back and forth
+        // between two workers until it gave up.
+        let remember = code != .queueFull && code != .storageUnavailable && code != .wrongWorker
         answer(peer, request, key: remember ? key : nil, error: code, worldError.description)
     }
 
     private func answer(_ peer: [UInt8], _ request: Envelope, key: String?, error code: Cellcluster_V1_ErrorCode, _ message: String) {
+        if tracing, let id = Self.entity(of: request) { trace(id, "answered \(code): \(message)") }
         var reply = Cellcluster_V1_Reply()
         reply.code = code
         reply.message = message
