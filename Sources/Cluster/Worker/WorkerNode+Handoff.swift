@@ -179,9 +179,17 @@ extension WorkerNode {
     /// No answer in time, or a refusal: PostgreSQL decides. This worker claims the next epoch
     /// itself; if it wins, the entity stays here; if the target won first, the handoff happened.
     func settle(_ h: OutgoingHandoff, now: ContinuousClock.Instant) {
-        guard let current = shard.entity(h.moved.id), current.ownerEpoch <= h.expected else {
-            // A checkpoint found a newer owner epoch stored and dropped it here, or it came back
-            // under a newer epoch: either way the target won.
+        guard let current = shard.entity(h.moved.id) else {
+            // Gone from memory (its cell evicted, or a checkpoint found a newer owner stored and
+            // dropped it). That is no proof the target won: storage knows, and answers the retry.
+            // (Taken for a win, the client was redirected to a target that never had it.)
+            outgoing[h.moved.id] = nil
+            trace(h.moved.id, "handoff to \(h.target) unsettled: no longer in memory here; storage answers the retry")
+            answerError(h.peer, h.request, .handoffInProgress, "entity \(h.moved.id.raw) is being handed off: retry the move")
+            return
+        }
+        guard current.ownerEpoch <= h.expected else {
+            // It came back under a newer epoch: the target won.
             complete(h)
             return
         }
