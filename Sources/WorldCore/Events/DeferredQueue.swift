@@ -12,6 +12,9 @@ struct DeferredQueue: Sendable {
     var isEmpty: Bool { entries.isEmpty }
     var events: [QueuedEvent] { entries.map(\.event) }
 
+    /// True when an event for the entity waits here (without copying the queue).
+    func holds(eventsFor id: EntityID) -> Bool { entries.contains { $0.event.event.entity == id } }
+
     /// Adds a new event, not yet stored.
     mutating func append(_ event: QueuedEvent) { entries.append(Entry(event: event, persisted: false)) }
 

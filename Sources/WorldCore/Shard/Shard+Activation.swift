@@ -177,7 +177,8 @@ extension Shard {
         guard cells[cell]?.phase == .resident, queues[cell]?.isEmpty == false else { return }
         activeSet.insert(cell)  // replayed events apply instead of queueing again
         replayQueue(of: cell, now: now)
-        activeSet.remove(cell)
+        // A replayed player's event may have activated the cell for real: then it stays in the set.
+        if cells[cell]?.phase.isActive != true { activeSet.remove(cell) }
     }
 
     /// Applies one replayed event, bypassing the unsaved-change bound (it was admitted when queued).

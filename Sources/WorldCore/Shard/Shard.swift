@@ -83,7 +83,7 @@ public struct Shard: Sendable {
 
     /// True when an event for the entity waits in the cell's queue.
     public func hasQueuedEvents(for id: EntityID, in cell: CellID) -> Bool {
-        queues[cell]?.events.contains { $0.event.entity == id } ?? false
+        queues[cell]?.holds(eventsFor: id) ?? false
     }
 
     /// A cell's contents from memory, or nil when it is not loaded (the shell then answers from
