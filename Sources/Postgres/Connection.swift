@@ -63,6 +63,7 @@ public final class Connection {
         guard let conn = handle else {
             throw PQError(code: .connectionClosed, message: "the connection was closed", context: context())
         }
+        RoundTrips.record()  // every caller of `open` is about to make one round trip
         return conn
     }
 }

@@ -15,7 +15,6 @@ public final class SoakRun {
         public var faults: [FaultKind]
         public var faultEvery: Double
         public var auditEvery: Double?
-        public var reportDir: URL
         public var runDir: URL
         /// The private PostgreSQL's folder and the script that restarts it (for pg-restart).
         public var pgDir: String?
@@ -26,7 +25,7 @@ public final class SoakRun {
         public var postgres: ConnectionParameters
         public var leaseMs: Int
         public init(duration: Double, load: LoadGenerator.Settings, workers: Int, faults: [FaultKind], faultEvery: Double,
-                    auditEvery: Double?, reportDir: URL, runDir: URL, pgDir: String?, pgScript: String?, sets: [String],
+                    auditEvery: Double?, runDir: URL, pgDir: String?, pgScript: String?, sets: [String],
                     grid: Grid, postgres: ConnectionParameters, leaseMs: Int) {
             self.duration = duration
             self.load = load
@@ -34,7 +33,6 @@ public final class SoakRun {
             self.faults = faults
             self.faultEvery = faultEvery
             self.auditEvery = auditEvery
-            self.reportDir = reportDir
             self.runDir = runDir
             self.pgDir = pgDir
             self.pgScript = pgScript
@@ -302,17 +300,24 @@ public final class SoakRun {
 
         for (index, seconds) in generator.recoveries { faults[index].recoverySeconds = seconds }
         let h = generator.histogram
-        func ms(_ p: Double) -> Double { Double(h.valueAtPercentile(p)) / 1000 }
         let elapsed = max(0.001, options.duration)
         let updates = monitors.values.reduce(UInt64(0)) { $0 + $1.eventsApplied }
-        let writes = monitors.values.reduce(UInt64(0)) { $0 + $1.dbIo }
+        let writes = monitors.values.reduce(UInt64(0)) { $0 + $1.dbWrites }
+        let reads = monitors.values.reduce(UInt64(0)) { $0 + $1.dbReads }
+        let calls = monitors.values.reduce(into: [String: UInt64]()) { sum, m in
+            for (thread, n) in m.storageCallsByThread { sum[thread, default: 0] += n }
+        }
+        func latency(_ h: Histogram<UInt64>) -> SoakReport.Latency {
+            func ms(_ p: Double) -> Double { Double(h.valueAtPercentile(p)) / 1000 }
+            return .init(p50Ms: ms(50), p90Ms: ms(90), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Double(h.max) / 1000)
+        }
         return SoakReport(
             seed: options.load.seed, durationSeconds: options.duration, players: options.load.players, npcs: options.load.npcs,
             targetRatePerSecond: Double(options.load.players + options.load.npcs) * options.load.rateHz,
             requests: generator.requests, answered: generator.answered, throughputPerSecond: Double(generator.answered) / elapsed,
-            latency: .init(p50Ms: ms(50), p90Ms: ms(90), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Double(h.max) / 1000),
+            latency: latency(h), latencyByKind: generator.histogramsByKind.mapValues(latency),
             retries: generator.retries, errors: generator.errors, errorSamples: generator.errorSamples, handoffs: generator.handoffs,
-            behindSchedule: generator.behind, faults: faults, storage: .init(updates: updates, dbWrites: writes),
+            behindSchedule: generator.behind, faults: faults, storage: .init(updates: updates, dbWrites: writes, dbReads: reads, callsByThread: calls),
             audit: .init(entitiesChecked: created.count, lostAcknowledgedMoves: generator.lostMoves.count, violations: violations),
             timeline: generator.timeline.seconds)
     }

@@ -70,7 +70,7 @@ import TestSupport
             #expect(saved)
             let row = try #require(try Self.row(parameters, 1))
             #expect(row.cell == a.raw)
-            #expect(row.epoch == 2001)  // one more owner epoch per handoff
+            #expect(row.epoch == 2001, "\(cluster.workers.flatMap { $0.stderr.split(separator: "\n").filter { $0.contains("handoff") || $0.contains("settle") } })")  // one more owner epoch per handoff
         }
     }
 

@@ -44,10 +44,10 @@ import Testing
             31: .shardMap(map),
             40: .registerWorker(.with { $0.workerID = "w1"; $0.endpoint = "tcp://127.0.0.1:5000" }),
             41: .heartbeat(.with {
-                $0.workerID = "w1"; $0.leaseEpoch = 8; $0.monitor = monitor
+                $0.workerID = "w1"; $0.mapEpoch = 8; $0.monitor = monitor
                 $0.loads = [.with { $0.cellID = 7; $0.entities = 3; $0.eventsPerSecond = 12.5 }]
             }),
-            42: .leaseGrant(.with { $0.workerID = "w1"; $0.leaseEpoch = 8; $0.leaseMs = 3000 }),
+            42: .leaseGrant(.with { $0.workerID = "w1"; $0.leaseGeneration = 8; $0.leaseMs = 3000 }),
             50: .handoffOffer(.with {
                 $0.handoffID = 77; $0.sourceWorker = "w1"; $0.entity = entity; $0.pendingEvents = [event]; $0.sourceEpoch = 3
             }),

@@ -62,7 +62,9 @@ import Testing
             try h.move(1, to: step % 2 == 0 ? 6 : 5, 5)
             h.advance(.milliseconds(100))
         }
-        #expect(h.store.reads == loadsAfterSpawn + 3)  // column 7 loaded once, never dropped and reloaded
+        // Column 7 entering the radius, and the cells prefetched one ring ahead of each step
+        // (column 8, then column 3): each loaded once, never dropped and reloaded.
+        #expect(h.store.reads == loadsAfterSpawn + 3 + 5 + 5)
         #expect(h.shard.monitorSnapshot(now: h.now).evictions == 0)
         for cell in Harness.window(5, 5).union(Harness.window(6, 5)) { #expect(h.shard.phase(of: cell)?.isActive == true) }
     }

@@ -17,20 +17,4 @@ public enum CellOwnership {
                 .int64(Int64(bitPattern: epoch)),
             ])
     }
-
-    /// Of `cells`, those stored as `worker`'s under `epoch` or later: released to it.
-    public static func released(_ cells: [CellID], to worker: String, since epoch: UInt64, on connection: Connection) throws(PQError) -> [CellID] {
-        let result = try connection.query(
-            "SELECT cell_id FROM cell_ownership WHERE cell_id = ANY($1::int8[]) AND worker_id = $2 AND epoch >= $3::int8",
-            [.text(ArrayLiteral.integers(cells.map(\.raw))), .text(worker), .int64(Int64(bitPattern: epoch))])
-        return try (0..<result.rowCount).map { row throws(PQError) in CellID(try result.int64(row, 0)) }
-    }
-
-    /// The highest queued-event sequence stored for `cells` (0 when none).
-    public static func maxSequence(in cells: [CellID], on connection: Connection) throws(PQError) -> UInt64 {
-        let result = try connection.query(
-            "SELECT coalesce(max(sequence), 0) FROM deferred_events WHERE cell_id = ANY($1::int8[])",
-            [.text(ArrayLiteral.integers(cells.map(\.raw)))])
-        return UInt64(bitPattern: try result.int64(0, 0))
-    }
 }

@@ -45,7 +45,10 @@ public final class LeaseKeeper: Sendable {
         self.logger = logger
         let first = grantedAt + Self.servingWindow(leaseMs)
         state.withLock { $0.deadline = first }
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            RoundTrips.nameThisThread("lease-keeper")
+            run()
+        }
         thread.name = "lease-keeper"
         thread.start()
     }

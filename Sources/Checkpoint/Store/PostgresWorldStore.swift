@@ -9,8 +9,6 @@ public final class PostgresWorldStore: WorldStore {
     public let connection: Connection
     /// Rows per statement when writing a batch.
     public let chunkSize: Int
-    /// Stored events that did not decode (skipped on load, left in the table for inspection).
-    public private(set) var corruptEvents = 0
     /// When set, every write transaction holds this lease first and fails with `isLeaseLost`
     /// once it is revoked.
     public var lease: LeaseToken?
@@ -39,10 +37,7 @@ public final class PostgresWorldStore: WorldStore {
             guard let bytes = results[2].bytea(row, 1),
                 let decoded = try? Cellcluster_V1_Event(serializedBytes: bytes),
                 let event = try? decoded.queuedEvent(cell: cell)
-            else {
-                corruptEvents += 1
-                continue
-            }
+            else { continue }  // does not decode: skipped, left in the table for inspection
             events.append(QueuedEvent(sequence: sequence, cell: cell, event: event.event))
         }
         return CellCheckpoint(
@@ -56,14 +51,6 @@ public final class PostgresWorldStore: WorldStore {
         let result = try connection.query(StoreSQL.entity, [.int64(Int64(bitPattern: id.raw))])
         guard result.rowCount > 0 else { return nil }
         return try Self.entity(result, 0, cell: CellID(try result.int64(0, 7)))
-    }
-
-    /// Of `cells`, those storage says hold a player.
-    public func cellsWithPlayers(_ cells: [CellID]) throws -> [CellID] {
-        let result = try connection.query(StoreSQL.cellsWithPlayers, [
-            .text(ArrayLiteral.integers(cells.map(\.raw))), .int64(Int64(EntityKind.player.rawValue)),
-        ])
-        return try (0..<result.rowCount).map { CellID(try result.int64($0, 0)) }
     }
 
     public func maxEventSequence() throws -> UInt64 {

@@ -58,7 +58,6 @@ enum StoreSQL {
         """
 
     static let storedEpochs = "SELECT entity_id, owner_epoch FROM entity_states WHERE entity_id = ANY($1::int8[])"
-    static let storedCellEpochs = "SELECT cell_id, owner_epoch FROM cell_checkpoints WHERE cell_id = ANY($1::int8[])"
 
     static let entitiesInCell = """
         SELECT entity_id, kind, stats, position, version, actions, owner_epoch FROM entity_states WHERE cell_id = $1 ORDER BY entity_id
@@ -67,9 +66,6 @@ enum StoreSQL {
     static let eventsInCell = "SELECT sequence, payload FROM deferred_events WHERE cell_id = $1 ORDER BY sequence"
     static let entity = """
         SELECT entity_id, kind, stats, position, version, actions, owner_epoch, cell_id FROM entity_states WHERE entity_id = $1
-        """
-    static let cellsWithPlayers = """
-        SELECT DISTINCT cell_id FROM entity_states WHERE cell_id = ANY($1::int8[]) AND kind = $2::int2 ORDER BY cell_id
         """
     static let maxSequence = "SELECT coalesce(max(sequence), 0) FROM deferred_events"
 }

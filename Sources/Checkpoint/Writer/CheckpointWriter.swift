@@ -55,7 +55,10 @@ public final class CheckpointWriter: Sendable {
         self.chunkSize = chunkSize
         self.logger = logger
         self.onCompletion = onCompletion
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            RoundTrips.nameThisThread("checkpoint-writer")
+            run()
+        }
         thread.name = "checkpoint-writer"
         thread.start()
     }

@@ -35,7 +35,7 @@ extension CoordinatorNode {
         reply.sender = "coordinator"
         reply.leaseGrant = .with {
             $0.workerID = r.workerID
-            $0.leaseEpoch = UInt64(bitPattern: generation)
+            $0.leaseGeneration = UInt64(bitPattern: generation)
             $0.leaseMs = UInt32(settings.leases.leaseMs)
         }
         send(peer, reply)
@@ -57,9 +57,9 @@ extension CoordinatorNode {
             }
             members[h.workerID]!.loads = loads
             members[h.workerID]!.entities = entities
-            members[h.workerID]!.mapEpoch = h.leaseEpoch
+            members[h.workerID]!.mapEpoch = h.mapEpoch
         }
-        answerWithMap(peer, request, known: h.leaseEpoch)
+        answerWithMap(peer, request, known: h.mapEpoch)
         if members[h.workerID]!.draining {
             var drain = Envelope()
             drain.requestID = request.requestID

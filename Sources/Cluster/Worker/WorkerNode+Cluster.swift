@@ -10,6 +10,7 @@ extension WorkerNode {
         let deadline = ContinuousClock.now + timeout
         var poller = Poller()
         poller.add(coordinatorSocket!)
+        poller.add(doorbell)
         while ContinuousClock.now < deadline && !Shutdown.isRequested {
             let now = ContinuousClock.now
             if leaseKeeper == nil { registerIfDue(now: now) } else if now - lastRegistration >= .milliseconds(300) {
@@ -17,12 +18,17 @@ extension WorkerNode {
                 lastRegistration = now
             }
             do {
-                if try !poller.poll(timeoutMilliseconds: 100).isEmpty { try drainCoordinator() }
+                let ready = try poller.poll(timeoutMilliseconds: 100)
+                if ready.contains(1) { doorbell.drain() }
+                takeStorage(now: .now)
+                if ready.contains(0) { try drainCoordinator() }
             } catch {
                 logger.error("coordinator socket failed: \(error)")
                 return false
             }
-            if mapEpoch > 0 && leaseKeeper != nil { return true }
+            // Ready once storage has answered whether the map's cells are released to it yet
+            // (cells their last owner still holds stay on their way after that).
+            if mapEpoch > 0 && leaseKeeper != nil && !ownershipPollInFlight { return true }
         }
         return false
     }
@@ -65,15 +71,6 @@ extension WorkerNode {
             default: break
             }
         }
-    }
-
-    /// The owner of a cell when it is another worker; nil when this worker serves it (or will,
-    /// once it is released here).
-    func otherOwner(of cell: CellID) -> (worker: String, endpoint: String)? {
-        guard let ownership = shard.ownership, shard.settings.grid.contains(cell), !ownership.owns(cell) else { return nil }
-        let owner = ownership.map.owner(of: cell)
-        guard owner != options.id else { return nil }
-        return (owner, peers[owner] ?? "")
     }
 
     /// Whether this worker answers for a cell now.

@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import Postgres
 import Wire
 import WorldCore
 import ZeroMQ
@@ -63,23 +64,21 @@ extension WorkerNode {
 
     // MARK: Target
 
-    /// An entity offered by another worker: claim it in PostgreSQL, then take it in.
+    /// An entity offered by another worker: claim it in PostgreSQL (on the storage thread),
+    /// then take it in (`offerClaimed`).
     func receiveOffer(_ offer: Cellcluster_V1_HandoffOffer, _ peer: [UInt8], _ request: Envelope, now: ContinuousClock.Instant) {
         fault("handoff.target-after-receive")
-        func abort(_ code: Cellcluster_V1_ErrorCode, _ reason: String) {
-            var reply = Envelope()
-            reply.requestID = request.requestID
-            reply.sender = sender
-            reply.handoffAbort = .with { $0.handoffID = offer.handoffID; $0.entityID = offer.entity.entityID; $0.code = code; $0.reason = reason }
-            sendBytes(peer, WireFormat.encode(reply))
-        }
         let entity: Entity
         do { entity = try offer.entity.entity() } catch {
-            abort(.invalidArgument, "offer: \(error)")
+            abort(offer, peer, request, .invalidArgument, "offer: \(error)")
             return
         }
         guard let cell = try? shard.settings.grid.cell(at: entity.position), case .serve = gate(cell) else {
-            abort(.wrongWorker, "this worker does not serve the entity's new cell now")
+            abort(offer, peer, request, .wrongWorker, "this worker does not serve the entity's new cell now")
+            return
+        }
+        guard offer.sourceEpoch < UInt64.max else {
+            abort(offer, peer, request, .invalidArgument, "offer: source epoch \(offer.sourceEpoch) has no successor")
             return
         }
         let next = offer.sourceEpoch + 1
@@ -93,41 +92,65 @@ extension WorkerNode {
             accept(offer, peer, request, epoch: mine.ownerEpoch)  // a resent offer: already here
             return
         }
-        let source = offer.sourceLease == 0 ? nil : LeaseToken(worker: offer.sourceWorker, generation: offer.sourceLease)
-        do {
-            switch try loader.claim(entity, expected: offer.sourceEpoch, source: source) {
-            case .won, .alreadyClaimed:
-                var adopted = entity
-                adopted.ownerEpoch = next
-                movedAway[entity.id] = nil
-                if let old = shard.entity(entity.id) {
-                    // A copy of a cell this worker has just given away (the receiver loaded the
-                    // cell and moved the entity back before this worker forgot it; requests for
-                    // the cell were already redirected, so the copy is what the release saved):
-                    // the claim made the offered state the stored truth, so it replaces the copy.
-                    // Anywhere else (a cell this worker still serves) it would be a second copy.
-                    let unexpected: Bool = if case .serve = gate(old.cell) { true } else { false }
-                    logger.log(level: unexpected ? .warning : .debug, "handoff replaces an older copy held here", metadata: [
-                        "entity": "\(entity.id.raw)", "from": "\(offer.sourceWorker)",
-                        "old": "cell \(old.cell.raw) v\(old.version) e\(old.ownerEpoch)", "new": "cell \(entity.cell.raw) v\(entity.version) e\(next)",
-                    ])
-                    shard.dropEntity(entity.id, now: now)
-                }
-                shard.adoptEntity(adopted, now: now)
-                trace(entity.id, "claimed from \(offer.sourceWorker) into cell \(entity.cell.raw) at v\(entity.version) e\(next)")
-                performShardActions(now: now)
-                fault("handoff.target-after-commit")
-                accept(offer, peer, request, epoch: next)
-            case .lost(let epoch):
-                trace(entity.id, "offer from \(offer.sourceWorker) refused: held under e\(epoch), offered e\(offer.sourceEpoch)")
-                abort(.staleEpoch, "entity \(entity.id.raw) is held under epoch \(epoch), not \(offer.sourceEpoch)")
-            case .sourceFenced:
-                trace(entity.id, "offer from \(offer.sourceWorker) refused: its lease \(offer.sourceLease) is gone")
-                abort(.staleEpoch, "worker \(offer.sourceWorker) no longer holds lease generation \(offer.sourceLease): its cells failed over")
-            }
-        } catch {
-            abort(.storageUnavailable, "claiming entity \(entity.id.raw): \(error)")
+        // One claim of an entity at a time: a second offer meanwhile is refused (its source
+        // settles the outcome in storage itself).
+        guard claiming.insert(entity.id).inserted else {
+            abort(offer, peer, request, .handoffInProgress, "entity \(entity.id.raw) is being claimed here already")
+            return
         }
+        let source = offer.sourceLease == 0 ? nil : LeaseToken(worker: offer.sourceWorker, generation: offer.sourceLease)
+        submit(.claim(entity, expected: offer.sourceEpoch, source: source), for: .claimOffer(offer, peer: peer, request: request))
+    }
+
+    /// Storage's answer to the claim of an offered entity.
+    func offerClaimed(_ offer: Cellcluster_V1_HandoffOffer, _ peer: [UInt8], _ request: Envelope,
+                      _ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
+        guard let entity = try? offer.entity.entity() else { return }
+        claiming.remove(entity.id)
+        let next = offer.sourceEpoch + 1
+        switch result {
+        case .success(.claim(.won)), .success(.claim(.alreadyClaimed)):
+            var adopted = entity
+            adopted.ownerEpoch = next
+            movedAway[entity.id] = nil
+            if let old = shard.entity(entity.id) {
+                // A copy of a cell this worker has just given away (the receiver loaded the
+                // cell and moved the entity back before this worker forgot it; requests for
+                // the cell were already redirected, so the copy is what the release saved):
+                // the claim made the offered state the stored truth, so it replaces the copy.
+                // Anywhere else (a cell this worker still serves) it would be a second copy.
+                let unexpected: Bool = if case .serve = gate(old.cell), old.ownerEpoch < next { true } else { false }
+                logger.log(level: unexpected ? .warning : .debug, "handoff replaces an older copy held here", metadata: [
+                    "entity": "\(entity.id.raw)", "from": "\(offer.sourceWorker)",
+                    "old": "cell \(old.cell.raw) v\(old.version) e\(old.ownerEpoch)", "new": "cell \(entity.cell.raw) v\(entity.version) e\(next)",
+                ])
+                shard.dropEntity(entity.id, now: now)
+            }
+            shard.adoptEntity(adopted, now: now)
+            trace(entity.id, "claimed from \(offer.sourceWorker) into cell \(entity.cell.raw) at v\(entity.version) e\(next)")
+            performShardActions(now: now)
+            fault("handoff.target-after-commit")
+            accept(offer, peer, request, epoch: next)
+            unpark(entity.id, now: now)  // requests that came for it while it was claimed
+        case .success(.claim(.lost(let epoch))):
+            trace(entity.id, "offer from \(offer.sourceWorker) refused: held under e\(epoch), offered e\(offer.sourceEpoch)")
+            abort(offer, peer, request, .staleEpoch, "entity \(entity.id.raw) is held under epoch \(epoch), not \(offer.sourceEpoch)")
+        case .success(.claim(.sourceFenced)):
+            trace(entity.id, "offer from \(offer.sourceWorker) refused: its lease \(offer.sourceLease) is gone")
+            abort(offer, peer, request, .staleEpoch, "worker \(offer.sourceWorker) no longer holds lease generation \(offer.sourceLease): its cells failed over")
+        case .failure(let error):
+            abort(offer, peer, request, .storageUnavailable, "claiming entity \(entity.id.raw): \(error)")
+        default:
+            abort(offer, peer, request, .internal, "claiming entity \(entity.id.raw): unexpected answer from storage")
+        }
+    }
+
+    private func abort(_ offer: Cellcluster_V1_HandoffOffer, _ peer: [UInt8], _ request: Envelope, _ code: Cellcluster_V1_ErrorCode, _ reason: String) {
+        var reply = Envelope()
+        reply.requestID = request.requestID
+        reply.sender = sender
+        reply.handoffAbort = .with { $0.handoffID = offer.handoffID; $0.entityID = offer.entity.entityID; $0.code = code; $0.reason = reason }
+        sendBytes(peer, WireFormat.encode(reply))
     }
 
     private func accept(_ offer: Cellcluster_V1_HandoffOffer, _ peer: [UInt8], _ request: Envelope, epoch: UInt64) {
@@ -166,7 +189,6 @@ extension WorkerNode {
             shard.dropEntity(h.moved.id, now: .now)
             movedAway[h.moved.id] = (h.target, h.moved.cell, .now)
         }
-        handoffsCompleted += 1
         fault("handoff.source-after-ack")
         var reply = Cellcluster_V1_Reply()
         reply.version = h.moved.version
@@ -177,8 +199,10 @@ extension WorkerNode {
     }
 
     /// No answer in time, or a refusal: PostgreSQL decides. This worker claims the next epoch
-    /// itself; if it wins, the entity stays here; if the target won first, the handoff happened.
+    /// itself (on the storage thread); if it wins, the entity stays here; if the target won
+    /// first, the handoff happened (`settled`).
     func settle(_ h: OutgoingHandoff, now: ContinuousClock.Instant) {
+        guard !settling.contains(h.moved.id) else { return }  // its claim is under way
         guard let current = shard.entity(h.moved.id) else {
             // Gone from memory (its cell evicted, or a checkpoint found a newer owner stored and
             // dropped it). That is no proof the target won: storage knows, and answers the retry.
@@ -193,21 +217,33 @@ extension WorkerNode {
             complete(h)
             return
         }
-        do {
-            switch try loader.claim(current, expected: h.expected) {
-            case .won, .alreadyClaimed:
-                trace(h.moved.id, "handoff to \(h.target) settled: stays here at e\(h.expected + 1)")
-                shard.setOwnerEpoch(h.moved.id, h.expected + 1)
-                outgoing[h.moved.id] = nil
-                answerError(h.peer, h.request, .handoffInProgress,
-                            "handing entity \(h.moved.id.raw) to worker \(h.target) did not complete; it stays on worker \(options.id): retry the move")
-            case .lost:
-                complete(h)
-            case .sourceFenced:
-                break  // not asked for here: this worker claims as its own source
+        settling.insert(h.moved.id)
+        submit(.claim(current, expected: h.expected, source: nil), for: .settle(h.moved.id, handoffID: h.handoffID))
+    }
+
+    /// Storage's answer to the source's own claim.
+    func settled(_ id: EntityID, handoffID: UInt64, _ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
+        settling.remove(id)
+        guard let h = outgoing[id], h.handoffID == handoffID else { return }  // the target's answer came first
+        switch result {
+        case .success(.claim(.won)), .success(.claim(.alreadyClaimed)):
+            guard shard.entity(id) != nil else {
+                // Left memory while the claim ran: storage holds it under this worker; it loads again on the retry.
+                outgoing[id] = nil
+                answerError(h.peer, h.request, .handoffInProgress, "entity \(id.raw) is being handed off: retry the move")
+                return
             }
-        } catch {
-            logger.warning("cannot settle the handoff yet; the entity stays frozen", metadata: ["entity": "\(h.moved.id.raw)", "error": "\(error)"])
+            trace(id, "handoff to \(h.target) settled: stays here at e\(h.expected + 1)")
+            shard.setOwnerEpoch(id, h.expected + 1)
+            outgoing[id] = nil
+            answerError(h.peer, h.request, .handoffInProgress,
+                        "handing entity \(id.raw) to worker \(h.target) did not complete; it stays on worker \(options.id): retry the move")
+        case .success(.claim(.lost)):
+            complete(h)
+        case .failure(let error):
+            logger.warning("cannot settle the handoff yet; the entity stays frozen", metadata: ["entity": "\(id.raw)", "error": "\(error)"])
+        default:
+            break  // sourceFenced is not asked for here: this worker claims as its own source
         }
     }
 

@@ -7,13 +7,13 @@ extension WorkerNode {
     /// The coordinator granted a lease for one of the registrations: renew it from now on.
     func takeLease(_ grant: Cellcluster_V1_LeaseGrant, requestID: UInt64) {
         guard leaseKeeper == nil, grant.workerID == options.id, let sent = registrationsSent[requestID] else { return }
-        let token = LeaseToken(worker: options.id, generation: Int64(bitPattern: grant.leaseEpoch))
+        let token = LeaseToken(worker: options.id, generation: Int64(bitPattern: grant.leaseGeneration))
         var parameters = settings.postgres.connectionParameters(application: "cellcluster-lease-\(options.id)")
         parameters.tcpUserTimeoutMilliseconds = settings.leases.leaseMs
         let leaseMs = Int(grant.leaseMs) > 0 ? Int(grant.leaseMs) : settings.leases.leaseMs
         leaseKeeper = LeaseKeeper(token: token, grantedAt: sent, leaseMs: leaseMs, renewEveryMs: settings.leases.heartbeatMs,
                                   parameters: parameters, logger: logger)
-        loader.lease = token
+        io.setLease(token)
         writer.setLease(token)
         registrationsSent = [:]
         logger.info("lease granted", metadata: ["generation": "\(token.generation)", "lease_ms": "\(leaseMs)"])
@@ -51,8 +51,8 @@ extension WorkerNode {
         keeper.markRevoked()
         keeper.stop()
         leaseKeeper = nil
-        loader.lease = nil
-        if loader.connection.isOpen { _ = try? loader.connection.query("ROLLBACK") }  // nothing may stay open from before
+        io.setLease(nil)
+        abandonStorageCalls()  // their answers belong to the fenced incarnation
         writer.setLease(nil)
         checkpointer.clearLeaseLost()
         serving = false
@@ -77,10 +77,7 @@ extension WorkerNode {
     func returnLease() {
         guard let keeper = leaseKeeper else { return }
         keeper.stop()
-        do {
-            try loader.connection.query("DELETE FROM worker_leases WHERE worker_id = $1 AND generation = $2::int8",
-                                        [.text(keeper.token.worker), .int64(keeper.token.generation)])
-        } catch {
+        if case .failure(let error) = io.callNow(.returnLease(keeper.token), timeout: .seconds(5)) {
             logger.warning("could not return the lease; it runs out by itself", metadata: ["error": "\(error)"])
         }
     }

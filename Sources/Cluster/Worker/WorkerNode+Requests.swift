@@ -25,8 +25,12 @@ extension WorkerNode {
             send(peer, Envelope.errorReply(for: error, sender: sender))
             return
         }
+        serve(peer, envelope, now: .now, attempts: 0)
+    }
+
+    /// Handles one decoded request; `attempts` counts how often it was parked before.
+    func serve(_ peer: [UInt8], _ envelope: Envelope, now: ContinuousClock.Instant, attempts: Int) {
         let key = RequestLog.key(sender: envelope.sender, requestID: envelope.requestID)
-        let now = ContinuousClock.now
         switch requests.entry(key) {
         case .answered(let bytes)?:
             sendBytes(peer, bytes)  // a retry: same answer, applied once
@@ -52,8 +56,9 @@ extension WorkerNode {
             }
         case .moveEntity(let move)?:
             let id = EntityID(move.entityID)
+            if waitsBehindParked(id, peer, envelope, attempts: attempts, now: now) { return }
             if handingOff(id, peer, envelope) { return }
-            if shard.entity(id) == nil && shard.ownership != nil, !locate(id, peer, envelope, now: now) { return }
+            if shard.entity(id) == nil && shard.ownership != nil, !locate(id, peer, envelope, attempts: attempts, now: now) { return }
             if turnedAway(peer, envelope, shard.entity(id)?.cell ?? CellID(move.cellID)) { return }
             let from = shard.entity(id)?.cell ?? CellID(move.cellID)
             countRequest(from)
@@ -101,8 +106,9 @@ extension WorkerNode {
             change(.entityMove(id, to: move.to.position), cell: from, affects: id, peer, envelope, key: key, now: now)
         case .entityAction(let action)?:
             let id = EntityID(action.entityID)
+            if waitsBehindParked(id, peer, envelope, attempts: attempts, now: now) { return }
             if handingOff(id, peer, envelope) { return }
-            if shard.entity(id) == nil && shard.ownership != nil, !locate(id, peer, envelope, now: now) { return }
+            if shard.entity(id) == nil && shard.ownership != nil, !locate(id, peer, envelope, attempts: attempts, now: now) { return }
             if turnedAway(peer, envelope, shard.entity(id)?.cell ?? CellID(action.cellID)) { return }
             let cell = shard.entity(id)?.cell ?? CellID(action.cellID)
             countRequest(cell)
@@ -117,6 +123,7 @@ extension WorkerNode {
             countRequest(CellID(w.cellID))
             change(.worldEvent(name: w.name, payload: Array(w.payload)), cell: CellID(w.cellID), affects: nil, peer, envelope, key: key, now: now)
         case .getEntity(let get)?:
+            if waitsBehindParked(EntityID(get.entityID), peer, envelope, attempts: attempts, now: now) { return }
             if handingOff(EntityID(get.entityID), peer, envelope) { return }
             if let cell = shard.entity(EntityID(get.entityID))?.cell, turnedAway(peer, envelope, cell) { return }
             if !serving && coordinatorSocket != nil {
@@ -214,23 +221,26 @@ extension WorkerNode {
     }
 
     /// A request about an entity that is not in memory: storage says where it is (the client's
-    /// idea of its cell may be older than a crash). Its cell is loaded here when this worker
-    /// serves it, and the request is redirected or told to retry when another worker does, or
-    /// it is on its way. An event for a stored entity is never queued on the sender's guess of
-    /// its cell: queued in the wrong cell it would be rejected at replay, after it was
-    /// acknowledged.
-    /// - Returns: false when the request was answered here.
-    private func locate(_ id: EntityID, _ peer: [UInt8], _ request: Envelope, now: ContinuousClock.Instant) -> Bool {
+    /// idea of its cell may be older than a crash). The request is parked while the storage
+    /// thread looks (and while the entity's cell loads here), then handled again. It is
+    /// redirected or told to retry when another worker serves that cell, or it is on its way.
+    /// An event for a stored entity is never queued on the sender's guess of its cell: queued in
+    /// the wrong cell it would be rejected at replay, after it was acknowledged.
+    /// - Returns: false when the request was answered or parked here.
+    private func locate(_ id: EntityID, _ peer: [UInt8], _ request: Envelope, attempts: Int, now: ContinuousClock.Instant) -> Bool {
         guard shard.entity(id) == nil, shard.ownership != nil else { return true }
-        let stored: Entity?
-        do {
-            stored = try loader.loadEntity(id)
-        } catch {
-            answerError(peer, request, .storageUnavailable, "looking up entity \(id.raw): \(error)")
-            if (error as? PQError)?.isConnectionProblem == true { try? loader.connection.reset() }
+        func lookUp() -> Bool {
+            park(id, peer, request, attempts: attempts, now: now)
+            if locating[id] == nil {
+                locating[id] = forgotten
+                submit(.loadEntities([id]), for: .locate(id))
+            }
             return false
         }
-        guard let stored else {
+        guard let hint = located[id] else { return lookUp() }
+        guard let stored = hint.entity else {
+            // Storage had no row when asked; if memory let entities go since, one may be saved now.
+            guard hint.fresh else { return lookUp() }
             // Never saved: perhaps its spawn waits in a queue here. The event follows it into the
             // queue of the cell the sender names (replayed in order after the spawn).
             return true
@@ -241,17 +251,30 @@ extension WorkerNode {
             performShardActions(now: now)
         }
         if shard.entity(id) == nil, let phase = shard.phase(of: stored.cell), phase != .loading {
+            // Memory let entities go while storage was asked: this answer may be older than what
+            // was saved meanwhile, and adopting it would undo acknowledged changes. Ask again.
+            guard hint.fresh else { return lookUp() }
             // The cell was loaded before the entity's row arrived there (it was frozen in a handoff).
             shard.adoptEntity(stored, now: now)
             trace(id, "taken from storage into loaded cell \(stored.cell.raw) at v\(stored.version) e\(stored.ownerEpoch)")
         } else {
-            trace(id, "looked up in storage: cell \(stored.cell.raw) v\(stored.version) e\(stored.ownerEpoch), \(shard.entity(id) == nil ? "not loaded yet" : "loaded with its cell")")
+            trace(id, "looked up in storage: cell \(stored.cell.raw) v\(stored.version) e\(stored.ownerEpoch), \(shard.entity(id) == nil ? "its cell is loading" : "loaded with its cell")")
         }
         movedAway[id] = nil
         guard shard.entity(id) != nil else {
-            answerError(peer, request, .handoffInProgress, "entity \(id.raw) is being loaded: retry")
+            // Its cell is loading: the request waits for it.
+            park(id, peer, request, attempts: attempts, now: now)
+            parkedOnCell[stored.cell, default: []].insert(id)
             return false
         }
+        return true
+    }
+
+    /// A request about an entity whose earlier requests are parked waits behind them (each
+    /// entity's requests are answered in the order they came).
+    private func waitsBehindParked(_ id: EntityID, _ peer: [UInt8], _ request: Envelope, attempts: Int, now: ContinuousClock.Instant) -> Bool {
+        guard parked[id] != nil else { return false }
+        park(id, peer, request, attempts: attempts, now: now)
         return true
     }
 
@@ -355,23 +378,33 @@ extension WorkerNode {
     }
 
     private func readEntity(_ id: EntityID, _ peer: [UInt8], _ request: Envelope) {
-        var reply = Cellcluster_V1_Reply()
-        if let entity = shard.entity(id) {
-            reply.entity = .init(entity)
-        } else {
-            shard.noteStorageRead()
-            do {
-                guard let saved = try loader.loadEntity(id) else {
-                    answer(peer, request, key: nil, worldError: .unknownEntity(id))
-                    return
-                }
-                reply.entity = .init(saved)
-            } catch {
-                answer(peer, request, key: nil, error: .storageUnavailable, "reading entity \(id.raw): \(error)")
-                return
-            }
+        guard let entity = shard.entity(id) else {
+            submit(.loadEntities([id]), for: .readEntity(peer: peer, request: request))
+            return
         }
+        var reply = Cellcluster_V1_Reply()
+        reply.entity = .init(entity)
         finish(peer, request, reply, key: nil)
+    }
+
+    /// Storage's answer to a read of an entity that was not in memory.
+    func answerRead(_ peer: [UInt8], _ request: Envelope, _ result: Result<StorageAnswer, PQError>) {
+        let id = EntityID(request.getEntity.entityID)
+        shard.noteStorageRead()
+        switch result {
+        case .success(.entities(let found)):
+            if let live = shard.entity(id) ?? found.first(where: { $0.id == id }) {
+                var reply = Cellcluster_V1_Reply()
+                reply.entity = .init(live)
+                finish(peer, request, reply, key: nil)
+            } else {
+                answer(peer, request, key: nil, worldError: .unknownEntity(id))
+            }
+        case .failure(let error):
+            answer(peer, request, key: nil, error: .storageUnavailable, "reading entity \(id.raw): \(error)")
+        default:
+            answer(peer, request, key: nil, error: .internal, "reading entity \(id.raw): unexpected answer from storage")
+        }
     }
 
     private func readCell(_ id: CellID, _ peer: [UInt8], _ request: Envelope, now: ContinuousClock.Instant) {
@@ -379,25 +412,44 @@ extension WorkerNode {
             answer(peer, request, key: nil, worldError: .unknownCell(id))
             return
         }
+        guard let view = shard.readCell(id, now: now) else {
+            submit(.loadCells([id]), for: .readCell(id, peer: peer, request: request))
+            return
+        }
+        finish(peer, request, Self.reply(view), key: nil)
+    }
+
+    /// The answer to a read of a cell in memory.
+    static func reply(_ view: CellView) -> Cellcluster_V1_Reply {
+        var snapshot = Cellcluster_V1_CellSnapshot()
+        snapshot.cellID = view.cell.raw
+        snapshot.entities = view.entities.map { .init($0) }
+        snapshot.state = view.properties
+        snapshot.active = view.phase?.isActive ?? false
+        snapshot.pendingEvents = UInt64(view.queuedEvents)
+        var reply = Cellcluster_V1_Reply()
+        reply.cell = snapshot
+        return reply
+    }
+
+    /// Storage's answer to a read of a cell that was not in memory.
+    func answerRead(_ id: CellID, _ peer: [UInt8], _ request: Envelope, _ result: Result<StorageAnswer, PQError>) {
+        shard.noteStorageRead()
+        guard case .success(.cells(let loaded)) = result else {
+            let why = if case .failure(let error) = result { "\(error)" } else { "unexpected answer from storage" }
+            answer(peer, request, key: nil, error: .storageUnavailable, "reading cell \(id.raw): \(why)")
+            return
+        }
+        if let view = shard.readCell(id, now: .now) {
+            finish(peer, request, Self.reply(view), key: nil)  // loaded here meanwhile: memory is newer
+            return
+        }
+        let saved = loaded.first { $0.cell == id } ?? CellCheckpoint(cell: id)
         var snapshot = Cellcluster_V1_CellSnapshot()
         snapshot.cellID = id.raw
-        if let view = shard.readCell(id, now: now) {
-            snapshot.entities = view.entities.map { .init($0) }
-            snapshot.state = view.properties
-            snapshot.active = view.phase?.isActive ?? false
-            snapshot.pendingEvents = UInt64(view.queuedEvents)
-        } else {
-            shard.noteStorageRead()
-            do {
-                let saved = try loader.loadCell(id)
-                snapshot.entities = saved.entities.map { .init($0) }
-                snapshot.state = saved.properties
-                snapshot.pendingEvents = UInt64(saved.events.count + shard.queuedEvents(in: id).count)
-            } catch {
-                answer(peer, request, key: nil, error: .storageUnavailable, "reading cell \(id.raw): \(error)")
-                return
-            }
-        }
+        snapshot.entities = saved.entities.map { .init($0) }
+        snapshot.state = saved.properties
+        snapshot.pendingEvents = UInt64(saved.events.count + shard.queuedEvents(in: id).count)
         var reply = Cellcluster_V1_Reply()
         reply.cell = snapshot
         finish(peer, request, reply, key: nil)
@@ -423,6 +475,9 @@ extension WorkerNode {
                 $0.checkpointP50Ms = m.checkpointP50Ms
                 $0.checkpointP99Ms = m.checkpointP99Ms
                 $0.oldestUnsavedAgeMs = UInt64(m.oldestUnsavedAgeMs)
+                $0.storageCallsByThread = RoundTrips.byThread()
+                $0.dbReads = m.dbReads
+                $0.dbWrites = m.dbWrites
             }
         }
     }

@@ -75,21 +75,19 @@ extension WorkerNode {
     /// names their owner in the current map, as it would pass on a cell released to it late.
     func passOnStrays(now: ContinuousClock.Instant) {
         lastStrayCheck = now
-        guard let partition, mapEpoch > 0 else { return }
-        let rows: QueryResult
-        do {
-            rows = try loader.connection.query("SELECT cell_id, epoch FROM cell_ownership WHERE worker_id = $1", [.text(options.id)])
-        } catch {
-            if error.isConnectionProblem { try? loader.connection.reset() }
-            return
-        }
-        var strays: [(cell: CellID, worker: String)] = []
-        for row in 0..<rows.rowCount {
-            guard let raw = try? rows.int64(row, 0), let epoch = try? rows.int64(row, 1), UInt64(bitPattern: epoch) <= mapEpoch else { continue }
-            let cell = CellID(raw)
-            let owner = partition.owner(of: cell)
-            if owner != options.id, !confirmed.contains(cell), releasing[cell] == nil, pending[cell] == nil, forwarding[cell] == nil {
-                strays.append((cell, owner))
+        guard partition != nil, mapEpoch > 0, !strayCheckInFlight else { return }
+        strayCheckInFlight = true
+        submit(.cellsNamed(worker: options.id), for: .strays)
+    }
+
+    func straysRead(_ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
+        strayCheckInFlight = false
+        guard let partition, case .success(.rows(let rows)) = result else { return }
+        var strays: [CellTransfer] = []
+        for row in rows where row.epoch <= mapEpoch {
+            let owner = partition.owner(of: row.cell)
+            if owner != options.id, !confirmed.contains(row.cell), releasing[row.cell] == nil, pending[row.cell] == nil, forwarding[row.cell] == nil {
+                strays.append(CellTransfer(cell: row.cell, to: owner))
             }
         }
         guard !strays.isEmpty else { return }
@@ -137,9 +135,9 @@ extension WorkerNode {
             // A newer map sent a cell elsewhere while the release named its old receiver (one
             // that failed over meanwhile, say): storage must name the owner the map has now.
             if let partition {
-                let moved = current.batch.transfers.compactMap { t -> (cell: CellID, worker: String)? in
+                let moved = current.batch.transfers.compactMap { t -> CellTransfer? in
                     let owner = partition.owner(of: t.cell)
-                    return owner != t.to && owner != options.id ? (t.cell, owner) : nil
+                    return owner != t.to && owner != options.id ? CellTransfer(cell: t.cell, to: owner) : nil
                 }
                 if !moved.isEmpty { passCellsOn(moved) }
             }
@@ -151,29 +149,34 @@ extension WorkerNode {
         return true
     }
 
-    /// Reads `cell_ownership` for the cells on their way here (and those passed on).
+    /// Reads `cell_ownership` for the cells on their way here (and those passed on), on the
+    /// storage thread; `ownershipRead` takes the answer.
     func pollOwnership(now: ContinuousClock.Instant) {
         lastOwnershipPoll = now
+        guard !ownershipPollInFlight else { return }
         let cells = Array(pending.keys) + Array(forwarding.keys)
-        let rows: QueryResult
-        do {
-            rows = try loader.connection.query(
-                "SELECT cell_id, worker_id, epoch FROM cell_ownership WHERE cell_id = ANY($1::int8[])",
-                [.text(ArrayLiteral.integers(cells.map(\.raw)))])
-        } catch {
+        guard !cells.isEmpty else { return }
+        ownershipPollInFlight = true
+        submit(.readOwnership(cells, worker: options.id), for: .ownershipPoll)
+    }
+
+    func ownershipRead(_ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
+        ownershipPollInFlight = false
+        let reading: OwnershipReading
+        switch result {
+        case .success(.ownership(let r)): reading = r
+        case .failure(let error):
             logger.warning("cannot read cell ownership yet", metadata: ["error": "\(error)"])
-            if error.isConnectionProblem { try? loader.connection.reset() }
             return
+        default: return
         }
         var arrived: [CellID] = []
-        var passOn: [(cell: CellID, worker: String)] = []
-        for row in 0..<rows.rowCount {
-            guard let raw = try? rows.int64(row, 0), let epoch = try? rows.int64(row, 2), let worker = rows.string(row, 1) else { continue }
-            let cell = CellID(raw)
-            if let since = pending[cell], worker == options.id, UInt64(bitPattern: epoch) >= since {
-                arrived.append(cell)
-            } else if let f = forwarding[cell] {
-                if worker == options.id { passOn.append((cell, f.to)) } else if worker == f.to { forwarding[cell] = nil }
+        var passOn: [CellTransfer] = []
+        for row in reading.rows {
+            if let since = pending[row.cell], row.worker == options.id, row.epoch >= since {
+                arrived.append(row.cell)
+            } else if let f = forwarding[row.cell] {
+                if row.worker == options.id { passOn.append(CellTransfer(cell: row.cell, to: f.to)) } else if row.worker == f.to { forwarding[row.cell] = nil }
             }
         }
         for (cell, f) in forwarding where now - f.since > .seconds(60) {
@@ -182,42 +185,34 @@ extension WorkerNode {
         }
         if !passOn.isEmpty { passCellsOn(passOn) }
         guard !arrived.isEmpty else { return }
-        do {
-            shard.raiseSequence(above: try CellOwnership.maxSequence(in: arrived, on: loader.connection))
-        } catch {
-            logger.warning("cannot read the queued events of arriving cells yet", metadata: ["error": "\(error)"])
-            return
-        }
+        // The reading's sequence covers every cell storage names this worker for among those
+        // read: at least the arrived ones.
+        shard.raiseSequence(above: reading.maxSequence)
         for cell in arrived {
             pending[cell] = nil
             confirmed.insert(cell)
         }
         if tracing { logger.info("[TRACE] cells arrived \(arrived.map(\.raw).sorted())") }
         if let partition { shard.setOwnership(Ownership(map: partition, worker: options.id, pending: Set(pending.keys)), now: now) }
-        welcomePlayers(in: arrived, now: now)
+        // Arrived cells that hold players load at once, their players present: a player whose
+        // cell changed hands is in memory, its surroundings active, as before. (Without this it
+        // would wait in storage until its next request.)
+        let arrivedSet = Set(arrived)
+        shard.welcomePlayers(in: reading.cellsWithPlayers.filter { arrivedSet.contains($0) }, now: now)
         performShardActions(now: now)
         logger.info("cells arrived", metadata: ["cells": "\(arrived.count)", "still_waiting": "\(pending.count)"])
     }
 
-    /// Arrived cells that hold players load at once, their players present: a player whose cell
-    /// changed hands is in memory, its surroundings active, as before. (Without this it would
-    /// wait in storage until its next request.) A failed lookup leaves them to load lazily.
-    private func welcomePlayers(in arrived: [CellID], now: ContinuousClock.Instant) {
-        do {
-            shard.welcomePlayers(in: try loader.cellsWithPlayers(arrived), now: now)
-        } catch {
-            logger.warning("cannot look up the players of arriving cells; they load on their next request", metadata: ["error": "\(error)"])
-            if (error as? PQError)?.isConnectionProblem == true { try? loader.connection.reset() }
-        }
+    /// Cells released here after the map had already sent them on: name their owner.
+    func passCellsOn(_ owners: [CellTransfer]) {
+        submit(.assignCells(owners, epoch: mapEpoch), for: .passOn(owners))
     }
 
-    /// Cells released here after the map had already sent them on: name their owner.
-    func passCellsOn(_ owners: [(cell: CellID, worker: String)]) {
-        do {
-            let hold = leaseKeeper.map { [$0.token.holdStatement] } ?? []
-            _ = try loader.connection.pipelinedTransaction(hold + [CellOwnership.assign(owners, epoch: mapEpoch)])
-            for (cell, _) in owners { forwarding[cell] = nil }
-        } catch {
+    func passedOn(_ owners: [CellTransfer], _ result: Result<StorageAnswer, PQError>) {
+        switch result {
+        case .success:
+            for owner in owners where forwarding[owner.cell]?.to == owner.to { forwarding[owner.cell] = nil }
+        case .failure(let error):
             logger.warning("cannot pass cells on yet", metadata: ["error": "\(error)"])
         }
     }

@@ -7,9 +7,11 @@ import Wire
 import WorldCore
 import ZeroMQ
 
-/// A worker process: owns a shard, answers client requests on a ROUTER socket, loads cells on
-/// its own thread, and checkpoints through a writer thread with its own connection. Everything
-/// here runs on the thread that calls `run()`; the shard has that one owner.
+/// A worker process: owns a shard and answers client requests on a ROUTER socket. It never waits
+/// on PostgreSQL: loads, lookups, claims and cell transfers run on a storage thread (`StorageIO`)
+/// and checkpoints on a writer thread, each with its own connection; their answers come back as
+/// completions. A request that needs storage is parked meanwhile. Everything here runs on the
+/// thread that calls `run()`; the shard has that one owner.
 public final class WorkerNode {
     public struct Options: Sendable {
         public var id: String
@@ -41,7 +43,32 @@ public final class WorkerNode {
     /// The endpoint clients connect to, with the port the system chose.
     public let endpoint: String
     var shard: Shard
-    let loader: PostgresWorldStore
+    /// Every storage call outside checkpoints, on its own thread and connection.
+    let io: StorageIO
+    /// Rung by the storage thread and the checkpoint writer when they have answers.
+    let doorbell: Doorbell
+    var nextStorageTag: UInt64 = 1
+    var pendingCalls: [UInt64: PendingCall] = [:]
+    /// Cells the shard asked to load during this turn (one call per turn).
+    var loadsWanted: [CellID] = []
+    /// Requests held until storage answers about their entity, in arrival order per entity.
+    var parked: [EntityID: [ParkedRequest]] = [:]
+    var parkedCount = 0
+    /// Entities whose parked requests wait for a cell that is loading.
+    var parkedOnCell: [CellID: Set<EntityID>] = [:]
+    /// Storage's answer about where an entity is (nil entity: never saved), while the requests
+    /// that waited for it are handled; `fresh` is false when memory forgot an entity meanwhile
+    /// (an eviction or a drop saved or moved state the answer may not have seen).
+    var located: [EntityID: (entity: Entity?, fresh: Bool)] = [:]
+    /// Entities being looked up, with `forgotten` when the lookup went out.
+    var locating: [EntityID: UInt64] = [:]
+    /// How many entities memory let go so far (see `Shard.departures`).
+    var forgotten: UInt64 { shard.departures }
+    /// Entities whose handoff claims are under way: offered here, or being settled from here.
+    var claiming: Set<EntityID> = []
+    var settling: Set<EntityID> = []
+    var ownershipPollInFlight = false
+    var strayCheckInFlight = false
     let writer: CheckpointWriter
     var checkpointer: Checkpointer
     let writeThrough: WriteThroughStore?
@@ -63,7 +90,6 @@ public final class WorkerNode {
     /// How long a handed-away entity's requests are redirected from memory, without a lookup.
     static let movedAwayHint: Duration = .seconds(2)
     var nextHandoffID: UInt64 = UInt64(getpid()) << 32
-    var handoffsCompleted = 0
     /// Cells of other workers this worker's players need (last set sent to each), and cells of
     /// this worker that neighbours' players need (their last set, with when it came).
     var lastNeedsSent: [String: [CellID]] = [:]
@@ -117,10 +143,22 @@ public final class WorkerNode {
         logger[metadataKey: "worker"] = "\(options.id)"
         self.logger = logger
         let parameters = settings.postgres.connectionParameters(application: "cellcluster-worker-\(options.id)")
-        loader = try PostgresWorldStore(parameters, chunkSize: settings.checkpoint.batchSize)
+        let doorbell = try Doorbell()
+        self.doorbell = doorbell
+        let chunkSize = settings.checkpoint.batchSize
+        io = StorageIO(logger: logger, makeStorage: { try PostgresWorldStore(parameters, chunkSize: chunkSize) },
+                       onCompletion: { doorbell.ring() })
         writeThrough = settings.checkpoint.mode == .writeThrough
             ? WriteThroughStore(connection: try Connection(parameters)) : nil
-        var shard = Shard(settings: try settings.shardSettings(), firstSequence: try loader.maxEventSequence() + 1)
+        let stored: UInt64
+        switch io.callNow(.maxEventSequence, timeout: .seconds(Int64(settings.postgres.connectTimeoutSeconds) + 5)) {
+        case .success(.sequence(let s)): stored = s
+        case .failure(let error):
+            io.stop()
+            throw error
+        default: stored = 0
+        }
+        var shard = Shard(settings: try settings.shardSettings(), firstSequence: stored &+ 1)
         shard.epoch = options.epoch
         self.shard = shard
         context = try Context()
@@ -139,7 +177,8 @@ public final class WorkerNode {
         }
         var writerParameters = parameters
         writerParameters.applicationName = "cellcluster-checkpoint-\(options.id)"
-        writer = CheckpointWriter(parameters: writerParameters, chunkSize: settings.checkpoint.batchSize, logger: logger)
+        writer = CheckpointWriter(parameters: writerParameters, chunkSize: settings.checkpoint.batchSize, logger: logger,
+                                  onCompletion: { doorbell.ring() })
         checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
             interval: .milliseconds(settings.checkpoint.intervalMs),
             retryInitial: .milliseconds(settings.checkpoint.retryInitialMs),
@@ -152,6 +191,7 @@ public final class WorkerNode {
         if coordinatorSocket != nil && !joinCluster(timeout: .seconds(120)) {
             logger.error("no shard map from the coordinator at \(options.coordinator ?? "")")
             writer.stop()
+            io.stop()
             return 1
         }
         print("ready worker=\(options.id) endpoint=\(endpoint) pid=\(getpid())")
@@ -164,17 +204,22 @@ public final class WorkerNode {
             checkLease(now: now)
             if Shutdown.isRequested || draining, readyToExit(now: now) { break }
             var poller = Poller()
+            poller.add(doorbell)
             poller.add(router)
             if let coordinatorSocket { poller.add(coordinatorSocket) }
             for (_, peer) in peerSockets { poller.add(peer.socket) }
-            let busy = !pendingDurable.isEmpty || checkpointer.scheduler.inFlight || !outgoing.isEmpty
-            let wait = min(busy ? Duration.milliseconds(2) : .milliseconds(50), checkpointer.scheduler.timeUntilDue(now: now))
+            // The storage thread and the writer ring the doorbell when they have answers; the
+            // short wait only covers timers (handoff timeouts, transfers).
+            let busy = !outgoing.isEmpty || !pending.isEmpty || !releasing.isEmpty
+            let wait = min(busy ? Duration.milliseconds(10) : .milliseconds(50), checkpointer.scheduler.timeUntilDue(now: now))
             do {
-                let ready = try poller.poll(timeoutMilliseconds: Int(wait.milliseconds))
+                let ready = try poller.poll(timeoutMilliseconds: max(0, Int(wait.milliseconds)))
                 checkLease(now: .now)  // the process may have been paused inside poll
-                if ready.contains(0) { try drainRequests(limit: 4096) }
-                if coordinatorSocket != nil && ready.contains(1) { try drainCoordinator() }
-                if ready.contains(where: { $0 >= (coordinatorSocket == nil ? 1 : 2) }) { drainPeers(now: .now) }
+                if ready.contains(0) { doorbell.drain() }
+                takeStorage(now: .now)
+                if ready.contains(1) { try drainRequests(limit: 4096) }
+                if coordinatorSocket != nil && ready.contains(2) { try drainCoordinator() }
+                if ready.contains(where: { $0 >= (coordinatorSocket == nil ? 2 : 3) }) { drainPeers(now: .now) }
             } catch let error where error.code == EINTR {
                 continue
             } catch {
@@ -185,6 +230,7 @@ public final class WorkerNode {
             if after - lastTick >= .milliseconds(50) {
                 shard.tick(now: after)
                 performShardActions(now: after)
+                if parkedCount > 0 { expireParked(now: after) }
                 lastTick = after
             }
             answerDurable(checkpointer.pump(&shard, now: after))
@@ -197,7 +243,7 @@ public final class WorkerNode {
                     let loads = cellLoads(now: after)
                     sendToCoordinator(.heartbeat(.with {
                         $0.workerID = options.id
-                        $0.leaseEpoch = mapEpoch
+                        $0.mapEpoch = mapEpoch
                         $0.loads = loads
                     }))
                     if draining { sendToCoordinator(.drainRequest(.with { $0.workerID = options.id })) }
@@ -205,9 +251,11 @@ public final class WorkerNode {
                     lastHeartbeat = after
                 }
             }
+            flushLoads()
         }
         let code = stop()
         if draining && settledForExit { returnLease() } else { leaseKeeper?.stop() }
+        io.stop()
         return code
     }
 
@@ -272,19 +320,7 @@ public final class WorkerNode {
             for action in actions {
                 switch action {
                 case .load(let cell):
-                    do {
-                        let loaded = try loader.loadCell(cell)
-                        if tracing {
-                            for e in loaded.entities {
-                                trace(e.id, "in storage's cell \(cell.raw) at v\(e.version) e\(e.ownerEpoch): \(shard.entity(e.id) == nil ? "loaded" : "kept memory's")")
-                            }
-                        }
-                        shard.cellLoaded(loaded, now: now)
-                    } catch {
-                        shard.loadFailed(cell)
-                        logger.warning("loading failed; its events stay queued", metadata: ["cell": "\(cell.raw)", "error": "\(error)"])
-                        if (error as? PQError)?.isConnectionProblem == true { try? loader.connection.reset() }
-                    }
+                    loadsWanted.append(cell)
                 case .replayRejected(let event, let error):
                     logger.warning("queued event rejected at replay", metadata: ["cell": "\(event.cell.raw)", "sequence": "\(event.sequence)", "error": "\(error)"])
                     if let id = event.event.entity { trace(id, "\(event.event.kind) queued in cell \(event.cell.raw) (#\(event.sequence)) rejected at replay: \(error)") }

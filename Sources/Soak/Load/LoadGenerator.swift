@@ -57,6 +57,9 @@ public final class LoadGenerator {
 
     // Figures.
     public var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    /// Latency by kind of request ("move", "move with handoff", "move queued", "action", "spawn"),
+    /// each from its first send (the moment it left the generator's socket) to its answer.
+    public private(set) var histogramsByKind: [String: Histogram<UInt64>] = [:]
     public private(set) var timeline = Timeline()
     public private(set) var requests = 0
     public private(set) var answered = 0
@@ -304,6 +307,13 @@ public final class LoadGenerator {
         let t = elapsed
         let micros = UInt64(max(0, (now - inflight.firstSent).seconds * 1_000_000))
         _ = histogram.record(min(micros, 60_000_000))
+        let kind: String = switch inflight.op {
+        case .spawn: "spawn"
+        case .move: !reply.redirectWorker.isEmpty ? "move with handoff" : reply.deferred ? "move queued" : "move"
+        case .action: "action"
+        }
+        histogramsByKind[kind, default: Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)]
+            .record(min(micros, 60_000_000))
         timeline.recordOK(latencyMicros: micros)
         answered += 1
         var e = entities[i]

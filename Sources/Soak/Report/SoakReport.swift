@@ -22,10 +22,18 @@ public struct SoakReport: Sendable, Codable {
         public let maxMs: Double
     }
     public struct Storage: Sendable, Codable {
-        /// Changes applied in memory, and statements the checkpoints ran (workers' monitors).
+        /// Changes applied in memory, and the workers' storage operations (their monitors):
+        /// write transactions (checkpoints, durable commits, releases) and reads (batched cell
+        /// loads, entity lookups, reads answered from storage).
         public let updates: UInt64
         public let dbWrites: UInt64
+        public let dbReads: UInt64
+        /// Round trips to PostgreSQL by the worker thread that made them, summed over workers
+        /// ("main" is the request thread).
+        public let callsByThread: [String: UInt64]
         public var reduction: Double { updates == 0 ? 0 : 1 - Double(dbWrites) / Double(updates) }
+        /// Reads and writes together, as a share of updates.
+        public var operationsPerUpdate: Double { updates == 0 ? 0 : Double(dbWrites + dbReads) / Double(updates) }
     }
     public struct Audit: Sendable, Codable {
         public let entitiesChecked: Int
@@ -43,6 +51,8 @@ public struct SoakReport: Sendable, Codable {
     public let answered: Int
     public let throughputPerSecond: Double
     public let latency: Latency
+    /// Latency by kind of request (see `LoadGenerator.histogramsByKind`).
+    public let latencyByKind: [String: Latency]
     public let retries: Int
     public let errors: Int
     public let errorSamples: [String]
@@ -67,10 +77,18 @@ public struct SoakReport: Sendable, Codable {
             ("answered", "\(answered) of \(requests) requests, \(String(format: "%.0f", throughputPerSecond))/s"),
             ("latency", String(format: "p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.0f ms",
                                latency.p50Ms, latency.p90Ms, latency.p99Ms, latency.p999Ms, latency.maxMs)),
+        ]
+        for (kind, l) in latencyByKind.sorted(by: { $0.key < $1.key }) {
+            rows.append(("  " + kind, String(format: "p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.0f ms",
+                                            l.p50Ms, l.p90Ms, l.p99Ms, l.p999Ms, l.maxMs)))
+        }
+        rows += [
             ("handoffs", "\(handoffs)"),
             ("retries", "\(retries)"),
             ("errors", "\(errors)"),
-            ("db writes", "\(storage.dbWrites) statements for \(storage.updates) updates (\(String(format: "%.1f", storage.reduction * 100)) % fewer)"),
+            ("db writes", "\(storage.dbWrites) transactions for \(storage.updates) updates (\(String(format: "%.1f", storage.reduction * 100)) % fewer)"),
+            ("db reads", "\(storage.dbReads) (reads and writes: \(String(format: "%.2f", storage.operationsPerUpdate * 100)) % of updates)"),
+            ("db calls", storage.callsByThread.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
         ]
         if behindSchedule > 0 { rows.append(("behind", "\(behindSchedule) requests started over 1 s late (the generator or cluster was saturated)")) }
         for f in faults {

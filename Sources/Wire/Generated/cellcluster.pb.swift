@@ -987,33 +987,42 @@ public nonisolated struct Cellcluster_V1_RegisterWorker: Sendable {
   public init() {}
 }
 
-public nonisolated struct Cellcluster_V1_Heartbeat: Sendable {
+public nonisolated struct Cellcluster_V1_Heartbeat: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var workerID: String = String()
+  public var workerID: String {
+    get {_storage._workerID}
+    set {_uniqueStorage()._workerID = newValue}
+  }
 
   /// The shard map epoch the worker holds (the reply carries a newer map, if any). The lease
-  /// itself is renewed in PostgreSQL, not here.
-  public var leaseEpoch: UInt64 = 0
+  /// itself is renewed in PostgreSQL, not here. (Field 2 was named lease_epoch before; same wire.)
+  public var mapEpoch: UInt64 {
+    get {_storage._mapEpoch}
+    set {_uniqueStorage()._mapEpoch = newValue}
+  }
 
-  public var loads: [Cellcluster_V1_CellLoad] = []
+  public var loads: [Cellcluster_V1_CellLoad] {
+    get {_storage._loads}
+    set {_uniqueStorage()._loads = newValue}
+  }
 
   public var monitor: Cellcluster_V1_MonitorSnapshot {
-    get {_monitor ?? Cellcluster_V1_MonitorSnapshot()}
-    set {_monitor = newValue}
+    get {_storage._monitor ?? Cellcluster_V1_MonitorSnapshot()}
+    set {_uniqueStorage()._monitor = newValue}
   }
   /// Returns true if `monitor` has been explicitly set.
-  public var hasMonitor: Bool {self._monitor != nil}
+  public var hasMonitor: Bool {_storage._monitor != nil}
   /// Clears the value of `monitor`. Subsequent reads from it will return its default value.
-  public mutating func clearMonitor() {self._monitor = nil}
+  public mutating func clearMonitor() {_uniqueStorage()._monitor = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _monitor: Cellcluster_V1_MonitorSnapshot? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Cellcluster_V1_CellLoad: Sendable {
@@ -1032,8 +1041,8 @@ public nonisolated struct Cellcluster_V1_CellLoad: Sendable {
   public init() {}
 }
 
-/// Coordinator -> worker, answering RegisterWorker: the lease generation (lease_epoch) this
-/// incarnation writes under. The worker renews it in PostgreSQL's worker_leases; it may serve
+/// Coordinator -> worker, answering RegisterWorker: the lease generation this
+/// incarnation writes under (field 2 was named lease_epoch before; same wire). The worker renews it in PostgreSQL's worker_leases; it may serve
 /// for lease_ms from when it sent the registration, and must stop before then unless renewed.
 public nonisolated struct Cellcluster_V1_LeaseGrant: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -1042,7 +1051,7 @@ public nonisolated struct Cellcluster_V1_LeaseGrant: Sendable {
 
   public var workerID: String = String()
 
-  public var leaseEpoch: UInt64 = 0
+  public var leaseGeneration: UInt64 = 0
 
   public var leaseMs: UInt32 = 0
 
@@ -1186,35 +1195,50 @@ public nonisolated struct Cellcluster_V1_StatusReply: Sendable {
   fileprivate var _map: Cellcluster_V1_ShardMap? = nil
 }
 
-public nonisolated struct Cellcluster_V1_WorkerStatus: Sendable {
+public nonisolated struct Cellcluster_V1_WorkerStatus: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var workerID: String = String()
+  public var workerID: String {
+    get {_storage._workerID}
+    set {_uniqueStorage()._workerID = newValue}
+  }
 
-  public var endpoint: String = String()
+  public var endpoint: String {
+    get {_storage._endpoint}
+    set {_uniqueStorage()._endpoint = newValue}
+  }
 
-  public var ownedCells: UInt32 = 0
+  public var ownedCells: UInt32 {
+    get {_storage._ownedCells}
+    set {_uniqueStorage()._ownedCells = newValue}
+  }
 
-  public var activeCells: UInt32 = 0
+  public var activeCells: UInt32 {
+    get {_storage._activeCells}
+    set {_uniqueStorage()._activeCells = newValue}
+  }
 
-  public var entities: UInt32 = 0
+  public var entities: UInt32 {
+    get {_storage._entities}
+    set {_uniqueStorage()._entities = newValue}
+  }
 
   public var monitor: Cellcluster_V1_MonitorSnapshot {
-    get {_monitor ?? Cellcluster_V1_MonitorSnapshot()}
-    set {_monitor = newValue}
+    get {_storage._monitor ?? Cellcluster_V1_MonitorSnapshot()}
+    set {_uniqueStorage()._monitor = newValue}
   }
   /// Returns true if `monitor` has been explicitly set.
-  public var hasMonitor: Bool {self._monitor != nil}
+  public var hasMonitor: Bool {_storage._monitor != nil}
   /// Clears the value of `monitor`. Subsequent reads from it will return its default value.
-  public mutating func clearMonitor() {self._monitor = nil}
+  public mutating func clearMonitor() {_uniqueStorage()._monitor = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _monitor: Cellcluster_V1_MonitorSnapshot? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// The performance monitor's figures at one instant.
@@ -1245,6 +1269,17 @@ public nonisolated struct Cellcluster_V1_MonitorSnapshot: Sendable {
 
   /// the loss window if the process died now
   public var oldestUnsavedAgeMs: UInt64 = 0
+
+  /// Storage round trips (queries and pipelines) since the process started, by the thread that
+  /// made them: "requests" (the worker's request loop; 0 when PostgreSQL is off its hot path),
+  /// "storage-io" (loads, locates, claims, transfers), "checkpoint-writer", "lease-keeper".
+  public var storageCallsByThread: Dictionary<String,UInt64> = [:]
+
+  /// cell and entity reads from storage (a batched load counts once)
+  public var dbReads: UInt64 = 0
+
+  /// checkpoint and durable write transactions
+  public var dbWrites: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2748,48 +2783,90 @@ nonisolated extension Cellcluster_V1_RegisterWorker: SwiftProtobuf.Message, Swif
 
 nonisolated extension Cellcluster_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{3}lease_epoch\0\u{1}loads\0\u{1}monitor\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{3}map_epoch\0\u{1}loads\0\u{1}monitor\0")
+
+  fileprivate class _StorageClass {
+    var _workerID: String = String()
+    var _mapEpoch: UInt64 = 0
+    var _loads: [Cellcluster_V1_CellLoad] = []
+    var _monitor: Cellcluster_V1_MonitorSnapshot? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _workerID = source._workerID
+      _mapEpoch = source._mapEpoch
+      _loads = source._loads
+      _monitor = source._monitor
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.workerID) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.leaseEpoch) }()
-      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.loads) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._monitor) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._workerID) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._mapEpoch) }()
+        case 3: try { try decoder.decodeRepeatedMessageField(value: &_storage._loads) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._monitor) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.workerID.isEmpty {
-      try visitor.visitSingularStringField(value: self.workerID, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._workerID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._workerID, fieldNumber: 1)
+      }
+      if _storage._mapEpoch != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._mapEpoch, fieldNumber: 2)
+      }
+      if !_storage._loads.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._loads, fieldNumber: 3)
+      }
+      try { if let v = _storage._monitor {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
     }
-    if self.leaseEpoch != 0 {
-      try visitor.visitSingularUInt64Field(value: self.leaseEpoch, fieldNumber: 2)
-    }
-    if !self.loads.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.loads, fieldNumber: 3)
-    }
-    try { if let v = self._monitor {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Cellcluster_V1_Heartbeat, rhs: Cellcluster_V1_Heartbeat) -> Bool {
-    if lhs.workerID != rhs.workerID {return false}
-    if lhs.leaseEpoch != rhs.leaseEpoch {return false}
-    if lhs.loads != rhs.loads {return false}
-    if lhs._monitor != rhs._monitor {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._workerID != rhs_storage._workerID {return false}
+        if _storage._mapEpoch != rhs_storage._mapEpoch {return false}
+        if _storage._loads != rhs_storage._loads {return false}
+        if _storage._monitor != rhs_storage._monitor {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2837,7 +2914,7 @@ nonisolated extension Cellcluster_V1_CellLoad: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Cellcluster_V1_LeaseGrant: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LeaseGrant"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{3}lease_epoch\0\u{3}lease_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{3}lease_generation\0\u{3}lease_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2846,7 +2923,7 @@ nonisolated extension Cellcluster_V1_LeaseGrant: SwiftProtobuf.Message, SwiftPro
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.workerID) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.leaseEpoch) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.leaseGeneration) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.leaseMs) }()
       default: break
       }
@@ -2857,8 +2934,8 @@ nonisolated extension Cellcluster_V1_LeaseGrant: SwiftProtobuf.Message, SwiftPro
     if !self.workerID.isEmpty {
       try visitor.visitSingularStringField(value: self.workerID, fieldNumber: 1)
     }
-    if self.leaseEpoch != 0 {
-      try visitor.visitSingularUInt64Field(value: self.leaseEpoch, fieldNumber: 2)
+    if self.leaseGeneration != 0 {
+      try visitor.visitSingularUInt64Field(value: self.leaseGeneration, fieldNumber: 2)
     }
     if self.leaseMs != 0 {
       try visitor.visitSingularUInt32Field(value: self.leaseMs, fieldNumber: 3)
@@ -2868,7 +2945,7 @@ nonisolated extension Cellcluster_V1_LeaseGrant: SwiftProtobuf.Message, SwiftPro
 
   public static func ==(lhs: Cellcluster_V1_LeaseGrant, rhs: Cellcluster_V1_LeaseGrant) -> Bool {
     if lhs.workerID != rhs.workerID {return false}
-    if lhs.leaseEpoch != rhs.leaseEpoch {return false}
+    if lhs.leaseGeneration != rhs.leaseGeneration {return false}
     if lhs.leaseMs != rhs.leaseMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -3151,56 +3228,102 @@ nonisolated extension Cellcluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftP
   public static let protoMessageName: String = _protobuf_package + ".WorkerStatus"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}endpoint\0\u{3}owned_cells\0\u{3}active_cells\0\u{1}entities\0\u{1}monitor\0")
 
+  fileprivate class _StorageClass {
+    var _workerID: String = String()
+    var _endpoint: String = String()
+    var _ownedCells: UInt32 = 0
+    var _activeCells: UInt32 = 0
+    var _entities: UInt32 = 0
+    var _monitor: Cellcluster_V1_MonitorSnapshot? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _workerID = source._workerID
+      _endpoint = source._endpoint
+      _ownedCells = source._ownedCells
+      _activeCells = source._activeCells
+      _entities = source._entities
+      _monitor = source._monitor
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.workerID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.endpoint) }()
-      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.ownedCells) }()
-      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.activeCells) }()
-      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.entities) }()
-      case 6: try { try decoder.decodeSingularMessageField(value: &self._monitor) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._workerID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._endpoint) }()
+        case 3: try { try decoder.decodeSingularUInt32Field(value: &_storage._ownedCells) }()
+        case 4: try { try decoder.decodeSingularUInt32Field(value: &_storage._activeCells) }()
+        case 5: try { try decoder.decodeSingularUInt32Field(value: &_storage._entities) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._monitor) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.workerID.isEmpty {
-      try visitor.visitSingularStringField(value: self.workerID, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._workerID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._workerID, fieldNumber: 1)
+      }
+      if !_storage._endpoint.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endpoint, fieldNumber: 2)
+      }
+      if _storage._ownedCells != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._ownedCells, fieldNumber: 3)
+      }
+      if _storage._activeCells != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._activeCells, fieldNumber: 4)
+      }
+      if _storage._entities != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._entities, fieldNumber: 5)
+      }
+      try { if let v = _storage._monitor {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
     }
-    if !self.endpoint.isEmpty {
-      try visitor.visitSingularStringField(value: self.endpoint, fieldNumber: 2)
-    }
-    if self.ownedCells != 0 {
-      try visitor.visitSingularUInt32Field(value: self.ownedCells, fieldNumber: 3)
-    }
-    if self.activeCells != 0 {
-      try visitor.visitSingularUInt32Field(value: self.activeCells, fieldNumber: 4)
-    }
-    if self.entities != 0 {
-      try visitor.visitSingularUInt32Field(value: self.entities, fieldNumber: 5)
-    }
-    try { if let v = self._monitor {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Cellcluster_V1_WorkerStatus, rhs: Cellcluster_V1_WorkerStatus) -> Bool {
-    if lhs.workerID != rhs.workerID {return false}
-    if lhs.endpoint != rhs.endpoint {return false}
-    if lhs.ownedCells != rhs.ownedCells {return false}
-    if lhs.activeCells != rhs.activeCells {return false}
-    if lhs.entities != rhs.entities {return false}
-    if lhs._monitor != rhs._monitor {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._workerID != rhs_storage._workerID {return false}
+        if _storage._endpoint != rhs_storage._endpoint {return false}
+        if _storage._ownedCells != rhs_storage._ownedCells {return false}
+        if _storage._activeCells != rhs_storage._activeCells {return false}
+        if _storage._entities != rhs_storage._entities {return false}
+        if _storage._monitor != rhs_storage._monitor {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3208,7 +3331,7 @@ nonisolated extension Cellcluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Cellcluster_V1_MonitorSnapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MonitorSnapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}db_io\0\u{3}cache_hits\0\u{3}cache_misses\0\u{1}evictions\0\u{3}events_applied\0\u{3}events_deferred\0\u{3}events_replayed\0\u{1}checkpoints\0\u{3}checkpoint_p50_ms\0\u{3}checkpoint_p99_ms\0\u{3}oldest_unsaved_age_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}db_io\0\u{3}cache_hits\0\u{3}cache_misses\0\u{1}evictions\0\u{3}events_applied\0\u{3}events_deferred\0\u{3}events_replayed\0\u{1}checkpoints\0\u{3}checkpoint_p50_ms\0\u{3}checkpoint_p99_ms\0\u{3}oldest_unsaved_age_ms\0\u{3}storage_calls_by_thread\0\u{3}db_reads\0\u{3}db_writes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3227,6 +3350,9 @@ nonisolated extension Cellcluster_V1_MonitorSnapshot: SwiftProtobuf.Message, Swi
       case 9: try { try decoder.decodeSingularDoubleField(value: &self.checkpointP50Ms) }()
       case 10: try { try decoder.decodeSingularDoubleField(value: &self.checkpointP99Ms) }()
       case 11: try { try decoder.decodeSingularUInt64Field(value: &self.oldestUnsavedAgeMs) }()
+      case 12: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.storageCallsByThread) }()
+      case 13: try { try decoder.decodeSingularUInt64Field(value: &self.dbReads) }()
+      case 14: try { try decoder.decodeSingularUInt64Field(value: &self.dbWrites) }()
       default: break
       }
     }
@@ -3266,6 +3392,15 @@ nonisolated extension Cellcluster_V1_MonitorSnapshot: SwiftProtobuf.Message, Swi
     if self.oldestUnsavedAgeMs != 0 {
       try visitor.visitSingularUInt64Field(value: self.oldestUnsavedAgeMs, fieldNumber: 11)
     }
+    if !self.storageCallsByThread.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.storageCallsByThread, fieldNumber: 12)
+    }
+    if self.dbReads != 0 {
+      try visitor.visitSingularUInt64Field(value: self.dbReads, fieldNumber: 13)
+    }
+    if self.dbWrites != 0 {
+      try visitor.visitSingularUInt64Field(value: self.dbWrites, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3281,6 +3416,9 @@ nonisolated extension Cellcluster_V1_MonitorSnapshot: SwiftProtobuf.Message, Swi
     if lhs.checkpointP50Ms != rhs.checkpointP50Ms {return false}
     if lhs.checkpointP99Ms != rhs.checkpointP99Ms {return false}
     if lhs.oldestUnsavedAgeMs != rhs.oldestUnsavedAgeMs {return false}
+    if lhs.storageCallsByThread != rhs.storageCallsByThread {return false}
+    if lhs.dbReads != rhs.dbReads {return false}
+    if lhs.dbWrites != rhs.dbWrites {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

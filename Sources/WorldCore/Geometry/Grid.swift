@@ -60,6 +60,23 @@ public struct Grid: Sendable, Equatable {
         return max(abs(ca.column - cb.column), abs(ca.row - cb.row))
     }
 
+    /// The cells of the ring at distance `radius` around `center` that lie ahead of a step from
+    /// `previous` to `center`: the leading edge (or, for a diagonal step, both leading edges).
+    /// Empty when the two cells are the same.
+    public func cells(ahead radius: Int, of center: CellID, from previous: CellID) -> [CellID] {
+        let c = coord(of: center), p = coord(of: previous)
+        let dc = (c.column - p.column).signum(), dr = (c.row - p.row).signum()
+        guard (dc != 0 || dr != 0), radius > 0 else { return [] }
+        var result: [CellID] = []
+        for offset in -radius...radius {
+            if dc != 0, let cell = cell(column: c.column + dc * radius, row: c.row + offset) { result.append(cell) }
+            if dr != 0, offset != dc * radius || dc == 0, let cell = cell(column: c.column + offset, row: c.row + dr * radius) {
+                result.append(cell)
+            }
+        }
+        return result
+    }
+
     /// Every cell within `radius` (Chebyshev) of `center`, clipped at the world's edges, row by row.
     public func cells(within radius: Int, of center: CellID) -> [CellID] {
         let c = coord(of: center)

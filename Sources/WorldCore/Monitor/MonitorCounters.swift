@@ -10,6 +10,8 @@ struct MonitorCounters: Sendable {
     var eventsReplayed: UInt64 = 0
     var replayRejected: UInt64 = 0
     var loadFailures: UInt64 = 0
+    /// Cells loaded ahead of a walking player.
+    var prefetches: UInt64 = 0
     var checkpoints: UInt64 = 0
     var checkpointFailures: UInt64 = 0
     var checkpointRows: UInt64 = 0

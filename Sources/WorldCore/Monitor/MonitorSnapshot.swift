@@ -10,6 +10,8 @@ public struct MonitorSnapshot: Sendable, Equatable {
     public var eventsReplayed: UInt64
     public var replayRejected: UInt64
     public var loadFailures: UInt64
+    /// Cells loaded ahead of a walking player.
+    public var prefetches: UInt64
     public var checkpoints: UInt64
     public var checkpointFailures: UInt64
     public var checkpointRows: UInt64
@@ -40,7 +42,7 @@ extension Shard {
         return MonitorSnapshot(
             dbReads: m.dbReads, dbWrites: m.dbWrites, cacheHits: m.cacheHits, cacheMisses: m.cacheMisses,
             evictions: m.evictions, eventsApplied: m.eventsApplied, eventsDeferred: m.eventsDeferred,
-            eventsReplayed: m.eventsReplayed, replayRejected: m.replayRejected, loadFailures: m.loadFailures,
+            eventsReplayed: m.eventsReplayed, replayRejected: m.replayRejected, loadFailures: m.loadFailures, prefetches: m.prefetches,
             checkpoints: m.checkpoints, checkpointFailures: m.checkpointFailures, checkpointRows: m.checkpointRows,
             fencedRows: m.fencedRows, deadLetters: m.deadLetters,
             checkpointP50Ms: m.checkpointDurations.percentileMilliseconds(0.5),

@@ -8,11 +8,23 @@ extension Shard {
         if !wasPresent {
             for c in grid.cells(within: settings.activeRadius, of: cell) { addInterest(c, now: now) }
         } else if let previous, previous != cell {
+            prefetch(ahead: cell, from: previous, now: now)
             let old = Set(grid.cells(within: settings.activeRadius, of: previous))
             let new = grid.cells(within: settings.activeRadius, of: cell)
             for c in new where !old.contains(c) { addInterest(c, now: now) }
             let newSet = Set(new)
             for c in old where !newSet.contains(c) { removeInterest(c, now: now) }
+        }
+    }
+
+    /// Starts loading the cells one ring beyond the active radius in the direction a player walks,
+    /// so they are in memory (resident) before its radius reaches them: a player never waits for
+    /// a load. Only this worker's own cells that are not in memory yet.
+    private mutating func prefetch(ahead cell: CellID, from previous: CellID, now: ContinuousClock.Instant) {
+        for c in grid.cells(ahead: settings.activeRadius + 1, of: cell, from: previous) where cells[c] == nil {
+            if let ownership, !ownership.owns(c) { continue }
+            requestLoad(c, now: now)
+            monitor.prefetches &+= 1
         }
     }
 
@@ -97,9 +109,19 @@ extension Shard {
     /// hold: memory is newer), properties and stored queue. Then, if players need it, the cell
     /// activates and its queue replays in order.
     public mutating func cellLoaded(_ checkpoint: CellCheckpoint, now: ContinuousClock.Instant) {
-        let id = checkpoint.cell
-        guard cells[id]?.phase == .loading else { return }  // not asked for (any more): ignore
+        guard cells[checkpoint.cell]?.phase == .loading else { return }  // not asked for (any more): ignore
         monitor.dbReads &+= 1
+        install(checkpoint, now: now)
+    }
+
+    /// Installs the checkpoints of one batched load (one storage read, whatever the count).
+    public mutating func cellsLoaded(_ checkpoints: [CellCheckpoint], now: ContinuousClock.Instant) {
+        monitor.dbReads &+= 1
+        for checkpoint in checkpoints where cells[checkpoint.cell]?.phase == .loading { install(checkpoint, now: now) }
+    }
+
+    private mutating func install(_ checkpoint: CellCheckpoint, now: ContinuousClock.Instant) {
+        let id = checkpoint.cell
         for var entity in checkpoint.entities where entities[entity.id] == nil {
             entity.cell = id
             entities[entity.id] = entity

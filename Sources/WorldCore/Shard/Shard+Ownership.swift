@@ -54,6 +54,7 @@ extension Shard {
                 for id in removed.entities {
                     presence[id] = nil
                     entities[id] = nil
+                    departures &+= 1
                     dirtyEntities[id] = nil
                 }
             }
@@ -115,6 +116,8 @@ extension Shard {
 
     /// Forgets everything: a fenced worker's memory is no longer the truth.
     public mutating func reset() {
+        let departed = departures &+ UInt64(entities.count)
         self = Shard(settings: settings, firstSequence: nextSequence)
+        departures = departed
     }
 }

@@ -53,6 +53,9 @@ public struct Shard: Sendable {
 
     var actions: [ShardAction] = []
     var monitor = MonitorCounters()
+    /// Counts entities that left memory (evicted with their cell, dropped, released), never
+    /// going back: a storage answer asked for before it changed may predate a save.
+    public internal(set) var departures: UInt64 = 0
 
     /// - Parameter firstSequence: the next queued-event sequence; above every sequence in storage.
     public init(settings: ShardSettings, firstSequence: UInt64 = 1) {
@@ -108,6 +111,7 @@ public struct Shard: Sendable {
     public mutating func dropEntity(_ id: EntityID, now: ContinuousClock.Instant) {
         endPresence(id, now: now)
         guard let entity = entities.removeValue(forKey: id) else { return }
+        departures &+= 1
         cells[entity.cell]?.entities.remove(id)
         dirtyEntities[id] = nil
     }

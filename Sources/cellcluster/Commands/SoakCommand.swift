@@ -76,7 +76,7 @@ struct SoakCommand: ParsableCommand {
         let load = LoadGenerator.Settings(players: players, npcs: npcs ?? players / 10, rateHz: rate, actionShare: actions, stepSize: step, seed: seed)
         let options = SoakRun.Options(
             duration: try Self.seconds(duration), load: load, workers: workers, faults: try parsedFaults(), faultEvery: faultEvery,
-            auditEvery: auditEvery, reportDir: reportDir, runDir: URL(fileURLWithPath: runDir ?? reportDir.appendingPathComponent("cluster").path),
+            auditEvery: auditEvery, runDir: URL(fileURLWithPath: runDir ?? reportDir.appendingPathComponent("cluster").path),
             pgDir: pgDir, pgScript: pgScript, sets: settings.overrides, grid: grid,
             postgres: s.postgres.connectionParameters(application: "cellcluster-soak"), leaseMs: s.leases.leaseMs)
         let result = try SoakRun(options: options).run(stop: { Shutdown.isRequested }) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }

@@ -23,7 +23,7 @@ struct StatusCommand: ParsableCommand {
         let statuses = try client.workerStatuses()
         let map = client.map!
         print("shard map epoch \(map.epoch): \(map.columns) x \(map.rows) cells on a Hilbert curve, \(map.workers.count) workers")
-        let header = ["worker", "endpoint", "cells", "active", "entities", "applied", "deferred", "hit rate", "db i/o", "checkpoints", "ckpt p99 ms", "unsaved age ms"]
+        let header = ["worker", "endpoint", "cells", "active", "entities", "applied", "deferred", "hit rate", "db reads", "db writes", "checkpoints", "ckpt p99 ms", "unsaved age ms"]
         var rows = [header]
         for st in statuses {
             let m = st.monitor
@@ -31,12 +31,18 @@ struct StatusCommand: ParsableCommand {
             rows.append([
                 st.workerID, st.endpoint, "\(st.ownedCells)", "\(st.activeCells)", "\(st.entities)", "\(m.eventsApplied)",
                 "\(m.eventsDeferred)", total == 0 ? "-" : String(format: "%.1f%%", Double(m.cacheHits) / Double(total) * 100),
-                "\(m.dbIo)", "\(m.checkpoints)", String(format: "%.1f", m.checkpointP99Ms), "\(m.oldestUnsavedAgeMs)",
+                "\(m.dbReads)", "\(m.dbWrites)", "\(m.checkpoints)", String(format: "%.1f", m.checkpointP99Ms), "\(m.oldestUnsavedAgeMs)",
             ])
         }
         let widths = header.indices.map { i in rows.map { $0[i].count }.max()! }
         for row in rows {
             print(row.indices.map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        }
+        // "main" is a worker's request thread: it never waits on PostgreSQL, so it stays at 0.
+        print("round trips to PostgreSQL by thread:")
+        for st in statuses {
+            let calls = st.monitor.storageCallsByThread.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            print("  \(st.workerID): \(calls.isEmpty ? "none" : calls.joined(separator: ", "))")
         }
         let missing = Set(map.workers.map(\.workerID)).subtracting(statuses.map(\.workerID))
         if !missing.isEmpty { print("no answer from: \(missing.sorted().joined(separator: ", "))") }

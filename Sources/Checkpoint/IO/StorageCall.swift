@@ -1,0 +1,75 @@
+import Postgres
+import WorldCore
+
+/// One statement (or one round trip of statements) a worker asks of storage, off its request
+/// thread. See `WorkerStorage` for what each does.
+public enum StorageCall: Sendable, Equatable {
+    case loadCells([CellID])
+    case loadEntities([EntityID])
+    case claim(Entity, expected: UInt64, source: LeaseToken?)
+    case readOwnership([CellID], worker: String)
+    case cellsNamed(worker: String)
+    case assignCells([CellTransfer], epoch: UInt64)
+    case returnLease(LeaseToken)
+    case maxEventSequence
+
+    /// A short name for logs and the monitor.
+    public var name: String {
+        switch self {
+        case .loadCells: "load cells"
+        case .loadEntities: "load entities"
+        case .claim: "claim"
+        case .readOwnership: "read ownership"
+        case .cellsNamed: "cells named"
+        case .assignCells: "assign cells"
+        case .returnLease: "return lease"
+        case .maxEventSequence: "max event sequence"
+        }
+    }
+}
+
+/// What storage answered a `StorageCall`.
+public enum StorageAnswer: Sendable, Equatable {
+    case cells([CellCheckpoint])
+    case entities([Entity])
+    case claim(ClaimOutcome)
+    case ownership(OwnershipReading)
+    case rows([OwnershipRow])
+    case sequence(UInt64)
+    case done
+}
+
+/// A finished call: its tag (chosen by the caller), the call, and storage's answer or error.
+public struct StorageCompletion: Sendable {
+    public let tag: UInt64
+    public let call: StorageCall
+    public let result: Result<StorageAnswer, PQError>
+    /// The lease the call was made under.
+    public let lease: LeaseToken?
+}
+
+extension WorkerStorage {
+    /// Runs one call.
+    func perform(_ call: StorageCall, lease: LeaseToken?) throws -> StorageAnswer {
+        switch call {
+        case .loadCells(let cells):
+            return .cells(try loadCells(cells))
+        case .loadEntities(let ids):
+            return .entities(try loadEntities(ids))
+        case .claim(let entity, let expected, let source):
+            return .claim(try claim(entity, expected: expected, source: source, lease: lease))
+        case .readOwnership(let cells, let worker):
+            return .ownership(try readOwnership(cells, for: worker))
+        case .cellsNamed(let worker):
+            return .rows(try cellsNamed(for: worker))
+        case .assignCells(let owners, let epoch):
+            try assignCells(owners, epoch: epoch, lease: lease)
+            return .done
+        case .returnLease(let token):
+            try returnLease(token)
+            return .done
+        case .maxEventSequence:
+            return .sequence(try maxEventSequence())
+        }
+    }
+}

@@ -1,0 +1,234 @@
+import Foundation
+import Logging
+import Postgres
+import Synchronization
+import WorldCore
+
+/// Runs a worker's storage calls on a thread of its own, with a connection of its own, so that
+/// the thread that answers requests never waits on PostgreSQL. Calls run in the order they were
+/// submitted; consecutive loads (of cells, or of entities) queued together run as one round trip.
+/// Completions are collected for the owner (`takeCompletions`), which `onCompletion` wakes.
+///
+/// The one reconnect policy: a call that finds no usable connection opens one; when that fails,
+/// calls fail at once (connectionFailed) until a backoff has passed (doubling from
+/// `retryInitial` to `retryMax`), so a dead database costs the owner no waiting at all.
+public final class StorageIO: Sendable {
+    private struct Job: Sendable {
+        let tag: UInt64
+        let call: StorageCall
+        let lease: LeaseToken?
+        /// Called on the I/O thread instead of queueing the completion (for `callNow`).
+        let direct: (@Sendable (StorageCompletion) -> Void)?
+    }
+
+    private struct State: Sendable {
+        var queue: [Job] = []
+        var done: [StorageCompletion] = []
+        var stopping = false
+        var lease: LeaseToken?
+        var inFlight = 0
+    }
+
+    private let state = Mutex(State())
+    private let wake = NSCondition()
+    private let makeStorage: @Sendable () throws -> any WorkerStorage
+    private let logger: Logger
+    private let onCompletion: @Sendable () -> Void
+    private let retryInitial: Duration
+    private let retryMax: Duration
+
+    /// - Parameters:
+    ///   - makeStorage: opens a storage (a connection); called on the I/O thread, again after
+    ///     the last one broke.
+    ///   - onCompletion: called on the I/O thread after each batch of completions.
+    public init(name: String = "storage-io", logger: Logger, retryInitial: Duration = .milliseconds(100),
+                retryMax: Duration = .seconds(2),
+                makeStorage: @escaping @Sendable () throws -> any WorkerStorage,
+                onCompletion: @escaping @Sendable () -> Void = {}) {
+        self.makeStorage = makeStorage
+        self.logger = logger
+        self.onCompletion = onCompletion
+        self.retryInitial = retryInitial
+        self.retryMax = retryMax
+        let thread = Thread { [self] in
+            RoundTrips.nameThisThread(name)
+            run()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// The lease calls submitted from now on are made under (claims and assignments hold it).
+    public func setLease(_ token: LeaseToken?) {
+        state.withLock { $0.lease = token }
+    }
+
+    /// Queues a call. Never blocks.
+    public func submit(_ call: StorageCall, tag: UInt64) {
+        enqueue(tag: tag, call: call, direct: nil)
+    }
+
+    /// Runs a call and waits for it (at startup and exit only, never while serving).
+    public func callNow(_ call: StorageCall, timeout: Duration) -> Result<StorageAnswer, PQError> {
+        let box = Mutex<Result<StorageAnswer, PQError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        enqueue(tag: 0, call: call) { completion in
+            box.withLock { $0 = completion.result }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + .milliseconds(Int(timeout.milliseconds))) == .success, let result = box.withLock({ $0 }) else {
+            return .failure(PQError(code: .connectionFailed, message: "no answer within \(timeout)", context: call.name))
+        }
+        return result
+    }
+
+    /// Completions since the last call, in the order their calls were submitted.
+    public func takeCompletions() -> [StorageCompletion] {
+        state.withLock { s in
+            defer { s.done.removeAll(keepingCapacity: true) }
+            return s.done
+        }
+    }
+
+    /// Calls submitted and not yet taken back.
+    public var outstanding: Int { state.withLock { $0.queue.count + $0.inFlight + $0.done.count } }
+
+    /// Finishes queued calls, then ends the thread.
+    public func stop() {
+        state.withLock { $0.stopping = true }
+        signal()
+    }
+
+    private func enqueue(tag: UInt64, call: StorageCall, direct: (@Sendable (StorageCompletion) -> Void)?) {
+        state.withLock { $0.queue.append(Job(tag: tag, call: call, lease: $0.lease, direct: direct)) }
+        signal()
+    }
+
+    private func signal() {
+        wake.lock()
+        wake.signal()
+        wake.unlock()
+    }
+
+    // MARK: The I/O thread
+
+    private func run() {
+        var storage: (any WorkerStorage)?
+        var backoff = retryInitial
+        var nextAttempt = ContinuousClock.now
+        while let jobs = nextJobs() {
+            var completions: [StorageCompletion] = []
+            for group in Self.groups(jobs) {
+                let results: [Result<StorageAnswer, PQError>]
+                if storage?.isUsable != true {
+                    storage = nil
+                    if ContinuousClock.now >= nextAttempt {
+                        do {
+                            storage = try makeStorage()
+                            backoff = retryInitial
+                        } catch {
+                            nextAttempt = .now + backoff
+                            backoff = min(backoff * 2, retryMax)
+                            logger.warning("storage unreachable; calls fail until the next attempt", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+                if let live = storage {
+                    results = Self.perform(group, on: live)
+                } else {
+                    let error = PQError(code: .connectionFailed, message: "PostgreSQL is unreachable; retrying the connection", context: group[0].call.name)
+                    results = Array(repeating: .failure(error), count: group.count)
+                }
+                for (job, result) in zip(group, results) {
+                    let completion = StorageCompletion(tag: job.tag, call: job.call, result: result, lease: job.lease)
+                    if let direct = job.direct { direct(completion) } else { completions.append(completion) }
+                }
+            }
+            state.withLock { s in
+                s.done.append(contentsOf: completions)
+                s.inFlight = 0
+            }
+            if !completions.isEmpty { onCompletion() }
+        }
+    }
+
+    /// Waits for work and takes everything queued.
+    private func nextJobs() -> [Job]? {
+        while true {
+            let taken: [Job]? = state.withLock { s in
+                if s.queue.isEmpty { return s.stopping ? [] : nil }
+                defer { s.queue.removeAll(keepingCapacity: true) }
+                s.inFlight = s.queue.count
+                return s.queue
+            }
+            if let taken { return taken.isEmpty ? nil : taken }
+            wake.lock()
+            _ = wake.wait(until: Date().addingTimeInterval(0.5))
+            wake.unlock()
+        }
+    }
+
+    /// Consecutive loads of the same kind (and lease) go together; everything else alone.
+    private static func groups(_ jobs: [Job]) -> [[Job]] {
+        var groups: [[Job]] = []
+        for job in jobs {
+            if let last = groups.last?.last, last.direct == nil, job.direct == nil, last.lease == job.lease, mergeable(last.call, job.call) {
+                groups[groups.count - 1].append(job)
+            } else {
+                groups.append([job])
+            }
+        }
+        return groups
+    }
+
+    private static func mergeable(_ a: StorageCall, _ b: StorageCall) -> Bool {
+        switch (a, b) {
+        case (.loadCells, .loadCells), (.loadEntities, .loadEntities): true
+        default: false
+        }
+    }
+
+    /// Runs a group: a merged load answers each of its calls with the part it asked for.
+    private static func perform(_ group: [Job], on storage: any WorkerStorage) -> [Result<StorageAnswer, PQError>] {
+        func failure(_ error: any Error) -> PQError {
+            error as? PQError ?? PQError(code: .unexpectedResult, message: "\(error)", context: group[0].call.name)
+        }
+        guard group.count > 1 else {
+            do { return [.success(try storage.perform(group[0].call, lease: group[0].lease))] } catch { return [.failure(failure(error))] }
+        }
+        switch group[0].call {
+        case .loadCells:
+            var cells: [CellID] = []
+            var seen: Set<CellID> = []
+            for job in group { if case .loadCells(let c) = job.call { for cell in c where seen.insert(cell).inserted { cells.append(cell) } } }
+            do {
+                let loaded = try storage.loadCells(cells)
+                let byCell = Dictionary(loaded.map { ($0.cell, $0) }, uniquingKeysWith: { a, _ in a })
+                return group.map { job in
+                    guard case .loadCells(let c) = job.call else { return .success(.cells([])) }
+                    return .success(.cells(c.compactMap { byCell[$0] }))
+                }
+            } catch {
+                return Array(repeating: .failure(failure(error)), count: group.count)
+            }
+        case .loadEntities:
+            var ids: [EntityID] = []
+            var seen: Set<EntityID> = []
+            for job in group { if case .loadEntities(let e) = job.call { for id in e where seen.insert(id).inserted { ids.append(id) } } }
+            do {
+                let loaded = try storage.loadEntities(ids)
+                let byID = Dictionary(loaded.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                return group.map { job in
+                    guard case .loadEntities(let e) = job.call else { return .success(.entities([])) }
+                    return .success(.entities(e.compactMap { byID[$0] }))
+                }
+            } catch {
+                return Array(repeating: .failure(failure(error)), count: group.count)
+            }
+        default:
+            return group.map { job in
+                do { return .success(try storage.perform(job.call, lease: job.lease)) } catch { return .failure(failure(error)) }
+            }
+        }
+    }
+}

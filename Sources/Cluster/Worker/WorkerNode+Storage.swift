@@ -1,0 +1,183 @@
+import Checkpoint
+import Foundation
+import Postgres
+import Wire
+import WorldCore
+
+/// What a storage call was made for: how its answer is used when it comes back.
+enum PendingCall {
+    /// Cells the shard asked for (lazy loads, prefetches, arrivals).
+    case load([CellID])
+    /// Where an entity missing from memory is: its parked requests wait for the answer.
+    case locate(EntityID)
+    /// A read of an entity that is not in memory, answered from storage.
+    case readEntity(peer: [UInt8], request: Envelope)
+    /// A read of a cell that is not in memory, answered from storage.
+    case readCell(CellID, peer: [UInt8], request: Envelope)
+    /// The target's claim of an offered entity.
+    case claimOffer(Cellcluster_V1_HandoffOffer, peer: [UInt8], request: Envelope)
+    /// The source's own claim that settles a handoff the target did not confirm.
+    case settle(EntityID, handoffID: UInt64)
+    /// Who owns the cells on their way here (and those passed on).
+    case ownershipPoll
+    /// Which cells storage names this worker for (see `passOnStrays`).
+    case strays
+    /// Naming the owners of cells released here after the map sent them on.
+    case passOn([CellTransfer])
+}
+
+/// A request about an entity that is not in memory yet: held, unanswered, until storage says
+/// where the entity is (and its cell is loaded), then handled again from the start.
+struct ParkedRequest {
+    let peer: [UInt8]
+    let request: Envelope
+    let since: ContinuousClock.Instant
+    let attempts: Int
+}
+
+extension WorkerNode {
+    /// How long a parked request may wait for storage before it is told to retry.
+    static let parkedTimeout: Duration = .seconds(3)
+    /// How many times a request may be parked again (its entity moved while it was looked up).
+    static let parkedAttempts = 4
+    /// Requests parked at once, at most; past it a request needing storage is told to retry.
+    static let parkedLimit = 20_000
+
+    /// Sends a call to the storage thread; its answer comes back to `takeStorage`.
+    func submit(_ call: StorageCall, for purpose: PendingCall) {
+        let tag = nextStorageTag
+        nextStorageTag &+= 1
+        pendingCalls[tag] = purpose
+        io.submit(call, tag: tag)
+    }
+
+    /// Loads the cells the shard asked for during this turn, in one call.
+    func flushLoads() {
+        guard !loadsWanted.isEmpty else { return }
+        let cells = loadsWanted
+        loadsWanted.removeAll(keepingCapacity: true)
+        submit(.loadCells(cells), for: .load(cells))
+    }
+
+    // MARK: Parking
+
+    /// Holds a request until storage answers about its entity. False when it cannot be held
+    /// (answered "retry" instead).
+    func park(_ id: EntityID, _ peer: [UInt8], _ request: Envelope, attempts: Int, now: ContinuousClock.Instant) {
+        guard attempts < Self.parkedAttempts, parkedCount < Self.parkedLimit else {
+            answerError(peer, request, .handoffInProgress, "entity \(id.raw) is being loaded: retry")
+            return
+        }
+        parked[id, default: []].append(ParkedRequest(peer: peer, request: request, since: now, attempts: attempts))
+        parkedCount += 1
+    }
+
+    /// Handles an entity's parked requests again, in the order they came.
+    func unpark(_ id: EntityID, now: ContinuousClock.Instant) {
+        guard let waiting = parked.removeValue(forKey: id) else { return }
+        parkedCount -= waiting.count
+        for p in waiting { serve(p.peer, p.request, now: now, attempts: p.attempts + 1) }
+    }
+
+    /// Answers "retry" to requests parked too long (storage is slow or down).
+    func expireParked(now: ContinuousClock.Instant) {
+        for (id, waiting) in parked {
+            guard let first = waiting.first, now - first.since >= Self.parkedTimeout else { continue }
+            let keep = waiting.filter { now - $0.since < Self.parkedTimeout }
+            for p in waiting where now - p.since >= Self.parkedTimeout {
+                answerError(p.peer, p.request, .handoffInProgress, "entity \(id.raw): storage did not answer in time, retry")
+            }
+            parkedCount -= waiting.count - keep.count
+            parked[id] = keep.isEmpty ? nil : keep
+        }
+    }
+
+    /// Forgets every call in flight and answers every parked request "retry" (a rejoin: what
+    /// this incarnation held is no longer the truth).
+    func abandonStorageCalls() {
+        for (_, purpose) in pendingCalls {
+            switch purpose {
+            case .readEntity(let peer, let request), .readCell(_, let peer, let request):
+                answerError(peer, request, .handoffInProgress, "worker \(options.id) is rejoining the cluster: retry")
+            default: break
+            }
+        }
+        pendingCalls = [:]
+        for (id, waiting) in parked {
+            for p in waiting { answerError(p.peer, p.request, .handoffInProgress, "entity \(id.raw): worker \(options.id) is rejoining the cluster, retry") }
+        }
+        parked = [:]
+        parkedCount = 0
+        parkedOnCell = [:]
+        located = [:]
+        locating = [:]
+        loadsWanted = []
+        ownershipPollInFlight = false
+        strayCheckInFlight = false
+        settling = []
+        claiming = []
+    }
+
+    // MARK: Answers from storage
+
+    /// Takes the storage thread's answers and carries on with what each was for.
+    func takeStorage(now: ContinuousClock.Instant) {
+        for completion in io.takeCompletions() {
+            guard let purpose = pendingCalls.removeValue(forKey: completion.tag) else { continue }  // from before a rejoin
+            switch purpose {
+            case .load(let cells): loaded(cells, completion.result, now: now)
+            case .locate(let id): located(id, completion.result, now: now)
+            case .readEntity(let peer, let request): answerRead(peer, request, completion.result)
+            case .readCell(let cell, let peer, let request): answerRead(cell, peer, request, completion.result)
+            case .claimOffer(let offer, let peer, let request): offerClaimed(offer, peer, request, completion.result, now: now)
+            case .settle(let id, let handoffID): settled(id, handoffID: handoffID, completion.result, now: now)
+            case .ownershipPoll: ownershipRead(completion.result, now: now)
+            case .strays: straysRead(completion.result, now: now)
+            case .passOn(let owners): passedOn(owners, completion.result)
+            }
+        }
+        performShardActions(now: now)
+    }
+
+    private func loaded(_ cells: [CellID], _ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
+        switch result {
+        case .success(.cells(let checkpoints)):
+            if tracing {
+                for checkpoint in checkpoints {
+                    for e in checkpoint.entities {
+                        trace(e.id, "in storage's cell \(checkpoint.cell.raw) at v\(e.version) e\(e.ownerEpoch): \(shard.entity(e.id) == nil ? "loaded" : "kept memory's")")
+                    }
+                }
+            }
+            shard.cellsLoaded(checkpoints, now: now)
+        case .failure(let error):
+            for cell in cells { shard.loadFailed(cell) }
+            logger.warning("loading failed; their events stay queued", metadata: ["cells": "\(cells.count)", "error": "\(error)"])
+        default:
+            for cell in cells { shard.loadFailed(cell) }
+        }
+        for cell in cells {
+            guard let waiting = parkedOnCell.removeValue(forKey: cell) else { continue }
+            for id in waiting.sorted() { unpark(id, now: now) }
+        }
+    }
+
+    private func located(_ id: EntityID, _ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
+        let asked = locating.removeValue(forKey: id)
+        switch result {
+        case .success(.entities(let found)):
+            shard.noteStorageRead()
+            // The answer serves the requests that waited for it, now, and no later one: by then
+            // memory may have held (and saved) a newer state.
+            located[id] = (found.first { $0.id == id }, asked == forgotten)
+            unpark(id, now: now)
+            located[id] = nil
+        case .failure(let error):
+            guard let waiting = parked.removeValue(forKey: id) else { return }
+            parkedCount -= waiting.count
+            for p in waiting { answerError(p.peer, p.request, .storageUnavailable, "looking up entity \(id.raw): \(error)") }
+        default:
+            unpark(id, now: now)
+        }
+    }
+}
