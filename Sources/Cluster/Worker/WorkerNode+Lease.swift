@@ -57,8 +57,7 @@ extension WorkerNode {
         checkpointer.clearLeaseLost()
         serving = false
         shard.reset()
-        outgoing = [:]
-        movedAway = [:]
+        handoffs = Handoffs(firstID: handoffs.nextHandoffID)  // ids stay unique: a late answer matches nothing
         confirmed = []
         pending = [:]
         releasing = [:]

@@ -99,7 +99,7 @@ extension WorkerNode {
                         answerError(peer, envelope, .handoffInProgress, "entity \(id.raw): saving its replayed events before the handoff, retry")
                         return
                     }
-                    startHandoff(id, to: move.to.position, cell: target, owner: (worker, endpoint), peer, envelope, key: key, now: now)
+                    startHandoff(id, to: move.to.position, cell: target, target: worker, peer, envelope, key: key, now: now)
                     return
                 }
             }
@@ -165,29 +165,26 @@ extension WorkerNode {
 
     /// Answers for an entity that is moving between workers (retry) or has moved away (redirect).
     private func handingOff(_ id: EntityID, _ peer: [UInt8], _ request: Envelope) -> Bool {
-        if let h = outgoing[id] {
-            answerError(peer, request, .handoffInProgress, "entity \(id.raw) is moving to worker \(h.target): retry")
+        switch handoffs.route(id, in: shard, now: .now) {
+        case nil:
+            return false
+        case .frozen(let target)?:
+            answerError(peer, request, .handoffInProgress, "entity \(id.raw) is moving to worker \(target): retry")
+            return true
+        case .movedAway(let worker, let cell)?:
+            // The cell it went to may have changed hands since: name its owner now.
+            let owner = partition?.owner(of: cell) ?? worker
+            guard owner != options.id else { return false }  // its cell is this worker's now
+            trace(id, "redirected to \(owner): handed away to cell \(cell.raw)")
+            var reply = Cellcluster_V1_Reply()
+            reply.code = .wrongWorker
+            reply.message = "entity \(id.raw) moved to cell \(cell.raw) of worker \(owner)"
+            reply.mapEpoch = mapEpoch
+            reply.redirectWorker = owner
+            reply.redirectEndpoint = peers[owner] ?? ""
+            sendBytes(peer, WireFormat.encode(request.reply(reply, sender: sender)))
             return true
         }
-        guard shard.entity(id) == nil, let away = movedAway[id] else { return false }
-        guard ContinuousClock.now - away.at < Self.movedAwayHint else {
-            // Storage knows better by now: it may have come back with a cell given to this worker,
-            // and redirecting from memory would bounce its client between two workers.
-            movedAway[id] = nil
-            return false
-        }
-        // The cell it went to may have changed hands since: name its owner now.
-        let owner = partition?.owner(of: away.cell) ?? away.worker
-        guard owner != options.id else { return false }  // its cell is this worker's now
-        trace(id, "redirected to \(owner): handed away to cell \(away.cell.raw)")
-        var reply = Cellcluster_V1_Reply()
-        reply.code = .wrongWorker
-        reply.message = "entity \(id.raw) moved to cell \(away.cell.raw) of worker \(owner)"
-        reply.mapEpoch = mapEpoch
-        reply.redirectWorker = owner
-        reply.redirectEndpoint = peers[owner] ?? ""
-        sendBytes(peer, WireFormat.encode(request.reply(reply, sender: sender)))
-        return true
     }
 
     func finishReply(_ peer: [UInt8], _ request: Envelope, _ reply: Cellcluster_V1_Reply, key: String?) {
@@ -260,7 +257,7 @@ extension WorkerNode {
         } else {
             trace(id, "looked up in storage: cell \(stored.cell.raw) v\(stored.version) e\(stored.ownerEpoch), \(shard.entity(id) == nil ? "its cell is loading" : "loaded with its cell")")
         }
-        movedAway[id] = nil
+        handoffs.forgetMovedAway(id)
         guard shard.entity(id) != nil else {
             // Its cell is loading: the request waits for it.
             park(id, peer, request, attempts: attempts, now: now)

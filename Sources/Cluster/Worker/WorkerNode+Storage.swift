@@ -14,10 +14,8 @@ enum PendingCall {
     case readEntity(peer: [UInt8], request: Envelope)
     /// A read of a cell that is not in memory, answered from storage.
     case readCell(CellID, peer: [UInt8], request: Envelope)
-    /// The target's claim of an offered entity.
-    case claimOffer(Cellcluster_V1_HandoffOffer, peer: [UInt8], request: Envelope)
-    /// The source's own claim that settles a handoff the target did not confirm.
-    case settle(EntityID, handoffID: UInt64)
+    /// A claim the handoff protocol asked for.
+    case handoffClaim(Handoffs<Respondent>.Claim)
     /// Who owns the cells on their way here (and those passed on).
     case ownershipPoll
     /// Which cells storage names this worker for (see `passOnStrays`).
@@ -114,8 +112,6 @@ extension WorkerNode {
         loadsWanted = []
         ownershipPollInFlight = false
         strayCheckInFlight = false
-        settling = []
-        claiming = []
     }
 
     // MARK: Answers from storage
@@ -129,8 +125,7 @@ extension WorkerNode {
             case .locate(let id): located(id, completion.result, now: now)
             case .readEntity(let peer, let request): answerRead(peer, request, completion.result)
             case .readCell(let cell, let peer, let request): answerRead(cell, peer, request, completion.result)
-            case .claimOffer(let offer, let peer, let request): offerClaimed(offer, peer, request, completion.result, now: now)
-            case .settle(let id, let handoffID): settled(id, handoffID: handoffID, completion.result, now: now)
+            case .handoffClaim(let claim): handoffClaimed(claim, completion.result, now: now)
             case .ownershipPoll: ownershipRead(completion.result, now: now)
             case .strays: straysRead(completion.result, now: now)
             case .passOn(let owners): passedOn(owners, completion.result)

@@ -66,7 +66,6 @@ extension WorkerNode {
         if (!pending.isEmpty || !forwarding.isEmpty) && now - lastOwnershipPoll >= .milliseconds(50) { pollOwnership(now: now) }
         if now - lastStrayCheck >= .seconds(1) {
             passOnStrays(now: now)
-            movedAway = movedAway.filter { now - $0.value.at < Self.movedAwayHint }
         }
     }
 
@@ -97,7 +96,7 @@ extension WorkerNode {
 
     private func startRelease(now: ContinuousClock.Instant) {
         // An entity frozen in a handoff keeps its cell here until the handoff settles.
-        let frozen = Set(outgoing.values.compactMap { shard.entity($0.moved.id)?.cell })
+        let frozen = handoffs.frozenCells(in: shard)
         let transfers = releasing.filter { !frozen.contains($0.key) }.sorted { $0.key < $1.key }.map { CellTransfer(cell: $0.key, to: $0.value) }
         guard !transfers.isEmpty else { return }
         let batch = shard.takeRelease(transfers, now: now)
@@ -233,6 +232,6 @@ extension WorkerNode {
     /// Nothing left here to give away or wait for.
     var settledForExit: Bool {
         let mine = partition.map { !$0.cells(of: options.id).isEmpty } ?? false
-        return !mine && releasing.isEmpty && release == nil && outgoing.isEmpty && pendingDurable.isEmpty && forwarding.isEmpty
+        return !mine && releasing.isEmpty && release == nil && handoffs.isIdle && pendingDurable.isEmpty && forwarding.isEmpty
     }
 }

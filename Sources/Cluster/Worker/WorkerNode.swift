@@ -64,9 +64,6 @@ public final class WorkerNode {
     var locating: [EntityID: UInt64] = [:]
     /// How many entities memory let go so far (see `Shard.departures`).
     var forgotten: UInt64 { shard.departures }
-    /// Entities whose handoff claims are under way: offered here, or being settled from here.
-    var claiming: Set<EntityID> = []
-    var settling: Set<EntityID> = []
     var ownershipPollInFlight = false
     var strayCheckInFlight = false
     let writer: CheckpointWriter
@@ -82,14 +79,8 @@ public final class WorkerNode {
     var mapEpoch: UInt64 = 0
     var peers: [String: String] = [:]
     var nextCoordinatorRequest: UInt64 = 1
-    /// Handoffs under way from here, and entities recently handed away (for redirects).
-    var outgoing: [EntityID: OutgoingHandoff] = [:]
-    /// A hint, not the truth: the entity may come back by another road (its new cell given to this
-    /// worker, say). Used for `movedAwayHint` after the handoff, then storage answers.
-    var movedAway: [EntityID: (worker: String, cell: CellID, at: ContinuousClock.Instant)] = [:]
-    /// How long a handed-away entity's requests are redirected from memory, without a lookup.
-    static let movedAwayHint: Duration = .seconds(2)
-    var nextHandoffID: UInt64 = UInt64(getpid()) << 32
+    /// The handoff protocol: entities on their way from here or being claimed here.
+    var handoffs = Handoffs<Respondent>(firstID: UInt64(getpid()) << 32)
     /// Cells of other workers this worker's players need (last set sent to each), and cells of
     /// this worker that neighbours' players need (their last set, with when it came).
     var lastNeedsSent: [String: [CellID]] = [:]
@@ -210,7 +201,7 @@ public final class WorkerNode {
             for (_, peer) in peerSockets { poller.add(peer.socket) }
             // The storage thread and the writer ring the doorbell when they have answers; the
             // short wait only covers timers (handoff timeouts, transfers).
-            let busy = !outgoing.isEmpty || !pending.isEmpty || !releasing.isEmpty
+            let busy = !handoffs.outgoing.isEmpty || !pending.isEmpty || !releasing.isEmpty
             let wait = min(busy ? Duration.milliseconds(10) : .milliseconds(50), checkpointer.scheduler.timeUntilDue(now: now))
             do {
                 let ready = try poller.poll(timeoutMilliseconds: max(0, Int(wait.milliseconds)))
@@ -234,7 +225,7 @@ public final class WorkerNode {
                 lastTick = after
             }
             answerDurable(checkpointer.pump(&shard, now: after))
-            if !outgoing.isEmpty { checkHandoffTimeouts(now: after) }
+            if !handoffs.outgoing.isEmpty { checkHandoffTimeouts(now: after) }
             if coordinatorSocket != nil && leaseKeeper != nil {
                 stepTransfers(now: after)
                 let beat = after - lastHeartbeat >= .milliseconds(settings.leases.heartbeatMs)
