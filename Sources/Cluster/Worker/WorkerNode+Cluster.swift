@@ -28,7 +28,7 @@ extension WorkerNode {
             }
             // Ready once storage has answered whether the map's cells are released to it yet
             // (cells their last owner still holds stay on their way after that).
-            if mapEpoch > 0 && leaseKeeper != nil && !ownershipPollInFlight { return true }
+            if mapEpoch > 0 && leaseKeeper != nil && !transfers.readingOwnership { return true }
         }
         return false
     }

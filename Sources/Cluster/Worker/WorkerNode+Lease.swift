@@ -58,13 +58,8 @@ extension WorkerNode {
         serving = false
         shard.reset()
         handoffs = Handoffs(firstID: handoffs.nextHandoffID)  // ids stay unique: a late answer matches nothing
-        confirmed = []
-        pending = [:]
-        releasing = [:]
-        forwarding = [:]
+        transfers = CellTransfers(worker: options.id)
         release = nil
-        partition = nil
-        mapEpoch = 0
         neighbourNeeds = [:]
         lastNeedsSent = [:]
         requests = RequestLog()

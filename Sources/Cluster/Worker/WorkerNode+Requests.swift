@@ -147,8 +147,8 @@ extension WorkerNode {
                 $0.mapEpoch = mapEpoch
                 $0.serving = serving || coordinatorSocket == nil
                 $0.entities = shard.allEntities.map { .init($0) }
-                $0.givingAway = releasing.keys.sorted().map(\.raw)
-                $0.receiving = pending.keys.sorted().map(\.raw)
+                $0.givingAway = transfers.releasing.keys.sorted().map(\.raw)
+                $0.receiving = transfers.pending.keys.sorted().map(\.raw)
                 $0.oldestUnsavedAgeMs = UInt64(shard.oldestUnsavedAge(now: now).map { max(0, $0.milliseconds) } ?? 0)
             }
             send(peer, reply)

@@ -110,8 +110,6 @@ extension WorkerNode {
         located = [:]
         locating = [:]
         loadsWanted = []
-        ownershipPollInFlight = false
-        strayCheckInFlight = false
     }
 
     // MARK: Answers from storage
@@ -128,7 +126,7 @@ extension WorkerNode {
             case .handoffClaim(let claim): handoffClaimed(claim, completion.result, now: now)
             case .ownershipPoll: ownershipRead(completion.result, now: now)
             case .strays: straysRead(completion.result, now: now)
-            case .passOn(let owners): passedOn(owners, completion.result)
+            case .passOn(let owners): transfers.passedOn(owners, succeeded: (try? completion.result.get()) != nil)
             }
         }
         performShardActions(now: now)

@@ -64,8 +64,6 @@ public final class WorkerNode {
     var locating: [EntityID: UInt64] = [:]
     /// How many entities memory let go so far (see `Shard.departures`).
     var forgotten: UInt64 { shard.departures }
-    var ownershipPollInFlight = false
-    var strayCheckInFlight = false
     let writer: CheckpointWriter
     var checkpointer: Checkpointer
     let writeThrough: WriteThroughStore?
@@ -75,9 +73,9 @@ public final class WorkerNode {
     var nextTicket: UInt64 = 1
     /// The DEALER socket to the coordinator, when there is one.
     let coordinatorSocket: Socket?
-    /// The current shard map and each worker's endpoint (for redirects).
-    var mapEpoch: UInt64 = 0
-    var peers: [String: String] = [:]
+    /// The current shard map's epoch and each worker's endpoint (for redirects).
+    var mapEpoch: UInt64 { transfers.mapEpoch }
+    var peers: [String: String] { transfers.endpoints }
     var nextCoordinatorRequest: UInt64 = 1
     /// The handoff protocol: entities on their way from here or being claimed here.
     var handoffs = Handoffs<Respondent>(firstID: UInt64(getpid()) << 32)
@@ -96,19 +94,11 @@ public final class WorkerNode {
     var lastRegistration = ContinuousClock.now - .seconds(10)
     /// False while this worker may not answer for its cells (no lease, or it lapsed).
     var serving = false
-    var partition: PartitionMap?
-    /// Cells this worker serves; cells the map gives it that their previous owner has not
-    /// released yet (with the map epoch they came with); cells it gives away (to whom) until the
-    /// transaction that saves their state commits; and cells that came and left before they were
-    /// released here, which it passes on if storage ever names it.
-    var confirmed: Set<CellID> = []
-    var pending: [CellID: UInt64] = [:]
-    var releasing: [CellID: String] = [:]
-    var forwarding: [CellID: (to: String, since: ContinuousClock.Instant)] = [:]
+    var partition: PartitionMap? { transfers.map }
+    /// Cell transfers: which cells this worker serves, receives and gives away (WorldCore).
+    lazy var transfers = CellTransfers(worker: options.id)
+    /// The release transaction in the writer now: its ticket and what it saves.
     var release: (ticket: UInt64, batch: CheckpointBatch)?
-    var releaseRetryAt = ContinuousClock.now
-    var lastOwnershipPoll = ContinuousClock.now
-    var lastStrayCheck = ContinuousClock.now
     /// Requests per cell since the last load report.
     var cellRequests: [CellID: UInt64] = [:]
     var lastLoadReport = ContinuousClock.now
@@ -201,7 +191,7 @@ public final class WorkerNode {
             for (_, peer) in peerSockets { poller.add(peer.socket) }
             // The storage thread and the writer ring the doorbell when they have answers; the
             // short wait only covers timers (handoff timeouts, transfers).
-            let busy = !handoffs.outgoing.isEmpty || !pending.isEmpty || !releasing.isEmpty
+            let busy = !handoffs.outgoing.isEmpty || !transfers.pending.isEmpty || !transfers.releasing.isEmpty
             let wait = min(busy ? Duration.milliseconds(10) : .milliseconds(50), checkpointer.scheduler.timeUntilDue(now: now))
             do {
                 let ready = try poller.poll(timeoutMilliseconds: max(0, Int(wait.milliseconds)))
@@ -264,7 +254,7 @@ public final class WorkerNode {
         if settledForExit { return true }
         let waited = now - drainStarted!
         if Shutdown.isRequested, waited >= .seconds(5), partition.map({ !$0.cells(of: options.id).isEmpty }) ?? true,
-            release == nil, releasing.isEmpty {
+            release == nil, transfers.releasing.isEmpty {
             logger.warning("no map without this worker after 5 s (is the coordinator down?): final checkpoint only; its cells fail over when the lease runs out")
             return true
         }
