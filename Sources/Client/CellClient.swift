@@ -106,6 +106,15 @@ public final class CellClient {
         }
     }
 
+    /// Waits until one of `clients` has a reply, or `timeoutMilliseconds` pass: a load generator
+    /// that waits here sees each reply the moment it arrives (a sleep would add to its latency).
+    /// - Returns: true when a reply is waiting.
+    public static func wait(_ clients: some Sequence<CellClient>, timeoutMilliseconds: Int) -> Bool {
+        var poller = Poller()
+        for client in clients { poller.add(client.socket) }
+        return (try? poller.poll(timeoutMilliseconds: timeoutMilliseconds).isEmpty == false) ?? false
+    }
+
     /// Sends raw bytes (tests of malformed frames).
     public func sendRaw(_ bytes: [UInt8]) throws(ClientError) {
         do { try socket.send([bytes]) } catch { throw .transport(error) }

@@ -108,7 +108,7 @@ public final class SoakRun {
                 periodicAudit(log: log)
                 nextAudit = at + .milliseconds(Int(options.auditEvery! * 1000))
             }
-            if !busy { Thread.sleep(forTimeInterval: 0.0005) }
+            if !busy { generator.waitForAnswers(milliseconds: 1) }  // wakes the moment a reply comes
         }
         progress.finish()
         return try finish(log: log)

@@ -117,6 +117,11 @@ public final class LoadGenerator {
         return busy
     }
 
+    /// Waits (at most `milliseconds`) for a reply from any worker: the idle wait of the run loop.
+    public func waitForAnswers(milliseconds: Int) {
+        if !CellClient.wait(clients.values, timeoutMilliseconds: milliseconds) { return }
+    }
+
     /// One request for every created entity: a move to where it is (it loads the entity's cell
     /// where it is not in memory).
     public func touchAll(now: ContinuousClock.Instant) {
