@@ -155,4 +155,14 @@ import Testing
         #expect(t.adopt(map(epoch: 3, [(99, "w1")]), endpoints: [:], shard: &s, now: t0).isEmpty)
         #expect(t.confirmed == before && t.mapEpoch == 4)
     }
+
+    @Test func aFailedOwnershipReadChangesNothingAndIsAskedAgain() {
+        var t = CellTransfers(worker: "w1")
+        var s = shard()
+        let m = map(epoch: 2, [(49, "w1"), (99, "w2")])
+        let asked = Self.reads(t.adopt(m, endpoints: [:], shard: &s, now: t0))
+        #expect(t.ownershipRead(nil, maxSequence: 0, cellsWithPlayers: [], shard: &s, now: t0).isEmpty)
+        #expect(t.confirmed.isEmpty && Set(t.pending.keys) == Set(asked))
+        #expect(Set(Self.reads(t.tick(frozen: [], now: t0 + .milliseconds(60)))) == Set(asked))
+    }
 }

@@ -255,4 +255,43 @@ import Testing
         #expect(Self.holders(source, target) == ["A"])
         #expect(source.shard.entity(Self.id)?.ownerEpoch == 5 && arbiter.epochs[Self.id] == 5)
     }
+
+    @Test func storageFailingOnTheTargetsClaimRefusesTheOfferAndTakesNothingIn() throws {
+        var (source, target, _) = world()
+        let started = source.handoffs.start(Self.id, to: Harness.center(5, 5), cell: Self.b, target: "B", reply: "move", shard: source.shard, now: t0)
+        let offer = try #require(Self.offer(in: started, from: "A", reply: "offer"))
+        let claim = try #require(Self.claims(target.handoffs.offered(offer, serves: true, shard: &target.shard, now: t0)).first)
+        let answer = target.handoffs.claimed(claim.3, .failed("server closed the connection"), shard: &target.shard, now: t0)
+        #expect(answer.contains { if case .refuse(_, .storageUnavailable, _) = $0 { true } else { false } })
+        #expect(Self.holders(target).isEmpty && target.handoffs.isIdle)
+        // A later offer of the same entity is claimed again (the failed one left no claim behind).
+        #expect(Self.claims(target.handoffs.offered(offer, serves: true, shard: &target.shard, now: t0)).count == 1)
+    }
+
+    /// Session 4's 10-minute soak: between two refusals the entity left the source's memory (its
+    /// cell evicted); settling took the missing entity for the target's win, told the client it
+    /// moved and redirected it to a target that never had it. Now storage answers the retry.
+    @Test func anEntityThatLeftMemoryBeforeItsHandoffSettledIsNotTakenForTheTargetsWin() throws {
+        var (source, _, _) = world()
+        let started = source.handoffs.start(Self.id, to: Harness.center(5, 5), cell: Self.b, target: "B", reply: "move", shard: source.shard, now: t0)
+        let offer = try #require(Self.offer(in: started, from: "A", reply: "offer"))
+        source.shard.dropEntity(Self.id, now: t0)  // evicted with its cell meanwhile
+        source.outbox += source.handoffs.refused(Self.id, handoffID: offer.handoffID, reason: "busy", shard: &source.shard, now: t0)
+        #expect(source.replies == ["move: retry"])
+        #expect(Self.claims(source.outbox).isEmpty)
+        #expect(source.handoffs.route(Self.id, in: source.shard, now: t0) == nil)  // no "moved away" redirect
+    }
+
+    @Test func aClaimThatCompletesAfterTheCellChangedHandsLeavesTheEntityToStorage() throws {
+        var (source, target, arbiter) = world()
+        let started = source.handoffs.start(Self.id, to: Harness.center(5, 5), cell: Self.b, target: "B", reply: "move", shard: source.shard, now: t0)
+        let offer = try #require(Self.offer(in: started, from: "A", reply: "offer"))
+        let claim = try #require(Self.claims(target.handoffs.offered(offer, serves: true, shard: &target.shard, now: t0)).first)
+        // A new map gave cell b to a third worker while the claim ran.
+        let result = arbiter.claim(claim.0, expected: claim.1, source: claim.2)
+        let answer = target.handoffs.claimed(claim.3, result, serves: false, shard: &target.shard, now: t0)
+        #expect(Self.accepted(answer) == 4)  // the claim stands: the source lets go
+        #expect(Self.holders(target).isEmpty)  // but the cell's owner loads it from storage
+        #expect(arbiter.rows[Self.id]?.cell == Self.b && arbiter.epochs[Self.id] == 4)
+    }
 }

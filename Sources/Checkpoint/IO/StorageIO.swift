@@ -198,37 +198,31 @@ public final class StorageIO: Sendable {
         }
         switch group[0].call {
         case .loadCells:
-            var cells: [CellID] = []
-            var seen: Set<CellID> = []
-            for job in group { if case .loadCells(let c) = job.call { for cell in c where seen.insert(cell).inserted { cells.append(cell) } } }
-            do {
-                let loaded = try storage.loadCells(cells)
-                let byCell = Dictionary(loaded.map { ($0.cell, $0) }, uniquingKeysWith: { a, _ in a })
-                return group.map { job in
-                    guard case .loadCells(let c) = job.call else { return .success(.cells([])) }
-                    return .success(.cells(c.compactMap { byCell[$0] }))
-                }
-            } catch {
-                return Array(repeating: .failure(failure(error)), count: group.count)
-            }
+            return merged(group, keys: { if case .loadCells(let c) = $0 { c } else { [] } }, load: storage.loadCells, key: \.cell,
+                          answer: StorageAnswer.cells, failure: failure)
         case .loadEntities:
-            var ids: [EntityID] = []
-            var seen: Set<EntityID> = []
-            for job in group { if case .loadEntities(let e) = job.call { for id in e where seen.insert(id).inserted { ids.append(id) } } }
-            do {
-                let loaded = try storage.loadEntities(ids)
-                let byID = Dictionary(loaded.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-                return group.map { job in
-                    guard case .loadEntities(let e) = job.call else { return .success(.entities([])) }
-                    return .success(.entities(e.compactMap { byID[$0] }))
-                }
-            } catch {
-                return Array(repeating: .failure(failure(error)), count: group.count)
-            }
+            return merged(group, keys: { if case .loadEntities(let e) = $0 { e } else { [] } }, load: storage.loadEntities, key: \.id,
+                          answer: StorageAnswer.entities, failure: failure)
         default:
             return group.map { job in
                 do { return .success(try storage.perform(job.call, lease: job.lease)) } catch { return .failure(failure(error)) }
             }
+        }
+    }
+
+    /// One load for every key the group's calls ask for; each call gets back what it asked for.
+    private static func merged<Key: Hashable, Value>(
+        _ group: [Job], keys: (StorageCall) -> [Key], load: ([Key]) throws -> [Value], key: (Value) -> Key,
+        answer: ([Value]) -> StorageAnswer, failure: (any Error) -> PQError
+    ) -> [Result<StorageAnswer, PQError>] {
+        var all: [Key] = []
+        var seen: Set<Key> = []
+        for job in group { for k in keys(job.call) where seen.insert(k).inserted { all.append(k) } }
+        do {
+            let byKey = Dictionary(try load(all).map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
+            return group.map { .success(answer(keys($0.call).compactMap { byKey[$0] })) }
+        } catch {
+            return Array(repeating: .failure(failure(error)), count: group.count)
         }
     }
 }

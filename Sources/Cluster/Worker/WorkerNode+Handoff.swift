@@ -70,7 +70,11 @@ extension WorkerNode {
         case .failure(let error): .failed("\(error)")
         case .success(let other): .failed("unexpected answer from storage: \(other)")
         }
-        perform(handoffs.claimed(claim, outcome, shard: &shard, now: now), now: now)
+        var serves = true
+        if case .offered(let offer) = claim {
+            serves = if let cell = try? shard.settings.grid.cell(at: offer.entity.position), case .serve = gate(cell) { true } else { false }
+        }
+        perform(handoffs.claimed(claim, outcome, serves: serves, shard: &shard, now: now), now: now)
     }
 
     /// Settles handoffs whose target has not answered in time.

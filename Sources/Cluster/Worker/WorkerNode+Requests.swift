@@ -85,7 +85,7 @@ extension WorkerNode {
                 case .wait(let why):
                     answerError(peer, envelope, .handoffInProgress, why)
                     return
-                case .redirect(let worker, let endpoint):
+                case .redirect(let worker, _):
                     do {
                         _ = try move.to.position.validated()
                     } catch {

@@ -54,7 +54,16 @@ extension WorkerNode {
         guard !loadsWanted.isEmpty else { return }
         let cells = loadsWanted
         loadsWanted.removeAll(keepingCapacity: true)
+        let tag = nextStorageTag
+        for cell in cells { loadTags[cell] = tag }
         submit(.loadCells(cells), for: .load(cells))
+    }
+
+    /// Cells whose load failed while entities had moved into them: asked for again, not too often.
+    func retryFailedLoads() {
+        let cells = failedLoads.filter { shard.phase(of: $0) == .loading && loadTags[$0] == nil }
+        failedLoads.removeAll()
+        loadsWanted += cells.sorted()
     }
 
     // MARK: Parking
@@ -110,6 +119,8 @@ extension WorkerNode {
         located = [:]
         locating = [:]
         loadsWanted = []
+        loadTags = [:]
+        failedLoads = []
     }
 
     // MARK: Answers from storage
@@ -119,7 +130,7 @@ extension WorkerNode {
         for completion in io.takeCompletions() {
             guard let purpose = pendingCalls.removeValue(forKey: completion.tag) else { continue }  // from before a rejoin
             switch purpose {
-            case .load(let cells): loaded(cells, completion.result, now: now)
+            case .load(let cells): loaded(cells, tag: completion.tag, completion.result, now: now)
             case .locate(let id): located(id, completion.result, now: now)
             case .readEntity(let peer, let request): answerRead(peer, request, completion.result)
             case .readCell(let cell, let peer, let request): answerRead(cell, peer, request, completion.result)
@@ -132,9 +143,16 @@ extension WorkerNode {
         performShardActions(now: now)
     }
 
-    private func loaded(_ cells: [CellID], _ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
+    /// A batched load came back. Only the cells whose latest load this was take it: a cell
+    /// forgotten and asked for again while it was loading (given away and back, say) waits for
+    /// its newer load, since this one may predate what was saved meanwhile.
+    private func loaded(_ asked: [CellID], tag: UInt64, _ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
+        let cells = asked.filter { loadTags[$0] == tag }
+        for cell in cells { loadTags[cell] = nil }
+        let current = Set(cells)
         switch result {
-        case .success(.cells(let checkpoints)):
+        case .success(.cells(let all)):
+            let checkpoints = all.filter { current.contains($0.cell) }
             if tracing {
                 for checkpoint in checkpoints {
                     for e in checkpoint.entities {
@@ -145,9 +163,11 @@ extension WorkerNode {
             shard.cellsLoaded(checkpoints, now: now)
         case .failure(let error):
             for cell in cells { shard.loadFailed(cell) }
+            failedLoads.formUnion(cells)
             logger.warning("loading failed; their events stay queued", metadata: ["cells": "\(cells.count)", "error": "\(error)"])
         default:
             for cell in cells { shard.loadFailed(cell) }
+            failedLoads.formUnion(cells)
         }
         for cell in cells {
             guard let waiting = parkedOnCell.removeValue(forKey: cell) else { continue }

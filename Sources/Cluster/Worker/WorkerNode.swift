@@ -51,6 +51,10 @@ public final class WorkerNode {
     var pendingCalls: [UInt64: PendingCall] = [:]
     /// Cells the shard asked to load during this turn (one call per turn).
     var loadsWanted: [CellID] = []
+    /// The storage call that loads each loading cell (its tag): an older load's answer is ignored.
+    var loadTags: [CellID: UInt64] = [:]
+    /// Loads that failed while entities waited in the cell: asked for again on the next tick.
+    var failedLoads: Set<CellID> = []
     /// Requests held until storage answers about their entity, in arrival order per entity.
     var parked: [EntityID: [ParkedRequest]] = [:]
     var parkedCount = 0
@@ -212,6 +216,7 @@ public final class WorkerNode {
                 shard.tick(now: after)
                 performShardActions(now: after)
                 if parkedCount > 0 { expireParked(now: after) }
+                if !failedLoads.isEmpty { retryFailedLoads() }
                 lastTick = after
             }
             answerDurable(checkpointer.pump(&shard, now: after))

@@ -232,11 +232,13 @@ public struct Handoffs<Reply: Sendable>: Sendable {
         return [.claim(current, expected: h.expected, source: nil, for: .settle(id, handoffID: h.handoffID))]
     }
 
-    /// Storage's answer to a claim this value asked for.
-    public mutating func claimed(_ claim: Claim, _ result: ClaimResult, shard: inout Shard, now: ContinuousClock.Instant) -> [Action] {
+    /// Storage's answer to a claim this value asked for. `serves` says whether this worker still
+    /// serves the offered entity's new cell (the map may have changed while the claim ran).
+    public mutating func claimed(_ claim: Claim, _ result: ClaimResult, serves: Bool = true, shard: inout Shard,
+                                 now: ContinuousClock.Instant) -> [Action] {
         switch claim {
         case .settle(let id, let handoffID): settled(id, handoffID: handoffID, result, shard: &shard, now: now)
-        case .offered(let offer): offerClaimed(offer, result, shard: &shard, now: now)
+        case .offered(let offer): offerClaimed(offer, result, serves: serves, shard: &shard, now: now)
         }
     }
 
@@ -297,11 +299,19 @@ public struct Handoffs<Reply: Sendable>: Sendable {
         return actions + [.claim(offer.entity, expected: offer.sourceEpoch, source: source, for: .offered(offer))]
     }
 
-    private mutating func offerClaimed(_ offer: Offer, _ result: ClaimResult, shard: inout Shard, now: ContinuousClock.Instant) -> [Action] {
+    private mutating func offerClaimed(_ offer: Offer, _ result: ClaimResult, serves: Bool, shard: inout Shard,
+                                       now: ContinuousClock.Instant) -> [Action] {
         let id = offer.entity.id
         claiming.remove(id)
         let next = offer.sourceEpoch + 1
         switch result {
+        case .won where !serves, .alreadyClaimed where !serves:
+            // Stored under this worker's claim, in a cell another worker serves now: that worker
+            // loads it from storage. Held here too, it would be a second copy.
+            return [
+                .trace(id, "claimed from \(offer.sourceWorker) at e\(next), but cell \(offer.entity.cell.raw) is no longer served here: storage holds it for the cell's owner"),
+                .accept(offer, epoch: next),
+            ]
         case .won, .alreadyClaimed:
             var adopted = offer.entity
             adopted.ownerEpoch = next
