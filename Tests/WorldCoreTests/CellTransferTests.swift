@@ -165,4 +165,31 @@ import Testing
         #expect(t.confirmed.isEmpty && Set(t.pending.keys) == Set(asked))
         #expect(Set(Self.reads(t.tick(frozen: [], now: t0 + .milliseconds(60)))) == Set(asked))
     }
+
+    /// The 10-minute soak of session 5: a cell given away came back in the next map while its
+    /// release was in storage; the worker served it again at once (a handoff brought a player in,
+    /// which moved), then the release committed and the worker forgot the cell with the player's
+    /// new moves. Now such a cell is not served until storage names this worker again.
+    @Test func aCellThatComesBackWhileItsReleaseIsInStorageIsNotServedUntilStorageNamesThisWorker() {
+        let first = map(epoch: 1, [(49, "w1"), (99, "w2")])
+        var (t, s) = settled(first)
+        let second = map(epoch: 2, [(39, "w1"), (99, "w2")])
+        _ = t.adopt(second, endpoints: [:], shard: &s, now: t0)
+        let lost = Set(first.cells(of: "w1")).subtracting(second.cells(of: "w1")).sorted()
+        let released = Self.releases(t.tick(frozen: [lost[0]], now: t0))  // an entity frozen in a handoff keeps lost[0]
+        let cell = released[0].cell
+        let asked = Self.reads(t.adopt(map(epoch: 3, [(49, "w1"), (99, "w2")]), endpoints: [:], shard: &s, now: t0))  // all of it back
+        #expect(!asked.contains(cell))  // storage still names w1 until the release commits: not asked
+        _ = t.ownershipRead(asked.map { ($0, "w1", 1) }, maxSequence: 0, cellsWithPlayers: [], shard: &s, now: t0)
+        #expect(!t.confirmed.contains(cell) && t.returning.contains(cell))
+        #expect(s.ownership?.owns(cell) == false)  // requests for it wait
+        // A cell whose release had not started yet is simply kept.
+        #expect(t.confirmed.contains(lost[0]) && s.ownership?.owns(lost[0]) == true)
+        _ = t.released(succeeded: true, shard: &s, now: t0)
+        #expect(t.pending[cell] != nil && t.releasing[cell] == nil)
+        // Storage names w1 again (the coordinator's next round, or the receiver's release).
+        let read = Self.reads(t.tick(frozen: [], now: t0 + .milliseconds(100)))
+        _ = t.ownershipRead(read.map { ($0, "w1", 3) }, maxSequence: 0, cellsWithPlayers: [], shard: &s, now: t0)
+        #expect(t.confirmed.contains(cell) && s.ownership?.owns(cell) == true)
+    }
 }

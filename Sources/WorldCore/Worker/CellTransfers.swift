@@ -40,6 +40,10 @@ public struct CellTransfers: Sendable {
     public private(set) var forwarding: [CellID: (to: String, since: ContinuousClock.Instant)] = [:]
     /// The release in storage now.
     public private(set) var releaseInFlight: [CellTransfer]?
+    /// Cells the map gave back while the release that names another owner is in storage: not
+    /// served (it would change state that the release's commit makes this worker forget), and
+    /// not looked up (storage still names this worker) until that release ends.
+    public private(set) var returning: Set<CellID> = []
     private var releaseRetryAt: ContinuousClock.Instant?
     private var lastPoll: ContinuousClock.Instant?
     private var lastStrayCheck: ContinuousClock.Instant?
@@ -63,6 +67,9 @@ public struct CellTransfers: Sendable {
         return !mine && releasing.isEmpty && releaseInFlight == nil && forwarding.isEmpty
     }
 
+    /// Cells of this worker's map that it does not serve yet.
+    private var waiting: Set<CellID> { Set(pending.keys).union(returning) }
+
     /// The map's owner of a cell (nil before the first map).
     public func owner(of cell: CellID) -> String? { map?.owner(of: cell) }
 
@@ -74,14 +81,20 @@ public struct CellTransfers: Sendable {
         let mine = Set(next.cells(of: worker))
         var kept = confirmed.intersection(mine)
         for cell in confirmed.subtracting(mine) { releasing[cell] = next.owner(of: cell) }
+        let inFlight = Set(releaseInFlight?.map(\.cell) ?? [])
         for cell in Array(releasing.keys) {
             if mine.contains(cell) {
                 releasing[cell] = nil
-                kept.insert(cell)
+                if inFlight.contains(cell) {
+                    returning.insert(cell)  // see `returning`
+                } else {
+                    kept.insert(cell)  // its release has not started: nothing was saved away
+                }
             } else {
                 releasing[cell] = next.owner(of: cell)
             }
         }
+        returning = returning.filter { mine.contains($0) }  // gone again: the release's end passes it on
         for (cell, _) in pending where !mine.contains(cell) {
             pending[cell] = nil
             forwarding[cell] = (next.owner(of: cell), now)
@@ -94,13 +107,13 @@ public struct CellTransfers: Sendable {
                 forwarding[cell]!.to = next.owner(of: cell)
             }
         }
-        for cell in mine where !kept.contains(cell) && pending[cell] == nil { pending[cell] = 0 }
+        for cell in mine where !kept.contains(cell) && pending[cell] == nil && !returning.contains(cell) { pending[cell] = 0 }
         confirmed = kept
         map = next
         mapEpoch = next.epoch
         self.endpoints = endpoints
         shard.epoch = next.epoch
-        shard.setOwnership(Ownership(map: next, worker: worker, pending: Set(pending.keys)), now: now)
+        shard.setOwnership(Ownership(map: next, worker: worker, pending: waiting), now: now)
         var actions: [Action] = [.note("shard map \(next.epoch) adopted: \(mine.count) cells, \(pending.count) on their way here, \(releasing.count) to give away")]
         if !pending.isEmpty { actions += poll(now: now) }
         return actions
@@ -143,8 +156,16 @@ public struct CellTransfers: Sendable {
         releaseInFlight = nil
         guard succeeded else {
             releaseRetryAt = now + releaseRetry
+            // Nothing was given away: cells that came back meanwhile are still this worker's,
+            // in storage and in memory.
+            if !returning.isEmpty, let map {
+                confirmed.formUnion(returning)
+                returning = []
+                shard.setOwnership(Ownership(map: map, worker: worker, pending: waiting), now: now)
+            }
             return [.note("giving \(transfers.count) cells away failed; retrying")]
         }
+        returning = []  // released: they wait in `pending` below until storage names this worker
         let mine = Set(map.map { $0.cells(of: worker) } ?? [])
         var cameBack = false
         for transfer in transfers {
@@ -156,7 +177,7 @@ public struct CellTransfers: Sendable {
                 cameBack = true
             }
         }
-        if cameBack, let map { shard.setOwnership(Ownership(map: map, worker: worker, pending: Set(pending.keys)), now: now) }
+        if cameBack, let map { shard.setOwnership(Ownership(map: map, worker: worker, pending: waiting), now: now) }
         var actions: [Action] = [.note("\(transfers.count) cells given away, \(releasing.count) left")]
         // A newer map sent a cell elsewhere while the release named its old receiver (one that
         // failed over meanwhile, say): storage must name the owner the map has now.
@@ -200,7 +221,7 @@ public struct CellTransfers: Sendable {
             pending[cell] = nil
             confirmed.insert(cell)
         }
-        if let map { shard.setOwnership(Ownership(map: map, worker: worker, pending: Set(pending.keys)), now: now) }
+        if let map { shard.setOwnership(Ownership(map: map, worker: worker, pending: waiting), now: now) }
         // Arrived cells that hold players load at once, their players present, as they were
         // with the cell's last owner.
         let arrivedSet = Set(arrived)
