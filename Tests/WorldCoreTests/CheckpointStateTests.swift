@@ -54,6 +54,26 @@ import Testing
         #expect(shard.entity(EntityID(2))?.ownerEpoch == 5)
     }
 
+    /// Session 5's 10-minute soak: a group commit merged durable batches of several entities and
+    /// reported one row fenced (an old copy of player 4548 from before it was handed away). Each
+    /// merged batch was marked saved with that report, and a batch that had not written the
+    /// player dropped it, though memory held it under a newer epoch with acknowledged moves.
+    @Test func aGroupCommitsFencedRowDoesNotDropTheEntityFromBatchesThatDidNotWriteIt() throws {
+        var h = Harness(radius: 1)
+        try h.spawn(1, .player, at: 5, 5)
+        try h.spawn(2, .player, at: 5, 5)
+        var shard = h.shard
+        let old = shard.takeDurable(entities: [EntityID(1)], cells: [], now: h.now)  // player 1, epoch 1
+        shard.setOwnerEpoch(EntityID(1), 3)  // handed away and back meanwhile
+        let other = shard.takeDurable(entities: [EntityID(2)], cells: [], now: h.now)  // player 2 only
+        var merged = WriteReport()
+        merged.fencedEntities = [EntityID(1)]  // the old copy lost to storage's newer epoch
+        shard.durableSucceeded(other, report: merged, now: h.now)
+        shard.durableSucceeded(old, report: merged, now: h.now)
+        #expect(shard.entity(EntityID(1))?.ownerEpoch == 3)
+        #expect(shard.entity(EntityID(2)) != nil)
+    }
+
     @Test func aChangeDuringTheWriteStaysUnsaved() throws {
         var shard = Shard(settings: ShardSettings(grid: Harness.grid, activeRadius: 0))
         let now = ContinuousClock.now

@@ -69,11 +69,16 @@ extension Shard {
 
     /// What a committed batch wrote is saved, unless it changed again meanwhile.
     private mutating func markSaved(_ batch: CheckpointBatch, report: WriteReport, now: ContinuousClock.Instant) {
-        // Fenced rows belong to a newer owner: this shard must not keep serving them.
-        // Not a copy taken in again meanwhile under a newer epoch (it came back in a handoff).
+        // Fenced rows belong to a newer owner: this shard must not keep serving them. Not a copy
+        // taken in again meanwhile under a newer epoch (it came back in a handoff), and only rows
+        // this batch wrote: a group commit reports the fenced rows of every batch it merged, and
+        // a sibling batch's old copy says nothing about the copy held now.
         if !report.fencedEntities.isEmpty {
             let written = Dictionary(batch.entities.map { ($0.id, $0.ownerEpoch) }, uniquingKeysWith: max)
-            for id in report.fencedEntities where (entities[id]?.ownerEpoch ?? 0) <= (written[id] ?? .max) { dropEntity(id, now: now) }
+            for id in report.fencedEntities {
+                guard let epoch = written[id], let held = entities[id], held.ownerEpoch <= epoch else { continue }
+                dropEntity(id, now: now)
+            }
         }
         monitor.fencedRows &+= UInt64(report.fencedEntities.count + report.fencedCells.count)
         monitor.deadLetters &+= UInt64(report.deadLetteredEntities.count + report.deadLetteredCells.count)
