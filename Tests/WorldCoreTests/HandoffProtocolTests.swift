@@ -232,6 +232,11 @@ import Testing
         source.shard.adoptEntity(Entity(id: EntityID(9), kind: .npc, position: Harness.center(4, 5), cell: Self.a, version: UInt64.max), now: t0)
         let start = source.handoffs.start(EntityID(9), to: Harness.center(5, 5), cell: Self.b, target: "B", reply: "m", shard: source.shard, now: t0)
         #expect(start.contains { if case .retry = $0 { true } else { false } })
+        // Nor one at the highest owner epoch: settling it would need the epoch after it.
+        source.shard.adoptEntity(Entity(id: EntityID(10), kind: .npc, position: Harness.center(4, 5), cell: Self.a, ownerEpoch: UInt64.max), now: t0)
+        let last = source.handoffs.start(EntityID(10), to: Harness.center(5, 5), cell: Self.b, target: "B", reply: "m", shard: source.shard, now: t0)
+        #expect(last.contains { if case .retry = $0 { true } else { false } })
+        #expect(source.handoffs.isIdle)
     }
 
     @Test func anEntityThatComesBackBeforeTheSourceHeardCompletesTheOldHandoff() throws {

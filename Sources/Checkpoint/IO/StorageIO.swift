@@ -26,7 +26,6 @@ public final class StorageIO: Sendable {
         var done: [StorageCompletion] = []
         var stopping = false
         var lease: LeaseToken?
-        var inFlight = 0
     }
 
     private let state = Mutex(State())
@@ -90,9 +89,6 @@ public final class StorageIO: Sendable {
         }
     }
 
-    /// Calls submitted and not yet taken back.
-    public var outstanding: Int { state.withLock { $0.queue.count + $0.inFlight + $0.done.count } }
-
     /// Finishes queued calls, then ends the thread.
     public func stop() {
         state.withLock { $0.stopping = true }
@@ -144,10 +140,7 @@ public final class StorageIO: Sendable {
                     if let direct = job.direct { direct(completion) } else { completions.append(completion) }
                 }
             }
-            state.withLock { s in
-                s.done.append(contentsOf: completions)
-                s.inFlight = 0
-            }
+            state.withLock { $0.done.append(contentsOf: completions) }
             if !completions.isEmpty { onCompletion() }
         }
     }
@@ -158,7 +151,6 @@ public final class StorageIO: Sendable {
             let taken: [Job]? = state.withLock { s in
                 if s.queue.isEmpty { return s.stopping ? [] : nil }
                 defer { s.queue.removeAll(keepingCapacity: true) }
-                s.inFlight = s.queue.count
                 return s.queue
             }
             if let taken { return taken.isEmpty ? nil : taken }

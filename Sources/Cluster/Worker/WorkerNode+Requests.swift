@@ -229,7 +229,7 @@ extension WorkerNode {
         func lookUp() -> Bool {
             park(id, peer, request, attempts: attempts, now: now)
             if locating[id] == nil {
-                locating[id] = forgotten
+                locating[id] = shard.departures
                 submit(.loadEntities([id]), for: .locate(id))
             }
             return false
@@ -270,7 +270,7 @@ extension WorkerNode {
     /// A request about an entity whose earlier requests are parked waits behind them (each
     /// entity's requests are answered in the order they came).
     private func waitsBehindParked(_ id: EntityID, _ peer: [UInt8], _ request: Envelope, attempts: Int, now: ContinuousClock.Instant) -> Bool {
-        guard parked[id] != nil else { return false }
+        guard parkedCount > 0, parked[id] != nil else { return false }  // no lookup when nothing is parked
         park(id, peer, request, attempts: attempts, now: now)
         return true
     }

@@ -161,13 +161,12 @@ extension WorkerNode {
                 }
             }
             shard.cellsLoaded(checkpoints, now: now)
-        case .failure(let error):
-            for cell in cells { shard.loadFailed(cell) }
-            failedLoads.formUnion(cells)
-            logger.warning("loading failed; their events stay queued", metadata: ["cells": "\(cells.count)", "error": "\(error)"])
         default:
             for cell in cells { shard.loadFailed(cell) }
             failedLoads.formUnion(cells)
+            if case .failure(let error) = result {
+                logger.warning("loading failed; their events stay queued", metadata: ["cells": "\(cells.count)", "error": "\(error)"])
+            }
         }
         for cell in cells {
             guard let waiting = parkedOnCell.removeValue(forKey: cell) else { continue }
@@ -182,7 +181,7 @@ extension WorkerNode {
             shard.noteStorageRead()
             // The answer serves the requests that waited for it, now, and no later one: by then
             // memory may have held (and saved) a newer state.
-            located[id] = (found.first { $0.id == id }, asked == forgotten)
+            located[id] = (found.first { $0.id == id }, asked == shard.departures)
             unpark(id, now: now)
             located[id] = nil
         case .failure(let error):

@@ -45,14 +45,11 @@ extension WorkerNode {
 
     func ownershipRead(_ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
         let actions: [CellTransfers.Action]
-        switch result {
-        case .success(.ownership(let r)):
+        if case .success(.ownership(let r)) = result {
             actions = transfers.ownershipRead(r.rows.map { ($0.cell, $0.worker, $0.epoch) }, maxSequence: r.maxSequence,
                                               cellsWithPlayers: r.cellsWithPlayers, shard: &shard, now: now)
-        case .failure(let error):
-            logger.warning("cannot read cell ownership yet", metadata: ["error": "\(error)"])
-            actions = transfers.ownershipRead(nil, maxSequence: 0, cellsWithPlayers: [], shard: &shard, now: now)
-        default:
+        } else {
+            if case .failure(let error) = result { logger.warning("cannot read cell ownership yet", metadata: ["error": "\(error)"]) }
             actions = transfers.ownershipRead(nil, maxSequence: 0, cellsWithPlayers: [], shard: &shard, now: now)
         }
         perform(actions, now: now)

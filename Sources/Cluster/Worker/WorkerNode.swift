@@ -64,10 +64,8 @@ public final class WorkerNode {
     /// that waited for it are handled; `fresh` is false when memory forgot an entity meanwhile
     /// (an eviction or a drop saved or moved state the answer may not have seen).
     var located: [EntityID: (entity: Entity?, fresh: Bool)] = [:]
-    /// Entities being looked up, with `forgotten` when the lookup went out.
+    /// Entities being looked up, with `shard.departures` when the lookup went out.
     var locating: [EntityID: UInt64] = [:]
-    /// How many entities memory let go so far (see `Shard.departures`).
-    var forgotten: UInt64 { shard.departures }
     let writer: CheckpointWriter
     var checkpointer: Checkpointer
     let writeThrough: WriteThroughStore?

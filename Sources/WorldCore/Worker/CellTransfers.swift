@@ -70,9 +70,6 @@ public struct CellTransfers: Sendable {
     /// Cells of this worker's map that it does not serve yet.
     private var waiting: Set<CellID> { Set(pending.keys).union(returning) }
 
-    /// The map's owner of a cell (nil before the first map).
-    public func owner(of cell: CellID) -> String? { map?.owner(of: cell) }
-
     // MARK: Events
 
     /// A shard map arrived; an older or equal epoch changes nothing.

@@ -156,8 +156,8 @@ public struct Handoffs<Reply: Sendable>: Sendable {
     public mutating func start(_ id: EntityID, to position: Position, cell: CellID, target: String, reply: Reply,
                                shard: Shard, now: ContinuousClock.Instant) -> [Action] {
         guard var entity = shard.entity(id), outgoing[id] == nil else { return [] }
-        guard entity.version < UInt64.max else {
-            return [.retry(reply, "entity \(id.raw) is at the highest version there is; it cannot move")]
+        guard entity.version < UInt64.max, entity.ownerEpoch < UInt64.max else {
+            return [.retry(reply, "entity \(id.raw) is at the highest version or owner epoch there is; it cannot move")]
         }
         let expected = entity.ownerEpoch
         entity.position = position
