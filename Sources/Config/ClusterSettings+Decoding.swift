@@ -83,6 +83,7 @@ extension CheckpointSettings {
         retryInitialMs = s.int("retry_initial_ms", default: retryInitialMs, in: 1...600_000)
         retryMaxMs = s.int("retry_max_ms", default: retryMaxMs, in: 1...3_600_000)
         shutdownDeadlineMs = s.int("shutdown_deadline_ms", default: shutdownDeadlineMs, in: 100...3_600_000)
+        durableWindowMs = s.int("durable_window_ms", default: durableWindowMs, in: 0...10_000)
         if retryMaxMs < retryInitialMs {
             s.problem("retry_max_ms", "must be at least retry_initial_ms (\(retryInitialMs))")
         }

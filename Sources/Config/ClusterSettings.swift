@@ -73,6 +73,10 @@ public struct CheckpointSettings: Sendable, Equatable {
     public var retryMaxMs = 10_000
     /// How long the final checkpoint on SIGTERM may take.
     public var shutdownDeadlineMs = 30_000
+    /// Durable commits start at most this often (0: at once): durable changes that arrive within
+    /// the window share the next commit (group commit, like PostgreSQL's commit_delay), trading up
+    /// to this much latency on durable replies for fewer transactions under load.
+    public var durableWindowMs = 20
 }
 
 public enum CachePolicy: String, Sendable, CaseIterable, Hashable {

@@ -35,6 +35,7 @@ checkpoint:
   retry_initial_ms: 100            # backoff after a failed checkpoint, doubling up to
   retry_max_ms: 10000
   shutdown_deadline_ms: 30000      # the final checkpoint on SIGTERM may take this long
+  durable_window_ms: 20            # durable commits start at most this often; changes within it share one
 
 cache:
   policies: [lru, ttl, size]       # any of lru, ttl, size; a cell goes when any says so

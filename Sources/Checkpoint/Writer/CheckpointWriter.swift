@@ -22,6 +22,8 @@ public final class CheckpointWriter: Sendable {
         public let duration: Duration
         /// Jobs that shared this one's transaction (1 without group commit).
         public let groupSize: Int
+        /// The first job of its transaction: one completion per transaction says so.
+        public let leadsGroup: Bool
         /// The lease it was written under.
         public let lease: LeaseToken?
     }
@@ -46,13 +48,17 @@ public final class CheckpointWriter: Sendable {
     private let wake = NSCondition()
     private let parameters: ConnectionParameters
     private let chunkSize: Int
+    /// Durable jobs start at most this often: those that arrive meanwhile share the next commit.
+    private let durableWindow: Duration
     private let logger: Logger
     /// Called on the writer thread after each completion, e.g. to wake the owner's poll loop.
     private let onCompletion: @Sendable () -> Void
 
-    public init(parameters: ConnectionParameters, chunkSize: Int, logger: Logger, onCompletion: @escaping @Sendable () -> Void = {}) {
+    public init(parameters: ConnectionParameters, chunkSize: Int, durableWindow: Duration = .zero, logger: Logger,
+                onCompletion: @escaping @Sendable () -> Void = {}) {
         self.parameters = parameters
         self.chunkSize = chunkSize
+        self.durableWindow = durableWindow
         self.logger = logger
         self.onCompletion = onCompletion
         let thread = Thread { [self] in
@@ -102,10 +108,12 @@ public final class CheckpointWriter: Sendable {
 
     private func run() {
         var store: PostgresWorldStore?
+        var lastDurable = ContinuousClock.now - .seconds(1)
         while true {
-            let jobs: [Job]? = nextJobs()
+            let jobs: [Job]? = nextJobs(durableNotBefore: lastDurable + durableWindow)
             guard let jobs else { break }
             let start = ContinuousClock.now
+            if case .durable = jobs[0].kind { lastDurable = start }
             let merged = jobs.count == 1 ? jobs[0].batch : Self.merge(jobs.map(\.batch))
             let result: Result<WriteReport, PQError>
             do {
@@ -114,7 +122,7 @@ public final class CheckpointWriter: Sendable {
                     store = try PostgresWorldStore(parameters, chunkSize: chunkSize)
                 }
                 store!.lease = jobs[0].lease
-                logger.info("[CHECKPOINT] start: \(merged.rowCount) updates", metadata: jobs.count > 1 ? ["group": "\(jobs.count)"] : [:])
+                logger.debug("[CHECKPOINT] start: \(merged.rowCount) updates", metadata: jobs.count > 1 ? ["group": "\(jobs.count)"] : [:])
                 result = .success(try store!.write(merged))
             } catch let error as PQError {
                 if error.isConnectionProblem { store = nil }
@@ -125,9 +133,9 @@ public final class CheckpointWriter: Sendable {
             let duration = ContinuousClock.now - start
             log(merged, result, duration, jobs.count)
             state.withLock { s in
-                for job in jobs {
+                for (index, job) in jobs.enumerated() {
                     s.done.append(Completion(batch: job.batch, kind: job.kind, result: result, duration: duration,
-                                             groupSize: jobs.count, lease: job.lease))
+                                             groupSize: jobs.count, leadsGroup: index == 0, lease: job.lease))
                 }
                 s.busy = false
             }
@@ -136,11 +144,17 @@ public final class CheckpointWriter: Sendable {
         store?.connection.close()
     }
 
-    /// Waits for work. A periodic job runs alone; consecutive durable jobs run together.
-    private func nextJobs() -> [Job]? {
+    /// Waits for work. A periodic job runs alone; consecutive durable jobs run together, and not
+    /// before `durableNotBefore` (unless stopping), so that those arriving meanwhile join them.
+    private func nextJobs(durableNotBefore: ContinuousClock.Instant) -> [Job]? {
         while true {
+            var waitUntil: ContinuousClock.Instant?
             let taken: [Job]? = state.withLock { s in
                 guard let first = s.queue.first else { return s.stopping ? [] : nil }
+                if case .durable = first.kind, !s.stopping, ContinuousClock.now < durableNotBefore {
+                    waitUntil = durableNotBefore
+                    return nil
+                }
                 var count = 1
                 if case .durable = first.kind {
                     while count < s.queue.count, case .durable = s.queue[count].kind, s.queue[count].lease == first.lease { count += 1 }
@@ -151,6 +165,12 @@ public final class CheckpointWriter: Sendable {
                 return jobs
             }
             if let taken { return taken.isEmpty ? nil : taken }
+            if let waitUntil {
+                // Not woken by new jobs: they join the group when the window ends.
+                let pause = waitUntil - ContinuousClock.now
+                if pause > .zero { Thread.sleep(forTimeInterval: pause.milliseconds / 1000) }
+                continue
+            }
             wake.lock()
             _ = wake.wait(until: Date().addingTimeInterval(0.5))
             wake.unlock()
@@ -203,7 +223,7 @@ public final class CheckpointWriter: Sendable {
             if !report.deadLetteredEntities.isEmpty || !report.deadLetteredCells.isEmpty {
                 metadata["dead_letters"] = "\(report.deadLetteredEntities.count + report.deadLetteredCells.count)"
             }
-            logger.info("[CHECKPOINT] done: \(batch.rowCount) updates, \(String(format: "%.3f", seconds)) s, \(Int(rate)) rows/s", metadata: metadata)
+            logger.debug("[CHECKPOINT] done: \(batch.rowCount) updates, \(String(format: "%.3f", seconds)) s, \(Int(rate)) rows/s", metadata: metadata)
         case .failure(let error):
             logger.warning("[CHECKPOINT] failed: \(batch.rowCount) updates kept for the next attempt: \(error)")
         }

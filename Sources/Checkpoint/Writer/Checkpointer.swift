@@ -51,7 +51,7 @@ public struct Checkpointer {
                 shard.checkpointFailed(completion.batch)
                 scheduler.failed(now: now)
             case (.durable(let ticket), .success(let report)):
-                shard.durableSucceeded(completion.batch, report: report, now: now)
+                shard.durableSucceeded(completion.batch, report: report, transactions: completion.leadsGroup ? 1 : 0, now: now)
                 durable.append(DurableOutcome(ticket: ticket, result: completion.result))
             case (.durable(let ticket), .failure):
                 durable.append(DurableOutcome(ticket: ticket, result: completion.result))

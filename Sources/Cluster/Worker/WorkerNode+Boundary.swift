@@ -8,6 +8,10 @@ extension WorkerNode {
     /// heartbeat, and a set that stops coming expires.
     func sendBoundaryNeeds(force: Bool) {
         guard let ownership = shard.ownership else { return }
+        // Unchanged needs under the same map: nothing to tell before the heartbeat's resend.
+        let version = (shard.remoteNeedsChanges, mapEpoch)
+        if !force && version == needsSentAt { return }
+        needsSentAt = version
         var byOwner: [String: [CellID]] = [:]
         for cell in shard.remoteNeeds.keys {
             let owner = ownership.map.owner(of: cell)

@@ -25,7 +25,9 @@ extension WorkerNode {
 
     /// One turn of cell moves: save and give away lost cells, and look up gained ones.
     func stepTransfers(now: ContinuousClock.Instant) {
-        perform(transfers.tick(frozen: handoffs.frozenCells(in: shard), now: now), now: now)
+        // Cells with an entity on its way out stay until it has gone (only asked when giving cells away).
+        let frozen = transfers.releasing.isEmpty ? [] : handoffs.frozenCells(in: shard)
+        perform(transfers.tick(frozen: frozen, now: now), now: now)
     }
 
     /// The release transaction finished (called from `answerDurable`). True when it was one.

@@ -84,6 +84,8 @@ public final class WorkerNode {
     /// Cells of other workers this worker's players need (last set sent to each), and cells of
     /// this worker that neighbours' players need (their last set, with when it came).
     var lastNeedsSent: [String: [CellID]] = [:]
+    /// `shard.remoteNeedsChanges` and the map epoch when needs were last worked out.
+    var needsSentAt: (UInt64, UInt64) = (.max, .max)
     var neighbourNeeds: [String: (cells: Set<CellID>, seen: ContinuousClock.Instant)] = [:]
     /// DEALER sockets to other workers, for handoffs.
     var peerSockets: [String: (endpoint: String, socket: Socket)] = [:]
@@ -160,7 +162,8 @@ public final class WorkerNode {
         }
         var writerParameters = parameters
         writerParameters.applicationName = "cellcluster-checkpoint-\(options.id)"
-        writer = CheckpointWriter(parameters: writerParameters, chunkSize: settings.checkpoint.batchSize, logger: logger,
+        writer = CheckpointWriter(parameters: writerParameters, chunkSize: settings.checkpoint.batchSize,
+                                  durableWindow: .milliseconds(settings.checkpoint.durableWindowMs), logger: logger,
                                   onCompletion: { doorbell.ring() })
         checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
             interval: .milliseconds(settings.checkpoint.intervalMs),

@@ -42,6 +42,11 @@ public final class LoadGenerator {
     let coordinator: CellClient
     var random: SeededRandom
     var entities: [SimulatedEntity] = []
+    /// Entities by when their next request is due (each at most once: `queued`), and the
+    /// entities with a request in flight: a turn looks at these, never at every entity.
+    var due = DueQueue()
+    var queued: [Bool] = []
+    var flying: Set<Int> = []
     var map: Cellcluster_V1_ShardMap?
     var partition: PartitionMap?
     /// One client per endpoint (a worker incarnation), each under a sender name of its own: a
@@ -97,12 +102,14 @@ public final class LoadGenerator {
                 id: EntityID(settings.idBase + UInt64(i + 1)), kind: i < settings.players ? .player : .npc, position: position,
                 lastCell: try grid.cell(at: position), heading: random.unit() * 2 * .pi,
                 nextAt: started + .milliseconds(Int(random.unit() * spread * 1000) + (isNPC ? 1000 : 0))))
+            due.push(i, at: entities[i].nextAt)
         }
+        queued = Array(repeating: true, count: total)
         try refreshMap(force: true)
     }
 
     public var elapsed: Double { (ContinuousClock.now - started).seconds }
-    public var inFlight: Int { entities.reduce(0) { $0 + ($1.inflight == nil ? 0 : 1) } }
+    public var inFlight: Int { flying.count }
     public var created: [EntityID] { entities.filter(\.spawned).map(\.id) }
 
     // MARK: The loop
@@ -136,23 +143,30 @@ public final class LoadGenerator {
     private func issueDue(now: ContinuousClock.Instant) -> Bool {
         let period = Duration.milliseconds(max(1, Int(1000 / settings.rateHz)))
         var issued = 0
-        for i in entities.indices where entities[i].inflight == nil && entities[i].nextAt <= now {
+        while issued < 4000, let i = due.popDue(now: now) {
+            queued[i] = false
+            guard entities[i].inflight == nil else { continue }  // queued again when answered
             if now - entities[i].nextAt > .seconds(1) {
                 behind += 1  // the generator fell behind: skip ahead rather than burst
                 entities[i].nextAt = now
             }
             entities[i].nextAt += period
-            let op = nextOp(i)
+            let op = nextOp(&entities[i])
             send(i, op, now: now, fresh: true)
             issued += 1
-            if issued >= 4000 { break }
         }
         return issued > 0
     }
 
-    private func nextOp(_ i: Int) -> SimulatedEntity.Op {
-        var e = entities[i]
-        defer { entities[i] = e }
+    /// Schedules entity i's next request (it has none in flight now).
+    private func landed(_ i: Int) {
+        flying.remove(i)
+        guard !queued[i] else { return }
+        queued[i] = true
+        due.push(i, at: entities[i].nextAt)
+    }
+
+    private func nextOp(_ e: inout SimulatedEntity) -> SimulatedEntity.Op {
         if !e.spawned {
             return .spawn(Entity(id: e.id, kind: e.kind, position: e.position, cell: e.lastCell, stats: ["hp": 100, "gold": 0]))
         }
@@ -179,17 +193,18 @@ public final class LoadGenerator {
         return e.lastCell
     }
 
-    /// Sends (or resends) entity i's operation to the owner of its cell, or to `worker`.
+    /// Sends (or resends) entity i's operation to the owner of its cell, or to `worker`. A fresh
+    /// request's latency counts from the moment it is handed to the socket.
     private func send(_ i: Int, _ op: SimulatedEntity.Op, now: ContinuousClock.Instant, fresh: Bool, to named: (String, String)? = nil) {
-        let e = entities[i]
-        guard let (worker, client) = named.flatMap({ self.client($0.0, endpoint: $0.1) }) ?? route(cell(of: op, e)) else {
+        if fresh { flying.insert(i) }
+        guard let (worker, client) = named.flatMap({ self.client($0.0, endpoint: $0.1) }) ?? route(cell(of: op, entities[i])) else {
             entities[i].inflight?.retryAt = now + .milliseconds(100)
             if fresh {
                 entities[i].inflight = .init(op: op, requestID: 0, worker: "", endpoint: "", firstSent: now, lastSent: now, retryAt: now + .milliseconds(100))
             }
             return
         }
-        let payload = body(e, op)
+        let payload = body(entities[i], op)
         do {
             if var inflight = entities[i].inflight, !fresh {
                 if inflight.endpoint == client.endpoint && inflight.requestID != 0 {
@@ -211,20 +226,25 @@ public final class LoadGenerator {
                 inflight.retryAt = nil
                 entities[i].inflight = inflight
             } else {
+                let sentAt = ContinuousClock.now
                 let id = try client.send(payload)
-                entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, firstSent: now, lastSent: now,
+                entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, firstSent: sentAt, lastSent: sentAt,
                                              idAt: [client.endpoint: id])
                 requests += 1
             }
             waiting[client.endpoint, default: [:]][entities[i].inflight!.requestID] = i
         } catch {
-            entities[i].inflight?.retryAt = now + .milliseconds(100)
+            if entities[i].inflight == nil {
+                landed(i)  // a fresh request that never left: due again next turn
+            } else {
+                entities[i].inflight?.retryAt = now + .milliseconds(100)
+            }
         }
     }
 
     private func retryDue(now: ContinuousClock.Instant) -> Bool {
         var did = false
-        for i in entities.indices {
+        for i in Array(flying) {
             guard let inflight = entities[i].inflight else { continue }
             if now - inflight.firstSent > settings.giveUpAfter {
                 fail(i, "no answer after \(inflight.attempts) attempts in \(settings.giveUpAfter); last: \(inflight.lastAnswer ?? "silence")", now: now)
@@ -321,7 +341,19 @@ public final class LoadGenerator {
             .record(min(micros, 60_000_000))
         timeline.recordOK(latencyMicros: micros)
         answered += 1
-        var e = entities[i]
+        record(inflight, reply, worker: worker, at: t, in: &entities[i])
+        landed(i)
+        // Only a request sent after the fault shows the victim's cells are served again.
+        let cell = entities[i].lastCell
+        for w in watch.indices.reversed() where watch[w].cells.contains(cell) && inflight.firstSent > watch[w].since {
+            recoveries[watch[w].fault] = (now - watch[w].since).seconds
+            watch.remove(at: w)
+        }
+    }
+
+    /// The acknowledged operation, applied in place (a copy of the entity would copy its history
+    /// and acknowledgements).
+    private func record(_ inflight: SimulatedEntity.Inflight, _ reply: Cellcluster_V1_Reply, worker: String, at t: Double, in e: inout SimulatedEntity) {
         e.inflight = nil
         switch inflight.op {
         case .spawn(let entity):
@@ -361,12 +393,6 @@ public final class LoadGenerator {
             e.unknownActions += UInt64(inflight.unansweredAt.filter { $0 != inflight.endpoint }.count)
             e.note(t, "action \(e.ackedActions) acknowledged by \(worker)\(reply.deferred ? " (queued)" : "")\(reply.durable ? " (durable)" : "")")
         }
-        entities[i] = e
-        // Only a request sent after the fault shows the victim's cells are served again.
-        for w in watch.indices.reversed() where watch[w].cells.contains(e.lastCell) && inflight.firstSent > watch[w].since {
-            recoveries[watch[w].fault] = (now - watch[w].since).seconds
-            watch.remove(at: w)
-        }
     }
 
     private func fail(_ i: Int, _ why: String, now: ContinuousClock.Instant) {
@@ -380,6 +406,7 @@ public final class LoadGenerator {
         if errorSamples.count < 20 { errorSamples.append("entity \(e.id.raw): \(why)") }
         if let inflight = e.inflight, inflight.requestID != 0 { waiting[inflight.endpoint]?[inflight.requestID] = nil }
         entities[i].inflight = nil
+        landed(i)
     }
 
     private func describe(_ op: SimulatedEntity.Op) -> String {

@@ -35,6 +35,15 @@ public struct EvictionPolicy: Sendable, Equatable {
         }
     }
 
+    /// True when more cells or entities are resident than the LRU or size policy allows: only then
+    /// (or when a TTL may have run out) is it worth listing candidates.
+    public func overLimit(residentCells: Int, residentEntities: Int) -> Bool {
+        policies.contains(.lru) && residentCells > maxCells || policies.contains(.size) && residentEntities > maxEntities
+    }
+
+    /// How often idle cells are looked at for the TTL policy when no limit is exceeded.
+    public var expiryScanInterval: Duration { min(.seconds(1), ttl / 4) }
+
     /// The candidates to evict, least recently used first.
     /// - Parameters:
     ///   - residentCells: every cell in memory, evictable or not.

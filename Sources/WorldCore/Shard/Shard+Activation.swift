@@ -21,7 +21,7 @@ extension Shard {
     /// so they are in memory (resident) before its radius reaches them: a player never waits for
     /// a load. Only this worker's own cells that are not in memory yet.
     private mutating func prefetch(ahead cell: CellID, from previous: CellID, now: ContinuousClock.Instant) {
-        for c in grid.cells(ahead: settings.activeRadius + 1, of: cell, from: previous) where cells[c] == nil {
+        for c in grid.cells(ahead: settings.activeRadius + 1, of: cell, from: previous) where cells.index(forKey: c) == nil {
             if let ownership, !ownership.owns(c) { continue }
             requestLoad(c, now: now)
             monitor.prefetches &+= 1
@@ -43,7 +43,7 @@ extension Shard {
         interest[cell, default: 0] += 1
         guard interest[cell] == 1 else { return }
         cooling.remove(cell)
-        guard let phase = cells[cell]?.phase else {
+        guard let phase = phase(of: cell) else {
             requestLoad(cell, now: now)
             return
         }
@@ -220,7 +220,7 @@ extension Shard {
             endPresence(player, now: now)
         }
         for cell in cooling {
-            guard case let .cooling(since)? = cells[cell]?.phase else {
+            guard case let .cooling(since)? = phase(of: cell) else {
                 cooling.remove(cell)
                 continue
             }

@@ -61,10 +61,12 @@ extension Shard {
         return CheckpointBatch(id: nextBatchID, epoch: epoch, entities: entityRows, cells: cellRows, newEvents: newEvents, oldestChange: nil)
     }
 
-    /// A durable batch committed.
-    public mutating func durableSucceeded(_ batch: CheckpointBatch, report: WriteReport = WriteReport(), now: ContinuousClock.Instant) {
+    /// A durable batch committed, in `transactions` transactions of its own (0 when it shared
+    /// another batch's group commit).
+    public mutating func durableSucceeded(_ batch: CheckpointBatch, report: WriteReport = WriteReport(), transactions: UInt64 = 1,
+                                          now: ContinuousClock.Instant) {
         markSaved(batch, report: report, now: now)
-        monitor.dbWrites &+= 1
+        monitor.dbWrites &+= transactions
     }
 
     /// What a committed batch wrote is saved, unless it changed again meanwhile.

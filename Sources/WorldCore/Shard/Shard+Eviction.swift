@@ -9,9 +9,20 @@ extension Shard {
     /// Evicts the inactive cells the cache policy chooses, never one with unsaved changes: for
     /// those it asks for a checkpoint and tries again on a later tick.
     mutating func evict(now: ContinuousClock.Instant) {
-        let candidates = cells.values.compactMap { cell -> EvictionPolicy.Candidate? in
-            guard cell.phase == .resident, (interest[cell.id] ?? 0) == 0 else { return nil }
-            return EvictionPolicy.Candidate(cell: cell.id, lastAccess: cell.lastAccess, entities: cell.entities.count)
+        let overLimit = settings.eviction.overLimit(residentCells: cells.count, residentEntities: entities.count)
+        if let next = nextExpiryScan, now < next, !overLimit || evictionStalled { return }
+        nextExpiryScan = now + settings.eviction.expiryScanInterval
+        evictionStalled = false
+        defer {
+            evictionStalled = nextExpiryScan != nil
+                && settings.eviction.overLimit(residentCells: cells.count, residentEntities: entities.count)
+        }
+        var candidates: [EvictionPolicy.Candidate] = []
+        for index in cells.indices where cells.values[index].phase == .resident {
+            let id = cells.keys[index]
+            guard (interest[id] ?? 0) == 0 else { continue }
+            candidates.append(EvictionPolicy.Candidate(cell: id, lastAccess: cells.values[index].lastAccess,
+                                                       entities: cells.values[index].entities.count))
         }
         guard !candidates.isEmpty else { return }
         let chosen = settings.eviction.choose(candidates, residentCells: cells.count, residentEntities: entities.count, now: now)
@@ -22,6 +33,7 @@ extension Shard {
             if unsaved.contains(cell) || checkpointInFlight != nil && cellsInFlight.contains(cell) {
                 if !waiting { actions.append(.checkpointSoon(.evictionWaiting(cell))) }
                 waiting = true
+                nextExpiryScan = nil  // look again on the next tick, once it is saved
                 continue
             }
             guard let removed = cells.removeValue(forKey: cell) else { continue }

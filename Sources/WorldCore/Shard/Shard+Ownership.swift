@@ -17,7 +17,7 @@ extension Shard {
         for c in externalInterest { interest[c, default: 0] += 1 }
         for cell in interest.keys.sorted() where before[cell] == nil {
             cooling.remove(cell)
-            switch cells[cell]?.phase {
+            switch phase(of: cell) {
             case nil: requestLoad(cell, now: now)
             case .resident?:
                 setPhase(cell, .active)

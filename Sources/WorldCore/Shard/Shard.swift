@@ -31,6 +31,12 @@ public struct Shard: Sendable {
     /// Cells whose state rides in the batch being written: not evicted until it lands.
     var cellsInFlight: Set<CellID> = []
     var backlogReported = false
+    /// When idle cells are next looked at for the TTL policy (scanning every cell on every tick
+    /// copied each one 20 times a second).
+    var nextExpiryScan: ContinuousClock.Instant?
+    /// The last scan left the shard over a cache limit with nothing more it could evict (the
+    /// rest is active or needed): the next scan waits for `nextExpiryScan` too.
+    var evictionStalled = false
     /// True while queued events replay: they were admitted when queued.
     var replaying = false
     /// Cells taken over with players in them: once loaded, those players are present.
@@ -39,7 +45,9 @@ public struct Shard: Sendable {
     var unsavedReplays: Set<CellID> = []
 
     /// Other workers' cells within this shard's players' radius, with how many players need each.
-    public internal(set) var remoteNeeds: [CellID: Int] = [:]
+    public internal(set) var remoteNeeds: [CellID: Int] = [:] { didSet { remoteNeedsChanges &+= 1 } }
+    /// Counts changes to `remoteNeeds`: the worker tells neighbours only when it moved.
+    public private(set) var remoteNeedsChanges: UInt64 = 0
     /// This shard's cells that other workers' players need active.
     var externalInterest: Set<CellID> = []
 
@@ -75,7 +83,11 @@ public struct Shard: Sendable {
     public func entity(_ id: EntityID) -> Entity? { entities[id] }
 
     /// The cell's phase, or nil when it is not in memory.
-    public func phase(of cell: CellID) -> CellPhase? { cells[cell]?.phase }
+    /// Reads the phase in place (`cells[cell]?.phase` copies the whole cell, its sets and all).
+    public func phase(of cell: CellID) -> CellPhase? {
+        guard let index = cells.index(forKey: cell) else { return nil }
+        return cells.values[index].phase
+    }
 
     public var loadedCells: [CellID] { cells.keys.sorted() }
     public var activeCells: [CellID] { activeSet.sorted() }
