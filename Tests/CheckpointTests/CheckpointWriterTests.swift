@@ -120,6 +120,39 @@ import TestSupport
         }
     }
 
+    @Test func durableWritesWithinTheWindowShareACommitAndALoneOneStartsAtOnce() throws {
+        try StoreHarness.withStore { store, parameters in
+            let writer = CheckpointWriter(parameters: parameters, chunkSize: 100, durableWindow: .milliseconds(200), logger: StoreHarness.logger)
+            defer { writer.stop() }
+            var completions: [CheckpointWriter.Completion] = []
+            func settle(_ count: Int) throws -> Bool {
+                try StoreHarness.eventually {
+                    completions += writer.takeCompletions()
+                    return completions.count == count
+                }
+            }
+            // The first durable write after a quiet spell does not wait for the window.
+            let lone = ContinuousClock.now
+            writer.submit(StoreHarness.batch([StoreHarness.entity(1)], id: 1), kind: .durable(ticket: 1))
+            let first = try settle(1)
+            #expect(first)
+            #expect(ContinuousClock.now - lone < .milliseconds(150))
+            // Ten more, 5 ms apart, all inside the window the first one opened: one commit
+            // when it ends takes them all, where each would have had its own.
+            for i in 2...11 {
+                writer.submit(StoreHarness.batch([StoreHarness.entity(UInt64(i))], id: UInt64(i)), kind: .durable(ticket: UInt64(i)))
+                Thread.sleep(forTimeInterval: 0.005)
+            }
+            let all = try settle(11)
+            #expect(all)
+            let later = completions.dropFirst()
+            #expect(later.allSatisfy { if case .success = $0.result { true } else { false } })
+            #expect(later.filter(\.leadsGroup).count == 1)
+            #expect(later.map(\.groupSize).max() == 10)
+            #expect(try store.connection.query("SELECT count(*) FROM entity_states").int64(0, 0) == 11)
+        }
+    }
+
     @Test func mergingKeepsTheNewestStateOfEachRow() {
         let a = StoreHarness.batch([StoreHarness.entity(1, hp: 1, version: 1), StoreHarness.entity(2, version: 5)], id: 1)
         let b = StoreHarness.batch([StoreHarness.entity(1, hp: 2, version: 2), StoreHarness.entity(2, hp: 0, version: 4)], id: 2)
