@@ -73,24 +73,12 @@ extension WorkerNode {
         }
     }
 
-    /// Whether this worker answers for a cell now.
-    enum CellGate {
-        case serve
-        case redirect(worker: String, endpoint: String)
-        case wait(String)
-    }
-
-    func gate(_ cell: CellID) -> CellGate {
+    /// Whether this worker answers for a cell now (see `RequestRouting.gate`).
+    func gate(_ cell: CellID) -> RequestRouting.Gate {
         // The lease is read from the clock on every request, not once per turn: a process paused
         // in the middle of a batch (SIGSTOP, a stall) must not serve the rest of it after its
         // cells failed over.
-        guard coordinatorSocket == nil || (serving && leaseKeeper?.mayServe(now: .now) == true) else {
-            return .wait("worker \(options.id) cannot serve now (no valid lease): retry")
-        }
-        guard let ownership = shard.ownership, shard.settings.grid.contains(cell) else { return .serve }
-        if ownership.owns(cell) { return .serve }
-        if ownership.pending.contains(cell) { return .wait("cell \(cell.raw) is moving to worker \(options.id): retry") }
-        let owner = ownership.map.owner(of: cell)
-        return .redirect(worker: owner, endpoint: peers[owner] ?? "")
+        let mayServe = coordinatorSocket == nil || (serving && leaseKeeper?.mayServe(now: .now) == true)
+        return RequestRouting.gate(cell, in: shard, worker: options.id, mayServe: mayServe)
     }
 }

@@ -60,50 +60,26 @@ extension WorkerNode {
             if handingOff(id, peer, envelope) { return }
             if shard.entity(id) == nil && shard.ownership != nil, !locate(id, peer, envelope, attempts: attempts, now: now) { return }
             if turnedAway(peer, envelope, shard.entity(id)?.cell ?? CellID(move.cellID)) { return }
-            let from = shard.entity(id)?.cell ?? CellID(move.cellID)
-            countRequest(from)
-            // An NPC in an inactive cell has its events queued there, so its move waits in the
-            // same queue: handing it off now would leave those events behind (rejected at replay,
-            // after they were acknowledged). A player activates its cell and moves at once.
-            var movesNow = shard.entity(id).map { $0.kind == .player || shard.phase(of: $0.cell)?.isActive == true } ?? false
-            if !movesNow, let current = shard.entity(id)?.cell, let target = try? shard.settings.grid.cell(at: move.to.position),
-                target != current, shard.ownership.map({ !$0.owns(target) }) ?? false {
-                // Leaving for another worker's cell: queued, the move could only be rejected at
-                // replay (this worker cannot move it into a cell it does not own). What waits in
-                // the queue applies now, in order; then it is handed off like any entity.
-                shard.replayNow(current, now: now)
+            countRequest(shard.entity(id)?.cell ?? CellID(move.cellID))
+            var route = RequestRouting.move(id, to: move.to.position, claimedCell: CellID(move.cellID), in: shard, gate: gate)
+            if case .replayFirst(let cell) = route {
+                shard.replayNow(cell, now: now)
                 performShardActions(now: now)
-                // The replay may have moved it into an active cell: then it moves like any entity there.
-                movesNow = shard.entity(id).map { e in
-                    let phase = shard.phase(of: e.cell)
-                    return phase?.isActive == true || (phase == .resident && !shard.hasQueuedEvents(for: id, in: e.cell))
-                } ?? false
+                route = RequestRouting.move(id, to: move.to.position, claimedCell: CellID(move.cellID), in: shard, afterReplay: true, gate: gate)
             }
-            if movesNow, let target = try? shard.settings.grid.cell(at: move.to.position) {
-                switch gate(target) {
-                case .serve: break
-                case .wait(let why):
-                    answerError(peer, envelope, .handoffInProgress, why)
-                    return
-                case .redirect(let worker, _):
-                    do {
-                        _ = try move.to.position.validated()
-                    } catch {
-                        answer(peer, envelope, key: key, worldError: error)
-                        return
-                    }
-                    if shard.hasUnsavedReplay(of: id) {
-                        // Queued events replayed onto it still wait in storage: after a crash here
-                        // they would replay a second time. Their deletion commits first.
-                        checkpointer.requestEarly()
-                        answerError(peer, envelope, .handoffInProgress, "entity \(id.raw): saving its replayed events before the handoff, retry")
-                        return
-                    }
-                    startHandoff(id, to: move.to.position, cell: target, target: worker, peer, envelope, key: key, now: now)
-                    return
-                }
+            switch route {
+            case .apply(let cell), .replayFirst(let cell):
+                change(.entityMove(id, to: move.to.position), cell: cell, affects: id, peer, envelope, key: key, now: now)
+            case .handoff(let worker, let cell):
+                startHandoff(id, to: move.to.position, cell: cell, target: worker, peer, envelope, key: key, now: now)
+            case .retry(let why):
+                answerError(peer, envelope, .handoffInProgress, why)
+            case .saveReplaysFirst(let why):
+                checkpointer.requestEarly()
+                answerError(peer, envelope, .handoffInProgress, why)
+            case .invalid(let error):
+                answer(peer, envelope, key: key, worldError: error)
             }
-            change(.entityMove(id, to: move.to.position), cell: from, affects: id, peer, envelope, key: key, now: now)
         case .entityAction(let action)?:
             let id = EntityID(action.entityID)
             if waitsBehindParked(id, peer, envelope, attempts: attempts, now: now) { return }
@@ -204,17 +180,21 @@ extension WorkerNode {
         case .wait(let why):
             answerError(peer, request, .handoffInProgress, why)
             return true
-        case .redirect(let worker, let endpoint):
-            if tracing, let id = Self.entity(of: request) { trace(id, "redirected to \(worker): cell \(cell.raw) is not served here") }
-            var reply = Cellcluster_V1_Reply()
-            reply.code = .wrongWorker
-            reply.message = "cell \(cell.raw) belongs to worker \(worker)"
-            reply.mapEpoch = mapEpoch
-            reply.redirectWorker = worker
-            reply.redirectEndpoint = endpoint
-            sendBytes(peer, WireFormat.encode(request.reply(reply, sender: sender)))
+        case .redirect(let worker):
+            redirect(peer, request, cell, to: worker)
             return true
         }
+    }
+
+    private func redirect(_ peer: [UInt8], _ request: Envelope, _ cell: CellID, to worker: String) {
+        if tracing, let id = Self.entity(of: request) { trace(id, "redirected to \(worker): cell \(cell.raw) is not served here") }
+        var reply = Cellcluster_V1_Reply()
+        reply.code = .wrongWorker
+        reply.message = "cell \(cell.raw) belongs to worker \(worker)"
+        reply.mapEpoch = mapEpoch
+        reply.redirectWorker = worker
+        reply.redirectEndpoint = peers[worker] ?? ""
+        sendBytes(peer, WireFormat.encode(request.reply(reply, sender: sender)))
     }
 
     /// A request about an entity that is not in memory: storage says where it is (the client's
@@ -225,46 +205,42 @@ extension WorkerNode {
     /// the wrong cell it would be rejected at replay, after it was acknowledged.
     /// - Returns: false when the request was answered or parked here.
     private func locate(_ id: EntityID, _ peer: [UInt8], _ request: Envelope, attempts: Int, now: ContinuousClock.Instant) -> Bool {
-        guard shard.entity(id) == nil, shard.ownership != nil else { return true }
-        func lookUp() -> Bool {
+        let hint = located[id].map { RequestRouting.Hint(entity: $0.entity, fresh: $0.fresh) }
+        switch RequestRouting.locate(id, hint: hint, in: shard, gate: gate) {
+        case .proceed:
+            return true
+        case .lookUp:
             park(id, peer, request, attempts: attempts, now: now)
             if locating[id] == nil {
                 locating[id] = shard.departures
                 submit(.loadEntities([id]), for: .locate(id))
             }
             return false
-        }
-        guard let hint = located[id] else { return lookUp() }
-        guard let stored = hint.entity else {
-            // Storage had no row when asked; if memory let entities go since, one may be saved now.
-            guard hint.fresh else { return lookUp() }
-            // Never saved: perhaps its spawn waits in a queue here. The event follows it into the
-            // queue of the cell the sender names (replayed in order after the spawn).
-            return true
-        }
-        if turnedAway(peer, request, stored.cell) { return false }
-        if shard.phase(of: stored.cell) == nil {
-            shard.requestCell(stored.cell, now: now)
-            performShardActions(now: now)
-        }
-        if shard.entity(id) == nil, let phase = shard.phase(of: stored.cell), phase != .loading {
-            // Memory let entities go while storage was asked: this answer may be older than what
-            // was saved meanwhile, and adopting it would undo acknowledged changes. Ask again.
-            guard hint.fresh else { return lookUp() }
+        case .elsewhere(_, .wait(let why)):
+            answerError(peer, request, .handoffInProgress, why)
+            return false
+        case .elsewhere(let cell, .redirect(let worker)):
+            redirect(peer, request, cell, to: worker)
+            return false
+        case .elsewhere(_, .serve):
+            return true  // not produced: a served cell is one of the cases below
+        case .loadCell(let cell), .waitForCell(let cell):
+            if shard.phase(of: cell) == nil {
+                shard.requestCell(cell, now: now)
+                performShardActions(now: now)
+            }
+            trace(id, "looked up in storage: in cell \(cell.raw), which is loading")
+            handoffs.forgetMovedAway(id)
+            park(id, peer, request, attempts: attempts, now: now)
+            parkedOnCell[cell, default: []].insert(id)
+            return false
+        case .adopt(let stored):
             // The cell was loaded before the entity's row arrived there (it was frozen in a handoff).
             shard.adoptEntity(stored, now: now)
             trace(id, "taken from storage into loaded cell \(stored.cell.raw) at v\(stored.version) e\(stored.ownerEpoch)")
-        } else {
-            trace(id, "looked up in storage: cell \(stored.cell.raw) v\(stored.version) e\(stored.ownerEpoch), \(shard.entity(id) == nil ? "its cell is loading" : "loaded with its cell")")
+            handoffs.forgetMovedAway(id)
+            return true
         }
-        handoffs.forgetMovedAway(id)
-        guard shard.entity(id) != nil else {
-            // Its cell is loading: the request waits for it.
-            park(id, peer, request, attempts: attempts, now: now)
-            parkedOnCell[stored.cell, default: []].insert(id)
-            return false
-        }
-        return true
     }
 
     /// A request about an entity whose earlier requests are parked waits behind them (each
