@@ -54,18 +54,21 @@ let package = Package(
         .target(
             name: "Bench",
             dependencies: [
-                "WorldCore", "Checkpoint", "Client", "Postgres", "Wire", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
+                "WorldCore", "Checkpoint", "Client", "Postgres", "ProcessKit", "Wire", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
         // The client library used by the CLI, the load generator and the soak test.
         .target(name: "Client", dependencies: ["Wire", "WorldCore", "ZeroMQ"]),
+        // Starts and stops the coordinator, workers and a private PostgreSQL as real processes:
+        // the one launcher of tests, benchmarks and the soak.
+        .target(name: "ProcessKit"),
 
         // The soak test: a seeded load generator, scheduled faults, the audit and the report.
         .target(
             name: "Soak",
             dependencies: [
-                "Client", "Config", "Postgres", "Wire", "WorldCore", "ZeroMQ",
+                "Client", "Config", "Postgres", "ProcessKit", "Wire", "WorldCore", "ZeroMQ",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
@@ -100,8 +103,8 @@ let package = Package(
         .testTarget(name: "SoakTests", dependencies: ["Soak", "TestSupport", "WorldCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Postgres", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Postgres"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Client", "Postgres", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),
-        .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
+        .testTarget(name: "ClusterTests", dependencies: ["Client", "Postgres", "ProcessKit", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),
+        .target(name: "TestSupport", dependencies: ["Postgres", "ProcessKit"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v6]
 )

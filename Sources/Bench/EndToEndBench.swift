@@ -1,6 +1,7 @@
 import Checkpoint
 import Client
 import Foundation
+import ProcessKit
 import Synchronization
 import Postgres
 import Wire
@@ -27,8 +28,8 @@ public enum EndToEndBench {
         if let host = parameters.host { env["PGHOST"] = host }
         if let port = parameters.port { env["PGPORT"] = String(port) }
         if let user = parameters.user { env["PGUSER"] = user }
-        let cluster = try LocalCluster(workers: 2, environment: env, settings: [])
-        defer { cluster.stop() }
+        let cluster = try ProcessCluster.forBenchmark(workers: 2, environment: env)
+        defer { cluster.stopAll(timeout: .seconds(30)) }
 
         let grid = try Grid(width: 4096, height: 4096, cellSize: 64)
         let context = try Context()

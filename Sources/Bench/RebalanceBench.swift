@@ -1,5 +1,6 @@
 import Client
 import Foundation
+import ProcessKit
 import Postgres
 import Wire
 import WorldCore
@@ -16,8 +17,8 @@ public enum RebalanceBench {
             if let host = scratch.host { env["PGHOST"] = host }
             if let port = scratch.port { env["PGPORT"] = String(port) }
             if let user = scratch.user { env["PGUSER"] = user }
-            let cluster = try LocalCluster(workers: 2, environment: env, settings: [])
-            defer { cluster.stop() }
+            let cluster = try ProcessCluster.forBenchmark(workers: 2, environment: env)
+            defer { cluster.stopAll(timeout: .seconds(30)) }
             let grid = try Grid(width: 4096, height: 4096, cellSize: 64)
             let client = try ClusterClient(context: try Context(), coordinator: cluster.coordinatorEndpoint, grid: grid)
             client.attemptTimeout = .milliseconds(500)
@@ -68,7 +69,7 @@ public enum RebalanceBench {
             let epochAfterWalk = try mapEpoch(client)
 
             // 2. The crowd stands still (each player keeps sending); a third worker joins.
-            try cluster.addWorker("w3")
+            try cluster.startWorker("w3")
             let joined = ContinuousClock.now
             var lastEpoch = try mapEpoch(client)
             var lastChange = ContinuousClock.now

@@ -2,6 +2,7 @@ import Client
 import Foundation
 import Histogram
 import Postgres
+import ProcessKit
 import Wire
 import WorldCore
 import ZeroMQ
@@ -44,7 +45,8 @@ public final class SoakRun {
     }
 
     let options: Options
-    var supervisor: Supervisor!
+    /// The soak's own cluster: logs and PID files in the run folder.
+    var supervisor: ProcessCluster!
     var generator: LoadGenerator!
     let context: Context
     var faults: [FaultRecord] = []
@@ -75,7 +77,9 @@ public final class SoakRun {
         }
         let sets = options.sets + ["events.durability.entity_action=durable"]
         log("soak: starting a coordinator and \(options.workers) workers (logs and PID files in \(options.runDir.path))")
-        supervisor = try Supervisor(runDir: options.runDir, workers: options.workers, environment: [:], settings: sets)
+        var processes = ProcessCluster.Options(workers: options.workers, settings: sets)
+        processes.runDirectory = options.runDir
+        supervisor = try ProcessCluster(processes)
         defer { _ = supervisor.stopAll() }
         var load = options.load
         load.idBase = try Auditor.maxEntityID(options.postgres)
@@ -117,7 +121,7 @@ public final class SoakRun {
     // MARK: Faults
 
     private func inject(_ planned: PlannedFault, log: (String) -> Void) {
-        let live = supervisor.liveWorkers.filter { !(supervisor.workers[$0]?.stopped ?? false) }
+        let live = supervisor.liveWorkers.filter { !(supervisor.worker($0)?.isPaused ?? false) }
         let at = generator.elapsed
         func victim() -> String? { live.isEmpty ? nil : live[planned.pick % live.count] }
         func window(_ worker: String) -> UInt64 { unsavedAges[worker]?.map(\.ms).max() ?? 0 }
@@ -125,28 +129,28 @@ public final class SoakRun {
         switch planned.kind {
         case .kill:
             guard live.count >= 2, let w = victim() else { return }
-            supervisor.workers[w]?.signal(SIGKILL)
+            supervisor.worker(w)?.signal(SIGKILL)
             generator.watchRecovery(fault: faults.count, victim: w)
             record = FaultRecord(at: at, kind: .kill, target: w, lossWindowMs: window(w), note: "restarted after 2 s")
             followUps.append((.now + .seconds(2), { [self] in
-                _ = supervisor.workers[w]?.waitExit(timeout: .seconds(5))
-                _ = try? supervisor.startWorker(id: w)
+                _ = supervisor.worker(w)?.waitForExit(timeout: .seconds(5))
+                _ = try? supervisor.startWorker(w, wait: false)
             }))
         case .stop:
             guard live.count >= 2, let w = victim() else { return }
-            supervisor.workers[w]?.signal(SIGSTOP)
+            supervisor.worker(w)?.signal(SIGSTOP)
             generator.watchRecovery(fault: faults.count, victim: w)
             let pause = options.leaseMs + 1500
             record = FaultRecord(at: at, kind: .stop, target: w, lossWindowMs: window(w), note: "SIGCONT after \(pause) ms")
-            followUps.append((.now + .milliseconds(pause), { [self] in supervisor.workers[w]?.signal(SIGCONT) }))
+            followUps.append((.now + .milliseconds(pause), { [self] in supervisor.worker(w)?.signal(SIGCONT) }))
         case .scale:
             if scaleUp || addedWorkers.isEmpty {
-                guard let w = try? supervisor.startWorker() else { return }
+                guard let w = try? supervisor.startWorker(wait: false) else { return }
                 addedWorkers.append(w)
                 record = FaultRecord(at: at, kind: .scale, target: w, lossWindowMs: 0, note: "worker added (\(live.count) -> \(live.count + 1))")
             } else {
                 let w = addedWorkers.removeLast()
-                supervisor.workers[w]?.signal(SIGTERM)
+                supervisor.worker(w)?.signal(SIGTERM)
                 record = FaultRecord(at: at, kind: .scale, target: w, lossWindowMs: 0, note: "worker drained (\(live.count) -> \(live.count - 1))")
             }
             scaleUp.toggle()
@@ -158,15 +162,9 @@ public final class SoakRun {
             record = FaultRecord(at: at, kind: .pgrestart, target: "postgresql", lossWindowMs: 0, note: "stopped and started again")
             let script = options.pgScript!, dir = options.pgDir!
             Thread.detachNewThread {
-                for verb in ["stop", "start"] {
-                    let p = Process()
-                    p.executableURL = URL(fileURLWithPath: script)
-                    p.arguments = [verb, dir]
-                    p.standardOutput = FileHandle.nullDevice
-                    p.standardError = FileHandle.nullDevice
-                    try? p.run()
-                    p.waitUntilExit()
-                }
+                let server = PrivatePostgres(directory: dir, script: script)
+                try? server.stop()
+                try? server.start()
             }
         case .netcut:
             return

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ProcessKit
 import TestSupport
 @testable import Client
 @testable import Wire
@@ -9,13 +10,13 @@ import TestSupport
 @Suite struct BoundaryTests {
     @Test func aPlayerAtTheBorderActivatesTheNeighboursCells() throws {
         try TestDatabase.withFreshDatabase { parameters in
-            let cluster = try ClusterProcesses(database: parameters.database!, workers: 2, settings: ["cache.hysteresis_ms=200"])
+            let cluster = try ProcessCluster(database: parameters.database!, workers: 2, settings: ["cache.hysteresis_ms=200"])
             defer { cluster.killAll() }
             let context = try Context()
             let client = try ClusterClient(context: context, coordinator: cluster.coordinatorEndpoint, grid: HandoffTests.grid)
             try client.refreshMap()
             let (a, b) = try HandoffTests.border(client.map!)
-            let w2 = try CellClient(context: context, endpoint: cluster.workerEndpoints["w2"]!)
+            let w2 = try CellClient(context: context, endpoint: cluster.endpoint(of: "w2")!)
             #expect(try w2.cell(b).active == false)
 
             // A player of w1 right at the border: w2 activates its cells within the radius.

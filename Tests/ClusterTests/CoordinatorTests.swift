@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ProcessKit
 import TestSupport
 @testable import Client
 @testable import Postgres
@@ -31,7 +32,7 @@ import TestSupport
 
     @Test func twoWorkersSplitTheWorldAndClientsReachTheOwner() throws {
         try TestDatabase.withFreshDatabase { parameters in
-            let cluster = try ClusterProcesses(database: parameters.database!, workers: 2)
+            let cluster = try ProcessCluster(database: parameters.database!, workers: 2)
             defer { cluster.killAll() }
             let context = try Context()
             let client = try ClusterClient(context: context, coordinator: cluster.coordinatorEndpoint, grid: Self.grid)
@@ -48,16 +49,16 @@ import TestSupport
                 let player = Entity(id: EntityID(UInt64(i + 1)), kind: .player, position: spot, cell: homes[worker]!, stats: ["hp": 100])
                 #expect(try client.spawn(player).code == .ok)
                 #expect(try client.move(player.id, to: Position(x: spot.x + 5, y: spot.y)).code == .ok)
-                let direct = try CellClient(context: context, endpoint: cluster.workerEndpoints[worker]!)
+                let direct = try CellClient(context: context, endpoint: cluster.endpoint(of: worker)!)
                 #expect(try direct.entity(player.id).position.x == spot.x + 5)
             }
 
             // The wrong worker redirects, naming the owner; the cluster client follows.
-            let wrong = try CellClient(context: context, endpoint: cluster.workerEndpoints["w1"]!)
+            let wrong = try CellClient(context: context, endpoint: cluster.endpoint(of: "w1")!)
             let redirect = try wrong.call(.getCell(.with { $0.cellID = homes["w2"]!.raw }))
             #expect(redirect.code == .wrongWorker)
             #expect(redirect.redirectWorker == "w2")
-            #expect(redirect.redirectEndpoint == cluster.workerEndpoints["w2"])
+            #expect(redirect.redirectEndpoint == cluster.endpoint(of: "w2"))
             #expect(redirect.mapEpoch == 1)
             let followed = try client.call(.getCell(.with { $0.cellID = homes["w2"]!.raw }), cell: homes["w2"]!)
             #expect(followed.code == .ok)
@@ -71,7 +72,7 @@ import TestSupport
 
     @Test func aRestartedCoordinatorResumesTheStoredMap() throws {
         try TestDatabase.withFreshDatabase { parameters in
-            let cluster = try ClusterProcesses(database: parameters.database!, workers: 2)
+            let cluster = try ProcessCluster(database: parameters.database!, workers: 2)
             defer { cluster.killAll() }
             let context = try Context()
             let before = try ClusterClient(context: context, coordinator: cluster.coordinatorEndpoint, grid: Self.grid)
@@ -83,13 +84,14 @@ import TestSupport
             // SIGKILL the coordinator: the workers keep serving their cells meanwhile.
             cluster.coordinator.signal(SIGKILL)
             #expect(cluster.coordinator.waitForExit() != nil)
-            let direct = try CellClient(context: context, endpoint: cluster.workerEndpoints["w2"]!)
+            let direct = try CellClient(context: context, endpoint: cluster.endpoint(of: "w2")!)
             #expect(try direct.move(EntityID(9), to: Position(x: spot.x + 3, y: spot.y)).code == .ok)
 
             // A new coordinator on the same database: the same map, no cell moved.
-            let (restarted, endpoint) = try ClusterProcesses.startCoordinator(
-                env: ["PGDATABASE": parameters.database!], sets: ["--set", "workers.count=2"], bind: "tcp://127.0.0.1:0")
+            let restarted = try ChildProcess(["coordinator", "--bind", "tcp://127.0.0.1:0", "--set", "workers.count=2"],
+                                             environment: ["PGDATABASE": parameters.database!])
             defer { restarted.killHard() }
+            let endpoint = try restarted.waitReady()
             #expect(restarted.stdout.contains("map_epoch=1"))
             let after = try ClusterClient(context: context, coordinator: endpoint, grid: Self.grid)
             try after.refreshMap()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ProcessKit
 import TestSupport
 @testable import Client
 @testable import Postgres

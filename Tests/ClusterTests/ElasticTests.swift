@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ProcessKit
 import TestSupport
 @testable import Client
 @testable import Postgres
@@ -17,7 +18,7 @@ import TestSupport
 
     @Test func scaleTwoToFourToTwoUnderLoadLosesNothing() throws {
         try TestDatabase.withFreshDatabase { parameters in
-            let cluster = try ElasticCluster(database: parameters.database!, workers: 2, settings: Self.settings)
+            let cluster = try ProcessCluster(database: parameters.database!, workers: 2, settings: Self.settings)
             defer { cluster.killAll() }
             let client = try ClusterClient(context: try Context(), coordinator: cluster.coordinatorEndpoint, grid: Elastic.grid)
             let walkers = Walkers(client: client)
@@ -96,7 +97,7 @@ import TestSupport
 
     @Test func aKilledWorkersCellsAreServedAgainWithinThreeSecondsWithEveryDurableWrite() throws {
         try TestDatabase.withFreshDatabase { parameters in
-            let cluster = try ElasticCluster(
+            let cluster = try ProcessCluster(
                 database: parameters.database!, workers: 2, settings: Self.settings + ["events.durability.entity_action=durable", "checkpoint.interval_ms=60000"])
             defer { cluster.killAll() }
             let client = try ClusterClient(context: try Context(), coordinator: cluster.coordinatorEndpoint, grid: Elastic.grid)
@@ -142,7 +143,7 @@ import TestSupport
 
     @Test func aPausedWorkerPastItsLeaseNeitherServesNorWritesStaleState() throws {
         try TestDatabase.withFreshDatabase { parameters in
-            let cluster = try ElasticCluster(database: parameters.database!, workers: 2, settings: Self.settings + ["checkpoint.interval_ms=1000"])
+            let cluster = try ProcessCluster(database: parameters.database!, workers: 2, settings: Self.settings + ["checkpoint.interval_ms=1000"])
             defer { cluster.killAll() }
             let context = try Context()
             let client = try ClusterClient(context: context, coordinator: cluster.coordinatorEndpoint, grid: Elastic.grid)
@@ -193,7 +194,7 @@ import TestSupport
     @Test func aRestartedCoordinatorMovesNoCellAndClientsSeeOnlyRetries() throws {
         try TestDatabase.withFreshDatabase { parameters in
             // No moves for load here: what is tested is that the restart itself moves nothing.
-            let cluster = try ElasticCluster(database: parameters.database!, workers: 2, settings: Self.settings + ["rebalance.threshold=1000"])
+            let cluster = try ProcessCluster(database: parameters.database!, workers: 2, settings: Self.settings + ["rebalance.threshold=1000"])
             defer { cluster.killAll() }
             let client = try ClusterClient(context: try Context(), coordinator: cluster.coordinatorEndpoint, grid: Elastic.grid)
             let walkers = Walkers(client: client)

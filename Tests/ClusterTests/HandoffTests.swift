@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ProcessKit
 import TestSupport
 @testable import Client
 @testable import Postgres
@@ -41,7 +42,7 @@ import TestSupport
 
     @Test func anEntityWalksAcrossTheBorderAndBackAThousandTimes() throws {
         try TestDatabase.withFreshDatabase { parameters in
-            let cluster = try ClusterProcesses(database: parameters.database!, workers: 2, settings: ["checkpoint.interval_ms=300"])
+            let cluster = try ProcessCluster(database: parameters.database!, workers: 2, settings: ["checkpoint.interval_ms=300"])
             defer { cluster.killAll() }
             let client = try ClusterClient(context: try Context(), coordinator: cluster.coordinatorEndpoint, grid: Self.grid)
             try client.refreshMap()
@@ -70,7 +71,7 @@ import TestSupport
             #expect(saved)
             let row = try #require(try Self.row(parameters, 1))
             #expect(row.cell == a.raw)
-            #expect(row.epoch == 2001, "\(cluster.workers.flatMap { $0.stderr.split(separator: "\n").filter { $0.contains("handoff") || $0.contains("settle") } })")  // one more owner epoch per handoff
+            #expect(row.epoch == 2001, "\(cluster.workers.values.flatMap { $0.stderr.split(separator: "\n").filter { $0.contains("handoff") || $0.contains("settle") } })")  // one more owner epoch per handoff
         }
     }
 
@@ -83,8 +84,8 @@ import TestSupport
     func aWorkerKilledAtAnyHandoffStepLosesAndDuplicatesNothing(index: Int) throws {
         let (fault, victim) = Self.steps[index]
         try TestDatabase.withFreshDatabase { parameters in
-            let cluster = try ClusterProcesses(database: parameters.database!, workers: 2, settings: ["checkpoint.interval_ms=100"],
-                                               extra: [victim: ["--fault", fault]])
+            let cluster = try ProcessCluster(database: parameters.database!, workers: 2, settings: ["checkpoint.interval_ms=100"],
+                                             workerArguments: ["w\(victim)": ["--fault", fault]])
             defer { cluster.killAll() }
             let client = try ClusterClient(context: try Context(), coordinator: cluster.coordinatorEndpoint, grid: Self.grid)
             try client.refreshMap()
@@ -93,12 +94,12 @@ import TestSupport
             #expect(Self.eventually { try Self.row(parameters, 7) != nil }, "the spawn was checkpointed")
 
             // The move that crosses the border (sent to w1, the owner); the victim dies at the step.
-            let w1 = try CellClient(context: try Context(), endpoint: cluster.workerEndpoints["w1"]!)
+            let w1 = try CellClient(context: try Context(), endpoint: cluster.endpoint(of: "w1")!)
             _ = try? w1.call(.moveEntity(.with { $0.entityID = 7; $0.to = .init(Self.center(b)); $0.cellID = a.raw }), timeout: .seconds(4), attempts: 1)
-            let dead = cluster.workers[victim - 1]
+            let dead = cluster.worker("w\(victim)")!
             #expect(dead.waitForExit(timeout: .seconds(10)) != nil, "the fault did not fire: \(dead.stderr)")
-            let restarted = try cluster.restartWorker("w\(victim)")
-            defer { restarted.killHard() }
+            // Without its fault step this time.
+            try cluster.startWorker("w\(victim)")
 
             // PostgreSQL holds the entity exactly once; its row names the owner (under the map of
             // now: if the restart took longer than a lease, the victim's cells failed over).

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ProcessKit
 import TestSupport
 @testable import Client
 @testable import Postgres
@@ -65,12 +66,13 @@ import TestSupport
         let migrate = try CommandRunner.run(["db", "migrate"], environment: env)
         #expect(migrate.status == 0, "\(migrate.stderr)")
         let sets = ["checkpoint.interval_ms=300", "workers.count=2", "rebalance.threshold=1000"].flatMap { ["--set", $0] }
-        let (coordinator, endpoint) = try ClusterProcesses.startCoordinator(env: env, sets: sets, bind: "tcp://\(link.host):0")
+        let coordinator = try ChildProcess(["coordinator", "--bind", "tcp://\(link.host):0"] + sets, environment: env)
         defer { coordinator.killHard() }
-        let w1 = try ManagedProcess(["worker", "--id", "w1", "--coordinator", endpoint, "--bind", "tcp://\(link.host):0"] + sets, environment: env)
+        let endpoint = try coordinator.waitReady()
+        let w1 = try ChildProcess(["worker", "--id", "w1", "--coordinator", endpoint, "--bind", "tcp://\(link.host):0"] + sets, environment: env)
         defer { w1.killHard() }
-        let w2 = try ManagedProcess(["worker", "--id", "w2", "--coordinator", endpoint, "--bind", "tcp://\(link.guest):0"] + sets,
-                                    environment: env, launcher: ["/usr/sbin/ip", "netns", "exec", link.namespace])
+        let w2 = try ChildProcess(["worker", "--id", "w2", "--coordinator", endpoint, "--bind", "tcp://\(link.guest):0"] + sets,
+                                  environment: env, launcher: ["/usr/sbin/ip", "netns", "exec", link.namespace])
         defer { w2.killHard() }
         #expect(w1.waitForLine(startingWith: "ready ") != nil, "\(w1.stderr.suffix(2000))")
         let ready = try #require(w2.waitForLine(startingWith: "ready "), "\(w2.stderr.suffix(2000))")

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessKit
 
 /// Runs the built `cellcluster` executable as a real process.
 public enum CommandRunner {
@@ -9,13 +10,7 @@ public enum CommandRunner {
     }
 
     /// The executable next to the test bundle (`.build/<triple>/debug/cellcluster`), or $CELLCLUSTER_BIN.
-    public static var executable: URL {
-        if let path = ProcessInfo.processInfo.environment["CELLCLUSTER_BIN"] { return URL(fileURLWithPath: path) }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        // swift-testing on Linux runs the `…PackageTests.xctest` executable that sits in the build folder.
-        if dir.lastPathComponent.hasSuffix(".xctest") { dir.deleteLastPathComponent() }
-        return dir.appendingPathComponent("cellcluster")
-    }
+    public static var executable: URL { ChildProcess.cellcluster }
 
     /// Runs `cellcluster` with `arguments`, waiting at most `timeout` seconds.
     public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> Outcome {

@@ -1,18 +1,30 @@
 import Foundation
 
-/// A PostgreSQL server of a test's own (scripts/pg in a folder of its own), for tests that stop
-/// and restart the database under a running worker.
+/// A private PostgreSQL server (scripts/pg in a folder of its own): tests that stop and restart
+/// the database under a running worker start one; the soak restarts the one `scripts/cluster`
+/// started for it.
 public final class PrivatePostgres {
     public let directory: String
     public private(set) var port: Int = 0
     /// Another address it listens on (and whose subnet it trusts), e.g. a namespace link's.
     public let extraListen: String?
+    /// scripts/pg.
+    let script: String
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// Starts a new server in a fresh folder under the project's `.run`.
     public init(extraListen: String? = nil) throws {
         self.extraListen = extraListen
+        script = Self.root.appendingPathComponent("scripts/pg").path
         directory = Self.root.appendingPathComponent(".run/test-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
         try start()
+    }
+
+    /// The server in `directory` that `script` (scripts/pg) started, without starting anything.
+    public init(directory: String, script: String) {
+        self.directory = directory
+        self.script = script
+        extraListen = nil
     }
 
     public var environment: [String: String] {
@@ -21,14 +33,14 @@ public final class PrivatePostgres {
 
     /// Starts (or restarts, on the same port when free) the server.
     public func start() throws {
-        let out = try Self.script(["start", directory], environment: extraListen.map { ["CELLCLUSTER_PG_EXTRA_LISTEN": $0] } ?? [:])
+        let out = try run(["start", directory], environment: extraListen.map { ["CELLCLUSTER_PG_EXTRA_LISTEN": $0] } ?? [:])
         guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix("export PGPORT=") }),
             let value = Int(line.dropFirst("export PGPORT=".count))
-        else { throw WorkerProcessError(message: "scripts/pg start printed no port: \(out)") }
+        else { throw ProcessKitError("scripts/pg start printed no port: \(out)") }
         port = value
     }
 
-    public func stop() throws { _ = try Self.script(["stop", directory]) }
+    public func stop() throws { _ = try run(["stop", directory]) }
 
     /// Stops the server and removes its folder.
     public func destroy() {
@@ -37,13 +49,13 @@ public final class PrivatePostgres {
     }
 
     @discardableResult
-    static func script(_ arguments: [String], environment: [String: String] = [:]) throws -> String {
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> String {
         // posix_spawn and waitpid rather than Foundation's Process: the server the script starts
         // outlives it, and Process did not always notice the script's exit. Output (and errors)
         // go to a file, never a pipe the server could inherit and hold open.
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("pg-script-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out").path
         defer { unlink(file) }
-        let path = root.appendingPathComponent("scripts/pg").path
+        let path = script
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -56,14 +68,14 @@ public final class PrivatePostgres {
         let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { envp.forEach { free($0) } }
         let rc = posix_spawn(&pid, path, &actions, nil, argv, envp)
-        guard rc == 0 else { throw WorkerProcessError(message: "cannot start scripts/pg: errno \(rc)") }
+        guard rc == 0 else { throw ProcessKitError("cannot start scripts/pg: errno \(rc)") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let exited = (status & 0x7f) == 0
         let code = (status >> 8) & 0xff
         guard exited && code == 0 else {
             let said = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
-            throw WorkerProcessError(message: "scripts/pg \(arguments.joined(separator: " ")) failed (status \(status)): \(said.suffix(600))")
+            throw ProcessKitError("scripts/pg \(arguments.joined(separator: " ")) failed (status \(status)): \(said.suffix(600))")
         }
         return (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
     }

@@ -1,0 +1,5 @@
+/// A soak that cannot run, or a cluster that did not behave (no map, a process not ready).
+public struct SoakError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
