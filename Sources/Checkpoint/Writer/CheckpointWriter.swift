@@ -223,7 +223,11 @@ public final class CheckpointWriter: Sendable {
             if !report.deadLetteredEntities.isEmpty || !report.deadLetteredCells.isEmpty {
                 metadata["dead_letters"] = "\(report.deadLetteredEntities.count + report.deadLetteredCells.count)"
             }
-            logger.debug("[CHECKPOINT] done: \(batch.rowCount) updates, \(String(format: "%.3f", seconds)) s, \(Int(rate)) rows/s", metadata: metadata)
+            // Routine commits at debug; one that fenced or set rows aside says so at info.
+            let unusual = !report.fencedEntities.isEmpty || !report.fencedCells.isEmpty || !report.fencedEvents.isEmpty
+                || !report.deadLetteredEntities.isEmpty || !report.deadLetteredCells.isEmpty
+            logger.log(level: unusual ? .info : .debug,
+                       "[CHECKPOINT] done: \(batch.rowCount) updates, \(String(format: "%.3f", seconds)) s, \(Int(rate)) rows/s", metadata: metadata)
         case .failure(let error):
             logger.warning("[CHECKPOINT] failed: \(batch.rowCount) updates kept for the next attempt: \(error)")
         }

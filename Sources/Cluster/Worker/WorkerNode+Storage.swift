@@ -7,7 +7,8 @@ import WorldCore
 /// What a storage call was made for: how its answer is used when it comes back.
 enum PendingCall {
     /// Cells the shard asked for (lazy loads, prefetches, arrivals).
-    case load([CellID])
+    /// Cells, and `shard.departures` when the load was asked for.
+    case load([CellID], asked: UInt64)
     /// Where an entity missing from memory is: its parked requests wait for the answer.
     case locate(EntityID)
     /// A read of an entity that is not in memory, answered from storage.
@@ -56,7 +57,15 @@ extension WorkerNode {
         loadsWanted.removeAll(keepingCapacity: true)
         let tag = nextStorageTag
         for cell in cells { loadTags[cell] = tag }
-        submit(.loadCells(cells), for: .load(cells))
+        submit(.loadCells(cells), for: .load(cells, asked: shard.departures))
+    }
+
+    /// Forgets the departures no outstanding load predates (each load's answer is checked
+    /// against those after it was asked for).
+    func forgetOldDepartures() {
+        var oldest = shard.departures
+        for case .load(_, let asked) in pendingCalls.values { oldest = min(oldest, asked) }
+        shard.forgetDepartures(before: oldest)
     }
 
     /// Cells whose load failed while entities had moved into them: asked for again, not too often.
@@ -130,7 +139,7 @@ extension WorkerNode {
         for completion in io.takeCompletions() {
             guard let purpose = pendingCalls.removeValue(forKey: completion.tag) else { continue }  // from before a rejoin
             switch purpose {
-            case .load(let cells): loaded(cells, tag: completion.tag, completion.result, now: now)
+            case .load(let cells, let asked): loaded(cells, tag: completion.tag, asked: asked, completion.result, now: now)
             case .locate(let id): located(id, completion.result, now: now)
             case .readEntity(let peer, let request): answerRead(peer, request, completion.result)
             case .readCell(let cell, let peer, let request): answerRead(cell, peer, request, completion.result)
@@ -146,8 +155,9 @@ extension WorkerNode {
     /// A batched load came back. Only the cells whose latest load this was take it: a cell
     /// forgotten and asked for again while it was loading (given away and back, say) waits for
     /// its newer load, since this one may predate what was saved meanwhile.
-    private func loaded(_ asked: [CellID], tag: UInt64, _ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
-        let cells = asked.filter { loadTags[$0] == tag }
+    private func loaded(_ requested: [CellID], tag: UInt64, asked: UInt64, _ result: Result<StorageAnswer, PQError>,
+                        now: ContinuousClock.Instant) {
+        let cells = requested.filter { loadTags[$0] == tag }
         for cell in cells { loadTags[cell] = nil }
         let current = Set(cells)
         switch result {
@@ -160,7 +170,8 @@ extension WorkerNode {
                     }
                 }
             }
-            shard.cellsLoaded(checkpoints, now: now)
+            let skipped = shard.cellsLoaded(checkpoints, asked: asked, now: now)
+            for id in skipped { trace(id, "not taken from that load: it left memory after the load was asked for") }
         default:
             for cell in cells { shard.loadFailed(cell) }
             failedLoads.formUnion(cells)

@@ -218,6 +218,7 @@ public final class WorkerNode {
                 performShardActions(now: after)
                 if parkedCount > 0 { expireParked(now: after) }
                 if !failedLoads.isEmpty { retryFailedLoads() }
+                forgetOldDepartures()
                 lastTick = after
             }
             answerDurable(checkpointer.pump(&shard, now: after))

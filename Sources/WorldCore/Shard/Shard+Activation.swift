@@ -109,20 +109,36 @@ extension Shard {
     /// hold: memory is newer), properties and stored queue. Then, if players need it, the cell
     /// activates and its queue replays in order.
     public mutating func cellLoaded(_ checkpoint: CellCheckpoint, now: ContinuousClock.Instant) {
-        guard cells[checkpoint.cell]?.phase == .loading else { return }  // not asked for (any more): ignore
+        guard phase(of: checkpoint.cell) == .loading else { return }  // not asked for (any more): ignore
         monitor.dbReads &+= 1
-        install(checkpoint, now: now)
+        var skipped: [EntityID] = []
+        install(checkpoint, skipped: &skipped, now: now)
     }
 
     /// Installs the checkpoints of one batched load (one storage read, whatever the count).
-    public mutating func cellsLoaded(_ checkpoints: [CellCheckpoint], now: ContinuousClock.Instant) {
+    /// - Parameter asked: `departures` when the load was asked for. An entity that left memory
+    ///   after that is not taken from this answer: the answer may predate its handoff's claim or
+    ///   its save (a row from before, installed, would serve an older copy: acknowledged changes
+    ///   lost). Where it is now, a lookup finds out.
+    /// - Returns: the entities left out for that reason.
+    @discardableResult
+    public mutating func cellsLoaded(_ checkpoints: [CellCheckpoint], asked: UInt64? = nil, now: ContinuousClock.Instant) -> [EntityID] {
         monitor.dbReads &+= 1
-        for checkpoint in checkpoints where cells[checkpoint.cell]?.phase == .loading { install(checkpoint, now: now) }
+        var skipped: [EntityID] = []
+        for checkpoint in checkpoints where phase(of: checkpoint.cell) == .loading {
+            install(checkpoint, departedSince: asked, skipped: &skipped, now: now)
+        }
+        return skipped
     }
 
-    private mutating func install(_ checkpoint: CellCheckpoint, now: ContinuousClock.Instant) {
+    private mutating func install(_ checkpoint: CellCheckpoint, departedSince asked: UInt64? = nil, skipped: inout [EntityID],
+                                  now: ContinuousClock.Instant) {
         let id = checkpoint.cell
         for var entity in checkpoint.entities where entities[entity.id] == nil {
+            if let asked, let left = departedAt[entity.id], left > asked {
+                skipped.append(entity.id)
+                continue
+            }
             entity.cell = id
             entities[entity.id] = entity
             cells[id]?.entities.insert(entity.id)

@@ -39,7 +39,7 @@ extension Shard {
             guard let removed = cells.removeValue(forKey: cell) else { continue }
             for id in removed.entities {
                 entities[id] = nil
-                departures &+= 1
+                noteDeparture(id)
                 presence[id] = nil
             }
             monitor.evictions &+= 1

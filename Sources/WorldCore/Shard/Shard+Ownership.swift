@@ -54,7 +54,7 @@ extension Shard {
                 for id in removed.entities {
                     presence[id] = nil
                     entities[id] = nil
-                    departures &+= 1
+                    noteDeparture(id)
                     dirtyEntities[id] = nil
                 }
             }

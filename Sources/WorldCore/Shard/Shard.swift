@@ -9,6 +9,10 @@ public struct Shard: Sendable {
 
     var cells: [CellID: Cell] = [:]
     var entities: [EntityID: Entity] = [:]
+    /// The value of `departures` right after each recent departure: a load asked for before then
+    /// may hold an older row of that entity (its handoff's claim, or its save, committed after the
+    /// load's snapshot), which must not come back into memory. See `forgetDepartures(before:)`.
+    var departedAt: [EntityID: UInt64] = [:]
     /// How many present players' windows cover each cell.
     var interest: [CellID: Int] = [:]
     /// Players keeping cells active, with the time they last sent something.
@@ -119,11 +123,23 @@ public struct Shard: Sendable {
             worldEvents: cell.worldEvents, phase: cell.phase, queuedEvents: queues[cell.id]?.count ?? 0)
     }
 
+    /// Counts an entity leaving memory.
+    mutating func noteDeparture(_ id: EntityID) {
+        departures &+= 1
+        departedAt[id] = departures
+    }
+
+    /// Drops the record of departures up to `counter` (no load asked before then is still out).
+    public mutating func forgetDepartures(before counter: UInt64) {
+        guard !departedAt.isEmpty else { return }
+        departedAt = departedAt.filter { $0.value > counter }
+    }
+
     /// Forgets an entity this shard no longer owns (fenced by a newer owner, or handed off).
     public mutating func dropEntity(_ id: EntityID, now: ContinuousClock.Instant) {
         endPresence(id, now: now)
         guard let entity = entities.removeValue(forKey: id) else { return }
-        departures &+= 1
+        noteDeparture(id)
         cells[entity.cell]?.entities.remove(id)
         dirtyEntities[id] = nil
     }
