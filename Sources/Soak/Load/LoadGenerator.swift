@@ -56,6 +56,8 @@ public final class LoadGenerator {
     /// Request id -> entity index, per endpoint.
     var waiting: [String: [UInt64: Int]] = [:]
     var lastMapRefresh = ContinuousClock.now - .seconds(10)
+    /// Requests timed out or kept being told to retry: the map may be old (refreshed once a turn).
+    var mapRefreshWanted = false
     public let started = ContinuousClock.now
     /// False once the run stops sending new requests (the end, before the audit).
     public var issuing = true
@@ -121,6 +123,12 @@ public final class LoadGenerator {
         if issuing { busy = issueDue(now: now) || busy }
         busy = retryDue(now: now) || busy
         busy = receiveAnswers(now: now) || busy
+        if mapRefreshWanted {
+            // Once a turn at most: each refresh may wait up to 300 ms for the coordinator, and
+            // ten thousand requests timing out together must not each wait for one (a run hung so).
+            mapRefreshWanted = false
+            try? refreshMap(force: false)
+        }
         return busy
     }
 
@@ -260,7 +268,7 @@ public final class LoadGenerator {
                 if !inflight.endpoint.isEmpty { entities[i].inflight!.unansweredAt.insert(inflight.endpoint) }
                 retries += 1
                 timeline.recordRetry()
-                try? refreshMap(force: false)
+                mapRefreshWanted = true
                 send(i, inflight.op, now: now, fresh: false)
                 did = true
             }
@@ -309,7 +317,7 @@ public final class LoadGenerator {
         case .handoffInProgress, .shuttingDown:
             retry(i, reply, from: worker, now: now)
             entities[i].inflight!.retryAt = now + .milliseconds(inflight.attempts > 20 ? 100 : 20)
-            if inflight.attempts % 10 == 0 { try? refreshMap(force: false) }
+            if inflight.attempts % 10 == 0 { mapRefreshWanted = true }
         case .storageUnavailable, .queueFull:
             retry(i, reply, from: worker, now: now)
             // "Not durable yet": the change stays applied in that worker's memory and may reach
@@ -422,6 +430,7 @@ public final class LoadGenerator {
     func refreshMap(force: Bool) throws {
         guard force || ContinuousClock.now - lastMapRefresh > .milliseconds(200) else { return }
         lastMapRefresh = .now
+        defer { lastMapRefresh = .now }  // the interval counts from the end of a slow refresh
         let id = try coordinator.send(.getShardMap(.with { $0.knownEpoch = map?.epoch ?? 0 }))
         let deadline = ContinuousClock.now + .milliseconds(force && map == nil ? 10_000 : 300)
         while let reply = try coordinator.receive(until: deadline) {
