@@ -152,13 +152,7 @@ extension WorkerNode {
             let owner = partition?.owner(of: cell) ?? worker
             guard owner != options.id else { return false }  // its cell is this worker's now
             trace(id, "redirected to \(owner): handed away to cell \(cell.raw)")
-            var reply = Cellcluster_V1_Reply()
-            reply.code = .wrongWorker
-            reply.message = "entity \(id.raw) moved to cell \(cell.raw) of worker \(owner)"
-            reply.mapEpoch = mapEpoch
-            reply.redirectWorker = owner
-            reply.redirectEndpoint = peers[owner] ?? ""
-            sendBytes(peer, WireFormat.encode(request.reply(reply, sender: sender)))
+            redirect(peer, request, to: owner, "entity \(id.raw) moved to cell \(cell.raw) of worker \(owner)")
             return true
         }
     }
@@ -188,9 +182,14 @@ extension WorkerNode {
 
     private func redirect(_ peer: [UInt8], _ request: Envelope, _ cell: CellID, to worker: String) {
         if tracing, let id = Self.entity(of: request) { trace(id, "redirected to \(worker): cell \(cell.raw) is not served here") }
+        redirect(peer, request, to: worker, "cell \(cell.raw) belongs to worker \(worker)")
+    }
+
+    /// WRONG_WORKER naming `worker` and its endpoint, with this worker's map epoch.
+    private func redirect(_ peer: [UInt8], _ request: Envelope, to worker: String, _ message: String) {
         var reply = Cellcluster_V1_Reply()
         reply.code = .wrongWorker
-        reply.message = "cell \(cell.raw) belongs to worker \(worker)"
+        reply.message = message
         reply.mapEpoch = mapEpoch
         reply.redirectWorker = worker
         reply.redirectEndpoint = peers[worker] ?? ""
