@@ -79,6 +79,6 @@ extension WorkerNode {
         // in the middle of a batch (SIGSTOP, a stall) must not serve the rest of it after its
         // cells failed over.
         let mayServe = coordinatorSocket == nil || (serving && leaseKeeper?.mayServe(now: .now) == true)
-        return RequestRouting.gate(cell, in: shard, worker: options.id, mayServe: mayServe)
+        return RequestRouting.gate(cell, ownership: shard.ownership, grid: shard.settings.grid, worker: options.id, mayServe: mayServe)
     }
 }

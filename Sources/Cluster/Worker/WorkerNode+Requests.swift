@@ -141,7 +141,7 @@ extension WorkerNode {
 
     /// Answers for an entity that is moving between workers (retry) or has moved away (redirect).
     private func handingOff(_ id: EntityID, _ peer: [UInt8], _ request: Envelope) -> Bool {
-        switch handoffs.route(id, in: shard, now: .now) {
+        switch handoffs.route(id, held: shard.entity(id) != nil, now: .now) {
         case nil:
             return false
         case .frozen(let target)?:

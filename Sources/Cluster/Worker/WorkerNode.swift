@@ -100,7 +100,9 @@ public final class WorkerNode {
     var serving = false
     var partition: PartitionMap? { transfers.map }
     /// Cell transfers: which cells this worker serves, receives and gives away (WorldCore).
-    lazy var transfers = CellTransfers(worker: options.id)
+    /// Stored, not lazy: a lazy property's getter returns a copy, and `mapEpoch` and `peers`
+    /// read it on the request path.
+    var transfers: CellTransfers
     /// The release transaction in the writer now: its ticket and what it saves.
     var release: (ticket: UInt64, batch: CheckpointBatch)?
     /// Requests per cell since the last load report.
@@ -124,6 +126,7 @@ public final class WorkerNode {
     public init(settings: ClusterSettings, options: Options, logger: Logger) throws {
         self.settings = settings
         self.options = options
+        transfers = CellTransfers(worker: options.id)
         var logger = logger
         logger[metadataKey: "worker"] = "\(options.id)"
         self.logger = logger

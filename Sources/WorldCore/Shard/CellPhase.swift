@@ -28,9 +28,9 @@ public struct WorldEventRecord: Sendable, Equatable {
 }
 
 /// One cell's state in memory.
-struct Cell: Sendable {
+@usableFromInline struct Cell: Sendable {
     let id: CellID
-    var phase: CellPhase
+    @usableFromInline var phase: CellPhase
     var entities: Set<EntityID> = []
     var properties: [String: String] = [:]
     var worldEvents: [WorldEventRecord] = []

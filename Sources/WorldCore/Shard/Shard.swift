@@ -7,8 +7,10 @@ public struct Shard: Sendable {
     public let settings: ShardSettings
     var grid: Grid { settings.grid }
 
-    var cells: [CellID: Cell] = [:]
-    var entities: [EntityID: Entity] = [:]
+    // Visible to inlined reads: the worker calls `entity(_:)` and `phase(of:)` several times per
+    // request, and a call it cannot inline copies the whole shard (every collection retained).
+    @usableFromInline var cells: [CellID: Cell] = [:]
+    @usableFromInline var entities: [EntityID: Entity] = [:]
     /// The value of `departures` right after each recent departure: a load asked for before then
     /// may hold an older row of that entity (its handoff's claim, or its save, committed after the
     /// load's snapshot), which must not come back into memory. See `forgetDepartures(before:)`.
@@ -84,11 +86,11 @@ public struct Shard: Sendable {
     // MARK: Reads
 
     /// The entity, if it is in memory.
-    public func entity(_ id: EntityID) -> Entity? { entities[id] }
+    @inlinable public func entity(_ id: EntityID) -> Entity? { entities[id] }
 
     /// The cell's phase, or nil when it is not in memory.
     /// Reads the phase in place (`cells[cell]?.phase` copies the whole cell, its sets and all).
-    public func phase(of cell: CellID) -> CellPhase? {
+    @inlinable public func phase(of cell: CellID) -> CellPhase? {
         guard let index = cells.index(forKey: cell) else { return nil }
         return cells.values[index].phase
     }

@@ -137,8 +137,14 @@ public struct Handoffs<Reply: Sendable>: Sendable {
 
     /// Where a request about `id` goes while it is moving, or nil when it is served as usual.
     public mutating func route(_ id: EntityID, in shard: Shard, now: ContinuousClock.Instant) -> Route? {
+        route(id, held: shard.entity(id) != nil, now: now)
+    }
+
+    /// The same, told whether memory holds the entity (the request path passes that rather than
+    /// the shard, which a call would copy: every one of its collections retained and released).
+    public mutating func route(_ id: EntityID, held: Bool, now: ContinuousClock.Instant) -> Route? {
         if let h = outgoing[id] { return .frozen(target: h.target) }
-        guard shard.entity(id) == nil, let away = movedAway[id] else { return nil }
+        guard !held, let away = movedAway[id] else { return nil }
         guard now - away.at < movedAwayHint else {
             movedAway[id] = nil
             return nil

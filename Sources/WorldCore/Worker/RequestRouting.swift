@@ -20,8 +20,14 @@ public enum RequestRouting {
     ///   worker without a coordinator). Read from the clock for each request: a process paused in
     ///   the middle of a batch must not serve the rest of it after its cells failed over.
     public static func gate(_ cell: CellID, in shard: Shard, worker: String, mayServe: Bool) -> Gate {
+        gate(cell, ownership: shard.ownership, grid: shard.settings.grid, worker: worker, mayServe: mayServe)
+    }
+
+    /// The same from the shard's ownership and grid alone (the request path asks this for every
+    /// request: it passes these rather than the shard, which a call would copy).
+    public static func gate(_ cell: CellID, ownership: Ownership?, grid: Grid, worker: String, mayServe: Bool) -> Gate {
         guard mayServe else { return .wait("worker \(worker) cannot serve now (no valid lease): retry") }
-        guard let ownership = shard.ownership, shard.settings.grid.contains(cell) else { return .serve }
+        guard let ownership, grid.contains(cell) else { return .serve }
         if ownership.owns(cell) { return .serve }
         if ownership.pending.contains(cell) { return .wait("cell \(cell.raw) is moving to worker \(worker): retry") }
         return .redirect(worker: ownership.map.owner(of: cell))
