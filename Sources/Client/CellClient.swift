@@ -11,6 +11,8 @@ public final class CellClient {
     public let name: String
     private let socket: Socket
     private var nextRequestID: UInt64 = 1
+    /// The largest reply this client takes (an audit of a full worker is the largest there is).
+    public static let maxReplyBytes: Int64 = 256 * 1024 * 1024
 
     /// - Parameter name: the sender name workers use to recognise retries; unique per client.
     public init(context: Context, endpoint: String, name: String? = nil) throws(ClientError) {
@@ -19,6 +21,7 @@ public final class CellClient {
         do {
             socket = try Socket(context, .dealer)
             try socket.setReconnectInterval(milliseconds: 50)
+            try socket.setMaximumMessageSize(Self.maxReplyBytes)
             try socket.connect(endpoint)
         } catch {
             throw .transport(error)

@@ -12,6 +12,7 @@ extension ClusterSettings {
         settings.events = .init(root.section("events"))
         settings.leases = .init(root.section("leases"))
         settings.rebalance = .init(root.section("rebalance"))
+        settings.limits = .init(root.section("limits"))
         root.finish()
         return settings
     }
@@ -135,6 +136,21 @@ extension RebalanceSettings {
         intervalMs = s.int("interval_ms", default: intervalMs, in: 10...3_600_000)
         maxCellsPerRound = s.int("max_cells_per_round", default: maxCellsPerRound, in: 1...10_000_000)
         threshold = s.double("threshold", default: threshold, above: 1)
+        s.finish()
+    }
+}
+
+extension LimitSettings {
+    init(_ s: Section) {
+        maxFrameBytes = s.int("max_frame_bytes", default: maxFrameBytes, in: 4096...268_435_456)
+        maxStatsPerEntity = s.int("max_stats_per_entity", default: maxStatsPerEntity, in: 1...100_000)
+        maxKeyBytes = s.int("max_key_bytes", default: maxKeyBytes, in: 1...65_536)
+        maxValueBytes = s.int("max_value_bytes", default: maxValueBytes, in: 1...16_777_216)
+        maxEventPayloadBytes = s.int("max_event_payload_bytes", default: maxEventPayloadBytes, in: 0...16_777_216)
+        maxCellStateKeys = s.int("max_cell_state_keys", default: maxCellStateKeys, in: 1...1_000_000)
+        if maxEventPayloadBytes + maxKeyBytes + 1024 > maxFrameBytes {
+            s.problem("max_event_payload_bytes", "plus max_key_bytes and 1024 bytes of envelope must fit in max_frame_bytes (\(maxFrameBytes))")
+        }
         s.finish()
     }
 }

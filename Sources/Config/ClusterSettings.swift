@@ -10,8 +10,27 @@ public struct ClusterSettings: Sendable, Equatable {
     public var events = EventSettings()
     public var leases = LeaseSettings()
     public var rebalance = RebalanceSettings()
+    public var limits = LimitSettings()
 
     public init() {}
+}
+
+/// What one request may carry. A request over a limit is refused with INVALID_ARGUMENT naming
+/// the key; a frame over `maxFrameBytes` is dropped by ZeroMQ before it is buffered (and its
+/// connection closed), so no client can make a process hold more than that for one message.
+public struct LimitSettings: Sendable, Equatable {
+    /// The largest ZeroMQ message a worker or the coordinator receives.
+    public var maxFrameBytes = 1_048_576
+    /// Stats one entity may hold.
+    public var maxStatsPerEntity = 256
+    /// Bytes of a stat name, cell-state key, action name or world-event name.
+    public var maxKeyBytes = 256
+    /// Bytes of one cell-state value.
+    public var maxValueBytes = 4096
+    /// Bytes of a world event's payload.
+    public var maxEventPayloadBytes = 65_536
+    /// Keys one cell's state may hold.
+    public var maxCellStateKeys = 1024
 }
 
 /// The world's extent and its division into cells.

@@ -63,5 +63,13 @@ rebalance:
   max_cells_per_round: 64          # cells crossing each boundary between two workers per round
   threshold: 1.2         # move for load only while the busiest worker carries > 1.2 x the mean
 
+limits:                  # a request over one is refused with INVALID_ARGUMENT naming the key
+  max_frame_bytes: 1048576         # larger ZeroMQ messages are dropped before they are buffered
+  max_stats_per_entity: 256
+  max_key_bytes: 256               # stat names, cell-state keys, action and world-event names
+  max_value_bytes: 4096            # one cell-state value
+  max_event_payload_bytes: 65536   # one world event's payload
+  max_cell_state_keys: 1024
+
 """#
 }

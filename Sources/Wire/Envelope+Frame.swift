@@ -36,10 +36,11 @@ public enum WireFormat {
         guard envelope.protocolVersion == protocolVersion else {
             throw WireError(
                 .unsupportedVersion,
-                "protocol version \(envelope.protocolVersion) is not supported (this build speaks \(protocolVersion))")
+                "protocol version \(envelope.protocolVersion) is not supported (this build speaks \(protocolVersion))",
+                requestID: envelope.requestID)
         }
         guard envelope.body != nil else {
-            throw WireError(.missingBody, "envelope \(envelope.requestID) carries no message")
+            throw WireError(.missingBody, "envelope \(envelope.requestID) carries no message", requestID: envelope.requestID)
         }
         return envelope
     }
@@ -67,7 +68,8 @@ extension Envelope {
         return envelope
     }
 
-    /// The error reply a process sends for a frame it could not decode (request id unknown: 0).
+    /// The error reply a process sends for a frame it could not use: with the envelope's request
+    /// id when it decoded, 0 when it did not.
     public static func errorReply(for error: WireError, sender: String, mapEpoch: UInt64 = 0) -> Envelope {
         var reply = Cellcluster_V1_Reply()
         reply.code = error.replyCode
@@ -75,6 +77,7 @@ extension Envelope {
         reply.mapEpoch = mapEpoch
         var envelope = Envelope()
         envelope.protocolVersion = WireFormat.protocolVersion
+        envelope.requestID = error.requestID ?? 0
         envelope.sender = sender
         envelope.reply = reply
         return envelope

@@ -17,10 +17,14 @@ public struct WireError: Error, CustomStringConvertible, Sendable, Equatable {
 
     public let code: Code
     public let message: String
+    /// The request id of the envelope, when it decoded (another protocol version, no message):
+    /// the error reply carries it so the client can match it. Nil when the frame did not decode.
+    public let requestID: UInt64?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, requestID: UInt64? = nil) {
         self.code = code
         self.message = message
+        self.requestID = requestID
     }
 
     public var description: String { "\(code): \(message)" }

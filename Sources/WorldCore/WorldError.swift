@@ -20,6 +20,10 @@ public enum WorldError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidGrid(String)
     /// The cell belongs to another worker (a queued move that would cross shards at replay).
     case notOwned(CellID)
+    /// A request carries (or would make a stored state hold) more than `limits.<key>` allows.
+    case overLimit(what: String, size: Int, key: String, limit: Int)
+    /// An epoch, version, counter or sequence has no successor (see `Counter`); `what` names it.
+    case counterExhausted(what: String)
 
     public var description: String {
         switch self {
@@ -43,6 +47,10 @@ public enum WorldError: Error, Equatable, Sendable, CustomStringConvertible {
             "invalid grid: \(reason)"
         case let .notOwned(cell):
             "cell \(cell.raw) belongs to another worker"
+        case let .overLimit(what, size, key, limit):
+            "\(what): \(size) is over the limit of \(limit) (limits.\(key) in cluster.yml)"
+        case let .counterExhausted(what):
+            "\(what) has no successor: it is at or past \(Counter.max), the largest value storage holds"
         }
     }
 }

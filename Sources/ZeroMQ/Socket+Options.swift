@@ -41,6 +41,16 @@ extension Socket {
         try setInt(ZMQ_RCVHWM, messages, "ZMQ_RCVHWM")
     }
 
+    /// The largest message this socket receives, in bytes (-1: no limit). A peer that sends a
+    /// larger one is disconnected as soon as its size is read, before the message is buffered.
+    public func setMaximumMessageSize(_ bytes: Int64) throws(ZMQError) {
+        let socket = try open("zmq_setsockopt(ZMQ_MAXMSGSIZE)")
+        var v = bytes
+        try zmqCall("zmq_setsockopt(ZMQ_MAXMSGSIZE)") {
+            zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &v, MemoryLayout<Int64>.size)
+        }
+    }
+
     /// The identity a ROUTER peer sees for this socket; set before `connect`. 1 to 255 bytes.
     public func setRoutingID(_ id: [UInt8]) throws(ZMQError) {
         try setBytes(ZMQ_ROUTING_ID, id, "ZMQ_ROUTING_ID")

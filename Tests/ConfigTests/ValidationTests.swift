@@ -31,6 +31,10 @@ import Testing
         ("events: {durability: {entity_move: maybe}}", "events.durability.entity_move"),
         ("events: {durability: {teleport: durable}}", "events.durability.teleport"),
         ("leases: {heartbeat_ms: 2000, lease_ms: 3000}", "leases.heartbeat_ms"),
+        ("limits: {max_frame_bytes: 100}", "limits.max_frame_bytes"),
+        ("limits: {max_stats_per_entity: 0}", "limits.max_stats_per_entity"),
+        ("limits: {max_event_payload_bytes: 2000000}", "limits.max_event_payload_bytes"),
+        ("limits: {max_keys: 5}", "limits.max_keys"),
     ]
 
     @Test(arguments: cases.indices)

@@ -1,5 +1,6 @@
 import Testing
 @testable import Wire
+import WorldCore
 
 @Suite struct MalformedFrameTests {
     static let valid: [UInt8] = {
@@ -52,6 +53,52 @@ import Testing
         #expect(error.code == .unsupportedVersion)
         #expect(error.replyCode == .unsupportedVersion)
         #expect(error.message.contains("version 2"))
+    }
+
+    @Test func errorRepliesToEnvelopesThatDecodedCarryTheirRequestID() throws {
+        var other = Envelope()
+        other.protocolVersion = 7
+        other.requestID = 4242
+        other.getEntity = .with { $0.entityID = 1 }
+        var empty = Envelope()
+        empty.requestID = 4343
+        for (frame, id) in [(try other.serializedBytes() as [UInt8], UInt64(4242)), (WireFormat.encode(empty), 4343)] {
+            let error = try #require(throws: WireError.self) { try WireFormat.decode(frame) }
+            #expect(error.requestID == id)
+            #expect(try WireFormat.decode(WireFormat.encode(Envelope.errorReply(for: error, sender: "w"))).requestID == id)
+        }
+        // Bytes that did not decode have no request id to carry.
+        let garbage = try #require(throws: WireError.self) { try WireFormat.decode([0xFF, 0xFF, 0xFF, 0xFF]) }
+        #expect(garbage.requestID == nil)
+    }
+
+    @Test func aSpawnMayNotSetTheServersFields() throws {
+        let base = Cellcluster_V1_SpawnEntity.with {
+            $0.entity = .with { $0.entityID = 8; $0.kind = .npc; $0.position = .with { $0.x = 1; $0.y = 1 } }
+        }
+        #expect(try base.newEntity().id.raw == 8)
+        for (field, set) in [("owner_epoch", { (e: inout Cellcluster_V1_SpawnEntity) in e.entity.ownerEpoch = .max }),
+                             ("version", { $0.entity.version = 1 }), ("actions", { $0.entity.actions = 3 })] {
+            var spawn = base
+            set(&spawn)
+            let error = try #require(throws: WireError.self) { try spawn.newEntity() }
+            #expect(error.message.contains(field), "\(error)")
+        }
+        #expect(throws: WireError.self) { try Cellcluster_V1_SpawnEntity().newEntity() }
+    }
+
+    @Test func aShardMapWithRangesAtTheEdgeOfUInt64IsRefusedNotTrapped() throws {
+        let grid = try Grid(width: 256, height: 256, cellSize: 64)  // 4 x 4 cells: a curve of 16
+        var map = Cellcluster_V1_ShardMap()
+        map.columns = 4; map.rows = 4; map.cellSize = 64; map.curve = .hilbert; map.epoch = 2
+        map.ranges = [.with { $0.first = 0; $0.last = .max; $0.workerID = "a" }, .with { $0.first = 0; $0.last = 15; $0.workerID = "b" }]
+        #expect(throws: WireError.self) { try map.partitionMap(grid: grid) }
+        map.ranges = [.with { $0.first = 9; $0.last = 3; $0.workerID = "a" }, .with { $0.first = 0; $0.last = 15; $0.workerID = "b" }]
+        #expect(throws: WireError.self) { try map.partitionMap(grid: grid) }
+        map.ranges = [.with { $0.first = 0; $0.last = 15; $0.workerID = "a" }]
+        #expect(try map.partitionMap(grid: grid).epoch == 2)
+        map.epoch = .max
+        #expect(throws: WireError.self) { try map.partitionMap(grid: grid) }
     }
 
     @Test func anEnvelopeWithoutAMessageIsRefused() throws {

@@ -31,7 +31,10 @@ extension PostgresWorldStore {
     /// lease it offered under (`source`).
     /// - Throws: `PQError` when the statement did not run: the outcome is then unknown.
     public func claim(_ entity: Entity, expected: UInt64, source: LeaseToken? = nil) throws -> ClaimOutcome {
-        let next = expected + 1
+        guard let next = Counter.next(expected) else {
+            throw PQError(code: .statementFailed, message: "owner epoch \(expected) of entity \(entity.id.raw) has no successor (the largest is \(Counter.max))",
+                          context: "claim")
+        }
         let parameters = WriteThroughStore.row(entity, ownerEpoch: next) + [.int64(Int64(bitPattern: expected))]
         let result: QueryResult
         if lease != nil || source != nil {

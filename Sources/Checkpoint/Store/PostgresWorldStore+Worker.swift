@@ -48,11 +48,10 @@ extension PostgresWorldStore: WorkerStorage {
         var events: [CellID: [QueuedEvent]] = [:]
         for row in 0..<results[2].rowCount {
             let cell = CellID(try results[2].int64(row, 0))
-            let sequence = UInt64(bitPattern: try results[2].int64(row, 1))
-            guard let bytes = results[2].bytea(row, 2),
+            guard let sequence = Counter.stored(try results[2].int64(row, 1)), let bytes = results[2].bytea(row, 2),
                 let decoded = try? Cellcluster_V1_Event(serializedBytes: bytes),
                 let event = try? decoded.queuedEvent(cell: cell)
-            else { continue }  // does not decode: skipped, left in the table for inspection
+            else { continue }  // does not decode (or a negative sequence): skipped, left in the table for inspection
             events[cell, default: []].append(QueuedEvent(sequence: sequence, cell: cell, event: event.event))
         }
         return cells.map { cell in
@@ -86,7 +85,7 @@ extension PostgresWorldStore: WorkerStorage {
         ])
         return OwnershipReading(
             rows: try Self.ownershipRows(results[0]),
-            maxSequence: UInt64(bitPattern: try results[1].int64(0, 0)),
+            maxSequence: Counter.stored(try results[1].int64(0, 0)) ?? 0,
             cellsWithPlayers: try (0..<results[2].rowCount).map { CellID(try results[2].int64($0, 0)) })
     }
 

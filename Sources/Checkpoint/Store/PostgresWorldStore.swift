@@ -33,11 +33,10 @@ public final class PostgresWorldStore: WorldStore {
         let record = results[1]
         var events: [QueuedEvent] = []
         for row in 0..<results[2].rowCount {
-            let sequence = UInt64(bitPattern: try results[2].int64(row, 0))
-            guard let bytes = results[2].bytea(row, 1),
+            guard let sequence = Counter.stored(try results[2].int64(row, 0)), let bytes = results[2].bytea(row, 1),
                 let decoded = try? Cellcluster_V1_Event(serializedBytes: bytes),
                 let event = try? decoded.queuedEvent(cell: cell)
-            else { continue }  // does not decode: skipped, left in the table for inspection
+            else { continue }  // does not decode (or a negative sequence): skipped, left in the table for inspection
             events.append(QueuedEvent(sequence: sequence, cell: cell, event: event.event))
         }
         return CellCheckpoint(
@@ -54,7 +53,7 @@ public final class PostgresWorldStore: WorldStore {
     }
 
     public func maxEventSequence() throws -> UInt64 {
-        UInt64(bitPattern: try connection.query(StoreSQL.maxSequence).int64(0, 0))
+        Counter.stored(try connection.query(StoreSQL.maxSequence).int64(0, 0)) ?? 0  // a negative row is no sequence
     }
 
     static func entity(_ r: QueryResult, _ row: Int, cell: CellID) throws -> Entity {
@@ -62,11 +61,20 @@ public final class PostgresWorldStore: WorldStore {
         guard let kind = EntityKind(rawValue: UInt8(clamping: kindRaw)) else {
             throw PQError(code: .decodingFailed, message: "entity kind \(kindRaw) is unknown", context: "entity_states row")
         }
+        let id = UInt64(bitPattern: try r.int64(row, 0))
+        func counter(_ column: Int, _ name: String) throws -> UInt64 {
+            let stored = try r.int64(row, column)
+            guard let value = Counter.stored(stored) else {
+                throw PQError(code: .decodingFailed, message: "\(name) \(stored) of entity \(id) is negative",
+                              context: "entity_states row")
+            }
+            return value
+        }
         return Entity(
-            id: EntityID(UInt64(bitPattern: try r.int64(row, 0))), kind: kind,
+            id: EntityID(id), kind: kind,
             position: JSONText.readPosition(r.string(row, 3)), cell: cell,
             stats: JSONText.readNumbers(r.string(row, 2)),
-            version: UInt64(bitPattern: try r.int64(row, 4)), actions: UInt64(bitPattern: try r.int64(row, 5)),
-            ownerEpoch: UInt64(bitPattern: try r.int64(row, 6)))
+            version: try counter(4, "version"), actions: try counter(5, "actions"),
+            ownerEpoch: try counter(6, "owner_epoch"))
     }
 }

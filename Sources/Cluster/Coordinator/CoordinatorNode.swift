@@ -64,6 +64,7 @@ public final class CoordinatorNode {
         }
         context = try Context()
         router = try Socket(context, .router)
+        try router.setMaximumMessageSize(Int64(settings.limits.maxFrameBytes))
         endpoint = try router.bind(bind ?? settings.coordinator.endpoint)
     }
 

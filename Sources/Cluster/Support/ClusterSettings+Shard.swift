@@ -14,7 +14,10 @@ extension ClusterSettings {
             earlyFlushThreshold: checkpoint.batchSize * checkpoint.earlyFlushBatches,
             eviction: EvictionPolicy(
                 policies: policies, maxCells: cache.maxActiveCells, ttl: .seconds(cache.ttlSeconds),
-                maxEntities: cache.maxEntities))
+                maxEntities: cache.maxEntities),
+            limits: InputLimits(
+                statsPerEntity: limits.maxStatsPerEntity, keyBytes: limits.maxKeyBytes, valueBytes: limits.maxValueBytes,
+                eventPayloadBytes: limits.maxEventPayloadBytes, cellStateKeys: limits.maxCellStateKeys))
     }
 
     /// Whether changes of this kind are answered only after they commit.

@@ -153,6 +153,7 @@ extension WorkerNode {
             if peerSockets[worker]?.endpoint != endpoint {
                 let socket = try Socket(context, .dealer)
                 try socket.setReconnectInterval(milliseconds: 50)
+                try socket.setMaximumMessageSize(Int64(settings.limits.maxFrameBytes))
                 try socket.connect(endpoint)
                 peerSockets[worker] = (endpoint, socket)
             }

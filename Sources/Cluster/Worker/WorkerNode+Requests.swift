@@ -44,7 +44,7 @@ extension WorkerNode {
         switch envelope.body {
         case .spawnEntity(let spawn)?:
             do {
-                var entity = try spawn.entity.entity()
+                var entity = try spawn.newEntity()
                 entity.cell = try shard.settings.grid.cell(at: entity.position)
                 if turnedAway(peer, envelope, entity.cell) { return }
                 countRequest(entity.cell)
@@ -373,7 +373,8 @@ extension WorkerNode {
                 answer(peer, request, key: nil, worldError: .unknownEntity(id))
             }
         case .failure(let error):
-            answer(peer, request, key: nil, error: .storageUnavailable, "reading entity \(id.raw): \(error)")
+            answer(peer, request, key: nil, error: error.code == .decodingFailed ? .internal : .storageUnavailable,
+                   "reading entity \(id.raw): \(error)")
         default:
             answer(peer, request, key: nil, error: .internal, "reading entity \(id.raw): unexpected answer from storage")
         }
@@ -470,7 +471,7 @@ extension WorkerNode {
             return
         }
         let code: Cellcluster_V1_ErrorCode = switch worldError {
-        case .invalidPosition, .outsideWorld, .invalidStat, .invalidGrid: .invalidArgument
+        case .invalidPosition, .outsideWorld, .invalidStat, .invalidGrid, .overLimit, .counterExhausted: .invalidArgument
         case .unknownCell: .unknownCell
         case .unknownEntity: .unknownEntity
         case .entityExists: .alreadyExists

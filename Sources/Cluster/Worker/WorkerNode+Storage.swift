@@ -138,6 +138,10 @@ extension WorkerNode {
     func takeStorage(now: ContinuousClock.Instant) {
         for completion in io.takeCompletions() {
             guard let purpose = pendingCalls.removeValue(forKey: completion.tag) else { continue }  // from before a rejoin
+            if case .failure(let error) = completion.result, error.code == .decodingFailed {
+                // Not an outage: a stored row holds what no worker writes. Named, so an operator can fix it.
+                logger.error("storage holds a row this worker cannot use", metadata: ["call": "\(completion.call.name)", "error": "\(error)"])
+            }
             switch purpose {
             case .load(let cells, let asked): loaded(cells, tag: completion.tag, asked: asked, completion.result, now: now)
             case .locate(let id): located(id, completion.result, now: now)

@@ -154,10 +154,12 @@ public final class WorkerNode {
         try router.setRouterMandatory(true)
         try router.setSendHighWaterMark(100_000)
         try router.setReceiveHighWaterMark(100_000)
+        try router.setMaximumMessageSize(Int64(settings.limits.maxFrameBytes))
         endpoint = try router.bind(options.bind ?? settings.workers.bind)
         if let coordinator = options.coordinator {
             let socket = try Socket(context, .dealer)
             try socket.setReconnectInterval(milliseconds: 100)
+            try socket.setMaximumMessageSize(Int64(settings.limits.maxFrameBytes))
             try socket.connect(coordinator)
             coordinatorSocket = socket
         } else {

@@ -51,3 +51,21 @@ extension Cellcluster_V1_EntityState {
             stats: stats, version: version, actions: actions, ownerEpoch: ownerEpoch)
     }
 }
+
+extension Cellcluster_V1_SpawnEntity {
+    /// The entity a client asks to create. Its owner epoch, version and action count belong to
+    /// the server: a spawn that sets any of them is refused, so that no client can pick the
+    /// epoch that fences writers or a counter with no successor.
+    /// - Throws: `WireError(.malformed)` for a missing entity, an unknown kind, or naming a
+    ///   server field that was set (a worker answers these with INVALID_ARGUMENT).
+    public func newEntity() throws(WireError) -> Entity {
+        guard hasEntity else { throw WireError(.malformed, "entity is missing") }
+        let serverFields = [("owner_epoch", entity.ownerEpoch), ("version", entity.version), ("actions", entity.actions)]
+            .filter { $0.1 != 0 }
+        guard serverFields.isEmpty else {
+            let named = serverFields.map { "\($0.0) = \($0.1)" }.joined(separator: ", ")
+            throw WireError(.malformed, "\(named): the owner epoch, version and action count are the server's; send them as 0")
+        }
+        return try entity.entity()
+    }
+}

@@ -19,10 +19,14 @@ extension Cellcluster_V1_ShardMap {
         guard curve == .hilbert, Int(columns) == grid.columns, Int(rows) == grid.rows, cellSize == grid.cellSize else {
             throw WireError(.malformed, "shard map \(epoch) is for a \(columns) x \(rows) grid of cell size \(cellSize), not this one")
         }
+        guard epoch < Counter.max else {
+            throw WireError(.malformed, "shard map epoch \(epoch) has no successor (the largest is \(Counter.max))")
+        }
         let hilbert = HilbertCurve(grid: grid)
         let sorted = ranges.sorted { $0.first < $1.first }
         guard let first = sorted.first, first.first == 0,
-            zip(sorted, sorted.dropFirst()).allSatisfy({ $0.last + 1 == $1.first }),
+            sorted.allSatisfy({ $0.first <= $0.last }),
+            zip(sorted, sorted.dropFirst()).allSatisfy({ $0.last < UInt64.max && $0.last + 1 == $1.first }),
             sorted.last!.last == UInt64(hilbert.side * hilbert.side - 1)
         else { throw WireError(.malformed, "shard map \(epoch) does not cover every cell exactly once") }
         return PartitionMap(epoch: epoch, curve: hilbert, ranges: sorted.map { .init(first: $0.first, last: $0.last, worker: $0.workerID) })

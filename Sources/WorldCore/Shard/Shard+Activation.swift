@@ -147,7 +147,8 @@ extension Shard {
         if cells[id]?.worldEvents.isEmpty == true { cells[id]?.worldEvents = checkpoint.worldEvents }
         let stored = checkpoint.events
         if !stored.isEmpty { queues[id, default: DeferredQueue()].merge(stored: stored) }
-        nextSequence = max(nextSequence, (stored.map(\.sequence).max() ?? 0) + 1)  // keep each cell's order
+        // Keep each cell's order (a stored sequence past Counter.max leaves no successor: enqueue refuses then).
+        nextSequence = max(nextSequence, Counter.next(stored.map(\.sequence).max() ?? 0) ?? Counter.max)
 
         // Players the queue's events are for come back into presence: they asked for this load.
         let waitingPlayers = Set(queues[id]?.events.compactMap { queued -> EntityID? in

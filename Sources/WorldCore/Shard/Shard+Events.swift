@@ -9,6 +9,7 @@ extension Shard {
     ///   inactive cell's queue is full; `.storageUnavailable` when unsaved changes hit the bound.
     ///   Nothing changes when it throws.
     public mutating func apply(_ event: GameEvent, to cell: CellID, now: ContinuousClock.Instant) throws(WorldError) -> EventOutcome {
+        try settings.limits.check(event)
         switch event {
         case let .entityMove(id, to):
             if let index = entities.index(forKey: id) {
@@ -45,6 +46,7 @@ extension Shard {
 
         case let .entitySpawn(entity):
             try validate(entity.stats)
+            if let counter = entity.exhaustedCounter { throw .counterExhausted(what: "the \(counter) of spawned entity \(entity.id.raw)") }
             let target = try grid.cell(at: entity.position)
             if entities[entity.id] != nil { throw .entityExists(entity.id) }
             if entity.kind == .player || isActive(target) {
@@ -109,13 +111,15 @@ extension Shard {
         let id = entities.keys[index]
         let wasUnsaved = dirtyEntities[id] != nil
         try admit(addingUnsaved: !wasUnsaved)
-        let (oldCell, version, isPlayer) = Self.inPlace(&entities.values[index]) { e in
+        let stepped = Self.inPlace(&entities.values[index]) { e -> (CellID, UInt64, Bool)? in
+            guard let version = Counter.next(e.version) else { return nil }
             let old = e.cell
             e.position = to
-            e.version &+= 1
+            e.version = version
             e.cell = newCell
-            return (old, e.version, e.kind == .player)
+            return (old, version, e.kind == .player)
         }
+        guard let (oldCell, version, isPlayer) = stepped else { throw .counterExhausted(what: "the version of entity \(id.raw)") }
         if newCell != oldCell { relocate(id, from: oldCell, to: newCell, now: now) }
         if isPlayer { notePresence(id, in: newCell, previous: oldCell, now: now) }
         markDirty(id, now: now, wasUnsaved: wasUnsaved)
@@ -127,12 +131,20 @@ extension Shard {
         guard case let .entityAction(id, _, deltas) = event else { preconditionFailure("not an action") }
         let wasUnsaved = dirtyEntities[id] != nil
         try admit(addingUnsaved: !wasUnsaved)
-        let (version, isPlayer, cell) = Self.inPlace(&entities.values[index]) { e in
+        let limit = settings.limits.statsPerEntity
+        let stepped = Self.inPlace(&entities.values[index]) { e -> Result<(UInt64, Bool, CellID), WorldError> in
+            guard let version = Counter.next(e.version) else { return .failure(.counterExhausted(what: "the version of entity \(id.raw)")) }
+            guard let actions = Counter.next(e.actions) else { return .failure(.counterExhausted(what: "the action count of entity \(id.raw)")) }
+            if e.stats.count + deltas.count > limit {
+                let total = e.stats.count + deltas.keys.reduce(0) { $0 + (e.stats[$1] == nil ? 1 : 0) }
+                if total > limit { return .failure(.overLimit(what: "stats of entity \(id.raw) after this action", size: total, key: "max_stats_per_entity", limit: limit)) }
+            }
             for (name, delta) in deltas { e.stats[name, default: 0] += delta }
-            e.actions &+= 1
-            e.version &+= 1
-            return (e.version, e.kind == .player, e.cell)
+            e.actions = actions
+            e.version = version
+            return .success((version, e.kind == .player, e.cell))
         }
+        let (version, isPlayer, cell) = try stepped.get()
         if isPlayer { notePresence(id, in: cell, previous: cell, now: now) }
         markDirty(id, now: now, wasUnsaved: wasUnsaved)
         monitor.eventsApplied &+= 1
@@ -143,6 +155,15 @@ extension Shard {
         try admit(addingUnsaved: dirtyCells[cell] == nil)
         switch event {
         case let .cellStateChange(set, remove):
+            if let properties = cells[cell]?.properties, properties.count + set.count > settings.limits.cellStateKeys {
+                let removed = Set(remove)
+                let kept = properties.keys.filter { !removed.contains($0) && set[$0] == nil }.count
+                let total = kept + set.count
+                if total > settings.limits.cellStateKeys {
+                    throw .overLimit(what: "keys in the state of cell \(cell.raw) after this change", size: total,
+                                     key: "max_cell_state_keys", limit: settings.limits.cellStateKeys)
+                }
+            }
             for key in remove { cells[cell]?.properties[key] = nil }
             for (key, value) in set { cells[cell]?.properties[key] = value }
         case let .worldEvent(name, payload):
@@ -186,7 +207,8 @@ extension Shard {
         guard count < settings.queueLimit else { throw .queueFull(cell, limit: settings.queueLimit) }
         try admit(addingUnsaved: true)
         let sequence = nextSequence
-        nextSequence += 1
+        guard let following = Counter.next(sequence) else { throw .counterExhausted(what: "the event sequence of this worker") }
+        nextSequence = following
         queues[cell, default: DeferredQueue()].append(QueuedEvent(sequence: sequence, cell: cell, event: event))
         if unpersistedEvents == 0 { firstUnpersistedAt = now }
         unpersistedEvents += 1

@@ -75,7 +75,7 @@ extension Shard {
     /// Raises the queued-event counter above `sequence` (the highest stored for cells this shard
     /// just received), so replay order holds across owners.
     public mutating func raiseSequence(above sequence: UInt64) {
-        nextSequence = max(nextSequence, sequence < .max ? sequence + 1 : .max)  // a stored value may be anything
+        nextSequence = max(nextSequence, Counter.next(sequence) ?? Counter.max)  // a stored value may be anything
     }
 
     /// Entities per loaded cell (the load a worker reports).

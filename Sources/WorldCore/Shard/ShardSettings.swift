@@ -16,12 +16,14 @@ public struct ShardSettings: Sendable, Equatable {
     public var eviction: EvictionPolicy
     /// World events a cell remembers (the oldest are dropped).
     public var recentWorldEventsPerCell: Int
+    /// What one request may carry.
+    public var limits: InputLimits
 
     public init(
         grid: Grid, activeRadius: Int = 2, hysteresis: Duration = .seconds(2), presenceTimeout: Duration = .seconds(60),
         queueLimit: Int = 10_000, maxUnsavedChanges: Int = 1_000_000, earlyFlushThreshold: Int = 1_000,
         eviction: EvictionPolicy = EvictionPolicy(policies: [.lru, .ttl, .size], maxCells: 1024, ttl: .seconds(300), maxEntities: 1_000_000),
-        recentWorldEventsPerCell: Int = 32
+        recentWorldEventsPerCell: Int = 32, limits: InputLimits = InputLimits()
     ) {
         self.grid = grid
         self.activeRadius = activeRadius
@@ -32,5 +34,6 @@ public struct ShardSettings: Sendable, Equatable {
         self.earlyFlushThreshold = earlyFlushThreshold
         self.eviction = eviction
         self.recentWorldEventsPerCell = recentWorldEventsPerCell
+        self.limits = limits
     }
 }

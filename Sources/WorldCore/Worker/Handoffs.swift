@@ -162,8 +162,8 @@ public struct Handoffs<Reply: Sendable>: Sendable {
     public mutating func start(_ id: EntityID, to position: Position, cell: CellID, target: String, reply: Reply,
                                shard: Shard, now: ContinuousClock.Instant) -> [Action] {
         guard var entity = shard.entity(id), outgoing[id] == nil else { return [] }
-        guard entity.version < UInt64.max, entity.ownerEpoch < UInt64.max else {
-            return [.retry(reply, "entity \(id.raw) is at the highest version or owner epoch there is; it cannot move")]
+        if let counter = entity.exhaustedCounter {
+            return [.retry(reply, "entity \(id.raw) cannot move to another worker: its \(counter) has no successor (the largest is \(Counter.max))")]
         }
         let expected = entity.ownerEpoch
         entity.position = position
@@ -282,8 +282,11 @@ public struct Handoffs<Reply: Sendable>: Sendable {
     public mutating func offered(_ offer: Offer, serves: Bool, shard: inout Shard, now: ContinuousClock.Instant) -> [Action] {
         let id = offer.entity.id
         guard serves else { return [.refuse(offer, .notServedHere, "this worker does not serve the entity's new cell now")] }
-        guard offer.sourceEpoch < UInt64.max else {
-            return [.refuse(offer, .invalid, "offer: source epoch \(offer.sourceEpoch) has no successor")]
+        guard offer.sourceEpoch < Counter.max else {
+            return [.refuse(offer, .invalid, "offer: source epoch \(offer.sourceEpoch) has no successor (the largest is \(Counter.max))")]
+        }
+        if let counter = offer.entity.exhaustedCounter {
+            return [.refuse(offer, .invalid, "offer: entity \(id.raw)'s \(counter) has no successor (the largest is \(Counter.max))")]
         }
         let next = offer.sourceEpoch + 1
         var actions: [Action] = []
