@@ -10,7 +10,9 @@ public final class CellClient {
     public let endpoint: String
     public let name: String
     private let socket: Socket
-    private var nextRequestID: UInt64 = 1
+    /// Numbered from 2^63 up, so that ids a caller gives (`call(_:id:timeout:)`, counting from 1)
+    /// under the same sender name never collide with these.
+    private var nextRequestID: UInt64 = 1 << 63
     /// The largest reply this client takes (an audit of a full worker is the largest there is).
     public static let maxReplyBytes: Int64 = 256 * 1024 * 1024
 
@@ -43,6 +45,17 @@ public final class CellClient {
             }
         }
         throw .timeout(requestID: id, attempts: attempts, endpoint: endpoint)
+    }
+
+    /// Sends a request under a request id the caller chose (the same id a retry at another
+    /// worker carries), once, and waits for its reply.
+    public func call(_ body: Envelope.OneOf_Body, id: UInt64, timeout: Duration) throws(ClientError) -> Cellcluster_V1_Reply {
+        try resend(body, id: id)
+        let deadline = ContinuousClock.now + timeout
+        while let reply = try receive(until: deadline) {
+            if reply.requestID == id, case .reply(let r)? = reply.body { return r }
+        }
+        throw .timeout(requestID: id, attempts: 1, endpoint: endpoint)
     }
 
     /// Like `call`, but an error code is thrown as `ClientError.rejected`.

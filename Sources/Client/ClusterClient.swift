@@ -14,10 +14,16 @@ public final class ClusterClient {
     /// The cell each entity was last seen in, to route its next request.
     private var lastCell: [EntityID: CellID] = [:]
     public let grid: Grid
+    /// The sender name of every request to a worker: with one request id per call, kept across
+    /// retries at other workers, a worker that takes over answers a retry instead of applying it again.
+    public let name: String
+    /// Request ids of calls (worker clients number their own requests from 2^63 up: no overlap).
+    private var nextRequestID: UInt64 = 1
 
-    public init(context: Context, coordinator endpoint: String, grid: Grid) throws(ClientError) {
+    public init(context: Context, coordinator endpoint: String, grid: Grid, name: String? = nil) throws(ClientError) {
         self.context = context
         self.grid = grid
+        self.name = name ?? "client:\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         coordinator = try CellClient(context: context, endpoint: endpoint, name: "client:\(getpid())-map-\(UInt32.random(in: 0...UInt32.max))")
     }
 
@@ -52,7 +58,7 @@ public final class ClusterClient {
         guard let endpoint = map?.endpoints[owner], !endpoint.isEmpty else {
             throw .rejected(code: .wrongWorker, message: "the map names no endpoint for worker \(owner)")
         }
-        let client = try CellClient(context: context, endpoint: endpoint)
+        let client = try CellClient(context: context, endpoint: endpoint, name: name)
         workers[owner] = client
         return client
     }
@@ -70,6 +76,8 @@ public final class ClusterClient {
     /// re-reading the map when a worker does not answer; all within `callDeadline`.
     public func call(_ body: Envelope.OneOf_Body, cell: CellID) throws(ClientError) -> Cellcluster_V1_Reply {
         let end = ContinuousClock.now + callDeadline
+        let id = nextRequestID  // the same id at every attempt, at whichever worker
+        nextRequestID += 1
         var target = try worker(for: cell)
         var lastProblem: ClientError?
         var waits = 0
@@ -77,7 +85,7 @@ public final class ClusterClient {
         while ContinuousClock.now < end {
             let reply: Cellcluster_V1_Reply
             do {
-                reply = try target.call(body, timeout: attemptTimeout, attempts: 1)
+                reply = try target.call(body, id: id, timeout: attemptTimeout)
             } catch {
                 guard case .timeout = error else { throw error }
                 lastProblem = error
@@ -122,7 +130,7 @@ public final class ClusterClient {
 
     private func client(_ worker: String, endpoint: String) throws(ClientError) -> CellClient {
         if let existing = workers[worker], existing.endpoint == endpoint { return existing }
-        let client = try CellClient(context: context, endpoint: endpoint)
+        let client = try CellClient(context: context, endpoint: endpoint, name: name)
         workers[worker] = client
         return client
     }
@@ -151,7 +159,7 @@ public final class ClusterClient {
         try refreshMap()
         var result: [Cellcluster_V1_WorkerStatus] = []
         for info in map!.workers {
-            let client = try CellClient(context: context, endpoint: info.endpoint)
+            let client = try CellClient(context: context, endpoint: info.endpoint, name: name)
             let id = try client.send(.statusRequest(.init()))
             let deadline = ContinuousClock.now + .seconds(3)
             while let reply = try client.receive(until: deadline) {

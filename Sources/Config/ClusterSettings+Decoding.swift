@@ -111,6 +111,7 @@ extension CacheSettings {
 extension EventSettings {
     init(_ s: Section) {
         queueLimit = s.int("queue_limit", default: queueLimit, in: 1...10_000_000)
+        requestRetentionSeconds = s.int("request_retention_s", default: requestRetentionSeconds, in: 1...604_800)
         let classes = s.section("durability")
         for kind in EventKind.allCases {
             durability[kind] = classes.choice(kind.rawValue, default: durability[kind] ?? .checkpointed)

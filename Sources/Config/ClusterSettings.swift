@@ -141,6 +141,9 @@ public enum Durability: String, Sendable, CaseIterable {
 public struct EventSettings: Sendable, Equatable {
     /// Events a worker queues per inactive cell; past it the sender gets QUEUE_FULL.
     public var queueLimit = 10_000
+    /// How long the request ids of durable changes are kept in storage (and so how long after a
+    /// crash a retry is still answered instead of applied again).
+    public var requestRetentionSeconds = 300
     /// Durability class of each event type.
     public var durability: [EventKind: Durability] = Dictionary(
         uniqueKeysWithValues: EventKind.allCases.map { ($0, .checkpointed) })

@@ -44,6 +44,11 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
     func assignCells(_ owners: [CellTransfer], epoch: UInt64, lease: LeaseToken?) throws { note("assign") }
     func returnLease(_ token: LeaseToken) throws { note("return") }
     func maxEventSequence() throws -> UInt64 { note("max"); return 41 }
+    func appliedRequests(entities: [EntityID], cells: [CellID]) throws -> [AppliedRequest] { note("requests"); return [] }
+    func reserve(_ spawns: [SpawnReservation], lease: LeaseToken?) throws -> ReserveOutcome {
+        note("reserve")
+        return ReserveOutcome(inserted: Set(spawns.map(\.entity.id)), retried: [])
+    }
 }
 
 @Suite struct StorageIOTests {
@@ -72,7 +77,8 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
         storage.gate.signal()
         let done = Self.waitFor(io, 6)
         #expect(done.map(\.tag) == [1, 2, 3, 4, 5, 6])  // in the order they were submitted
-        #expect(storage.calls.withLock { $0 } == ["max", "cells [1, 2, 3]", "entities [4, 5, 6]", "claim 7"])
+        // A won claim reads the entity's stored request ids after it (retries are answered, not reapplied).
+        #expect(storage.calls.withLock { $0 } == ["max", "cells [1, 2, 3]", "entities [4, 5, 6]", "claim 7", "requests"])
         guard case .success(.cells(let a)) = done[1].result, case .success(.cells(let b)) = done[2].result else {
             Issue.record("loads failed")
             return

@@ -12,6 +12,7 @@ public enum StorageCall: Sendable, Equatable {
     case assignCells([CellTransfer], epoch: UInt64)
     case returnLease(LeaseToken)
     case maxEventSequence
+    case reserve([SpawnReservation])
 
     /// A short name for logs and the monitor.
     public var name: String {
@@ -24,6 +25,7 @@ public enum StorageCall: Sendable, Equatable {
         case .assignCells: "assign cells"
         case .returnLease: "return lease"
         case .maxEventSequence: "max event sequence"
+        case .reserve: "reserve spawns"
         }
     }
 }
@@ -32,11 +34,23 @@ public enum StorageCall: Sendable, Equatable {
 public enum StorageAnswer: Sendable, Equatable {
     case cells([CellCheckpoint])
     case entities([Entity])
-    case claim(ClaimOutcome)
+    /// A claim's outcome and, when this worker holds the entity now, its stored request ids.
+    case claim(ClaimOutcome, requests: [AppliedRequest])
     case ownership(OwnershipReading)
     case rows([OwnershipRow])
     case sequence(UInt64)
+    case reserved(ReserveOutcome)
     case done
+
+    /// Stored request ids that came with the answer: retries of these are answered, not applied.
+    public var appliedRequests: [AppliedRequest] {
+        switch self {
+        case .cells(let cells): cells.flatMap(\.requests)
+        case .claim(_, let requests): requests
+        case .reserved(let outcome): outcome.retried
+        default: []
+        }
+    }
 }
 
 /// A finished call: its tag (chosen by the caller), the call, and storage's answer or error.
@@ -57,7 +71,14 @@ extension WorkerStorage {
         case .loadEntities(let ids):
             return .entities(try loadEntities(ids))
         case .claim(let entity, let expected, let source):
-            return .claim(try claim(entity, expected: expected, source: source, lease: lease))
+            let outcome = try claim(entity, expected: expected, source: source, lease: lease)
+            switch outcome {
+            case .won, .alreadyClaimed:
+                // Retries of durable changes its source stored are answered here, not applied again.
+                return .claim(outcome, requests: try appliedRequests(entities: [entity.id], cells: []))
+            default:
+                return .claim(outcome, requests: [])
+            }
         case .readOwnership(let cells, let worker):
             return .ownership(try readOwnership(cells, for: worker))
         case .cellsNamed(let worker):
@@ -70,6 +91,8 @@ extension WorkerStorage {
             return .done
         case .maxEventSequence:
             return .sequence(try maxEventSequence())
+        case .reserve(let spawns):
+            return .reserved(try reserve(spawns, lease: lease))
         }
     }
 }

@@ -109,5 +109,24 @@ extension Migration {
                 END IF;
             END $$;
             """),
+        Migration(version: 5, name: "applied requests", sql: """
+            -- The request id of every durable change (and spawn), stored in the transaction that
+            -- stores the change. A worker that takes the entity or the cell over (after a crash or
+            -- a handoff) reads these back with it and answers a retry with the stored reply
+            -- instead of applying the change again. Workers delete rows older than
+            -- events.request_retention_s.
+            CREATE TABLE applied_requests (
+                sender      bytea NOT NULL,
+                request_id  bigint NOT NULL,
+                entity_id   bigint,            -- the entity it changed; NULL for a change to a cell
+                cell_id     bigint NOT NULL,   -- the cell it changed (for an entity: its cell then)
+                reply       bytea NOT NULL,    -- the serialized cellcluster.v1.Reply that answered it
+                applied_at  timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (sender, request_id)
+            );
+            CREATE INDEX applied_requests_by_entity ON applied_requests (entity_id) WHERE entity_id IS NOT NULL;
+            CREATE INDEX applied_requests_by_cell ON applied_requests (cell_id) WHERE entity_id IS NULL;
+            CREATE INDEX applied_requests_by_age ON applied_requests (applied_at);
+            """),
     ]
 }

@@ -35,6 +35,7 @@ extension PostgresWorldStore: WorkerStorage {
             PipelinedStatement(Self.entitiesInCells, [list]),
             PipelinedStatement(Self.cellRecords, [list]),
             PipelinedStatement(Self.eventsInCells, [list]),
+            PipelinedStatement(Self.requestsInCells, [list]),
         ])
         var entities: [CellID: [Entity]] = [:]
         for row in 0..<results[0].rowCount {
@@ -54,13 +55,15 @@ extension PostgresWorldStore: WorkerStorage {
             else { continue }  // does not decode (or a negative sequence): skipped, left in the table for inspection
             events[cell, default: []].append(QueuedEvent(sequence: sequence, cell: cell, event: event.event))
         }
+        // Grouped by the cell each request's entity is stored in now (column 3), or its own cell.
+        let requests = Dictionary(grouping: try Self.requests(results[3]), by: \.cell)
         return cells.map { cell in
             let record = records[cell]
             return CellCheckpoint(
                 cell: cell, entities: entities[cell] ?? [],
                 properties: record.map { JSONText.readStrings($0.properties) } ?? [:],
                 worldEvents: record.map { JSONText.readWorldEvents($0.worldEvents) } ?? [],
-                events: events[cell] ?? [])
+                events: events[cell] ?? [], requests: requests[cell] ?? [])
         }
     }
 

@@ -102,6 +102,7 @@ extension PostgresWorldStore {
         statements += entityStatements + eventStatements + cellStatements
         if let delete = deleteStatement(batch.cells, epoch: batch.epoch) { statements.append(delete) }
         if !batch.transfers.isEmpty { statements.append(transferStatement(batch)) }
+        if let requests = requestStatement(batch.requests) { statements.append(requests) }  // after the rows they check
         statements.append(PipelinedStatement("COMMIT"))
 
         let results = try connection.pipeline(statements)
@@ -182,6 +183,10 @@ extension PostgresWorldStore {
         if !batch.transfers.isEmpty {
             let transfer = transferStatement(batch)
             try connection.query(transfer.sql, transfer.parameters)
+            report.statements += 1
+        }
+        if let requests = requestStatement(batch.requests) {
+            try connection.query(requests.sql, requests.parameters)
             report.statements += 1
         }
         for (entity, error) in poisonedEntities {

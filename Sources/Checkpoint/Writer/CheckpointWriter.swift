@@ -53,9 +53,14 @@ public final class CheckpointWriter: Sendable {
     private let logger: Logger
     /// Called on the writer thread after each completion, e.g. to wake the owner's poll loop.
     private let onCompletion: @Sendable () -> Void
+    /// Stored request ids older than this are deleted (nil: never, by this writer).
+    private let requestRetention: Duration?
 
-    public init(parameters: ConnectionParameters, chunkSize: Int, durableWindow: Duration = .zero, logger: Logger,
-                onCompletion: @escaping @Sendable () -> Void = {}) {
+    /// - Parameter requestRetention: how long stored request ids are kept; the writer deletes
+    ///   older ones between checkpoints, a bounded number at a time.
+    public init(parameters: ConnectionParameters, chunkSize: Int, durableWindow: Duration = .zero, requestRetention: Duration? = nil,
+                logger: Logger, onCompletion: @escaping @Sendable () -> Void = {}) {
+        self.requestRetention = requestRetention
         self.parameters = parameters
         self.chunkSize = chunkSize
         self.durableWindow = durableWindow
@@ -109,6 +114,7 @@ public final class CheckpointWriter: Sendable {
     private func run() {
         var store: PostgresWorldStore?
         var lastDurable = ContinuousClock.now - .seconds(1)
+        var lastExpiry = ContinuousClock.now
         while true {
             let jobs: [Job]? = nextJobs(durableNotBefore: lastDurable + durableWindow)
             guard let jobs else { break }
@@ -132,6 +138,17 @@ public final class CheckpointWriter: Sendable {
             }
             let duration = ContinuousClock.now - start
             log(merged, result, duration, jobs.count)
+            if let retention = requestRetention, case .success = result, let live = store,
+               ContinuousClock.now - lastExpiry >= min(.seconds(10), retention / 4) {
+                lastExpiry = ContinuousClock.now
+                do {
+                    let deleted = try live.deleteExpiredRequests(olderThanSeconds: retention.milliseconds / 1000)
+                    if deleted > 0 { logger.debug("expired stored request ids", metadata: ["rows": "\(deleted)"]) }
+                } catch {
+                    logger.warning("could not delete expired request ids (retried later)", metadata: ["error": "\(error)"])
+                    if (error as? PQError)?.isConnectionProblem == true { store = nil }
+                }
+            }
             state.withLock { s in
                 for (index, job) in jobs.enumerated() {
                     s.done.append(Completion(batch: job.batch, kind: job.kind, result: result, duration: duration,
@@ -202,6 +219,7 @@ public final class CheckpointWriter: Sendable {
             entities: entities.values.sorted { $0.id < $1.id }, cells: cells.values.sorted { $0.cell < $1.cell },
             newEvents: events.values.sorted { $0.sequence < $1.sequence }, oldestChange: oldest)
         merged.transfers = batches.flatMap(\.transfers)
+        merged.requests = batches.flatMap(\.requests)
         return merged
     }
 

@@ -70,8 +70,12 @@ public struct Checkpointer {
 
     /// Sends the current state of these entities and cells for an immediate commit; the outcome
     /// comes back from `pump` with `ticket`.
-    public func submitDurable(_ shard: inout Shard, entities: [EntityID], cells: [CellID], ticket: UInt64, now: ContinuousClock.Instant) {
-        writer.submit(shard.takeDurable(entities: entities, cells: cells, now: now), kind: .durable(ticket: ticket))
+    /// `requests` are the request ids of the changes, stored in the same transaction.
+    public func submitDurable(_ shard: inout Shard, entities: [EntityID], cells: [CellID], requests: [AppliedRequest] = [],
+                              ticket: UInt64, now: ContinuousClock.Instant) {
+        var batch = shard.takeDurable(entities: entities, cells: cells, now: now)
+        batch.requests = requests
+        writer.submit(batch, kind: .durable(ticket: ticket))
     }
 
     /// Writes everything unsaved, for shutdown: keeps checkpointing until nothing is unsaved and

@@ -63,10 +63,10 @@ extension WorkerNode {
     /// Storage's answer to a claim the handoff protocol asked for.
     func handoffClaimed(_ claim: Handoffs<Respondent>.Claim, _ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
         let outcome: Handoffs<Respondent>.ClaimResult = switch result {
-        case .success(.claim(.won)): .won
-        case .success(.claim(.alreadyClaimed)): .alreadyClaimed
-        case .success(.claim(.lost(let epoch))): .lost(epoch: epoch)
-        case .success(.claim(.sourceFenced)): .sourceFenced
+        case .success(.claim(.won, _)): .won
+        case .success(.claim(.alreadyClaimed, _)): .alreadyClaimed
+        case .success(.claim(.lost(let epoch), _)): .lost(epoch: epoch)
+        case .success(.claim(.sourceFenced, _)): .sourceFenced
         case .failure(let error): .failed("\(error)")
         case .success(let other): .failed("unexpected answer from storage: \(other)")
         }

@@ -47,7 +47,15 @@ extension WorkerNode {
                 var entity = try spawn.newEntity()
                 entity.cell = try shard.settings.grid.cell(at: entity.position)
                 if turnedAway(peer, envelope, entity.cell) { return }
+                try shard.settings.limits.check(.entitySpawn(entity))  // before storage sees it
+                if waitsBehindParked(entity.id, peer, envelope, attempts: attempts, now: now) { return }
+                guard spawnReserved(entity, peer, envelope, key: key, attempts: attempts, now: now) else { return }
                 countRequest(entity.cell)
+                if entity.kind != .player, !shard.isActive(entity.cell), shard.entity(entity.id) == nil {
+                    // Its reservation stored it; a queued spawn would only find it there at replay.
+                    spawnStored(entity, peer, envelope, key: key, now: now)
+                    return
+                }
                 change(.entitySpawn(entity), cell: entity.cell, affects: entity.id, peer, envelope, key: key, now: now)
             } catch let error as WireError {
                 answer(peer, envelope, key: key, error: .invalidArgument, "spawn: \(error.message)")
@@ -300,17 +308,21 @@ extension WorkerNode {
         if settings.isDurable(event.kind) {
             let held = HeldReply(peer: peer, request: request, reply: reply, logKey: key)
             requests.record(key, .awaitingDurable)
-            submitDurable(held, entities: entity.map { [$0] } ?? [], cells: [target], now: now)
+            var applied = false
+            if case .applied = outcome { applied = true }
+            let stored = appliedRequest(request, reply: reply, entity: entity, cell: target, applied: applied)
+            submitDurable(held, entities: entity.map { [$0] } ?? [], cells: [target], request: stored, now: now)
             return
         }
         finish(peer, request, reply, key: key)
     }
 
-    private func submitDurable(_ held: HeldReply, entities: [EntityID], cells: [CellID], now: ContinuousClock.Instant) {
+    private func submitDurable(_ held: HeldReply, entities: [EntityID], cells: [CellID], request: AppliedRequest,
+                               now: ContinuousClock.Instant) {
         let ticket = nextTicket
         nextTicket += 1
         pendingDurable[ticket] = [held]
-        checkpointer.submitDurable(&shard, entities: entities, cells: cells, ticket: ticket, now: now)
+        checkpointer.submitDurable(&shard, entities: entities, cells: cells, requests: [request], ticket: ticket, now: now)
     }
 
     /// A retry of a durable change whose commit is pending or failed: write its current state again.
@@ -328,7 +340,10 @@ extension WorkerNode {
         cells += entities.compactMap { shard.entity($0)?.cell }
         var reply = Cellcluster_V1_Reply()
         reply.version = entities.first.flatMap { shard.entity($0)?.version } ?? 0
-        submitDurable(HeldReply(peer: peer, request: request, reply: reply, logKey: key), entities: entities, cells: cells, now: now)
+        let stored = appliedRequest(request, reply: reply, entity: entities.first, cell: cells.first ?? CellID(0),
+                                    applied: entities.first.flatMap { shard.entity($0) } != nil)
+        submitDurable(HeldReply(peer: peer, request: request, reply: reply, logKey: key), entities: entities, cells: cells,
+                      request: stored, now: now)
     }
 
     /// Answers the senders of durable changes whose commit finished.
@@ -339,6 +354,7 @@ extension WorkerNode {
             for var h in held {
                 switch outcome.result {
                 case .success:
+                    fault("durable.after-commit")  // a test's crash between the commit and the answer
                     h.reply.durable = true
                     finish(h.peer, h.request, h.reply, key: h.logKey)
                 case .failure(let error):
@@ -465,7 +481,7 @@ extension WorkerNode {
         sendBytes(peer, bytes)
     }
 
-    private func answer(_ peer: [UInt8], _ request: Envelope, key: String?, worldError: WorldError?) {
+    func answer(_ peer: [UInt8], _ request: Envelope, key: String?, worldError: WorldError?) {
         guard let worldError else {
             answer(peer, request, key: key, error: .internal, "unexpected error")
             return

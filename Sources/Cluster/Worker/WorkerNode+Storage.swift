@@ -23,6 +23,8 @@ enum PendingCall {
     case strays
     /// Naming the owners of cells released here after the map sent them on.
     case passOn([CellTransfer])
+    /// Spawns of these ids, reserved in storage; their requests are parked meanwhile.
+    case reserve([EntityID])
 }
 
 /// A request about an entity that is not in memory yet: held, unanswered, until storage says
@@ -128,6 +130,10 @@ extension WorkerNode {
         located = [:]
         locating = [:]
         loadsWanted = []
+        spawnsWanted = []
+        reservingSpawns = []
+        reservedSpawns = []
+        refusedSpawns = []
         loadTags = [:]
         failedLoads = []
     }
@@ -138,6 +144,7 @@ extension WorkerNode {
     func takeStorage(now: ContinuousClock.Instant) {
         for completion in io.takeCompletions() {
             guard let purpose = pendingCalls.removeValue(forKey: completion.tag) else { continue }  // from before a rejoin
+            if case .success(let answer) = completion.result { rememberStoredReplies(answer.appliedRequests) }
             if case .failure(let error) = completion.result, error.code == .decodingFailed {
                 // Not an outage: a stored row holds what no worker writes. Named, so an operator can fix it.
                 logger.error("storage holds a row this worker cannot use", metadata: ["call": "\(completion.call.name)", "error": "\(error)"])
@@ -151,6 +158,7 @@ extension WorkerNode {
             case .ownershipPoll: ownershipRead(completion.result, now: now)
             case .strays: straysRead(completion.result, now: now)
             case .passOn(let owners): transfers.passedOn(owners, succeeded: (try? completion.result.get()) != nil)
+            case .reserve(let ids): spawnsReserved(ids, completion.result, now: now)
             }
         }
         performShardActions(now: now)

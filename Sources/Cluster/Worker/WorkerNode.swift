@@ -51,6 +51,12 @@ public final class WorkerNode {
     var pendingCalls: [UInt64: PendingCall] = [:]
     /// Cells the shard asked to load during this turn (one call per turn).
     var loadsWanted: [CellID] = []
+    /// Spawns to reserve in storage at the end of this turn, and the ids on their way there.
+    var spawnsWanted: [SpawnReservation] = []
+    var reservingSpawns: Set<EntityID> = []
+    /// Spawns storage inserted (they go ahead) or refused (the id exists), until handled again.
+    var reservedSpawns: Set<EntityID> = []
+    var refusedSpawns: Set<EntityID> = []
     /// The storage call that loads each loading cell (its tag): an older load's answer is ignored.
     var loadTags: [CellID: UInt64] = [:]
     /// Loads that failed while entities waited in the cell: asked for again on the next tick.
@@ -168,7 +174,8 @@ public final class WorkerNode {
         var writerParameters = parameters
         writerParameters.applicationName = "cellcluster-checkpoint-\(options.id)"
         writer = CheckpointWriter(parameters: writerParameters, chunkSize: settings.checkpoint.batchSize,
-                                  durableWindow: .milliseconds(settings.checkpoint.durableWindowMs), logger: logger,
+                                  durableWindow: .milliseconds(settings.checkpoint.durableWindowMs),
+                                  requestRetention: .seconds(settings.events.requestRetentionSeconds), logger: logger,
                                   onCompletion: { doorbell.ring() })
         checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
             interval: .milliseconds(settings.checkpoint.intervalMs),
@@ -245,6 +252,7 @@ public final class WorkerNode {
                 }
             }
             flushLoads()
+            flushSpawns()
         }
         let code = stop()
         if draining && settledForExit { returnLease() } else { leaseKeeper?.stop() }

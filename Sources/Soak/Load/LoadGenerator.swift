@@ -49,10 +49,13 @@ public final class LoadGenerator {
     var flying: Set<Int> = []
     var map: Cellcluster_V1_ShardMap?
     var partition: PartitionMap?
-    /// One client per endpoint (a worker incarnation), each under a sender name of its own: a
-    /// worker remembers answers by sender and request id, so two clients must never share a name.
+    /// One client per endpoint (a worker incarnation), all under one sender name, and one request
+    /// id per operation, the same at every worker it is sent to: a worker answers a retry of a
+    /// durable change from its memory or from storage, wherever it was applied first. So each
+    /// acknowledged durable action is stored exactly once, and the audit counts them exactly.
     var clients: [String: CellClient] = [:]
-    var clientsMade = 0
+    let senderName = "soak:\(getpid())"
+    var nextRequestID: UInt64 = 1
     /// Request id -> entity index, per endpoint.
     var waiting: [String: [UInt64: Int]] = [:]
     var lastMapRefresh = ContinuousClock.now - .seconds(10)
@@ -215,29 +218,22 @@ public final class LoadGenerator {
         let payload = body(entities[i], op)
         do {
             if var inflight = entities[i].inflight, !fresh {
-                if inflight.endpoint == client.endpoint && inflight.requestID != 0 {
-                    try client.resend(payload, id: inflight.requestID)  // same id: applied at most once there
-                } else {
-                    if inflight.requestID != 0 { waiting[inflight.endpoint]?[inflight.requestID] = nil }
-                    if let earlier = inflight.idAt[client.endpoint] {
-                        try client.resend(payload, id: earlier)  // back at a worker that had it: its id again
-                        inflight.requestID = earlier
-                    } else {
-                        inflight.requestID = try client.send(payload)
-                        inflight.idAt[client.endpoint] = inflight.requestID
-                    }
+                if inflight.requestID == 0 { inflight.requestID = takeRequestID() }  // it never left before
+                if inflight.endpoint != client.endpoint {
+                    waiting[inflight.endpoint]?[inflight.requestID] = nil
                     inflight.worker = worker
                     inflight.endpoint = client.endpoint
                 }
+                try client.resend(payload, id: inflight.requestID)  // same id everywhere: applied at most once
                 inflight.lastSent = now
                 inflight.attempts += 1
                 inflight.retryAt = nil
                 entities[i].inflight = inflight
             } else {
                 let sentAt = ContinuousClock.now
-                let id = try client.send(payload)
-                entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, firstSent: sentAt, lastSent: sentAt,
-                                             idAt: [client.endpoint: id])
+                let id = takeRequestID()
+                try client.resend(payload, id: id)
+                entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, firstSent: sentAt, lastSent: sentAt)
                 requests += 1
             }
             waiting[client.endpoint, default: [:]][entities[i].inflight!.requestID] = i
@@ -265,7 +261,6 @@ public final class LoadGenerator {
             } else if now - inflight.lastSent > settings.attemptTimeout {
                 // No answer: the worker may be dead or paused. It may also have applied it.
                 entities[i].inflight!.possiblyApplied = true
-                if !inflight.endpoint.isEmpty { entities[i].inflight!.unansweredAt.insert(inflight.endpoint) }
                 retries += 1
                 timeline.recordRetry()
                 mapRefreshWanted = true
@@ -321,8 +316,8 @@ public final class LoadGenerator {
         case .storageUnavailable, .queueFull:
             retry(i, reply, from: worker, now: now)
             // "Not durable yet": the change stays applied in that worker's memory and may reach
-            // storage with a later checkpoint; a retry elsewhere may apply it a second time.
-            if reply.code == .storageUnavailable { entities[i].inflight!.unansweredAt.insert(inflight.endpoint) }
+            // storage with a later checkpoint (without its request id); a retry elsewhere may apply it again.
+            if reply.code == .storageUnavailable { entities[i].inflight!.notDurableAt.insert(inflight.endpoint) }
             entities[i].inflight!.retryAt = now + .milliseconds(200)
         default:
             entities[i].note(t, "\(describe(inflight.op)) -> \(reply.code) from \(worker): \(reply.message)")
@@ -395,10 +390,9 @@ public final class LoadGenerator {
             e.ackedMoves += 1
         case .action:
             e.ackedActions += 1
-            // Answered by another worker, or another incarnation of it (a new endpoint, a fresh
-            // request log): the unanswered attempt may have been applied as well.
-            // Each may have applied it once (a worker applies one request id at most once).
-            e.unknownActions += UInt64(inflight.unansweredAt.filter { $0 != inflight.endpoint }.count)
+            // One request id everywhere: applied once, wherever. Only a worker that answered
+            // STORAGE_UNAVAILABLE may also have saved it later without its id.
+            e.unknownActions += UInt64(inflight.notDurableAt.filter { $0 != inflight.endpoint }.count)
             e.note(t, "action \(e.ackedActions) acknowledged by \(worker)\(reply.deferred ? " (queued)" : "")\(reply.durable ? " (durable)" : "")")
         }
     }
@@ -408,8 +402,9 @@ public final class LoadGenerator {
         timeline.recordError()
         let e = entities[i]
         if let inflight = e.inflight, case .action = inflight.op {
-            // The current attempt, and every worker that got one without answering, may have applied it.
-            entities[i].unknownActions += UInt64(inflight.unansweredAt.union(inflight.endpoint.isEmpty ? [] : [inflight.endpoint]).count)
+            // Given up: it may have been applied once (one request id everywhere), and again by
+            // each worker that answered STORAGE_UNAVAILABLE.
+            entities[i].unknownActions += (inflight.requestID == 0 ? 0 : 1) + UInt64(inflight.notDurableAt.count)
         }
         if errorSamples.count < 20 { errorSamples.append("entity \(e.id.raw): \(why)") }
         if let inflight = e.inflight, inflight.requestID != 0 { waiting[inflight.endpoint]?[inflight.requestID] = nil }
@@ -444,6 +439,12 @@ public final class LoadGenerator {
         if map == nil { throw SoakError("no shard map from the coordinator") }
     }
 
+    /// The id of a new operation (kept by all its retries, at every worker).
+    private func takeRequestID() -> UInt64 {
+        defer { nextRequestID += 1 }
+        return nextRequestID
+    }
+
     private func route(_ cell: CellID) -> (String, CellClient)? {
         guard let partition, let map else { return nil }
         let owner = partition.owner(of: cell)
@@ -453,10 +454,7 @@ public final class LoadGenerator {
 
     private func client(_ worker: String, endpoint: String) -> (String, CellClient)? {
         if let existing = clients[endpoint] { return (worker, existing) }
-        // A fresh sender name: request ids start again at 1 in a new client, and a worker that
-        // saw an older client of the same name would answer them from its memory of that one.
-        clientsMade += 1
-        guard let made = try? CellClient(context: context, endpoint: endpoint, name: "soak:\(getpid()):\(clientsMade):\(worker)") else { return nil }
+        guard let made = try? CellClient(context: context, endpoint: endpoint, name: senderName) else { return nil }
         clients[endpoint] = made
         return (worker, made)
     }

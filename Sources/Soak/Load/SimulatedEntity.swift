@@ -22,11 +22,10 @@ struct SimulatedEntity {
         var retryAt: ContinuousClock.Instant?
         /// An earlier attempt got no answer: it may have been applied.
         var possiblyApplied = false
-        /// Endpoints (worker incarnations) that got an attempt and gave no answer.
-        var unansweredAt: Set<String> = []
-        /// The request id each endpoint got this operation under: a worker sent it again (after
-        /// trying another one in between) gets the same id, so it applies it at most once.
-        var idAt: [String: UInt64] = [:]
+        /// Endpoints (worker incarnations) that answered STORAGE_UNAVAILABLE: the change stays in
+        /// that worker's memory and may reach storage with a periodic checkpoint, which stores no
+        /// request id, so a retry elsewhere may apply it a second time.
+        var notDurableAt: Set<String> = []
         /// The last retryable answer (why it is still waiting).
         var lastAnswer: String?
     }

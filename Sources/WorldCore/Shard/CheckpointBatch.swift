@@ -13,9 +13,11 @@ public struct CheckpointBatch: Sendable, Equatable {
     /// Cells this batch gives away (their last state is in it): storage names the new owner in
     /// the same transaction.
     public var transfers: [CellTransfer] = []
+    /// The request ids of the durable changes in this batch, stored with them.
+    public var requests: [AppliedRequest] = []
 
     public var rowCount: Int { entities.count + cells.count + newEvents.count }
-    public var isEmpty: Bool { rowCount == 0 && transfers.isEmpty }
+    public var isEmpty: Bool { rowCount == 0 && transfers.isEmpty && requests.isEmpty }
 
     public init(id: UInt64, epoch: UInt64 = 1, entities: [Entity], cells: [CellRecord], newEvents: [QueuedEvent], oldestChange: ContinuousClock.Instant?) {
         self.id = id
@@ -69,12 +71,17 @@ public struct CellCheckpoint: Sendable, Equatable {
     public let worldEvents: [WorldEventRecord]
     /// Stored queued events of the cell (none of them replayed yet), in sequence order.
     public let events: [QueuedEvent]
+    /// The stored request ids of durable changes to its entities and to the cell: whoever loads
+    /// the cell answers their retries from these (the shard itself does not use them).
+    public var requests: [AppliedRequest]
 
-    public init(cell: CellID, entities: [Entity] = [], properties: [String: String] = [:], worldEvents: [WorldEventRecord] = [], events: [QueuedEvent] = []) {
+    public init(cell: CellID, entities: [Entity] = [], properties: [String: String] = [:], worldEvents: [WorldEventRecord] = [],
+                events: [QueuedEvent] = [], requests: [AppliedRequest] = []) {
         self.cell = cell
         self.entities = entities
         self.properties = properties
         self.worldEvents = worldEvents
         self.events = events
+        self.requests = requests
     }
 }

@@ -56,8 +56,9 @@ extension Shard {
         }
     }
 
+    /// Whether events for `cell` apply at once (it is active or cooling) rather than queue.
     @inline(__always)
-    func isActive(_ cell: CellID) -> Bool { activeSet.contains(cell) }
+    public func isActive(_ cell: CellID) -> Bool { activeSet.contains(cell) }
 
     /// Reads or changes an entity where it is stored, without copying it (a copy would retain
     /// its stats on every update).

@@ -1,0 +1,162 @@
+import Postgres
+import WorldCore
+
+/// A spawn, reserved in storage before it is answered: its row is inserted unless the id is
+/// stored already, with the spawn's request id, in one transaction. Storage decides whether
+/// an id exists, wherever its entity is held.
+public struct SpawnReservation: Sendable, Equatable {
+    public let entity: Entity
+    public let request: AppliedRequest
+
+    public init(entity: Entity, request: AppliedRequest) {
+        self.entity = entity
+        self.request = request
+    }
+}
+
+/// What storage said about reserved spawns.
+public struct ReserveOutcome: Sendable, Equatable {
+    /// The ids whose rows this call inserted: these spawns happened.
+    public var inserted: Set<EntityID>
+    /// For spawns not inserted, the stored requests with their (sender, request id): retries of
+    /// a spawn that happened, answered with its first reply.
+    public var retried: [AppliedRequest]
+
+    public init(inserted: Set<EntityID>, retried: [AppliedRequest]) {
+        self.inserted = inserted
+        self.retried = retried
+    }
+}
+
+extension PostgresWorldStore {
+    /// Request ids of durable changes, stored only where the change is (see `AppliedRequest.condition`).
+    static let insertRequests = """
+        INSERT INTO applied_requests (sender, request_id, entity_id, cell_id, reply)
+        SELECT decode(r.sender, 'hex'), r.request_id, CASE WHEN r.has_entity THEN r.entity_id END, r.cell_id, decode(r.reply, 'hex')
+        FROM unnest($1::text[], $2::int8[], $3::bool[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::text[])
+             AS r(sender, request_id, has_entity, entity_id, cell_id, version, epoch, reply)
+        WHERE r.version < 0 OR EXISTS (
+            SELECT 1 FROM entity_states s
+            WHERE s.entity_id = r.entity_id AND s.version >= r.version AND s.owner_epoch >= r.epoch)
+        ON CONFLICT (sender, request_id) DO NOTHING
+        """
+    /// The stored requests about these entities, or about these cells themselves.
+    static let requestsFor = """
+        SELECT sender, request_id, entity_id, cell_id, reply FROM applied_requests
+        WHERE entity_id = ANY($1::int8[]) OR (entity_id IS NULL AND cell_id = ANY($2::int8[]))
+        """
+    /// The stored requests about the entities stored in these cells (with the cell each is
+    /// stored in now), and those about the cells themselves.
+    static let requestsInCells = """
+        SELECT a.sender, a.request_id, a.entity_id, s.cell_id, a.reply
+        FROM applied_requests a JOIN entity_states s ON s.entity_id = a.entity_id
+        WHERE s.cell_id = ANY($1::int8[])
+        UNION ALL
+        SELECT sender, request_id, entity_id, cell_id, reply FROM applied_requests
+        WHERE entity_id IS NULL AND cell_id = ANY($1::int8[])
+        """
+    /// New entities, unless their ids are stored; with their spawns' request ids. Returns the
+    /// ids it inserted.
+    static let reserveSpawns = """
+        WITH t AS (
+            SELECT * FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::jsonb[], $5::jsonb[], $6::int8[], $7::text[], $8::int8[], $9::text[])
+                AS t(id, cell, kind, stats, position, epoch, sender, request_id, reply)
+        ), inserted AS (
+            INSERT INTO entity_states (entity_id, cell_id, kind, stats, position, version, actions, owner_epoch)
+            SELECT t.id, t.cell, t.kind, t.stats, t.position, 1, 0, t.epoch FROM t
+            ON CONFLICT (entity_id) DO NOTHING
+            RETURNING entity_id
+        ), requests AS (
+            INSERT INTO applied_requests (sender, request_id, entity_id, cell_id, reply)
+            SELECT decode(t.sender, 'hex'), t.request_id, t.id, t.cell, decode(t.reply, 'hex')
+            FROM t JOIN inserted i ON i.entity_id = t.id
+            ON CONFLICT (sender, request_id) DO NOTHING
+        )
+        SELECT entity_id FROM inserted
+        """
+    /// Stored requests by (sender, request id).
+    static let requestsByKey = """
+        SELECT a.sender, a.request_id, a.entity_id, a.cell_id, a.reply FROM applied_requests a
+        JOIN unnest($1::text[], $2::int8[]) AS k(sender, request_id)
+          ON a.sender = decode(k.sender, 'hex') AND a.request_id = k.request_id
+        """
+    static let deleteExpiredRequests = """
+        DELETE FROM applied_requests WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM applied_requests WHERE applied_at < now() - make_interval(secs => $1::float8) LIMIT $2::int8))
+        """
+
+    /// The statement that stores a batch's request ids (nil when it has none).
+    func requestStatement(_ requests: [AppliedRequest]) -> PipelinedStatement? {
+        guard !requests.isEmpty else { return nil }
+        return PipelinedStatement(Self.insertRequests, [
+            .text(ArrayLiteral.texts(requests.map { Bytea.hex($0.sender) })),
+            .text(ArrayLiteral.integers(requests.map { Int64(bitPattern: $0.requestID) })),
+            .text("{" + requests.map { $0.entity == nil ? "f" : "t" }.joined(separator: ",") + "}"),
+            .text(ArrayLiteral.integers(requests.map { Int64(bitPattern: $0.entity?.raw ?? 0) })),
+            .text(ArrayLiteral.integers(requests.map(\.cell.raw))),
+            .text(ArrayLiteral.integers(requests.map { $0.condition.map { Int64(bitPattern: $0.version) } ?? -1 })),
+            .text(ArrayLiteral.integers(requests.map { $0.condition.map { Int64(bitPattern: $0.ownerEpoch) } ?? -1 })),
+            .text(ArrayLiteral.texts(requests.map { Bytea.hex($0.reply) })),
+        ])
+    }
+
+    /// The stored requests about `entities`, and those about `cells` themselves.
+    public func appliedRequests(entities: [EntityID], cells: [CellID]) throws -> [AppliedRequest] {
+        guard !entities.isEmpty || !cells.isEmpty else { return [] }
+        let result = try connection.query(Self.requestsFor, [
+            .text(ArrayLiteral.integers(entities.map { Int64(bitPattern: $0.raw) })),
+            .text(ArrayLiteral.integers(cells.map(\.raw))),
+        ])
+        return try Self.requests(result)
+    }
+
+    /// Inserts the rows of new entities whose ids are not stored, with their spawns' request
+    /// ids, holding `lease`; and reads the stored requests of the spawns that were not inserted.
+    public func reserve(_ spawns: [SpawnReservation], lease: LeaseToken?) throws -> ReserveOutcome {
+        guard !spawns.isEmpty else { return ReserveOutcome(inserted: [], retried: []) }
+        var statements = lease.map { [$0.holdStatement] } ?? []
+        statements.append(PipelinedStatement(Self.reserveSpawns, [
+            .text(ArrayLiteral.integers(spawns.map { Int64(bitPattern: $0.entity.id.raw) })),
+            .text(ArrayLiteral.integers(spawns.map(\.entity.cell.raw))),
+            .text(ArrayLiteral.integers(spawns.map { Int16($0.entity.kind.rawValue) })),
+            .text(ArrayLiteral.texts(spawns.map { JSONText.numbers($0.entity.stats) })),
+            .text(ArrayLiteral.texts(spawns.map { JSONText.position($0.entity.position) })),
+            .text(ArrayLiteral.integers(spawns.map { Int64(bitPattern: $0.entity.ownerEpoch) })),
+            .text(ArrayLiteral.texts(spawns.map { Bytea.hex($0.request.sender) })),
+            .text(ArrayLiteral.integers(spawns.map { Int64(bitPattern: $0.request.requestID) })),
+            .text(ArrayLiteral.texts(spawns.map { Bytea.hex($0.request.reply) })),
+        ]))
+        statements.append(PipelinedStatement(Self.requestsByKey, [
+            .text(ArrayLiteral.texts(spawns.map { Bytea.hex($0.request.sender) })),
+            .text(ArrayLiteral.integers(spawns.map { Int64(bitPattern: $0.request.requestID) })),
+        ]))
+        let results = try connection.pipelinedTransaction(statements)
+        let insertedRows = results[results.count - 2]
+        var inserted = Set<EntityID>()
+        for row in 0..<insertedRows.rowCount { inserted.insert(EntityID(UInt64(bitPattern: try insertedRows.int64(row, 0)))) }
+        // A retry is the same request (sender and id) about the same entity.
+        let asked = Dictionary(spawns.map { ($0.request.sender + Array("#\($0.request.requestID)".utf8), $0.entity.id) },
+                               uniquingKeysWith: { first, _ in first })
+        let retried = try Self.requests(results[results.count - 1]).filter { request in
+            guard let entity = request.entity, !inserted.contains(entity) else { return false }
+            return asked[request.sender + Array("#\(request.requestID)".utf8)] == entity
+        }
+        return ReserveOutcome(inserted: inserted, retried: retried)
+    }
+
+    /// Deletes up to `limit` stored request ids older than `seconds`.
+    /// - Returns: how many it deleted.
+    @discardableResult
+    public func deleteExpiredRequests(olderThanSeconds seconds: Double, limit: Int = 10_000) throws -> Int {
+        try connection.query(Self.deleteExpiredRequests, [.double(seconds), .int64(Int64(limit))]).affectedRows
+    }
+
+    static func requests(_ result: QueryResult) throws -> [AppliedRequest] {
+        try (0..<result.rowCount).map { row in
+            let entity = result.string(row, 2) == nil ? nil : EntityID(UInt64(bitPattern: try result.int64(row, 2)))
+            return AppliedRequest(
+                sender: result.bytea(row, 0) ?? [], requestID: UInt64(bitPattern: try result.int64(row, 1)), entity: entity,
+                cell: CellID(try result.int64(row, 3)), condition: nil, reply: result.bytea(row, 4) ?? [])
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Testing
+import TestSupport
+@testable import Checkpoint
+@testable import Postgres
+@testable import WorldCore
+
+/// Request ids stored with the changes they made, against PostgreSQL: stored only where the
+/// change is, read back with the entity's cell, reserved spawns decided by storage, and expired.
+@Suite struct AppliedRequestTests {
+    static func request(_ id: UInt64, entity: UInt64?, cell: Int64 = 5, version: UInt64? = nil, epoch: UInt64 = 1,
+                        sender: String = "client:a") -> AppliedRequest {
+        AppliedRequest(sender: Array(sender.utf8), requestID: id, entity: entity.map(EntityID.init), cell: CellID(cell),
+                       condition: version.map { (version: $0, ownerEpoch: epoch) }, reply: [0x08, UInt8(id & 0x7F)])
+    }
+
+    static func stored(_ db: Connection) throws -> [UInt64] {
+        let r = try db.query("SELECT request_id FROM applied_requests ORDER BY request_id")
+        return try (0..<r.rowCount).map { UInt64(try r.int64($0, 0)) }
+    }
+
+    @Test func aRequestIdIsStoredOnlyWhereItsChangeIs() throws {
+        try StoreHarness.withStore { store, _ in
+            var batch = StoreHarness.batch([StoreHarness.entity(1, version: 5, epoch: 2)])
+            batch.requests = [
+                Self.request(10, entity: 1, version: 5, epoch: 2),  // the row holds it
+                Self.request(11, entity: 1, version: 6, epoch: 2),  // a version the row does not have
+                Self.request(12, entity: 9, version: 1, epoch: 1),  // no such row
+                Self.request(13, entity: nil),                      // a cell change: no condition
+            ]
+            try store.write(batch)
+            #expect(try Self.stored(store.connection) == [10, 13])
+
+            // Fenced: a newer owner stored the entity under epoch 3 (with the change carried along);
+            // a stale writer's row is skipped, and its request id is kept only if the row has the change.
+            try store.write(StoreHarness.batch([StoreHarness.entity(1, version: 8, epoch: 3)]))
+            var stale = StoreHarness.batch([StoreHarness.entity(1, version: 6, epoch: 2)])
+            stale.requests = [Self.request(14, entity: 1, version: 6, epoch: 2), Self.request(15, entity: 1, version: 9, epoch: 2)]
+            try store.write(stale)
+            #expect(try Self.stored(store.connection) == [10, 13, 14])
+            #expect(try store.loadEntity(EntityID(1))?.version == 8)
+
+            // The same request again (a retry's resubmission) changes nothing.
+            var again = StoreHarness.batch([])
+            again.requests = [Self.request(13, entity: nil)]
+            try store.write(again)
+            #expect(try Self.stored(store.connection) == [10, 13, 14])
+        }
+    }
+
+    @Test func aCellLoadBringsTheRequestIdsOfItsEntitiesWhereverTheyWereMade() throws {
+        try StoreHarness.withStore { store, _ in
+            var batch = StoreHarness.batch([StoreHarness.entity(1, cell: 5, version: 2)])
+            batch.requests = [Self.request(20, entity: 1, cell: 5, version: 2), Self.request(21, entity: nil, cell: 7)]
+            try store.write(batch)
+            // The entity moved on to cell 6: its request comes with cell 6 now.
+            try store.write(StoreHarness.batch([StoreHarness.entity(1, cell: 6, version: 3)]))
+            let loaded = try store.loadCells([CellID(5), CellID(6), CellID(7)])
+            #expect(loaded.map { $0.requests.map(\.requestID) } == [[], [20], [21]])
+            #expect(loaded[1].requests.first?.reply == [0x08, 20])
+            #expect(try store.appliedRequests(entities: [EntityID(1)], cells: []).map(\.requestID) == [20])
+        }
+    }
+
+    @Test func storageDecidesWhetherASpawnedIdExistsAndKnowsItsOwnRetries() throws {
+        try StoreHarness.withStore { store, _ in
+            try store.write(StoreHarness.batch([StoreHarness.entity(1, version: 4)]))
+            let spawns = [
+                SpawnReservation(entity: StoreHarness.entity(1), request: Self.request(30, entity: 1)),  // exists
+                SpawnReservation(entity: StoreHarness.entity(2), request: Self.request(31, entity: 2)),  // new
+            ]
+            let first = try store.reserve(spawns, lease: nil)
+            #expect(first.inserted == [EntityID(2)])
+            #expect(first.retried.isEmpty)
+            #expect(try store.loadEntity(EntityID(1))?.version == 4)  // untouched
+            #expect(try store.loadEntity(EntityID(2))?.version == 1)
+            // The same spawn again (sender and id): a retry, answered with its stored reply.
+            let retry = try store.reserve([spawns[1]], lease: nil)
+            #expect(retry.inserted.isEmpty && retry.retried.map(\.requestID) == [31])
+            // Another client's spawn of the id, or the same request id about another entity: refused.
+            let other = try store.reserve([
+                SpawnReservation(entity: StoreHarness.entity(2), request: Self.request(31, entity: 2, sender: "client:b")),
+                SpawnReservation(entity: StoreHarness.entity(1), request: Self.request(31, entity: 1)),
+            ], lease: nil)
+            #expect(other.inserted.isEmpty && other.retried.isEmpty)
+        }
+    }
+
+    @Test func expiredRequestIdsAreDeletedABoundedNumberAtATime() throws {
+        try StoreHarness.withStore { store, _ in
+            var batch = StoreHarness.batch([])
+            batch.requests = (1...5).map { Self.request(UInt64($0), entity: nil) }
+            try store.write(batch)
+            try store.connection.query("UPDATE applied_requests SET applied_at = now() - interval '1 hour' WHERE request_id <= 3")
+            #expect(try store.deleteExpiredRequests(olderThanSeconds: 600, limit: 2) == 2)
+            #expect(try store.deleteExpiredRequests(olderThanSeconds: 600, limit: 2) == 1)
+            #expect(try Self.stored(store.connection) == [4, 5])
+        }
+    }
+}
