@@ -106,7 +106,7 @@ public final class ClusterClient {
                     target = try worker(for: cell)
                     if redirects > 3 { Thread.sleep(forTimeInterval: 0.02) }
                 }
-            case .handoffInProgress, .shuttingDown:
+            case .handoffInProgress, .shuttingDown, .overloaded:
                 retries += 1
                 waits += 1
                 Thread.sleep(forTimeInterval: min(0.005 * Double(waits), 0.05))

@@ -96,6 +96,11 @@ public struct CheckpointSettings: Sendable, Equatable {
     /// the window share the next commit (group commit, like PostgreSQL's commit_delay), trading up
     /// to this much latency on durable replies for fewer transactions under load.
     public var durableWindowMs = 20
+    /// A worker whose oldest unsaved change is this old takes no change (OVERLOADED, retryable)
+    /// until its checkpoint catches up: what a crash may lose stays within it. 0: twice `intervalMs`.
+    public var maxLossWindowMs = 0
+    /// The loss window in force.
+    public var lossWindowMs: Int { maxLossWindowMs > 0 ? maxLossWindowMs : 2 * intervalMs }
 }
 
 public enum CachePolicy: String, Sendable, CaseIterable, Hashable {

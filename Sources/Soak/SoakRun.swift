@@ -54,6 +54,8 @@ public final class SoakRun {
     var followUps: [(at: ContinuousClock.Instant, action: () -> Void)] = []
     /// Per worker, the oldest unsaved change reported in the last few seconds (ms, time).
     var unsavedAges: [String: [(ms: UInt64, at: ContinuousClock.Instant)]] = [:]
+    /// Every worker's oldest unsaved change at every status poll of the run (the loss window's distribution).
+    var lossWindowSamples: [UInt64] = []
     var statusClients: [String: (endpoint: String, client: CellClient)] = [:]
     var addedWorkers: [String] = []
     var scaleUp = true
@@ -193,6 +195,7 @@ public final class SoakRun {
                 for s in reply.workers {
                     monitors[s.workerID] = s.monitor
                     unsavedAges[s.workerID, default: []].append((s.monitor.oldestUnsavedAgeMs, now))
+                    if generator.issuing { lossWindowSamples.append(s.monitor.oldestUnsavedAgeMs) }
                     unsavedAges[s.workerID]!.removeAll { now - $0.at > .seconds(5) }
                 }
             }
@@ -316,6 +319,7 @@ public final class SoakRun {
             latency: latency(h), latencyByKind: generator.histogramsByKind.mapValues(latency),
             retries: generator.retries, errors: generator.errors, errorSamples: generator.errorSamples, handoffs: generator.handoffs,
             behindSchedule: generator.behind, faults: faults, storage: .init(updates: updates, dbWrites: writes, dbReads: reads, callsByThread: calls),
+            lossWindow: .init(lossWindowSamples),
             audit: .init(entitiesChecked: created.count, lostAcknowledgedMoves: generator.lostMoves.count, violations: violations),
             timeline: generator.timeline.seconds)
     }

@@ -32,6 +32,8 @@ import Testing
         ("events: {durability: {teleport: durable}}", "events.durability.teleport"),
         ("leases: {heartbeat_ms: 2000, lease_ms: 3000}", "leases.heartbeat_ms"),
         ("limits: {max_frame_bytes: 100}", "limits.max_frame_bytes"),
+        ("checkpoint: {interval_ms: 1000, max_loss_window_ms: 800}", "checkpoint.max_loss_window_ms"),
+        ("events: {request_retention_s: 0}", "events.request_retention_s"),
         ("limits: {max_stats_per_entity: 0}", "limits.max_stats_per_entity"),
         ("limits: {max_event_payload_bytes: 2000000}", "limits.max_event_payload_bytes"),
         ("limits: {max_keys: 5}", "limits.max_keys"),

@@ -42,6 +42,12 @@ extension WorkerNode {
             break
         }
         switch envelope.body {
+        case .spawnEntity?, .moveEntity?, .entityAction?, .cellStateChange?, .worldEvent?:
+            if refusedByLossWindow(peer, envelope) { return }
+        default:
+            break
+        }
+        switch envelope.body {
         case .spawnEntity(let spawn)?:
             do {
                 var entity = try spawn.newEntity()

@@ -51,6 +51,9 @@ public final class WorkerNode {
     var pendingCalls: [UInt64: PendingCall] = [:]
     /// Cells the shard asked to load during this turn (one call per turn).
     var loadsWanted: [CellID] = []
+    /// The age of the oldest unsaved change while it is past the loss window (changes are refused).
+    var intakeClosed: Duration?
+    var overloadRefusals: UInt64 = 0
     /// Spawns to reserve in storage at the end of this turn, and the ids on their way there.
     var spawnsWanted: [SpawnReservation] = []
     var reservingSpawns: Set<EntityID> = []
@@ -228,6 +231,7 @@ public final class WorkerNode {
             if after - lastTick >= .milliseconds(50) {
                 shard.tick(now: after)
                 performShardActions(now: after)
+                checkLossWindow(now: after)
                 if parkedCount > 0 { expireParked(now: after) }
                 if !failedLoads.isEmpty { retryFailedLoads() }
                 forgetOldDepartures()

@@ -309,6 +309,9 @@ public final class LoadGenerator {
                 try? refreshMap(force: true)
                 send(i, inflight.op, now: now, fresh: false)
             }
+        case .overloaded:
+            retry(i, reply, from: worker, now: now)  // nothing applied: the worker waits for its checkpoint
+            entities[i].inflight!.retryAt = now + .milliseconds(50)
         case .handoffInProgress, .shuttingDown:
             retry(i, reply, from: worker, now: now)
             entities[i].inflight!.retryAt = now + .milliseconds(inflight.attempts > 20 ? 100 : 20)

@@ -35,6 +35,23 @@ public struct SoakReport: Sendable, Codable {
         /// Reads and writes together, as a share of updates.
         public var operationsPerUpdate: Double { updates == 0 ? 0 : Double(dbWrites + dbReads) / Double(updates) }
     }
+    /// The workers' oldest unsaved change, sampled once a second from each worker's status
+    /// (what a crash at that moment would have lost).
+    public struct LossWindow: Sendable, Codable {
+        public let samples: Int
+        public let p50Ms: UInt64
+        public let p99Ms: UInt64
+        public let maxMs: UInt64
+
+        public init(_ samples: [UInt64]) {
+            let sorted = samples.sorted()
+            func at(_ p: Double) -> UInt64 { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))] }
+            self.samples = sorted.count
+            p50Ms = at(0.5)
+            p99Ms = at(0.99)
+            maxMs = sorted.last ?? 0
+        }
+    }
     public struct Audit: Sendable, Codable {
         public let entitiesChecked: Int
         public let lostAcknowledgedMoves: Int
@@ -60,6 +77,7 @@ public struct SoakReport: Sendable, Codable {
     public let behindSchedule: Int
     public let faults: [FaultRecord]
     public let storage: Storage
+    public let lossWindow: LossWindow
     public let audit: Audit
     public let timeline: [Timeline.Second]
 
@@ -90,6 +108,7 @@ public struct SoakReport: Sendable, Codable {
             ("db reads", "\(storage.dbReads) (reads and writes: \(String(format: "%.2f", storage.operationsPerUpdate * 100)) % of updates)"),
             ("db calls", storage.callsByThread.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
         ]
+        rows.append(("loss window", "p50 \(lossWindow.p50Ms) ms  p99 \(lossWindow.p99Ms) ms  max \(lossWindow.maxMs) ms (oldest unsaved change, \(lossWindow.samples) samples)"))
         if behindSchedule > 0 { rows.append(("behind", "\(behindSchedule) requests started over 1 s late (the generator or cluster was saturated)")) }
         for f in faults {
             let recovery = f.recoverySeconds.map { String(format: "served again after %.2f s", $0) } ?? "-"
