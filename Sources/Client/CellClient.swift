@@ -13,8 +13,8 @@ public final class CellClient {
     /// Numbered from 2^63 up, so that ids a caller gives (`call(_:id:timeout:)`, counting from 1)
     /// under the same sender name never collide with these.
     private var nextRequestID: UInt64 = 1 << 63
-    /// The largest reply this client takes (an audit of a full worker is the largest there is).
-    public static let maxReplyBytes: Int64 = 256 * 1024 * 1024
+    /// The largest reply this client takes: the largest frame it decodes.
+    public static let maxReplyBytes = Int64(WireFormat.maxFrameBytes)
 
     /// - Parameter name: the sender name workers use to recognise retries; unique per client.
     public init(context: Context, endpoint: String, name: String? = nil) throws(ClientError) {

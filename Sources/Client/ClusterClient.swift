@@ -109,7 +109,8 @@ public final class ClusterClient {
             case .handoffInProgress, .shuttingDown, .overloaded:
                 retries += 1
                 waits += 1
-                Thread.sleep(forTimeInterval: min(0.005 * Double(waits), 0.05))
+                // OVERLOADED: the worker waits for its checkpoint; backing off helps it catch up.
+                Thread.sleep(forTimeInterval: reply.code == .overloaded ? min(0.05 * Double(waits), 0.5) : min(0.005 * Double(waits), 0.05))
                 if waits % 10 == 0 {
                     reroute()
                     target = try worker(for: cell)

@@ -8,9 +8,9 @@ import TestSupport
 /// change is, read back with the entity's cell, reserved spawns decided by storage, and expired.
 @Suite struct AppliedRequestTests {
     static func request(_ id: UInt64, entity: UInt64?, cell: Int64 = 5, version: UInt64? = nil, epoch: UInt64 = 1,
-                        sender: String = "client:a") -> AppliedRequest {
+                        sender: String = "client:a", condition: AppliedRequest.Condition? = nil) -> AppliedRequest {
         AppliedRequest(sender: Array(sender.utf8), requestID: id, entity: entity.map(EntityID.init), cell: CellID(cell),
-                       condition: version.map { (version: $0, ownerEpoch: epoch) }, reply: [0x08, UInt8(id & 0x7F)])
+                       condition: condition ?? version.map { .entity(version: $0, ownerEpoch: epoch) }, reply: [0x08, UInt8(id & 0x7F)])
     }
 
     static func stored(_ db: Connection) throws -> [UInt64] {
@@ -39,11 +39,24 @@ import TestSupport
             #expect(try Self.stored(store.connection) == [10, 13, 14])
             #expect(try store.loadEntity(EntityID(1))?.version == 8)
 
+            // A cell change: stored unless a newer owner holds the cell's record. A queued event's:
+            // only if the event is stored.
+            try store.write(StoreHarness.batch([], cells: [CellRecord(cell: CellID(8), version: 1, properties: [:], worldEvents: [],
+                                                                      entityCount: 0, replayedEvents: [], ownerEpoch: 4)]))
+            var cells = StoreHarness.batch([])
+            cells.requests = [
+                Self.request(16, entity: nil, cell: 8, condition: .cell(epoch: 4)),
+                Self.request(17, entity: nil, cell: 8, condition: .cell(epoch: 3)),  // fenced: epoch 4 holds it
+                Self.request(18, entity: 2, cell: 8, condition: .queued(sequence: 77)),  // no such event
+            ]
+            try store.write(cells)
+            #expect(try Self.stored(store.connection) == [10, 13, 14, 16])
+
             // The same request again (a retry's resubmission) changes nothing.
             var again = StoreHarness.batch([])
             again.requests = [Self.request(13, entity: nil)]
             try store.write(again)
-            #expect(try Self.stored(store.connection) == [10, 13, 14])
+            #expect(try Self.stored(store.connection) == [10, 13, 14, 16])
         }
     }
 

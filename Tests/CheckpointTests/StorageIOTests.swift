@@ -77,14 +77,14 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
         storage.gate.signal()
         let done = Self.waitFor(io, 6)
         #expect(done.map(\.tag) == [1, 2, 3, 4, 5, 6])  // in the order they were submitted
-        // A won claim reads the entity's stored request ids after it (retries are answered, not reapplied).
-        #expect(storage.calls.withLock { $0 } == ["max", "cells [1, 2, 3]", "entities [4, 5, 6]", "claim 7", "requests"])
+        // Entities found, and a won claim, bring their stored request ids (retries are answered, not reapplied).
+        #expect(storage.calls.withLock { $0 } == ["max", "cells [1, 2, 3]", "entities [4, 5, 6]", "requests", "claim 7", "requests"])
         guard case .success(.cells(let a)) = done[1].result, case .success(.cells(let b)) = done[2].result else {
             Issue.record("loads failed")
             return
         }
         #expect(a.map(\.cell.raw) == [1, 2] && b.map(\.cell.raw) == [2, 3])
-        guard case .success(.entities(let four)) = done[3].result, case .success(.entities(let fiveSix)) = done[4].result else {
+        guard case .success(.entities(let four, _)) = done[3].result, case .success(.entities(let fiveSix, _)) = done[4].result else {
             Issue.record("entity loads failed")
             return
         }

@@ -33,7 +33,7 @@ public enum StorageCall: Sendable, Equatable {
 /// What storage answered a `StorageCall`.
 public enum StorageAnswer: Sendable, Equatable {
     case cells([CellCheckpoint])
-    case entities([Entity])
+    case entities([Entity], requests: [AppliedRequest])
     /// A claim's outcome and, when this worker holds the entity now, its stored request ids.
     case claim(ClaimOutcome, requests: [AppliedRequest])
     case ownership(OwnershipReading)
@@ -46,7 +46,7 @@ public enum StorageAnswer: Sendable, Equatable {
     public var appliedRequests: [AppliedRequest] {
         switch self {
         case .cells(let cells): cells.flatMap(\.requests)
-        case .claim(_, let requests): requests
+        case .claim(_, let requests), .entities(_, let requests): requests
         case .reserved(let outcome): outcome.retried
         default: []
         }
@@ -69,13 +69,16 @@ extension WorkerStorage {
         case .loadCells(let cells):
             return .cells(try loadCells(cells))
         case .loadEntities(let ids):
-            return .entities(try loadEntities(ids))
+            // With their stored request ids: a worker that adopts one answers its retries.
+            let found = try loadEntities(ids)
+            return .entities(found, requests: found.isEmpty ? [] : (try? appliedRequests(entities: found.map(\.id), cells: [])) ?? [])
         case .claim(let entity, let expected, let source):
             let outcome = try claim(entity, expected: expected, source: source, lease: lease)
             switch outcome {
             case .won, .alreadyClaimed:
                 // Retries of durable changes its source stored are answered here, not applied again.
-                return .claim(outcome, requests: try appliedRequests(entities: [entity.id], cells: []))
+                // A failed read does not undo the claim: it only leaves retries unrecognised.
+                return .claim(outcome, requests: (try? appliedRequests(entities: [entity.id], cells: [])) ?? [])
             default:
                 return .claim(outcome, requests: [])
             }

@@ -193,8 +193,21 @@ public final class StorageIO: Sendable {
             return merged(group, keys: { if case .loadCells(let c) = $0 { c } else { [] } }, load: storage.loadCells, key: \.cell,
                           answer: StorageAnswer.cells, failure: failure)
         case .loadEntities:
-            return merged(group, keys: { if case .loadEntities(let e) = $0 { e } else { [] } }, load: storage.loadEntities, key: \.id,
-                          answer: StorageAnswer.entities, failure: failure)
+            // One load for every id asked, then the stored request ids of those found.
+            var all: [EntityID] = []
+            var seen = Set<EntityID>()
+            for job in group { if case .loadEntities(let ids) = job.call { for id in ids where seen.insert(id).inserted { all.append(id) } } }
+            do {
+                let found = Dictionary(try storage.loadEntities(all).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+                let requests = found.isEmpty ? [] : (try? storage.appliedRequests(entities: found.keys.sorted(), cells: [])) ?? []
+                return group.map { job in
+                    guard case .loadEntities(let ids) = job.call else { return .success(.entities([], requests: [])) }
+                    let asked = Set(ids)
+                    return .success(.entities(ids.compactMap { found[$0] }, requests: requests.filter { $0.entity.map(asked.contains) ?? false }))
+                }
+            } catch {
+                return Array(repeating: .failure(failure(error)), count: group.count)
+            }
         default:
             return group.map { job in
                 do { return .success(try storage.perform(job.call, lease: job.lease)) } catch { return .failure(failure(error)) }

@@ -33,11 +33,14 @@ extension PostgresWorldStore {
     static let insertRequests = """
         INSERT INTO applied_requests (sender, request_id, entity_id, cell_id, reply)
         SELECT decode(r.sender, 'hex'), r.request_id, CASE WHEN r.has_entity THEN r.entity_id END, r.cell_id, decode(r.reply, 'hex')
-        FROM unnest($1::text[], $2::int8[], $3::bool[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::text[])
-             AS r(sender, request_id, has_entity, entity_id, cell_id, version, epoch, reply)
-        WHERE r.version < 0 OR EXISTS (
-            SELECT 1 FROM entity_states s
-            WHERE s.entity_id = r.entity_id AND s.version >= r.version AND s.owner_epoch >= r.epoch)
+        FROM unnest($1::text[], $2::int8[], $3::bool[], $4::int8[], $5::int8[], $6::int2[], $7::int8[], $8::int8[], $9::text[])
+             AS r(sender, request_id, has_entity, entity_id, cell_id, kind, a, b, reply)
+        WHERE CASE r.kind
+            WHEN 1 THEN EXISTS (SELECT 1 FROM entity_states s
+                                WHERE s.entity_id = r.entity_id AND s.version >= r.a AND s.owner_epoch >= r.b)
+            WHEN 2 THEN NOT EXISTS (SELECT 1 FROM cell_checkpoints c WHERE c.cell_id = r.cell_id AND c.owner_epoch > r.a)
+            WHEN 3 THEN EXISTS (SELECT 1 FROM deferred_events d WHERE d.cell_id = r.cell_id AND d.sequence = r.a)
+            ELSE true END
         ON CONFLICT (sender, request_id) DO NOTHING
         """
     /// The stored requests about these entities, or about these cells themselves.
@@ -94,10 +97,21 @@ extension PostgresWorldStore {
             .text("{" + requests.map { $0.entity == nil ? "f" : "t" }.joined(separator: ",") + "}"),
             .text(ArrayLiteral.integers(requests.map { Int64(bitPattern: $0.entity?.raw ?? 0) })),
             .text(ArrayLiteral.integers(requests.map(\.cell.raw))),
-            .text(ArrayLiteral.integers(requests.map { $0.condition.map { Int64(bitPattern: $0.version) } ?? -1 })),
-            .text(ArrayLiteral.integers(requests.map { $0.condition.map { Int64(bitPattern: $0.ownerEpoch) } ?? -1 })),
+            .text(ArrayLiteral.integers(requests.map { Self.condition($0.condition).kind })),
+            .text(ArrayLiteral.integers(requests.map { Self.condition($0.condition).a })),
+            .text(ArrayLiteral.integers(requests.map { Self.condition($0.condition).b })),
             .text(ArrayLiteral.texts(requests.map { Bytea.hex($0.reply) })),
         ])
+    }
+
+    /// A condition as the statement's (kind, a, b) columns.
+    static func condition(_ c: AppliedRequest.Condition?) -> (kind: Int16, a: Int64, b: Int64) {
+        switch c {
+        case nil: (0, 0, 0)
+        case .entity(let version, let epoch)?: (1, Int64(bitPattern: version), Int64(bitPattern: epoch))
+        case .cell(let epoch)?: (2, Int64(bitPattern: epoch), 0)
+        case .queued(let sequence)?: (3, Int64(bitPattern: sequence), 0)
+        }
     }
 
     /// The stored requests about `entities`, and those about `cells` themselves.
@@ -144,7 +158,7 @@ extension PostgresWorldStore {
         return ReserveOutcome(inserted: inserted, retried: retried)
     }
 
-    /// Deletes up to `limit` stored request ids older than `seconds`.
+    /// Deletes up to `limit` stored request ids older than `seconds` (call again while it deletes `limit`).
     /// - Returns: how many it deleted.
     @discardableResult
     public func deleteExpiredRequests(olderThanSeconds seconds: Double, limit: Int = 10_000) throws -> Int {

@@ -142,7 +142,13 @@ public final class CheckpointWriter: Sendable {
                ContinuousClock.now - lastExpiry >= min(.seconds(10), retention / 4) {
                 lastExpiry = ContinuousClock.now
                 do {
-                    let deleted = try live.deleteExpiredRequests(olderThanSeconds: retention.milliseconds / 1000)
+                    var deleted = 0, round = 0
+                    repeat {  // a bounded number of rounds: durable commits wait meanwhile
+                        let now = try live.deleteExpiredRequests(olderThanSeconds: retention.milliseconds / 1000, limit: 10_000)
+                        deleted += now
+                        round += 1
+                        if now < 10_000 { break }
+                    } while round < 10
                     if deleted > 0 { logger.debug("expired stored request ids", metadata: ["rows": "\(deleted)"]) }
                 } catch {
                     logger.warning("could not delete expired request ids (retried later)", metadata: ["error": "\(error)"])

@@ -64,7 +64,7 @@ public final class CoordinatorNode {
         }
         context = try Context()
         router = try Socket(context, .router)
-        try router.setMaximumMessageSize(Int64(settings.limits.maxFrameBytes))
+        try router.setMaximumMessageSize(Int64(WireFormat.maxFrameBytes))  // workers' heartbeats carry every cell's load
         endpoint = try router.bind(bind ?? settings.coordinator.endpoint)
     }
 

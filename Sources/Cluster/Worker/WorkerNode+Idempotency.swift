@@ -25,56 +25,45 @@ extension WorkerNode {
         }
     }
 
-    /// The stored form of a durable change's request: its reply as sent once the commit is done.
-    /// For an applied entity change, stored only if storage holds the entity with it.
+    /// The stored form of a durable change's request: its reply as sent once the commit is done,
+    /// stored only where storage holds the change (see `AppliedRequest.Condition`).
     func appliedRequest(_ request: Envelope, reply: Cellcluster_V1_Reply, entity: EntityID?, cell: CellID,
-                        applied: Bool) -> AppliedRequest {
+                        condition: AppliedRequest.Condition?) -> AppliedRequest {
         var committed = reply
         committed.durable = true
-        let held = entity.flatMap { shard.entity($0) }
         return AppliedRequest(
             sender: Array(request.sender.utf8), requestID: request.requestID, entity: entity, cell: cell,
-            condition: applied ? held.map { (version: $0.version, ownerEpoch: $0.ownerEpoch) } : nil,
-            reply: (try? committed.serializedBytes()) ?? [])
+            condition: condition, reply: (try? committed.serializedBytes()) ?? [])
+    }
+
+    /// What storage must hold for a change's request id to be stored: the entity at its version
+    /// (or later), the queued event, or the cell under this worker's epoch.
+    func condition(of outcome: EventOutcome, entity: EntityID?) -> AppliedRequest.Condition? {
+        switch outcome {
+        case .deferred(let sequence): return .queued(sequence: sequence)
+        case .applied:
+            if let entity {
+                guard let held = shard.entity(entity) else { return nil }
+                return .entity(version: held.version, ownerEpoch: held.ownerEpoch)
+            }
+            return .cell(epoch: shard.epoch)
+        }
     }
 
     // MARK: Spawns
 
-    /// Whether a spawn may go ahead now. A spawn of an id not in memory is held until storage
-    /// has inserted its row (or said that the id exists); false while it is held or answered.
-    func spawnReserved(_ entity: Entity, _ peer: [UInt8], _ request: Envelope, key: String, attempts: Int,
-                       now: ContinuousClock.Instant) -> Bool {
+    /// Holds a valid spawn of an id not in memory until storage has inserted the entity's row
+    /// (or said that the id exists); `spawnsReserved` finishes it.
+    func reserveSpawn(_ entity: Entity, _ peer: [UInt8], _ request: Envelope, attempts: Int, now: ContinuousClock.Instant) {
         let id = entity.id
-        if shard.entity(id) != nil { return true }  // the shard answers ALREADY_EXISTS
-        if reservedSpawns.remove(id) != nil { return true }
-        if refusedSpawns.remove(id) != nil {
-            answer(peer, request, key: key, worldError: .entityExists(id))
-            return false
-        }
-        park(id, peer, request, attempts: attempts, now: now)
-        if reservingSpawns.insert(id).inserted {
-            var placed = entity
-            placed.version = 1
-            placed.ownerEpoch = shard.epoch
-            var reply = Cellcluster_V1_Reply()
-            reply.version = 1
-            spawnsWanted.append(SpawnReservation(
-                entity: placed, request: appliedRequest(request, reply: reply, entity: id, cell: entity.cell, applied: false)))
-        }
-        return false
-    }
-
-    /// Answers a spawn into an inactive cell whose reservation stored it: a loaded cell takes
-    /// it into memory as stored; an unloaded one finds it in storage when it loads.
-    func spawnStored(_ entity: Entity, _ peer: [UInt8], _ request: Envelope, key: String, now: ContinuousClock.Instant) {
+        guard park(id, peer, request, attempts: attempts, now: now), reservingSpawns.insert(id).inserted else { return }
         var placed = entity
         placed.version = 1
-        placed.ownerEpoch = shard.epoch
-        if shard.phase(of: entity.cell) != nil { shard.adoptEntity(placed, now: now) }
+        placed.ownerEpoch = shard.epoch  // memory takes the stored epoch (a later map's does not apply)
         var reply = Cellcluster_V1_Reply()
         reply.version = 1
-        reply.durable = true
-        finishReply(peer, request, reply, key: key)
+        spawnsWanted.append(SpawnReservation(
+            entity: placed, request: appliedRequest(request, reply: reply, entity: id, cell: entity.cell, condition: nil)))
     }
 
     /// Reserves the spawns asked for during this turn, in one call.
@@ -82,32 +71,58 @@ extension WorkerNode {
         guard !spawnsWanted.isEmpty else { return }
         let spawns = spawnsWanted
         spawnsWanted.removeAll(keepingCapacity: true)
-        submit(.reserve(spawns), for: .reserve(spawns.map(\.entity.id)))
+        submit(.reserve(spawns), for: .reserve(spawns))
     }
 
-    /// Storage's answer to reserved spawns: each waiting spawn is handled again, and now goes
-    /// ahead, is answered from the stored reply (a retry) or gets ALREADY_EXISTS.
-    func spawnsReserved(_ ids: [EntityID], _ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
-        for id in ids { reservingSpawns.remove(id) }
-        switch result {
-        case .success(.reserved(let outcome)):
-            for id in ids {
-                if outcome.inserted.contains(id) { reservedSpawns.insert(id) } else { refusedSpawns.insert(id) }
-            }
-            for id in ids { unpark(id, now: now) }
-            // A retry answered from its stored reply leaves no mark behind.
-            for id in ids { reservedSpawns.remove(id); refusedSpawns.remove(id) }
-        case .failure(let error):
-            logger.warning("could not reserve spawns in storage", metadata: ["spawns": "\(ids.count)", "error": "\(error)"])
-            for id in ids {
-                guard let waiting = parked.removeValue(forKey: id) else { continue }
-                parkedCount -= waiting.count
-                for p in waiting {
-                    answerError(p.peer, p.request, .storageUnavailable, "spawn of entity \(id.raw): storage did not answer (\(error.message)); retry")
+    /// Storage's answer to reserved spawns. Each spawn that asked is answered: inserted, it
+    /// happened (and memory takes the stored entity); not inserted, it is a retry of the same
+    /// request (its stored reply) or ALREADY_EXISTS. Requests parked behind it are handled again.
+    func spawnsReserved(_ spawns: [SpawnReservation], _ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
+        for spawn in spawns { reservingSpawns.remove(spawn.entity.id) }
+        let outcome: ReserveOutcome?
+        if case .success(.reserved(let o)) = result { outcome = o } else { outcome = nil }
+        if case .failure(let error) = result {
+            logger.warning("could not reserve spawns in storage", metadata: ["spawns": "\(spawns.count)", "error": "\(error)"])
+        }
+        for spawn in spawns {
+            let id = spawn.entity.id
+            if var waiting = parked[id], let index = waiting.firstIndex(where: {
+                $0.request.requestID == spawn.request.requestID && Array($0.request.sender.utf8) == spawn.request.sender
+            }) {
+                let asked = waiting.remove(at: index)
+                parked[id] = waiting.isEmpty ? nil : waiting
+                parkedCount -= 1
+                let key = RequestLog.key(sender: asked.request.sender, requestID: asked.request.requestID)
+                if let outcome, outcome.inserted.contains(id) {
+                    spawnStored(spawn.entity, asked.peer, asked.request, key: key, now: now)
+                } else if outcome != nil, case .answered(let bytes)? = requests.entry(key) {
+                    sendBytes(asked.peer, bytes)  // its own spawn, stored before: the first reply (remembered above)
+                } else if outcome != nil {
+                    answer(asked.peer, asked.request, key: key, worldError: .entityExists(id))
+                } else {
+                    answerError(asked.peer, asked.request, .storageUnavailable, "spawn of entity \(id.raw): storage did not answer; retry")
                 }
             }
-        default:
-            break
+            unpark(id, now: now)
         }
+    }
+
+    /// A spawn storage inserted: it happened, whatever memory does now. A player, or an entity
+    /// in an active cell, goes into memory through the shard; another one joins its cell if the
+    /// cell is loaded, else its cell finds it in storage when it loads.
+    private func spawnStored(_ entity: Entity, _ peer: [UInt8], _ request: Envelope, key: String, now: ContinuousClock.Instant) {
+        if shard.entity(entity.id) == nil {
+            if entity.kind == .player || shard.isActive(entity.cell) {
+                _ = try? shard.apply(.entitySpawn(entity), to: entity.cell, now: now)  // refused: it is in storage all the same
+                performShardActions(now: now)
+            } else if shard.phase(of: entity.cell) != nil {
+                shard.adoptEntity(entity, now: now)
+            }
+        }
+        trace(entity.id, "spawned in cell \(entity.cell.raw) at e\(entity.ownerEpoch) (stored)")
+        var reply = Cellcluster_V1_Reply()
+        reply.version = 1
+        reply.durable = true
+        finishReply(peer, request, reply, key: key)
     }
 }

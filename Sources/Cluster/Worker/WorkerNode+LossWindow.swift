@@ -6,7 +6,9 @@ import WorldCore
 /// change is what it may lose. Past `checkpoint.max_loss_window_ms` the worker takes no change
 /// (OVERLOADED: retryable, nothing applied; reads and peers are served) and asks for a checkpoint
 /// at once, until the checkpoint catches up; at saturation or while PostgreSQL is down, intake
-/// slows instead of the window growing.
+/// slows instead of the window growing. Clients back off on OVERLOADED (`ClusterClient` and the
+/// soak do), so the refusals stay cheap. (Reading the socket only a little meanwhile was tried:
+/// peers' handoff offers queued behind the crowd, and throughput fell further.)
 extension WorkerNode {
     /// Checks the window (each tick of the loop).
     func checkLossWindow(now: ContinuousClock.Instant) {

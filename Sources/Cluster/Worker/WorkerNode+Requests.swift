@@ -53,16 +53,10 @@ extension WorkerNode {
                 var entity = try spawn.newEntity()
                 entity.cell = try shard.settings.grid.cell(at: entity.position)
                 if turnedAway(peer, envelope, entity.cell) { return }
-                try shard.settings.limits.check(.entitySpawn(entity))  // before storage sees it
                 if waitsBehindParked(entity.id, peer, envelope, attempts: attempts, now: now) { return }
-                guard spawnReserved(entity, peer, envelope, key: key, attempts: attempts, now: now) else { return }
+                try shard.validateSpawn(entity)  // all of it, before storage sees it (ALREADY_EXISTS if in memory)
                 countRequest(entity.cell)
-                if entity.kind != .player, !shard.isActive(entity.cell), shard.entity(entity.id) == nil {
-                    // Its reservation stored it; a queued spawn would only find it there at replay.
-                    spawnStored(entity, peer, envelope, key: key, now: now)
-                    return
-                }
-                change(.entitySpawn(entity), cell: entity.cell, affects: entity.id, peer, envelope, key: key, now: now)
+                reserveSpawn(entity, peer, envelope, attempts: attempts, now: now)  // storage decides
             } catch let error as WireError {
                 answer(peer, envelope, key: key, error: .invalidArgument, "spawn: \(error.message)")
             } catch {
@@ -314,21 +308,20 @@ extension WorkerNode {
         if settings.isDurable(event.kind) {
             let held = HeldReply(peer: peer, request: request, reply: reply, logKey: key)
             requests.record(key, .awaitingDurable)
-            var applied = false
-            if case .applied = outcome { applied = true }
-            let stored = appliedRequest(request, reply: reply, entity: entity, cell: target, applied: applied)
+            let stored = appliedRequest(request, reply: reply, entity: entity, cell: target,
+                                        condition: condition(of: outcome, entity: entity))
             submitDurable(held, entities: entity.map { [$0] } ?? [], cells: [target], request: stored, now: now)
             return
         }
         finish(peer, request, reply, key: key)
     }
 
-    private func submitDurable(_ held: HeldReply, entities: [EntityID], cells: [CellID], request: AppliedRequest,
+    private func submitDurable(_ held: HeldReply, entities: [EntityID], cells: [CellID], request: AppliedRequest?,
                                now: ContinuousClock.Instant) {
         let ticket = nextTicket
         nextTicket += 1
         pendingDurable[ticket] = [held]
-        checkpointer.submitDurable(&shard, entities: entities, cells: cells, requests: [request], ticket: ticket, now: now)
+        checkpointer.submitDurable(&shard, entities: entities, cells: cells, requests: request.map { [$0] } ?? [], ticket: ticket, now: now)
     }
 
     /// A retry of a durable change whose commit is pending or failed: write its current state again.
@@ -346,8 +339,16 @@ extension WorkerNode {
         cells += entities.compactMap { shard.entity($0)?.cell }
         var reply = Cellcluster_V1_Reply()
         reply.version = entities.first.flatMap { shard.entity($0)?.version } ?? 0
-        let stored = appliedRequest(request, reply: reply, entity: entities.first, cell: cells.first ?? CellID(0),
-                                    applied: entities.first.flatMap { shard.entity($0) } != nil)
+        // Its id is stored again only with an entity this worker still holds (checked against the
+        // stored row); a cell change with the cell's record.
+        let held = entities.first.flatMap { shard.entity($0) }
+        let stored: AppliedRequest? = if let held {
+            appliedRequest(request, reply: reply, entity: held.id, cell: held.cell, condition: .entity(version: held.version, ownerEpoch: held.ownerEpoch))
+        } else if entities.isEmpty, let cell = cells.first {
+            appliedRequest(request, reply: reply, entity: nil, cell: cell, condition: .cell(epoch: shard.epoch))
+        } else {
+            nil
+        }
         submitDurable(HeldReply(peer: peer, request: request, reply: reply, logKey: key), entities: entities, cells: cells,
                       request: stored, now: now)
     }
@@ -386,7 +387,7 @@ extension WorkerNode {
         let id = EntityID(request.getEntity.entityID)
         shard.noteStorageRead()
         switch result {
-        case .success(.entities(let found)):
+        case .success(.entities(let found, _)):
             if let live = shard.entity(id) ?? found.first(where: { $0.id == id }) {
                 var reply = Cellcluster_V1_Reply()
                 reply.entity = .init(live)

@@ -23,8 +23,8 @@ enum PendingCall {
     case strays
     /// Naming the owners of cells released here after the map sent them on.
     case passOn([CellTransfer])
-    /// Spawns of these ids, reserved in storage; their requests are parked meanwhile.
-    case reserve([EntityID])
+    /// Spawns reserved in storage; their requests are parked meanwhile.
+    case reserve([SpawnReservation])
 }
 
 /// A request about an entity that is not in memory yet: held, unanswered, until storage says
@@ -81,13 +81,15 @@ extension WorkerNode {
 
     /// Holds a request until storage answers about its entity. False when it cannot be held
     /// (answered "retry" instead).
-    func park(_ id: EntityID, _ peer: [UInt8], _ request: Envelope, attempts: Int, now: ContinuousClock.Instant) {
+    @discardableResult
+    func park(_ id: EntityID, _ peer: [UInt8], _ request: Envelope, attempts: Int, now: ContinuousClock.Instant) -> Bool {
         guard attempts < Self.parkedAttempts, parkedCount < Self.parkedLimit else {
             answerError(peer, request, .handoffInProgress, "entity \(id.raw) is being loaded: retry")
-            return
+            return false
         }
         parked[id, default: []].append(ParkedRequest(peer: peer, request: request, since: now, attempts: attempts))
         parkedCount += 1
+        return true
     }
 
     /// Handles an entity's parked requests again, in the order they came.
@@ -132,8 +134,6 @@ extension WorkerNode {
         loadsWanted = []
         spawnsWanted = []
         reservingSpawns = []
-        reservedSpawns = []
-        refusedSpawns = []
         loadTags = [:]
         failedLoads = []
     }
@@ -158,7 +158,7 @@ extension WorkerNode {
             case .ownershipPoll: ownershipRead(completion.result, now: now)
             case .strays: straysRead(completion.result, now: now)
             case .passOn(let owners): transfers.passedOn(owners, succeeded: (try? completion.result.get()) != nil)
-            case .reserve(let ids): spawnsReserved(ids, completion.result, now: now)
+            case .reserve(let spawns): spawnsReserved(spawns, completion.result, now: now)
             }
         }
         performShardActions(now: now)
@@ -200,7 +200,7 @@ extension WorkerNode {
     private func located(_ id: EntityID, _ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
         let asked = locating.removeValue(forKey: id)
         switch result {
-        case .success(.entities(let found)):
+        case .success(.entities(let found, _)):
             shard.noteStorageRead()
             // The answer serves the requests that waited for it, now, and no later one: by then
             // memory may have held (and saved) a newer state.

@@ -57,9 +57,6 @@ public final class WorkerNode {
     /// Spawns to reserve in storage at the end of this turn, and the ids on their way there.
     var spawnsWanted: [SpawnReservation] = []
     var reservingSpawns: Set<EntityID> = []
-    /// Spawns storage inserted (they go ahead) or refused (the id exists), until handled again.
-    var reservedSpawns: Set<EntityID> = []
-    var refusedSpawns: Set<EntityID> = []
     /// The storage call that loads each loading cell (its tag): an older load's answer is ignored.
     var loadTags: [CellID: UInt64] = [:]
     /// Loads that failed while entities waited in the cell: asked for again on the next tick.
@@ -168,7 +165,7 @@ public final class WorkerNode {
         if let coordinator = options.coordinator {
             let socket = try Socket(context, .dealer)
             try socket.setReconnectInterval(milliseconds: 100)
-            try socket.setMaximumMessageSize(Int64(settings.limits.maxFrameBytes))
+            try socket.setMaximumMessageSize(Int64(WireFormat.maxFrameBytes))  // shard maps
             try socket.connect(coordinator)
             coordinatorSocket = socket
         } else {

@@ -54,7 +54,7 @@ public final class LoadGenerator {
     /// durable change from its memory or from storage, wherever it was applied first. So each
     /// acknowledged durable action is stored exactly once, and the audit counts them exactly.
     var clients: [String: CellClient] = [:]
-    let senderName = "soak:\(getpid())"
+    let senderName = "soak:\(getpid())-\(UInt32.random(in: 0...UInt32.max))"  // unique per run: stored ids outlive runs
     var nextRequestID: UInt64 = 1
     /// Request id -> entity index, per endpoint.
     var waiting: [String: [UInt64: Int]] = [:]
@@ -311,7 +311,7 @@ public final class LoadGenerator {
             }
         case .overloaded:
             retry(i, reply, from: worker, now: now)  // nothing applied: the worker waits for its checkpoint
-            entities[i].inflight!.retryAt = now + .milliseconds(50)
+            entities[i].inflight!.retryAt = now + .milliseconds(min(1000, 100 * inflight.attempts))  // backing off
         case .handoffInProgress, .shuttingDown:
             retry(i, reply, from: worker, now: now)
             entities[i].inflight!.retryAt = now + .milliseconds(inflight.attempts > 20 ? 100 : 20)

@@ -62,6 +62,18 @@ extension Shard {
 
     /// Reads or changes an entity where it is stored, without copying it (a copy would retain
     /// its stats on every update).
+    /// Checks a spawn as `apply` would, without applying it: its limits, stats, counters,
+    /// position, whether memory holds the id, and the unsaved-change bound.
+    /// - Throws: the `WorldError` `apply` would throw.
+    public func validateSpawn(_ entity: Entity) throws(WorldError) {
+        try settings.limits.check(.entitySpawn(entity))
+        try validate(entity.stats)
+        if let counter = entity.exhaustedCounter { throw .counterExhausted(what: "the \(counter) of spawned entity \(entity.id.raw)") }
+        _ = try grid.cell(at: entity.position)
+        if entities[entity.id] != nil { throw .entityExists(entity.id) }
+        try admit(addingUnsaved: true)
+    }
+
     @inline(__always)
     static func inPlace<R>(_ entity: inout Entity, _ body: (inout Entity) -> R) -> R { body(&entity) }
 
@@ -186,7 +198,8 @@ extension Shard {
         var placed = entity
         placed.cell = cell
         placed.version = max(placed.version, 1)
-        placed.ownerEpoch = max(placed.ownerEpoch, epoch)
+        // An epoch it comes with is the one storage holds it under (a reserved spawn); else this shard's.
+        placed.ownerEpoch = placed.ownerEpoch > 0 ? placed.ownerEpoch : epoch
         entities[placed.id] = placed
         ensureLoaded(cell, now: now)
         cells[cell]?.entities.insert(placed.id)

@@ -10,26 +10,27 @@ public struct AppliedRequest: Sendable, Equatable {
     public let entity: EntityID?
     /// The cell it changed (for an entity, the cell it was in).
     public let cell: CellID
-    /// When set, the request is stored only if storage holds the entity at this version (or a
-    /// later one) under this owner epoch (or a later one): the change is in the stored row. A
-    /// write fenced by a newer owner stores no request id for a change it did not store.
-    public let condition: (version: UInt64, ownerEpoch: UInt64)?
+    /// What storage must hold for the request id to be stored with it: a write fenced by a newer
+    /// owner stores no request id for a change it did not store. Nil: nothing to check.
+    public let condition: Condition?
     /// The serialized `cellcluster.v1.Reply` that answered it.
     public let reply: [UInt8]
 
-    public init(sender: [UInt8], requestID: UInt64, entity: EntityID?, cell: CellID,
-                condition: (version: UInt64, ownerEpoch: UInt64)?, reply: [UInt8]) {
+    public enum Condition: Sendable, Equatable {
+        /// The entity's stored row is at this version (or later) under this owner epoch (or later).
+        case entity(version: UInt64, ownerEpoch: UInt64)
+        /// No newer owner stored the cell: its record is under this epoch or an older one.
+        case cell(epoch: UInt64)
+        /// The queued event with this sequence is stored in the cell's queue.
+        case queued(sequence: UInt64)
+    }
+
+    public init(sender: [UInt8], requestID: UInt64, entity: EntityID?, cell: CellID, condition: Condition?, reply: [UInt8]) {
         self.sender = sender
         self.requestID = requestID
         self.entity = entity
         self.cell = cell
         self.condition = condition
         self.reply = reply
-    }
-
-    public static func == (a: AppliedRequest, b: AppliedRequest) -> Bool {
-        a.sender == b.sender && a.requestID == b.requestID && a.entity == b.entity && a.cell == b.cell
-            && a.condition?.version == b.condition?.version && a.condition?.ownerEpoch == b.condition?.ownerEpoch
-            && a.reply == b.reply
     }
 }
