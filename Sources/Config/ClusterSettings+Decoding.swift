@@ -87,7 +87,7 @@ extension CheckpointSettings {
         durableWindowMs = s.int("durable_window_ms", default: durableWindowMs, in: 0...10_000)
         maxLossWindowMs = s.int("max_loss_window_ms", default: maxLossWindowMs, in: 0...86_400_000)
         if maxLossWindowMs > 0 && maxLossWindowMs <= intervalMs {
-            s.problem("max_loss_window_ms", "must be above interval_ms (\(intervalMs)), or 0 for twice interval_ms")
+            s.problem("max_loss_window_ms", "must be above interval_ms (\(intervalMs)), or 0 for no bound")
         }
         if retryMaxMs < retryInitialMs {
             s.problem("retry_max_ms", "must be at least retry_initial_ms (\(retryInitialMs))")

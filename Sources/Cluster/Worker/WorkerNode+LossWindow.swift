@@ -12,10 +12,11 @@ import WorldCore
 extension WorkerNode {
     /// Checks the window (each tick of the loop).
     func checkLossWindow(now: ContinuousClock.Instant) {
-        let window = Duration.milliseconds(settings.checkpoint.lossWindowMs)
+        guard let limit = settings.checkpoint.lossWindowMs else { return }
+        let window = Duration.milliseconds(limit)
         if let age = shard.oldestUnsavedAge(now: now), age >= window {
             if intakeClosed == nil {
-                logger.warning("intake paused: the oldest unsaved change is \(age.milliseconds) ms old (checkpoint.max_loss_window_ms = \(settings.checkpoint.lossWindowMs)); changes get OVERLOADED until the checkpoint catches up",
+                logger.warning("intake paused: the oldest unsaved change is \(age.milliseconds) ms old (checkpoint.max_loss_window_ms = \(settings.checkpoint.maxLossWindowMs)); changes get OVERLOADED until the checkpoint catches up",
                                metadata: ["unsaved": "\(shard.unsavedChanges)"])
             }
             intakeClosed = age
@@ -31,7 +32,7 @@ extension WorkerNode {
         guard let age = intakeClosed else { return false }
         overloadRefusals &+= 1
         answerError(peer, request, .overloaded,
-                    "worker \(options.id) is behind on checkpoints: its oldest unsaved change is \(age.milliseconds) ms old (checkpoint.max_loss_window_ms = \(settings.checkpoint.lossWindowMs)); nothing was applied, retry shortly")
+                    "worker \(options.id) is behind on checkpoints: its oldest unsaved change is \(age.milliseconds) ms old (checkpoint.max_loss_window_ms = \(settings.checkpoint.maxLossWindowMs)); nothing was applied, retry shortly")
         return true
     }
 }
