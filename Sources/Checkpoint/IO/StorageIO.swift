@@ -200,10 +200,10 @@ public final class StorageIO: Sendable {
             do {
                 let found = Dictionary(try storage.loadEntities(all).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
                 let requests = found.isEmpty ? [] : (try? storage.appliedRequests(entities: found.keys.sorted(), cells: [])) ?? []
+                let byEntity = Dictionary(grouping: requests, by: { $0.entity })  // once: a group may hold thousands of calls
                 return group.map { job in
                     guard case .loadEntities(let ids) = job.call else { return .success(.entities([], requests: [])) }
-                    let asked = Set(ids)
-                    return .success(.entities(ids.compactMap { found[$0] }, requests: requests.filter { $0.entity.map(asked.contains) ?? false }))
+                    return .success(.entities(ids.compactMap { found[$0] }, requests: ids.flatMap { byEntity[$0] ?? [] }))
                 }
             } catch {
                 return Array(repeating: .failure(failure(error)), count: group.count)

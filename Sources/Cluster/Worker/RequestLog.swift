@@ -7,6 +7,9 @@ struct RequestLog {
         case answered([UInt8])
         /// Applied, waiting for its durable commit (or its commit failed): resubmit, do not reapply.
         case awaitingDurable
+        /// Applied and stored (by this worker or another): the serialized `Reply` it was
+        /// answered with, read back from storage and decoded only if a retry comes.
+        case stored([UInt8])
     }
 
     private var entries: [String: Entry] = [:]

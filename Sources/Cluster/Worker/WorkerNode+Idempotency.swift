@@ -16,13 +16,19 @@ extension WorkerNode {
     func rememberStoredReplies(_ stored: [AppliedRequest]) {
         for request in stored {
             let key = RequestLog.key(sender: String(decoding: request.sender, as: UTF8.self), requestID: request.requestID)
-            guard requests.entry(key) == nil, let reply = try? Cellcluster_V1_Reply(serializedBytes: request.reply) else { continue }
-            var envelope = Envelope()
-            envelope.requestID = request.requestID
-            envelope.sender = sender
-            envelope.reply = reply
-            requests.record(key, .answered(WireFormat.encode(envelope)))
+            guard requests.entry(key) == nil else { continue }
+            requests.record(key, .stored(request.reply))
         }
+    }
+
+    /// The answer to a retry of a request storage says was applied: its stored reply.
+    func storedAnswer(_ reply: [UInt8], to request: Envelope) -> [UInt8]? {
+        guard let decoded = try? Cellcluster_V1_Reply(serializedBytes: reply) else { return nil }
+        var envelope = Envelope()
+        envelope.requestID = request.requestID
+        envelope.sender = sender
+        envelope.reply = decoded
+        return WireFormat.encode(envelope)
     }
 
     /// The stored form of a durable change's request: its reply as sent once the commit is done,
@@ -95,7 +101,7 @@ extension WorkerNode {
                 let key = RequestLog.key(sender: asked.request.sender, requestID: asked.request.requestID)
                 if let outcome, outcome.inserted.contains(id) {
                     spawnStored(spawn.entity, asked.peer, asked.request, key: key, now: now)
-                } else if outcome != nil, case .answered(let bytes)? = requests.entry(key) {
+                } else if outcome != nil, case .stored(let reply)? = requests.entry(key), let bytes = storedAnswer(reply, to: asked.request) {
                     sendBytes(asked.peer, bytes)  // its own spawn, stored before: the first reply (remembered above)
                 } else if outcome != nil {
                     answer(asked.peer, asked.request, key: key, worldError: .entityExists(id))

@@ -38,6 +38,11 @@ extension WorkerNode {
         case .awaitingDurable?:
             resubmitDurable(peer, envelope, key: key, now: now)
             return
+        case .stored(let reply)?:
+            if let bytes = storedAnswer(reply, to: envelope) {
+                sendBytes(peer, bytes)  // applied and stored before (here or by another worker): answered, not applied again
+                return
+            }
         case nil:
             break
         }
