@@ -149,7 +149,7 @@ public struct EventSettings: Sendable, Equatable {
     public var queueLimit = 10_000
     /// How long the request ids of durable changes are kept in storage (and so how long after a
     /// crash a retry is still answered instead of applied again).
-    public var requestRetentionSeconds = 300
+    public var requestRetentionSeconds = 60
     /// Durability class of each event type.
     public var durability: [EventKind: Durability] = Dictionary(
         uniqueKeysWithValues: EventKind.allCases.map { ($0, .checkpointed) })

@@ -49,7 +49,7 @@ cache:
 
 events:
   queue_limit: 10000     # events queued per inactive cell; past it the sender gets QUEUE_FULL
-  request_retention_s: 300         # request ids of durable changes are kept this long: a retry after a crash is answered, not applied again
+  request_retention_s: 60          # request ids of durable changes are kept this long: a retry after a crash is answered, not applied again
   durability:            # checkpointed (acknowledged from memory) | durable (after commit)
     entity_move: checkpointed
     entity_action: checkpointed

@@ -35,7 +35,7 @@ extension PostgresWorldStore: WorkerStorage {
             PipelinedStatement(Self.entitiesInCells, [list]),
             PipelinedStatement(Self.cellRecords, [list]),
             PipelinedStatement(Self.eventsInCells, [list]),
-            PipelinedStatement(Self.requestsInCells, [list]),
+            PipelinedStatement(Self.requestsInCells, [list, .double(requestRetentionSeconds)]),
         ])
         var entities: [CellID: [Entity]] = [:]
         for row in 0..<results[0].rowCount {
