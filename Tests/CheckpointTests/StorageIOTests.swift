@@ -32,9 +32,10 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
         note("entities \(ids.map(\.raw))")
         return ids.filter { $0.raw % 2 == 0 }.map { Entity(id: $0, kind: .npc, position: Position(x: 1, y: 1), cell: CellID(0)) }
     }
-    func claim(_ entity: Entity, expected: UInt64, source: LeaseToken?, lease: LeaseToken?) throws -> ClaimOutcome {
+    func claim(_ entity: Entity, expected: UInt64, source: LeaseToken?, lease: LeaseToken?) throws
+        -> (outcome: ClaimOutcome, requests: [AppliedRequest]) {
         note("claim \(entity.id.raw)")
-        return .won
+        return (.won, [])
     }
     func readOwnership(_ cells: [CellID], for worker: String) throws -> OwnershipReading {
         note("ownership")
@@ -77,8 +78,9 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
         storage.gate.signal()
         let done = Self.waitFor(io, 6)
         #expect(done.map(\.tag) == [1, 2, 3, 4, 5, 6])  // in the order they were submitted
-        // Entities found, and a won claim, bring their stored request ids (retries are answered, not reapplied).
-        #expect(storage.calls.withLock { $0 } == ["max", "cells [1, 2, 3]", "entities [4, 5, 6]", "requests", "claim 7", "requests"])
+        // Entities found bring their stored request ids (retries are answered, not reapplied); a
+        // claim reads them in its own round trip.
+        #expect(storage.calls.withLock { $0 } == ["max", "cells [1, 2, 3]", "entities [4, 5, 6]", "requests", "claim 7"])
         guard case .success(.cells(let a)) = done[1].result, case .success(.cells(let b)) = done[2].result else {
             Issue.record("loads failed")
             return
@@ -135,8 +137,8 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
             try store.assignCells([CellTransfer(cell: CellID(9), to: "w1")], epoch: 2, lease: nil)
             #expect(try store.cellsNamed(for: "w2").map(\.cell) == [CellID(9)])
             // A claim through the seam: the next epoch, once.
-            #expect(try store.claim(a, expected: 1, source: nil, lease: nil) == .won)
-            #expect(try store.claim(a, expected: 1, source: nil, lease: nil) == .alreadyClaimed)
+            #expect(try store.claim(a, expected: 1, source: nil, lease: nil).outcome == .won)
+            #expect(try store.claim(a, expected: 1, source: nil, lease: nil).outcome == .alreadyClaimed)
         }
     }
 }

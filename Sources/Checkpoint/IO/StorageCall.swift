@@ -73,15 +73,10 @@ extension WorkerStorage {
             let found = try loadEntities(ids)
             return .entities(found, requests: found.isEmpty ? [] : (try? appliedRequests(entities: found.map(\.id), cells: [])) ?? [])
         case .claim(let entity, let expected, let source):
-            let outcome = try claim(entity, expected: expected, source: source, lease: lease)
-            switch outcome {
-            case .won, .alreadyClaimed:
-                // Retries of durable changes its source stored are answered here, not applied again.
-                // A failed read does not undo the claim: it only leaves retries unrecognised.
-                return .claim(outcome, requests: (try? appliedRequests(entities: [entity.id], cells: [])) ?? [])
-            default:
-                return .claim(outcome, requests: [])
-            }
+            // Retries of durable changes its source stored are answered here, not applied again
+            // (the ids are read in the claim's own round trip).
+            let claimed = try claim(entity, expected: expected, source: source, lease: lease)
+            return .claim(claimed.outcome, requests: claimed.requests)
         case .readOwnership(let cells, let worker):
             return .ownership(try readOwnership(cells, for: worker))
         case .cellsNamed(let worker):

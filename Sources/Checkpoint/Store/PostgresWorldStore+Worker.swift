@@ -35,7 +35,7 @@ extension PostgresWorldStore: WorkerStorage {
             PipelinedStatement(Self.entitiesInCells, [list]),
             PipelinedStatement(Self.cellRecords, [list]),
             PipelinedStatement(Self.eventsInCells, [list]),
-            PipelinedStatement(Self.requestsInCells, [list, .double(requestRetentionSeconds)]),
+            PipelinedStatement(Self.requestsInCells, [list]),
         ])
         var entities: [CellID: [Entity]] = [:]
         for row in 0..<results[0].rowCount {
@@ -73,9 +73,10 @@ extension PostgresWorldStore: WorkerStorage {
         return try (0..<result.rowCount).map { row in try Self.entity(result, row, cell: CellID(try result.int64(row, 7))) }
     }
 
-    public func claim(_ entity: Entity, expected: UInt64, source: LeaseToken?, lease: LeaseToken?) throws -> ClaimOutcome {
+    public func claim(_ entity: Entity, expected: UInt64, source: LeaseToken?, lease: LeaseToken?) throws
+        -> (outcome: ClaimOutcome, requests: [AppliedRequest]) {
         self.lease = lease
-        return try claim(entity, expected: expected, source: source)
+        return try claimReadingRequests(entity, expected: expected, source: source)
     }
 
     public func readOwnership(_ cells: [CellID], for worker: String) throws -> OwnershipReading {

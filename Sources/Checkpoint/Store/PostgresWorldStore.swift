@@ -12,9 +12,6 @@ public final class PostgresWorldStore: WorldStore {
     /// When set, every write transaction holds this lease first and fails with `isLeaseLost`
     /// once it is revoked.
     public var lease: LeaseToken?
-    /// Stored request ids older than this are not read back with loads, lookups and claims
-    /// (the checkpoint writer deletes them): a client retries for seconds, not minutes.
-    public var requestRetentionSeconds: Double = 60
 
     /// - Parameter chunkSize: rows per statement (cluster.yml `checkpoint.batch_size`).
     public init(connection: Connection, chunkSize: Int = 100) {

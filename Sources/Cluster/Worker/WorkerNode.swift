@@ -140,12 +140,7 @@ public final class WorkerNode {
         let doorbell = try Doorbell()
         self.doorbell = doorbell
         let chunkSize = settings.checkpoint.batchSize
-        let retention = Double(settings.events.requestRetentionSeconds)
-        io = StorageIO(logger: logger, makeStorage: {
-            let store = try PostgresWorldStore(parameters, chunkSize: chunkSize)
-            store.requestRetentionSeconds = retention  // older stored ids are not read back (nor kept)
-            return store
-        },
+        io = StorageIO(logger: logger, makeStorage: { try PostgresWorldStore(parameters, chunkSize: chunkSize) },
                        onCompletion: { doorbell.ring() })
         writeThrough = settings.checkpoint.mode == .writeThrough
             ? WriteThroughStore(connection: try Connection(parameters)) : nil
