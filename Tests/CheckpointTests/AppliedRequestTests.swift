@@ -70,7 +70,7 @@ import TestSupport
             let loaded = try store.loadCells([CellID(5), CellID(6), CellID(7)])
             #expect(loaded.map { $0.requests.map(\.requestID) } == [[], [20], [21]])
             #expect(loaded[1].requests.first?.reply == [0x08, 20])
-            #expect(try store.appliedRequests(entities: [EntityID(1)], cells: []).map(\.requestID) == [20])
+            #expect(try store.appliedRequests(entities: [EntityID(1)]).map(\.requestID) == [20])
             // A claim reads them in its own round trip, and only when it took the entity.
             let claimed = try store.claimReadingRequests(StoreHarness.entity(1, cell: 6, version: 4), expected: 1)
             #expect(claimed.outcome == .won && claimed.requests.map(\.requestID) == [20])

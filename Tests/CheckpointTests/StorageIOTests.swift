@@ -45,7 +45,7 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
     func assignCells(_ owners: [CellTransfer], epoch: UInt64, lease: LeaseToken?) throws { note("assign") }
     func returnLease(_ token: LeaseToken) throws { note("return") }
     func maxEventSequence() throws -> UInt64 { note("max"); return 41 }
-    func appliedRequests(entities: [EntityID], cells: [CellID]) throws -> [AppliedRequest] { note("requests"); return [] }
+    func appliedRequests(entities: [EntityID]) throws -> [AppliedRequest] { note("requests"); return [] }
     func reserve(_ spawns: [SpawnReservation], lease: LeaseToken?) throws -> ReserveOutcome {
         note("reserve")
         return ReserveOutcome(inserted: Set(spawns.map(\.entity.id)), retried: [])

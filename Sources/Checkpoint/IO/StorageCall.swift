@@ -63,15 +63,21 @@ public struct StorageCompletion: Sendable {
 }
 
 extension WorkerStorage {
+    /// The stored states of those of `ids` storage has, with their stored request ids (a worker
+    /// that adopts one answers its retries). A failed read of the ids leaves them out.
+    func loadEntitiesWithRequests(_ ids: [EntityID]) throws -> (entities: [Entity], requests: [AppliedRequest]) {
+        let found = try loadEntities(ids)
+        return (found, found.isEmpty ? [] : (try? appliedRequests(entities: found.map(\.id))) ?? [])
+    }
+
     /// Runs one call.
     func perform(_ call: StorageCall, lease: LeaseToken?) throws -> StorageAnswer {
         switch call {
         case .loadCells(let cells):
             return .cells(try loadCells(cells))
         case .loadEntities(let ids):
-            // With their stored request ids: a worker that adopts one answers its retries.
-            let found = try loadEntities(ids)
-            return .entities(found, requests: found.isEmpty ? [] : (try? appliedRequests(entities: found.map(\.id), cells: [])) ?? [])
+            let (found, requests) = try loadEntitiesWithRequests(ids)
+            return .entities(found, requests: requests)
         case .claim(let entity, let expected, let source):
             // Retries of durable changes its source stored are answered here, not applied again
             // (the ids are read in the claim's own round trip).

@@ -198,8 +198,8 @@ public final class StorageIO: Sendable {
             var seen = Set<EntityID>()
             for job in group { if case .loadEntities(let ids) = job.call { for id in ids where seen.insert(id).inserted { all.append(id) } } }
             do {
-                let found = Dictionary(try storage.loadEntities(all).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-                let requests = found.isEmpty ? [] : (try? storage.appliedRequests(entities: found.keys.sorted(), cells: [])) ?? []
+                let (entities, requests) = try storage.loadEntitiesWithRequests(all)
+                let found = Dictionary(entities.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
                 let byEntity = Dictionary(grouping: requests, by: { $0.entity })  // once: a group may hold thousands of calls
                 return group.map { job in
                     guard case .loadEntities(let ids) = job.call else { return .success(.entities([], requests: [])) }

@@ -55,7 +55,7 @@ extension PostgresWorldStore {
         let result: QueryResult
         var requestsResult: QueryResult?
         let read = PipelinedStatement(Self.requestsFor, [
-            .text(ArrayLiteral.integers([Int64(bitPattern: entity.id.raw)])), .text("{}"),
+            .text(ArrayLiteral.integers([Int64(bitPattern: entity.id.raw)])),
         ])
         if lease != nil || source != nil {
             // One transaction: this worker's lease (a fenced worker cannot take an entity), the

@@ -43,14 +43,11 @@ extension PostgresWorldStore {
             ELSE true END
         ON CONFLICT (sender, request_id) DO NOTHING
         """
-    /// The stored requests about these entities, or about these cells themselves.
-    /// (Two selects, each on its index. A filter on `applied_at` made the planner scan every
-    /// recent row instead, 10 times slower at a soak's rate: retention is kept by deleting.)
+    /// The stored requests about these entities. (On the entity index: a filter on `applied_at`
+    /// made the planner scan every recent row instead, 10 times slower at a soak's rate;
+    /// retention is kept by deleting.)
     static let requestsFor = """
         SELECT sender, request_id, entity_id, cell_id, reply FROM applied_requests WHERE entity_id = ANY($1::int8[])
-        UNION ALL
-        SELECT sender, request_id, entity_id, cell_id, reply FROM applied_requests
-        WHERE entity_id IS NULL AND cell_id = ANY($2::int8[])
         """
     /// The stored requests about the entities stored in these cells (with the cell each is
     /// stored in now), and those about the cells themselves.
@@ -118,14 +115,10 @@ extension PostgresWorldStore {
         }
     }
 
-    /// The stored requests about `entities`, and those about `cells` themselves.
-    public func appliedRequests(entities: [EntityID], cells: [CellID]) throws -> [AppliedRequest] {
-        guard !entities.isEmpty || !cells.isEmpty else { return [] }
-        let result = try connection.query(Self.requestsFor, [
-            .text(ArrayLiteral.integers(entities.map { Int64(bitPattern: $0.raw) })),
-            .text(ArrayLiteral.integers(cells.map(\.raw))),
-        ])
-        return try Self.requests(result)
+    /// The stored requests about `entities` (those about cells come with the cells' loads).
+    public func appliedRequests(entities: [EntityID]) throws -> [AppliedRequest] {
+        guard !entities.isEmpty else { return [] }
+        return try Self.requests(try connection.query(Self.requestsFor, [.text(ArrayLiteral.integers(entities.map { Int64(bitPattern: $0.raw) }))]))
     }
 
     /// Inserts the rows of new entities whose ids are not stored, with their spawns' request

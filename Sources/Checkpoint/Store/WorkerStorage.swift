@@ -54,8 +54,8 @@ public protocol WorkerStorage: AnyObject {
     func returnLease(_ token: LeaseToken) throws
     /// The highest queued-event sequence stored anywhere (0: none).
     func maxEventSequence() throws -> UInt64
-    /// The stored request ids of durable changes to `entities`, and to `cells` themselves.
-    func appliedRequests(entities: [EntityID], cells: [CellID]) throws -> [AppliedRequest]
+    /// The stored request ids of durable changes to `entities`.
+    func appliedRequests(entities: [EntityID]) throws -> [AppliedRequest]
     /// Inserts new entities whose ids storage does not hold, with their spawns' request ids,
     /// holding `lease` (see `PostgresWorldStore.reserve`).
     func reserve(_ spawns: [SpawnReservation], lease: LeaseToken?) throws -> ReserveOutcome

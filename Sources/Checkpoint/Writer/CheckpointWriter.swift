@@ -144,10 +144,10 @@ public final class CheckpointWriter: Sendable {
                 do {
                     var deleted = 0, round = 0
                     repeat {  // a bounded number of rounds: durable commits wait meanwhile
-                        let now = try live.deleteExpiredRequests(olderThanSeconds: retention.milliseconds / 1000, limit: 10_000)
-                        deleted += now
+                        let count = try live.deleteExpiredRequests(olderThanSeconds: retention.milliseconds / 1000, limit: 10_000)
+                        deleted += count
                         round += 1
-                        if now < 10_000 { break }
+                        if count < 10_000 { break }
                     } while round < 10
                     if deleted > 0 { logger.debug("expired stored request ids", metadata: ["rows": "\(deleted)"]) }
                 } catch {

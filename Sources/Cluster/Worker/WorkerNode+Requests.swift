@@ -46,11 +46,13 @@ extension WorkerNode {
         case nil:
             break
         }
-        switch envelope.body {
-        case .spawnEntity?, .moveEntity?, .entityAction?, .cellStateChange?, .worldEvent?:
-            if refusedByLossWindow(peer, envelope) { return }
-        default:
-            break
+        if intakeClosed != nil {  // past the loss window: changes wait (see WorkerNode+LossWindow)
+            switch envelope.body {
+            case .spawnEntity?, .moveEntity?, .entityAction?, .cellStateChange?, .worldEvent?:
+                if refusedByLossWindow(peer, envelope) { return }
+            default:
+                break
+            }
         }
         switch envelope.body {
         case .spawnEntity(let spawn)?:

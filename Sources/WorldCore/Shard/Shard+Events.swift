@@ -45,10 +45,8 @@ extension Shard {
             return try enqueue(event, in: target, now: now)
 
         case let .entitySpawn(entity):
-            try validate(entity.stats)
-            if let counter = entity.exhaustedCounter { throw .counterExhausted(what: "the \(counter) of spawned entity \(entity.id.raw)") }
+            try validateSpawn(entity)
             let target = try grid.cell(at: entity.position)
-            if entities[entity.id] != nil { throw .entityExists(entity.id) }
             if entity.kind == .player || isActive(target) {
                 return try spawn(entity, in: target, now: now)
             }
