@@ -9,7 +9,7 @@ import ZeroMQ
 public final class CellClient {
     public let endpoint: String
     public let name: String
-    private let socket: Socket
+    let socket: Socket
     /// Numbered from 2^63 up, so that ids a caller gives (`call(_:id:timeout:)`, counting from 1)
     /// under the same sender name never collide with these.
     private var nextRequestID: UInt64 = 1 << 63
@@ -125,9 +125,11 @@ public final class CellClient {
     /// Waits until one of `clients` has a reply, or `timeoutMilliseconds` pass: a load generator
     /// that waits here sees each reply the moment it arrives (a sleep would add to its latency).
     /// - Returns: true when a reply is waiting.
-    public static func wait(_ clients: some Sequence<CellClient>, timeoutMilliseconds: Int) -> Bool {
+    /// With `feed`, a new map wakes it too.
+    public static func wait(_ clients: some Sequence<CellClient>, feed: MapFeed? = nil, timeoutMilliseconds: Int) -> Bool {
         var poller = Poller()
         for client in clients { poller.add(client.socket) }
+        if let feed { poller.add(feed.socket) }
         return (try? poller.poll(timeoutMilliseconds: timeoutMilliseconds).isEmpty == false) ?? false
     }
 

@@ -5,12 +5,16 @@ import ZeroMQ
 
 /// A client of a whole cluster: fetches the shard map from the coordinator, sends each request
 /// straight to the worker that owns its cell, and on WRONG_WORKER refreshes the map and retries.
+/// It subscribes to the coordinator's map feed: a request waiting on a worker that a new map
+/// dropped is sent (same id) to the cell's new owner the moment the map arrives.
 public final class ClusterClient {
     public let coordinator: CellClient
     private let context: Context
     private var workers: [String: CellClient] = [:]
     public private(set) var map: Cellcluster_V1_ShardMap?
     private var partition: PartitionMap?
+    /// The coordinator's map feed, once a map named it.
+    public private(set) var feed: MapFeed?
     /// The cell each entity was last seen in, to route its next request.
     private var lastCell: [EntityID: CellID] = [:]
     public let grid: Grid
@@ -35,12 +39,7 @@ public final class ClusterClient {
             while let reply = try coordinator.receive(until: min(deadline, .now + .seconds(1))) {
                 guard reply.requestID == id else { continue }
                 if case .shardMap(let m)? = reply.body {
-                    do {
-                        partition = try m.partitionMap(grid: grid)
-                    } catch {
-                        throw .rejected(code: .internal, message: "\(error)")
-                    }
-                    map = m
+                    try adopt(m)
                     return
                 }
                 break
@@ -50,8 +49,36 @@ public final class ClusterClient {
         throw .timeout(requestID: 0, attempts: 1, endpoint: coordinator.endpoint)
     }
 
+    /// Takes a map (from a reply or the feed) and follows the feed it names.
+    private func adopt(_ m: Cellcluster_V1_ShardMap) throws(ClientError) {
+        do {
+            partition = try m.partitionMap(grid: grid)
+        } catch {
+            throw .rejected(code: .internal, message: "\(error)")
+        }
+        map = m
+        let endpoints = m.endpoints
+        workers = workers.filter { endpoints[$0.key] == $0.value.endpoint }  // gone, or at a new address
+        guard !m.feedEndpoint.isEmpty else { return }
+        if let feed {
+            try feed.follow(m.feedEndpoint)
+            feed.saw(epoch: m.epoch)
+        } else {
+            feed = try MapFeed(context: context, endpoint: m.feedEndpoint, epoch: m.epoch)
+        }
+    }
+
+    /// Takes a newer map from the feed, if one came. True when it did.
+    private func takeFeed() -> Bool {
+        guard let next = feed?.next(), next.epoch > map?.epoch ?? 0 else { return false }
+        var m = next
+        if m.feedEndpoint.isEmpty { m.feedEndpoint = feed!.endpoint }
+        return (try? adopt(m)) != nil
+    }
+
     /// The worker client for a cell's owner.
     public func worker(for cell: CellID) throws(ClientError) -> CellClient {
+        _ = takeFeed()
         if partition == nil { try refreshMap() }
         let owner = partition!.owner(of: cell)
         if let client = workers[owner] { return client }
@@ -85,7 +112,7 @@ public final class ClusterClient {
         while ContinuousClock.now < end {
             let reply: Cellcluster_V1_Reply
             do {
-                reply = try target.call(body, id: id, timeout: attemptTimeout)
+                reply = try attempt(body, id: id, cell: cell, target: &target)
             } catch {
                 guard case .timeout = error else { throw error }
                 lastProblem = error
@@ -98,7 +125,12 @@ public final class ClusterClient {
             case .wrongWorker:
                 retries += 1
                 redirects += 1
-                if redirects <= 3, !reply.redirectWorker.isEmpty, !reply.redirectEndpoint.isEmpty {
+                // A redirect from a worker with an older map than this client's (it has not
+                // taken a failover's map yet) may name a dead worker: this map decides then.
+                if reply.mapEpoch != 0, reply.mapEpoch < map?.epoch ?? 0, redirects <= 3 {
+                    Thread.sleep(forTimeInterval: 0.005)  // it takes the map in a moment
+                    target = try worker(for: cell)
+                } else if redirects <= 3, !reply.redirectWorker.isEmpty, !reply.redirectEndpoint.isEmpty {
                     target = try client(reply.redirectWorker, endpoint: reply.redirectEndpoint)
                 } else {
                     // The redirects go round: the map moved on.
@@ -121,6 +153,36 @@ public final class ClusterClient {
             lastProblem = .rejected(code: reply.code, message: reply.message)
         }
         throw lastProblem ?? .timeout(requestID: 0, attempts: 1, endpoint: target.endpoint)
+    }
+
+    /// Sends once to `target` and waits (`attemptTimeout`) for its reply, watching the map feed
+    /// meanwhile: when a new map gives the cell to another worker, the request goes there (same
+    /// id: applied at most once) and the wait starts again.
+    private func attempt(_ body: Envelope.OneOf_Body, id: UInt64, cell: CellID, target: inout CellClient) throws(ClientError) -> Cellcluster_V1_Reply {
+        try target.resend(body, id: id)
+        var deadline = ContinuousClock.now + attemptTimeout
+        while true {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { throw .timeout(requestID: id, attempts: 1, endpoint: target.endpoint) }
+            var poller = Poller()
+            poller.add(target.socket)
+            if let feed { poller.add(feed.socket) }
+            let ready: [Int]
+            do { ready = try poller.poll(timeoutMilliseconds: Int(left.milliseconds) + 1) } catch { throw .transport(error) }
+            if ready.contains(0) {
+                while let envelope = try target.receiveNow() {
+                    if envelope.requestID == id, case .reply(let r)? = envelope.body { return r }
+                }
+            }
+            if ready.contains(1), takeFeed() {
+                let owner = try worker(for: cell)
+                if owner !== target {
+                    target = owner
+                    try target.resend(body, id: id)
+                    deadline = .now + attemptTimeout
+                }
+            }
+        }
     }
 
     /// Re-reads the map (when the coordinator answers) and forgets worker connections.

@@ -48,6 +48,7 @@ extension WorldSettings {
 extension CoordinatorSettings {
     init(_ s: Section) {
         endpoint = s.string("endpoint", default: endpoint, check: endpointProblem)
+        feed = s.string("feed", default: feed, check: { $0.isEmpty ? nil : endpointProblem($0) })
         s.finish()
     }
 }

@@ -50,6 +50,19 @@ public struct WorldSettings: Sendable, Equatable {
 public struct CoordinatorSettings: Sendable, Equatable {
     /// Where the coordinator binds its ROUTER socket; workers and clients connect here.
     public var endpoint = "tcp://127.0.0.1:7400"
+    /// Where the coordinator binds its PUB socket, on which it publishes every new shard map the
+    /// moment it is stored. Empty: derived from `endpoint` (the same host with a free port, or
+    /// `<path>.feed` for ipc). Clients learn it from the maps they fetch.
+    public var feed = ""
+
+    /// The feed's bind address: `feed`, or one derived from `endpoint`.
+    public var feedBind: String {
+        if !feed.isEmpty { return feed }
+        if endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":"), colon > endpoint.index(endpoint.startIndex, offsetBy: 6) {
+            return String(endpoint[..<colon]) + ":0"
+        }
+        return endpoint + ".feed"  // ipc://path.feed, inproc://name.feed
+    }
 }
 
 public struct WorkerSettings: Sendable, Equatable {

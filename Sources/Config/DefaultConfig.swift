@@ -13,6 +13,7 @@ world:
 
 coordinator:
   endpoint: tcp://127.0.0.1:7400   # the coordinator binds here; workers and clients connect
+  feed: ""                         # PUB socket for new shard maps; empty: the endpoint's host, a free port
 
 workers:
   count: 2               # worker processes started by `scripts/cluster up`

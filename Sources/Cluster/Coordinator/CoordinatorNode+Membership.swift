@@ -22,7 +22,7 @@ extension CoordinatorNode {
                 return
             }
             let endpointChanged = members[r.workerID].map { $0.endpoint != r.endpoint } ?? false
-            members[r.workerID] = Member(endpoint: r.endpoint, generation: generation, granted: .now)
+            members[r.workerID] = Member(endpoint: r.endpoint, generation: generation, granted: .now, peer: peer)
             logger.info("lease granted", metadata: ["worker": "\(r.workerID)", "generation": "\(generation)", "endpoint": "\(r.endpoint)"])
             if endpointChanged, let partition, partition.workers.contains(r.workerID) {
                 // Same cells, new address: a new epoch so clients and workers refresh.
@@ -58,6 +58,7 @@ extension CoordinatorNode {
             members[h.workerID]!.loads = loads
             members[h.workerID]!.entities = entities
             members[h.workerID]!.mapEpoch = h.mapEpoch
+            members[h.workerID]!.peer = peer
         }
         answerWithMap(peer, request, known: h.mapEpoch)
         if members[h.workerID]!.draining {

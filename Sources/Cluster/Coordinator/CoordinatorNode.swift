@@ -12,13 +12,19 @@ import ZeroMQ
 /// it fails a worker's cells over once its lease ran out in PostgreSQL, lets new workers in,
 /// drains leaving ones, and moves boundaries toward equal load. The map and the leases live in
 /// PostgreSQL, so a restarted coordinator resumes without moving any cell, and workers keep
-/// serving while it is down. Maps reach workers in their heartbeat replies and clients on request.
+/// serving while it is down. A new map goes out the moment it is stored: to each worker over its
+/// link (the way heartbeat replies go), and to clients on the map feed, a PUB socket whose
+/// address every map sent carries. Heartbeat replies and requests for the map remain the fallback.
 public final class CoordinatorNode {
     let settings: ClusterSettings
     let logger: Logger
     let context: Context
     let router: Socket
     public let endpoint: String
+    /// The PUB socket that publishes new maps (see `publish`), and where it is bound.
+    let feed: Socket
+    public let feedEndpoint: String
+    var lastPublished = ContinuousClock.now
     let connection: Connection
     let maps: MapStore
     let leases: LeaseTable
@@ -36,6 +42,8 @@ public final class CoordinatorNode {
         var entities = 0
         /// The map epoch of the worker's last heartbeat (the newest map it adopted).
         var mapEpoch: UInt64 = 0
+        /// The routing id of the worker's link as last seen (a new map is pushed to it).
+        var peer: [UInt8]?
     }
 
     /// Workers holding leases, as PostgreSQL says.
@@ -66,10 +74,15 @@ public final class CoordinatorNode {
         router = try Socket(context, .router)
         try router.setMaximumMessageSize(Int64(WireFormat.maxFrameBytes))  // workers' heartbeats carry every cell's load
         endpoint = try router.bind(bind ?? settings.coordinator.endpoint)
+        feed = try Socket(context, .pub)
+        try feed.setLinger(milliseconds: 0)
+        var feedSettings = settings.coordinator
+        feedSettings.endpoint = endpoint  // a port the system chose for the ROUTER: the feed takes its host
+        feedEndpoint = try feed.bind(feedSettings.feedBind)
     }
 
     public func run() -> Int32 {
-        print("ready coordinator endpoint=\(endpoint) map_epoch=\(map?.epoch ?? 0) pid=\(getpid())")
+        print("ready coordinator endpoint=\(endpoint) feed=\(feedEndpoint) map_epoch=\(map?.epoch ?? 0) pid=\(getpid())")
         fflush(nil)
         logger.info("serving", metadata: ["endpoint": "\(endpoint)", "map_epoch": "\(map?.epoch ?? 0)", "workers": "\(members.keys.sorted())"])
         var poller = Poller()
@@ -84,6 +97,7 @@ public final class CoordinatorNode {
             } catch {
                 logger.error("socket failed: \(error)")
                 router.close()
+                feed.close()
                 return 1
             }
             let now = ContinuousClock.now
@@ -95,9 +109,11 @@ public final class CoordinatorNode {
                 lastRebalance = now
                 rebalance()
             }
+            if now - lastPublished >= .seconds(1) { publish(toWorkers: false) }  // late subscribers, lost messages
         }
         logger.info("\(Shutdown.signalName): stopping (the map and the leases stay in PostgreSQL)")
         router.close()
+        feed.close()
         return 0
     }
 
@@ -157,6 +173,7 @@ public final class CoordinatorNode {
         reply.sender = "coordinator"
         if let map, map.epoch != known {
             reply.shardMap = map
+            reply.shardMap.feedEndpoint = feedEndpoint
         } else {
             var r = Cellcluster_V1_Reply()
             r.code = .ok
@@ -175,6 +192,33 @@ public final class CoordinatorNode {
         }
     }
 
+    /// Sends the current map on the feed (clients) and, with `toWorkers`, to every worker whose
+    /// link it knows: they adopt it at once instead of at their next heartbeat, so none of them
+    /// keeps redirecting clients to a worker the map has dropped.
+    func publish(toWorkers: Bool) {
+        lastPublished = .now
+        guard let map else { return }
+        var envelope = Envelope()
+        envelope.sender = "coordinator"
+        envelope.shardMap = map
+        envelope.shardMap.feedEndpoint = feedEndpoint
+        let bytes = WireFormat.encode(envelope)
+        do {
+            try feed.send([Array("map".utf8), bytes], dontWait: true)
+        } catch {
+            logger.debug("map not published", metadata: ["error": "\(error)"])
+        }
+        guard toWorkers else { return }
+        for (id, member) in members {
+            guard let peer = member.peer else { continue }
+            do {
+                try router.send([peer, bytes], dontWait: true)
+            } catch {
+                logger.debug("map not pushed", metadata: ["worker": "\(id)", "error": "\(error)"])
+            }
+        }
+    }
+
     /// Thrown inside a map's transaction to roll it back: the lease it was to revoke was renewed.
     struct LeaseRenewed: Error {}
 
@@ -186,6 +230,7 @@ public final class CoordinatorNode {
             try maps.save(wire, also: also)
             map = wire
             partition = candidate
+            publish(toWorkers: true)
             logger.info("shard map stored: \(reason)", metadata: [
                 "epoch": "\(wire.epoch)", "workers": "\(candidate.workers)",
                 "cells": "\(candidate.workers.map { "\($0)=\(candidate.cells(of: $0).count)" })",

@@ -200,14 +200,20 @@ extension WorkerNode {
         redirect(peer, request, to: worker, "cell \(cell.raw) belongs to worker \(worker)")
     }
 
-    /// WRONG_WORKER naming `worker` and its endpoint, with this worker's map epoch.
+    /// WRONG_WORKER naming `worker` and its endpoint, with this worker's map epoch. A worker
+    /// this worker's map does not list (dropped by a failover) is never named: the client is
+    /// told to read the map again instead of being sent to a dead address.
     private func redirect(_ peer: [UInt8], _ request: Envelope, to worker: String, _ message: String) {
         var reply = Cellcluster_V1_Reply()
         reply.code = .wrongWorker
-        reply.message = message
         reply.mapEpoch = mapEpoch
-        reply.redirectWorker = worker
-        reply.redirectEndpoint = peers[worker] ?? ""
+        if let endpoint = peers[worker], !endpoint.isEmpty {
+            reply.message = message
+            reply.redirectWorker = worker
+            reply.redirectEndpoint = endpoint
+        } else {
+            reply.message = "\(message), which map \(mapEpoch) does not list: read the map again"
+        }
         sendBytes(peer, WireFormat.encode(request.reply(reply, sender: sender)))
     }
 

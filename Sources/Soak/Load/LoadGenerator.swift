@@ -59,6 +59,8 @@ public final class LoadGenerator {
     /// Request id -> entity index, per endpoint.
     var waiting: [String: [UInt64: Int]] = [:]
     var lastMapRefresh = ContinuousClock.now - .seconds(10)
+    /// The coordinator's map feed: a failover's map arrives here the moment it is stored.
+    var feed: MapFeed?
     /// Requests timed out or kept being told to retry: the map may be old (refreshed once a turn).
     var mapRefreshWanted = false
     public let started = ContinuousClock.now
@@ -126,6 +128,7 @@ public final class LoadGenerator {
         if issuing { busy = issueDue(now: now) || busy }
         busy = retryDue(now: now) || busy
         busy = receiveAnswers(now: now) || busy
+        busy = takeFeed(now: now) || busy
         if mapRefreshWanted {
             // Once a turn at most: each refresh may wait up to 300 ms for the coordinator, and
             // ten thousand requests timing out together must not each wait for one (a run hung so).
@@ -137,7 +140,7 @@ public final class LoadGenerator {
 
     /// Waits (at most `milliseconds`) for a reply from any worker: the idle wait of the run loop.
     public func waitForAnswers(milliseconds: Int) {
-        _ = CellClient.wait(clients.values, timeoutMilliseconds: milliseconds)
+        _ = CellClient.wait(clients.values, feed: feed, timeoutMilliseconds: milliseconds)
     }
 
     /// One request for every created entity: a move to where it is (it loads the entity's cell
@@ -433,13 +436,47 @@ public final class LoadGenerator {
         let deadline = ContinuousClock.now + .milliseconds(force && map == nil ? 10_000 : 300)
         while let reply = try coordinator.receive(until: deadline) {
             guard reply.requestID == id else { continue }
-            if case .shardMap(let m)? = reply.body, let p = try? m.partitionMap(grid: grid) {
-                map = m
-                partition = p
-            }
+            if case .shardMap(let m)? = reply.body { adopt(m) }
             return
         }
         if map == nil { throw SoakError("no shard map from the coordinator") }
+    }
+
+    /// Takes a map (a reply or the feed), and follows the feed it names.
+    @discardableResult
+    private func adopt(_ m: Cellcluster_V1_ShardMap) -> Bool {
+        guard m.epoch >= map?.epoch ?? 0, let p = try? m.partitionMap(grid: grid) else { return false }
+        map = m
+        partition = p
+        if !m.feedEndpoint.isEmpty {
+            if let feed {
+                try? feed.follow(m.feedEndpoint)
+                feed.saw(epoch: m.epoch)
+            } else {
+                feed = try? MapFeed(context: context, endpoint: m.feedEndpoint, epoch: m.epoch)
+            }
+        }
+        return true
+    }
+
+    /// A new map from the feed: requests waiting on a worker it dropped (failed over) go to
+    /// their cell's new owner at once, under the same id, instead of after their timeout.
+    private func takeFeed(now: ContinuousClock.Instant) -> Bool {
+        guard let feed, var m = feed.next() else { return false }
+        if m.feedEndpoint.isEmpty { m.feedEndpoint = feed.endpoint }
+        guard adopt(m) else { return false }
+        let listed = Set(m.workers.map(\.endpoint))
+        for i in Array(flying) {
+            guard let inflight = entities[i].inflight, inflight.retryAt == nil, !inflight.endpoint.isEmpty,
+                  !listed.contains(inflight.endpoint) else { continue }
+            // Its worker may have applied it before it went: the same id elsewhere applies a
+            // durable change at most once; a move's outcome is not known exactly.
+            entities[i].inflight!.possiblyApplied = true
+            retries += 1
+            timeline.recordRetry()
+            send(i, inflight.op, now: now, fresh: false)
+        }
+        return true
     }
 
     /// The id of a new operation (kept by all its retries, at every worker).

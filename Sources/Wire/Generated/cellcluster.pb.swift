@@ -910,6 +910,11 @@ public nonisolated struct Cellcluster_V1_ShardMap: Sendable {
 
   public var ranges: [Cellcluster_V1_CellRange] = []
 
+  /// Where the coordinator that sent this map publishes every newer one at once (ZeroMQ PUB, one
+  /// message per map: a first frame "map", then an Envelope holding the ShardMap). Set when a map is
+  /// sent, not stored with it: a client subscribes here to learn a failover or a move without asking.
+  public var feedEndpoint: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum Curve: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -2616,7 +2621,7 @@ nonisolated extension Cellcluster_V1_GetShardMap: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Cellcluster_V1_ShardMap: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ShardMap"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}epoch\0\u{1}columns\0\u{1}rows\0\u{3}cell_size\0\u{1}curve\0\u{1}workers\0\u{1}ranges\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}epoch\0\u{1}columns\0\u{1}rows\0\u{3}cell_size\0\u{1}curve\0\u{1}workers\0\u{1}ranges\0\u{3}feed_endpoint\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2631,6 +2636,7 @@ nonisolated extension Cellcluster_V1_ShardMap: SwiftProtobuf.Message, SwiftProto
       case 5: try { try decoder.decodeSingularEnumField(value: &self.curve) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.workers) }()
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.ranges) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.feedEndpoint) }()
       default: break
       }
     }
@@ -2658,6 +2664,9 @@ nonisolated extension Cellcluster_V1_ShardMap: SwiftProtobuf.Message, SwiftProto
     if !self.ranges.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.ranges, fieldNumber: 7)
     }
+    if !self.feedEndpoint.isEmpty {
+      try visitor.visitSingularStringField(value: self.feedEndpoint, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2669,6 +2678,7 @@ nonisolated extension Cellcluster_V1_ShardMap: SwiftProtobuf.Message, SwiftProto
     if lhs.curve != rhs.curve {return false}
     if lhs.workers != rhs.workers {return false}
     if lhs.ranges != rhs.ranges {return false}
+    if lhs.feedEndpoint != rhs.feedEndpoint {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
