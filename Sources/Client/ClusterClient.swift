@@ -8,7 +8,8 @@ import ZeroMQ
 /// It subscribes to the coordinator's map feed: a request waiting on a worker that a new map
 /// dropped is sent (same id) to the cell's new owner the moment the map arrives.
 public final class ClusterClient {
-    public let coordinator: CellClient
+    /// The coordinators (any of them answers for the map).
+    public let coordinator: CoordinatorLink
     private let context: Context
     private var workers: [String: CellClient] = [:]
     public private(set) var map: Cellcluster_V1_ShardMap?
@@ -24,27 +25,26 @@ public final class ClusterClient {
     /// Request ids of calls (worker clients number their own requests from 2^63 up: no overlap).
     private var nextRequestID: UInt64 = 1
 
+    /// - Parameter endpoint: the coordinator's endpoint, or several comma-separated (leader and standbys).
     public init(context: Context, coordinator endpoint: String, grid: Grid, name: String? = nil) throws(ClientError) {
         self.context = context
         self.grid = grid
         self.name = name ?? "client:\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        coordinator = try CellClient(context: context, endpoint: endpoint, name: "client:\(getpid())-map-\(UInt32.random(in: 0...UInt32.max))")
+        coordinator = try CoordinatorLink(context: context, endpoints: endpoint, name: "client:\(getpid())-map-\(UInt32.random(in: 0...UInt32.max))")
     }
 
     /// Fetches the current map (waits, bounded, while the coordinator has none yet).
     public func refreshMap(timeout: Duration = .seconds(10)) throws(ClientError) {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            let id = try coordinator.send(.getShardMap(.with { $0.knownEpoch = 0 }))
-            while let reply = try coordinator.receive(until: min(deadline, .now + .seconds(1))) {
-                guard reply.requestID == id else { continue }
+            let left = deadline - ContinuousClock.now
+            if let reply = try coordinator.call(.getShardMap(.with { $0.knownEpoch = 0 }), timeout: min(left, .seconds(1))) {
                 if case .shardMap(let m)? = reply.body {
                     try adopt(m)
                     return
                 }
-                break
+                Thread.sleep(forTimeInterval: 0.1)  // no map yet
             }
-            Thread.sleep(forTimeInterval: 0.1)
         }
         throw .timeout(requestID: 0, attempts: 1, endpoint: coordinator.endpoint)
     }

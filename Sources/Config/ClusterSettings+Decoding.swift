@@ -49,6 +49,9 @@ extension CoordinatorSettings {
     init(_ s: Section) {
         endpoint = s.string("endpoint", default: endpoint, check: endpointProblem)
         feed = s.string("feed", default: feed, check: { $0.isEmpty ? nil : endpointProblem($0) })
+        standby = s.string("standby", default: standby, check: { $0.isEmpty ? nil : endpointProblem($0) })
+        leaseMs = s.int("lease_ms", default: leaseMs, in: 100...600_000)
+        if !standby.isEmpty && standby == endpoint { s.problem("standby", "must differ from coordinator.endpoint (\(endpoint))") }
         s.finish()
     }
 }

@@ -54,6 +54,15 @@ public struct CoordinatorSettings: Sendable, Equatable {
     /// moment it is stored. Empty: derived from `endpoint` (the same host with a free port, or
     /// `<path>.feed` for ipc). Clients learn it from the maps they fetch.
     public var feed = ""
+    /// Where a standby coordinator binds (empty: none). It takes over once the leader's lease
+    /// has run out; workers and clients are given both endpoints.
+    public var standby = "tcp://127.0.0.1:7401"
+    /// How long the leading coordinator's lease (in PostgreSQL) lasts without renewal; it renews
+    /// every fifth of it. A standby takes over after at most this long.
+    public var leaseMs = 1500
+
+    /// Every coordinator's endpoint, the leader's first: what workers and clients are given.
+    public var endpoints: [String] { standby.isEmpty ? [endpoint] : [endpoint, standby] }
 
     /// The feed's bind address: `feed`, or one derived from `endpoint`.
     public var feedBind: String {

@@ -14,6 +14,8 @@ world:
 coordinator:
   endpoint: tcp://127.0.0.1:7400   # the coordinator binds here; workers and clients connect
   feed: ""                         # PUB socket for new shard maps; empty: the endpoint's host, a free port
+  standby: tcp://127.0.0.1:7401    # a second coordinator that takes over when the leader dies; "" for none
+  lease_ms: 1500                   # the leader's lease in PostgreSQL; a standby takes over once it runs out
 
 workers:
   count: 2               # worker processes started by `scripts/cluster up`

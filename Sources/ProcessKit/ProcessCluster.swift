@@ -2,8 +2,9 @@ import Foundation
 import Synchronization
 
 /// A coordinator and its workers as real processes: the one way tests, benchmarks and the soak
-/// start a cluster. Workers come and go (started later, killed, paused, restarted); the
-/// coordinator can be restarted on its own endpoint. Every process is stopped by its own PID.
+/// start a cluster. Workers come and go (started later, killed, paused, restarted); a
+/// coordinator can be restarted on its own endpoint. With `standby`, a second coordinator (c2)
+/// stands by behind the first (c1). Every process is stopped by its own PID.
 public final class ProcessCluster: Sendable {
     public struct Options: Sendable {
         /// Workers started at once, as w1…wN.
@@ -22,6 +23,8 @@ public final class ProcessCluster: Sendable {
         /// More arguments for particular workers when the cluster starts (not for restarts), e.g.
         /// `["w2": ["--fault", "handoff.source-after-send"]]`.
         public var workerArguments: [String: [String]] = [:]
+        /// Start a standby coordinator (c2) too.
+        public var standby = false
         public var readyTimeout: Duration = .seconds(120)
         public var executable: URL = ChildProcess.cellcluster
 
@@ -33,14 +36,20 @@ public final class ProcessCluster: Sendable {
     }
 
     private struct State {
-        var coordinator: ChildProcess
+        /// By name: c1, and c2 with a standby.
+        var coordinators: [String: ChildProcess]
         var workers: [String: ChildProcess] = [:]
         var endpoints: [String: String] = [:]
         var nextWorker = 1
     }
 
     public let options: Options
+    /// c1's endpoint.
     public let coordinatorEndpoint: String
+    /// Each coordinator's endpoint by name.
+    public let coordinatorEndpointsByName: [String: String]
+    /// Every coordinator's endpoint, comma-separated (c1 first): what workers and clients get.
+    public var coordinatorEndpoints: String { coordinatorEndpointsByName.sorted { $0.key < $1.key }.map(\.value).joined(separator: ",") }
     private let state: Mutex<State>
 
     /// The arguments every process gets after its own: settings and the log level.
@@ -54,9 +63,22 @@ public final class ProcessCluster: Sendable {
     ///   started so far is stopped first).
     public init(_ options: Options) throws {
         self.options = options
-        let coordinator = try Self.coordinator(options, bind: options.coordinatorBind)
+        let coordinator = try Self.coordinator(options, "c1", bind: options.coordinatorBind)
         coordinatorEndpoint = try coordinator.waitReady(timeout: options.readyTimeout)
-        state = Mutex(State(coordinator: coordinator))
+        var coordinators = ["c1": coordinator]
+        var endpoints = ["c1": coordinatorEndpoint]
+        if options.standby {
+            do {
+                let standby = try Self.coordinator(options, "c2", bind: options.coordinatorBind)
+                coordinators["c2"] = standby
+                endpoints["c2"] = try standby.waitReady(timeout: options.readyTimeout)
+            } catch {
+                coordinators.values.forEach { $0.killHard() }
+                throw error
+            }
+        }
+        coordinatorEndpointsByName = endpoints
+        state = Mutex(State(coordinators: coordinators))
         do {
             var ids: [String] = []
             for i in 1...max(1, options.workers) where i <= options.workers {
@@ -69,16 +91,18 @@ public final class ProcessCluster: Sendable {
         }
     }
 
-    private static func coordinator(_ options: Options, bind: String) throws -> ChildProcess {
-        try ChildProcess(["coordinator", "--bind", bind] + common(options), environment: options.environment,
-                                output: output(options, "coordinator"), executable: options.executable)
+    private static func coordinator(_ options: Options, _ name: String, bind: String) throws -> ChildProcess {
+        try ChildProcess(["coordinator", "--id", name, "--bind", bind] + common(options), environment: options.environment,
+                         output: output(options, name == "c1" ? "coordinator" : "coordinator-\(name)"), executable: options.executable)
     }
 
     private static func output(_ options: Options, _ name: String) -> ChildProcess.Output {
         options.runDirectory.map { .files(directory: $0, name: name) } ?? .memory
     }
 
-    public var coordinator: ChildProcess { state.withLock { $0.coordinator } }
+    /// c1.
+    public var coordinator: ChildProcess { state.withLock { $0.coordinators["c1"]! } }
+    public func coordinator(_ name: String) -> ChildProcess? { state.withLock { $0.coordinators[name] } }
     public func worker(_ id: String) -> ChildProcess? { state.withLock { $0.workers[id] } }
     /// The endpoint of worker `id`'s latest incarnation that got ready.
     public func endpoint(of id: String) -> String? { state.withLock { $0.endpoints[id] } }
@@ -97,7 +121,7 @@ public final class ProcessCluster: Sendable {
             return "w\(s.nextWorker)"
         }
         let child = try ChildProcess(
-            ["worker", "--id", name, "--coordinator", coordinatorEndpoint, "--bind", options.workerBind] + Self.common(options) + extra,
+            ["worker", "--id", name, "--coordinator", coordinatorEndpoints, "--bind", options.workerBind] + Self.common(options) + extra,
             environment: options.environment, output: Self.output(options, name), executable: options.executable)
         state.withLock { $0.workers[name] = child }
         if wait { try waitReady(name) }
@@ -111,16 +135,18 @@ public final class ProcessCluster: Sendable {
         state.withLock { $0.endpoints[id] = endpoint }
     }
 
-    /// SIGKILLs the coordinator and starts a new one on the same endpoint (after `pause`).
-    public func restartCoordinator(downFor pause: Duration = .zero) throws {
-        coordinator.killHard()
+    /// SIGKILLs coordinator `name` and starts a new one under that name on the same endpoint
+    /// (after `pause`).
+    public func restartCoordinator(_ name: String = "c1", downFor pause: Duration = .zero) throws {
+        guard let old = coordinator(name), let endpoint = coordinatorEndpointsByName[name] else { throw ProcessKitError("no coordinator \(name)") }
+        old.killHard()
         if pause > .zero { Thread.sleep(forTimeInterval: Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18) }
         var last: Error?
         for _ in 0..<50 {  // the port may take a moment to be free again
             do {
-                let child = try Self.coordinator(options, bind: coordinatorEndpoint)
+                let child = try Self.coordinator(options, name, bind: endpoint)
                 _ = try child.waitReady(timeout: .seconds(30))
-                state.withLock { $0.coordinator = child }
+                state.withLock { $0.coordinators[name] = child }
                 return
             } catch {
                 last = error
@@ -145,14 +171,14 @@ public final class ProcessCluster: Sendable {
             if child.waitForExit(timeout: timeout) == nil { child.killHard() }
             if child.terminationReason == .exit && child.waitForExit(timeout: .zero) != 0 { failed.append(name) }
         }
-        coordinator.stop(SIGINT, timeout: .seconds(10))
+        for c in state.withLock({ Array($0.coordinators.values) }) { c.stop(SIGINT, timeout: .seconds(10)) }
         return failed
     }
 
     /// SIGKILL to every process, for cleanup.
     public func killAll() {
-        let (c, ws) = state.withLock { ($0.coordinator, Array($0.workers.values)) }
+        let (cs, ws) = state.withLock { (Array($0.coordinators.values), Array($0.workers.values)) }
         ws.forEach { $0.killHard() }
-        c.killHard()
+        cs.forEach { $0.killHard() }
     }
 }

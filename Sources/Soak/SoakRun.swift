@@ -78,14 +78,15 @@ public final class SoakRun {
             throw SoakError("the pg-restart fault needs --pg-dir (the private server's folder) and --pg-script (scripts/pg); scripts/cluster soak passes both")
         }
         let sets = options.sets + ["events.durability.entity_action=durable"]
-        log("soak: starting a coordinator and \(options.workers) workers (logs and PID files in \(options.runDir.path))")
+        log("soak: starting two coordinators (a leader and a standby) and \(options.workers) workers (logs and PID files in \(options.runDir.path))")
         var processes = ProcessCluster.Options(workers: options.workers, settings: sets)
+        processes.standby = true
         processes.runDirectory = options.runDir
         supervisor = try ProcessCluster(processes)
         defer { _ = supervisor.stopAll() }
         var load = options.load
         load.idBase = try Auditor.maxEntityID(options.postgres)
-        generator = try LoadGenerator(settings: load, grid: options.grid, coordinator: supervisor.coordinatorEndpoint)
+        generator = try LoadGenerator(settings: load, grid: options.grid, coordinator: supervisor.coordinatorEndpoints)
         let plan = FaultPlan.make(kinds: options.faults, duration: options.duration, every: options.faultEvery,
                                   quiet: max(10, options.duration * 0.15), seed: options.load.seed)
         log("soak: \(options.load.players) players and \(options.load.npcs) NPCs at \(options.load.rateHz) Hz for \(Int(options.duration)) s; faults: \(plan.isEmpty ? "none" : plan.map { "\($0.kind.rawValue)@\(Int($0.at))s" }.joined(separator: " "))")
@@ -157,9 +158,15 @@ public final class SoakRun {
             }
             scaleUp.toggle()
         case .coordinator:
-            record = FaultRecord(at: at, kind: .coordinator, target: "coordinator", lossWindowMs: 0, note: "SIGKILL, restarted after 1 s")
-            supervisor.coordinator.signal(SIGKILL)
-            followUps.append((.now + .seconds(1), { [self] in try? supervisor.restartCoordinator() }))
+            // The leader: its standby takes over once the lead's lease runs out.
+            let leader = leaderCoordinator() ?? "c1"
+            let standby = supervisor.coordinatorEndpointsByName.keys.sorted().first { $0 != leader }
+            record = FaultRecord(at: at, kind: .coordinator, target: leader, lossWindowMs: 0,
+                                 note: standby == nil ? "SIGKILL, restarted after 1 s" : "SIGKILL (the leader), restarted after 1 s to stand by")
+            let killed = ContinuousClock.now
+            supervisor.coordinator(leader)?.signal(SIGKILL)
+            if let standby { watchTakeover(faults.count, by: standby, since: killed) }
+            followUps.append((.now + .seconds(1), { [self] in try? supervisor.restartCoordinator(leader) }))
         case .pgrestart:
             record = FaultRecord(at: at, kind: .pgrestart, target: "postgresql", lossWindowMs: 0, note: "stopped and started again")
             let script = options.pgScript!, dir = options.pgDir!
@@ -175,6 +182,43 @@ public final class SoakRun {
             faults.append(record)
             log("\nsoak: fault at \(String(format: "%.1f", at)) s: \(record.kind.rawValue) \(record.target) (\(record.note))")
         }
+    }
+
+    /// The coordinator that leads now: the one that answers a status request (a standby answers
+    /// NOT_LEADER naming the leader).
+    private func leaderCoordinator() -> String? {
+        for (name, endpoint) in supervisor.coordinatorEndpointsByName.sorted(by: { $0.key < $1.key }) {
+            guard let client = try? CellClient(context: context, endpoint: endpoint, name: "soak-leader:\(getpid())"),
+                  let id = try? client.send(.statusRequest(.init())) else { continue }
+            let deadline = ContinuousClock.now + .milliseconds(300)
+            while let envelope = try? client.receive(until: deadline), envelope.requestID == id {
+                switch envelope.body {
+                case .statusReply?: return name
+                case .reply(let r)? where r.code == .notLeader && !r.redirectWorker.isEmpty: return r.redirectWorker
+                default: break
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Asks `name` for its status every 50 ms until it answers as the leader: a coordinator
+    /// fault's takeover time.
+    private func watchTakeover(_ index: Int, by name: String, since: ContinuousClock.Instant) {
+        guard let endpoint = supervisor.coordinatorEndpointsByName[name],
+              let client = try? CellClient(context: context, endpoint: endpoint, name: "soak-takeover:\(getpid())") else { return }
+        func check() {
+            while let envelope = try? client.receiveNow() {
+                if case .statusReply? = envelope.body {
+                    faults[index].takeoverSeconds = (ContinuousClock.now - since).seconds
+                    return
+                }
+            }
+            guard ContinuousClock.now - since < .seconds(30) else { return }
+            _ = try? client.send(.statusRequest(.init()))
+            followUps.append((.now + .milliseconds(50), check))
+        }
+        check()
     }
 
     private func runFollowUps(now: ContinuousClock.Instant) {

@@ -35,7 +35,7 @@ extension ProcessCluster {
     /// A cluster on one test database (migrated first), its output kept in memory.
     /// - Parameter workerArguments: more arguments for particular workers, e.g. `--fault` steps.
     public convenience init(database: String, workers count: Int, settings: [String] = [], migrate: Bool = true,
-                            workerArguments: [String: [String]] = [:]) throws {
+                            workerArguments: [String: [String]] = [:], standby: Bool = false) throws {
         let env = ["PGDATABASE": database]
         if migrate {
             let outcome = try CommandRunner.run(["db", "migrate"], environment: env)
@@ -43,6 +43,7 @@ extension ProcessCluster {
         }
         var options = Options(workers: count, settings: settings, environment: env)
         options.workerArguments = workerArguments
+        options.standby = standby
         options.readyTimeout = .seconds(60)
         try self.init(options)
     }

@@ -17,9 +17,11 @@ public struct LeaseTable {
 
     /// A new incarnation of `worker`: a fresh generation, which revokes any older one (the
     /// statement waits for that incarnation's writes in flight).
-    public func grant(worker: String, endpoint: String, leaseMs: Int) throws(PQError) -> Int64 {
+    /// - Parameter leader: the granting coordinator's name and generation (`Leadership.hold`).
+    public func grant(worker: String, endpoint: String, leaseMs: Int, leader: (name: String, generation: Int64)? = nil) throws(PQError) -> Int64 {
         // Delete, then insert: the delete waits for the old incarnation's writes in flight.
-        let results = try connection.pipelinedTransaction([
+        let fence = leader.map { [PipelinedStatement("SELECT cellcluster_hold_leadership($1, $2::int8)", [.text($0.name), .int64($0.generation)])] } ?? []
+        let results = try connection.pipelinedTransaction(fence + [
             PipelinedStatement("DELETE FROM worker_leases WHERE worker_id = $1", [.text(worker)]),
             PipelinedStatement("""
                 INSERT INTO worker_leases (worker_id, generation, endpoint, expires_at)
@@ -27,7 +29,7 @@ public struct LeaseTable {
                 RETURNING generation
                 """, [.text(worker), .text(endpoint), .int64(Int64(leaseMs))]),
         ])
-        return try results[1].int64(0, 0)
+        return try results[fence.count + 1].int64(0, 0)
     }
 
     /// Every lease held now (expired or not).

@@ -128,5 +128,27 @@ extension Migration {
             CREATE INDEX applied_requests_by_cell ON applied_requests (cell_id) WHERE entity_id IS NULL;
             CREATE INDEX applied_requests_by_age ON applied_requests (applied_at);
             """),
+        Migration(version: 6, name: "coordinator leadership", sql: """
+            -- One row: the coordinator that leads (the others stand by and take over once its
+            -- lease has run out, by PostgreSQL's clock). Each takeover raises the generation.
+            CREATE TABLE coordinator_leader (
+                id          int PRIMARY KEY CHECK (id = 1),
+                holder      text NOT NULL,
+                generation  bigint NOT NULL,
+                endpoint    text NOT NULL,
+                expires_at  timestamptz NOT NULL
+            );
+            -- Raises SQLSTATE CC003 unless coordinator h still leads under generation g; holds the
+            -- row till commit, so a takeover waits for the leader's transaction in flight and every
+            -- later one of the deposed leader fails. Every map, grant and revocation calls it.
+            CREATE FUNCTION cellcluster_hold_leadership(h text, g bigint) RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM 1 FROM coordinator_leader WHERE id = 1 AND holder = h AND generation = g FOR SHARE;
+                IF NOT FOUND THEN
+                    RAISE EXCEPTION 'coordinator % no longer leads under generation %', h, g
+                        USING ERRCODE = 'CC003';
+                END IF;
+            END $$;
+            """),
     ]
 }

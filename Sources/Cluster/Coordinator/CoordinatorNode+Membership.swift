@@ -14,7 +14,8 @@ extension CoordinatorNode {
             generation = known.generation
         } else {
             do {
-                generation = try leases.grant(worker: r.workerID, endpoint: r.endpoint, leaseMs: settings.leases.leaseMs)
+                generation = try leases.grant(worker: r.workerID, endpoint: r.endpoint, leaseMs: settings.leases.leaseMs,
+                                              leader: (leadership.name, self.generation ?? -1))
             } catch {
                 logger.error("cannot grant a lease", metadata: ["worker": "\(r.workerID)", "error": "\(error)"])
                 if error.isConnectionProblem { try? connection.reset() }
@@ -121,6 +122,7 @@ extension CoordinatorNode {
             // it after it left the map) goes to the map's owner.
             do {
                 try connection.transaction { conn in
+                    try self.holdLead(conn)
                     if let lease, try LeaseTable.revokeExpired(lease, in: conn) == .renewed { throw LeaseRenewed() }
                     guard let partition else { return }
                     try nameMapOwners(of: conn.query(Self.cellsNamedFor, [.text(worker)]), in: partition, on: conn)
@@ -136,7 +138,7 @@ extension CoordinatorNode {
         let live = partition.workers.filter { $0 != worker && members[$0] != nil }
         guard !live.isEmpty else {
             logger.error("worker \(worker) is gone and no other worker holds a lease: its cells wait for a worker")
-            let outcome = lease.flatMap { lease in try? connection.transaction { conn in try LeaseTable.revokeExpired(lease, in: conn) } }
+            let outcome = lease.flatMap { lease in try? connection.transaction { conn in try self.holdLead(conn); return try LeaseTable.revokeExpired(lease, in: conn) } }
             if outcome != .renewed { members[worker] = nil }
             return
         }

@@ -46,6 +46,7 @@ extension CoordinatorNode {
     func reassignCellsOfDeparted(_ partition: PartitionMap) {
         do {
             try connection.transaction { conn in
+                try self.holdLead(conn)
                 let live = Array(members.keys) + partition.workers
                 let named = try conn.query(
                     "SELECT cell_id FROM cell_ownership WHERE worker_id <> ALL($1::text[]) ORDER BY cell_id FOR UPDATE",

@@ -53,10 +53,18 @@ public final class CoordinatorNode {
     var lastRebalance = ContinuousClock.now
     /// Set by an admin scale request: how many workers the operator wants.
     var wantedWorkers: Int?
+    /// The lead (see `CoordinatorNode+Leadership`): this coordinator's generation while it leads,
+    /// nil while it stands by; the leader as last read, for redirects.
+    let leadership: Leadership
+    var generation: Int64?
+    var leader: Leadership.Leader?
+    var lastLeadershipStep = ContinuousClock.now
+    var lastRenewal = ContinuousClock.now
 
     /// - Throws: `ZMQError` (bind), `PQError` (database), `WorldError` (grid), or `WireError` when
     ///   the stored map does not fit this cluster.yml's world.
-    public init(settings: ClusterSettings, bind: String?, logger: Logger) throws {
+    /// - Parameter name: this coordinator's name, unique among the cluster's coordinators.
+    public init(settings: ClusterSettings, name: String = "c1", bind: String?, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
         grid = try Grid(width: settings.world.width, height: settings.world.height, cellSize: settings.world.cellSize)
@@ -66,14 +74,20 @@ public final class CoordinatorNode {
         map = try maps.latest()
         if let map { partition = try map.partitionMap(grid: grid) }
         rebalancer = Rebalancer(settings: .init(maxCellsPerRound: settings.rebalance.maxCellsPerRound, threshold: settings.rebalance.threshold))
-        // Leases survive a coordinator restart: their holders keep serving.
-        for lease in try leases.all() {
-            members[lease.worker] = Member(endpoint: lease.endpoint, generation: lease.generation, granted: .now)
-        }
         context = try Context()
         router = try Socket(context, .router)
         try router.setMaximumMessageSize(Int64(WireFormat.maxFrameBytes))  // workers' heartbeats carry every cell's load
         endpoint = try router.bind(bind ?? settings.coordinator.endpoint)
+        leadership = Leadership(connection: connection, name: name, endpoint: endpoint, leaseMs: settings.coordinator.leaseMs)
+        generation = try leadership.acquire()
+        if generation != nil {
+            // Leases survive a coordinator restart: their holders keep serving.
+            for lease in try leases.all() {
+                members[lease.worker] = Member(endpoint: lease.endpoint, generation: lease.generation, granted: .now)
+            }
+        } else {
+            leader = try leadership.current()
+        }
         feed = try Socket(context, .pub)
         try feed.setLinger(milliseconds: 0)
         var feedSettings = settings.coordinator
@@ -82,9 +96,13 @@ public final class CoordinatorNode {
     }
 
     public func run() -> Int32 {
-        print("ready coordinator endpoint=\(endpoint) feed=\(feedEndpoint) map_epoch=\(map?.epoch ?? 0) pid=\(getpid())")
+        let role = leads ? "leader" : "standby"
+        print("ready coordinator endpoint=\(endpoint) feed=\(feedEndpoint) role=\(role) map_epoch=\(map?.epoch ?? 0) pid=\(getpid())")
         fflush(nil)
-        logger.info("serving", metadata: ["endpoint": "\(endpoint)", "map_epoch": "\(map?.epoch ?? 0)", "workers": "\(members.keys.sorted())"])
+        logger.info("serving as \(role)", metadata: [
+            "name": "\(leadership.name)", "endpoint": "\(endpoint)", "map_epoch": "\(map?.epoch ?? 0)", "workers": "\(members.keys.sorted())",
+            "leader": "\(leader.map { "\($0.holder) at \($0.endpoint)" } ?? "-")",
+        ])
         var poller = Poller()
         poller.add(router)
         while !Shutdown.isRequested {
@@ -101,17 +119,19 @@ public final class CoordinatorNode {
                 return 1
             }
             let now = ContinuousClock.now
-            if now - lastLeaseCheck >= .milliseconds(100) {
+            if now - lastLeadershipStep >= .milliseconds(max(20, settings.coordinator.leaseMs / 5)) { stepLeadership(now: now) }
+            if leads && now - lastLeaseCheck >= .milliseconds(100) {
                 lastLeaseCheck = now
                 checkLeases()
             }
-            if now - lastRebalance >= .milliseconds(settings.rebalance.intervalMs) {
+            if leads && now - lastRebalance >= .milliseconds(settings.rebalance.intervalMs) {
                 lastRebalance = now
                 rebalance()
             }
             if now - lastPublished >= .seconds(1) { publish(toWorkers: false) }  // late subscribers, lost messages
         }
         logger.info("\(Shutdown.signalName): stopping (the map and the leases stay in PostgreSQL)")
+        resign()
         router.close()
         feed.close()
         return 0
@@ -125,6 +145,14 @@ public final class CoordinatorNode {
             request = try WireFormat.decode(payload)
         } catch {
             send(peer, Envelope.errorReply(for: error, sender: "coordinator"))
+            return
+        }
+        if !leads {
+            if case .getShardMap(let g)? = request.body {
+                answerWithMap(peer, request, known: g.knownEpoch)
+            } else {
+                answerNotLeader(peer, request)
+            }
             return
         }
         switch request.body {
@@ -227,7 +255,10 @@ public final class CoordinatorNode {
     func store(_ candidate: PartitionMap, reason: String, also: (Connection) throws -> Void = { _ in }) -> Bool {
         let wire = Cellcluster_V1_ShardMap(candidate, endpoints: members.mapValues(\.endpoint))
         do {
-            try maps.save(wire, also: also)
+            try maps.save(wire) { conn in
+                try self.holdLead(conn)
+                try also(conn)
+            }
             map = wire
             partition = candidate
             publish(toWorkers: true)
@@ -239,9 +270,17 @@ public final class CoordinatorNode {
         } catch is LeaseRenewed {
             logger.warning("not stored (\(reason)): the worker renewed its lease while it was being revoked; it keeps its cells")
             return false
+        } catch let error as PQError where error.isLeadershipLost {
+            logger.error("not stored (\(reason)): this coordinator does not lead any more")
+            lastLeadershipStep = .now - .seconds(3600)  // find out who does at once
+            return false
         } catch {
             logger.error("could not store the shard map; workers keep the previous one", metadata: ["error": "\(error)"])
             if (error as? PQError)?.isConnectionProblem == true { try? connection.reset() }
+            if (error as? PQError)?.isUniqueViolation == true, let latest = try? maps.latest(), let p = try? latest.partitionMap(grid: grid) {
+                map = latest  // a newer map is stored (a coordinator that led before): go on from it
+                partition = p
+            }
             return false
         }
     }

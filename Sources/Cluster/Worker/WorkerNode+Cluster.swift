@@ -13,6 +13,7 @@ extension WorkerNode {
         poller.add(doorbell)
         while ContinuousClock.now < deadline && !Shutdown.isRequested {
             let now = ContinuousClock.now
+            checkCoordinatorSilence(now: now)
             if leaseKeeper == nil { registerIfDue(now: now) } else if now - lastRegistration >= .milliseconds(300) {
                 sendToCoordinator(.getShardMap(.with { $0.knownEpoch = mapEpoch }))
                 lastRegistration = now
@@ -60,17 +61,45 @@ extension WorkerNode {
     func drainCoordinator() throws(ZMQError) {
         while let frames = try coordinatorSocket?.receive(dontWait: true) {
             guard let last = frames.last, let envelope = try? WireFormat.decode(last) else { continue }
+            lastCoordinatorAnswer = .now
             switch envelope.body {
             case .shardMap(let map)?: adopt(map)
             case .leaseGrant(let grant)?: takeLease(grant, requestID: envelope.requestID)
             case .drainRequest(let drain)? where drain.workerID == options.id:
                 if !draining { logger.info("the coordinator asked this worker to leave: handing every cell off") }
                 draining = true
+            case .reply(let reply)? where reply.code == .notLeader:
+                // A standby: go to the leader it names (none yet: it takes the lead itself soon).
+                if !reply.redirectEndpoint.isEmpty { switchCoordinator(to: reply.redirectEndpoint, "\(reply.message)") }
             case .reply(let reply)? where reply.code != .ok:
                 logger.warning("coordinator: \(reply.message)")
             default: break
             }
         }
+    }
+
+    /// Talks to another coordinator from now on (the same socket, reconnected).
+    func switchCoordinator(to next: String, _ why: String) {
+        guard next != coordinatorEndpoint, let socket = coordinatorSocket else { return }
+        do {
+            try? socket.disconnect(coordinatorEndpoint)
+            try socket.connect(next)
+            logger.info("talking to the coordinator at \(next) now: \(why)", metadata: ["was": "\(coordinatorEndpoint)"])
+            coordinatorEndpoint = next
+            lastCoordinatorAnswer = .now
+            lastRegistration = .now - .seconds(10)  // register or heartbeat there at once
+            lastHeartbeatSent = .now - .seconds(3600)
+        } catch {
+            logger.warning("cannot connect to the coordinator at \(next)", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// A coordinator silent for four heartbeats (at least a second) is left for the next one listed.
+    func checkCoordinatorSilence(now: ContinuousClock.Instant) {
+        let endpoints = options.coordinatorEndpoints
+        guard endpoints.count > 1, now - lastCoordinatorAnswer > .milliseconds(max(1000, 4 * settings.leases.heartbeatMs)) else { return }
+        let index = endpoints.firstIndex(of: coordinatorEndpoint) ?? -1
+        switchCoordinator(to: endpoints[(index + 1) % endpoints.count], "the coordinator at \(coordinatorEndpoint) does not answer")
     }
 
     /// Whether this worker answers for a cell now (see `RequestRouting.gate`).

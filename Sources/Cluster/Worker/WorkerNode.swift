@@ -19,8 +19,12 @@ public final class WorkerNode {
         public var bind: String?
         /// The ownership epoch this worker writes under (a coordinator's map replaces it).
         public var epoch: UInt64
-        /// The coordinator's endpoint; nil: this worker owns the whole world alone.
+        /// The coordinators' endpoints, comma-separated (the leader and its standbys, in any
+        /// order); nil: this worker owns the whole world alone.
         public var coordinator: String?
+        public var coordinatorEndpoints: [String] {
+            (coordinator ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         /// Steps at which to SIGKILL this process (fault injection), e.g. "handoff.source-after-send".
         public var faults: Set<String>
         public init(id: String, bind: String? = nil, epoch: UInt64 = 1, coordinator: String? = nil, faults: Set<String> = []) {
@@ -102,6 +106,11 @@ public final class WorkerNode {
     /// When each registration request went out: a grant's lease counts from its request.
     var registrationsSent: [UInt64: ContinuousClock.Instant] = [:]
     var lastRegistration = ContinuousClock.now - .seconds(10)
+    /// The coordinator this worker talks to (of `options.coordinatorEndpoints`), and when it
+    /// last answered: a silent one is left for the next, a standby's NOT_LEADER names the leader.
+    var coordinatorEndpoint = ""
+    var lastCoordinatorAnswer = ContinuousClock.now
+    var lastHeartbeatSent = ContinuousClock.now
     /// False while this worker may not answer for its cells (no lease, or it lapsed).
     var serving = false
     var partition: PartitionMap? { transfers.map }
@@ -162,12 +171,13 @@ public final class WorkerNode {
         try router.setReceiveHighWaterMark(100_000)
         try router.setMaximumMessageSize(Int64(settings.limits.maxFrameBytes))
         endpoint = try router.bind(options.bind ?? settings.workers.bind)
-        if let coordinator = options.coordinator {
+        if let first = options.coordinatorEndpoints.first {
             let socket = try Socket(context, .dealer)
             try socket.setReconnectInterval(milliseconds: 100)
             try socket.setMaximumMessageSize(Int64(WireFormat.maxFrameBytes))  // shard maps
-            try socket.connect(coordinator)
+            try socket.connect(first)
             coordinatorSocket = socket
+            coordinatorEndpoint = first
         } else {
             coordinatorSocket = nil
         }
@@ -196,7 +206,6 @@ public final class WorkerNode {
         fflush(nil)  // every stream: the ready line must reach a pipe at once
         logger.info("ready", metadata: ["endpoint": "\(endpoint)", "map_epoch": "\(mapEpoch)"])
         var lastTick = ContinuousClock.now
-        var lastHeartbeat = ContinuousClock.now
         while true {
             let now = ContinuousClock.now
             checkLease(now: now)
@@ -238,7 +247,7 @@ public final class WorkerNode {
             if !handoffs.outgoing.isEmpty { checkHandoffTimeouts(now: after) }
             if coordinatorSocket != nil && leaseKeeper != nil {
                 stepTransfers(now: after)
-                let beat = after - lastHeartbeat >= .milliseconds(settings.leases.heartbeatMs)
+                let beat = after - lastHeartbeatSent >= .milliseconds(settings.leases.heartbeatMs)
                 if serving { sendBoundaryNeeds(force: beat) }
                 if beat {
                     let loads = cellLoads(now: after)
@@ -249,7 +258,8 @@ public final class WorkerNode {
                     }))
                     if draining { sendToCoordinator(.drainRequest(.with { $0.workerID = options.id })) }
                     expireNeighbourNeeds(now: after)
-                    lastHeartbeat = after
+                    lastHeartbeatSent = after
+                    checkCoordinatorSilence(now: after)
                 }
             }
             flushLoads()

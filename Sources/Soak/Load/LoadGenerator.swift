@@ -39,7 +39,7 @@ public final class LoadGenerator {
     let settings: Settings
     let grid: Grid
     let context: Context
-    let coordinator: CellClient
+    let coordinator: CoordinatorLink
     var random: SeededRandom
     var entities: [SimulatedEntity] = []
     /// Entities by when their next request is due (each at most once: `queued`), and the
@@ -91,7 +91,7 @@ public final class LoadGenerator {
         self.settings = settings
         self.grid = grid
         context = try Context()
-        coordinator = try CellClient(context: context, endpoint: endpoint, name: "soak-map:\(getpid())")
+        coordinator = try CoordinatorLink(context: context, endpoints: endpoint, name: "soak-map:\(getpid())")
         random = SeededRandom(seed: settings.seed)
         let total = settings.players + settings.npcs
         let spread = 1 / max(settings.rateHz, 0.001)
@@ -432,13 +432,15 @@ public final class LoadGenerator {
         guard force || ContinuousClock.now - lastMapRefresh > .milliseconds(200) else { return }
         lastMapRefresh = .now
         defer { lastMapRefresh = .now }  // the interval counts from the end of a slow refresh
-        let id = try coordinator.send(.getShardMap(.with { $0.knownEpoch = map?.epoch ?? 0 }))
         let deadline = ContinuousClock.now + .milliseconds(force && map == nil ? 10_000 : 300)
-        while let reply = try coordinator.receive(until: deadline) {
-            guard reply.requestID == id else { continue }
-            if case .shardMap(let m)? = reply.body { adopt(m) }
-            return
-        }
+        repeat {
+            // A silent coordinator (killed) moves the link to the next: any of them answers.
+            let left = deadline - ContinuousClock.now
+            if let reply = try coordinator.call(.getShardMap(.with { $0.knownEpoch = map?.epoch ?? 0 }), timeout: min(left, .milliseconds(300))) {
+                if case .shardMap(let m)? = reply.body { adopt(m) }
+                if map != nil { return }
+            }
+        } while ContinuousClock.now < deadline
         if map == nil { throw SoakError("no shard map from the coordinator") }
     }
 

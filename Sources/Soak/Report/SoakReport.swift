@@ -10,6 +10,8 @@ public struct FaultRecord: Sendable, Codable {
     /// Until the first answer from a cell the victim owned; nil when none came (or not a worker fault).
     public var recoverySeconds: Double?
     public var note: String
+    /// A coordinator fault: until the standby answered as the leader (nil: no standby, or it did not).
+    public var takeoverSeconds: Double?
 }
 
 /// What `cellcluster soak` writes to report.json.
@@ -111,7 +113,8 @@ public struct SoakReport: Sendable, Codable {
         rows.append(("loss window", "p50 \(lossWindow.p50Ms) ms  p99 \(lossWindow.p99Ms) ms  max \(lossWindow.maxMs) ms (oldest unsaved change, \(lossWindow.samples) samples)"))
         if behindSchedule > 0 { rows.append(("behind", "\(behindSchedule) requests started over 1 s late (the generator or cluster was saturated)")) }
         for f in faults {
-            let recovery = f.recoverySeconds.map { String(format: "served again after %.2f s", $0) } ?? "-"
+            let recovery = f.recoverySeconds.map { String(format: "served again after %.2f s", $0) }
+                ?? f.takeoverSeconds.map { String(format: "the standby led after %.2f s", $0) } ?? "-"
             rows.append(("fault", String(format: "%7.1f s  %@ %@  loss window %llu ms  %@ %@", f.at, f.kind.rawValue, f.target, f.lossWindowMs, recovery, f.note)))
         }
         rows.append(("audit", audit.clean

@@ -80,6 +80,10 @@ public nonisolated enum Cellcluster_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Case
   /// Retryable: the worker's oldest unsaved change reached checkpoint.max_loss_window_ms, and it
   /// takes no change until its checkpoint catches up (reads are served). Nothing was applied.
   case overloaded // = 14
+
+  /// Retryable at redirect_endpoint: this coordinator stands by; redirect_worker names the leader
+  /// (empty while none leads). A standby answers GetShardMap itself.
+  case notLeader // = 15
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -103,6 +107,7 @@ public nonisolated enum Cellcluster_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Case
     case 12: self = .shuttingDown
     case 13: self = .internal
     case 14: self = .overloaded
+    case 15: self = .notLeader
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -124,6 +129,7 @@ public nonisolated enum Cellcluster_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Case
     case .shuttingDown: return 12
     case .internal: return 13
     case .overloaded: return 14
+    case .notLeader: return 15
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -145,6 +151,7 @@ public nonisolated enum Cellcluster_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Case
     .shuttingDown,
     .internal,
     .overloaded,
+    .notLeader,
   ]
 
 }
@@ -1364,7 +1371,7 @@ public nonisolated struct Cellcluster_V1_AuditReply: Sendable {
 fileprivate nonisolated let _protobuf_package = "cellcluster.v1"
 
 nonisolated extension Cellcluster_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OK\0\u{1}MALFORMED_FRAME\0\u{1}UNSUPPORTED_VERSION\0\u{1}INVALID_ARGUMENT\0\u{1}UNKNOWN_CELL\0\u{1}UNKNOWN_ENTITY\0\u{1}WRONG_WORKER\0\u{1}HANDOFF_IN_PROGRESS\0\u{1}QUEUE_FULL\0\u{1}STORAGE_UNAVAILABLE\0\u{1}STALE_EPOCH\0\u{1}ALREADY_EXISTS\0\u{1}SHUTTING_DOWN\0\u{1}INTERNAL\0\u{1}OVERLOADED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OK\0\u{1}MALFORMED_FRAME\0\u{1}UNSUPPORTED_VERSION\0\u{1}INVALID_ARGUMENT\0\u{1}UNKNOWN_CELL\0\u{1}UNKNOWN_ENTITY\0\u{1}WRONG_WORKER\0\u{1}HANDOFF_IN_PROGRESS\0\u{1}QUEUE_FULL\0\u{1}STORAGE_UNAVAILABLE\0\u{1}STALE_EPOCH\0\u{1}ALREADY_EXISTS\0\u{1}SHUTTING_DOWN\0\u{1}INTERNAL\0\u{1}OVERLOADED\0\u{1}NOT_LEADER\0")
 }
 
 nonisolated extension Cellcluster_V1_EntityKind: SwiftProtobuf._ProtoNameProviding {

@@ -14,13 +14,20 @@ struct AdminCommand: ParsableCommand {
 
     struct Target: ParsableArguments {
         @OptionGroup var settings: SettingsOptions
-        @Option(help: "The coordinator's endpoint (default: coordinator.endpoint).")
+        @Option(help: "The coordinators' endpoints, comma-separated (default: coordinator.endpoint and coordinator.standby); a standby sends the request on to the leader.")
         var coordinator: String?
 
         func send(_ body: Envelope.OneOf_Body) throws {
             let s = try settings.load()
-            let client = try CellClient(context: try Context(), endpoint: coordinator ?? s.coordinator.endpoint, name: "admin:\(getpid())")
-            let reply = try client.call(body, timeout: .seconds(5), attempts: 2)
+            let link = try CoordinatorLink(context: try Context(), endpoints: coordinator ?? s.coordinator.endpoints.joined(separator: ","), name: "admin:\(getpid())")
+            var answer: Envelope?
+            for _ in 0..<(2 * link.endpoints.count) where answer == nil {
+                answer = try link.call(body, timeout: .seconds(5))
+            }
+            guard case .reply(let reply)? = answer?.body else {
+                print("no coordinator answered at \(link.endpoints.joined(separator: ", "))")
+                throw ExitCode(1)
+            }
             print(reply.message)
             if reply.code != .ok { throw ExitCode(1) }
         }

@@ -16,7 +16,7 @@ struct ClientCommand: ParsableCommand {
         @Option(help: "A worker's endpoint, as its ready line printed it.")
         var endpoint: String?
 
-        @Option(help: "The coordinator's endpoint: the request goes to the worker that owns its cell.")
+        @Option(help: "The coordinator's endpoint (several comma-separated: leader and standbys): the request goes to the worker that owns its cell.")
         var coordinator: String?
 
         @Option(help: "Seconds to wait for each attempt.")

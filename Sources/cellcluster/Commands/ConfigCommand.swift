@@ -19,6 +19,7 @@ struct ConfigCommand: ParsableCommand {
             print("configuration is valid")
             print("  world: \(s.world.width) x \(s.world.height), cell \(s.world.cellSize) -> \(s.world.columns) x \(s.world.rows) cells")
             print("  coordinator: \(s.coordinator.endpoint); workers: \(s.workers.count) binding \(s.workers.bind)")
+            print("  standby coordinator: \(s.coordinator.standby.isEmpty ? "none" : s.coordinator.standby); lead lease \(s.coordinator.leaseMs) ms")
             print("  postgres: \(s.postgres.host):\(s.postgres.port)/\(s.postgres.database) as \(s.postgres.user)")
             print("  checkpoint: \(s.checkpoint.mode.rawValue) every \(s.checkpoint.intervalMs) ms, batches of \(s.checkpoint.batchSize)")
             print("  cache: \(s.cache.policies.map(\.rawValue).joined(separator: "+")), \(s.cache.maxActiveCells) cells, radius \(s.cache.activeRadius)")

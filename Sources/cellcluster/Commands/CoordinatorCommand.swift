@@ -6,13 +6,20 @@ struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
         abstract: "Run the coordinator: it splits the world among the workers and keeps the map in PostgreSQL.",
-        discussion: "Prints `ready coordinator endpoint=<endpoint> map_epoch=<n> pid=<pid>` once it serves."
+        discussion: """
+            Prints `ready coordinator endpoint=<endpoint> feed=<endpoint> role=leader|standby map_epoch=<n> pid=<pid>` \
+            once it serves. Several may run (each with its own --id and endpoint): one leads, by a lease \
+            in PostgreSQL; the others stand by and take over when its lease runs out.
+            """
     )
 
     @OptionGroup var settings: SettingsOptions
 
     @Option(help: "Endpoint to bind (overrides coordinator.endpoint); port 0 picks a free port.")
     var bind: String?
+
+    @Option(help: "This coordinator's name, unique among the cluster's coordinators (the standby: c2).")
+    var id: String = "c1"
 
     @Option(help: "Log level.")
     var logLevel: Logger.Level = .info
@@ -21,7 +28,7 @@ struct CoordinatorCommand: ParsableCommand {
         let s = try settings.load()
         bootstrapLogging(logLevel)
         Shutdown.installHandlers()
-        let node = try CoordinatorNode(settings: s, bind: bind, logger: Logger(label: "cellcluster.coordinator"))
+        let node = try CoordinatorNode(settings: s, name: id, bind: bind, logger: Logger(label: "cellcluster.coordinator"))
         let code = node.run()
         if code != 0 { throw ExitCode(code) }
     }

@@ -13,13 +13,13 @@ struct StatusCommand: ParsableCommand {
 
     @OptionGroup var settings: SettingsOptions
 
-    @Option(help: "The coordinator's endpoint (default: coordinator.endpoint).")
+    @Option(help: "The coordinators' endpoints, comma-separated (default: coordinator.endpoint and coordinator.standby).")
     var coordinator: String?
 
     func run() throws {
         let s = try settings.load()
         let grid = try Grid(width: s.world.width, height: s.world.height, cellSize: s.world.cellSize)
-        let client = try ClusterClient(context: try Context(), coordinator: coordinator ?? s.coordinator.endpoint, grid: grid)
+        let client = try ClusterClient(context: try Context(), coordinator: coordinator ?? s.coordinator.endpoints.joined(separator: ","), grid: grid)
         let statuses = try client.workerStatuses()
         let map = client.map!
         print("shard map epoch \(map.epoch): \(map.columns) x \(map.rows) cells on a Hilbert curve, \(map.workers.count) workers")

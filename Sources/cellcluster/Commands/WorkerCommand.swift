@@ -24,7 +24,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Ownership epoch to write under (without a coordinator).")
     var epoch: UInt64 = 1
 
-    @Option(help: "The coordinator's endpoint; without it the worker owns the whole world alone.")
+    @Option(help: "The coordinators' endpoints, comma-separated (leader and standbys, any order); without it the worker owns the whole world alone.")
     var coordinator: String?
 
     @Option(help: ArgumentHelp("Testing: SIGKILL this worker at a step (repeatable): handoff.source-before-send, handoff.source-after-send, handoff.target-after-receive, handoff.target-after-commit, handoff.source-after-ack.", valueName: "step"))

@@ -1,0 +1,80 @@
+import Postgres
+
+/// Which coordinator leads, decided in PostgreSQL (`coordinator_leader`, one row): the leader
+/// renews a lease there; a standby takes the row over once the lease has run out by
+/// PostgreSQL's clock, raising the generation. Every write a coordinator makes (maps, grants,
+/// revocations) first calls `hold` in its transaction, so a deposed leader (paused, cut off)
+/// cannot write after a takeover, and a takeover waits for its writes in flight.
+public struct Leadership {
+    public let connection: Connection
+    /// This coordinator's name (`--id`): unique per coordinator. A restarted coordinator with the
+    /// name of the leader takes its place at once (the old process is gone: it was restarted).
+    public let name: String
+    public let endpoint: String
+    public let leaseMs: Int
+
+    public init(connection: Connection, name: String, endpoint: String, leaseMs: Int) {
+        self.connection = connection
+        self.name = name
+        self.endpoint = endpoint
+        self.leaseMs = leaseMs
+    }
+
+    /// The leader as the row says (nil before any coordinator led).
+    public struct Leader: Sendable, Equatable {
+        public let holder: String
+        public let generation: Int64
+        public let endpoint: String
+        /// False once its lease ran out (by PostgreSQL's clock).
+        public let live: Bool
+    }
+
+    /// Takes the lead when nobody holds it, its lease ran out, or this name holds it.
+    /// - Returns: the new generation, or nil when another coordinator leads.
+    public func acquire() throws(PQError) -> Int64? {
+        let result = try connection.query("""
+            INSERT INTO coordinator_leader (id, holder, generation, endpoint, expires_at)
+            VALUES (1, $1, 1, $2, now() + $3::int8 * interval '1 millisecond')
+            ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, generation = coordinator_leader.generation + 1,
+                endpoint = EXCLUDED.endpoint, expires_at = EXCLUDED.expires_at
+            WHERE coordinator_leader.expires_at < now() OR coordinator_leader.holder = EXCLUDED.holder
+            RETURNING generation
+            """, [.text(name), .text(endpoint), .int64(Int64(leaseMs))])
+        return result.rowCount == 1 ? try result.int64(0, 0) : nil
+    }
+
+    /// Extends the lease of `generation`. False when another coordinator took over.
+    public func renew(_ generation: Int64) throws(PQError) -> Bool {
+        try connection.query("""
+            UPDATE coordinator_leader SET expires_at = now() + $3::int8 * interval '1 millisecond'
+            WHERE id = 1 AND holder = $1 AND generation = $2::int8
+            """, [.text(name), .int64(generation), .int64(Int64(leaseMs))]).affectedRows == 1
+    }
+
+    /// Gives the lead up (an orderly stop): a standby takes over at once instead of after the lease.
+    public func resign(_ generation: Int64) throws(PQError) {
+        try connection.query("""
+            UPDATE coordinator_leader SET expires_at = now() - interval '1 millisecond'
+            WHERE id = 1 AND holder = $1 AND generation = $2::int8
+            """, [.text(name), .int64(generation)])
+    }
+
+    public func current() throws(PQError) -> Leader? {
+        let result = try connection.query(
+            "SELECT holder, generation, endpoint, expires_at >= now() FROM coordinator_leader WHERE id = 1")
+        guard result.rowCount == 1 else { return nil }
+        return Leader(holder: result.string(0, 0) ?? "", generation: try result.int64(0, 1),
+                      endpoint: result.string(0, 2) ?? "", live: result.string(0, 3) == "t")
+    }
+
+    /// In a transaction: fails it with SQLSTATE CC003 (`isLeadershipLost`) unless `name` still
+    /// leads under `generation`; holds the row till commit.
+    public static func hold(_ name: String, _ generation: Int64, in connection: Connection) throws(PQError) {
+        try connection.query("SELECT cellcluster_hold_leadership($1, $2::int8)", [.text(name), .int64(generation)])
+    }
+}
+
+extension PQError {
+    /// SQLSTATE CC003: this coordinator no longer leads.
+    public var isLeadershipLost: Bool { sqlState == "CC003" }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+@testable import Checkpoint
+@testable import Postgres
+
+/// Which coordinator leads, against PostgreSQL: one at a time, a standby only after the lease
+/// ran out, and a deposed leader's writes refused (and a takeover waiting for one in flight).
+@Suite struct LeadershipTests {
+    @Test func oneLeadsAndAStandbyTakesOverOnlyOnceTheLeaseRanOut() throws {
+        try StoreHarness.withStore { store, _ in
+            let a = Leadership(connection: store.connection, name: "c1", endpoint: "tcp://127.0.0.1:1", leaseMs: 300)
+            let b = Leadership(connection: store.connection, name: "c2", endpoint: "tcp://127.0.0.1:2", leaseMs: 300)
+            let first = try #require(try a.acquire())
+            #expect(try b.acquire() == nil, "a live lease is not taken")
+            #expect(try b.current() == .init(holder: "c1", generation: first, endpoint: "tcp://127.0.0.1:1", live: true))
+            #expect(try a.renew(first))
+            try store.connection.transaction { conn in try Leadership.hold("c1", first, in: conn) }
+
+            Thread.sleep(forTimeInterval: 0.4)  // c1 stops renewing
+            #expect(try b.current()?.live == false)
+            let second = try #require(try b.acquire())
+            #expect(second == first + 1)
+            #expect(try !a.renew(first), "a deposed leader cannot renew")
+            #expect(try a.acquire() == nil, "nor take the lead back while c2's lease runs")
+            do {
+                try store.connection.transaction { conn in try Leadership.hold("c1", first, in: conn) }
+                Issue.record("a deposed leader's transaction went through")
+            } catch let error as PQError {
+                #expect(error.isLeadershipLost, "\(error)")
+            }
+            try store.connection.transaction { conn in try Leadership.hold("c2", second, in: conn) }
+
+            // A restarted c2 (same name) takes its own lead over at once; resigning hands it on.
+            let c2Again = Leadership(connection: store.connection, name: "c2", endpoint: "tcp://127.0.0.1:3", leaseMs: 300)
+            let third = try #require(try c2Again.acquire())
+            #expect(third == second + 1)
+            #expect(try !b.renew(second))
+            try c2Again.resign(third)
+            #expect(try a.acquire() == third + 1, "a resigned lead is free at once")
+        }
+    }
+
+    @Test func aTakeoverWaitsForTheLeadersWriteInFlight() throws {
+        try StoreHarness.withStore { store, _ in
+            let a = Leadership(connection: store.connection, name: "c1", endpoint: "tcp://127.0.0.1:1", leaseMs: 100)
+            let generation = try #require(try a.acquire())
+            // c1's write holds the lead, uncommitted, past its lease.
+            let leader = try Connection(store.connection.parameters)
+            defer { leader.close() }
+            try leader.query("BEGIN")
+            try Leadership.hold("c1", generation, in: leader)
+            Thread.sleep(forTimeInterval: 0.2)
+
+            let parameters = store.connection.parameters
+            let outcome = Mutex<Result<Int64?, any Error>?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                let result = Result { () throws -> Int64? in
+                    let standby = try Connection(parameters)
+                    defer { standby.close() }
+                    return try Leadership(connection: standby, name: "c2", endpoint: "tcp://127.0.0.1:2", leaseMs: 100).acquire()
+                }
+                outcome.withLock { $0 = result }
+                done.signal()
+            }.start()
+            #expect(done.wait(timeout: .now() + 0.3) == .timedOut, "the takeover did not wait for the leader's transaction")
+            try leader.query("COMMIT")
+            #expect(done.wait(timeout: .now() + 10) == .success)
+            #expect(try #require(outcome.withLock { $0 }).get() == generation + 1)
+        }
+    }
+}
