@@ -58,7 +58,7 @@ public struct CoordinatorSettings: Sendable, Equatable {
     /// has run out; workers and clients are given both endpoints.
     public var standby = "tcp://127.0.0.1:7401"
     /// How long the leading coordinator's lease (in PostgreSQL) lasts without renewal; it renews
-    /// every fifth of it. A standby takes over after at most this long.
+    /// every eighth of it, and a standby tries to take over as often: it leads at most an eighth of the lease after the lease ran out.
     public var leaseMs = 1500
 
     /// Every coordinator's endpoint, the leader's first: what workers and clients are given.

@@ -162,10 +162,10 @@ public final class SoakRun {
             let leader = leaderCoordinator() ?? "c1"
             let standby = supervisor.coordinatorEndpointsByName.keys.sorted().first { $0 != leader }
             record = FaultRecord(at: at, kind: .coordinator, target: leader, lossWindowMs: 0,
-                                 note: standby == nil ? "SIGKILL, restarted after 1 s" : "SIGKILL (the leader), restarted after 1 s to stand by")
+                                 note: standby == nil ? "SIGKILL, restarted after 1 s" : "SIGKILL (the leader), restarted after 1 s: it stands by")
             let killed = ContinuousClock.now
             supervisor.coordinator(leader)?.signal(SIGKILL)
-            if let standby { watchTakeover(faults.count, by: standby, since: killed) }
+            if standby != nil { watchTakeover(faults.count, since: killed) }
             followUps.append((.now + .seconds(1), { [self] in try? supervisor.restartCoordinator(leader) }))
         case .pgrestart:
             record = FaultRecord(at: at, kind: .pgrestart, target: "postgresql", lossWindowMs: 0, note: "stopped and started again")
@@ -202,20 +202,25 @@ public final class SoakRun {
         return nil
     }
 
-    /// Asks `name` for its status every 50 ms until it answers as the leader: a coordinator
-    /// fault's takeover time.
-    private func watchTakeover(_ index: Int, by name: String, since: ContinuousClock.Instant) {
-        guard let endpoint = supervisor.coordinatorEndpointsByName[name],
-              let client = try? CellClient(context: context, endpoint: endpoint, name: "soak-takeover:\(getpid())") else { return }
+    /// Asks every coordinator for its status every 50 ms until one answers as the leader (the
+    /// standby, or the killed one restarted if it took the lead first): a coordinator fault's
+    /// takeover time.
+    private func watchTakeover(_ index: Int, since: ContinuousClock.Instant) {
+        let clients = supervisor.coordinatorEndpointsByName.compactMap { name, endpoint in
+            (try? CellClient(context: context, endpoint: endpoint, name: "soak-takeover:\(getpid())")).map { (name, $0) }
+        }
         func check() {
-            while let envelope = try? client.receiveNow() {
-                if case .statusReply? = envelope.body {
-                    faults[index].takeoverSeconds = (ContinuousClock.now - since).seconds
-                    return
+            for (name, client) in clients {
+                while let envelope = try? client.receiveNow() {
+                    if case .statusReply? = envelope.body {
+                        faults[index].takeoverSeconds = (ContinuousClock.now - since).seconds
+                        faults[index].note += "; \(name) leads"
+                        return
+                    }
                 }
             }
             guard ContinuousClock.now - since < .seconds(30) else { return }
-            _ = try? client.send(.statusRequest(.init()))
+            for (_, client) in clients { _ = try? client.send(.statusRequest(.init())) }
             followUps.append((.now + .milliseconds(50), check))
         }
         check()

@@ -7,8 +7,8 @@ import Postgres
 /// cannot write after a takeover, and a takeover waits for its writes in flight.
 public struct Leadership {
     public let connection: Connection
-    /// This coordinator's name (`--id`): unique per coordinator. A restarted coordinator with the
-    /// name of the leader takes its place at once (the old process is gone: it was restarted).
+    /// This coordinator's name (`--id`): unique per coordinator. The lead changes hands only once
+    /// free (its lease ran out, or it was given up): a restarted leader stands by like any other.
     public let name: String
     public let endpoint: String
     public let leaseMs: Int
@@ -29,7 +29,7 @@ public struct Leadership {
         public let live: Bool
     }
 
-    /// Takes the lead when nobody holds it, its lease ran out, or this name holds it.
+    /// Takes the lead when nobody holds it or its lease ran out.
     /// - Returns: the new generation, or nil when another coordinator leads.
     public func acquire() throws(PQError) -> Int64? {
         let result = try connection.query("""
@@ -37,7 +37,7 @@ public struct Leadership {
             VALUES (1, $1, 1, $2, now() + $3::int8 * interval '1 millisecond')
             ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, generation = coordinator_leader.generation + 1,
                 endpoint = EXCLUDED.endpoint, expires_at = EXCLUDED.expires_at
-            WHERE coordinator_leader.expires_at < now() OR coordinator_leader.holder = EXCLUDED.holder
+            WHERE coordinator_leader.expires_at < now()
             RETURNING generation
             """, [.text(name), .text(endpoint), .int64(Int64(leaseMs))])
         return result.rowCount == 1 ? try result.int64(0, 0) : nil

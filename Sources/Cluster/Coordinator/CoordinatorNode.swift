@@ -119,7 +119,7 @@ public final class CoordinatorNode {
                 return 1
             }
             let now = ContinuousClock.now
-            if now - lastLeadershipStep >= .milliseconds(max(20, settings.coordinator.leaseMs / 5)) { stepLeadership(now: now) }
+            if now - lastLeadershipStep >= .milliseconds(max(20, settings.coordinator.leaseMs / 8)) { stepLeadership(now: now) }
             if leads && now - lastLeaseCheck >= .milliseconds(100) {
                 lastLeaseCheck = now
                 checkLeases()
