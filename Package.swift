@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "SoakTests", dependencies: ["Soak", "TestSupport", "WorldCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Postgres", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Postgres"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Client", "Postgres", "ProcessKit", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Client", "Cluster", "Postgres", "ProcessKit", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),
         .target(name: "TestSupport", dependencies: ["Postgres", "ProcessKit"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v6]

@@ -12,28 +12,35 @@ struct RequestLog {
         case stored([UInt8])
     }
 
-    private var entries: [String: Entry] = [:]
-    private var order: [String] = []
-    private var head = 0
+    /// A request's identity: the client's sender name and its request id. Compared exactly
+    /// (no string is built per request).
+    struct Key: Hashable {
+        let sender: String
+        let requestID: UInt64
+    }
+
+    private var entries: [Key: Entry] = [:]
+    /// Keys in the order they were first recorded, as a ring: the slot at `oldest` goes next.
+    private var ring: [Key] = []
+    private var oldest = 0
     let capacity: Int
 
-    init(capacity: Int = 262_144) { self.capacity = capacity }
+    init(capacity: Int = 262_144) { self.capacity = max(1, capacity) }
 
-    static func key(sender: String, requestID: UInt64) -> String { "\(sender)#\(requestID)" }
+    static func key(sender: String, requestID: UInt64) -> Key { Key(sender: sender, requestID: requestID) }
 
-    func entry(_ key: String) -> Entry? { entries[key] }
+    func entry(_ key: Key) -> Entry? { entries[key] }
 
-    mutating func record(_ key: String, _ entry: Entry) {
-        if entries.updateValue(entry, forKey: key) == nil {
-            order.append(key)
-            if order.count - head > capacity {
-                entries[order[head]] = nil
-                head += 1
-                if head > capacity {
-                    order.removeFirst(head)
-                    head = 0
-                }
-            }
+    mutating func record(_ key: Key, _ entry: Entry) {
+        guard entries.updateValue(entry, forKey: key) == nil else { return }
+        if ring.count < capacity {
+            ring.append(key)
+        } else {
+            entries[ring[oldest]] = nil
+            ring[oldest] = key
+            oldest = (oldest + 1) % capacity
         }
     }
+
+    var count: Int { entries.count }
 }

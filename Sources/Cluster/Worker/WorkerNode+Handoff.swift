@@ -10,7 +10,7 @@ import ZeroMQ
 struct Respondent: Sendable {
     let peer: [UInt8]
     let request: Envelope
-    let key: String?
+    let key: RequestLog.Key?
 }
 
 /// The shell of the handoff protocol: `Handoffs` (WorldCore) decides; this file delivers its
@@ -27,7 +27,7 @@ extension WorkerNode {
 
     /// The move takes the entity into another worker's cell: offer it to that worker.
     func startHandoff(_ id: EntityID, to position: Position, cell: CellID, target: String,
-                      _ peer: [UInt8], _ request: Envelope, key: String, now: ContinuousClock.Instant) {
+                      _ peer: [UInt8], _ request: Envelope, key: RequestLog.Key, now: ContinuousClock.Instant) {
         fault("handoff.source-before-send")
         let reply = Respondent(peer: peer, request: request, key: key)
         perform(handoffs.start(id, to: position, cell: cell, target: target, reply: reply, shard: shard, now: now), now: now)

@@ -116,7 +116,7 @@ extension WorkerNode {
     /// A spawn storage inserted: it happened, whatever memory does now. A player, or an entity
     /// in an active cell, goes into memory through the shard; another one joins its cell if the
     /// cell is loaded, else its cell finds it in storage when it loads.
-    private func spawnStored(_ entity: Entity, _ peer: [UInt8], _ request: Envelope, key: String, now: ContinuousClock.Instant) {
+    private func spawnStored(_ entity: Entity, _ peer: [UInt8], _ request: Envelope, key: RequestLog.Key, now: ContinuousClock.Instant) {
         if shard.entity(entity.id) == nil {
             if entity.kind == .player || shard.isActive(entity.cell) {
                 _ = try? shard.apply(.entitySpawn(entity), to: entity.cell, now: now)  // refused: it is in storage all the same

@@ -172,7 +172,7 @@ extension WorkerNode {
         }
     }
 
-    func finishReply(_ peer: [UInt8], _ request: Envelope, _ reply: Cellcluster_V1_Reply, key: String?) {
+    func finishReply(_ peer: [UInt8], _ request: Envelope, _ reply: Cellcluster_V1_Reply, key: RequestLog.Key?) {
         finish(peer, request, reply, key: key)
     }
 
@@ -287,7 +287,7 @@ extension WorkerNode {
 
     /// Applies or queues a change, then answers: at once, or after the commit for durable kinds.
     private func change(
-        _ event: GameEvent, cell: CellID, affects entity: EntityID?, _ peer: [UInt8], _ request: Envelope, key: String,
+        _ event: GameEvent, cell: CellID, affects entity: EntityID?, _ peer: [UInt8], _ request: Envelope, key: RequestLog.Key,
         now: ContinuousClock.Instant
     ) {
         let outcome: EventOutcome
@@ -338,7 +338,7 @@ extension WorkerNode {
     }
 
     /// A retry of a durable change whose commit is pending or failed: write its current state again.
-    private func resubmitDurable(_ peer: [UInt8], _ request: Envelope, key: String, now: ContinuousClock.Instant) {
+    private func resubmitDurable(_ peer: [UInt8], _ request: Envelope, key: RequestLog.Key, now: ContinuousClock.Instant) {
         var entities: [EntityID] = []
         var cells: [CellID] = []
         switch request.body {
@@ -493,7 +493,7 @@ extension WorkerNode {
 
     // MARK: Answers
 
-    private func finish(_ peer: [UInt8], _ request: Envelope, _ reply: Cellcluster_V1_Reply, key: String?) {
+    private func finish(_ peer: [UInt8], _ request: Envelope, _ reply: Cellcluster_V1_Reply, key: RequestLog.Key?) {
         var r = reply
         r.code = .ok
         let bytes = WireFormat.encode(request.reply(r, sender: sender))
@@ -501,7 +501,7 @@ extension WorkerNode {
         sendBytes(peer, bytes)
     }
 
-    func answer(_ peer: [UInt8], _ request: Envelope, key: String?, worldError: WorldError?) {
+    func answer(_ peer: [UInt8], _ request: Envelope, key: RequestLog.Key?, worldError: WorldError?) {
         guard let worldError else {
             answer(peer, request, key: key, error: .internal, "unexpected error")
             return
@@ -522,7 +522,7 @@ extension WorkerNode {
         answer(peer, request, key: remember ? key : nil, error: code, worldError.description)
     }
 
-    private func answer(_ peer: [UInt8], _ request: Envelope, key: String?, error code: Cellcluster_V1_ErrorCode, _ message: String) {
+    private func answer(_ peer: [UInt8], _ request: Envelope, key: RequestLog.Key?, error code: Cellcluster_V1_ErrorCode, _ message: String) {
         if tracing, let id = Self.entity(of: request) { trace(id, "answered \(code): \(message)") }
         var reply = Cellcluster_V1_Reply()
         reply.code = code

@@ -132,7 +132,7 @@ public final class WorkerNode {
         let peer: [UInt8]
         let request: Envelope
         var reply: Cellcluster_V1_Reply
-        let logKey: String
+        let logKey: RequestLog.Key
     }
 
     /// Binds the socket, connects to PostgreSQL and prepares the shard.
