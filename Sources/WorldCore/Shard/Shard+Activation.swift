@@ -9,11 +9,10 @@ extension Shard {
             for c in grid.cells(within: settings.activeRadius, of: cell) { addInterest(c, now: now) }
         } else if let previous, previous != cell {
             prefetch(ahead: cell, from: previous, now: now)
-            let old = Set(grid.cells(within: settings.activeRadius, of: previous))
-            let new = grid.cells(within: settings.activeRadius, of: cell)
-            for c in new where !old.contains(c) { addInterest(c, now: now) }
-            let newSet = Set(new)
-            for c in old where !newSet.contains(c) { removeInterest(c, now: now) }
+            // The two squares' difference by distance: no sets built on a player's step.
+            let r = settings.activeRadius
+            for c in grid.cells(within: r, of: cell) where grid.distance(c, previous) > r { addInterest(c, now: now) }
+            for c in grid.cells(within: r, of: previous) where grid.distance(c, cell) > r { removeInterest(c, now: now) }
         }
     }
 
