@@ -51,6 +51,7 @@ public final class ClusterClient {
 
     /// Takes a map (from a reply or the feed) and follows the feed it names.
     private func adopt(_ m: Cellcluster_V1_ShardMap) throws(ClientError) {
+        guard m.epoch >= map?.epoch ?? 0 else { return }  // a lagging standby's: keep the newer
         do {
             partition = try m.partitionMap(grid: grid)
         } catch {
@@ -60,11 +61,12 @@ public final class ClusterClient {
         let endpoints = m.endpoints
         workers = workers.filter { endpoints[$0.key] == $0.value.endpoint }  // gone, or at a new address
         guard !m.feedEndpoint.isEmpty else { return }
+        // The feed is a shortcut: without it the client still fetches maps.
         if let feed {
-            try feed.follow(m.feedEndpoint)
+            try? feed.follow(m.feedEndpoint)
             feed.saw(epoch: m.epoch)
         } else {
-            feed = try MapFeed(context: context, endpoint: m.feedEndpoint, epoch: m.epoch)
+            feed = try? MapFeed(context: context, endpoint: m.feedEndpoint, epoch: m.epoch)
         }
     }
 
@@ -174,7 +176,9 @@ public final class ClusterClient {
                     if envelope.requestID == id, case .reply(let r)? = envelope.body { return r }
                 }
             }
-            if ready.contains(1), takeFeed() {
+            // Only when the new map dropped the worker it waits on (failed over): a live old
+            // owner answers or redirects the request itself, and may have applied it already.
+            if ready.contains(1), takeFeed(), !(map?.workers.contains { $0.endpoint == target.endpoint } ?? true) {
                 let owner = try worker(for: cell)
                 if owner !== target {
                     target = owner

@@ -34,8 +34,8 @@ public final class MapFeed {
     public func follow(_ newEndpoint: String) throws(ClientError) {
         guard !newEndpoint.isEmpty, newEndpoint != endpoint else { return }
         do {
+            try socket.connect(newEndpoint)  // first: a bad address leaves the old subscription in place
             try? socket.disconnect(endpoint)
-            try socket.connect(newEndpoint)
         } catch {
             throw .transport(error)
         }

@@ -31,17 +31,30 @@ public struct Leadership {
 
     /// Takes the lead when nobody holds it or its lease ran out.
     /// - Returns: the new generation, or nil when another coordinator leads.
+    /// It waits at most 100 ms for the row (a leader's write in flight holds it): a standby
+    /// whose leader is stuck in a write stays responsive, and tries again later.
     public func acquire() throws(PQError) -> Int64? {
-        let result = try connection.query("""
-            INSERT INTO coordinator_leader (id, holder, generation, endpoint, expires_at)
-            VALUES (1, $1, 1, $2, now() + $3::int8 * interval '1 millisecond')
-            ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, generation = coordinator_leader.generation + 1,
-                endpoint = EXCLUDED.endpoint, expires_at = EXCLUDED.expires_at
-            WHERE coordinator_leader.expires_at < now()
-            RETURNING generation
-            """, [.text(name), .text(endpoint), .int64(Int64(leaseMs))])
+        let results: [QueryResult]
+        do {
+            results = try connection.pipelinedTransaction([
+                PipelinedStatement("SET LOCAL lock_timeout = '100ms'"),
+                PipelinedStatement(Self.acquireSQL, [.text(name), .text(endpoint), .int64(Int64(leaseMs))]),
+            ])
+        } catch where error.sqlState == "55P03" {
+            return nil  // lock_not_available: the leader's write holds the row
+        }
+        let result = results[1]
         return result.rowCount == 1 ? try result.int64(0, 0) : nil
     }
+
+    private static let acquireSQL = """
+        INSERT INTO coordinator_leader (id, holder, generation, endpoint, expires_at)
+        VALUES (1, $1, 1, $2, now() + $3::int8 * interval '1 millisecond')
+        ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, generation = coordinator_leader.generation + 1,
+            endpoint = EXCLUDED.endpoint, expires_at = EXCLUDED.expires_at
+        WHERE coordinator_leader.expires_at < now()
+        RETURNING generation
+        """
 
     /// Extends the lease of `generation`. False when another coordinator took over.
     public func renew(_ generation: Int64) throws(PQError) -> Bool {

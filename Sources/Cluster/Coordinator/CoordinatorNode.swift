@@ -78,9 +78,18 @@ public final class CoordinatorNode {
         router = try Socket(context, .router)
         try router.setMaximumMessageSize(Int64(WireFormat.maxFrameBytes))  // workers' heartbeats carry every cell's load
         endpoint = try router.bind(bind ?? settings.coordinator.endpoint)
+        feed = try Socket(context, .pub)
+        try feed.setLinger(milliseconds: 0)
+        var feedSettings = settings.coordinator
+        feedSettings.endpoint = endpoint  // a port the system chose for the ROUTER: the feed takes its host
+        feedEndpoint = try feed.bind(feedSettings.feedBind)
+        // The lead last: nothing after it can fail and leave the lead held by a process that exits.
         leadership = Leadership(connection: connection, name: name, endpoint: endpoint, leaseMs: settings.coordinator.leaseMs)
         generation = try leadership.acquire()
         if generation != nil {
+            // Read again under the lead: a map the previous leader stored meanwhile counts.
+            map = try maps.latest()
+            partition = try map?.partitionMap(grid: grid)
             // Leases survive a coordinator restart: their holders keep serving.
             for lease in try leases.all() {
                 members[lease.worker] = Member(endpoint: lease.endpoint, generation: lease.generation, granted: .now)
@@ -88,11 +97,6 @@ public final class CoordinatorNode {
         } else {
             leader = try leadership.current()
         }
-        feed = try Socket(context, .pub)
-        try feed.setLinger(milliseconds: 0)
-        var feedSettings = settings.coordinator
-        feedSettings.endpoint = endpoint  // a port the system chose for the ROUTER: the feed takes its host
-        feedEndpoint = try feed.bind(feedSettings.feedBind)
     }
 
     public func run() -> Int32 {

@@ -61,7 +61,8 @@ extension WorkerNode {
     func drainCoordinator() throws(ZMQError) {
         while let frames = try coordinatorSocket?.receive(dontWait: true) {
             guard let last = frames.last, let envelope = try? WireFormat.decode(last) else { continue }
-            lastCoordinatorAnswer = .now
+            // A standby that names no leader is no answer: with none leading here, try the next.
+            if case .reply(let r)? = envelope.body, r.code == .notLeader, r.redirectEndpoint.isEmpty {} else { lastCoordinatorAnswer = .now }
             switch envelope.body {
             case .shardMap(let map)?: adopt(map)
             case .leaseGrant(let grant)?: takeLease(grant, requestID: envelope.requestID)
@@ -82,8 +83,8 @@ extension WorkerNode {
     func switchCoordinator(to next: String, _ why: String) {
         guard next != coordinatorEndpoint, let socket = coordinatorSocket else { return }
         do {
+            try socket.connect(next)  // first: a bad address leaves the old link in place
             try? socket.disconnect(coordinatorEndpoint)
-            try socket.connect(next)
             logger.info("talking to the coordinator at \(next) now: \(why)", metadata: ["was": "\(coordinatorEndpoint)"])
             coordinatorEndpoint = next
             lastCoordinatorAnswer = .now
@@ -97,8 +98,10 @@ extension WorkerNode {
     /// A coordinator silent for four heartbeats (at least a second) is left for the next one listed.
     func checkCoordinatorSilence(now: ContinuousClock.Instant) {
         let endpoints = options.coordinatorEndpoints
-        guard endpoints.count > 1, now - lastCoordinatorAnswer > .milliseconds(max(1000, 4 * settings.leases.heartbeatMs)) else { return }
         let index = endpoints.firstIndex(of: coordinatorEndpoint) ?? -1
+        // One listed coordinator: only a redirect elsewhere that went silent is left (for it).
+        guard endpoints.count > 1 || index < 0, !endpoints.isEmpty,
+              now - lastCoordinatorAnswer > .milliseconds(max(1000, 4 * settings.leases.heartbeatMs)) else { return }
         switchCoordinator(to: endpoints[(index + 1) % endpoints.count], "the coordinator at \(coordinatorEndpoint) does not answer")
     }
 

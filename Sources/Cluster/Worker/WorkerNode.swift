@@ -245,6 +245,7 @@ public final class WorkerNode {
             }
             answerDurable(checkpointer.pump(&shard, now: after))
             if !handoffs.outgoing.isEmpty { checkHandoffTimeouts(now: after) }
+            if coordinatorSocket != nil && leaseKeeper == nil { checkCoordinatorSilence(now: after) }  // fenced, registering again
             if coordinatorSocket != nil && leaseKeeper != nil {
                 stepTransfers(now: after)
                 let beat = after - lastHeartbeatSent >= .milliseconds(settings.leases.heartbeatMs)
