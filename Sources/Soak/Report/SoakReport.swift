@@ -114,7 +114,7 @@ public struct SoakReport: Sendable, Codable {
         if behindSchedule > 0 { rows.append(("behind", "\(behindSchedule) requests started over 1 s late (the generator or cluster was saturated)")) }
         for f in faults {
             let recovery = f.recoverySeconds.map { String(format: "served again after %.2f s", $0) }
-                ?? f.takeoverSeconds.map { String(format: "the standby led after %.2f s", $0) } ?? "-"
+                ?? f.takeoverSeconds.map { String(format: "a coordinator led again after %.2f s", $0) } ?? "-"
             rows.append(("fault", String(format: "%7.1f s  %@ %@  loss window %llu ms  %@ %@", f.at, f.kind.rawValue, f.target, f.lossWindowMs, recovery, f.note)))
         }
         rows.append(("audit", audit.clean
