@@ -95,13 +95,15 @@ extension WorkerNode {
         }
     }
 
-    /// A coordinator silent for four heartbeats (at least a second) is left for the next one listed.
+    /// A coordinator silent for a coordinator lease (`coordinator.lease_ms`, and at least four
+    /// heartbeats) is left for the next one listed: by then a standby has taken the lead from a
+    /// dead leader, and a slow but live leader is not left at every pause.
     func checkCoordinatorSilence(now: ContinuousClock.Instant) {
         let endpoints = options.coordinatorEndpoints
         let index = endpoints.firstIndex(of: coordinatorEndpoint) ?? -1
         // One listed coordinator: only a redirect elsewhere that went silent is left (for it).
         guard endpoints.count > 1 || index < 0, !endpoints.isEmpty,
-              now - lastCoordinatorAnswer > .milliseconds(max(1000, 4 * settings.leases.heartbeatMs)) else { return }
+              now - lastCoordinatorAnswer > .milliseconds(max(settings.coordinator.leaseMs, 4 * settings.leases.heartbeatMs)) else { return }
         switchCoordinator(to: endpoints[(index + 1) % endpoints.count], "the coordinator at \(coordinatorEndpoint) does not answer")
     }
 
