@@ -60,22 +60,13 @@ public final class ClusterClient {
         map = m
         let endpoints = m.endpoints
         workers = workers.filter { endpoints[$0.key] == $0.value.endpoint }  // gone, or at a new address
-        guard !m.feedEndpoint.isEmpty else { return }
-        // The feed is a shortcut: without it the client still fetches maps.
-        if let feed {
-            try? feed.follow(m.feedEndpoint)
-            feed.saw(epoch: m.epoch)
-        } else {
-            feed = try? MapFeed(context: context, endpoint: m.feedEndpoint, epoch: m.epoch)
-        }
+        feed = MapFeed.following(feed, m, context: context)
     }
 
     /// Takes a newer map from the feed, if one came. True when it did.
     private func takeFeed() -> Bool {
         guard let next = feed?.next(), next.epoch > map?.epoch ?? 0 else { return false }
-        var m = next
-        if m.feedEndpoint.isEmpty { m.feedEndpoint = feed!.endpoint }
-        return (try? adopt(m)) != nil
+        return (try? adopt(next)) != nil
     }
 
     /// The worker client for a cell's owner.

@@ -42,6 +42,16 @@ public final class MapFeed {
         endpoint = newEndpoint
     }
 
+    /// `feed` kept on the feed `map` names (a new subscription when there was none), with `map`
+    /// seen. The feed is a shortcut: when it cannot be had, maps are still fetched.
+    public static func following(_ feed: MapFeed?, _ map: Cellcluster_V1_ShardMap, context: Context) -> MapFeed? {
+        guard !map.feedEndpoint.isEmpty else { return feed }
+        guard let feed else { return try? MapFeed(context: context, endpoint: map.feedEndpoint, epoch: map.epoch) }
+        try? feed.follow(map.feedEndpoint)
+        feed.saw(epoch: map.epoch)
+        return feed
+    }
+
     /// The caller took a map from elsewhere (a reply): older ones on the feed are skipped.
     public func saw(epoch: UInt64) { self.epoch = max(self.epoch, epoch) }
 

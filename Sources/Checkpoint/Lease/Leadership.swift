@@ -80,10 +80,16 @@ public struct Leadership {
                       endpoint: result.string(0, 2) ?? "", live: result.string(0, 3) == "t")
     }
 
-    /// In a transaction: fails it with SQLSTATE CC003 (`isLeadershipLost`) unless `name` still
-    /// leads under `generation`; holds the row till commit.
+    /// The statement that, in a transaction, fails it with SQLSTATE CC003 (`isLeadershipLost`)
+    /// unless `name` still leads under `generation`, and holds the row till commit.
+    public static func holdStatement(_ name: String, _ generation: Int64) -> PipelinedStatement {
+        PipelinedStatement("SELECT cellcluster_hold_leadership($1, $2::int8)", [.text(name), .int64(generation)])
+    }
+
+    /// Runs `holdStatement` in the current transaction.
     public static func hold(_ name: String, _ generation: Int64, in connection: Connection) throws(PQError) {
-        try connection.query("SELECT cellcluster_hold_leadership($1, $2::int8)", [.text(name), .int64(generation)])
+        let statement = holdStatement(name, generation)
+        try connection.query(statement.sql, statement.parameters)
     }
 }
 

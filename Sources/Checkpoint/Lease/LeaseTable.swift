@@ -17,10 +17,10 @@ public struct LeaseTable {
 
     /// A new incarnation of `worker`: a fresh generation, which revokes any older one (the
     /// statement waits for that incarnation's writes in flight).
-    /// - Parameter leader: the granting coordinator's name and generation (`Leadership.hold`).
-    public func grant(worker: String, endpoint: String, leaseMs: Int, leader: (name: String, generation: Int64)? = nil) throws(PQError) -> Int64 {
+    /// - Parameter fence: the granting coordinator's `Leadership.holdStatement`, run first.
+    public func grant(worker: String, endpoint: String, leaseMs: Int, fence: PipelinedStatement? = nil) throws(PQError) -> Int64 {
         // Delete, then insert: the delete waits for the old incarnation's writes in flight.
-        let fence = leader.map { [PipelinedStatement("SELECT cellcluster_hold_leadership($1, $2::int8)", [.text($0.name), .int64($0.generation)])] } ?? []
+        let fence = fence.map { [$0] } ?? []
         let results = try connection.pipelinedTransaction(fence + [
             PipelinedStatement("DELETE FROM worker_leases WHERE worker_id = $1", [.text(worker)]),
             PipelinedStatement("""

@@ -23,7 +23,12 @@ extension CoordinatorNode {
                     stepDown("another coordinator took the lead")
                 }
             } else if let taken = try leadership.acquire() {
-                try takeOver(taken)
+                try lead(taken)
+                logger.warning("leading now", metadata: [
+                    "generation": "\(taken)", "map_epoch": "\(map?.epoch ?? 0)", "workers": "\(members.keys.sorted())",
+                ])
+                publish(toWorkers: false)
+                if map == nil { makeFirstMap() }
             } else {
                 leader = try leadership.current()
                 try followStoredMaps()
@@ -37,8 +42,9 @@ extension CoordinatorNode {
         }
     }
 
-    /// Leads from now on: the newest map and the workers' leases, as PostgreSQL holds them.
-    private func takeOver(_ taken: Int64) throws {
+    /// Leads from now on under generation `taken` (at start or in a takeover): the newest map and
+    /// the workers' leases, as PostgreSQL holds them (their holders keep serving).
+    func lead(_ taken: Int64) throws {
         let latest = try maps.latest()
         let held = try leases.all()
         generation = taken
@@ -51,11 +57,6 @@ extension CoordinatorNode {
         }
         lastLeaseCheck = .now
         lastRebalance = .now
-        logger.warning("leading now", metadata: [
-            "generation": "\(taken)", "map_epoch": "\(map?.epoch ?? 0)", "workers": "\(members.keys.sorted())",
-        ])
-        publish(toWorkers: false)
-        if map == nil { makeFirstMap() }
     }
 
     private func stepDown(_ why: String) {
@@ -67,7 +68,7 @@ extension CoordinatorNode {
     }
 
     /// Standing by: the newest stored map becomes this coordinator's, and goes out on its feed.
-    private func followStoredMaps() throws {
+    func followStoredMaps() throws {
         guard let latest = try maps.latest(), latest.epoch > map?.epoch ?? 0 else { return }
         partition = try latest.partitionMap(grid: grid)
         map = latest

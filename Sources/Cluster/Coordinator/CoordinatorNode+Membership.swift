@@ -15,7 +15,7 @@ extension CoordinatorNode {
         } else {
             do {
                 generation = try leases.grant(worker: r.workerID, endpoint: r.endpoint, leaseMs: settings.leases.leaseMs,
-                                              leader: (leadership.name, self.generation ?? -1))
+                                              fence: Leadership.holdStatement(leadership.name, self.generation ?? -1))
             } catch {
                 logger.error("cannot grant a lease", metadata: ["worker": "\(r.workerID)", "error": "\(error)"])
                 if error.isConnectionProblem { try? connection.reset() }

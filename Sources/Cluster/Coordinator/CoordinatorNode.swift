@@ -71,8 +71,6 @@ public final class CoordinatorNode {
         connection = try Connection(settings.postgres.connectionParameters(application: "cellcluster-coordinator"))
         maps = MapStore(connection: connection)
         leases = LeaseTable(connection: connection)
-        map = try maps.latest()
-        if let map { partition = try map.partitionMap(grid: grid) }
         rebalancer = Rebalancer(settings: .init(maxCellsPerRound: settings.rebalance.maxCellsPerRound, threshold: settings.rebalance.threshold))
         context = try Context()
         router = try Socket(context, .router)
@@ -85,17 +83,12 @@ public final class CoordinatorNode {
         feedEndpoint = try feed.bind(feedSettings.feedBind)
         // The lead last: nothing after it can fail and leave the lead held by a process that exits.
         leadership = Leadership(connection: connection, name: name, endpoint: endpoint, leaseMs: settings.coordinator.leaseMs)
-        generation = try leadership.acquire()
-        if generation != nil {
-            // Read again under the lead: a map the previous leader stored meanwhile counts.
-            map = try maps.latest()
-            partition = try map?.partitionMap(grid: grid)
-            // Leases survive a coordinator restart: their holders keep serving.
-            for lease in try leases.all() {
-                members[lease.worker] = Member(endpoint: lease.endpoint, generation: lease.generation, granted: .now)
-            }
+        // The map is read after the lead is settled: a map a previous leader stored meanwhile counts.
+        if let taken = try leadership.acquire() {
+            try lead(taken)
         } else {
             leader = try leadership.current()
+            try followStoredMaps()
         }
     }
 

@@ -99,7 +99,7 @@ extension WorkerNode {
     /// heartbeats) is left for the next one listed: by then a standby has taken the lead from a
     /// dead leader, and a slow but live leader is not left at every pause.
     func checkCoordinatorSilence(now: ContinuousClock.Instant) {
-        let endpoints = options.coordinatorEndpoints
+        let endpoints = coordinatorEndpoints
         let index = endpoints.firstIndex(of: coordinatorEndpoint) ?? -1
         // One listed coordinator: only a redirect elsewhere that went silent is left (for it).
         guard endpoints.count > 1 || index < 0, !endpoints.isEmpty,

@@ -109,6 +109,8 @@ public final class WorkerNode {
     /// The coordinator this worker talks to (of `options.coordinatorEndpoints`), and when it
     /// last answered: a silent one is left for the next, a standby's NOT_LEADER names the leader.
     var coordinatorEndpoint = ""
+    /// `options.coordinatorEndpoints`, parsed once.
+    let coordinatorEndpoints: [String]
     var lastCoordinatorAnswer = ContinuousClock.now
     var lastHeartbeatSent = ContinuousClock.now
     /// False while this worker may not answer for its cells (no lease, or it lapsed).
@@ -171,7 +173,8 @@ public final class WorkerNode {
         try router.setReceiveHighWaterMark(100_000)
         try router.setMaximumMessageSize(Int64(settings.limits.maxFrameBytes))
         endpoint = try router.bind(options.bind ?? settings.workers.bind)
-        if let first = options.coordinatorEndpoints.first {
+        coordinatorEndpoints = options.coordinatorEndpoints
+        if let first = coordinatorEndpoints.first {
             let socket = try Socket(context, .dealer)
             try socket.setReconnectInterval(milliseconds: 100)
             try socket.setMaximumMessageSize(Int64(WireFormat.maxFrameBytes))  // shard maps

@@ -450,23 +450,14 @@ public final class LoadGenerator {
         guard m.epoch >= map?.epoch ?? 0, let p = try? m.partitionMap(grid: grid) else { return false }
         map = m
         partition = p
-        if !m.feedEndpoint.isEmpty {
-            if let feed {
-                try? feed.follow(m.feedEndpoint)
-                feed.saw(epoch: m.epoch)
-            } else {
-                feed = try? MapFeed(context: context, endpoint: m.feedEndpoint, epoch: m.epoch)
-            }
-        }
+        feed = MapFeed.following(feed, m, context: context)
         return true
     }
 
     /// A new map from the feed: requests waiting on a worker it dropped (failed over) go to
     /// their cell's new owner at once, under the same id, instead of after their timeout.
     private func takeFeed(now: ContinuousClock.Instant) -> Bool {
-        guard let feed, var m = feed.next() else { return false }
-        if m.feedEndpoint.isEmpty { m.feedEndpoint = feed.endpoint }
-        guard adopt(m) else { return false }
+        guard let m = feed?.next(), adopt(m) else { return false }
         let listed = Set(m.workers.map(\.endpoint))
         for i in Array(flying) {
             guard let inflight = entities[i].inflight, inflight.retryAt == nil, !inflight.endpoint.isEmpty,
