@@ -54,9 +54,12 @@ let package = Package(
         .target(
             name: "Bench",
             dependencies: [
-                "WorldCore", "Checkpoint", "Client", "Postgres", "ProcessKit", "Wire", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
+                "WorldCore", "Checkpoint", "Client", "Postgres", "ProcessKit", "Security", "Wire", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
             ]
         ),
+
+        // Who may talk to the cluster: CURVE key files, roles and the gate every server applies.
+        .target(name: "Security", dependencies: ["Wire", "ZeroMQ"]),
 
         // The client library used by the CLI, the load generator and the soak test.
         .target(name: "Client", dependencies: ["Wire", "WorldCore", "ZeroMQ"]),
@@ -68,7 +71,7 @@ let package = Package(
         .target(
             name: "Soak",
             dependencies: [
-                "Client", "Config", "Postgres", "ProcessKit", "Wire", "WorldCore", "ZeroMQ",
+                "Client", "Config", "Postgres", "ProcessKit", "Security", "Wire", "WorldCore", "ZeroMQ",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
@@ -77,7 +80,7 @@ let package = Package(
         .target(
             name: "Cluster",
             dependencies: [
-                "Checkpoint", "Config", "Postgres", "Wire", "WorldCore", "ZeroMQ",
+                "Checkpoint", "Config", "Postgres", "Security", "Wire", "WorldCore", "ZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -86,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "cellcluster",
             dependencies: [
-                "Bench", "Client", "Cluster", "Config", "Checkpoint", "Postgres", "Soak", "Wire", "WorldCore", "ZeroMQ",
+                "Bench", "Client", "Cluster", "Config", "Checkpoint", "Postgres", "Security", "Soak", "Wire", "WorldCore", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -99,11 +102,12 @@ let package = Package(
             dependencies: ["Wire", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "SecurityTests", dependencies: ["Security", "Wire", "ZeroMQ"]),
         .testTarget(name: "WorldCoreTests", dependencies: ["WorldCore"]),
         .testTarget(name: "SoakTests", dependencies: ["Soak", "TestSupport", "WorldCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Postgres", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Postgres"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Client", "Cluster", "Postgres", "ProcessKit", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Client", "Cluster", "Postgres", "ProcessKit", "Security", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),
         .target(name: "TestSupport", dependencies: ["Postgres", "ProcessKit"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v6]

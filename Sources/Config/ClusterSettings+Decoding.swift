@@ -13,6 +13,7 @@ extension ClusterSettings {
         settings.leases = .init(root.section("leases"))
         settings.rebalance = .init(root.section("rebalance"))
         settings.limits = .init(root.section("limits"))
+        settings.security = .init(root.section("security"))
         root.finish()
         return settings
     }
@@ -64,13 +65,26 @@ extension WorkerSettings {
     }
 }
 
+extension SecuritySettings {
+    init(_ s: Section) {
+        keys = s.string("keys", default: keys)
+        s.finish()
+    }
+}
+
 extension PostgresSettings {
+    /// The values libpq takes for sslmode.
+    static let sslmodes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
     init(_ s: Section) {
         host = s.string("host", default: host) { $0.isEmpty ? "must not be empty" : nil }
         port = s.int("port", default: port, in: 1...65535)
         user = s.string("user", default: user) { $0.isEmpty ? "must not be empty" : nil }
         database = s.string("database", default: database) { $0.isEmpty ? "must not be empty" : nil }
         connectTimeoutSeconds = s.int("connect_timeout_seconds", default: connectTimeoutSeconds, in: 1...600)
+        sslmode = s.string("sslmode", default: sslmode) {
+            Self.sslmodes.contains($0) ? nil : "expected one of \(Self.sslmodes.joined(separator: ", ")), got \"\($0)\""
+        }
         if s.has("password") {
             s.problem("password", "a password never sits in cluster.yml: set PGPASSWORD or use ~/.pgpass")
         }

@@ -6,6 +6,9 @@ extension ClusterSettings {
         ("PGHOST", "host"), ("PGPORT", "port"), ("PGUSER", "user"), ("PGDATABASE", "database"),
     ]
 
+    /// The environment variable that overrides `security.keys`.
+    public static let keysEnvironment = "CELLCLUSTER_KEYS"
+
     /// Loads settings from a file, or from the built-in defaults when `path` is nil.
     /// - Throws: `ConfigError` listing every problem with its key path; a missing file is one too.
     public static func load(
@@ -55,6 +58,9 @@ extension ClusterSettings {
             if let value = environment[variable], !value.isEmpty {
                 tree.set(["postgres", key], .scalar(value, line: nil))
             }
+        }
+        if let keys = environment[keysEnvironment], !keys.isEmpty {
+            tree.set(["security", "keys"], .scalar(keys, line: nil))
         }
         let problems = ProblemList()
         problems.problems = early

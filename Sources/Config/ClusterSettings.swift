@@ -11,8 +11,18 @@ public struct ClusterSettings: Sendable, Equatable {
     public var leases = LeaseSettings()
     public var rebalance = RebalanceSettings()
     public var limits = LimitSettings()
+    public var security = SecuritySettings()
 
     public init() {}
+}
+
+/// Who may talk to the cluster. With `keys` set, every ZeroMQ socket uses CURVE: a peer completes
+/// its handshake only with a key found in that folder, and may send only what its key's role allows
+/// (see `cellcluster keys generate` and the README's "Keys and roles").
+public struct SecuritySettings: Sendable, Equatable {
+    /// The folder of key files; empty: CURVE off, any peer that connects is served.
+    /// CELLCLUSTER_KEYS overrides it.
+    public var keys = ""
 }
 
 /// What one request may carry. A request over a limit is refused with INVALID_ARGUMENT naming
@@ -89,6 +99,8 @@ public struct PostgresSettings: Sendable, Equatable {
     public var user = "cellcluster"
     public var database = "cellcluster"
     public var connectTimeoutSeconds = 5
+    /// libpq's sslmode: disable, allow, prefer, require, verify-ca or verify-full.
+    public var sslmode = "prefer"
 }
 
 public enum CheckpointMode: String, Sendable, CaseIterable {

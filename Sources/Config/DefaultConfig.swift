@@ -28,6 +28,7 @@ postgres:
   user: cellcluster
   database: cellcluster
   connect_timeout_seconds: 5
+  sslmode: prefer        # libpq's sslmode: disable | allow | prefer | require | verify-ca | verify-full
 
 checkpoint:
   mode: write_behind     # write_behind | write_through (one UPDATE per change: the baseline)
@@ -75,6 +76,10 @@ limits:                  # a request over one is refused with INVALID_ARGUMENT n
   max_value_bytes: 4096            # one cell-state value
   max_event_payload_bytes: 65536   # one world event's payload
   max_cell_state_keys: 1024
+
+security:
+  keys: ""               # folder of CURVE key files (cellcluster keys generate); "" : no CURVE, anyone who connects is served.
+                         # CELLCLUSTER_KEYS overrides it; scripts/cluster up makes and uses <run folder>/keys
 
 """#
 }

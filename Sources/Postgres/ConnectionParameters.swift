@@ -14,11 +14,15 @@ public struct ConnectionParameters: Sendable, Equatable {
     /// How long sent data may stay unacknowledged before the connection counts as broken
     /// (libpq `tcp_user_timeout`): a cut network then fails calls instead of hanging them.
     public var tcpUserTimeoutMilliseconds: Int?
+    /// libpq's sslmode (nil: libpq's default, or PGSSLMODE).
+    public var sslmode: String?
 
     public init(
         host: String? = nil, port: Int? = nil, user: String? = nil, database: String? = nil,
-        password: String? = nil, connectTimeoutSeconds: Int? = 5, applicationName: String? = "cellcluster"
+        password: String? = nil, connectTimeoutSeconds: Int? = 5, applicationName: String? = "cellcluster",
+        sslmode: String? = nil
     ) {
+        self.sslmode = sslmode
         self.host = host
         self.port = port
         self.user = user
@@ -38,6 +42,7 @@ public struct ConnectionParameters: Sendable, Equatable {
         if let password { pairs.append(("password", password)) }
         if let connectTimeoutSeconds { pairs.append(("connect_timeout", String(connectTimeoutSeconds))) }
         if let applicationName { pairs.append(("application_name", applicationName)) }
+        if let sslmode { pairs.append(("sslmode", sslmode)) }
         if let tcpUserTimeoutMilliseconds {
             pairs.append(("tcp_user_timeout", String(tcpUserTimeoutMilliseconds)))
             pairs.append(("keepalives_idle", "1"))

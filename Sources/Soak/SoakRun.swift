@@ -3,6 +3,7 @@ import Foundation
 import Histogram
 import Postgres
 import ProcessKit
+import Security
 import Wire
 import WorldCore
 import ZeroMQ
@@ -65,7 +66,8 @@ public final class SoakRun {
 
     public init(options: Options) throws {
         self.options = options
-        context = try Context()
+        // The soak audits, reads status and scales: an operator.
+        context = try KeyRing.context(keysFolder: options.load.keys, presenting: Role.operator.rawValue, serving: false)
     }
 
     /// Runs everything; returns the report (the caller prints and writes it).

@@ -28,6 +28,16 @@ extension Socket {
     /// - Parameter dontWait: return nil at once when no message is queued.
     /// - Returns: the frames, or nil when none arrived (with `dontWait`, or after the receive timeout).
     public func receive(dontWait: Bool = false) throws(ZMQError) -> Frames? {
+        try receiveWithUser(dontWait: dontWait, wantUser: false)?.frames
+    }
+
+    /// Receives one whole multipart message with the user id the context's ZAP handler gave its
+    /// sender (nil for a peer that did not authenticate: no CURVE, or no handler).
+    public func receiveWithUser(dontWait: Bool = false) throws(ZMQError) -> (frames: Frames, user: String?)? {
+        try receiveWithUser(dontWait: dontWait, wantUser: true)
+    }
+
+    private func receiveWithUser(dontWait: Bool, wantUser: Bool) throws(ZMQError) -> (frames: Frames, user: String?)? {
         let socket = try open("zmq_msg_recv")
         var frames: Frames = []
         var message = zmq_msg_t()
@@ -44,7 +54,12 @@ extension Socket {
             frames.append(size == 0 || data == nil
                 ? []
                 : Array(UnsafeRawBufferPointer(start: data, count: Int(size))))
-            if zmq_msg_more(&message) == 0 { return frames }
+            if zmq_msg_more(&message) == 0 {
+                // The sender's metadata rides on every frame it sent; the last one is always its own.
+                guard wantUser, context.curve != nil, let user = zmq_msg_gets(&message, "User-Id") else { return (frames, nil) }
+                let id = String(cString: user)
+                return (frames, id.isEmpty ? nil : id)
+            }
             flags = 0
         }
     }

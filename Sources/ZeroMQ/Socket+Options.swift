@@ -116,6 +116,11 @@ public struct CurveKeyPair: Sendable, Equatable {
     public let publicKey: String
     public let secretKey: String
 
+    public init(publicKey: String, secretKey: String) {
+        self.publicKey = publicKey
+        self.secretKey = secretKey
+    }
+
     /// Generates a new key pair.
     /// - Throws: `ZMQError` with ENOTSUP when libzmq was built without CURVE.
     public static func generate() throws(ZMQError) -> CurveKeyPair {

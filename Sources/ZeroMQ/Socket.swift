@@ -35,18 +35,24 @@ public final class Socket {
         return socket
     }
 
-    /// Binds to an endpoint such as `tcp://127.0.0.1:0` (port 0: the system picks one) or `ipc:///path`.
+    /// Binds to an endpoint (as a CURVE server when the context has CURVE keys) such as `tcp://127.0.0.1:0` (port 0: the system picks one) or `ipc:///path`.
     /// - Returns: the endpoint actually bound (`ZMQ_LAST_ENDPOINT`), with the real port.
     @discardableResult
     public func bind(_ endpoint: String) throws(ZMQError) -> String {
         let socket = try open("zmq_bind(\(endpoint))")
+        if let curve = context.curve, !endpoint.hasPrefix("inproc://") {
+            try setCurveServer(secretKey: curve.own.secretKey)
+        }
         try zmqCall("zmq_bind(\(endpoint))") { zmq_bind(socket, endpoint) }
         return try lastEndpoint()
     }
 
-    /// Connects to an endpoint; libzmq reconnects on its own when the peer goes away.
+    /// Connects to an endpoint (presenting the context's CURVE keys, if any); libzmq reconnects on its own when the peer goes away.
     public func connect(_ endpoint: String) throws(ZMQError) {
         let socket = try open("zmq_connect(\(endpoint))")
+        if let curve = context.curve, !endpoint.hasPrefix("inproc://") {
+            try setCurveClient(serverKey: curve.serverKey, keys: curve.own)
+        }
         try zmqCall("zmq_connect(\(endpoint))") { zmq_connect(socket, endpoint) }
     }
 

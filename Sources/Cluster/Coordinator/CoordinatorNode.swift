@@ -3,6 +3,7 @@ import Config
 import Foundation
 import Logging
 import Postgres
+import Security
 import Wire
 import WorldCore
 import ZeroMQ
@@ -19,6 +20,8 @@ public final class CoordinatorNode {
     let settings: ClusterSettings
     let logger: Logger
     let context: Context
+    /// Who may send what (CURVE roles); lets everyone in when `security.keys` is not set.
+    let gate: Gate
     let router: Socket
     public let endpoint: String
     /// The PUB socket that publishes new maps (see `publish`), and where it is bound.
@@ -72,7 +75,8 @@ public final class CoordinatorNode {
         maps = MapStore(connection: connection)
         leases = LeaseTable(connection: connection)
         rebalancer = Rebalancer(settings: .init(maxCellsPerRound: settings.rebalance.maxCellsPerRound, threshold: settings.rebalance.threshold))
-        context = try Context()
+        context = try KeyRing.context(keysFolder: settings.security.keys, presenting: KeyRing.clusterKeyName, serving: true)
+        gate = Gate(enforcing: !settings.security.keys.isEmpty)
         router = try Socket(context, .router)
         try router.setMaximumMessageSize(Int64(WireFormat.maxFrameBytes))  // workers' heartbeats carry every cell's load
         endpoint = try router.bind(bind ?? settings.coordinator.endpoint)
@@ -105,7 +109,7 @@ public final class CoordinatorNode {
         while !Shutdown.isRequested {
             do {
                 if try !poller.poll(timeoutMilliseconds: 50).isEmpty {
-                    while let frames = try router.receive(dontWait: true) { handle(frames) }
+                    while let (frames, user) = try router.receiveWithUser(dontWait: true) { handle(frames, user: user) }
                 }
             } catch let error where error.code == EINTR {
                 continue
@@ -134,14 +138,19 @@ public final class CoordinatorNode {
         return 0
     }
 
-    private func handle(_ frames: Frames) {
+    private func handle(_ frames: Frames, user: String?) {
         guard frames.count >= 2, let payload = frames.last else { return }
         let peer = frames[0]
-        let request: Envelope
+        var request: Envelope
         do {
             request = try WireFormat.decode(payload)
         } catch {
             send(peer, Envelope.errorReply(for: error, sender: "coordinator"))
+            return
+        }
+        if case .deny(let why) = gate.admit(&request, user: user) {
+            logger.info("request refused: \(why)", metadata: ["sender": "\(request.sender.prefix(64))"])
+            answer(peer, request, .permissionDenied, why)
             return
         }
         if !leads {

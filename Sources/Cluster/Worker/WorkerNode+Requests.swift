@@ -1,6 +1,7 @@
 import Checkpoint
 import Foundation
 import Postgres
+import Security
 import Wire
 import WorldCore
 import ZeroMQ
@@ -9,20 +10,26 @@ extension WorkerNode {
     /// Answers every request waiting on the socket, up to `limit`.
     func drainRequests(limit: Int) throws(ZMQError) {
         for _ in 0..<limit {
-            guard let frames = try router.receive(dontWait: true) else { return }
-            handle(frames)
+            guard let (frames, user) = try router.receiveWithUser(dontWait: true) else { return }
+            handle(frames, user: user)
         }
     }
 
-    func handle(_ frames: Frames) {
+    /// Decodes and serves one message from the peer whose authenticated user id is `user`.
+    func handle(_ frames: Frames, user: String?) {
         guard frames.count >= 2, let payload = frames.last else { return }
         let peer = frames[0]
-        let envelope: Envelope
+        var envelope: Envelope
         do {
             envelope = try WireFormat.decode(payload)
         } catch {
             logger.warning("malformed frame answered with an error", metadata: ["error": "\(error)", "bytes": "\(payload.count)"])
             send(peer, Envelope.errorReply(for: error, sender: sender))
+            return
+        }
+        if case .deny(let why) = gate.admit(&envelope, user: user) {
+            logger.info("request refused: \(why)", metadata: ["sender": "\(envelope.sender.prefix(64))"])
+            answerError(peer, envelope, .permissionDenied, why)
             return
         }
         serve(peer, envelope, now: .now, attempts: 0)

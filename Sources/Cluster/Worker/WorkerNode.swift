@@ -3,6 +3,7 @@ import Config
 import Foundation
 import Logging
 import Postgres
+import Security
 import Wire
 import WorldCore
 import ZeroMQ
@@ -43,6 +44,8 @@ public final class WorkerNode {
     /// loads from storage, drops), to follow one entity's life across workers after a soak.
     let tracing = ProcessInfo.processInfo.environment["CELLCLUSTER_TRACE"] == "1"
     let context: Context
+    /// Who may send what (CURVE roles); lets everyone in when `security.keys` is not set.
+    let gate: Gate
     let router: Socket
     /// The endpoint clients connect to, with the port the system chose.
     public let endpoint: String
@@ -166,7 +169,8 @@ public final class WorkerNode {
         var shard = Shard(settings: try settings.shardSettings(), firstSequence: stored &+ 1)
         shard.epoch = options.epoch
         self.shard = shard
-        context = try Context()
+        context = try KeyRing.context(keysFolder: settings.security.keys, presenting: KeyRing.clusterKeyName, serving: true)
+        gate = Gate(enforcing: !settings.security.keys.isEmpty)
         router = try Socket(context, .router)
         try router.setRouterMandatory(true)
         try router.setSendHighWaterMark(100_000)
@@ -354,11 +358,11 @@ public final class WorkerNode {
 }
 
 extension PostgresSettings {
-    /// libpq parameters; the password comes from PGPASSWORD or ~/.pgpass.
+    /// libpq parameters; the password comes from PGPASSWORD, the file PGPASSFILE names, or ~/.pgpass.
     public func connectionParameters(application: String = "cellcluster") -> ConnectionParameters {
         ConnectionParameters(
             host: host, port: port, user: user, database: database,
-            connectTimeoutSeconds: connectTimeoutSeconds, applicationName: application)
+            connectTimeoutSeconds: connectTimeoutSeconds, applicationName: application, sslmode: sslmode)
     }
 }
 

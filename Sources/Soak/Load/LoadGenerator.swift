@@ -1,6 +1,7 @@
 import Client
 import Foundation
 import Histogram
+import Security
 import Wire
 import WorldCore
 import ZeroMQ
@@ -26,6 +27,8 @@ public final class LoadGenerator {
         public var giveUpAfter: Duration = .seconds(30)
         /// Entity ids start above this (the soak takes ids above every stored one).
         public var idBase: UInt64 = 0
+        /// The key folder (security.keys) when the cluster uses CURVE: the generator presents the client key.
+        public var keys = ""
         public init(players: Int, npcs: Int, rateHz: Double, actionShare: Double, stepSize: Double, seed: UInt64) {
             self.players = players
             self.npcs = npcs
@@ -90,7 +93,7 @@ public final class LoadGenerator {
     public init(settings: Settings, grid: Grid, coordinator endpoint: String) throws {
         self.settings = settings
         self.grid = grid
-        context = try Context()
+        context = try KeyRing.context(keysFolder: settings.keys, presenting: Role.client.rawValue, serving: false)
         coordinator = try CoordinatorLink(context: context, endpoints: endpoint, name: "soak-map:\(getpid())")
         random = SeededRandom(seed: settings.seed)
         let total = settings.players + settings.npcs

@@ -84,6 +84,11 @@ public nonisolated enum Cellcluster_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Case
   /// Retryable at redirect_endpoint: this coordinator stands by; redirect_worker names the leader
   /// (empty while none leads). A standby answers GetShardMap itself.
   case notLeader // = 15
+
+  /// The sender's key (CURVE, see "Keys and roles" in the README) has a role that may not send
+  /// this message: clients send game requests only; workers also handoff, activation, heartbeat
+  /// and membership messages; operators also scale, drain, audit and status. Not retryable.
+  case permissionDenied // = 16
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -108,6 +113,7 @@ public nonisolated enum Cellcluster_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Case
     case 13: self = .internal
     case 14: self = .overloaded
     case 15: self = .notLeader
+    case 16: self = .permissionDenied
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -130,6 +136,7 @@ public nonisolated enum Cellcluster_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Case
     case .internal: return 13
     case .overloaded: return 14
     case .notLeader: return 15
+    case .permissionDenied: return 16
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -152,6 +159,7 @@ public nonisolated enum Cellcluster_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Case
     .internal,
     .overloaded,
     .notLeader,
+    .permissionDenied,
   ]
 
 }
@@ -266,6 +274,8 @@ public nonisolated struct Cellcluster_V1_Envelope: @unchecked Sendable {
   }
 
   /// Who sent it: "client:<name>", "worker:<id>" or "coordinator". For logs and routing.
+  /// With CURVE on, a worker or coordinator puts the name of the sender's authenticated key in front
+  /// ("<key name>/<sender>") for request ids and logs: a client cannot reach another key's requests.
   public var sender: String {
     get {_storage._sender}
     set {_uniqueStorage()._sender = newValue}
@@ -1371,7 +1381,7 @@ public nonisolated struct Cellcluster_V1_AuditReply: Sendable {
 fileprivate nonisolated let _protobuf_package = "cellcluster.v1"
 
 nonisolated extension Cellcluster_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OK\0\u{1}MALFORMED_FRAME\0\u{1}UNSUPPORTED_VERSION\0\u{1}INVALID_ARGUMENT\0\u{1}UNKNOWN_CELL\0\u{1}UNKNOWN_ENTITY\0\u{1}WRONG_WORKER\0\u{1}HANDOFF_IN_PROGRESS\0\u{1}QUEUE_FULL\0\u{1}STORAGE_UNAVAILABLE\0\u{1}STALE_EPOCH\0\u{1}ALREADY_EXISTS\0\u{1}SHUTTING_DOWN\0\u{1}INTERNAL\0\u{1}OVERLOADED\0\u{1}NOT_LEADER\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OK\0\u{1}MALFORMED_FRAME\0\u{1}UNSUPPORTED_VERSION\0\u{1}INVALID_ARGUMENT\0\u{1}UNKNOWN_CELL\0\u{1}UNKNOWN_ENTITY\0\u{1}WRONG_WORKER\0\u{1}HANDOFF_IN_PROGRESS\0\u{1}QUEUE_FULL\0\u{1}STORAGE_UNAVAILABLE\0\u{1}STALE_EPOCH\0\u{1}ALREADY_EXISTS\0\u{1}SHUTTING_DOWN\0\u{1}INTERNAL\0\u{1}OVERLOADED\0\u{1}NOT_LEADER\0\u{1}PERMISSION_DENIED\0")
 }
 
 nonisolated extension Cellcluster_V1_EntityKind: SwiftProtobuf._ProtoNameProviding {

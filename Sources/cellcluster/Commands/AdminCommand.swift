@@ -2,6 +2,7 @@ import ArgumentParser
 import Client
 import Config
 import Foundation
+import Security
 import Wire
 import ZeroMQ
 
@@ -19,7 +20,7 @@ struct AdminCommand: ParsableCommand {
 
         func send(_ body: Envelope.OneOf_Body) throws {
             let s = try settings.load()
-            let link = try CoordinatorLink(context: try Context(), endpoints: coordinator ?? s.coordinator.endpoints.joined(separator: ","), name: "admin:\(getpid())")
+            let link = try CoordinatorLink(context: try settings.context(s, defaultKey: .operator), endpoints: coordinator ?? s.coordinator.endpoints.joined(separator: ","), name: "admin:\(getpid())")
             var answer: Envelope?
             for _ in 0..<(2 * link.endpoints.count) where answer == nil {
                 answer = try link.call(body, timeout: .seconds(5))

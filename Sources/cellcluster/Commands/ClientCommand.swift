@@ -1,6 +1,7 @@
 import ArgumentParser
 import Client
 import Foundation
+import Security
 import Wire
 import WorldCore
 import ZeroMQ
@@ -32,11 +33,11 @@ struct ClientCommand: ParsableCommand {
 
         /// Sends to the worker given, or to the owner of `cell` through the coordinator's map.
         func call(_ body: Envelope.OneOf_Body, cell: CellID) throws -> Cellcluster_V1_Reply {
-            let context = try Context()
+            let s = try settings.load()
+            let context = try settings.context(s, defaultKey: .client)
             if let endpoint {
                 return try CellClient(context: context, endpoint: endpoint).call(body, timeout: wait)
             }
-            let s = try settings.load()
             let grid = try Grid(width: s.world.width, height: s.world.height, cellSize: s.world.cellSize)
             return try ClusterClient(context: context, coordinator: coordinator!, grid: grid).call(body, cell: cell)
         }

@@ -73,7 +73,8 @@ struct SoakCommand: ParsableCommand {
         let grid = try Grid(width: s.world.width, height: s.world.height, cellSize: s.world.cellSize)
         let reportDir = URL(fileURLWithPath: report)
         try FileManager.default.createDirectory(at: reportDir, withIntermediateDirectories: true)
-        let load = LoadGenerator.Settings(players: players, npcs: npcs ?? players / 10, rateHz: rate, actionShare: actions, stepSize: step, seed: seed)
+        var load = LoadGenerator.Settings(players: players, npcs: npcs ?? players / 10, rateHz: rate, actionShare: actions, stepSize: step, seed: seed)
+        load.keys = s.security.keys
         let options = SoakRun.Options(
             duration: try Self.seconds(duration), load: load, workers: workers, faults: try parsedFaults(), faultEvery: faultEvery,
             auditEvery: auditEvery, runDir: URL(fileURLWithPath: runDir ?? reportDir.appendingPathComponent("cluster").path),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Client
 import Config
 import Foundation
+import Security
 import WorldCore
 import ZeroMQ
 
@@ -19,7 +20,7 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let s = try settings.load()
         let grid = try Grid(width: s.world.width, height: s.world.height, cellSize: s.world.cellSize)
-        let client = try ClusterClient(context: try Context(), coordinator: coordinator ?? s.coordinator.endpoints.joined(separator: ","), grid: grid)
+        let client = try ClusterClient(context: try settings.context(s, defaultKey: .operator), coordinator: coordinator ?? s.coordinator.endpoints.joined(separator: ","), grid: grid)
         let statuses = try client.workerStatuses()
         let map = client.map!
         print("shard map epoch \(map.epoch): \(map.columns) x \(map.rows) cells on a Hilbert curve, \(map.workers.count) workers")

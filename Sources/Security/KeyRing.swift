@@ -1,0 +1,68 @@
+import Foundation
+import ZeroMQ
+
+/// The keys one process uses, read from a key folder (`security.keys`):
+/// - `worker.key_secret` is the cluster's own key: the coordinator and the workers serve with it and
+///   present it to each other; its public half, `worker.key`, is the server key everyone connects to;
+/// - every `*.key` file in the folder is a key that is let in, with the role its file names;
+/// - a client presents its own `NAME.key_secret` (the CLI: `client` or `operator`, or `--key`).
+public struct KeyRing: Sendable {
+    /// The file name (without `.key`) of the cluster's own key.
+    public static let clusterKeyName = "worker"
+
+    public let folder: String
+    /// This process's keys and the server key.
+    public let curve: CurveSetup
+    /// The key this process presents.
+    public let own: KeyFile
+    /// Public key (Z85) → who it is, for every key let in.
+    public let known: [String: KeyIdentity]
+
+    /// Loads the folder for a process that presents `NAME.key_secret` (or the secret file at a path).
+    /// - Throws: `SecurityError` naming the file at fault.
+    public static func load(folder: String, presenting key: String) throws(SecurityError) -> KeyRing {
+        var known: [String: KeyIdentity] = [:]
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".key") }.sorted()
+        } catch {
+            throw SecurityError(path: folder, "cannot read the key folder (security.keys): \(error.localizedDescription)")
+        }
+        for name in names {
+            let file = try KeyFile.read("\(folder)/\(name)")
+            known[file.publicKey] = KeyIdentity(role: file.role, name: file.name)
+        }
+        let server = try KeyFile.read("\(folder)/\(clusterKeyName).key")
+        guard server.role == .worker else {
+            throw SecurityError(path: "\(folder)/\(clusterKeyName).key", "the cluster's key must have role worker, not \(server.role.rawValue)")
+        }
+        let ownPath = key.contains("/") ? key : "\(folder)/\(key).key_secret"
+        let own = try KeyFile.read(ownPath)
+        guard let pair = own.pair else { throw SecurityError(path: ownPath, "holds no secret-key: give the .key_secret file") }
+        return KeyRing(folder: folder, curve: CurveSetup(own: pair, serverKey: server.publicKey), own: own, known: known)
+    }
+
+    /// The ZAP handler's answer for a public key: "role/name", or nil for a key not in the folder.
+    public var authorize: @Sendable (String) -> String? {
+        let known = self.known
+        return { known[$0]?.userID }
+    }
+
+    /// A context whose sockets all use CURVE with these keys; with `serving`, its ZAP handler lets
+    /// in only the folder's keys (call before binding anything).
+    /// - Throws: `ZMQError` from libzmq.
+    public func context(serving: Bool) throws(ZMQError) -> Context {
+        let context = try Context(curve: curve)
+        if serving { try context.authenticate(authorize) }
+        return context
+    }
+}
+
+extension KeyRing {
+    /// The context for a process given `keysFolder` (`security.keys`; empty: plain sockets).
+    /// - Throws: `SecurityError` for unusable keys, or `ZMQError`.
+    public static func context(keysFolder: String, presenting key: String, serving: Bool) throws -> Context {
+        if keysFolder.isEmpty { return try Context() }
+        return try load(folder: keysFolder, presenting: key).context(serving: serving)
+    }
+}
