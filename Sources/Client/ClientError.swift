@@ -13,7 +13,7 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case let .timeout(id, attempts, endpoint):
-            "request \(id) got no reply from \(endpoint) after \(attempts) attempt(s)"
+            "request \(id) got no reply from \(endpoint) after \(attempts) attempt(s) (a cluster with CURVE answers only known keys: give its key folder with CELLCLUSTER_KEYS or --set security.keys)"
         case let .transport(error):
             "transport: \(error)"
         case let .rejected(code, message):

@@ -20,9 +20,12 @@ public struct ClusterSettings: Sendable, Equatable {
 /// its handshake only with a key found in that folder, and may send only what its key's role allows
 /// (see `cellcluster keys generate` and the README's "Keys and roles").
 public struct SecuritySettings: Sendable, Equatable {
-    /// The folder of key files; empty: CURVE off, any peer that connects is served.
-    /// CELLCLUSTER_KEYS overrides it.
+    /// The folder of key files; empty or `none`: CURVE off, any peer that connects is served.
+    /// CELLCLUSTER_KEYS overrides it. (`scripts/cluster up` makes a key set unless it is set.)
     public var keys = ""
+
+    /// The key folder, or nil when CURVE is off.
+    public var folder: String? { keys.isEmpty || keys == "none" ? nil : keys }
 }
 
 /// What one request may carry. A request over a limit is refused with INVALID_ARGUMENT naming

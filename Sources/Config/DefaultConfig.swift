@@ -78,8 +78,9 @@ limits:                  # a request over one is refused with INVALID_ARGUMENT n
   max_cell_state_keys: 1024
 
 security:
-  keys: ""               # folder of CURVE key files (cellcluster keys generate); "" : no CURVE, anyone who connects is served.
-                         # CELLCLUSTER_KEYS overrides it; scripts/cluster up makes and uses <run folder>/keys
+  keys: ""               # folder of CURVE key files (cellcluster keys generate); "" or none: no CURVE, anyone who
+                         # connects is served. CELLCLUSTER_KEYS overrides it. scripts/cluster up, when it is "",
+                         # makes a key set in <run folder>/keys and uses it
 
 """#
 }

@@ -6,7 +6,7 @@ import Foundation
 public final class PrivatePostgres {
     public let directory: String
     public private(set) var port: Int = 0
-    /// Another address it listens on (and whose subnet it trusts), e.g. a namespace link's.
+    /// Another address it listens on (and whose subnet it lets in with the password), e.g. a namespace link's.
     public let extraListen: String?
     /// scripts/pg.
     let script: String
@@ -27,8 +27,22 @@ public final class PrivatePostgres {
         extraListen = nil
     }
 
+    /// What a process needs to reach this server (its password through its pgpass file).
     public var environment: [String: String] {
-        ["PGHOST": "127.0.0.1", "PGPORT": String(port), "PGUSER": "cellcluster", "PGDATABASE": "cellcluster"]
+        var env = ["PGHOST": "127.0.0.1", "PGPORT": String(port), "PGUSER": "cellcluster", "PGDATABASE": "cellcluster"]
+        if FileManager.default.fileExists(atPath: passFile) { env["PGPASSFILE"] = passFile }
+        return env
+    }
+
+    /// The pgpass file scripts/pg wrote with the server's generated password.
+    public var passFile: String { directory + "/pgpass" }
+
+    /// The server's password (scram-sha-256), for a connection made in this process; nil for a
+    /// server made before passwords.
+    public var password: String? {
+        guard let text = try? String(contentsOfFile: passFile, encoding: .utf8),
+            let line = text.split(separator: "\n").first else { return nil }
+        return line.split(separator: ":", maxSplits: 4, omittingEmptySubsequences: false).last.map(String.init)
     }
 
     /// Starts (or restarts, on the same port when free) the server.

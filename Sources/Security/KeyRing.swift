@@ -59,10 +59,10 @@ public struct KeyRing: Sendable {
 }
 
 extension KeyRing {
-    /// The context for a process given `keysFolder` (`security.keys`; empty: plain sockets).
+    /// The context for a process given `keysFolder` (`security.keys`; nil: plain sockets).
     /// - Throws: `SecurityError` for unusable keys, or `ZMQError`.
-    public static func context(keysFolder: String, presenting key: String, serving: Bool) throws -> Context {
-        if keysFolder.isEmpty { return try Context() }
+    public static func context(keysFolder: String?, presenting key: String, serving: Bool) throws -> Context {
+        guard let keysFolder, !keysFolder.isEmpty else { return try Context() }
         return try load(folder: keysFolder, presenting: key).context(serving: serving)
     }
 }

@@ -25,6 +25,7 @@ import TestSupport
             var p = try TestDatabase.parameters()
             p.host = "127.0.0.1"
             p.port = pg.port
+            p.password = pg.password
             p.user = "cellcluster"
             p.database = "cellcluster"
             return try Connection(p).query(sql).int64(0, 0)

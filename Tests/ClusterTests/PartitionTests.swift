@@ -123,6 +123,7 @@ extension Elastic {
         var parameters = try TestDatabase.parameters(database: database)
         parameters.host = "127.0.0.1"
         parameters.port = pg.port
+        parameters.password = pg.password
         let connection = try Connection(parameters)
         defer { connection.close() }
         let r = try connection.query("SELECT (position->>'x')::float8, (position->>'y')::float8 FROM entity_states WHERE entity_id = 91")

@@ -75,8 +75,8 @@ public final class CoordinatorNode {
         maps = MapStore(connection: connection)
         leases = LeaseTable(connection: connection)
         rebalancer = Rebalancer(settings: .init(maxCellsPerRound: settings.rebalance.maxCellsPerRound, threshold: settings.rebalance.threshold))
-        context = try KeyRing.context(keysFolder: settings.security.keys, presenting: KeyRing.clusterKeyName, serving: true)
-        gate = Gate(enforcing: !settings.security.keys.isEmpty)
+        context = try KeyRing.context(keysFolder: settings.security.folder, presenting: KeyRing.clusterKeyName, serving: true)
+        gate = Gate(enforcing: settings.security.folder != nil)
         router = try Socket(context, .router)
         try router.setMaximumMessageSize(Int64(WireFormat.maxFrameBytes))  // workers' heartbeats carry every cell's load
         endpoint = try router.bind(bind ?? settings.coordinator.endpoint)

@@ -169,8 +169,8 @@ public final class WorkerNode {
         var shard = Shard(settings: try settings.shardSettings(), firstSequence: stored &+ 1)
         shard.epoch = options.epoch
         self.shard = shard
-        context = try KeyRing.context(keysFolder: settings.security.keys, presenting: KeyRing.clusterKeyName, serving: true)
-        gate = Gate(enforcing: !settings.security.keys.isEmpty)
+        context = try KeyRing.context(keysFolder: settings.security.folder, presenting: KeyRing.clusterKeyName, serving: true)
+        gate = Gate(enforcing: settings.security.folder != nil)
         router = try Socket(context, .router)
         try router.setRouterMandatory(true)
         try router.setSendHighWaterMark(100_000)

@@ -74,7 +74,7 @@ struct SoakCommand: ParsableCommand {
         let reportDir = URL(fileURLWithPath: report)
         try FileManager.default.createDirectory(at: reportDir, withIntermediateDirectories: true)
         var load = LoadGenerator.Settings(players: players, npcs: npcs ?? players / 10, rateHz: rate, actionShare: actions, stepSize: step, seed: seed)
-        load.keys = s.security.keys
+        load.keys = s.security.folder ?? ""
         let options = SoakRun.Options(
             duration: try Self.seconds(duration), load: load, workers: workers, faults: try parsedFaults(), faultEvery: faultEvery,
             auditEvery: auditEvery, runDir: URL(fileURLWithPath: runDir ?? reportDir.appendingPathComponent("cluster").path),

@@ -25,6 +25,6 @@ struct SettingsOptions: ParsableArguments {
     /// A ZeroMQ context for a command that connects: CURVE with `--key` (or `defaultKey`) from
     /// security.keys, or plain sockets when security.keys is not set.
     func context(_ settings: ClusterSettings, defaultKey: Role) throws -> Context {
-        try KeyRing.context(keysFolder: settings.security.keys, presenting: key ?? defaultKey.rawValue, serving: false)
+        try KeyRing.context(keysFolder: settings.security.folder, presenting: key ?? defaultKey.rawValue, serving: false)
     }
 }
