@@ -85,6 +85,11 @@ let package = Package(
             ]
         ),
 
+        // libFuzzer targets (scripts/fuzz): the wire decoder, and the worker core under requests
+        // from every role; the driver replays a corpus in an ordinary build.
+        .target(name: "Fuzzing", dependencies: ["Security", "Wire", "WorldCore"]),
+        .executableTarget(name: "cellcluster-fuzz", dependencies: ["Fuzzing"]),
+
         // The single executable: subcommands parse arguments and wire things up.
         .executableTarget(
             name: "cellcluster",
@@ -103,6 +108,7 @@ let package = Package(
         ),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "Wire", "ZeroMQ"]),
+        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Wire"]),
         .testTarget(name: "WorldCoreTests", dependencies: ["WorldCore"]),
         .testTarget(name: "SoakTests", dependencies: ["Soak", "TestSupport", "WorldCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Postgres", "TestSupport"]),

@@ -3,8 +3,8 @@ import ProcessKit
 extension ProcessCluster {
     /// A benchmark's cluster: a coordinator and `count` workers of this very executable, logging
     /// warnings only, output kept in memory; stopped by their PIDs when the benchmark ends.
-    static func forBenchmark(workers count: Int, environment: [String: String]) throws -> ProcessCluster {
-        var options = Options(workers: count, environment: environment)
+    static func forBenchmark(workers count: Int, environment: [String: String], settings: [String] = []) throws -> ProcessCluster {
+        var options = Options(workers: count, settings: settings, environment: environment)
         options.logLevel = "warning"
         options.readyTimeout = .seconds(60)
         return try ProcessCluster(options)

@@ -4,35 +4,60 @@ import Foundation
 import ProcessKit
 import Synchronization
 import Postgres
+import Security
 import Wire
 import WorldCore
 import ZeroMQ
 
-/// Moves through the client library into a 2-worker cluster, next to a raw ZeroMQ round trip.
+/// Moves through the client library into a 2-worker cluster, next to a raw ZeroMQ round trip;
+/// each twice in the same run: plain sockets, then CURVE (every socket encrypted and
+/// authenticated, a ZAP handler in every server), with the ratios between the two.
 public enum EndToEndBench {
     public static func run(_ parameters: ConnectionParameters, requests: Int, players: Int = 200) throws -> BenchReport {
         var report = BenchReport(benchmark: "e2e", parameters: ["requests": "\(requests)", "players": "\(players)", "workers": "2"])
-        let (rawRate, rawLatency) = try rawRoundTrip(count: requests)
-        report.add("raw ZeroMQ round trip (DEALER to ROUTER echo, loopback TCP), one in flight", rawRate, "round trips/s")
-        report.add("raw ZeroMQ round trip p50", rawLatency.p50, "µs")
-        report.add("raw ZeroMQ round trip p99", rawLatency.p99, "µs")
-
-        return try withScratchDatabase(parameters, prefix: "cellcluster_e2e") { scratch in
-            try cluster(scratch, requests: requests, players: players, rawP50: rawLatency.p50, report: report)
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("cellcluster-bench-keys-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: keys) }
+        for role in [Role.worker, .client, .operator] { try KeyFile.generate(name: role.rawValue, role: role).write(to: keys, replace: true) }
+        var figures: [Figures] = []
+        for folder in [nil, keys] {
+            let mode = folder == nil ? "[plain]" : "[CURVE]"
+            let ring = try folder.map { try KeyRing.load(folder: $0, presenting: "client") }
+            let (rawRate, rawLatency) = try rawRoundTrip(count: requests, curve: ring?.curve)
+            report.add("\(mode) raw ZeroMQ round trip (DEALER to ROUTER echo, loopback TCP), one in flight", rawRate, "round trips/s")
+            report.add("\(mode) raw ZeroMQ round trip p50", rawLatency.p50, "µs")
+            report.add("\(mode) raw ZeroMQ round trip p99", rawLatency.p99, "µs")
+            var result = try withScratchDatabase(parameters, prefix: "cellcluster_e2e") { scratch in
+                try cluster(scratch, requests: requests, players: players, rawP50: rawLatency.p50, keys: folder, mode: mode, report: &report)
+            }
+            result.rawRate = rawRate
+            figures.append(result)
         }
+        let (plain, curve) = (figures[0], figures[1])
+        report.ratio("CURVE / plain: raw round trips/s", curve.rawRate / plain.rawRate)
+        report.ratio("CURVE / plain: moves/s, one in flight", curve.sequentialRate / plain.sequentialRate)
+        report.ratio("CURVE / plain: move p50", curve.moveP50 / plain.moveP50)
+        report.ratio("CURVE / plain: moves/s, 64 in flight per worker", curve.pipelinedRate / plain.pipelinedRate)
+        report.ratio("CURVE / plain: handoffs/s", curve.handoffRate / plain.handoffRate)
+        return report
     }
 
-    private static func cluster(_ parameters: ConnectionParameters, requests: Int, players: Int, rawP50: Double, report: BenchReport) throws -> BenchReport {
-        var report = report
+    /// The figures compared between plain and CURVE.
+    struct Figures {
+        var rawRate = 0.0, sequentialRate = 0.0, moveP50 = 0.0, pipelinedRate = 0.0, handoffRate = 0.0
+    }
+
+    private static func cluster(_ parameters: ConnectionParameters, requests: Int, players: Int, rawP50: Double, keys: String?,
+                                mode: String, report: inout BenchReport) throws -> Figures {
+        var figures = Figures()
         var env = ["PGDATABASE": parameters.database ?? ""]
         if let host = parameters.host { env["PGHOST"] = host }
         if let port = parameters.port { env["PGPORT"] = String(port) }
         if let user = parameters.user { env["PGUSER"] = user }
-        let cluster = try ProcessCluster.forBenchmark(workers: 2, environment: env)
+        let cluster = try ProcessCluster.forBenchmark(workers: 2, environment: env, settings: keys.map { ["security.keys=\($0)"] } ?? [])
         defer { cluster.stopAll(timeout: .seconds(30)) }
 
         let grid = try Grid(width: 4096, height: 4096, cellSize: 64)
-        let context = try Context()
+        let context = try KeyRing.context(keysFolder: keys, presenting: Role.client.rawValue, serving: false)
         let client = try ClusterClient(context: context, coordinator: cluster.coordinatorEndpoint, grid: grid)
         try client.refreshMap()
         let partition = try client.map!.partitionMap(grid: grid)
@@ -64,10 +89,12 @@ public enum EndToEndBench {
             }
         }
         let lat = Percentiles(latencies)
-        report.add("moves through the client library, one in flight", Double(requests) / sequential.seconds, "moves/s")
-        report.add("move latency p50", lat.p50, "µs")
-        report.add("move latency p99", lat.p99, "µs")
-        report.ratio("move p50 / raw ZeroMQ round trip p50", lat.p50 / rawP50)
+        report.add("\(mode) moves through the client library, one in flight", Double(requests) / sequential.seconds, "moves/s")
+        report.add("\(mode) move latency p50", lat.p50, "µs")
+        report.add("\(mode) move latency p99", lat.p99, "µs")
+        report.ratio("\(mode) move p50 / raw ZeroMQ round trip p50", lat.p50 / rawP50)
+        figures.sequentialRate = Double(requests) / sequential.seconds
+        figures.moveP50 = lat.p50
 
         // Many in flight: throughput, 64 outstanding per worker.
         var clients: [(CellClient, [(EntityID, Position, CellID)])] = []
@@ -95,7 +122,8 @@ public enum EndToEndBench {
                 }
             }
         }
-        report.add("moves through the client library, \(window) in flight per worker", Double(received) / pipelined.seconds, "moves/s")
+        report.add("\(mode) moves through the client library, \(window) in flight per worker", Double(received) / pipelined.seconds, "moves/s")
+        figures.pipelinedRate = Double(received) / pipelined.seconds
         // Cross-shard handoffs: one player walking back and forth over the border, one move in flight.
         var border: (CellID, CellID)?
         for c in 0..<Int64(grid.cellCount) where border == nil {
@@ -121,15 +149,18 @@ public enum EndToEndBench {
             }
         }
         let hl = Percentiles(handoffLatencies)
-        report.add("cross-shard handoffs (a move into the other worker's cell), one in flight", Double(handoffs) / handoffTime.seconds, "handoffs/s")
-        report.add("handoff move latency p50", hl.p50, "µs")
-        report.add("handoff move latency p99", hl.p99, "µs")
-        return report
+        report.add("\(mode) cross-shard handoffs (a move into the other worker's cell), one in flight", Double(handoffs) / handoffTime.seconds, "handoffs/s")
+        report.add("\(mode) handoff move latency p50", hl.p50, "µs")
+        report.add("\(mode) handoff move latency p99", hl.p99, "µs")
+        figures.handoffRate = Double(handoffs) / handoffTime.seconds
+        return figures
     }
 
     /// Sequential round trips of a 64-byte frame to an echoing ROUTER on a thread of its own.
-    static func rawRoundTrip(count: Int) throws -> (Double, Percentiles) {
-        let context = try Context()
+    static func rawRoundTrip(count: Int, curve: CurveSetup? = nil) throws -> (Double, Percentiles) {
+        // With CURVE: the echo serves with the client's own key pair and lets that key in.
+        let context = try Context(curve: curve.map { CurveSetup(own: $0.own, serverKey: $0.own.publicKey) })
+        if let own = curve?.own.publicKey { try context.authenticate { $0 == own ? "client/bench" : nil } }
         let echo = try Socket(context, .router)
         let endpoint = try echo.bind("tcp://127.0.0.1:0")
         let box = SocketBox(echo)

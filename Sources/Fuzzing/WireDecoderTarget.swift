@@ -1,0 +1,39 @@
+import Wire
+import WorldCore
+
+/// libFuzzer target 1: any bytes as a frame off the wire. Decoding either fails with a `WireError`
+/// (whose reply and text are built, as a worker builds them) or yields an envelope that encodes
+/// and decodes to itself and maps to domain values without trapping.
+public enum WireDecoderTarget {
+    static let grid = try! Grid(width: 4096, height: 4096, cellSize: 64)
+
+    public static func run(_ bytes: [UInt8]) {
+        let envelope: Envelope
+        do {
+            envelope = try WireFormat.decode(bytes)
+        } catch {
+            let reply = Envelope.errorReply(for: error, sender: "fuzz")
+            precondition(!WireFormat.encode(reply).isEmpty, "an error reply always encodes")
+            _ = error.description
+            return
+        }
+        let again: Envelope
+        do {
+            again = try WireFormat.decode(WireFormat.encode(envelope))
+        } catch {
+            preconditionFailure("a decoded envelope does not decode again after encoding: \(error)")
+        }
+        precondition(again == envelope, "encode(decode(x)) changed the envelope")
+        switch envelope.body {
+        case .spawnEntity(let spawn)?: _ = try? spawn.newEntity()
+        case .handoffOffer(let offer)?:
+            _ = try? offer.entity.entity()
+            for event in offer.pendingEvents { _ = try? event.queuedEvent(cell: CellID(0)) }
+        case .shardMap(let map)?: _ = try? map.partitionMap(grid: grid)
+        case .statusReply(let status)?: _ = try? status.map.partitionMap(grid: grid)
+        case .reply(let reply)?:
+            if case .entity(let state)? = reply.result { _ = try? state.entity() }
+        default: break
+        }
+    }
+}
