@@ -47,7 +47,11 @@ public final class ChildProcess: Sendable {
             process.executableURL = executable
             process.arguments = arguments
         }
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // A cluster's key folder is given to its processes explicitly (--set security.keys), never
+        // inherited from a shell that exported CELLCLUSTER_KEYS for its own client.
+        var inherited = ProcessInfo.processInfo.environment
+        inherited["CELLCLUSTER_KEYS"] = nil
+        process.environment = inherited.merging(environment) { $1 }
         self.process = process
         switch output {
         case .memory:

@@ -10,7 +10,8 @@ import TestSupport
 
 /// A cluster with CURVE on, against real processes: strangers (a plain socket, an unknown CURVE
 /// key) get no answer from the coordinator or a worker; a client key is refused what only
-/// operators may do; the operator key does it; clients are served throughout.
+/// operators may do (through the client library and the CLI); the operator key does it (status,
+/// audit, scale, a drain); clients are served throughout.
 @Suite(.serialized, .enabled(if: Context.has("curve"), "libzmq was built without CURVE"))
 struct SecurityClusterTests {
     /// The answer to one request within `wait`, or nil.
@@ -75,12 +76,21 @@ struct SecurityClusterTests {
             guard case .auditReply? = audit?.body else { Issue.record("no audit for the operator: \(String(describing: audit))"); return }
             #expect(Self.code(try Self.ask(operatorContext, coordinator, .scaleRequest(.with { $0.workers = 2 }), wait: .seconds(5))) == .ok)
 
+            // The CLI: a client key is refused scale with the reason; the operator key drains w2,
+            // which hands its cells to w1 and exits while the players walk on.
+            let refused = try cluster.run(["admin", "scale", "3", "--coordinator", coordinator, "--key", "client"])
+            #expect(refused.status != 0 && refused.stdout.contains("may not send scale_request"), "\(refused.stdout) \(refused.stderr)")
+            let drain = try cluster.run(["admin", "drain", "w2", "--coordinator", coordinator])
+            #expect(drain.status == 0, "\(drain.stdout) \(drain.stderr)")
+            let drained = walkers.walk(until: { cluster.worker("w2")?.isRunning == false }, limit: .seconds(60))
+            #expect(drained, "w2 did not exit after the operator's drain")
+
             // Every player is still served and answers where it was last put.
             walkers.step()
             #expect(walkers.positions.count == 6)
-            #expect(walkers.failures.isEmpty, "\(walkers.failures)")
+            #expect(walkers.failures.isEmpty, "\(walkers.failures.prefix(5))")
             #expect(walkers.mismatches().isEmpty, "\(walkers.mismatches())")
-            #expect(cluster.liveWorkers == ["w1", "w2"])
+            #expect(cluster.liveWorkers == ["w1"])
         }
     }
 }

@@ -36,6 +36,14 @@ import Testing
         #expect(s.postgres.database == "world")
     }
 
+    @Test func theKeysFolderComesFromTheEnvironmentAndNoneTurnsCurveOff() throws {
+        let fromEnv = try ClusterSettings.load(yaml: "security: {keys: /etc/cc}", source: "t", environment: ["CELLCLUSTER_KEYS": "/run/keys"])
+        #expect(fromEnv.security.folder == "/run/keys")
+        #expect(try ClusterSettings.load(yaml: "security: {keys: none}", source: "t").security.folder == nil)
+        #expect(try ClusterSettings.load(yaml: "", source: "t").security.folder == nil)
+        #expect(try ClusterSettings.load(yaml: "postgres: {sslmode: require}", source: "t").postgres.sslmode == "require")
+    }
+
     @Test func aBadEnvironmentValueNamesTheKey() throws {
         let error = try #require(throws: ConfigError.self) {
             try ClusterSettings.load(yaml: "", source: "t", environment: ["PGPORT": "abc"])

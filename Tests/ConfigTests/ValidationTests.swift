@@ -19,6 +19,8 @@ import Testing
         ("postgres: {port: 70000}", "postgres.port"),
         ("postgres: {password: hunter2}", "postgres.password"),
         ("postgres: {host: ''}", "postgres.host"),
+        ("postgres: {sslmode: always}", "postgres.sslmode"),
+        ("security: {key: x}", "security.key"),
         ("checkpoint: {mode: fast}", "checkpoint.mode"),
         ("checkpoint: {batch_size: 0}", "checkpoint.batch_size"),
         ("checkpoint: {retry_initial_ms: 500, retry_max_ms: 100}", "checkpoint.retry_max_ms"),

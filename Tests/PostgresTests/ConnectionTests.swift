@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TestSupport
 @testable import Postgres
@@ -32,6 +33,20 @@ import TestSupport
         #expect(error.isConnectionProblem)
         try victim.reset()
         #expect(try victim.query("SELECT 1").int64(0, 0) == 1)
+    }
+
+    @Test func theServerWantsThePasswordAndSslmodeReachesLibpq() throws {
+        var p = try TestDatabase.parameters()
+        p.sslmode = "require"  // the private server speaks no TLS: libpq must refuse to go on
+        let tls = #expect(throws: PQError.self) { try Connection(p) }
+        #expect(tls?.description.contains("SSL") == true)
+        p.sslmode = "disable"
+        #expect(try Connection(p).query("SELECT 1").int64(0, 0) == 1)
+        if ProcessInfo.processInfo.environment["PGPASSFILE"] != nil {  // scripts/pg's scram-sha-256 server
+            p.password = "not-the-password"
+            let refused = #expect(throws: PQError.self) { try Connection(p) }
+            #expect(refused?.description.contains("password authentication failed") == true)
+        }
     }
 
     @Test func parametersNeverContainAConcatenatedString() {

@@ -78,7 +78,7 @@ struct SoakCommand: ParsableCommand {
         let options = SoakRun.Options(
             duration: try Self.seconds(duration), load: load, workers: workers, faults: try parsedFaults(), faultEvery: faultEvery,
             auditEvery: auditEvery, runDir: URL(fileURLWithPath: runDir ?? reportDir.appendingPathComponent("cluster").path),
-            pgDir: pgDir, pgScript: pgScript, sets: settings.overrides, grid: grid,
+            pgDir: pgDir, pgScript: pgScript, sets: settings.overrides + (s.security.folder.map { ["security.keys=\($0)"] } ?? []), grid: grid,
             postgres: s.postgres.connectionParameters(application: "cellcluster-soak"), leaseMs: s.leases.leaseMs)
         let result = try SoakRun(options: options).run(stop: { Shutdown.isRequested }) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         try result.json().write(to: reportDir.appendingPathComponent("report.json"))
