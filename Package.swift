@@ -87,7 +87,7 @@ let package = Package(
 
         // libFuzzer targets (scripts/fuzz): the wire decoder, and the worker core under requests
         // from every role; the driver replays a corpus in an ordinary build.
-        .target(name: "Fuzzing", dependencies: ["Security", "Wire", "WorldCore"]),
+        .target(name: "Fuzzing", dependencies: ["Security", "Wire", "WorldCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(name: "cellcluster-fuzz", dependencies: ["Fuzzing"]),
 
         // The single executable: subcommands parse arguments and wire things up.

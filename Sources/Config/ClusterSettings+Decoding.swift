@@ -61,6 +61,23 @@ extension WorkerSettings {
     init(_ s: Section) {
         count = s.int("count", default: count, in: 1...256)
         bind = s.string("bind", default: bind, check: endpointProblem)
+        var advertiseRefused = false
+        advertise = s.string("advertise", default: advertise) { text in
+            let problem: String? = if text.isEmpty {
+                nil
+            } else if !text.hasPrefix("tcp://") || text.count <= 6 {
+                "expected tcp://host or tcp://host:port, got \"\(text)\""
+            } else if WorkerSettings.isWildcard(text.contains(":", after: 6) ? text : text + ":0") {
+                "must name a host peers can reach, not a wildcard"
+            } else {
+                nil
+            }
+            advertiseRefused = problem != nil
+            return problem
+        }
+        if advertise.isEmpty && !advertiseRefused && WorkerSettings.isWildcard(bind) {
+            s.problem("advertise", "is required when workers.bind is a wildcard (\(bind)): give the address peers and clients reach the workers at, e.g. tcp://10.0.0.5")
+        }
         s.finish()
     }
 }
@@ -176,4 +193,9 @@ extension LimitSettings {
         }
         s.finish()
     }
+}
+
+extension String {
+    /// Whether `character` occurs after the first `offset` characters.
+    func contains(_ character: Character, after offset: Int) -> Bool { dropFirst(offset).contains(character) }
 }

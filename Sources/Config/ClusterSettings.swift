@@ -92,6 +92,30 @@ public struct WorkerSettings: Sendable, Equatable {
     public var count = 2
     /// Where each worker binds; port 0 lets the system choose (the worker reports it when ready).
     public var bind = "tcp://127.0.0.1:0"
+    /// The address peers and clients use to reach a worker (`tcp://host`, or `tcp://host:port` for
+    /// a fixed port); empty: the bound address. Required when `bind` is a wildcard (`*`,
+    /// `0.0.0.0`, `[::]`), which no peer can connect to. `worker --advertise` overrides it.
+    public var advertise = ""
+
+    /// Whether a tcp endpoint's host is a wildcard (it binds every interface; nobody can connect to it).
+    public static func isWildcard(_ endpoint: String) -> Bool {
+        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return false }
+        let host = endpoint[endpoint.index(endpoint.startIndex, offsetBy: 6)..<colon]
+        return ["*", "0.0.0.0", "[::]", "::", "[*]"].contains(String(host))
+    }
+
+    /// The endpoint a worker bound at `bound` (with its real port) tells peers and clients:
+    /// `advertise`'s host, and its port unless it gives none (or 0), when the bound port is kept.
+    public static func advertised(bound: String, advertise: String) -> String {
+        guard !advertise.isEmpty, advertise.hasPrefix("tcp://"), bound.hasPrefix("tcp://"),
+            let boundColon = bound.lastIndex(of: ":") else { return advertise.isEmpty ? bound : advertise }
+        let boundPort = bound[bound.index(after: boundColon)...]
+        let rest = advertise.dropFirst("tcp://".count)
+        if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]"), let port = Int(rest[rest.index(after: colon)...]) {
+            return port == 0 ? "tcp://\(rest[..<colon]):\(boundPort)" : advertise
+        }
+        return "tcp://\(rest):\(boundPort)"
+    }
 }
 
 /// Where the cluster keeps its state. PGHOST, PGPORT, PGUSER and PGDATABASE override these, as with

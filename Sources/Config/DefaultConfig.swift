@@ -20,6 +20,8 @@ coordinator:
 workers:
   count: 2               # worker processes started by `scripts/cluster up`
   bind: tcp://127.0.0.1:0          # port 0: each worker gets a free port and reports it
+  advertise: ""                    # what peers and clients connect to (tcp://host[:port]); "": the bound address.
+                                   # Required when bind is a wildcard (tcp://*:0); worker --advertise overrides it
 
 postgres:
   # The password never sits here: use PGPASSWORD or ~/.pgpass.

@@ -44,6 +44,16 @@ import Testing
         #expect(try ClusterSettings.load(yaml: "postgres: {sslmode: require}", source: "t").postgres.sslmode == "require")
     }
 
+    @Test func aWorkerAdvertisesTheHostItIsGivenWithTheBoundPort() throws {
+        #expect(WorkerSettings.advertised(bound: "tcp://0.0.0.0:41234", advertise: "tcp://10.0.0.5") == "tcp://10.0.0.5:41234")
+        #expect(WorkerSettings.advertised(bound: "tcp://0.0.0.0:41234", advertise: "tcp://game-7.example:0") == "tcp://game-7.example:41234")
+        #expect(WorkerSettings.advertised(bound: "tcp://0.0.0.0:41234", advertise: "tcp://10.0.0.5:7000") == "tcp://10.0.0.5:7000")
+        #expect(WorkerSettings.advertised(bound: "tcp://127.0.0.1:5555", advertise: "") == "tcp://127.0.0.1:5555")
+        #expect(WorkerSettings.isWildcard("tcp://*:0") && WorkerSettings.isWildcard("tcp://0.0.0.0:1") && !WorkerSettings.isWildcard("tcp://127.0.0.1:0"))
+        let s = try ClusterSettings.load(yaml: "workers: {bind: 'tcp://*:0', advertise: 'tcp://10.0.0.5'}", source: "t")
+        #expect(s.workers.advertise == "tcp://10.0.0.5")
+    }
+
     @Test func aBadEnvironmentValueNamesTheKey() throws {
         let error = try #require(throws: ConfigError.self) {
             try ClusterSettings.load(yaml: "", source: "t", environment: ["PGPORT": "abc"])

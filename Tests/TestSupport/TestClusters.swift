@@ -8,12 +8,13 @@ public final class WorkerProcess: Sendable {
     public let database: String
 
     /// - Parameter settings: `--set` overrides, e.g. "checkpoint.interval_ms=600000".
-    public init(database: String, settings: [String] = [], id: String = "w1", environment: [String: String] = [:]) throws {
+    public init(database: String, settings: [String] = [], id: String = "w1", environment: [String: String] = [:],
+                bind: String = "tcp://127.0.0.1:0", extra: [String] = []) throws {
         self.database = database
         let env = environment.merging(["PGDATABASE": database]) { $1 }
         let migrate = try CommandRunner.run(["db", "migrate"], environment: env)
         guard migrate.status == 0 else { throw WorkerProcessError(message: "migrate failed: \(migrate.stderr)") }
-        var arguments = ["worker", "--id", id, "--bind", "tcp://127.0.0.1:0"]
+        var arguments = ["worker", "--id", id, "--bind", bind] + extra
         for s in settings { arguments += ["--set", s] }
         process = try ChildProcess(arguments, environment: env)
         do {

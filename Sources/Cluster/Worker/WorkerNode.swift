@@ -18,6 +18,8 @@ public final class WorkerNode {
         public var id: String
         /// Overrides `workers.bind`.
         public var bind: String?
+        /// Overrides `workers.advertise`.
+        public var advertise: String?
         /// The ownership epoch this worker writes under (a coordinator's map replaces it).
         public var epoch: UInt64
         /// The coordinators' endpoints, comma-separated (the leader and its standbys, in any
@@ -28,9 +30,10 @@ public final class WorkerNode {
         }
         /// Steps at which to SIGKILL this process (fault injection), e.g. "handoff.source-after-send".
         public var faults: Set<String>
-        public init(id: String, bind: String? = nil, epoch: UInt64 = 1, coordinator: String? = nil, faults: Set<String> = []) {
+        public init(id: String, bind: String? = nil, advertise: String? = nil, epoch: UInt64 = 1, coordinator: String? = nil, faults: Set<String> = []) {
             self.id = id
             self.bind = bind
+            self.advertise = advertise
             self.epoch = epoch
             self.coordinator = coordinator
             self.faults = faults
@@ -176,7 +179,13 @@ public final class WorkerNode {
         try router.setSendHighWaterMark(100_000)
         try router.setReceiveHighWaterMark(100_000)
         try router.setMaximumMessageSize(Int64(settings.limits.maxFrameBytes))
-        endpoint = try router.bind(options.bind ?? settings.workers.bind)
+        let bound = try router.bind(options.bind ?? settings.workers.bind)
+        let advertise = options.advertise ?? settings.workers.advertise
+        if advertise.isEmpty && WorkerSettings.isWildcard(bound) {
+            throw ConfigError(source: "worker \(options.id)", problems: [.init(keyPath: "workers.advertise",
+                message: "is required when the worker binds a wildcard (\(bound)): give --advertise tcp://<host peers reach>")])
+        }
+        endpoint = WorkerSettings.advertised(bound: bound, advertise: advertise)
         coordinatorEndpoints = options.coordinatorEndpoints
         if let first = coordinatorEndpoints.first {
             let socket = try Socket(context, .dealer)

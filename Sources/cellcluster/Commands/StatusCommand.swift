@@ -3,6 +3,7 @@ import Client
 import Config
 import Foundation
 import Security
+import Wire
 import WorldCore
 import ZeroMQ
 
@@ -17,12 +18,21 @@ struct StatusCommand: ParsableCommand {
     @Option(help: "The coordinators' endpoints, comma-separated (default: coordinator.endpoint and coordinator.standby).")
     var coordinator: String?
 
+    @Flag(help: "Print one JSON object (the protocol's StatusReply in proto3 JSON: the map and every worker that answered, with its monitor figures) instead of tables.")
+    var json = false
+
     func run() throws {
         let s = try settings.load()
         let grid = try Grid(width: s.world.width, height: s.world.height, cellSize: s.world.cellSize)
         let client = try ClusterClient(context: try settings.context(s, defaultKey: .operator), coordinator: coordinator ?? s.coordinator.endpoints.joined(separator: ","), grid: grid)
         let statuses = try client.workerStatuses()
         let map = client.map!
+        if json {
+            let missing = Set(map.workers.map(\.workerID)).subtracting(statuses.map(\.workerID))
+            print(Cellcluster_V1_StatusReply.with { $0.map = map; $0.workers = statuses }.jsonText)
+            if !missing.isEmpty { throw ExitCode(3) }  // the JSON lists who answered; the exit code says someone did not
+            return
+        }
         print("shard map epoch \(map.epoch): \(map.columns) x \(map.rows) cells on a Hilbert curve, \(map.workers.count) workers")
         let header = ["worker", "endpoint", "cells", "active", "entities", "applied", "deferred", "hit rate", "db reads", "db writes", "checkpoints", "ckpt p99 ms", "unsaved age ms"]
         var rows = [header]

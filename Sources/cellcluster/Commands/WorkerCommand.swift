@@ -9,7 +9,9 @@ struct WorkerCommand: ParsableCommand {
         abstract: "Run a worker: it owns cells, answers clients and checkpoints to PostgreSQL.",
         discussion: """
             Prints `ready worker=<id> endpoint=<endpoint> pid=<pid>` on standard output once it serves.
-            SIGTERM or SIGINT: a final checkpoint of everything unsaved, then exit (0 when all was saved).
+            SIGTERM in a cluster: hand every cell to the other workers (through the coordinator), then a
+            final checkpoint and exit; alone, or with SIGINT (what `scripts/cluster down` sends): the final
+            checkpoint of everything unsaved, no hand-off. Exit 0 when all was saved.
             """
     )
 
@@ -20,6 +22,9 @@ struct WorkerCommand: ParsableCommand {
 
     @Option(help: "Endpoint to bind (overrides workers.bind); port 0 picks a free port.")
     var bind: String?
+
+    @Option(help: "The address peers and clients use, tcp://host or tcp://host:port (overrides workers.advertise; required with a wildcard bind).")
+    var advertise: String?
 
     @Option(help: "Ownership epoch to write under (without a coordinator).")
     var epoch: UInt64 = 1
@@ -37,7 +42,7 @@ struct WorkerCommand: ParsableCommand {
         let s = try settings.load()
         bootstrapLogging(logLevel)
         Shutdown.installHandlers()
-        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, epoch: epoch, coordinator: coordinator, faults: Set(fault)), logger: Logger(label: "cellcluster.worker"))
+        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, advertise: advertise, epoch: epoch, coordinator: coordinator, faults: Set(fault)), logger: Logger(label: "cellcluster.worker"))
         let code = node.run()
         if code != 0 { throw ExitCode(code) }
     }
