@@ -61,6 +61,9 @@ import TestSupport
             #expect(payload.code == .invalidArgument && payload.message.contains("limits.max_event_payload_bytes"))
             let value = try client.call(.cellStateChange(.with { $0.cellID = cell.raw; $0.set = ["banner": String(repeating: "x", count: 5000)] }))
             #expect(value.code == .invalidArgument && value.message.contains("limits.max_value_bytes"))
+            let longSender = try CellClient(context: context, endpoint: worker.endpoint, name: String(repeating: "s", count: 5000))
+            let named = try longSender.call(.getEntity(.with { $0.entityID = 6 }))
+            #expect(named.code == .invalidArgument && named.message.contains("sender") && named.message.contains("limits.max_key_bytes"), "\(named.message)")
             try client.spawn(Entity(id: EntityID(6), kind: .npc, position: here, cell: cell))
 
             // Frames over limits.max_frame_bytes are dropped by ZeroMQ before they are buffered:

@@ -106,6 +106,12 @@ import TestSupport
                 return
             }
             #expect(r.code == .notLeader && r.redirectWorker == "c2")
+            // It may answer NOT_LEADER (its lease ran out while it was paused) a moment before its
+            // next renewal fails and it logs the step-down: wait for the line, bounded.
+            let logged = ContinuousClock.now
+            while !cluster.coordinator("c1")!.stderr.contains("not leading any more"), ContinuousClock.now - logged < .seconds(3) {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
             #expect(cluster.coordinator("c1")!.stderr.contains("not leading any more"))
         }
     }

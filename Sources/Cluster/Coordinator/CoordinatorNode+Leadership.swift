@@ -22,7 +22,7 @@ extension CoordinatorNode {
                 } else {
                     stepDown("another coordinator took the lead")
                 }
-            } else if let taken = try leadership.acquire() {
+            } else if !Shutdown.isRequested, let taken = try leadership.acquire() {  // a stopping coordinator never takes the lead
                 try lead(taken)
                 logger.warning("leading now", metadata: [
                     "generation": "\(taken)", "map_epoch": "\(map?.epoch ?? 0)", "workers": "\(members.keys.sorted())",
@@ -49,6 +49,7 @@ extension CoordinatorNode {
         let held = try leases.all()
         generation = taken
         lastRenewal = .now
+        ledAt = .now
         map = latest
         partition = try latest?.partitionMap(grid: grid)
         members = [:]

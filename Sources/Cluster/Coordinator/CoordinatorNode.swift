@@ -63,6 +63,9 @@ public final class CoordinatorNode {
     var leader: Leadership.Leader?
     var lastLeadershipStep = ContinuousClock.now
     var lastRenewal = ContinuousClock.now
+    /// When this coordinator took the lead: leases that ran out before then wait one lease more
+    /// before they fail over (after a full restart the workers are registering again).
+    var ledAt = ContinuousClock.now
 
     /// - Throws: `ZMQError` (bind), `PQError` (database), `WorldError` (grid), or `WireError` when
     ///   the stored map does not fit this cluster.yml's world.

@@ -27,6 +27,13 @@ extension WorkerNode {
             send(peer, Envelope.errorReply(for: error, sender: sender))
             return
         }
+        // The sender names the request in the request log and in storage: bounded like any key a
+        // client controls (262,144 logged requests of 1 MiB names would be 256 GiB).
+        if envelope.sender.utf8.count > shard.settings.limits.keyBytes {
+            answerError(peer, envelope, .invalidArgument,
+                        "sender: \(envelope.sender.utf8.count) bytes exceeds limits.max_key_bytes (\(shard.settings.limits.keyBytes))")
+            return
+        }
         if case .deny(let why) = gate.admit(&envelope, user: user) {
             logger.info("request refused: \(why)", metadata: ["sender": "\(envelope.sender.prefix(64))"])
             answerError(peer, envelope, .permissionDenied, why)
