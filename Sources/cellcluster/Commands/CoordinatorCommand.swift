@@ -24,9 +24,12 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Log level.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "Log lines: text, or json (one object per line: ts, level, logger, msg, source and the metadata).")
+    var logFormat: LogFormat = .text
+
     func run() throws {
         let s = try settings.load()
-        bootstrapLogging(logLevel)
+        bootstrapLogging(logLevel, format: logFormat)
         Shutdown.installHandlers()
         let node = try CoordinatorNode(settings: s, name: id, bind: bind, logger: Logger(label: "cellcluster.coordinator"))
         let code = node.run()

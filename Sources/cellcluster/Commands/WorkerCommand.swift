@@ -38,9 +38,12 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "Log lines: text, or json (one object per line: ts, level, logger, msg, source and the metadata).")
+    var logFormat: LogFormat = .text
+
     func run() throws {
         let s = try settings.load()
-        bootstrapLogging(logLevel)
+        bootstrapLogging(logLevel, format: logFormat)
         Shutdown.installHandlers()
         let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, advertise: advertise, epoch: epoch, coordinator: coordinator, faults: Set(fault)), logger: Logger(label: "cellcluster.worker"))
         let code = node.run()
@@ -50,11 +53,10 @@ struct WorkerCommand: ParsableCommand {
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
-/// Logs go to standard error; standard output carries the ready line and command output.
-func bootstrapLogging(_ level: Logger.Level) {
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
-    }
+extension LogFormat: ExpressibleByArgument {}
+
+/// Logs go to standard error, one line each with a millisecond UTC timestamp; standard output
+/// carries the ready line and command output.
+func bootstrapLogging(_ level: Logger.Level, format: LogFormat) {
+    LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level, format: format) }
 }
