@@ -80,7 +80,7 @@ import Testing
         #expect(lists.count == 2)
         for list in lists {
             let pairs = list.split(separator: " ")
-            #expect(pairs.count == 30)
+            #expect(pairs.count == 29)  // the last, partial second is left out
             #expect(pairs.allSatisfy { pair in
                 let xy = pair.split(separator: ",")
                 return xy.count == 2 && xy.allSatisfy { Double($0) != nil }
@@ -89,5 +89,31 @@ import Testing
         #expect(svg.contains("kill w2"))
         #expect(svg.contains("soak &lt;test&gt;"))
         #expect(svg.contains("<circle"))  // the second with errors
+    }
+
+    @Test func twentyFiveFaultsGetLabelsThatDoNotOverlapAndLatencyIsOnALogAxis() {
+        var seconds = (0..<600).map { t in Timeline.Second(t: t, ok: 30_000, errors: 0, retries: 0, handoffs: 0, p99Ms: t % 50 == 7 ? 4_000 : 2, p50Ms: 1) }
+        seconds.append(Timeline.Second(t: 600, ok: 12, errors: 0, retries: 0, handoffs: 0, p99Ms: 90_000, p50Ms: 1))  // partial
+        let kinds: [FaultKind] = [.kill, .stop, .scale, .coordinator]
+        let faults = (0..<25).map { i in
+            FaultRecord(at: 20 + Double(i) * 22, kind: kinds[i % 4], target: "w\(i % 3 + 1)", lossWindowMs: 0, recoverySeconds: nil, note: "")
+        }
+        let svg = Chart.svg(seconds, faults: faults, title: "25 faults")
+        // Every label's box (x from its anchor, 6.2 px a character, 13 px a row) overlaps no other.
+        let labels = svg.components(separatedBy: "<text x=\"").dropFirst().compactMap { part -> (x: Double, y: Double, w: Double)? in
+            guard part.contains("fill=\"#d00\""), let text = part.split(separator: ">").dropFirst().first?.split(separator: "<").first else { return nil }
+            let numbers = part.split(separator: "\"")
+            guard let x = Double(numbers[0]), let y = Double(numbers[2]) else { return nil }
+            return (x, y, Double(text.count) * 6.2)
+        }
+        #expect(labels.count == 25)
+        for (i, a) in labels.enumerated() {
+            for b in labels.dropFirst(i + 1) where a.y == b.y {
+                #expect(a.x + a.w <= b.x || b.x + b.w <= a.x, "labels overlap at \(a) and \(b)")
+            }
+        }
+        #expect(svg.contains("log scale") && svg.contains(">1000</text>") && svg.contains(">0.1</text>"))
+        #expect(!svg.contains(">100000</text>"))  // the partial last second (90 s p99) does not set the axis
+        #expect(svg.components(separatedBy: "<title>").count - 1 >= 25)
     }
 }
