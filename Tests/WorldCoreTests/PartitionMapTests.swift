@@ -2,6 +2,18 @@ import Testing
 @testable import WorldCore
 
 @Suite struct PartitionMapTests {
+    /// The curve as the .proto documents it for clients in other languages: in a 2 x 2 grid it visits
+    /// (column, row) = (0,0), (0,1), (1,1), (1,0); a 3 x 3 grid is walked on the 4 x 4 square.
+    @Test func theHilbertOrientationIsTheOneTheProtoDocuments() throws {
+        let two = try Grid(width: 2, height: 2, cellSize: 1)
+        let curve = HilbertCurve(grid: two)
+        let order = curve.orderedCells().map { two.coord(of: $0) }.map { [$0.column, $0.row] }
+        #expect(order == [[0, 0], [0, 1], [1, 1], [1, 0]])
+        let three = HilbertCurve(grid: try Grid(width: 3, height: 3, cellSize: 1))
+        #expect(three.side == 4)
+        #expect(three.position(of: CellID(0)) == 0)
+    }
+
     @Test(arguments: [(8.0, 8.0), (10.0, 7.0), (64.0, 64.0), (1.0, 13.0)])
     func theCurveVisitsEachCellOnceAndStepsToNeighbours(width: Double, height: Double) throws {
         let grid = try Grid(width: width, height: height, cellSize: 1)

@@ -20,7 +20,19 @@
 ///   same request reuses its id, so a worker applies it at most once (idempotent retries).
 /// - A frame that does not decode is answered with a Reply whose code is MALFORMED_FRAME and whose
 ///   message names the problem; the connection stays usable.
-/// - Positions are world units; cells are numbered row-major: cell_id = row * columns + column.
+/// - Positions are world units; cells are numbered row-major: cell_id = row * columns + column,
+///   where column = floor(x / cell_size) and row = floor(y / cell_size) (x runs along columns, y
+///   along rows; a position on the far edge belongs to the last column or row).
+/// - Framing: a client uses a DEALER socket and sends one frame, the serialized Envelope, with no
+///   empty delimiter frame in front; a reply comes back the same way (one frame). A ROUTER peer
+///   sees the routing-id frame in front of it. Replies to pipelined requests may come in any order:
+///   match them by request_id.
+/// - Where to send (routing without redirects, see ShardMap): spawns, cell state changes, world
+///   events and GetCell go to the owner of the cell they name; moves, actions and GetEntity go to
+///   the worker holding the entity's CURRENT cell (not the cell a move goes to): that worker hands
+///   the entity off when a move crosses into another worker's cell. A handed-off move is answered
+///   OK by the source with `version`, `durable` = true and `redirect_worker` naming the entity's
+///   new owner: send its next requests there.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -905,7 +917,18 @@ public nonisolated struct Cellcluster_V1_GetShardMap: Sendable {
 }
 
 /// Which worker owns which cells. Cells are ordered along `curve`; each range covers the curve
-/// positions first..last inclusive, so neighbouring cells mostly share a worker.
+/// positions first..last inclusive, so neighbouring cells mostly share a worker. To find a cell's
+/// worker: compute the cell's curve position d, find the range with first <= d <= last, and look
+/// its worker_id up in `workers` for the endpoint.
+/// - ROW_MAJOR: d = cell_id.
+/// - HILBERT: let side be the smallest power of two >= max(columns, rows) (the curve covers that
+///   square; positions of cells outside the grid are simply never used). With x = column, y = row,
+///   d = 0, and s from side / 2 down to 1, halving: rx = 1 if (x & s) != 0 else 0, ry = 1 if
+///   (y & s) != 0 else 0; d += s * s * ((3 * rx) XOR ry); then, if ry == 0, rotate the quadrant:
+///   if rx == 1 { x = s - 1 - x; y = s - 1 - y }, and swap x and y. (This is the usual "xy2d";
+///   the curve starts at cell (0, 0), and in a 2 x 2 grid visits (0,0), (0,1), (1,1), (1,0) as
+///   (column, row).) A client that routes by the map and follows WRONG_WORKER redirects when its
+///   map is stale never needs more.
 public nonisolated struct Cellcluster_V1_ShardMap: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
