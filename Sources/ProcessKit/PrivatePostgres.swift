@@ -56,9 +56,9 @@ public final class PrivatePostgres {
 
     public func stop() throws { _ = try run(["stop", directory]) }
 
-    /// Stops the server and removes its folder.
+    /// Stops the server and removes its folder (and its files, wherever scripts/pg put them).
     public func destroy() {
-        _ = try? stop()
+        _ = try? run(["destroy", directory])
         try? FileManager.default.removeItem(atPath: directory)
     }
 

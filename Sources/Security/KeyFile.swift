@@ -111,18 +111,33 @@ public struct KeyFile: Sendable, Equatable {
         } catch {
             throw SecurityError(path: folder, "cannot create the key folder: \(error.localizedDescription)")
         }
+        var info = stat()
+        if stat(folder, &info) == 0, info.st_mode & 0o022 != 0 {
+            throw SecurityError(path: folder, "a key folder others may write to lets anyone add a key (mode \(String(info.st_mode & 0o777, radix: 8)); chmod 700 it)")
+        }
         let publicPath = "\(folder)/\(name).key", secretPath = "\(folder)/\(name).key_secret"
         if !replace {
             for path in [publicPath, secretPath] where manager.fileExists(atPath: path) {
                 throw SecurityError(path: path, "exists already (pass --force to replace it)")
             }
         }
-        // The secret file is created 0600 before a byte is written to it.
-        for (path, text, mode) in [(secretPath, secretText, 0o600), (publicPath, publicText, 0o644)] {
+        for (path, text, mode) in [(secretPath, secretText, mode_t(0o600)), (publicPath, publicText, mode_t(0o644))] {
             try? manager.removeItem(atPath: path)
-            guard manager.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-                throw SecurityError(path: path, "cannot write the key file")
-            }
+            try Self.create(path, text, mode: mode)
+        }
+    }
+
+    /// Creates a new file with `mode` from the start (O_EXCL: never through a link or over a file
+    /// someone else made meanwhile), then writes it: a secret is never readable by others.
+    private static func create(_ path: String, _ text: String, mode: mode_t) throws(SecurityError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SecurityError(path: path, "cannot create the key file: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        fchmod(fd, mode)  // the umask may have taken bits from a public file's 0644
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(fd) == 0 else {
+            throw SecurityError(path: path, "cannot write the key file: \(String(cString: strerror(errno)))")
         }
     }
 }

@@ -28,8 +28,24 @@ public struct KeyRing: Sendable {
         } catch {
             throw SecurityError(path: folder, "cannot read the key folder (security.keys): \(error.localizedDescription)")
         }
+        // A folder or key file others may write to would let anyone add an operator key.
+        for path in [folder] + names.map({ "\(folder)/\($0)" }) {
+            var info = stat()
+            if stat(path, &info) == 0, info.st_mode & 0o022 != 0 {
+                throw SecurityError(path: path, "others may write to it, so anyone could add a key (mode \(String(info.st_mode & 0o777, radix: 8)); chmod go-w it)")
+            }
+        }
+        var namedIn: [String: String] = [:]
         for name in names {
-            let file = try KeyFile.read("\(folder)/\(name)")
+            let path = "\(folder)/\(name)"
+            let file = try KeyFile.read(path)
+            if let other = known[file.publicKey] {
+                throw SecurityError(path: path, "holds the same public key as the key named \(other.name)")
+            }
+            if let other = namedIn[file.name] {
+                throw SecurityError(path: path, "names its key \(file.name), as \(other) does: key names must differ (they scope request ids)")
+            }
+            namedIn[file.name] = path
             known[file.publicKey] = KeyIdentity(role: file.role, name: file.name)
         }
         let server = try KeyFile.read("\(folder)/\(clusterKeyName).key")

@@ -48,7 +48,11 @@ final class ZAPHandler: Sendable {
     private func serve(_ socket: UnsafeMutableRawPointer, _ authorize: @Sendable (String) -> String?) {
         defer { zmq_close(socket) }
         while !stopped.load(ordering: .acquiring) {
-            guard let request = Self.receive(socket) else { continue }
+            guard let request = Self.receive(socket) else {
+                let code = zmq_errno()
+                if code != EAGAIN && code != EINTR { usleep(10_000) }  // a broken socket must not spin
+                continue
+            }
             Self.send(socket, Self.answer(request, authorize))
         }
     }

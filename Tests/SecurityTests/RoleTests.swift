@@ -97,5 +97,17 @@ struct KeyFileTests {
         #expect(ring.authorize(keys[2].publicKey) == "operator/operator")
         #expect(ring.authorize(try CurveKeyPair.generate().publicKey) == nil)
         #expect(throws: SecurityError.self) { try KeyRing.load(folder: dir, presenting: "nobody") }
+
+        // A second file with a name already taken, or a folder others may write to: refused.
+        var copy = try String(contentsOfFile: "\(dir)/client.key", encoding: .utf8)
+        copy = copy.replacingOccurrences(of: keys[1].publicKey, with: try CurveKeyPair.generate().publicKey)
+        try copy.write(toFile: "\(dir)/client2.key", atomically: true, encoding: .utf8)
+        let duplicate = #expect(throws: SecurityError.self) { try KeyRing.load(folder: dir, presenting: "client") }
+        #expect(duplicate?.message.contains("key names must differ") == true)
+        try FileManager.default.removeItem(atPath: "\(dir)/client2.key")
+        chmod(dir, 0o777)
+        let open = #expect(throws: SecurityError.self) { try KeyRing.load(folder: dir, presenting: "client") }
+        #expect(open?.message.contains("others may write") == true)
+        #expect(throws: SecurityError.self) { try KeyFile.generate(name: "eve", role: .operator).write(to: dir) }
     }
 }

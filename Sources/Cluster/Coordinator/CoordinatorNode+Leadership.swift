@@ -49,7 +49,8 @@ extension CoordinatorNode {
         let held = try leases.all()
         generation = taken
         lastRenewal = .now
-        ledAt = .now
+        let coldStart = ContinuousClock.now - startedAt < .milliseconds(2 * settings.coordinator.leaseMs)
+        graceUntil = coldStart ? .now + .milliseconds(settings.leases.leaseMs) : nil
         map = latest
         partition = try latest?.partitionMap(grid: grid)
         members = [:]

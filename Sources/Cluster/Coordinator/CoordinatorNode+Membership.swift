@@ -99,10 +99,11 @@ extension CoordinatorNode {
             return
         }
         let holders = Set(held.map(\.worker))
-        // Just after taking the lead (a restart of the whole cluster, or a takeover), a worker
-        // whose lease ran out meanwhile gets one lease period to register again before its cells
-        // go elsewhere: an orderly restart fails nobody over.
-        if ContinuousClock.now - ledAt < .milliseconds(settings.leases.leaseMs) { return }
+        // Just after a cold start (the whole cluster restarting), a worker whose lease ran out
+        // while everything was down gets one lease period to register again before its cells go
+        // elsewhere: an orderly restart fails nobody over. A standby that takes over from a dead
+        // leader fails dead workers over at once.
+        if let graceUntil, ContinuousClock.now < graceUntil { return }
         for lease in expired { failOver(lease.worker, lease: lease) }
         for worker in members.keys.sorted() where !holders.contains(worker) {
             // Returned (a drained worker leaving) or revoked by someone else.

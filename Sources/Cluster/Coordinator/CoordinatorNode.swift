@@ -63,9 +63,11 @@ public final class CoordinatorNode {
     var leader: Leadership.Leader?
     var lastLeadershipStep = ContinuousClock.now
     var lastRenewal = ContinuousClock.now
-    /// When this coordinator took the lead: leases that ran out before then wait one lease more
-    /// before they fail over (after a full restart the workers are registering again).
-    var ledAt = ContinuousClock.now
+    /// When this process started, and until when leases that ran out are not failed over: set
+    /// when it takes the lead just after starting (a restart of the whole cluster, whose workers
+    /// are registering again), not when a standby takes over from a leader that died.
+    let startedAt = ContinuousClock.now
+    var graceUntil: ContinuousClock.Instant?
 
     /// - Throws: `ZMQError` (bind), `PQError` (database), `WorldError` (grid), or `WireError` when
     ///   the stored map does not fit this cluster.yml's world.

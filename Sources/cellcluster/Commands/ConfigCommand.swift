@@ -25,7 +25,7 @@ struct ConfigCommand: ParsableCommand {
             print("  cache: \(s.cache.policies.map(\.rawValue).joined(separator: "+")), \(s.cache.maxActiveCells) cells, radius \(s.cache.activeRadius)")
             let durable = EventKind.allCases.filter { s.events.durability[$0] == .durable }.map(\.rawValue)
             print("  events: queue \(s.events.queueLimit) per cell; durable: \(durable.isEmpty ? "none" : durable.joined(separator: ", "))")
-            print("  security: \(s.security.folder.map { "CURVE keys in \($0)" } ?? "off (no CURVE: anyone who connects is served)")")
+            print("  security: \(s.security.folder.map { "CURVE keys in \($0)" } ?? (s.security.keys == "none" ? "none (CURVE off by choice: anyone who connects is served)" : "off (no CURVE: anyone who connects is served)"))")
             print("  leases: heartbeat \(s.leases.heartbeatMs) ms, lease \(s.leases.leaseMs) ms")
         }
     }
