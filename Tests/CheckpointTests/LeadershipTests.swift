@@ -12,7 +12,9 @@ import TestSupport
         try StoreHarness.withStore { store, _ in
             let a = Leadership(connection: store.connection, name: "c1", endpoint: "tcp://127.0.0.1:1", leaseMs: 300)
             let b = Leadership(connection: store.connection, name: "c2", endpoint: "tcp://127.0.0.1:2", leaseMs: 300)
-            let first = try #require(try a.acquire())
+            let firstTake = try #require(try a.take())
+            #expect(firstTake.afterOrderlyStop, "nobody led before: a cold start")
+            let first = firstTake.generation
             #expect(try b.acquire() == nil, "a live lease is not taken")
             #expect(try b.current() == .init(holder: "c1", generation: first, endpoint: "tcp://127.0.0.1:1", live: true))
             #expect(try a.renew(first))
@@ -20,7 +22,9 @@ import TestSupport
 
             Thread.sleep(forTimeInterval: 0.4)  // c1 stops renewing
             #expect(try b.current()?.live == false)
-            let second = try #require(try b.acquire())
+            let secondTake = try #require(try b.take())
+            #expect(!secondTake.afterOrderlyStop, "c1's lease ran out: it did not stop in order")
+            let second = secondTake.generation
             #expect(second == first + 1)
             #expect(try !a.renew(first), "a deposed leader cannot renew")
             #expect(try a.acquire() == nil, "nor take the lead back while c2's lease runs")
@@ -36,7 +40,7 @@ import TestSupport
             let c2Again = Leadership(connection: store.connection, name: "c2", endpoint: "tcp://127.0.0.1:3", leaseMs: 300)
             #expect(try c2Again.acquire() == nil)
             try b.resign(second)
-            #expect(try a.acquire() == second + 1, "a resigned lead is free at once")
+            #expect(try a.take() == .init(generation: second + 1, afterOrderlyStop: true), "a resigned lead is free at once")
         }
     }
 

@@ -34,6 +34,18 @@ public struct Leadership {
     /// It waits at most 100 ms for the row (a leader's write in flight holds it): a standby
     /// whose leader is stuck in a write stays responsive, and tries again later.
     public func acquire() throws(PQError) -> Int64? {
+        try take()?.generation
+    }
+
+    /// What `take` won: the generation, and whether the lead was free because its last holder
+    /// resigned (an orderly stop) or had never been taken, rather than run out (a crash).
+    public struct Taken: Sendable, Equatable {
+        public let generation: Int64
+        public let afterOrderlyStop: Bool
+    }
+
+    /// `acquire`, telling also how the previous leader ended.
+    public func take() throws(PQError) -> Taken? {
         let results: [QueryResult]
         do {
             results = try connection.pipelinedTransaction([
@@ -44,16 +56,19 @@ public struct Leadership {
             return nil  // lock_not_available: the leader's write holds the row
         }
         let result = results[1]
-        return result.rowCount == 1 ? try result.int64(0, 0) : nil
+        guard result.rowCount == 1 else { return nil }
+        return Taken(generation: try result.int64(0, 0), afterOrderlyStop: result.string(0, 1) != "f")
     }
 
+    // A resigned lead ends at -infinity; the CTE reads the row as it was before the upsert.
     private static let acquireSQL = """
+        WITH previous AS (SELECT expires_at = '-infinity'::timestamptz AS resigned FROM coordinator_leader WHERE id = 1)
         INSERT INTO coordinator_leader (id, holder, generation, endpoint, expires_at)
         VALUES (1, $1, 1, $2, now() + $3::int8 * interval '1 millisecond')
         ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, generation = coordinator_leader.generation + 1,
             endpoint = EXCLUDED.endpoint, expires_at = EXCLUDED.expires_at
         WHERE coordinator_leader.expires_at < now()
-        RETURNING generation
+        RETURNING generation, coalesce((SELECT resigned FROM previous), true)
         """
 
     /// Extends the lease of `generation`. False when another coordinator took over.
@@ -67,7 +82,7 @@ public struct Leadership {
     /// Gives the lead up (an orderly stop): a standby takes over at once instead of after the lease.
     public func resign(_ generation: Int64) throws(PQError) {
         try connection.query("""
-            UPDATE coordinator_leader SET expires_at = now() - interval '1 millisecond'
+            UPDATE coordinator_leader SET expires_at = '-infinity'
             WHERE id = 1 AND holder = $1 AND generation = $2::int8
             """, [.text(name), .int64(generation)])
     }

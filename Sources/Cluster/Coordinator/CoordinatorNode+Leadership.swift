@@ -22,10 +22,10 @@ extension CoordinatorNode {
                 } else {
                     stepDown("another coordinator took the lead")
                 }
-            } else if !Shutdown.isRequested, let taken = try leadership.acquire() {  // a stopping coordinator never takes the lead
+            } else if !Shutdown.isRequested, let taken = try leadership.take() {  // a stopping coordinator never takes the lead
                 try lead(taken)
                 logger.warning("leading now", metadata: [
-                    "generation": "\(taken)", "map_epoch": "\(map?.epoch ?? 0)", "workers": "\(members.keys.sorted())",
+                    "generation": "\(taken.generation)", "map_epoch": "\(map?.epoch ?? 0)", "workers": "\(members.keys.sorted())",
                 ])
                 publish(toWorkers: false)
                 if map == nil { makeFirstMap() }
@@ -44,13 +44,12 @@ extension CoordinatorNode {
 
     /// Leads from now on under generation `taken` (at start or in a takeover): the newest map and
     /// the workers' leases, as PostgreSQL holds them (their holders keep serving).
-    func lead(_ taken: Int64) throws {
+    func lead(_ taken: Leadership.Taken) throws {
         let latest = try maps.latest()
         let held = try leases.all()
-        generation = taken
+        generation = taken.generation
         lastRenewal = .now
-        let coldStart = ContinuousClock.now - startedAt < .milliseconds(2 * settings.coordinator.leaseMs)
-        graceUntil = coldStart ? .now + .milliseconds(settings.leases.leaseMs) : nil
+        graceUntil = taken.afterOrderlyStop ? .now + .milliseconds(settings.leases.leaseMs) : nil
         map = latest
         partition = try latest?.partitionMap(grid: grid)
         members = [:]

@@ -99,10 +99,10 @@ extension CoordinatorNode {
             return
         }
         let holders = Set(held.map(\.worker))
-        // Just after a cold start (the whole cluster restarting), a worker whose lease ran out
-        // while everything was down gets one lease period to register again before its cells go
-        // elsewhere: an orderly restart fails nobody over. A standby that takes over from a dead
-        // leader fails dead workers over at once.
+        // Just after taking a lead its holder gave up in order (the whole cluster restarting), a
+        // worker whose lease ran out while everything was down gets one lease period to register
+        // again before its cells go elsewhere: an orderly restart fails nobody over. A coordinator
+        // that takes over from a leader that died fails dead workers over at once.
         if let graceUntil, ContinuousClock.now < graceUntil { return }
         for lease in expired { failOver(lease.worker, lease: lease) }
         for worker in members.keys.sorted() where !holders.contains(worker) {

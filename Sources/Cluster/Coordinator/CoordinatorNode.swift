@@ -63,10 +63,9 @@ public final class CoordinatorNode {
     var leader: Leadership.Leader?
     var lastLeadershipStep = ContinuousClock.now
     var lastRenewal = ContinuousClock.now
-    /// When this process started, and until when leases that ran out are not failed over: set
-    /// when it takes the lead just after starting (a restart of the whole cluster, whose workers
-    /// are registering again), not when a standby takes over from a leader that died.
-    let startedAt = ContinuousClock.now
+    /// Until when leases that ran out are not failed over: set when this coordinator takes a lead
+    /// its last holder gave up in order (the whole cluster restarting after `scripts/cluster
+    /// down`: its workers are registering again), not when the last leader died.
     var graceUntil: ContinuousClock.Instant?
 
     /// - Throws: `ZMQError` (bind), `PQError` (database), `WorldError` (grid), or `WireError` when
@@ -93,7 +92,7 @@ public final class CoordinatorNode {
         // The lead last: nothing after it can fail and leave the lead held by a process that exits.
         leadership = Leadership(connection: connection, name: name, endpoint: endpoint, leaseMs: settings.coordinator.leaseMs)
         // The map is read after the lead is settled: a map a previous leader stored meanwhile counts.
-        if let taken = try leadership.acquire() {
+        if let taken = try leadership.take() {
             try lead(taken)
         } else {
             leader = try leadership.current()
