@@ -115,5 +115,12 @@ import Testing
         #expect(svg.contains("log scale") && svg.contains(">1000</text>") && svg.contains(">0.1</text>"))
         #expect(!svg.contains(">100000</text>"))  // the partial last second (90 s p99) does not set the axis
         #expect(svg.components(separatedBy: "<title>").count - 1 >= 25)
+
+        // Seconds with no answer break the latency line (two segments around them), marked grey.
+        seconds[300].ok = 0
+        seconds[301].ok = 0
+        let gap = Chart.svg(seconds, faults: [], title: "gap")
+        #expect(gap.components(separatedBy: "<polyline").count - 1 == 3)  // requests, and latency in two parts
+        #expect(gap.components(separatedBy: "no answer in second").count - 1 == 2)
     }
 }

@@ -49,7 +49,19 @@ public enum Chart {
             out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" points=\"\(list.joined(separator: " "))\"/>\n"
         }
         polyline(seconds.enumerated().map { (x(Double($0) + 0.5), y1 + panel - panel * Double($1.ok) / maxOK) }, "#1f77b4")
-        polyline(seconds.enumerated().map { (x(Double($0) + 0.5), latencyY($1.p99Ms)) }, "#d62728")
+        // A second with no answer has no latency: the line breaks there instead of dropping to the
+        // floor (which would read as fast), and a grey band marks it.
+        var segment: [(Double, Double)] = []
+        for (i, s) in seconds.enumerated() {
+            if s.ok > 0 {
+                segment.append((x(Double(i) + 0.5), latencyY(s.p99Ms)))
+            } else {
+                if !segment.isEmpty { polyline(segment, "#d62728") }
+                segment = []
+                out += "<rect x=\(q(x(Double(i)))) y=\(q(y2)) width=\(q(x(1) - x(0))) height=\"\(panel)\" fill=\"#ddd\" opacity=\"0.6\"><title>no answer in second \(s.t)</title></rect>\n"
+            }
+        }
+        if !segment.isEmpty { polyline(segment, "#d62728") }
         for s in seconds where s.errors > 0 {
             out += "<circle cx=\(q(x(Double(s.t) + 0.5))) cy=\(q(y1 + panel - 4)) r=\"3\" fill=\"black\"><title>\(s.errors) errors</title></circle>\n"
         }
