@@ -67,7 +67,7 @@ extension WorkerSettings {
                 nil
             } else if !text.hasPrefix("tcp://") || text.count <= 6 {
                 "expected tcp://host or tcp://host:port, got \"\(text)\""
-            } else if WorkerSettings.isWildcard(text.contains(":", after: 6) ? text : text + ":0") {
+            } else if WorkerSettings.isWildcard(text) {
                 "must name a host peers can reach, not a wildcard"
             } else {
                 nil
@@ -193,9 +193,4 @@ extension LimitSettings {
         }
         s.finish()
     }
-}
-
-extension String {
-    /// Whether `character` occurs after the first `offset` characters.
-    func contains(_ character: Character, after offset: Int) -> Bool { dropFirst(offset).contains(character) }
 }

@@ -99,22 +99,28 @@ public struct WorkerSettings: Sendable, Equatable {
 
     /// Whether a tcp endpoint's host is a wildcard (it binds every interface; nobody can connect to it).
     public static func isWildcard(_ endpoint: String) -> Bool {
-        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return false }
-        let host = endpoint[endpoint.index(endpoint.startIndex, offsetBy: 6)..<colon]
-        return ["*", "0.0.0.0", "[::]", "::", "[*]"].contains(String(host))
+        guard let host = hostAndPort(endpoint)?.host else { return false }
+        return ["*", "0.0.0.0", "[::]", "::", "[*]"].contains(host)
     }
 
     /// The endpoint a worker bound at `bound` (with its real port) tells peers and clients:
     /// `advertise`'s host, and its port unless it gives none (or 0), when the bound port is kept.
     public static func advertised(bound: String, advertise: String) -> String {
-        guard !advertise.isEmpty, advertise.hasPrefix("tcp://"), bound.hasPrefix("tcp://"),
-            let boundColon = bound.lastIndex(of: ":") else { return advertise.isEmpty ? bound : advertise }
-        let boundPort = bound[bound.index(after: boundColon)...]
-        let rest = advertise.dropFirst("tcp://".count)
-        if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]"), let port = Int(rest[rest.index(after: colon)...]) {
-            return port == 0 ? "tcp://\(rest[..<colon]):\(boundPort)" : advertise
+        guard let given = hostAndPort(advertise), let boundPort = hostAndPort(bound)?.port else {
+            return advertise.isEmpty ? bound : advertise
         }
-        return "tcp://\(rest):\(boundPort)"
+        if let port = given.port, port != 0 { return advertise }
+        return "tcp://\(given.host):\(boundPort)"
+    }
+
+    /// The host and port of `tcp://host[:port]` (an IPv6 host in brackets); nil for other endpoints.
+    static func hostAndPort(_ endpoint: String) -> (host: String, port: Int?)? {
+        guard endpoint.hasPrefix("tcp://") else { return nil }
+        let rest = endpoint.dropFirst("tcp://".count)
+        if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]"), let port = Int(rest[rest.index(after: colon)...]) {
+            return (String(rest[..<colon]), port)
+        }
+        return (String(rest), nil)
     }
 }
 

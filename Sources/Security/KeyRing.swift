@@ -10,11 +10,8 @@ public struct KeyRing: Sendable {
     /// The file name (without `.key`) of the cluster's own key.
     public static let clusterKeyName = "worker"
 
-    public let folder: String
     /// This process's keys and the server key.
     public let curve: CurveSetup
-    /// The key this process presents.
-    public let own: KeyFile
     /// Public key (Z85) → who it is, for every key let in.
     public let known: [String: KeyIdentity]
 
@@ -55,7 +52,7 @@ public struct KeyRing: Sendable {
         let ownPath = key.contains("/") ? key : "\(folder)/\(key).key_secret"
         let own = try KeyFile.read(ownPath)
         guard let pair = own.pair else { throw SecurityError(path: ownPath, "holds no secret-key: give the .key_secret file") }
-        return KeyRing(folder: folder, curve: CurveSetup(own: pair, serverKey: server.publicKey), own: own, known: known)
+        return KeyRing(curve: CurveSetup(own: pair, serverKey: server.publicKey), known: known)
     }
 
     /// The ZAP handler's answer for a public key: "role/name", or nil for a key not in the folder.
