@@ -39,7 +39,12 @@ extension WorkerNode {
             answerError(peer, envelope, .permissionDenied, why)
             return
         }
-        serve(peer, envelope, now: .now, attempts: 0)
+        // The lease is checked again for each message, after it was received: a process paused
+        // (SIGSTOP, a stalled VM) in the middle of a batch must not answer what arrived after
+        // its lease ran out with a standing it computed before the pause.
+        let now = ContinuousClock.now
+        checkLease(now: now)
+        serve(peer, envelope, now: now, attempts: 0)
     }
 
     /// Handles one decoded request; `attempts` counts how often it was parked before.
