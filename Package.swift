@@ -13,6 +13,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // C libraries: the only places that see libzmq and libpq headers.
@@ -47,7 +50,10 @@ let package = Package(
         // Schema migrations and (later) the write-behind engine.
         .target(
             name: "Checkpoint",
-            dependencies: ["Postgres", "Wire", "WorldCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Postgres", "Wire", "WorldCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
         ),
 
         // Benchmarks behind `cellcluster bench`.
@@ -76,12 +82,24 @@ let package = Package(
             ]
         ),
 
+        // What a process shows a scraper: Prometheus text on /metrics, /healthz and /readyz over
+        // HTTP (FlyingFox), fed by swift-metrics.
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+            ]
+        ),
+
         // Coordinator and worker processes: thin shells that carry out WorldCore's decisions.
         .target(
             name: "Cluster",
             dependencies: [
-                "Checkpoint", "Config", "Postgres", "Security", "Wire", "WorldCore", "ZeroMQ",
+                "Checkpoint", "Config", "Postgres", "Security", "Telemetry", "Wire", "WorldCore", "ZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
 
@@ -108,6 +126,7 @@ let package = Package(
         ),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "Wire", "ZeroMQ"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "TestSupport", .product(name: "Metrics", package: "swift-metrics")]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Wire"]),
         .testTarget(name: "WorldCoreTests", dependencies: ["WorldCore"]),
         .testTarget(name: "SoakTests", dependencies: ["Soak", "TestSupport", "WorldCore"]),

@@ -14,6 +14,7 @@ extension ClusterSettings {
         settings.rebalance = .init(root.section("rebalance"))
         settings.limits = .init(root.section("limits"))
         settings.security = .init(root.section("security"))
+        settings.metrics = .init(root.section("metrics"))
         root.finish()
         return settings
     }
@@ -80,6 +81,28 @@ extension WorkerSettings {
         }
         s.finish()
     }
+}
+
+extension MetricsSettings {
+    init(_ s: Section) {
+        listen = s.string("listen", default: listen) { listenProblem($0) }
+        summaryIntervalS = s.int("summary_interval_s", default: summaryIntervalS, in: 0...86_400)
+        s.finish()
+    }
+}
+
+/// Checks an HTTP listen address: `host:port` (an IPv6 host in brackets), or `none`.
+func listenProblem(_ text: String) -> String? {
+    if text == "none" || text.isEmpty { return nil }
+    guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+          let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+        return "expected host:port (port 0: a free port) or none, got \"\(text)\""
+    }
+    let host = text[..<colon]
+    if host.contains(":") && !(host.hasPrefix("[") && host.hasSuffix("]")) {
+        return "an IPv6 host goes in brackets ([::1]:9100), got \"\(text)\""
+    }
+    return nil
 }
 
 extension SecuritySettings {

@@ -12,8 +12,31 @@ public struct ClusterSettings: Sendable, Equatable {
     public var rebalance = RebalanceSettings()
     public var limits = LimitSettings()
     public var security = SecuritySettings()
+    public var metrics = MetricsSettings()
 
     public init() {}
+}
+
+/// What every process tells a scraper and the logs about itself.
+public struct MetricsSettings: Sendable, Equatable {
+    /// Where each process serves /metrics (Prometheus text), /healthz and /readyz over HTTP:
+    /// `host:port`, port 0 for a free one; `none` (or empty): no HTTP endpoint.
+    public var listen = "127.0.0.1:0"
+    /// How often each process logs one info line with its figures; 0: never.
+    public var summaryIntervalS = 10
+
+    /// What is wrong with a listen address (`host:port` or `none`), or nil.
+    public static func problem(listen: String) -> String? { listenProblem(listen) }
+
+    /// The host and port to bind, or nil when the endpoint is off.
+    public var address: (host: String, port: Int)? { Self.address(listen: listen) }
+
+    /// The host and port of a listen address, or nil for `none`.
+    public static func address(listen: String) -> (host: String, port: Int)? {
+        guard listen != "none", !listen.isEmpty, let colon = listen.lastIndex(of: ":"),
+              let port = Int(listen[listen.index(after: colon)...]) else { return nil }
+        return (String(listen[..<colon]), port)
+    }
 }
 
 /// Who may talk to the cluster. With `keys` set, every ZeroMQ socket uses CURVE: a peer completes

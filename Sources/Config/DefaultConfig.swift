@@ -84,5 +84,10 @@ security:
                          # connects is served. CELLCLUSTER_KEYS overrides it. scripts/cluster up, when it is "",
                          # makes a key set in <run folder>/keys and uses it
 
+metrics:
+  listen: 127.0.0.1:0    # every process serves /metrics (Prometheus), /healthz and /readyz over HTTP here;
+                         # port 0: a free port, named in its ready line and <run folder>/<name>.metrics; none: off
+  summary_interval_s: 10 # each process logs one info line with its figures this often; 0: never
+
 """#
 }

@@ -129,6 +129,12 @@ public final class ChildProcess: Sendable {
         return Self.endpoint(in: String(line))
     }
 
+    /// A `name=` field of its ready line (`metrics`, `pid`, `role`, …), if it printed one yet.
+    public func readyField(_ name: String) -> String? {
+        guard let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("ready ") }) else { return nil }
+        return line.split(separator: " ").first(where: { $0.hasPrefix("\(name)=") }).map { String($0.dropFirst(name.count + 1)) }
+    }
+
     /// Waits (bounded) for the ready line; returns the endpoint it serves on.
     /// - Throws: `ProcessKitError` naming the process and where its log is.
     public func waitReady(timeout: Duration = .seconds(60)) throws -> String {

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import Postgres
@@ -33,6 +34,8 @@ public final class LeaseKeeper: Sendable {
     private let state = Mutex(State())
     private let parameters: ConnectionParameters
     private let logger: Logger
+    private let renewals: Counter
+    private let failedRenewals: Counter
 
     /// - Parameter grantedAt: when the request that got the grant was sent: the first deadline
     ///   counts from there.
@@ -43,6 +46,8 @@ public final class LeaseKeeper: Sendable {
         self.renewEveryMs = renewEveryMs
         self.parameters = parameters
         self.logger = logger
+        renewals = Counter(label: "cellcluster_lease_renewals_total", dimensions: [("worker", token.worker), ("outcome", "ok")])
+        failedRenewals = Counter(label: "cellcluster_lease_renewals_total", dimensions: [("worker", token.worker), ("outcome", "failed")])
         let first = grantedAt + Self.servingWindow(leaseMs)
         state.withLock { $0.deadline = first }
         let thread = Thread { [self] in
@@ -101,6 +106,7 @@ public final class LeaseKeeper: Sendable {
                     WHERE worker_id = $1 AND generation = $2::int8
                     """, [.text(token.worker), .int64(token.generation), .int64(Int64(leaseMs))]).affectedRows
                 if renewed == 1 {
+                    renewals.increment()
                     let deadline = started + Self.servingWindow(leaseMs)
                     state.withLock { s in
                         s.deadline = max(s.deadline ?? deadline, deadline)
@@ -112,6 +118,7 @@ public final class LeaseKeeper: Sendable {
                     break
                 }
             } catch {
+                failedRenewals.increment()
                 let message = "\(error)"
                 let first = state.withLock { s -> Bool in
                     defer { s.lastError = message }

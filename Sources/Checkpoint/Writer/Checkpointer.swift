@@ -9,6 +9,8 @@ public struct Checkpointer {
     public let writer: CheckpointWriter
     /// A write failed because this worker's lease was revoked: it must stop and forget its cells.
     public private(set) var leaseLost = false
+    /// Where finished writes are counted and timed (nil: nowhere).
+    public var metrics: CheckpointMetrics?
 
     /// A durable write that finished: reply to the senders waiting on `ticket`.
     public struct DurableOutcome: Sendable {
@@ -45,15 +47,19 @@ public struct Checkpointer {
             }
             switch (completion.kind, completion.result) {
             case (.periodic, .success(let report)):
+                metrics?.succeeded(durable: false, rows: completion.batch.rowCount, duration: completion.duration)
                 shard.checkpointSucceeded(completion.batch, report: report, duration: completion.duration, now: now)
                 scheduler.succeeded(now: now)
             case (.periodic, .failure):
+                metrics?.failed()
                 shard.checkpointFailed(completion.batch)
                 scheduler.failed(now: now)
             case (.durable(let ticket), .success(let report)):
+                metrics?.succeeded(durable: true, rows: completion.batch.rowCount, duration: completion.duration)
                 shard.durableSucceeded(completion.batch, report: report, transactions: completion.leadsGroup ? 1 : 0, now: now)
                 durable.append(DurableOutcome(ticket: ticket, result: completion.result))
             case (.durable(let ticket), .failure):
+                metrics?.failed()
                 durable.append(DurableOutcome(ticket: ticket, result: completion.result))
             }
         }

@@ -168,6 +168,7 @@ extension CoordinatorNode {
         guard stored else { return }
         members[worker] = nil
         let ms = (ContinuousClock.now - started).milliseconds
+        metrics.failedOver()
         logger.warning("failover: worker \(worker) \(lease == nil ? "left" : "lost its lease")\(revoked ? "" : " (already revoked)"); its cells went to \(live)",
                        metadata: ["map_epoch": "\(next.epoch)", "took_ms": "\(String(format: "%.1f", ms))"])
     }

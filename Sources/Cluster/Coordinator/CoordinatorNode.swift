@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Postgres
 import Security
+import Telemetry
 import Wire
 import WorldCore
 import ZeroMQ
@@ -67,13 +68,17 @@ public final class CoordinatorNode {
     /// its last holder gave up in order (the whole cluster restarting after `scripts/cluster
     /// down`: its workers are registering again), not when the last leader died.
     var graceUntil: ContinuousClock.Instant?
+    /// What this coordinator shows a scraper and /readyz.
+    let metrics: CoordinatorMetrics
 
     /// - Throws: `ZMQError` (bind), `PQError` (database), `WorldError` (grid), or `WireError` when
     ///   the stored map does not fit this cluster.yml's world.
     /// - Parameter name: this coordinator's name, unique among the cluster's coordinators.
-    public init(settings: ClusterSettings, name: String = "c1", bind: String?, logger: Logger) throws {
+    public init(settings: ClusterSettings, name: String = "c1", bind: String?, metricsListen: String? = nil, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
+        Telemetry.bootstrap()
+        metrics = CoordinatorMetrics(name: name)
         grid = try Grid(width: settings.world.width, height: settings.world.height, cellSize: settings.world.cellSize)
         connection = try Connection(settings.postgres.connectionParameters(application: "cellcluster-coordinator"))
         maps = MapStore(connection: connection)
@@ -89,6 +94,8 @@ public final class CoordinatorNode {
         var feedSettings = settings.coordinator
         feedSettings.endpoint = endpoint  // a port the system chose for the ROUTER: the feed takes its host
         feedEndpoint = try feed.bind(feedSettings.feedBind)
+        metrics.endpoint = try WorkerNode.startMetrics(metricsListen ?? settings.metrics.listen, for: "coordinator \(name)",
+                                                       readiness: metrics.readiness)
         // The lead last: nothing after it can fail and leave the lead held by a process that exits.
         leadership = Leadership(connection: connection, name: name, endpoint: endpoint, leaseMs: settings.coordinator.leaseMs)
         // The map is read after the lead is settled: a map a previous leader stored meanwhile counts.
@@ -102,7 +109,8 @@ public final class CoordinatorNode {
 
     public func run() -> Int32 {
         let role = leads ? "leader" : "standby"
-        print("ready coordinator endpoint=\(endpoint) feed=\(feedEndpoint) role=\(role) map_epoch=\(map?.epoch ?? 0) pid=\(getpid())")
+        refreshMetrics(now: .now, force: true)
+        print("ready coordinator endpoint=\(endpoint) feed=\(feedEndpoint) role=\(role) map_epoch=\(map?.epoch ?? 0) pid=\(getpid()) metrics=\(metrics.endpoint?.url ?? "none")")
         fflush(nil)
         logger.info("serving as \(role)", metadata: [
             "name": "\(leadership.name)", "endpoint": "\(endpoint)", "map_epoch": "\(map?.epoch ?? 0)", "workers": "\(members.keys.sorted())",
@@ -134,11 +142,13 @@ public final class CoordinatorNode {
                 rebalance()
             }
             if now - lastPublished >= .seconds(1) { publish(toWorkers: false) }  // late subscribers, lost messages
+            refreshMetrics(now: now)
         }
         logger.info("\(Shutdown.signalName): stopping (the map and the leases stay in PostgreSQL)")
         resign()
         router.close()
         feed.close()
+        metrics.endpoint?.stop()
         return 0
     }
 
@@ -152,6 +162,7 @@ public final class CoordinatorNode {
             send(peer, Envelope.errorReply(for: error, sender: "coordinator"))
             return
         }
+        metrics.received(Self.typeLabel(request.body))
         if case .deny(let why) = gate.admit(&request, user: user) {
             logger.info("request refused: \(why)", metadata: ["sender": "\(request.sender.prefix(64))"])
             answer(peer, request, .permissionDenied, why)
@@ -271,6 +282,7 @@ public final class CoordinatorNode {
             }
             map = wire
             partition = candidate
+            metrics.stored()
             publish(toWorkers: true)
             logger.info("shard map stored: \(reason)", metadata: [
                 "epoch": "\(wire.epoch)", "workers": "\(candidate.workers)",

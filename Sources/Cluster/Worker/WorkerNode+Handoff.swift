@@ -98,12 +98,14 @@ extension WorkerNode {
                     $0.sourceLease = leaseKeeper?.token.generation ?? 0
                 }
                 sendToPeer(target, endpoint: peers[target] ?? "", offer)
+                metrics.handoff(.offered)
                 fault("handoff.source-after-send")
             case .claim(let entity, let expected, let source, let claim):
                 let lease = source.map { LeaseToken(worker: $0.worker, generation: $0.lease) }
                 submit(.claim(entity, expected: expected, source: lease), for: .handoffClaim(claim))
             case .moved(let r, let version, let target):
                 fault("handoff.source-after-ack")
+                metrics.handoff(.completed)
                 var reply = Cellcluster_V1_Reply()
                 reply.version = version
                 reply.durable = true
@@ -111,10 +113,12 @@ extension WorkerNode {
                 reply.redirectWorker = target
                 finishReply(r.peer, r.request, reply, key: r.key)
             case .retry(let r, let message):
+                metrics.handoff(.retried)
                 answerError(r.peer, r.request, .handoffInProgress, message)
             case .accept(let offer, let epoch):
                 performShardActions(now: now)
                 fault("handoff.target-after-commit")
+                metrics.handoff(.accepted)
                 var reply = Envelope()
                 reply.requestID = offer.reply.request.requestID
                 reply.sender = sender
@@ -129,6 +133,7 @@ extension WorkerNode {
                 case .staleEpoch: .staleEpoch
                 case .storageUnavailable: .storageUnavailable
                 }
+                metrics.handoff(.refused)
                 abort(offer.handoffID, offer.entity.id.raw, offer.reply.peer, offer.reply.request, code, reason)
             case .trace(let id, let line):
                 trace(id, line)

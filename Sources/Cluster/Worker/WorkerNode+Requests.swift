@@ -44,7 +44,9 @@ extension WorkerNode {
         // its lease ran out with a standing it computed before the pause.
         let now = ContinuousClock.now
         checkLease(now: now)
+        answering = now
         serve(peer, envelope, now: now, attempts: 0)
+        answering = nil
     }
 
     /// Handles one decoded request; `attempts` counts how often it was parked before.
@@ -338,7 +340,7 @@ extension WorkerNode {
             }
         }
         if settings.isDurable(event.kind) {
-            let held = HeldReply(peer: peer, request: request, reply: reply, logKey: key)
+            let held = HeldReply(peer: peer, request: request, reply: reply, logKey: key, received: answering)
             requests.record(key, .awaitingDurable)
             let stored = appliedRequest(request, reply: reply, entity: entity, cell: target,
                                         condition: condition(of: outcome, entity: entity))
@@ -381,7 +383,7 @@ extension WorkerNode {
         } else {
             nil
         }
-        submitDurable(HeldReply(peer: peer, request: request, reply: reply, logKey: key), entities: entities, cells: cells,
+        submitDurable(HeldReply(peer: peer, request: request, reply: reply, logKey: key, received: answering), entities: entities, cells: cells,
                       request: stored, now: now)
     }
 
@@ -391,6 +393,8 @@ extension WorkerNode {
             if finishRelease(outcome, now: .now) { continue }
             guard let held = pendingDurable.removeValue(forKey: outcome.ticket) else { continue }
             for var h in held {
+                answering = h.received
+                defer { answering = nil }
                 switch outcome.result {
                 case .success:
                     fault("durable.after-commit")  // a test's crash between the commit and the answer
@@ -406,7 +410,7 @@ extension WorkerNode {
 
     private func readEntity(_ id: EntityID, _ peer: [UInt8], _ request: Envelope) {
         guard let entity = shard.entity(id) else {
-            submit(.loadEntities([id]), for: .readEntity(peer: peer, request: request))
+            submit(.loadEntities([id]), for: .readEntity(peer: peer, request: request, since: answering))
             return
         }
         var reply = Cellcluster_V1_Reply()
@@ -441,7 +445,7 @@ extension WorkerNode {
             return
         }
         guard let view = shard.readCell(id, now: now) else {
-            submit(.loadCells([id]), for: .readCell(id, peer: peer, request: request))
+            submit(.loadCells([id]), for: .readCell(id, peer: peer, request: request, since: answering))
             return
         }
         finish(peer, request, Self.reply(view), key: nil)
@@ -518,6 +522,7 @@ extension WorkerNode {
         let bytes = WireFormat.encode(request.reply(r, sender: sender))
         if let key { requests.record(key, .answered(bytes)) }
         sendBytes(peer, bytes)
+        metrics.answered(request, .ok, since: answering, now: .now)
     }
 
     func answer(_ peer: [UInt8], _ request: Envelope, key: RequestLog.Key?, worldError: WorldError?) {
@@ -549,6 +554,7 @@ extension WorkerNode {
         let bytes = WireFormat.encode(request.reply(reply, sender: sender))
         if let key { requests.record(key, .answered(bytes)) }
         sendBytes(peer, bytes)
+        metrics.answered(request, code, since: answering, now: .now)
     }
 
     private func send(_ peer: [UInt8], _ envelope: Envelope) { sendBytes(peer, WireFormat.encode(envelope)) }

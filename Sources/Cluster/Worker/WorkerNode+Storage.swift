@@ -12,9 +12,9 @@ enum PendingCall {
     /// Where an entity missing from memory is: its parked requests wait for the answer.
     case locate(EntityID)
     /// A read of an entity that is not in memory, answered from storage.
-    case readEntity(peer: [UInt8], request: Envelope)
+    case readEntity(peer: [UInt8], request: Envelope, since: ContinuousClock.Instant?)
     /// A read of a cell that is not in memory, answered from storage.
-    case readCell(CellID, peer: [UInt8], request: Envelope)
+    case readCell(CellID, peer: [UInt8], request: Envelope, since: ContinuousClock.Instant?)
     /// A claim the handoff protocol asked for.
     case handoffClaim(Handoffs<Respondent>.Claim)
     /// Who owns the cells on their way here (and those passed on).
@@ -96,7 +96,12 @@ extension WorkerNode {
     func unpark(_ id: EntityID, now: ContinuousClock.Instant) {
         guard let waiting = parked.removeValue(forKey: id) else { return }
         parkedCount -= waiting.count
-        for p in waiting { serve(p.peer, p.request, now: now, attempts: p.attempts + 1) }
+        let outer = answering
+        for p in waiting {
+            answering = p.since
+            serve(p.peer, p.request, now: now, attempts: p.attempts + 1)
+        }
+        answering = outer
     }
 
     /// Answers "retry" to requests parked too long (storage is slow or down).
@@ -105,6 +110,8 @@ extension WorkerNode {
             guard let first = waiting.first, now - first.since >= Self.parkedTimeout else { continue }
             let keep = waiting.filter { now - $0.since < Self.parkedTimeout }
             for p in waiting where now - p.since >= Self.parkedTimeout {
+                answering = p.since
+                defer { answering = nil }
                 answerError(p.peer, p.request, .handoffInProgress, "entity \(id.raw): storage did not answer in time, retry")
             }
             parkedCount -= waiting.count - keep.count
@@ -117,7 +124,9 @@ extension WorkerNode {
     func abandonStorageCalls() {
         for (_, purpose) in pendingCalls {
             switch purpose {
-            case .readEntity(let peer, let request), .readCell(_, let peer, let request):
+            case .readEntity(let peer, let request, let since), .readCell(_, let peer, let request, let since):
+                answering = since
+                defer { answering = nil }
                 answerError(peer, request, .handoffInProgress, "worker \(options.id) is rejoining the cluster: retry")
             default: break
             }
@@ -152,8 +161,14 @@ extension WorkerNode {
             switch purpose {
             case .load(let cells, let asked): loaded(cells, tag: completion.tag, asked: asked, completion.result, now: now)
             case .locate(let id): located(id, completion.result, now: now)
-            case .readEntity(let peer, let request): answerRead(peer, request, completion.result)
-            case .readCell(let cell, let peer, let request): answerRead(cell, peer, request, completion.result)
+            case .readEntity(let peer, let request, let since):
+                answering = since
+                answerRead(peer, request, completion.result)
+                answering = nil
+            case .readCell(let cell, let peer, let request, let since):
+                answering = since
+                answerRead(cell, peer, request, completion.result)
+                answering = nil
             case .handoffClaim(let claim): handoffClaimed(claim, completion.result, now: now)
             case .ownershipPoll: ownershipRead(completion.result, now: now)
             case .strays: straysRead(completion.result, now: now)

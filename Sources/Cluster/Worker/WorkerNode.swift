@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Postgres
 import Security
+import Telemetry
 import Wire
 import WorldCore
 import ZeroMQ
@@ -30,7 +31,11 @@ public final class WorkerNode {
         }
         /// Steps at which to SIGKILL this process (fault injection), e.g. "handoff.source-after-send".
         public var faults: Set<String>
-        public init(id: String, bind: String? = nil, advertise: String? = nil, epoch: UInt64 = 1, coordinator: String? = nil, faults: Set<String> = []) {
+        /// Overrides `metrics.listen`.
+        public var metrics: String?
+        public init(id: String, bind: String? = nil, advertise: String? = nil, epoch: UInt64 = 1, coordinator: String? = nil,
+                    faults: Set<String> = [], metrics: String? = nil) {
+            self.metrics = metrics
             self.id = id
             self.bind = bind
             self.advertise = advertise
@@ -135,12 +140,18 @@ public final class WorkerNode {
     var draining = false
     var drainStarted: ContinuousClock.Instant?
     var sender: String { "worker:\(options.id)" }
+    /// What this worker shows a scraper and /readyz (WorkerMetrics, WorkerNode+Telemetry).
+    let metrics: WorkerMetrics
+    /// When the request being answered now arrived: its answer's latency counts from there.
+    var answering: ContinuousClock.Instant?
 
     struct HeldReply {
         let peer: [UInt8]
         let request: Envelope
         var reply: Cellcluster_V1_Reply
         let logKey: RequestLog.Key
+        /// When the request arrived.
+        let received: ContinuousClock.Instant?
     }
 
     /// Binds the socket, connects to PostgreSQL and prepares the shard.
@@ -149,6 +160,8 @@ public final class WorkerNode {
     public init(settings: ClusterSettings, options: Options, logger: Logger) throws {
         self.settings = settings
         self.options = options
+        Telemetry.bootstrap()  // before any part makes its metrics
+        metrics = WorkerMetrics(worker: options.id)
         transfers = CellTransfers(worker: options.id)
         var logger = logger
         logger[metadataKey: "worker"] = "\(options.id)"
@@ -207,6 +220,15 @@ public final class WorkerNode {
             interval: .milliseconds(settings.checkpoint.intervalMs),
             retryInitial: .milliseconds(settings.checkpoint.retryInitialMs),
             retryMax: .milliseconds(settings.checkpoint.retryMaxMs), now: .now))
+        checkpointer.metrics = CheckpointMetrics(worker: options.id)
+        do {
+            metrics.endpoint = try Self.startMetrics(options.metrics ?? settings.metrics.listen, for: "worker \(options.id)",
+                                                     readiness: metrics.readiness)
+        } catch {
+            writer.stop()
+            io.stop()
+            throw error
+        }
     }
 
     /// Serves until SIGTERM or SIGINT, then writes everything unsaved and returns the exit code:
@@ -218,7 +240,8 @@ public final class WorkerNode {
             io.stop()
             return 1
         }
-        print("ready worker=\(options.id) endpoint=\(endpoint) pid=\(getpid())")
+        refreshTelemetry(now: .now, force: true)
+        print("ready worker=\(options.id) endpoint=\(endpoint) pid=\(getpid()) metrics=\(metrics.endpoint?.url ?? "none")")
         fflush(nil)  // every stream: the ready line must reach a pipe at once
         logger.info("ready", metadata: ["endpoint": "\(endpoint)", "map_epoch": "\(mapEpoch)"])
         var lastTick = ContinuousClock.now
@@ -257,6 +280,7 @@ public final class WorkerNode {
                 if parkedCount > 0 { expireParked(now: after) }
                 if !failedLoads.isEmpty { retryFailedLoads() }
                 forgetOldDepartures()
+                refreshTelemetry(now: after)
                 lastTick = after
             }
             answerDurable(checkpointer.pump(&shard, now: after))
@@ -285,6 +309,7 @@ public final class WorkerNode {
         let code = stop()
         if draining && settledForExit { returnLease() } else { leaseKeeper?.stop() }
         io.stop()
+        metrics.endpoint?.stop()
         return code
     }
 

@@ -7,7 +7,7 @@ struct CoordinatorCommand: ParsableCommand {
         commandName: "coordinator",
         abstract: "Run the coordinator: it splits the world among the workers and keeps the map in PostgreSQL.",
         discussion: """
-            Prints `ready coordinator endpoint=<endpoint> feed=<endpoint> role=leader|standby map_epoch=<n> pid=<pid>` \
+            Prints `ready coordinator endpoint=<endpoint> feed=<endpoint> role=leader|standby map_epoch=<n> pid=<pid> metrics=<url>` \
             once it serves. Several may run (each with its own --id and endpoint): one leads, by a lease \
             in PostgreSQL; the others stand by and take over when its lease runs out.
             """
@@ -21,6 +21,9 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "This coordinator's name, unique among the cluster's coordinators (the standby: c2).")
     var id: String = "c1"
 
+    @Option(help: ArgumentHelp("Where to serve /metrics, /healthz and /readyz over HTTP, host:port (port 0: a free one) or none (overrides metrics.listen).", valueName: "host:port"))
+    var metrics: String?
+
     @Option(help: "Log level.")
     var logLevel: Logger.Level = .info
 
@@ -31,7 +34,7 @@ struct CoordinatorCommand: ParsableCommand {
         let s = try settings.load()
         bootstrapLogging(logLevel, format: logFormat)
         Shutdown.installHandlers()
-        let node = try CoordinatorNode(settings: s, name: id, bind: bind, logger: Logger(label: "cellcluster.coordinator"))
+        let node = try CoordinatorNode(settings: s, name: id, bind: bind, metricsListen: metrics, logger: Logger(label: "cellcluster.coordinator"))
         let code = node.run()
         if code != 0 { throw ExitCode(code) }
     }

@@ -8,7 +8,8 @@ struct WorkerCommand: ParsableCommand {
         commandName: "worker",
         abstract: "Run a worker: it owns cells, answers clients and checkpoints to PostgreSQL.",
         discussion: """
-            Prints `ready worker=<id> endpoint=<endpoint> pid=<pid>` on standard output once it serves.
+            Prints `ready worker=<id> endpoint=<endpoint> pid=<pid> metrics=<url>` on standard output once it serves
+            (metrics=none when metrics.listen is none). /readyz answers 200 while it holds a lease and serves.
             SIGTERM in a cluster: hand every cell to the other workers (through the coordinator), then a
             final checkpoint and exit; alone, or with SIGINT (what `scripts/cluster down` sends): the final
             checkpoint of everything unsaved, no hand-off. Exit 0 when all was saved.
@@ -25,6 +26,9 @@ struct WorkerCommand: ParsableCommand {
 
     @Option(help: "The address peers and clients use, tcp://host or tcp://host:port (overrides workers.advertise; required with a wildcard bind).")
     var advertise: String?
+
+    @Option(help: ArgumentHelp("Where to serve /metrics, /healthz and /readyz over HTTP, host:port (port 0: a free one) or none (overrides metrics.listen).", valueName: "host:port"))
+    var metrics: String?
 
     @Option(help: "Ownership epoch to write under (without a coordinator).")
     var epoch: UInt64 = 1
@@ -45,7 +49,7 @@ struct WorkerCommand: ParsableCommand {
         let s = try settings.load()
         bootstrapLogging(logLevel, format: logFormat)
         Shutdown.installHandlers()
-        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, advertise: advertise, epoch: epoch, coordinator: coordinator, faults: Set(fault)), logger: Logger(label: "cellcluster.worker"))
+        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, advertise: advertise, epoch: epoch, coordinator: coordinator, faults: Set(fault), metrics: metrics), logger: Logger(label: "cellcluster.worker"))
         let code = node.run()
         if code != 0 { throw ExitCode(code) }
     }

@@ -1,0 +1,177 @@
+import CoreMetrics
+import Metrics
+import Telemetry
+import Wire
+import WorldCore
+
+/// A worker's figures for a scraper, through swift-metrics (the process bootstraps Prometheus;
+/// see `Telemetry`). Every handle is made once; the request path only increments and records.
+/// Names follow Prometheus conventions; every series carries the worker's id as `worker`.
+final class WorkerMetrics {
+    typealias Counter = CoreMetrics.Counter
+
+    /// What a request asked for: the `type` label.
+    enum RequestType: Int, CaseIterable {
+        case spawn, move, action, cellState, worldEvent, getEntity, getCell, handoffOffer, activateCells, audit, status, other
+
+        var label: String {
+            switch self {
+            case .spawn: "spawn"
+            case .move: "move"
+            case .action: "action"
+            case .cellState: "cell_state"
+            case .worldEvent: "world_event"
+            case .getEntity: "get_entity"
+            case .getCell: "get_cell"
+            case .handoffOffer: "handoff_offer"
+            case .activateCells: "activate_cells"
+            case .audit: "audit"
+            case .status: "status"
+            case .other: "other"
+            }
+        }
+
+        init(_ body: Envelope.OneOf_Body?) {
+            self = switch body {
+            case .spawnEntity?: .spawn
+            case .moveEntity?: .move
+            case .entityAction?: .action
+            case .cellStateChange?: .cellState
+            case .worldEvent?: .worldEvent
+            case .getEntity?: .getEntity
+            case .getCell?: .getCell
+            case .handoffOffer?: .handoffOffer
+            case .activateCells?: .activateCells
+            case .auditRequest?: .audit
+            case .statusRequest?: .status
+            default: .other
+            }
+        }
+    }
+
+    /// A step of the handoff protocol, by side: the `side` and `outcome` labels.
+    enum HandoffStep: CaseIterable {
+        case offered, completed, retried, accepted, refused
+
+        var side: String { self == .accepted || self == .refused ? "target" : "source" }
+        var outcome: String { "\(self)" }
+    }
+
+    let worker: String
+    /// What /readyz answers: set from the lease and the map at each refresh.
+    let readiness = Readiness()
+    /// The HTTP endpoint, when `metrics.listen` is not `none`.
+    var endpoint: MetricsEndpoint?
+    var lastRefresh: ContinuousClock.Instant = .now - .seconds(10)
+    /// The summary line's last figures: answers by outcome class, and when.
+    var summarized: (at: ContinuousClock.Instant, answered: UInt64, refused: UInt64, snapshot: MonitorSnapshot?) = (.now, 0, 0, nil)
+    /// Answers since the start, OK and not OK, for the summary line.
+    private(set) var answeredOK: UInt64 = 0
+    private(set) var answeredError: UInt64 = 0
+    private var requests: [Int: Counter] = [:]
+    private let latency: [Timer]
+    private let handoffs: [HandoffStep: Counter]
+    private let unsaved: Gauge
+    private let oldestUnsaved: Gauge
+    private let owned: Gauge
+    private let active: Gauge
+    private let loaded: Gauge
+    private let entities: Gauge
+    private let players: Gauge
+    private let mapEpoch: Gauge
+    private let serving: Gauge
+    private let parked: Gauge
+    /// Totals the shard keeps itself: exported as counters by adding what grew since the last refresh.
+    private var totals: [(Counter, KeyPath<MonitorSnapshot, UInt64>)] = []
+    private var last: MonitorSnapshot?
+
+    init(worker: String) {
+        self.worker = worker
+        let w = ("worker", worker)
+        latency = RequestType.allCases.map { Timer(label: "cellcluster_request_duration_seconds", dimensions: [w, ("type", $0.label)]) }
+        handoffs = Dictionary(uniqueKeysWithValues: HandoffStep.allCases.map {
+            ($0, Counter(label: "cellcluster_handoffs_total", dimensions: [w, ("side", $0.side), ("outcome", $0.outcome)]))
+        })
+        unsaved = Gauge(label: "cellcluster_unsaved_changes", dimensions: [w])
+        oldestUnsaved = Gauge(label: "cellcluster_oldest_unsaved_age_seconds", dimensions: [w])
+        owned = Gauge(label: "cellcluster_cells", dimensions: [w, ("state", "owned")])
+        active = Gauge(label: "cellcluster_cells", dimensions: [w, ("state", "active")])
+        loaded = Gauge(label: "cellcluster_cells", dimensions: [w, ("state", "loaded")])
+        entities = Gauge(label: "cellcluster_entities", dimensions: [w])
+        players = Gauge(label: "cellcluster_present_players", dimensions: [w])
+        mapEpoch = Gauge(label: "cellcluster_map_epoch", dimensions: [w])
+        serving = Gauge(label: "cellcluster_serving", dimensions: [w])
+        parked = Gauge(label: "cellcluster_parked_requests", dimensions: [w])
+        func total(_ name: String, _ path: KeyPath<MonitorSnapshot, UInt64>, _ extra: [(String, String)] = []) {
+            totals.append((Counter(label: name, dimensions: [w] + extra), path))
+        }
+        total("cellcluster_cache_hits_total", \.cacheHits)
+        total("cellcluster_cache_misses_total", \.cacheMisses)
+        total("cellcluster_cache_evictions_total", \.evictions)
+        total("cellcluster_prefetches_total", \.prefetches)
+        total("cellcluster_events_total", \.eventsApplied, [("fate", "applied")])
+        total("cellcluster_events_total", \.eventsDeferred, [("fate", "deferred")])
+        total("cellcluster_events_total", \.eventsReplayed, [("fate", "replayed")])
+        total("cellcluster_db_operations_total", \.dbReads, [("kind", "read")])
+        total("cellcluster_db_operations_total", \.dbWrites, [("kind", "write")])
+        total("cellcluster_fenced_rows_total", \.fencedRows)
+        total("cellcluster_dead_letters_total", \.deadLetters)
+    }
+
+    /// One answer: counted by type and outcome; timed from `since` (when the request arrived)
+    /// when it is known.
+    func answered(_ request: Envelope, _ code: Cellcluster_V1_ErrorCode, since: ContinuousClock.Instant?, now: ContinuousClock.Instant) {
+        let type = RequestType(request.body)
+        if code == .ok { answeredOK &+= 1 } else { answeredError &+= 1 }
+        let key = type.rawValue << 16 | (code.rawValue & 0xFFFF)
+        if let counter = requests[key] {
+            counter.increment()
+        } else {
+            let counter = Counter(label: "cellcluster_requests_total",
+                                  dimensions: [("worker", worker), ("type", type.label), ("outcome", Self.outcome(code))])
+            requests[key] = counter
+            counter.increment()
+        }
+        if let since { latency[type.rawValue].recordNanoseconds(max(0, (now - since).nanoseconds)) }
+    }
+
+    func handoff(_ step: HandoffStep) { handoffs[step]?.increment() }
+
+    /// Gauges and the shard's totals, from a monitor snapshot (once a second, off the request path).
+    func refresh(_ m: MonitorSnapshot, ownedCells: Int, mapEpoch epoch: UInt64, serving isServing: Bool, parked waiting: Int) {
+        unsaved.record(m.unsavedChanges)
+        oldestUnsaved.record(m.oldestUnsavedAgeMs / 1000)
+        owned.record(ownedCells)
+        active.record(m.activeCells)
+        loaded.record(m.loadedCells)
+        entities.record(m.entities)
+        players.record(m.presentPlayers)
+        mapEpoch.record(Double(epoch))
+        serving.record(isServing ? 1 : 0)
+        parked.record(waiting)
+        for (counter, path) in totals {
+            let value = m[keyPath: path]
+            let before = last?[keyPath: path] ?? 0
+            if value > before { counter.increment(by: Int64(clamping: value - before)) }
+        }
+        last = m
+    }
+
+    /// OK -> "ok", WRONG_WORKER -> "wrong_worker": the .proto's names, lower case.
+    static func outcome(_ code: Cellcluster_V1_ErrorCode) -> String {
+        var name = ""
+        for character in "\(code)" {
+            if character.isUppercase { name += "_" + character.lowercased() } else { name.append(character) }
+        }
+        return name
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, saturating (a duration never holds more than Int64 can).
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? (seconds < 0 ? .min : .max) : product.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
+    }
+}

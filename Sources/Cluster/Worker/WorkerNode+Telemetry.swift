@@ -1,0 +1,64 @@
+import Config
+import Foundation
+import Telemetry
+import WorldCore
+
+extension WorkerNode {
+    /// Starts the HTTP endpoint at `listen` (`metrics.listen`, or `--metrics`); nil when it is
+    /// `none`. Shared by the worker and the coordinator.
+    /// - Throws: `ConfigError` for an address that is not host:port, `MetricsEndpoint.StartError`
+    ///   when it cannot listen there.
+    static func startMetrics(_ listen: String, for process: String, readiness: Readiness) throws -> MetricsEndpoint? {
+        if let problem = MetricsSettings.problem(listen: listen) {
+            throw ConfigError(source: process, problems: [.init(keyPath: "metrics.listen", message: problem)])
+        }
+        guard let (host, port) = MetricsSettings.address(listen: listen) else { return nil }
+        return try MetricsEndpoint(host: host, port: port, readiness: readiness)
+    }
+
+    /// Once a second, off the request path: gauges, the shard's totals and readiness; every
+    /// `metrics.summary_interval_s` one info line.
+    func refreshTelemetry(now: ContinuousClock.Instant, force: Bool = false) {
+        guard force || now - metrics.lastRefresh >= .seconds(1) else { return }
+        metrics.lastRefresh = now
+        let snapshot = shard.monitorSnapshot(now: now)
+        let owned = shard.ownership.map { $0.map.cells(of: options.id).count } ?? shard.settings.grid.cellCount
+        let isServing = serving || coordinatorSocket == nil
+        metrics.refresh(snapshot, ownedCells: owned, mapEpoch: mapEpoch, serving: isServing, parked: parkedCount)
+        if draining {
+            metrics.readiness.set(ready: false, why: "draining: handing its cells to other workers")
+        } else if !isServing {
+            metrics.readiness.set(ready: false, why: leaseKeeper == nil ? "no lease: joining the cluster" : "lease not renewed in time")
+        } else {
+            metrics.readiness.set(ready: true)
+        }
+        let interval = settings.metrics.summaryIntervalS
+        guard interval > 0, now - metrics.summarized.at >= .seconds(interval) else { return }
+        logSummary(snapshot, now: now)
+    }
+
+    /// One info line with what happened since the last one: rates, unsaved state, cells.
+    private func logSummary(_ m: MonitorSnapshot, now: ContinuousClock.Instant) {
+        let last = metrics.summarized
+        let seconds = max(0.001, Double((now - last.at).components.seconds) + Double((now - last.at).components.attoseconds) / 1e18)
+        func rate(_ now: UInt64, _ before: UInt64) -> String { String(format: "%.0f", Double(now &- before) / seconds) }
+        let before = last.snapshot
+        logger.info("summary", metadata: [
+            "answered_per_s": "\(rate(metrics.answeredOK, last.answered))",
+            "refused_per_s": "\(rate(metrics.answeredError, last.refused))",
+            "db_reads_per_s": "\(rate(m.dbReads, before?.dbReads ?? 0))",
+            "db_writes_per_s": "\(rate(m.dbWrites, before?.dbWrites ?? 0))",
+            "checkpoints": "\(m.checkpoints &- (before?.checkpoints ?? 0))",
+            "checkpoint_rows": "\(m.checkpointRows &- (before?.checkpointRows ?? 0))",
+            "unsaved": "\(m.unsavedChanges)",
+            "oldest_unsaved_ms": "\(Int(m.oldestUnsavedAgeMs))",
+            "cells_active": "\(m.activeCells)",
+            "cells_loaded": "\(m.loadedCells)",
+            "entities": "\(m.entities)",
+            "players": "\(m.presentPlayers)",
+            "map_epoch": "\(mapEpoch)",
+            "serving": "\(serving || coordinatorSocket == nil)",
+        ])
+        metrics.summarized = (now, metrics.answeredOK, metrics.answeredError, m)
+    }
+}
