@@ -108,11 +108,14 @@ let package = Package(
         .target(name: "Fuzzing", dependencies: ["Security", "Wire", "WorldCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(name: "cellcluster-fuzz", dependencies: ["Fuzzing"]),
 
+        // What operators see in a terminal: `cellcluster top`'s view of the grid (pure: status in, lines out).
+        .target(name: "Console", dependencies: ["Wire", "WorldCore"]),
+
         // The single executable: subcommands parse arguments and wire things up.
         .executableTarget(
             name: "cellcluster",
             dependencies: [
-                "Bench", "Client", "Cluster", "Config", "Checkpoint", "Postgres", "Security", "Soak", "Wire", "WorldCore", "ZeroMQ",
+                "Bench", "Client", "Cluster", "Config", "Checkpoint", "Console", "Postgres", "Security", "Soak", "Wire", "WorldCore", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -129,6 +132,7 @@ let package = Package(
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "TestSupport", .product(name: "Metrics", package: "swift-metrics")]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Wire"]),
         .testTarget(name: "WorldCoreTests", dependencies: ["WorldCore"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "Wire", "WorldCore"]),
         .testTarget(name: "SoakTests", dependencies: ["Soak", "TestSupport", "WorldCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Postgres", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Postgres"]),

@@ -57,6 +57,7 @@ extension CoordinatorNode {
                 entities += Int(l.entities)
             }
             members[h.workerID]!.loads = loads
+            members[h.workerID]!.cellLoads = h.loads
             members[h.workerID]!.entities = entities
             members[h.workerID]!.mapEpoch = h.mapEpoch
             members[h.workerID]!.peer = peer

@@ -48,6 +48,8 @@ public final class CoordinatorNode {
         var mapEpoch: UInt64 = 0
         /// The routing id of the worker's link as last seen (a new map is pushed to it).
         var peer: [UInt8]?
+        /// Its cells' loads as its last heartbeat reported them (for `status` and `top`).
+        var cellLoads: [Cellcluster_V1_CellLoad] = []
     }
 
     /// Workers holding leases, as PostgreSQL says.
@@ -201,6 +203,7 @@ public final class CoordinatorNode {
                         $0.entities = UInt32(members[id]!.entities)
                     }
                 }
+                status.cellLoads = members.keys.sorted().flatMap { members[$0]!.cellLoads }
             }
             send(peer, reply)
         default:

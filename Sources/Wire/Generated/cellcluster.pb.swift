@@ -1240,6 +1240,11 @@ public nonisolated struct Cellcluster_V1_StatusReply: Sendable {
 
   public var workers: [Cellcluster_V1_WorkerStatus] = []
 
+  /// From the coordinator: each cell's load as its owner last reported it (every heartbeat, a
+  /// quarter second by default): entities in it, and requests per second. Cells with neither are
+  /// left out. A worker's own StatusReply leaves this empty. (`cellcluster top` draws it.)
+  public var cellLoads: [Cellcluster_V1_CellLoad] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3244,7 +3249,7 @@ nonisolated extension Cellcluster_V1_StatusRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Cellcluster_V1_StatusReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}map\0\u{1}workers\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}map\0\u{1}workers\0\u{3}cell_loads\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3254,6 +3259,7 @@ nonisolated extension Cellcluster_V1_StatusReply: SwiftProtobuf.Message, SwiftPr
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._map) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.workers) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.cellLoads) }()
       default: break
       }
     }
@@ -3270,12 +3276,16 @@ nonisolated extension Cellcluster_V1_StatusReply: SwiftProtobuf.Message, SwiftPr
     if !self.workers.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.workers, fieldNumber: 2)
     }
+    if !self.cellLoads.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.cellLoads, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Cellcluster_V1_StatusReply, rhs: Cellcluster_V1_StatusReply) -> Bool {
     if lhs._map != rhs._map {return false}
     if lhs.workers != rhs.workers {return false}
+    if lhs.cellLoads != rhs.cellLoads {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
