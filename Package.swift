@@ -115,7 +115,7 @@ let package = Package(
         .executableTarget(
             name: "cellcluster",
             dependencies: [
-                "Bench", "Client", "Cluster", "Config", "Checkpoint", "Console", "Postgres", "Security", "Soak", "Wire", "WorldCore", "ZeroMQ",
+                "Bench", "Client", "Cluster", "Config", "Checkpoint", "Console", "Telemetry", "Postgres", "Security", "Soak", "Wire", "WorldCore", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -135,9 +135,9 @@ let package = Package(
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Wire", "WorldCore"]),
         .testTarget(name: "SoakTests", dependencies: ["Soak", "TestSupport", "WorldCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Postgres", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Postgres"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Client", "Cluster", "Postgres", "ProcessKit", "Security", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),
-        .target(name: "TestSupport", dependencies: ["Postgres", "ProcessKit"], path: "Tests/TestSupport"),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Postgres", "Telemetry"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Client", "Cluster", "Postgres", "ProcessKit", "Security", "Telemetry", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),
+        .target(name: "TestSupport", dependencies: ["Postgres", "ProcessKit", "Telemetry"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -26,6 +26,8 @@ public final class MetricsEndpoint: Sendable {
     public let url: String
     private let server: HTTPServer
     private let task: Task<Void, Never>
+    /// The file `publish(to:)` wrote, removed by `stop()`.
+    private let published = Mutex<String?>(nil)
 
     /// Binds `host:port` (port 0: a free one) and serves until `stop()`.
     /// - Throws: `StartError` naming the address when it cannot listen within 5 s.
@@ -98,8 +100,22 @@ public final class MetricsEndpoint: Sendable {
         }
     }
 
+    /// Writes the URL (and a newline) to `path`, whole or not at all (a temporary file renamed
+    /// over it): what a supervisor or `cellcluster probe --file` reads. `stop()` removes it.
+    public func publish(to path: String) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        try Data((url + "\n").utf8).write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, path) == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(temporary)
+            throw StartError.cannotListen(url, "cannot write \(path): \(why)")
+        }
+        published.withLock { $0 = path }
+    }
+
     /// Closes the listening socket and ends the server.
     public func stop() {
+        if let path = published.withLock({ p in defer { p = nil }; return p }) { unlink(path) }
         let server = self.server
         let done = DispatchSemaphore(value: 0)
         Task.detached {

@@ -1,6 +1,7 @@
 import Foundation
 import ProcessKit
 import Testing
+import Telemetry
 import TestSupport
 @testable import Client
 @testable import WorldCore
@@ -29,8 +30,10 @@ import TestSupport
 
     @Test func everyProcessServesMetricsHealthAndReadiness() async throws { try await offPool {
         try TestDatabase.withFreshDatabase { parameters in
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("cellcluster-w1-\(UUID().uuidString).metrics").path
             let cluster = try ProcessCluster(database: parameters.database!, workers: 2,
-                                             settings: ElasticTests.settings + ["checkpoint.interval_ms=200"], standby: true)
+                                             settings: ElasticTests.settings + ["checkpoint.interval_ms=200"],
+                                             workerArguments: ["w1": ["--metrics-file", file]], standby: true)
             defer { cluster.killAll() }
             let client = try ClusterClient(context: try Context(), coordinator: cluster.coordinatorEndpoint, grid: Elastic.grid)
             let walkers = Walkers(client: client)
@@ -66,6 +69,17 @@ import TestSupport
             #expect(try HTTPGet.get(standby, "/healthz").status == 200)
             let notReady = try HTTPGet.get(standby, "/readyz")
             #expect(notReady.status == 503 && notReady.body.contains("c1 leads"), "\(notReady)")
+
+            // --metrics-file and `cellcluster probe`, as the systemd units use them.
+            #expect(try String(contentsOfFile: file, encoding: .utf8) == cluster.worker("w1")!.readyField("metrics")! + "\n")
+            let probe = try CommandRunner.run(["probe", "--file", file, "--timeout", "5"])
+            #expect(probe.status == 0 && probe.stdout.contains("/readyz: 200 ready"), "\(probe.stdout) \(probe.stderr)")
+            let standbyProbe = try CommandRunner.run(["probe", "--url", standby, "--timeout", "0.5"])
+            #expect(standbyProbe.status == 1 && standbyProbe.stderr.contains("503 not ready: standing by"), "\(standbyProbe.stderr)")
+            #expect(try CommandRunner.run(["probe", "--url", standby, "--path", "/healthz", "--timeout", "1"]).status == 0)
+            cluster.worker("w1")!.signal(SIGINT)  // exits after its final checkpoint, and takes its file away
+            #expect(cluster.worker("w1")!.waitForExit(timeout: .seconds(30)) == 0)
+            #expect(!FileManager.default.fileExists(atPath: file))
         }
     } }
 

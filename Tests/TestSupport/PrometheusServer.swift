@@ -1,4 +1,5 @@
 import Foundation
+import Telemetry
 #if canImport(Glibc)
 import Glibc
 #endif

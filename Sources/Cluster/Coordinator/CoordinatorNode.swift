@@ -76,7 +76,9 @@ public final class CoordinatorNode {
     /// - Throws: `ZMQError` (bind), `PQError` (database), `WorldError` (grid), or `WireError` when
     ///   the stored map does not fit this cluster.yml's world.
     /// - Parameter name: this coordinator's name, unique among the cluster's coordinators.
-    public init(settings: ClusterSettings, name: String = "c1", bind: String?, metricsListen: String? = nil, logger: Logger) throws {
+    /// - Parameter metricsListen: overrides `metrics.listen`; `metricsFile`: where to write its URL.
+    public init(settings: ClusterSettings, name: String = "c1", bind: String?, metricsListen: String? = nil, metricsFile: String? = nil,
+                logger: Logger) throws {
         self.settings = settings
         self.logger = logger
         Telemetry.bootstrap()
@@ -97,7 +99,7 @@ public final class CoordinatorNode {
         feedSettings.endpoint = endpoint  // a port the system chose for the ROUTER: the feed takes its host
         feedEndpoint = try feed.bind(feedSettings.feedBind)
         metrics.endpoint = try WorkerNode.startMetrics(metricsListen ?? settings.metrics.listen, for: "coordinator \(name)",
-                                                       readiness: metrics.readiness)
+                                                       readiness: metrics.readiness, file: metricsFile)
         // The lead last: nothing after it can fail and leave the lead held by a process that exits.
         leadership = Leadership(connection: connection, name: name, endpoint: endpoint, leaseMs: settings.coordinator.leaseMs)
         // The map is read after the lead is settled: a map a previous leader stored meanwhile counts.

@@ -8,12 +8,25 @@ extension WorkerNode {
     /// `none`. Shared by the worker and the coordinator.
     /// - Throws: `ConfigError` for an address that is not host:port, `MetricsEndpoint.StartError`
     ///   when it cannot listen there.
-    static func startMetrics(_ listen: String, for process: String, readiness: Readiness) throws -> MetricsEndpoint? {
+    /// - Parameter file: where to write the URL once it listens (nil: nowhere).
+    static func startMetrics(_ listen: String, for process: String, readiness: Readiness, file: String?) throws -> MetricsEndpoint? {
         if let problem = MetricsSettings.problem(listen: listen) {
             throw ConfigError(source: process, problems: [.init(keyPath: "metrics.listen", message: problem)])
         }
-        guard let (host, port) = MetricsSettings.address(listen: listen) else { return nil }
-        return try MetricsEndpoint(host: host, port: port, readiness: readiness)
+        guard let (host, port) = MetricsSettings.address(listen: listen) else {
+            if file != nil {
+                throw ConfigError(source: process, problems: [.init(keyPath: "metrics.listen", message: "is none: there is no URL for --metrics-file")])
+            }
+            return nil
+        }
+        let endpoint = try MetricsEndpoint(host: host, port: port, readiness: readiness)
+        do {
+            if let file { try endpoint.publish(to: file) }
+        } catch {
+            endpoint.stop()
+            throw error
+        }
+        return endpoint
     }
 
     /// Once a second, off the request path: gauges, the shard's totals and readiness; every

@@ -33,9 +33,12 @@ public final class WorkerNode {
         public var faults: Set<String>
         /// Overrides `metrics.listen`.
         public var metrics: String?
+        /// Where to write the metrics URL once it listens (removed at exit).
+        public var metricsFile: String?
         public init(id: String, bind: String? = nil, advertise: String? = nil, epoch: UInt64 = 1, coordinator: String? = nil,
-                    faults: Set<String> = [], metrics: String? = nil) {
+                    faults: Set<String> = [], metrics: String? = nil, metricsFile: String? = nil) {
             self.metrics = metrics
+            self.metricsFile = metricsFile
             self.id = id
             self.bind = bind
             self.advertise = advertise
@@ -223,7 +226,7 @@ public final class WorkerNode {
         checkpointer.metrics = CheckpointMetrics(worker: options.id)
         do {
             metrics.endpoint = try Self.startMetrics(options.metrics ?? settings.metrics.listen, for: "worker \(options.id)",
-                                                     readiness: metrics.readiness)
+                                                     readiness: metrics.readiness, file: options.metricsFile)
         } catch {
             writer.stop()
             io.stop()

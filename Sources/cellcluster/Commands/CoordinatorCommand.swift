@@ -24,6 +24,9 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to serve /metrics, /healthz and /readyz over HTTP, host:port (port 0: a free one) or none (overrides metrics.listen).", valueName: "host:port"))
     var metrics: String?
 
+    @Option(help: ArgumentHelp("Write the metrics URL to this file once it listens (removed at exit): for a supervisor, or `cellcluster probe --file`.", valueName: "path"))
+    var metricsFile: String?
+
     @Option(help: "Log level.")
     var logLevel: Logger.Level = .info
 
@@ -34,7 +37,7 @@ struct CoordinatorCommand: ParsableCommand {
         let s = try settings.load()
         bootstrapLogging(logLevel, format: logFormat)
         Shutdown.installHandlers()
-        let node = try CoordinatorNode(settings: s, name: id, bind: bind, metricsListen: metrics, logger: Logger(label: "cellcluster.coordinator"))
+        let node = try CoordinatorNode(settings: s, name: id, bind: bind, metricsListen: metrics, metricsFile: metricsFile, logger: Logger(label: "cellcluster.coordinator"))
         let code = node.run()
         if code != 0 { throw ExitCode(code) }
     }

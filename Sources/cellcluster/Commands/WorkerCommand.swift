@@ -30,6 +30,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to serve /metrics, /healthz and /readyz over HTTP, host:port (port 0: a free one) or none (overrides metrics.listen).", valueName: "host:port"))
     var metrics: String?
 
+    @Option(help: ArgumentHelp("Write the metrics URL to this file once it listens (removed at exit): for a supervisor, or `cellcluster probe --file`.", valueName: "path"))
+    var metricsFile: String?
+
     @Option(help: "Ownership epoch to write under (without a coordinator).")
     var epoch: UInt64 = 1
 
@@ -49,7 +52,7 @@ struct WorkerCommand: ParsableCommand {
         let s = try settings.load()
         bootstrapLogging(logLevel, format: logFormat)
         Shutdown.installHandlers()
-        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, advertise: advertise, epoch: epoch, coordinator: coordinator, faults: Set(fault), metrics: metrics), logger: Logger(label: "cellcluster.worker"))
+        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, advertise: advertise, epoch: epoch, coordinator: coordinator, faults: Set(fault), metrics: metrics, metricsFile: metricsFile), logger: Logger(label: "cellcluster.worker"))
         let code = node.run()
         if code != 0 { throw ExitCode(code) }
     }

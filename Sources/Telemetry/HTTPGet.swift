@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// A plain HTTP/1.1 GET over a TCP socket (no proxy, no redirects): what a scraper or a probe
-/// does, for tests of the metrics endpoints.
+/// A plain HTTP/1.1 GET over a TCP socket to a numeric IPv4 address (no proxy, no redirects,
+/// no TLS): what `cellcluster probe` and the tests ask a process's metrics endpoint.
 public enum HTTPGet {
     public struct Response: Sendable {
         public let status: Int
