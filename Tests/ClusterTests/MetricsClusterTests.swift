@@ -35,6 +35,11 @@ import TestSupport
                                              settings: ElasticTests.settings + ["checkpoint.interval_ms=200"],
                                              workerArguments: ["w1": ["--metrics-file", file]], standby: true)
             defer { cluster.killAll() }
+            // Ready as soon as the ready line is out: a supervisor may ask at once.
+            for id in ["w1", "w2"] {
+                let answer = try HTTPGet.get(try #require(cluster.worker(id)?.readyField("metrics")), "/readyz")
+                #expect(answer.status == 200, "\(id) right after its ready line: \(answer)")
+            }
             let client = try ClusterClient(context: try Context(), coordinator: cluster.coordinatorEndpoint, grid: Elastic.grid)
             let walkers = Walkers(client: client)
             try walkers.spawn(20)

@@ -69,6 +69,7 @@ extension WorkerNode {
             case .drainRequest(let drain)? where drain.workerID == options.id:
                 if !draining { logger.info("the coordinator asked this worker to leave: handing every cell off") }
                 draining = true
+                updateReadiness()
             case .reply(let reply)? where reply.code == .notLeader:
                 // A standby: go to the leader it names (none yet: it takes the lead itself soon).
                 if !reply.redirectEndpoint.isEmpty { switchCoordinator(to: reply.redirectEndpoint, "\(reply.message)") }

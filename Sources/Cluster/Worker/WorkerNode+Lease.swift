@@ -22,6 +22,8 @@ extension WorkerNode {
     /// Checks the lease once per turn: a lapsed lease stops serving; a revoked one (or a write
     /// fenced by a newer owner) makes this worker forget its cells and join again.
     func checkLease(now: ContinuousClock.Instant) {
+        let before = serving
+        defer { if serving != before { updateReadiness() } }
         guard coordinatorSocket != nil else {
             serving = true
             return

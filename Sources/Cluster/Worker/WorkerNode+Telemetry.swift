@@ -38,16 +38,22 @@ extension WorkerNode {
         let owned = shard.ownership.map { $0.map.cells(of: options.id).count } ?? shard.settings.grid.cellCount
         let isServing = serving || coordinatorSocket == nil
         metrics.refresh(snapshot, ownedCells: owned, mapEpoch: mapEpoch, serving: isServing, parked: parkedCount)
+        updateReadiness()
+        let interval = settings.metrics.summaryIntervalS
+        guard interval > 0, now - metrics.summarized.at >= .seconds(interval) else { return }
+        logSummary(snapshot, now: now)
+    }
+
+    /// What /readyz answers, from the lease and the drain: at each refresh, and the moment
+    /// serving starts or stops (`checkLease`).
+    func updateReadiness() {
         if draining {
             metrics.readiness.set(ready: false, why: "draining: handing its cells to other workers")
-        } else if !isServing {
+        } else if !(serving || coordinatorSocket == nil) {
             metrics.readiness.set(ready: false, why: leaseKeeper == nil ? "no lease: joining the cluster" : "lease not renewed in time")
         } else {
             metrics.readiness.set(ready: true)
         }
-        let interval = settings.metrics.summaryIntervalS
-        guard interval > 0, now - metrics.summarized.at >= .seconds(interval) else { return }
-        logSummary(snapshot, now: now)
     }
 
     /// One info line with what happened since the last one: rates, unsaved state, cells.

@@ -243,6 +243,7 @@ public final class WorkerNode {
             io.stop()
             return 1
         }
+        checkLease(now: .now)
         refreshTelemetry(now: .now, force: true)
         print("ready worker=\(options.id) endpoint=\(endpoint) pid=\(getpid()) metrics=\(metrics.endpoint?.url ?? "none")")
         fflush(nil)  // every stream: the ready line must reach a pipe at once
@@ -324,6 +325,7 @@ public final class WorkerNode {
         if drainStarted == nil {
             drainStarted = now
             draining = true
+            updateReadiness()
             logger.info("\(Shutdown.isRequested ? Shutdown.signalName : "scale in"): handing every cell to other workers before exit")
             sendToCoordinator(.drainRequest(.with { $0.workerID = options.id }))
         }
