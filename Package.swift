@@ -15,7 +15,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C libraries: the only places that see libzmq and libpq headers.
@@ -83,13 +83,15 @@ let package = Package(
         ),
 
         // What a process shows a scraper: Prometheus text on /metrics, /healthz and /readyz over
-        // HTTP (FlyingFox), fed by swift-metrics.
+        // HTTP (SwiftNIO, on its own thread), fed by swift-metrics.
         .target(
             name: "Telemetry",
             dependencies: [
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
 
@@ -115,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "cellcluster",
             dependencies: [
-                "Bench", "Client", "Cluster", "Config", "Checkpoint", "Console", "Telemetry", "Postgres", "Security", "Soak", "Wire", "WorldCore", "ZeroMQ",
+                "Bench", "Client", "Cluster", "Config", "Checkpoint", "Console", "Telemetry", "Postgres", "ProcessKit", "Security", "Soak", "Wire", "WorldCore", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

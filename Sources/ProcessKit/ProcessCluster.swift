@@ -26,6 +26,9 @@ public final class ProcessCluster: Sendable {
         /// Start a standby coordinator (c2) too.
         public var standby = false
         public var readyTimeout: Duration = .seconds(120)
+        /// Hosts of their own (`scripts/hosts`): each process runs in its host's network namespace
+        /// and binds its host's address (port 0, or the endpoint it had when restarted).
+        public var hosts: HostMap?
         public var executable: URL = ChildProcess.cellcluster
 
         public init(workers: Int, settings: [String] = [], environment: [String: String] = [:]) {
@@ -53,9 +56,11 @@ public final class ProcessCluster: Sendable {
     private let state: Mutex<State>
 
     /// The arguments every process gets after its own: settings and the log level.
-    private static func common(_ options: Options) -> [String] {
+    private static func common(_ options: Options, _ name: String) -> [String] {
         options.settings.flatMap { ["--set", $0] } + ["--set", "workers.count=\(options.workers)"]
             + (options.logLevel.map { ["--log-level", $0] } ?? [])
+            // On a host of its own, the metrics endpoint listens on the host's address too.
+            + (options.hosts?.hosts[name].map { ["--metrics", "\($0.address):0"] } ?? [])
     }
 
     /// Starts the coordinator and the workers, and waits until all are ready.
@@ -63,13 +68,13 @@ public final class ProcessCluster: Sendable {
     ///   started so far is stopped first).
     public init(_ options: Options) throws {
         self.options = options
-        let coordinator = try Self.coordinator(options, "c1", bind: options.coordinatorBind)
+        let coordinator = try Self.coordinator(options, "c1", bind: try Self.bind(options, "c1", options.coordinatorBind))
         coordinatorEndpoint = try coordinator.waitReady(timeout: options.readyTimeout)
         var coordinators = ["c1": coordinator]
         var endpoints = ["c1": coordinatorEndpoint]
         if options.standby {
             do {
-                let standby = try Self.coordinator(options, "c2", bind: options.coordinatorBind)
+                let standby = try Self.coordinator(options, "c2", bind: try Self.bind(options, "c2", options.coordinatorBind))
                 coordinators["c2"] = standby
                 endpoints["c2"] = try standby.waitReady(timeout: options.readyTimeout)
             } catch {
@@ -92,8 +97,14 @@ public final class ProcessCluster: Sendable {
     }
 
     private static func coordinator(_ options: Options, _ name: String, bind: String) throws -> ChildProcess {
-        try ChildProcess(["coordinator", "--id", name, "--bind", bind] + common(options), environment: options.environment,
-                         output: output(options, name == "c1" ? "coordinator" : "coordinator-\(name)"), executable: options.executable)
+        try ChildProcess(["coordinator", "--id", name, "--bind", bind] + common(options, name), environment: options.environment,
+                         output: output(options, name == "c1" ? "coordinator" : "coordinator-\(name)"),
+                         launcher: try options.hosts?.launcher(name) ?? [], executable: options.executable)
+    }
+
+    /// Where process `name` binds: its host's address with a free port, or `fallback`.
+    private static func bind(_ options: Options, _ name: String, _ fallback: String) throws -> String {
+        try options.hosts?.endpoint(name) ?? fallback
     }
 
     private static func output(_ options: Options, _ name: String) -> ChildProcess.Output {
@@ -121,8 +132,10 @@ public final class ProcessCluster: Sendable {
             return "w\(s.nextWorker)"
         }
         let child = try ChildProcess(
-            ["worker", "--id", name, "--coordinator", coordinatorEndpoints, "--bind", options.workerBind] + Self.common(options) + extra,
-            environment: options.environment, output: Self.output(options, name), executable: options.executable)
+            ["worker", "--id", name, "--coordinator", coordinatorEndpoints, "--bind", try Self.bind(options, name, options.workerBind)]
+                + Self.common(options, name) + extra,
+            environment: options.environment, output: Self.output(options, name), launcher: try options.hosts?.launcher(name) ?? [],
+            executable: options.executable)
         state.withLock { $0.workers[name] = child }
         if wait { try waitReady(name) }
         return name

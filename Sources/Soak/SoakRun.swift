@@ -26,6 +26,9 @@ public final class SoakRun {
         public var grid: Grid
         public var postgres: ConnectionParameters
         public var leaseMs: Int
+        /// Hosts of their own (`scripts/hosts`): the coordinators and each worker in a network
+        /// namespace of its own; nil: all on loopback.
+        public var hosts: HostMap?
         public init(duration: Double, load: LoadGenerator.Settings, workers: Int, faults: [FaultKind], faultEvery: Double,
                     auditEvery: Double?, runDir: URL, pgDir: String?, pgScript: String?, sets: [String],
                     grid: Grid, postgres: ConnectionParameters, leaseMs: Int) {
@@ -76,6 +79,9 @@ public final class SoakRun {
         if options.faults.contains(.netcut) {
             throw SoakError("the netcut fault needs each worker in its own network namespace, which the soak does not set up yet; the partition is covered by the elastic tests (ElasticTests)")
         }
+        if options.faults.contains(.pgrestart) && options.hosts != nil {
+            throw SoakError("the pg-restart fault restarts PostgreSQL from the soak's own host; with --hosts it runs on a host of its own: leave pg-restart out")
+        }
         if options.faults.contains(.pgrestart) && (options.pgDir == nil || options.pgScript == nil) {
             throw SoakError("the pg-restart fault needs --pg-dir (the private server's folder) and --pg-script (scripts/pg); scripts/cluster soak passes both")
         }
@@ -84,6 +90,7 @@ public final class SoakRun {
         var processes = ProcessCluster.Options(workers: options.workers, settings: sets)
         processes.standby = true
         processes.runDirectory = options.runDir
+        processes.hosts = options.hosts
         supervisor = try ProcessCluster(processes)
         defer { _ = supervisor.stopAll() }
         var load = options.load

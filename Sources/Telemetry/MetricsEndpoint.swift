@@ -1,11 +1,11 @@
-import Dispatch
-import FlyingFox
-import FlyingSocks
 import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 import Synchronization
 
-/// One process's HTTP endpoint (FlyingFox, on Swift's concurrency threads, never the thread
-/// that serves requests):
+/// One process's HTTP endpoint, served by SwiftNIO on one event-loop thread of its own (never
+/// the thread that serves requests, nor Swift's cooperative pool):
 /// - `GET /metrics`: Prometheus text of `Telemetry.registry`;
 /// - `GET /healthz`: 200 while the process runs;
 /// - `GET /readyz`: 200 when `readiness` says it serves, 503 naming why not.
@@ -24,80 +24,41 @@ public final class MetricsEndpoint: Sendable {
 
     /// `http://host:port`, with the port actually bound.
     public let url: String
-    private let server: HTTPServer
-    private let task: Task<Void, Never>
+    private let group: MultiThreadedEventLoopGroup
+    private let channel: any Channel
     /// The file `publish(to:)` wrote, removed by `stop()`.
     private let published = Mutex<String?>(nil)
 
     /// Binds `host:port` (port 0: a free one) and serves until `stop()`.
-    /// - Throws: `StartError` naming the address when it cannot listen within 5 s.
+    /// - Throws: `StartError` naming the address.
     public init(host: String, port: Int, readiness: Readiness) throws {
         Telemetry.bootstrap()
-        guard let port16 = UInt16(exactly: port) else { throw StartError.cannotListen("\(host):\(port)", "no such port") }
+        guard (0...65535).contains(port) else { throw StartError.cannotListen("\(host):\(port)", "no such port") }
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        let server: HTTPServer
+        let address: SocketAddress
         do {
-            server = bare.contains(":")
-                ? HTTPServer(address: try sockaddr_in6.inet6(ip6: bare, port: port16), timeout: 15, logger: .disabled)
-                : HTTPServer(address: try sockaddr_in.inet(ip4: bare, port: port16), timeout: 15, logger: .disabled)
+            address = try SocketAddress(ipAddress: bare, port: port)
         } catch {
             throw StartError.badHost(host)
         }
-        self.server = server
-        let started = FirstResult()
-        let signal = DispatchSemaphore(value: 0)
-        task = Task.detached {
-            await Self.addRoutes(server, readiness: readiness)
-            do {
-                try await server.run()
-            } catch {
-                if started.offer(.failure(error)) { signal.signal() }
-            }
-        }
-        Task.detached {
-            do {
-                try await server.waitUntilListening(timeout: 5)
-                let bound = await server.listeningAddress
-                let text: String = switch bound {
-                case .ip4(let ip, let port)?: "http://\(ip):\(port)"
-                case .ip6(let ip, let port)?: "http://[\(ip)]:\(port)"
-                default: "http://\(host):\(port)"
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
+                    channel.pipeline.addHandler(MetricsHandler(readiness: readiness))
                 }
-                if started.offer(.success(text)) { signal.signal() }
-            } catch {
-                if started.offer(.failure(error)) { signal.signal() }
             }
-        }
-        if signal.wait(timeout: .now() + 6) == .timedOut {
-            task.cancel()
-            throw StartError.cannotListen("\(host):\(port)", "not listening after 5 s")
-        }
-        switch started.value! {
-        case .success(let text):
-            url = text
-        case .failure(let error):
-            task.cancel()
+            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        do {
+            channel = try bootstrap.bind(to: address).wait()
+        } catch {
+            try? group.syncShutdownGracefully()
             throw StartError.cannotListen("\(host):\(port)", "\(error)")
         }
-    }
-
-    private static func addRoutes(_ server: HTTPServer, readiness: Readiness) async {
-        await server.appendRoute("GET /metrics") { _ in
-            HTTPResponse(statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                         body: Data(Telemetry.exposition()))
-        }
-        await server.appendRoute("GET /healthz") { _ in
-            HTTPResponse(statusCode: .ok, headers: [.contentType: "text/plain"], body: Data("ok\n".utf8))
-        }
-        await server.appendRoute("GET /readyz") { _ in
-            let (ready, why) = readiness.current
-            return HTTPResponse(statusCode: ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain"],
-                                body: Data((ready ? "ready\n" : "not ready: \(why)\n").utf8))
-        }
-        await server.appendRoute("*") { _ in
-            HTTPResponse(statusCode: .notFound, headers: [.contentType: "text/plain"],
-                         body: Data("not found: try /metrics, /healthz or /readyz\n".utf8))
-        }
+        let bound = channel.localAddress?.port ?? port
+        url = bare.contains(":") ? "http://[\(bare)]:\(bound)" : "http://\(bare):\(bound)"
     }
 
     /// Writes the URL (and a newline) to `path`, whole or not at all (a temporary file renamed
@@ -113,32 +74,67 @@ public final class MetricsEndpoint: Sendable {
         published.withLock { $0 = path }
     }
 
-    /// Closes the listening socket and ends the server.
+    /// Closes the listening socket and ends the server's thread.
     public func stop() {
         if let path = published.withLock({ p in defer { p = nil }; return p }) { unlink(path) }
-        let server = self.server
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            await server.stop(timeout: 1)
-            done.signal()
-        }
-        _ = done.wait(timeout: .now() + 2)
-        task.cancel()
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
     }
 }
 
-/// The first of the server's two reports (listening, or failed): the one `init` acts on.
-private final class FirstResult: Sendable {
-    private let result = Mutex<Result<String, any Error>?>(nil)
+/// Answers one HTTP request at a time on a connection: the three paths, 404 otherwise, 405 for
+/// anything but GET and HEAD.
+private final class MetricsHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
 
-    /// Keeps `value` unless a result came first; true when it was kept.
-    func offer(_ value: Result<String, any Error>) -> Bool {
-        result.withLock { r in
-            guard r == nil else { return false }
-            r = value
-            return true
+    private let readiness: Readiness
+    private var request: HTTPRequestHead?
+
+    init(readiness: Readiness) {
+        self.readiness = readiness
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            request = head
+        case .body:
+            break  // a GET carries none worth reading
+        case .end:
+            guard let head = request else { return }
+            request = nil
+            let (status, type, body) = answer(head)
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: type)
+            headers.add(name: "Content-Length", value: "\(body.count)")
+            if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+            if head.method != .HEAD {
+                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+            }
+            let keepAlive = head.isKeepAlive
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                if !keepAlive { context.close(promise: nil) }
+            }
         }
     }
 
-    var value: Result<String, any Error>? { result.withLock { $0 } }
+    private func answer(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String, [UInt8]) {
+        guard head.method == .GET || head.method == .HEAD else {
+            return (.methodNotAllowed, "text/plain", Array("only GET and HEAD\n".utf8))
+        }
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        switch path {
+        case "/metrics":
+            return (.ok, "text/plain; version=0.0.4; charset=utf-8", Telemetry.exposition())
+        case "/healthz":
+            return (.ok, "text/plain", Array("ok\n".utf8))
+        case "/readyz":
+            let (ready, why) = readiness.current
+            return ready ? (.ok, "text/plain", Array("ready\n".utf8)) : (.serviceUnavailable, "text/plain", Array("not ready: \(why)\n".utf8))
+        default:
+            return (.notFound, "text/plain", Array("not found: try /metrics, /healthz or /readyz\n".utf8))
+        }
+    }
 }

@@ -28,7 +28,7 @@ import TestSupport
         return nil
     }
 
-    @Test func everyProcessServesMetricsHealthAndReadiness() async throws { try await offPool {
+    @Test func everyProcessServesMetricsHealthAndReadiness() throws {
         try TestDatabase.withFreshDatabase { parameters in
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("cellcluster-w1-\(UUID().uuidString).metrics").path
             let cluster = try ProcessCluster(database: parameters.database!, workers: 2,
@@ -86,11 +86,11 @@ import TestSupport
             #expect(cluster.worker("w1")!.waitForExit(timeout: .seconds(30)) == 0)
             #expect(!FileManager.default.fileExists(atPath: file))
         }
-    } }
+    }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: PrometheusServer.binary) || ProcessInfo.processInfo.environment["CI"] != nil,
                    "Debian's prometheus is not installed (scripts/test installs it)"))
-    func aRealPrometheusScrapesTheClusterAndQueriesTheWorkersRequestRates() async throws { try await offPool {
+    func aRealPrometheusScrapesTheClusterAndQueriesTheWorkersRequestRates() throws {
         try TestDatabase.withFreshDatabase { parameters in
             let cluster = try ProcessCluster(database: parameters.database!, workers: 2, settings: ElasticTests.settings)
             defer { cluster.killAll() }
@@ -117,5 +117,5 @@ import TestSupport
             let up = try prometheus.query("up")
             #expect(up.count == 3 && up.values.allSatisfy { $0 == 1 }, "every target scraped: \(up)")
         }
-    } }
+    }
 }

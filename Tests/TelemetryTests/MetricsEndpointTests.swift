@@ -1,11 +1,11 @@
+import Foundation
 import Metrics
 import Telemetry
 import TestSupport
 import Testing
 
 @Suite struct MetricsEndpointTests {
-    // The endpoint serves on Swift's cooperative threads: the tests block on threads of their own.
-    @Test func servesPrometheusTextHealthAndReadiness() async throws { try await offPool {
+    @Test func servesPrometheusTextHealthAndReadiness() throws {
         let readiness = Readiness()
         let endpoint = try MetricsEndpoint(host: "127.0.0.1", port: 0, readiness: readiness)
         defer { endpoint.stop() }
@@ -28,9 +28,30 @@ import Testing
         let lapsed = try HTTPGet.get(endpoint.url, "/readyz")
         #expect(lapsed.status == 503 && lapsed.body == "not ready: no lease\n")
         #expect(try HTTPGet.get(endpoint.url, "/nothing").status == 404)
-    } }
+    }
 
-    @Test func aPortInUseOrABadHostIsNamed() async throws { try await offPool {
+    /// The server has a thread of its own: it answers while every thread of Swift's cooperative
+    /// pool is blocked (as a worker's request loop never is, but a test run's often are).
+    @Test func answersWhileTheCooperativePoolIsBlocked() async throws {
+        let endpoint = try MetricsEndpoint(host: "127.0.0.1", port: 0, readiness: Readiness())
+        defer { endpoint.stop() }
+        let blockers = (0..<2 * ProcessInfo.processInfo.activeProcessorCount + 2).map { _ in
+            Task.detached { usleep(1_500_000) }  // blocks its thread, as a sync test does
+        }
+        let url = endpoint.url
+        // Timed on the asking thread itself: resuming this test needs the (blocked) pool.
+        let (status, took) = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Int, Duration), any Error>) in
+            Thread {
+                let started = ContinuousClock.now
+                continuation.resume(with: Result { (try HTTPGet.get(url, "/healthz", timeoutSeconds: 5).status, ContinuousClock.now - started) })
+            }.start()
+        }
+        #expect(status == 200)
+        #expect(took < .seconds(1), "answered only after the pool was free again: \(took)")
+        for blocker in blockers { await blocker.value }
+    }
+
+    @Test func aPortInUseOrABadHostIsNamed() throws {
         let first = try MetricsEndpoint(host: "127.0.0.1", port: 0, readiness: Readiness())
         defer { first.stop() }
         let port = Int(first.url.split(separator: ":").last!)!
@@ -41,5 +62,5 @@ import Testing
         } catch {
             #expect("\(error)".contains("\"localhost\" is not a numeric"))
         }
-    } }
+    }
 }

@@ -81,7 +81,7 @@ public final class CoordinatorNode {
                 logger: Logger) throws {
         self.settings = settings
         self.logger = logger
-        Telemetry.bootstrap()
+        if MetricsSettings.address(listen: metricsListen ?? settings.metrics.listen) != nil { Telemetry.bootstrap() }
         metrics = CoordinatorMetrics(name: name)
         grid = try Grid(width: settings.world.width, height: settings.world.height, cellSize: settings.world.cellSize)
         connection = try Connection(settings.postgres.connectionParameters(application: "cellcluster-coordinator"))

@@ -163,7 +163,9 @@ public final class WorkerNode {
     public init(settings: ClusterSettings, options: Options, logger: Logger) throws {
         self.settings = settings
         self.options = options
-        Telemetry.bootstrap()  // before any part makes its metrics
+        // Before any part makes its metrics; with metrics.listen none nothing is collected (every
+        // handle is swift-metrics' no-op).
+        if MetricsSettings.address(listen: options.metrics ?? settings.metrics.listen) != nil { Telemetry.bootstrap() }
         metrics = WorkerMetrics(worker: options.id)
         transfers = CellTransfers(worker: options.id)
         var logger = logger

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Config
 import Foundation
+import ProcessKit
 import Soak
 import WorldCore
 
@@ -36,6 +37,7 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Where the cluster's logs and PID files go (default: <report>/cluster).") var runDir: String?
     @Option(help: "The private PostgreSQL's folder (for pg-restart).") var pgDir: String?
     @Option(help: "scripts/pg (for pg-restart).") var pgScript: String?
+    @Option(help: ArgumentHelp("Run each coordinator and worker on a host of its own: the file `scripts/hosts up` wrote (NAME NAMESPACE ADDRESS lines for c1, c2, w1, …). `scripts/cluster soak --hosts netns` makes them.", valueName: "file")) var hosts: String?
     @OptionGroup var settings: SettingsOptions
 
     static func seconds(_ text: String) throws -> Double {
@@ -73,6 +75,7 @@ struct SoakCommand: ParsableCommand {
         let grid = try Grid(width: s.world.width, height: s.world.height, cellSize: s.world.cellSize)
         let reportDir = URL(fileURLWithPath: report)
         try FileManager.default.createDirectory(at: reportDir, withIntermediateDirectories: true)
+        let hostMap = try hosts.map { try HostMap(file: $0) }
         var load = LoadGenerator.Settings(players: players, npcs: npcs ?? players / 10, rateHz: rate, actionShare: actions, stepSize: step, seed: seed)
         load.keys = s.security.folder ?? ""
         let options = SoakRun.Options(
@@ -80,7 +83,9 @@ struct SoakCommand: ParsableCommand {
             auditEvery: auditEvery, runDir: URL(fileURLWithPath: runDir ?? reportDir.appendingPathComponent("cluster").path),
             pgDir: pgDir, pgScript: pgScript, sets: settings.overrides + (s.security.folder.map { ["security.keys=\($0)"] } ?? []), grid: grid,
             postgres: s.postgres.connectionParameters(application: "cellcluster-soak"), leaseMs: s.leases.leaseMs)
-        let result = try SoakRun(options: options).run(stop: { Shutdown.isRequested }) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        var withHosts = options
+        withHosts.hosts = hostMap
+        let result = try SoakRun(options: withHosts).run(stop: { Shutdown.isRequested }) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         try result.json().write(to: reportDir.appendingPathComponent("report.json"))
         let chart = Chart.svg(result.timeline, faults: result.faults,
                               title: "CellCluster soak: \(players) players, seed \(seed), faults \(faults)")
