@@ -27,10 +27,10 @@ func endpointProblem(_ text: String) -> String? {
         return "expected tcp://host:port, ipc://path or inproc://name, got \"\(text)\""
     }
     let rest = text.dropFirst("tcp://".count)
-    guard let colon = rest.lastIndex(of: ":"), colon != rest.startIndex,
-        let port = Int(rest[rest.index(after: colon)...]), (0...65535).contains(port)
-    else { return "expected tcp://host:port with a port from 0 to 65535, got \"\(text)\"" }
-    return nil
+    guard let colon = rest.lastIndex(of: ":"), colon != rest.startIndex, !rest[rest.index(after: colon)...].isEmpty else {
+        return "expected tcp://host:port with a port from 0 to 65535 (or a range FIRST-LAST), got \"\(text)\""
+    }
+    return PortRange.problem(rest[rest.index(after: colon)...]).map { "\($0) in \"\(text)\"" }
 }
 
 extension WorldSettings {
@@ -54,6 +54,15 @@ extension CoordinatorSettings {
         standby = s.string("standby", default: standby, check: { $0.isEmpty ? nil : endpointProblem($0) })
         leaseMs = s.int("lease_ms", default: leaseMs, in: 100...600_000)
         if !standby.isEmpty && standby == endpoint { s.problem("standby", "must differ from coordinator.endpoint (\(endpoint))") }
+        var advertiseRefused = false
+        advertise = s.string("advertise", default: advertise) { text in
+            let problem = WorkerSettings.advertiseProblem(text)
+            advertiseRefused = problem != nil
+            return problem
+        }
+        if advertise.isEmpty && !advertiseRefused && WorkerSettings.isWildcard(endpoint) {
+            s.problem("advertise", "is required when coordinator.endpoint is a wildcard (\(endpoint)): give the address workers and clients reach it at, e.g. tcp://10.0.0.1")
+        }
         s.finish()
     }
 }
@@ -64,15 +73,7 @@ extension WorkerSettings {
         bind = s.string("bind", default: bind, check: endpointProblem)
         var advertiseRefused = false
         advertise = s.string("advertise", default: advertise) { text in
-            let problem: String? = if text.isEmpty {
-                nil
-            } else if !text.hasPrefix("tcp://") || text.count <= 6 {
-                "expected tcp://host or tcp://host:port, got \"\(text)\""
-            } else if WorkerSettings.isWildcard(text) {
-                "must name a host peers can reach, not a wildcard"
-            } else {
-                nil
-            }
+            let problem = WorkerSettings.advertiseProblem(text)
             advertiseRefused = problem != nil
             return problem
         }
@@ -94,10 +95,10 @@ extension MetricsSettings {
 /// Checks an HTTP listen address: `host:port` (an IPv6 host in brackets), or `none`.
 func listenProblem(_ text: String) -> String? {
     if text == "none" || text.isEmpty { return nil }
-    guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-          let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-        return "expected host:port (port 0: a free port) or none, got \"\(text)\""
+    guard let colon = text.lastIndex(of: ":"), colon != text.startIndex, !text[text.index(after: colon)...].isEmpty else {
+        return "expected host:port (port 0: a free port; FIRST-LAST: the first free one) or none, got \"\(text)\""
     }
+    if let problem = PortRange.problem(text[text.index(after: colon)...]) { return "\(problem) in \"\(text)\"" }
     let host = text[..<colon]
     if host.contains(":") && !(host.hasPrefix("[") && host.hasSuffix("]")) {
         return "an IPv6 host goes in brackets ([::1]:9100), got \"\(text)\""

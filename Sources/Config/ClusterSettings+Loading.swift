@@ -48,6 +48,10 @@ extension ClusterSettings {
             }
             let path = override[..<equals].split(separator: ".").map(String.init)
             let text = String(override[override.index(after: equals)...])
+            if text.isEmpty {  // `key=`: the empty string (YAML would read an empty document)
+                tree.set(path, .scalar("", line: nil))
+                continue
+            }
             do {
                 tree.set(path, try ConfigNode.parse(text, source: "--set \(override)").withoutLines)
             } catch {

@@ -28,14 +28,15 @@ public struct MetricsSettings: Sendable, Equatable {
     /// What is wrong with a listen address (`host:port` or `none`), or nil.
     public static func problem(listen: String) -> String? { listenProblem(listen) }
 
-    /// The host and port to bind, or nil when the endpoint is off.
-    public var address: (host: String, port: Int)? { Self.address(listen: listen) }
+    /// The host and the ports to try, or nil when the endpoint is off.
+    public var address: (host: String, ports: [Int])? { Self.address(listen: listen) }
 
-    /// The host and port of a listen address, or nil for `none`.
-    public static func address(listen: String) -> (host: String, port: Int)? {
-        guard listen != "none", !listen.isEmpty, let colon = listen.lastIndex(of: ":"),
-              let port = Int(listen[listen.index(after: colon)...]) else { return nil }
-        return (String(listen[..<colon]), port)
+    /// The host of a listen address and its port (or each port of its range, to try in order),
+    /// or nil for `none`.
+    public static func address(listen: String) -> (host: String, ports: [Int])? {
+        guard listen != "none", !listen.isEmpty, let colon = listen.lastIndex(of: ":") else { return nil }
+        let ports = PortRange.candidates(listen).compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+        return ports.isEmpty ? nil : (String(listen[..<colon]), ports)
     }
 }
 
@@ -93,6 +94,11 @@ public struct CoordinatorSettings: Sendable, Equatable {
     /// Where a standby coordinator binds (empty: none). It takes over once the leader's lease
     /// has run out; workers and clients are given both endpoints.
     public var standby = "tcp://127.0.0.1:7401"
+    /// The address workers and clients reach this coordinator at (`tcp://host` or
+    /// `tcp://host:port`): what it stores for redirects to the leader, and the host of the map
+    /// feed it publishes. Empty: the bound address. Required when it binds a wildcard;
+    /// `coordinator --advertise` overrides it (each coordinator's host has its own).
+    public var advertise = ""
     /// How long the leading coordinator's lease (in PostgreSQL) lasts without renewal; it renews
     /// every eighth of it, and a standby tries to take over as often: it leads at most an eighth of the lease after the lease ran out.
     public var leaseMs = 1500
@@ -134,6 +140,23 @@ public struct WorkerSettings: Sendable, Equatable {
         }
         if let port = given.port, port != 0 { return advertise }
         return "tcp://\(given.host):\(boundPort)"
+    }
+
+    /// `advertise`'s host alone (`tcp://host`), for a second socket on another port (the map
+    /// feed); empty when `advertise` is.
+    public static func advertisedHost(_ advertise: String) -> String {
+        guard let given = hostAndPort(advertise) else { return advertise }
+        return "tcp://\(given.host)"
+    }
+
+    /// What is wrong with an advertised address (`tcp://host` or `tcp://host:port`), or nil.
+    public static func problem(advertise text: String) -> String? { advertiseProblem(text) }
+
+    static func advertiseProblem(_ text: String) -> String? {
+        if text.isEmpty { return nil }
+        if !text.hasPrefix("tcp://") || text.count <= 6 { return "expected tcp://host or tcp://host:port, got \"\(text)\"" }
+        if isWildcard(text) { return "must name a host peers can reach, not a wildcard" }
+        return nil
     }
 
     /// The host and port of `tcp://host[:port]` (an IPv6 host in brackets); nil for other endpoints.

@@ -16,6 +16,8 @@ coordinator:
   feed: ""                         # PUB socket for new shard maps; empty: the endpoint's host, a free port
   standby: tcp://127.0.0.1:7401    # a second coordinator that takes over when the leader dies; "" for none
   lease_ms: 1500                   # the leader's lease in PostgreSQL; a standby takes over once it runs out
+  advertise: ""                    # what workers and clients reach it at (tcp://host[:port]); "": the bound address.
+                                   # Required when endpoint is a wildcard; coordinator --advertise overrides it
 
 workers:
   count: 2               # worker processes started by `scripts/cluster up`

@@ -13,11 +13,14 @@ public final class MetricsEndpoint: Sendable {
     public enum StartError: Error, CustomStringConvertible {
         case badHost(String)
         case cannotListen(String, String)
+        /// Every port asked for is taken.
+        case inUse(String)
 
         public var description: String {
             switch self {
             case .badHost(let host): "metrics.listen: \"\(host)\" is not a numeric IPv4 or IPv6 address"
             case .cannotListen(let address, let why): "metrics.listen: cannot listen on \(address): \(why)"
+            case .inUse(let address): "metrics.listen: \(address) is taken (every port of it)"
             }
         }
     }
@@ -55,6 +58,7 @@ public final class MetricsEndpoint: Sendable {
             channel = try bootstrap.bind(to: address).wait()
         } catch {
             try? group.syncShutdownGracefully()
+            if (error as? IOError)?.errnoCode == EADDRINUSE { throw StartError.inUse("\(host):\(port)") }
             throw StartError.cannotListen("\(host):\(port)", "\(error)")
         }
         let bound = channel.localAddress?.port ?? port

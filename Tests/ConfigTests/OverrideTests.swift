@@ -11,6 +11,12 @@ import Testing
         #expect(s.world.cellSize == 32)
     }
 
+    @Test func anEmptyOverrideIsTheEmptyString() throws {
+        let s = try ClusterSettings.load(yaml: "", source: "t", overrides: ["coordinator.standby=", "security.keys="])
+        #expect(s.coordinator.standby == "" && s.coordinator.endpoints == [s.coordinator.endpoint])
+        #expect(s.security.folder == nil)
+    }
+
     @Test func aBadOverrideNamesItsKeyPath() throws {
         let unknown = try #require(throws: ConfigError.self) {
             try ClusterSettings.load(yaml: "", source: "t", overrides: ["checkpoint.batchsize=5"])

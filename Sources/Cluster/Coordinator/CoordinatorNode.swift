@@ -77,8 +77,9 @@ public final class CoordinatorNode {
     ///   the stored map does not fit this cluster.yml's world.
     /// - Parameter name: this coordinator's name, unique among the cluster's coordinators.
     /// - Parameter metricsListen: overrides `metrics.listen`; `metricsFile`: where to write its URL.
-    public init(settings: ClusterSettings, name: String = "c1", bind: String?, metricsListen: String? = nil, metricsFile: String? = nil,
-                logger: Logger) throws {
+    /// `advertise` overrides `coordinator.advertise`.
+    public init(settings: ClusterSettings, name: String = "c1", bind: String?, advertise: String? = nil, metricsListen: String? = nil,
+                metricsFile: String? = nil, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
         if MetricsSettings.address(listen: metricsListen ?? settings.metrics.listen) != nil { Telemetry.bootstrap() }
@@ -92,12 +93,26 @@ public final class CoordinatorNode {
         gate = Gate(enforcing: settings.security.folder != nil)
         router = try Socket(context, .router)
         try router.setMaximumMessageSize(Int64(WireFormat.maxFrameBytes))  // workers' heartbeats carry every cell's load
-        endpoint = try router.bind(bind ?? settings.coordinator.endpoint)
+        let bound = try router.bind(bind ?? settings.coordinator.endpoint)
+        let advertised = advertise ?? settings.coordinator.advertise
+        if let problem = WorkerSettings.problem(advertise: advertised) {
+            throw ConfigError(source: "coordinator \(name)", problems: [.init(keyPath: "coordinator.advertise", message: problem)])
+        }
+        if advertised.isEmpty && WorkerSettings.isWildcard(bound) {
+            throw ConfigError(source: "coordinator \(name)", problems: [.init(keyPath: "coordinator.advertise",
+                message: "is required when the coordinator binds a wildcard (\(bound)): give --advertise tcp://<host workers and clients reach>")])
+        }
+        endpoint = WorkerSettings.advertised(bound: bound, advertise: advertised)
         feed = try Socket(context, .pub)
         try feed.setLinger(milliseconds: 0)
         var feedSettings = settings.coordinator
-        feedSettings.endpoint = endpoint  // a port the system chose for the ROUTER: the feed takes its host
-        feedEndpoint = try feed.bind(feedSettings.feedBind)
+        feedSettings.endpoint = bound  // a port the system chose for the ROUTER: the feed takes its host
+        let feedBound = try feed.bind(feedSettings.feedBind)
+        // Published in every map: the advertised host with the feed's own port (unless the feed
+        // was given an address of its own that peers reach).
+        let feedIsReachable = advertised.isEmpty || !feedBound.hasPrefix("tcp://")
+            || (!settings.coordinator.feed.isEmpty && !WorkerSettings.isWildcard(feedBound))
+        feedEndpoint = feedIsReachable ? feedBound : WorkerSettings.advertised(bound: feedBound, advertise: WorkerSettings.advertisedHost(advertised))
         metrics.endpoint = try WorkerNode.startMetrics(metricsListen ?? settings.metrics.listen, for: "coordinator \(name)",
                                                        readiness: metrics.readiness, file: metricsFile)
         // The lead last: nothing after it can fail and leave the lead held by a process that exits.

@@ -13,13 +13,22 @@ extension WorkerNode {
         if let problem = MetricsSettings.problem(listen: listen) {
             throw ConfigError(source: process, problems: [.init(keyPath: "metrics.listen", message: problem)])
         }
-        guard let (host, port) = MetricsSettings.address(listen: listen) else {
+        guard let (host, ports) = MetricsSettings.address(listen: listen) else {
             if file != nil {
                 throw ConfigError(source: process, problems: [.init(keyPath: "metrics.listen", message: "is none: there is no URL for --metrics-file")])
             }
             return nil
         }
-        let endpoint = try MetricsEndpoint(host: host, port: port, readiness: readiness)
+        var started: MetricsEndpoint?
+        for (i, port) in ports.enumerated() {  // a range: the first free port
+            do {
+                started = try MetricsEndpoint(host: host, port: port, readiness: readiness)
+                break
+            } catch MetricsEndpoint.StartError.inUse where i < ports.count - 1 {
+                continue
+            }
+        }
+        guard let endpoint = started else { throw MetricsEndpoint.StartError.inUse(listen) }
         do {
             if let file { try endpoint.publish(to: file) }
         } catch {

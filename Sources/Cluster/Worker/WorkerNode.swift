@@ -197,7 +197,7 @@ public final class WorkerNode {
         try router.setSendHighWaterMark(100_000)
         try router.setReceiveHighWaterMark(100_000)
         try router.setMaximumMessageSize(Int64(settings.limits.maxFrameBytes))
-        let bound = try router.bind(options.bind ?? settings.workers.bind)
+        let bound = try router.bindFirstFree(options.bind ?? settings.workers.bind, key: "workers.bind", process: "worker \(options.id)")
         let advertise = options.advertise ?? settings.workers.advertise
         if advertise.isEmpty && WorkerSettings.isWildcard(bound) {
             throw ConfigError(source: "worker \(options.id)", problems: [.init(keyPath: "workers.advertise",

@@ -18,6 +18,9 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Endpoint to bind (overrides coordinator.endpoint); port 0 picks a free port.")
     var bind: String?
 
+    @Option(help: "The address workers and clients reach this coordinator at, tcp://host or tcp://host:port (overrides coordinator.advertise; required with a wildcard bind).")
+    var advertise: String?
+
     @Option(help: "This coordinator's name, unique among the cluster's coordinators (the standby: c2).")
     var id: String = "c1"
 
@@ -37,7 +40,7 @@ struct CoordinatorCommand: ParsableCommand {
         let s = try settings.load()
         bootstrapLogging(logLevel, format: logFormat)
         Shutdown.installHandlers()
-        let node = try CoordinatorNode(settings: s, name: id, bind: bind, metricsListen: metrics, metricsFile: metricsFile, logger: Logger(label: "cellcluster.coordinator"))
+        let node = try CoordinatorNode(settings: s, name: id, bind: bind, advertise: advertise, metricsListen: metrics, metricsFile: metricsFile, logger: Logger(label: "cellcluster.coordinator"))
         let code = node.run()
         if code != 0 { throw ExitCode(code) }
     }
