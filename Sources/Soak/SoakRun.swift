@@ -76,8 +76,8 @@ public final class SoakRun {
     /// Runs everything; returns the report (the caller prints and writes it).
     /// - Parameter stop: asked every turn; true ends the load early (SIGINT), audit included.
     public func run(stop: () -> Bool = { false }, log: (String) -> Void) throws -> SoakReport {
-        if options.faults.contains(.netcut) {
-            throw SoakError("the netcut fault needs each worker in its own network namespace, which the soak does not set up yet; the partition is covered by the elastic tests (ElasticTests)")
+        if options.faults.contains(.netcut) && options.hosts == nil {
+            throw SoakError("the netcut fault cuts a worker's host off the LAN: it needs hosts of their own (scripts/cluster soak --hosts netns)")
         }
         if options.faults.contains(.pgrestart) && options.hosts != nil {
             throw SoakError("the pg-restart fault restarts PostgreSQL from the soak's own host; with --hosts it runs on a host of its own: leave pg-restart out")
@@ -185,7 +185,13 @@ public final class SoakRun {
                 try? server.start()
             }
         case .netcut:
-            return
+            // The worker's host loses the LAN (coordinators, peers, clients and PostgreSQL) for
+            // longer than its lease: it is failed over, and once back it finds itself fenced.
+            guard live.count >= 2, let w = victim(), let hosts = options.hosts, (try? hosts.setLink(w, up: false)) != nil else { return }
+            generator.watchRecovery(fault: faults.count, victim: w)
+            let cut = options.leaseMs + 1500
+            record = FaultRecord(at: at, kind: .netcut, target: w, lossWindowMs: window(w), note: "link restored after \(cut) ms")
+            followUps.append((.now + .milliseconds(cut), { try? hosts.setLink(w, up: true) }))
         }
         if let record {
             faults.append(record)

@@ -194,7 +194,7 @@ public enum Auditor {
     static func checkLosses(_ lost: [LostMove], faults: [FaultRecord], history: (UInt64) -> [String] = { _ in [] }) -> [Violation] {
         lost.compactMap { l in
             let explained = faults.contains { f in
-                (f.kind == .kill || f.kind == .stop) && f.target == l.worker && l.noticed >= f.at
+                (f.kind == .kill || f.kind == .stop || f.kind == .netcut) && f.target == l.worker && l.noticed >= f.at
                     && l.at >= f.at - Double(f.lossWindowMs) / 1000 - 1.5 && l.at <= f.at + replyLag
             }
             return explained ? nil : Violation(

@@ -17,7 +17,8 @@ struct SoakCommand: ParsableCommand {
 
             Faults (--faults, comma-separated): kill (SIGKILL a worker, restart it), stop (SIGSTOP
             past the lease, then SIGCONT), scale (add a worker, then drain the newest), coordinator
-            (SIGKILL and restart), pg-restart (needs --pg-dir and --pg-script). The schedule comes
+            (SIGKILL and restart), pg-restart (needs --pg-dir and --pg-script), netcut (cut a worker's
+            host off the LAN past its lease, then restore it; needs --hosts). The schedule comes
             from --seed: the same seed gives the same players, walks and faults.
             """
     )
@@ -29,7 +30,7 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Share of requests that are durable actions (the rest are moves).") var actions: Double = 0.1
     @Option(help: "World units per move.") var step: Double = 24
     @Option(help: "Workers to start with.") var workers: Int = 2
-    @Option(help: "Faults to inject, comma-separated (kill, stop, scale, coordinator, pg-restart), or none.") var faults: String = "kill"
+    @Option(help: "Faults to inject, comma-separated (kill, stop, scale, coordinator, pg-restart, netcut), or none.") var faults: String = "kill"
     @Option(help: "Seconds between faults.") var faultEvery: Double = 20
     @Option(help: "Also audit memory every N seconds (duplicates seen twice in a row fail the run).") var auditEvery: Double?
     @Option(help: "The seed of players, walks and faults.") var seed: UInt64 = 1
