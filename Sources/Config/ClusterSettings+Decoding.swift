@@ -54,15 +54,8 @@ extension CoordinatorSettings {
         standby = s.string("standby", default: standby, check: { $0.isEmpty ? nil : endpointProblem($0) })
         leaseMs = s.int("lease_ms", default: leaseMs, in: 100...600_000)
         if !standby.isEmpty && standby == endpoint { s.problem("standby", "must differ from coordinator.endpoint (\(endpoint))") }
-        var advertiseRefused = false
-        advertise = s.string("advertise", default: advertise) { text in
-            let problem = WorkerSettings.advertiseProblem(text)
-            advertiseRefused = problem != nil
-            return problem
-        }
-        if advertise.isEmpty && !advertiseRefused && WorkerSettings.isWildcard(endpoint) {
-            s.problem("advertise", "is required when coordinator.endpoint is a wildcard (\(endpoint)): give the address workers and clients reach it at, e.g. tcp://10.0.0.1")
-        }
+        advertise = s.advertise(default: advertise, bind: endpoint, bindKey: "coordinator.endpoint",
+                                example: "the address workers and clients reach it at, e.g. tcp://10.0.0.1")
         s.finish()
     }
 }
@@ -71,15 +64,8 @@ extension WorkerSettings {
     init(_ s: Section) {
         count = s.int("count", default: count, in: 1...256)
         bind = s.string("bind", default: bind, check: endpointProblem)
-        var advertiseRefused = false
-        advertise = s.string("advertise", default: advertise) { text in
-            let problem = WorkerSettings.advertiseProblem(text)
-            advertiseRefused = problem != nil
-            return problem
-        }
-        if advertise.isEmpty && !advertiseRefused && WorkerSettings.isWildcard(bind) {
-            s.problem("advertise", "is required when workers.bind is a wildcard (\(bind)): give the address peers and clients reach the workers at, e.g. tcp://10.0.0.5")
-        }
+        advertise = s.advertise(default: advertise, bind: bind, bindKey: "workers.bind",
+                                example: "the address peers and clients reach the workers at, e.g. tcp://10.0.0.5")
         s.finish()
     }
 }
@@ -89,6 +75,23 @@ extension MetricsSettings {
         listen = s.string("listen", default: listen) { listenProblem($0) }
         summaryIntervalS = s.int("summary_interval_s", default: summaryIntervalS, in: 0...86_400)
         s.finish()
+    }
+}
+
+extension Section {
+    /// The section's `advertise` key: `tcp://host[:port]`, never a wildcard; required when
+    /// `bind` (the section's `bindKey`) is a wildcard.
+    func advertise(default value: String, bind: String, bindKey: String, example: String) -> String {
+        var refused = false
+        let advertise = string("advertise", default: value) { text in
+            let problem = WorkerSettings.advertiseProblem(text)
+            refused = problem != nil
+            return problem
+        }
+        if advertise.isEmpty && !refused && WorkerSettings.isWildcard(bind) {
+            problem("advertise", "is required when \(bindKey) is a wildcard (\(bind)): give \(example)")
+        }
+        return advertise
     }
 }
 

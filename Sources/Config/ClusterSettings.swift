@@ -149,8 +149,19 @@ public struct WorkerSettings: Sendable, Equatable {
         return "tcp://\(given.host)"
     }
 
-    /// What is wrong with an advertised address (`tcp://host` or `tcp://host:port`), or nil.
-    public static func problem(advertise text: String) -> String? { advertiseProblem(text) }
+    /// The endpoint a process bound at `bound` tells others, from `advertise` (the setting `key`,
+    /// or the `--advertise` given instead).
+    /// - Throws: `ConfigError` naming `key` for a malformed address, or none with a wildcard bind.
+    public static func advertisedEndpoint(bound: String, advertise: String, key: String, process: String) throws(ConfigError) -> String {
+        if let problem = advertiseProblem(advertise) {
+            throw ConfigError(source: process, problems: [.init(keyPath: key, message: problem)])
+        }
+        if advertise.isEmpty && isWildcard(bound) {
+            throw ConfigError(source: process, problems: [.init(keyPath: key,
+                message: "is required when the \(process) binds a wildcard (\(bound)): give --advertise tcp://<host others reach>")])
+        }
+        return advertised(bound: bound, advertise: advertise)
+    }
 
     static func advertiseProblem(_ text: String) -> String? {
         if text.isEmpty { return nil }

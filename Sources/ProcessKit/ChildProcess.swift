@@ -124,26 +124,23 @@ public final class ChildProcess: Sendable {
     }
 
     /// The `endpoint=` field of its ready line, if it printed one yet.
-    public var readyEndpoint: String? {
-        guard let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("ready ") }) else { return nil }
-        return Self.endpoint(in: String(line))
-    }
+    public var readyEndpoint: String? { readyField("endpoint") }
 
     /// A `name=` field of its ready line (`metrics`, `pid`, `role`, …), if it printed one yet.
     public func readyField(_ name: String) -> String? {
-        guard let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("ready ") }) else { return nil }
-        return line.split(separator: " ").first(where: { $0.hasPrefix("\(name)=") }).map { String($0.dropFirst(name.count + 1)) }
+        stdout.split(separator: "\n").first(where: { $0.hasPrefix("ready ") }).flatMap { Self.field(name, in: String($0)) }
     }
 
     /// Waits (bounded) for the ready line; returns the endpoint it serves on.
     /// - Throws: `ProcessKitError` naming the process and where its log is.
     public func waitReady(timeout: Duration = .seconds(60)) throws -> String {
-        if let line = waitForLine(startingWith: "ready ", timeout: timeout), let endpoint = Self.endpoint(in: line) { return endpoint }
+        if let line = waitForLine(startingWith: "ready ", timeout: timeout), let endpoint = Self.field("endpoint", in: line) { return endpoint }
         throw ProcessKitError("\(arguments.prefix(3).joined(separator: " ")) did not get ready: \(logDescription)")
     }
 
-    static func endpoint(in line: String) -> String? {
-        line.split(separator: " ").first(where: { $0.hasPrefix("endpoint=") }).map { String($0.dropFirst("endpoint=".count)) }
+    /// The `name=` field of a line of `key=value` words.
+    static func field(_ name: String, in line: String) -> String? {
+        line.split(separator: " ").first(where: { $0.hasPrefix("\(name)=") }).map { String($0.dropFirst(name.count + 1)) }
     }
 
     /// Sends a signal to this process (and nothing else).

@@ -13,17 +13,9 @@ struct SystemdUnitTests {
 
     /// Runs systemd-analyze verify on `units` (file names in `directory`); its status and what it printed.
     static func verify(_ directory: URL, _ units: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-        process.arguments = ["verify", "--man=no"] + units.map { directory.appendingPathComponent($0).path }
-        process.currentDirectoryURL = directory
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let outcome = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/systemd-analyze"),
+                                            ["verify", "--man=no"] + units.map { directory.appendingPathComponent($0).path })
+        return (outcome.status, outcome.stdout + outcome.stderr)
     }
 
     /// The units, copied with the built executable's path; the worker template also as instance w1.

@@ -13,17 +13,8 @@ import TestSupport
 struct TopTests {
     /// Runs tmux on its own server `socket`; returns what it printed.
     static func tmux(_ socket: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
-        process.arguments = ["-L", socket] + arguments
-        process.standardInput = FileHandle.nullDevice
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        let outcome = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/tmux"), ["-L", socket] + arguments, timeout: 10)
+        return outcome.stdout + outcome.stderr
     }
 
     /// Starts tmux's server with `command` in a detached session, through the shell: the server

@@ -14,6 +14,12 @@ public enum CommandRunner {
 
     /// Runs `cellcluster` with `arguments`, waiting at most `timeout` seconds.
     public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> Outcome {
+        try run(executable: executable, arguments, environment: environment, timeout: timeout)
+    }
+
+    /// Runs another program (tmux, systemd-analyze, …) the same way.
+    public static func run(executable: URL, _ arguments: [String], environment: [String: String] = [:],
+                           timeout: TimeInterval = 60) throws -> Outcome {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

@@ -1,4 +1,4 @@
-import CoreMetrics
+import Metrics
 
 /// A worker's checkpoint figures for a scraper (swift-metrics): how long each write took, how
 /// many rows it carried, and how many failed.
@@ -16,7 +16,7 @@ public struct CheckpointMetrics {
     }
 
     func succeeded(durable isDurable: Bool, rows count: Int, duration: Duration) {
-        (isDurable ? durable : periodic).recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        (isDurable ? durable : periodic).record(duration: duration)
         rows.increment(by: Int64(count))
     }
 

@@ -95,14 +95,8 @@ public final class CoordinatorNode {
         try router.setMaximumMessageSize(Int64(WireFormat.maxFrameBytes))  // workers' heartbeats carry every cell's load
         let bound = try router.bind(bind ?? settings.coordinator.endpoint)
         let advertised = advertise ?? settings.coordinator.advertise
-        if let problem = WorkerSettings.problem(advertise: advertised) {
-            throw ConfigError(source: "coordinator \(name)", problems: [.init(keyPath: "coordinator.advertise", message: problem)])
-        }
-        if advertised.isEmpty && WorkerSettings.isWildcard(bound) {
-            throw ConfigError(source: "coordinator \(name)", problems: [.init(keyPath: "coordinator.advertise",
-                message: "is required when the coordinator binds a wildcard (\(bound)): give --advertise tcp://<host workers and clients reach>")])
-        }
-        endpoint = WorkerSettings.advertised(bound: bound, advertise: advertised)
+        endpoint = try WorkerSettings.advertisedEndpoint(bound: bound, advertise: advertised, key: "coordinator.advertise",
+                                                         process: "coordinator \(name)")
         feed = try Socket(context, .pub)
         try feed.setLinger(milliseconds: 0)
         var feedSettings = settings.coordinator
@@ -113,7 +107,7 @@ public final class CoordinatorNode {
         let feedIsReachable = advertised.isEmpty || !feedBound.hasPrefix("tcp://")
             || (!settings.coordinator.feed.isEmpty && !WorkerSettings.isWildcard(feedBound))
         feedEndpoint = feedIsReachable ? feedBound : WorkerSettings.advertised(bound: feedBound, advertise: WorkerSettings.advertisedHost(advertised))
-        metrics.endpoint = try WorkerNode.startMetrics(metricsListen ?? settings.metrics.listen, for: "coordinator \(name)",
+        metrics.endpoint = try MetricsEndpoint.start(listen: metricsListen ?? settings.metrics.listen, for: "coordinator \(name)",
                                                        readiness: metrics.readiness, file: metricsFile)
         // The lead last: nothing after it can fail and leave the lead held by a process that exits.
         leadership = Leadership(connection: connection, name: name, endpoint: endpoint, leaseMs: settings.coordinator.leaseMs)

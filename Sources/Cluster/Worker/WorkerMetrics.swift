@@ -119,8 +119,8 @@ final class WorkerMetrics {
     }
 
     /// One answer: counted by type and outcome; timed from `since` (when the request arrived)
-    /// when it is known.
-    func answered(_ request: Envelope, _ code: Cellcluster_V1_ErrorCode, since: ContinuousClock.Instant?, now: ContinuousClock.Instant) {
+    /// when it is known (the clock is read only then).
+    func answered(_ request: Envelope, _ code: Cellcluster_V1_ErrorCode, since: ContinuousClock.Instant?) {
         let type = RequestType(request.body)
         if code == .ok { answeredOK &+= 1 } else { answeredError &+= 1 }
         let key = type.rawValue << 16 | (code.rawValue & 0xFFFF)
@@ -132,7 +132,7 @@ final class WorkerMetrics {
             requests[key] = counter
             counter.increment()
         }
-        if let since { latency[type.rawValue].recordNanoseconds(max(0, (now - since).nanoseconds)) }
+        if let since { latency[type.rawValue].record(duration: ContinuousClock.now - since) }
     }
 
     func handoff(_ step: HandoffStep) { handoffs[step]?.increment() }
@@ -164,14 +164,5 @@ final class WorkerMetrics {
             if character.isUppercase { name += "_" + character.lowercased() } else { name.append(character) }
         }
         return name
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds, saturating (a duration never holds more than Int64 can).
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? (seconds < 0 ? .min : .max) : product.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
     }
 }

@@ -522,7 +522,7 @@ extension WorkerNode {
         let bytes = WireFormat.encode(request.reply(r, sender: sender))
         if let key { requests.record(key, .answered(bytes)) }
         sendBytes(peer, bytes)
-        metrics.answered(request, .ok, since: answering, now: .now)
+        metrics.answered(request, .ok, since: answering)
     }
 
     func answer(_ peer: [UInt8], _ request: Envelope, key: RequestLog.Key?, worldError: WorldError?) {
@@ -554,7 +554,7 @@ extension WorkerNode {
         let bytes = WireFormat.encode(request.reply(reply, sender: sender))
         if let key { requests.record(key, .answered(bytes)) }
         sendBytes(peer, bytes)
-        metrics.answered(request, code, since: answering, now: .now)
+        metrics.answered(request, code, since: answering)
     }
 
     private func send(_ peer: [UInt8], _ envelope: Envelope) { sendBytes(peer, WireFormat.encode(envelope)) }

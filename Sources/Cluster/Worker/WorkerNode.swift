@@ -198,12 +198,8 @@ public final class WorkerNode {
         try router.setReceiveHighWaterMark(100_000)
         try router.setMaximumMessageSize(Int64(settings.limits.maxFrameBytes))
         let bound = try router.bindFirstFree(options.bind ?? settings.workers.bind, key: "workers.bind", process: "worker \(options.id)")
-        let advertise = options.advertise ?? settings.workers.advertise
-        if advertise.isEmpty && WorkerSettings.isWildcard(bound) {
-            throw ConfigError(source: "worker \(options.id)", problems: [.init(keyPath: "workers.advertise",
-                message: "is required when the worker binds a wildcard (\(bound)): give --advertise tcp://<host peers reach>")])
-        }
-        endpoint = WorkerSettings.advertised(bound: bound, advertise: advertise)
+        endpoint = try WorkerSettings.advertisedEndpoint(bound: bound, advertise: options.advertise ?? settings.workers.advertise,
+                                                         key: "workers.advertise", process: "worker \(options.id)")
         coordinatorEndpoints = options.coordinatorEndpoints
         if let first = coordinatorEndpoints.first {
             let socket = try Socket(context, .dealer)
@@ -227,7 +223,7 @@ public final class WorkerNode {
             retryMax: .milliseconds(settings.checkpoint.retryMaxMs), now: .now))
         checkpointer.metrics = CheckpointMetrics(worker: options.id)
         do {
-            metrics.endpoint = try Self.startMetrics(options.metrics ?? settings.metrics.listen, for: "worker \(options.id)",
+            metrics.endpoint = try MetricsEndpoint.start(listen: options.metrics ?? settings.metrics.listen, for: "worker \(options.id)",
                                                      readiness: metrics.readiness, file: options.metricsFile)
         } catch {
             writer.stop()
