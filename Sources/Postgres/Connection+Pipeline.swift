@@ -37,6 +37,13 @@ extension Connection {
     /// - Throws: the first statement's `PQError`; every reply is read before it is thrown.
     public func pipeline(_ statements: [PipelinedStatement]) throws(PQError) -> [QueryResult] {
         let conn = try open("pipeline")
+        // Prepared before the pipeline starts (PQprepare waits for its answer, which pipeline
+        // mode does not allow); each is prepared once per session.
+        var names: [String?] = []
+        names.reserveCapacity(statements.count)
+        for statement in statements {
+            names.append(statement.parameters.isEmpty ? nil : try preparedName(statement.sql, statement.parameters, conn: conn))
+        }
         guard PQenterPipelineMode(conn) == 1 else {
             throw PQError(code: .unexpectedResult, message: PQError.firstLine(String(cString: PQerrorMessage(conn))),
                           context: "enter pipeline mode")
@@ -49,9 +56,11 @@ extension Connection {
         while start < statements.count {
             let chunk = statements[start..<min(start + Self.pipelineChunk, statements.count)]
             start += chunk.count
-            for statement in chunk {
+            for (index, statement) in zip(chunk.indices, chunk) {
+                let name = names[index]
                 let sent = withEncodedParameters(statement.parameters) { count, types, values, lengths, formats in
-                    PQsendQueryParams(conn, statement.sql, count, types, values, lengths, formats, 0)
+                    if let name { PQsendQueryPrepared(conn, name, count, values, lengths, formats, 0) }
+                    else { PQsendQueryParams(conn, statement.sql, count, types, values, lengths, formats, 0) }
                 }
                 if sent != 1 {
                     throw PQError(code: .connectionLost, message: PQError.firstLine(String(cString: PQerrorMessage(conn))),
@@ -63,9 +72,8 @@ extension Connection {
                               context: "pipeline sync")
             }
             for statement in chunk {
-                let context = "pipeline \(PQError.describe(statement.sql))"
                 guard let raw = PQgetResult(conn) else {
-                    throw PQError.from(result: nil, connection: conn, context: context)
+                    throw PQError.from(result: nil, connection: conn, context: "pipeline \(PQError.describe(statement.sql))")
                 }
                 while let extra = PQgetResult(conn) { PQclear(extra) }  // the nil that ends this statement
                 if PQresultStatus(raw) == PGRES_PIPELINE_ABORTED {
@@ -73,8 +81,9 @@ extension Connection {
                     continue
                 }
                 do {
-                    results.append(try check(raw, context: context))
+                    results.append(try check(raw, context: "pipeline \(PQError.describe(statement.sql))"))
                 } catch {
+                    forgetPrepared(after: error)
                     if failure == nil { failure = error }
                 }
             }

@@ -6,11 +6,29 @@ extension Connection {
     ///   connection broke.
     @discardableResult
     public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(PQError) -> QueryResult {
-        let conn = try open(PQError.describe(sql))
-        let raw = withEncodedParameters(parameters) { count, types, values, lengths, formats in
-            PQexecParams(conn, sql, count, types, values, lengths, formats, 0)
+        do {
+            return try run(sql, parameters)
+        } catch {
+            // A statement the server dropped (SQLSTATE 26000) did not run: outside a transaction
+            // it is prepared and run again once; inside one, the transaction is aborted anyway.
+            guard error.sqlState == "26000", let conn = handle, PQtransactionStatus(conn) == PQTRANS_IDLE else { throw error }
+            return try run(sql, parameters)
         }
-        return try check(raw, context: PQError.describe(sql))
+    }
+
+    private func run(_ sql: String, _ parameters: [PostgresValue]) throws(PQError) -> QueryResult {
+        let conn = try open(PQError.describe(sql))
+        let name = parameters.isEmpty ? nil : try preparedName(sql, parameters, conn: conn)
+        let raw = withEncodedParameters(parameters) { count, types, values, lengths, formats in
+            if let name { PQexecPrepared(conn, name, count, values, lengths, formats, 0) }
+            else { PQexecParams(conn, sql, count, types, values, lengths, formats, 0) }
+        }
+        do {
+            return try check(raw, context: PQError.describe(sql))
+        } catch {
+            forgetPrepared(after: error)
+            throw error
+        }
     }
 
     /// Runs one or more statements without parameters (e.g. a migration script).
@@ -42,15 +60,16 @@ extension Connection {
     }
 
     /// Takes ownership of a result and throws if it reports a failure.
-    func check(_ raw: OpaquePointer?, context: String) throws(PQError) -> QueryResult {
+    /// The context is worked out only for a failure: describing a statement scans its text.
+    func check(_ raw: OpaquePointer?, context: @autoclosure () -> String) throws(PQError) -> QueryResult {
         guard let raw else {
-            throw PQError.from(result: nil, connection: handle, context: context)
+            throw PQError.from(result: nil, connection: handle, context: context())
         }
         switch PQresultStatus(raw) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
             return QueryResult(raw)
         default:
-            let error = PQError.from(result: raw, connection: handle, context: context)
+            let error = PQError.from(result: raw, connection: handle, context: context())
             PQclear(raw)
             throw error
         }

@@ -7,6 +7,8 @@ public final class Connection {
     /// The raw connection; nil once closed. Visible inside this module only.
     private(set) var handle: OpaquePointer?
     public let parameters: ConnectionParameters
+    /// Statements prepared in this session, by text and parameter types (Connection+Prepared).
+    var prepared: [PreparedKey: String] = [:]
 
     /// Connects, blocking until the server answers or `connectTimeoutSeconds` pass.
     /// - Throws: `PQError` with code `.connectionFailed` naming the server when it cannot be reached.
@@ -38,6 +40,7 @@ public final class Connection {
     public func close() {
         guard let conn = handle else { return }
         handle = nil
+        prepared.removeAll()
         PQfinish(conn)
     }
 
@@ -51,6 +54,7 @@ public final class Connection {
     /// - Throws: `PQError(.connectionFailed)` when the server is still unreachable.
     public func reset() throws(PQError) {
         let conn = try open("reset")
+        prepared.removeAll()  // a new session has none of them
         PQreset(conn)
         guard PQstatus(conn) == CONNECTION_OK else {
             throw PQError(
