@@ -99,7 +99,7 @@ let package = Package(
         .target(
             name: "Cluster",
             dependencies: [
-                "Checkpoint", "Config", "Postgres", "Security", "Telemetry", "Wire", "WorldCore", "ZeroMQ",
+                "Checkpoint", "Config", "Postgres", "ProcessKit", "Security", "Telemetry", "Wire", "WorldCore", "ZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Wire"]),
         .testTarget(name: "WorldCoreTests", dependencies: ["WorldCore"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Wire", "WorldCore"]),
-        .testTarget(name: "SoakTests", dependencies: ["Soak", "TestSupport", "WorldCore"]),
+        .testTarget(name: "SoakTests", dependencies: ["ProcessKit", "Soak", "TestSupport", "WorldCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Postgres", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Postgres", "Telemetry"]),
         .testTarget(name: "ClusterTests", dependencies: ["Client", "Cluster", "Postgres", "ProcessKit", "Security", "Telemetry", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),

@@ -103,6 +103,10 @@ public enum EndToEndBench {
         }
         let window = 64
         var sent = 0, received = 0
+        // CPU time (user + system) of the two workers and of this client process over the phase.
+        let workerPIDs = cluster.liveWorkers.compactMap { cluster.worker($0)?.pid }
+        func workersCPU() -> Duration { workerPIDs.compactMap { ProcessCPU.of(pid: $0) }.reduce(.zero, +) }
+        let (workersBefore, clientBefore) = (workersCPU(), ProcessCPU.ofThisProcess())
         let pipelined = try measure {
             var outstanding = Array(repeating: 0, count: clients.count)
             let deadline = ContinuousClock.now + .seconds(120)
@@ -123,6 +127,13 @@ public enum EndToEndBench {
             }
         }
         report.add("\(mode) moves through the client library, \(window) in flight per worker", Double(received) / pipelined.seconds, "moves/s")
+        if received > 0 {
+            let (workersAfter, clientAfter) = (workersCPU(), ProcessCPU.ofThisProcess())
+            report.add("\(mode) workers' CPU per answered move, \(window) in flight per worker (user + system, both workers)",
+                       Double((workersAfter - workersBefore).wholeMicroseconds) / Double(received), "µs")
+            report.add("\(mode) client's CPU per answered move, \(window) in flight per worker",
+                       Double((clientAfter - clientBefore).wholeMicroseconds) / Double(received), "µs")
+        }
         figures.pipelinedRate = Double(received) / pipelined.seconds
         // Cross-shard handoffs: one player walking back and forth over the border, one move in flight.
         var border: (CellID, CellID)?

@@ -66,9 +66,11 @@ public final class SoakRun {
     var periodicViolations: [Violation] = []
     var suspectedDuplicates: Set<UInt64> = []
     var monitors: [String: Cellcluster_V1_MonitorSnapshot] = [:]
+    var cpu: CPUAccount
 
     public init(options: Options) throws {
         self.options = options
+        cpu = CPUAccount(pgDataFolder: options.pgDir)
         // The soak audits, reads status and scales: an operator.
         context = try KeyRing.context(keysFolder: options.load.keys, presenting: Role.operator.rawValue, serving: false)
     }
@@ -105,6 +107,7 @@ public final class SoakRun {
         var nextAudit = options.auditEvery.map { generator.started + .milliseconds(Int($0 * 1000)) }
         let end = generator.started + .milliseconds(Int(options.duration * 1000))
         var turns = 0
+        cpu.start(generatorAnswered: generator.answered)
         while ContinuousClock.now < end && turns < 500_000_000 && !stop() {
             turns += 1
             let now = ContinuousClock.now
@@ -258,6 +261,7 @@ public final class SoakRun {
                 guard case .statusReply(let reply)? = envelope.body else { continue }
                 for s in reply.workers {
                     monitors[s.workerID] = s.monitor
+                    if generator.issuing { cpu.note(worker: s.workerID, answered: s.monitor.requestsAnswered, cpuUs: s.monitor.cpuUs) }
                     unsavedAges[s.workerID, default: []].append((s.monitor.oldestUnsavedAgeMs, now))
                     if generator.issuing { lossWindowSamples.append(s.monitor.oldestUnsavedAgeMs) }
                     unsavedAges[s.workerID]!.removeAll { now - $0.at > .seconds(5) }
@@ -316,6 +320,7 @@ public final class SoakRun {
         // Let what is pending settle: follow-ups (restarts, SIGCONT), requests in flight, moves.
         for f in followUps { f.action() }
         followUps = []
+        cpu.end(generatorAnswered: generator.answered)
         generator.issuing = false
         let drain = ContinuousClock.now + .seconds(30)
         while generator.inFlight > 0 && ContinuousClock.now < drain {
@@ -383,7 +388,7 @@ public final class SoakRun {
             latency: latency(h), latencyByKind: generator.histogramsByKind.mapValues(latency),
             retries: generator.retries, errors: generator.errors, errorSamples: generator.errorSamples, handoffs: generator.handoffs,
             behindSchedule: generator.behind, faults: faults, storage: .init(updates: updates, dbWrites: writes, dbReads: reads, callsByThread: calls),
-            lossWindow: .init(lossWindowSamples),
+            lossWindow: .init(lossWindowSamples), cpu: cpu.report,
             audit: .init(entitiesChecked: created.count, lostAcknowledgedMoves: generator.lostMoves.count, violations: violations),
             timeline: generator.timeline.seconds)
     }

@@ -1,6 +1,7 @@
 import Checkpoint
 import Foundation
 import Postgres
+import ProcessKit
 import Security
 import Wire
 import WorldCore
@@ -510,6 +511,8 @@ extension WorkerNode {
                 $0.storageCallsByThread = RoundTrips.byThread()
                 $0.dbReads = m.dbReads
                 $0.dbWrites = m.dbWrites
+                $0.requestsAnswered = metrics.answeredOK &+ metrics.answeredError
+                $0.cpuUs = ProcessCPU.ofThisProcess().wholeMicroseconds
             }
         }
     }

@@ -54,6 +54,22 @@ public struct SoakReport: Sendable, Codable {
             maxMs = sorted.last ?? 0
         }
     }
+    /// CPU time (user + system) per answered request, in microseconds, over the load: each
+    /// worker's (from its status replies), all workers' together, the generator's and
+    /// PostgreSQL's (divided by every answer the generator received). Nil: not measured.
+    public struct CPU: Sendable, Codable {
+        public let workersUsPerAnswer: Double?
+        public let byWorkerUsPerAnswer: [String: Double]
+        public let generatorUsPerAnswer: Double?
+        public let postgresUsPerAnswer: Double?
+
+        var line: String {
+            func us(_ v: Double?) -> String { v.map { String(format: "%.1f µs", $0) } ?? "-" }
+            let each = byWorkerUsPerAnswer.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value))" }
+            return "workers \(us(workersUsPerAnswer))\(each.isEmpty ? "" : " (" + each.joined(separator: ", ") + ")")"
+                + "  generator \(us(generatorUsPerAnswer))  postgres \(us(postgresUsPerAnswer))  (user + system time per answered request)"
+        }
+    }
     public struct Audit: Sendable, Codable {
         public let entitiesChecked: Int
         public let lostAcknowledgedMoves: Int
@@ -80,6 +96,7 @@ public struct SoakReport: Sendable, Codable {
     public let faults: [FaultRecord]
     public let storage: Storage
     public let lossWindow: LossWindow
+    public let cpu: CPU?
     public let audit: Audit
     public let timeline: [Timeline.Second]
 
@@ -110,6 +127,7 @@ public struct SoakReport: Sendable, Codable {
             ("db reads", "\(storage.dbReads) (reads and writes: \(String(format: "%.2f", storage.operationsPerUpdate * 100)) % of updates)"),
             ("db calls", storage.callsByThread.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
         ]
+        if let cpu { rows.append(("cpu", cpu.line)) }
         rows.append(("loss window", "p50 \(lossWindow.p50Ms) ms  p99 \(lossWindow.p99Ms) ms  max \(lossWindow.maxMs) ms (oldest unsaved change, \(lossWindow.samples) samples)"))
         if behindSchedule > 0 { rows.append(("behind", "\(behindSchedule) requests started over 1 s late (the generator or cluster was saturated)")) }
         for f in faults {

@@ -1338,6 +1338,12 @@ public nonisolated struct Cellcluster_V1_MonitorSnapshot: Sendable {
   /// checkpoint and durable write transactions
   public var dbWrites: UInt64 = 0
 
+  /// Requests this process answered (with any code) and its CPU time (user + system, every
+  /// thread), both since it started: their changes between two polls give the CPU per answer.
+  public var requestsAnswered: UInt64 = 0
+
+  public var cpuUs: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3398,7 +3404,7 @@ nonisolated extension Cellcluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Cellcluster_V1_MonitorSnapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MonitorSnapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}db_io\0\u{3}cache_hits\0\u{3}cache_misses\0\u{1}evictions\0\u{3}events_applied\0\u{3}events_deferred\0\u{3}events_replayed\0\u{1}checkpoints\0\u{3}checkpoint_p50_ms\0\u{3}checkpoint_p99_ms\0\u{3}oldest_unsaved_age_ms\0\u{3}storage_calls_by_thread\0\u{3}db_reads\0\u{3}db_writes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}db_io\0\u{3}cache_hits\0\u{3}cache_misses\0\u{1}evictions\0\u{3}events_applied\0\u{3}events_deferred\0\u{3}events_replayed\0\u{1}checkpoints\0\u{3}checkpoint_p50_ms\0\u{3}checkpoint_p99_ms\0\u{3}oldest_unsaved_age_ms\0\u{3}storage_calls_by_thread\0\u{3}db_reads\0\u{3}db_writes\0\u{3}requests_answered\0\u{3}cpu_us\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3420,6 +3426,8 @@ nonisolated extension Cellcluster_V1_MonitorSnapshot: SwiftProtobuf.Message, Swi
       case 12: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.storageCallsByThread) }()
       case 13: try { try decoder.decodeSingularUInt64Field(value: &self.dbReads) }()
       case 14: try { try decoder.decodeSingularUInt64Field(value: &self.dbWrites) }()
+      case 15: try { try decoder.decodeSingularUInt64Field(value: &self.requestsAnswered) }()
+      case 16: try { try decoder.decodeSingularUInt64Field(value: &self.cpuUs) }()
       default: break
       }
     }
@@ -3468,6 +3476,12 @@ nonisolated extension Cellcluster_V1_MonitorSnapshot: SwiftProtobuf.Message, Swi
     if self.dbWrites != 0 {
       try visitor.visitSingularUInt64Field(value: self.dbWrites, fieldNumber: 14)
     }
+    if self.requestsAnswered != 0 {
+      try visitor.visitSingularUInt64Field(value: self.requestsAnswered, fieldNumber: 15)
+    }
+    if self.cpuUs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.cpuUs, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3486,6 +3500,8 @@ nonisolated extension Cellcluster_V1_MonitorSnapshot: SwiftProtobuf.Message, Swi
     if lhs.storageCallsByThread != rhs.storageCallsByThread {return false}
     if lhs.dbReads != rhs.dbReads {return false}
     if lhs.dbWrites != rhs.dbWrites {return false}
+    if lhs.requestsAnswered != rhs.requestsAnswered {return false}
+    if lhs.cpuUs != rhs.cpuUs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
