@@ -493,7 +493,7 @@ extension WorkerNode {
         return .with {
             $0.workerID = options.id
             $0.endpoint = endpoint
-            $0.ownedCells = UInt32(shard.ownership.map { $0.map.cells(of: options.id).count } ?? shard.settings.grid.cellCount)
+            $0.ownedCells = UInt32(ownedCellCount())
             $0.activeCells = UInt32(m.activeCells)
             $0.entities = UInt32(m.entities)
             $0.monitor = .with {

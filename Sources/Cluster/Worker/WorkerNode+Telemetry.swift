@@ -10,13 +10,23 @@ extension WorkerNode {
         guard force || now - metrics.lastRefresh >= .seconds(1) else { return }
         metrics.lastRefresh = now
         let snapshot = shard.monitorSnapshot(now: now)
-        let owned = shard.ownership.map { $0.map.cells(of: options.id).count } ?? shard.settings.grid.cellCount
+        let owned = ownedCellCount()
         let isServing = serving || coordinatorSocket == nil
         metrics.refresh(snapshot, ownedCells: owned, mapEpoch: mapEpoch, serving: isServing, parked: parkedCount)
         updateReadiness()
         let interval = settings.metrics.summaryIntervalS
         guard interval > 0, now - metrics.summarized.at >= .seconds(interval) else { return }
         logSummary(snapshot, now: now)
+    }
+
+    /// How many cells the current map gives this worker: worked out once per map (it walks
+    /// every cell of the world), not at every refresh and status reply.
+    func ownedCellCount() -> Int {
+        guard let map = shard.ownership?.map else { return shard.settings.grid.cellCount }
+        if let cached = metrics.ownedCells, cached.epoch == map.epoch { return cached.count }
+        let count = map.cells(of: options.id).count
+        metrics.ownedCells = (map.epoch, count)
+        return count
     }
 
     /// What /readyz answers, from the lease and the drain: at each refresh, and the moment

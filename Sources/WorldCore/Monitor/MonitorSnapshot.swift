@@ -49,7 +49,7 @@ extension Shard {
             checkpointP99Ms: m.checkpointDurations.percentileMilliseconds(0.99),
             oldestUnsavedAgeMs: oldestUnsavedAge(now: now)?.milliseconds ?? 0,
             unsavedChanges: unsavedChanges, loadedCells: cells.count,
-            activeCells: cells.values.filter { $0.phase.isActive }.count,
+            activeCells: activeSet.count,  // kept by setPhase: no walk over every cell (each one copied)
             entities: entities.count, presentPlayers: presence.count)
     }
 
