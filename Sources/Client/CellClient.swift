@@ -68,10 +68,15 @@ public final class CellClient {
     /// Sends a request without waiting; returns its id.
     @discardableResult
     public func send(_ body: Envelope.OneOf_Body) throws(ClientError) -> UInt64 {
-        let id = nextRequestID
-        nextRequestID += 1
+        let id = takeRequestID()
         try resend(body, id: id)
         return id
+    }
+
+    /// A fresh request id of this client's own.
+    public func takeRequestID() -> UInt64 {
+        defer { nextRequestID += 1 }
+        return nextRequestID
     }
 
     /// Sends a request again under an id it was sent with before: the worker answers a retry

@@ -215,6 +215,7 @@ extension LimitSettings {
         maxValueBytes = s.int("max_value_bytes", default: maxValueBytes, in: 1...16_777_216)
         maxEventPayloadBytes = s.int("max_event_payload_bytes", default: maxEventPayloadBytes, in: 0...16_777_216)
         maxCellStateKeys = s.int("max_cell_state_keys", default: maxCellStateKeys, in: 1...1_000_000)
+        maxBatchRequests = s.int("max_batch_requests", default: maxBatchRequests, in: 1...1_000_000)
         if maxEventPayloadBytes + maxKeyBytes + 1024 > maxFrameBytes {
             s.problem("max_event_payload_bytes", "plus max_key_bytes and 1024 bytes of envelope must fit in max_frame_bytes (\(maxFrameBytes))")
         }

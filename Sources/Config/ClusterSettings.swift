@@ -68,6 +68,8 @@ public struct LimitSettings: Sendable, Equatable {
     public var maxEventPayloadBytes = 65_536
     /// Keys one cell's state may hold.
     public var maxCellStateKeys = 1024
+    /// Requests one Batch may carry.
+    public var maxBatchRequests = 4096
 }
 
 /// The world's extent and its division into cells.

@@ -80,6 +80,7 @@ limits:                  # a request over one is refused with INVALID_ARGUMENT n
   max_value_bytes: 4096            # one cell-state value
   max_event_payload_bytes: 65536   # one world event's payload
   max_cell_state_keys: 1024
+  max_batch_requests: 4096         # requests in one Batch frame (each answered on its own, in one BatchReply)
 
 security:
   keys: ""               # folder of CURVE key files (cellcluster keys generate); "" or none: no CURVE, anyone who

@@ -34,6 +34,8 @@ public enum Role: String, Sendable, CaseIterable {
         case .worldEvent: "world_event"
         case .getEntity: "get_entity"
         case .getCell: "get_cell"
+        case .batch: "batch"
+        case .batchReply: "batch_reply"
         case .reply: "reply"
         case .getShardMap: "get_shard_map"
         case .shardMap: "shard_map"
@@ -60,13 +62,15 @@ public enum Role: String, Sendable, CaseIterable {
         switch body {
         case .spawnEntity, .moveEntity, .entityAction, .cellStateChange, .worldEvent, .getEntity, .getCell, .getShardMap:
             .game
+        case .batch:  // of game requests only: a worker answers anything else in it INVALID_ARGUMENT
+            .game
         case .registerWorker, .heartbeat, .handoffOffer, .handoffAccept, .handoffCommitted, .handoffAbort, .activateCells:
             .cluster
         case .scaleRequest, .auditRequest, .statusRequest:
             .operation
         case .drainRequest:  // a worker asks to leave; an operator drains any worker
             .membership
-        case .reply, .shardMap, .leaseGrant, .statusReply, .auditReply:
+        case .reply, .batchReply, .shardMap, .leaseGrant, .statusReply, .auditReply:
             .answer  // only ever sent by a server; nothing a client or operator sends
         }
     }

@@ -17,7 +17,8 @@ extension ClusterSettings {
                 maxEntities: cache.maxEntities),
             limits: InputLimits(
                 statsPerEntity: limits.maxStatsPerEntity, keyBytes: limits.maxKeyBytes, valueBytes: limits.maxValueBytes,
-                eventPayloadBytes: limits.maxEventPayloadBytes, cellStateKeys: limits.maxCellStateKeys))
+                eventPayloadBytes: limits.maxEventPayloadBytes, cellStateKeys: limits.maxCellStateKeys,
+                batchRequests: limits.maxBatchRequests))
     }
 
     /// Whether changes of this kind are answered only after they commit.

@@ -46,7 +46,11 @@ extension WorkerNode {
         let now = ContinuousClock.now
         checkLease(now: now)
         answering = now
-        serve(peer, envelope, now: now, attempts: 0)
+        if case .batch(let batch)? = envelope.body {
+            serveBatch(peer, envelope, batch, now: now)
+        } else {
+            serve(peer, envelope, now: now, attempts: 0)
+        }
         answering = nil
     }
 
@@ -563,6 +567,7 @@ extension WorkerNode {
     private func send(_ peer: [UInt8], _ envelope: Envelope) { sendBytes(peer, WireFormat.encode(envelope)) }
 
     func sendBytes(_ peer: [UInt8], _ bytes: [UInt8]) {
+        if peer.count == Self.standInLength, takeBatchAnswer(peer, bytes) { return }  // a request of a batch
         do {
             try router.send([peer, bytes], dontWait: true)
         } catch {

@@ -147,6 +147,9 @@ public final class WorkerNode {
     let metrics: WorkerMetrics
     /// When the request being answered now arrived: its answer's latency counts from there.
     var answering: ContinuousClock.Instant?
+    /// Batches waiting for their requests' answers, by number (WorkerNode+Batch).
+    var batches: [UInt64: PendingBatch] = [:]
+    var nextBatch: UInt64 = 1
 
     struct HeldReply {
         let peer: [UInt8]
@@ -281,6 +284,7 @@ public final class WorkerNode {
                 checkLossWindow(now: after)
                 if parkedCount > 0 { expireParked(now: after) }
                 if !failedLoads.isEmpty { retryFailedLoads() }
+                if !batches.isEmpty { expireBatches(now: after) }
                 forgetOldDepartures()
                 refreshTelemetry(now: after)
                 lastTick = after

@@ -355,6 +355,25 @@ public nonisolated struct Cellcluster_V1_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._body = .getCell(newValue)}
   }
 
+  /// Many of the requests above in one frame, as a game server sends one frame per tick. Each
+  /// is served as if it came alone (its own request_id, idempotency key and error code), and
+  /// all are answered together in one BatchReply (see Batch).
+  public var batch: Cellcluster_V1_Batch {
+    get {
+      if case .batch(let v)? = _storage._body {return v}
+      return Cellcluster_V1_Batch()
+    }
+    set {_uniqueStorage()._body = .batch(newValue)}
+  }
+
+  public var batchReply: Cellcluster_V1_BatchReply {
+    get {
+      if case .batchReply(let v)? = _storage._body {return v}
+      return Cellcluster_V1_BatchReply()
+    }
+    set {_uniqueStorage()._body = .batchReply(newValue)}
+  }
+
   /// The answer to any request.
   public var reply: Cellcluster_V1_Reply {
     get {
@@ -509,6 +528,11 @@ public nonisolated struct Cellcluster_V1_Envelope: @unchecked Sendable {
     case worldEvent(Cellcluster_V1_WorldEvent)
     case getEntity(Cellcluster_V1_GetEntity)
     case getCell(Cellcluster_V1_GetCell)
+    /// Many of the requests above in one frame, as a game server sends one frame per tick. Each
+    /// is served as if it came alone (its own request_id, idempotency key and error code), and
+    /// all are answered together in one BatchReply (see Batch).
+    case batch(Cellcluster_V1_Batch)
+    case batchReply(Cellcluster_V1_BatchReply)
     /// The answer to any request.
     case reply(Cellcluster_V1_Reply)
     /// Anyone -> coordinator: the current shard map; coordinator -> everyone: a new one.
@@ -901,6 +925,42 @@ public nonisolated struct Cellcluster_V1_Reply: @unchecked Sendable {
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// A client's batch: up to limits.max_batch_requests game requests (spawn, move, action, cell
+/// state change, world event, entity and cell reads) for cells of the worker it is sent to.
+/// Each inner envelope carries its own request_id; its sender and protocol_version are the
+/// batch envelope's (an inner sender is ignored). The worker serves them in order, as if each
+/// had come in its own frame: a request for another worker's cell gets its own WRONG_WORKER, a
+/// change may be deferred, parked behind storage or held until it is durable, and so on.
+/// When every one has its answer, one envelope goes back with the batch's request_id and a
+/// BatchReply holding the replies in the same order. Retrying a batch with the same request ids
+/// is safe: what was applied is answered from the request log, not applied again.
+/// A batch inside a batch, or a request that is not a game request, gets INVALID_ARGUMENT in its
+/// slot; a batch over the limit is refused as a whole with INVALID_ARGUMENT naming the limit.
+public nonisolated struct Cellcluster_V1_Batch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requests: [Cellcluster_V1_Envelope] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The answers to a Batch, one Envelope (with a Reply) per request, in the batch's order.
+public nonisolated struct Cellcluster_V1_BatchReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var replies: [Cellcluster_V1_Envelope] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Cellcluster_V1_GetShardMap: Sendable {
@@ -1428,7 +1488,7 @@ nonisolated extension Cellcluster_V1_EventType: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Cellcluster_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}request_id\0\u{1}sender\0\u{4}\u{7}spawn_entity\0\u{3}move_entity\0\u{3}entity_action\0\u{3}cell_state_change\0\u{3}world_event\0\u{3}get_entity\0\u{3}get_cell\0\u{2}\u{4}reply\0\u{4}\u{a}get_shard_map\0\u{3}shard_map\0\u{4}\u{9}register_worker\0\u{1}heartbeat\0\u{3}lease_grant\0\u{4}\u{8}handoff_offer\0\u{3}handoff_accept\0\u{3}handoff_committed\0\u{3}handoff_abort\0\u{3}activate_cells\0\u{4}\u{6}status_request\0\u{3}status_reply\0\u{3}scale_request\0\u{3}drain_request\0\u{3}audit_request\0\u{3}audit_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}request_id\0\u{1}sender\0\u{4}\u{7}spawn_entity\0\u{3}move_entity\0\u{3}entity_action\0\u{3}cell_state_change\0\u{3}world_event\0\u{3}get_entity\0\u{3}get_cell\0\u{1}batch\0\u{2}\u{3}reply\0\u{3}batch_reply\0\u{4}\u{9}get_shard_map\0\u{3}shard_map\0\u{4}\u{9}register_worker\0\u{1}heartbeat\0\u{3}lease_grant\0\u{4}\u{8}handoff_offer\0\u{3}handoff_accept\0\u{3}handoff_committed\0\u{3}handoff_abort\0\u{3}activate_cells\0\u{4}\u{6}status_request\0\u{3}status_reply\0\u{3}scale_request\0\u{3}drain_request\0\u{3}audit_request\0\u{3}audit_reply\0")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
@@ -1561,6 +1621,19 @@ nonisolated extension Cellcluster_V1_Envelope: SwiftProtobuf.Message, SwiftProto
             _storage._body = .getCell(v)
           }
         }()
+        case 17: try {
+          var v: Cellcluster_V1_Batch?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .batch(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .batch(v)
+          }
+        }()
         case 20: try {
           var v: Cellcluster_V1_Reply?
           var hadOneofValue = false
@@ -1572,6 +1645,19 @@ nonisolated extension Cellcluster_V1_Envelope: SwiftProtobuf.Message, SwiftProto
           if let v = v {
             if hadOneofValue {try decoder.handleConflictingOneOf()}
             _storage._body = .reply(v)
+          }
+        }()
+        case 21: try {
+          var v: Cellcluster_V1_BatchReply?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .batchReply(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .batchReply(v)
           }
         }()
         case 30: try {
@@ -1832,9 +1918,17 @@ nonisolated extension Cellcluster_V1_Envelope: SwiftProtobuf.Message, SwiftProto
         guard case .getCell(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
       }()
+      case .batch?: try {
+        guard case .batch(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      }()
       case .reply?: try {
         guard case .reply(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+      }()
+      case .batchReply?: try {
+        guard case .batchReply(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
       }()
       case .getShardMap?: try {
         guard case .getShardMap(let v)? = _storage._body else { preconditionFailure() }
@@ -2635,6 +2729,66 @@ nonisolated extension Cellcluster_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Cellcluster_V1_Batch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Batch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}requests\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.requests) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requests.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.requests, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Cellcluster_V1_Batch, rhs: Cellcluster_V1_Batch) -> Bool {
+    if lhs.requests != rhs.requests {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Cellcluster_V1_BatchReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replies\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.replies) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.replies.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.replies, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Cellcluster_V1_BatchReply, rhs: Cellcluster_V1_BatchReply) -> Bool {
+    if lhs.replies != rhs.replies {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

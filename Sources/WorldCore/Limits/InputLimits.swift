@@ -11,9 +11,12 @@ public struct InputLimits: Sendable, Equatable {
     public var eventPayloadBytes: Int
     /// Keys one cell's state may hold (`limits.max_cell_state_keys`).
     public var cellStateKeys: Int
+    /// Requests one batch may carry (`limits.max_batch_requests`).
+    public var batchRequests: Int
 
     public init(statsPerEntity: Int = 256, keyBytes: Int = 256, valueBytes: Int = 4096,
-                eventPayloadBytes: Int = 65_536, cellStateKeys: Int = 1024) {
+                eventPayloadBytes: Int = 65_536, cellStateKeys: Int = 1024, batchRequests: Int = 4096) {
+        self.batchRequests = batchRequests
         self.statsPerEntity = statsPerEntity
         self.keyBytes = keyBytes
         self.valueBytes = valueBytes

@@ -1,0 +1,98 @@
+import Foundation
+import Security
+import Wire
+import WorldCore
+
+/// A batch waiting for its requests' answers (see `Batch` in cellcluster.proto).
+struct PendingBatch {
+    /// The client, and the batch envelope's request id.
+    let peer: [UInt8]
+    let requestID: UInt64
+    let received: ContinuousClock.Instant
+    /// Each request's encoded reply envelope, in the batch's order; empty until it is answered.
+    var replies: [[UInt8]]
+    var missing: Int
+}
+
+/// Batches: each request is served as if it had come alone, with a stand-in peer that names the
+/// batch and the request's slot. Every answer a worker gives leaves through `sendBytes`, which
+/// puts a stand-in's answer in its slot; the last one sends the whole BatchReply to the client.
+/// Parking, durable holds, handoffs and the request log need nothing of their own for batches.
+extension WorkerNode {
+    /// A stand-in peer is 13 bytes starting with 0: the batch's number (8 bytes), then the slot
+    /// (4). ZeroMQ's own routing ids are 5 bytes, and ids a client sets may not start with 0, so
+    /// no real peer looks like one.
+    static let standInLength = 13
+
+    static func standIn(batch: UInt64, slot: Int) -> [UInt8] {
+        var peer: [UInt8] = [0]
+        peer.reserveCapacity(standInLength)
+        withUnsafeBytes(of: batch.littleEndian) { peer.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(truncatingIfNeeded: slot).littleEndian) { peer.append(contentsOf: $0) }
+        return peer
+    }
+
+    /// Serves every request of a batch, in order.
+    func serveBatch(_ peer: [UInt8], _ envelope: Envelope, _ batch: Cellcluster_V1_Batch, now: ContinuousClock.Instant) {
+        let limit = shard.settings.limits.batchRequests
+        guard batch.requests.count <= limit else {
+            answerError(peer, envelope, .invalidArgument,
+                        "batch: \(batch.requests.count) requests exceeds limits.max_batch_requests (\(limit))")
+            return
+        }
+        guard !batch.requests.isEmpty else {
+            sendBytes(peer, WireFormat.encodeBatchReply(requestID: envelope.requestID, sender: sender, replies: []))
+            return
+        }
+        let number = nextBatch
+        nextBatch &+= 1
+        batches[number] = PendingBatch(peer: peer, requestID: envelope.requestID, received: now,
+                                       replies: Array(repeating: [], count: batch.requests.count), missing: batch.requests.count)
+        for (slot, inner) in batch.requests.enumerated() {
+            var request = inner
+            request.sender = envelope.sender  // scoped by the gate with the batch; an inner sender is ignored
+            request.protocolVersion = envelope.protocolVersion
+            let standIn = Self.standIn(batch: number, slot: slot)
+            guard WireFormat.isBatchable(request.body) else {
+                let what = request.body.map { Role.name(of: $0) } ?? "an envelope with no message"
+                answerError(standIn, request, .invalidArgument,
+                            "batch: request \(slot) is \(what); a batch carries only spawns, moves, actions, cell state changes, world events and reads")
+                continue
+            }
+            serve(standIn, request, now: now, attempts: 0)
+        }
+    }
+
+    /// Puts an answer to a stand-in peer in its batch's slot; true when `peer` was a stand-in
+    /// (its answer is then not sent on its own). The batch's last answer sends the BatchReply.
+    func takeBatchAnswer(_ peer: [UInt8], _ bytes: [UInt8]) -> Bool {
+        guard peer.count == Self.standInLength, peer[0] == 0 else { return false }
+        let (number, slot) = peer.withUnsafeBytes {
+            (UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 1, as: UInt64.self)),
+             Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 9, as: UInt32.self))))
+        }
+        // In place: a copy of the batch would copy every reply in it at each answer.
+        guard let index = batches.index(forKey: number), slot < batches.values[index].replies.count,
+            batches.values[index].replies[slot].isEmpty
+        else { return true }  // a batch given up (see expireBatches), or a second answer: dropped
+        batches.values[index].replies[slot] = bytes
+        batches.values[index].missing -= 1
+        guard batches.values[index].missing == 0 else { return true }
+        let done = batches.remove(at: index).value
+        sendBytes(done.peer, WireFormat.encodeBatchReply(requestID: done.requestID, sender: sender, replies: done.replies))
+        return true
+    }
+
+    /// Gives up batches still incomplete after `batchTimeout`: every request is answered in the
+    /// end (a parked one expires, a durable one commits or fails), so this only bounds memory
+    /// when an answer was lost; the client retries the batch with the same request ids.
+    func expireBatches(now: ContinuousClock.Instant) {
+        for (number, batch) in batches where now - batch.received > Self.batchTimeout {
+            batches[number] = nil
+            logger.warning("batch given up: \(batch.missing) of \(batch.replies.count) requests unanswered after \(Self.batchTimeout)",
+                           metadata: ["request_id": "\(batch.requestID)"])
+        }
+    }
+
+    static let batchTimeout = Duration.seconds(60)
+}

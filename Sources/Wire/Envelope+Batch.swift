@@ -1,0 +1,48 @@
+/// Batches (see `Batch` in cellcluster.proto): many game requests in one frame, one frame back.
+extension WireFormat {
+    /// The request kinds a batch may carry: game requests, never another batch or a message
+    /// between cluster processes.
+    public static func isBatchable(_ body: Envelope.OneOf_Body?) -> Bool {
+        switch body {
+        case .spawnEntity?, .moveEntity?, .entityAction?, .cellStateChange?, .worldEvent?, .getEntity?, .getCell?: true
+        default: false
+        }
+    }
+
+    /// The frame that answers a batch: an envelope with the batch's request id and a
+    /// `BatchReply` whose replies are `replies`, each already an encoded reply envelope (as the
+    /// request log keeps them). They are copied in as they are: an embedded message and its
+    /// encoded bytes look the same on the wire, so nothing is decoded and encoded again.
+    public static func encodeBatchReply(requestID: UInt64, sender: String, replies: [[UInt8]]) -> [UInt8] {
+        var head = Envelope()
+        head.requestID = requestID
+        head.sender = sender
+        var frame = encode(head)
+        var inner = 0
+        for reply in replies { inner += 1 + varintSize(UInt64(reply.count)) + reply.count }
+        frame.reserveCapacity(frame.count + 2 + varintSize(UInt64(inner)) + inner)
+        appendVarint(UInt64(21 << 3 | 2), to: &frame)  // Envelope.batch_reply, length-delimited
+        appendVarint(UInt64(inner), to: &frame)
+        for reply in replies {
+            frame.append(1 << 3 | 2)  // BatchReply.replies
+            appendVarint(UInt64(reply.count), to: &frame)
+            frame.append(contentsOf: reply)
+        }
+        return frame
+    }
+
+    static func varintSize(_ value: UInt64) -> Int {
+        var v = value, n = 1
+        while v >= 0x80 { v >>= 7; n += 1 }
+        return n
+    }
+
+    static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+}
