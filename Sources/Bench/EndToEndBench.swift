@@ -37,13 +37,48 @@ public enum EndToEndBench {
         report.ratio("CURVE / plain: moves/s, one in flight", curve.sequentialRate / plain.sequentialRate)
         report.ratio("CURVE / plain: move p50", curve.moveP50 / plain.moveP50)
         report.ratio("CURVE / plain: moves/s, 64 in flight per worker", curve.pipelinedRate / plain.pipelinedRate)
+        report.ratio("plain: moves/s batched 64 to a frame / 64 single moves in flight", plain.batchedRate / plain.pipelinedRate)
+        report.ratio("CURVE / plain: moves/s batched 64 to a frame", curve.batchedRate / plain.batchedRate)
         report.ratio("CURVE / plain: handoffs/s", curve.handoffRate / plain.handoffRate)
         return report
     }
 
     /// The figures compared between plain and CURVE.
     struct Figures {
-        var rawRate = 0.0, sequentialRate = 0.0, moveP50 = 0.0, pipelinedRate = 0.0, handoffRate = 0.0
+        var rawRate = 0.0, sequentialRate = 0.0, moveP50 = 0.0, pipelinedRate = 0.0, handoffRate = 0.0, batchedRate = 0.0
+    }
+
+    /// Moves in batches of `size`, `frames` batches in flight per worker, until `moves` are answered.
+    /// - Returns: answered moves per second, and the workers' CPU time per answered move (µs).
+    private static func batched(_ clients: [(CellClient, [(EntityID, Position, CellID)])], size: Int, frames: Int, moves: Int,
+                                workersCPU: () -> Duration) throws -> (Double, Double) {
+        var sent = 0, received = 0
+        let before = workersCPU()
+        let time = try measure {
+            var outstanding = Array(repeating: 0, count: clients.count)
+            let deadline = ContinuousClock.now + .seconds(120)
+            while received < moves && ContinuousClock.now < deadline {
+                for (i, (c, list)) in clients.enumerated() {
+                    while outstanding[i] < frames && sent < moves {
+                        let bodies: [Envelope.OneOf_Body] = (0..<size).map { k in
+                            let (id, p, cell) = list[(sent + k) % list.count]
+                            return .moveEntity(.with { $0.entityID = id.raw; $0.to = .init(Position(x: p.x + Double((sent + k) % 20) - 10, y: p.y)); $0.cellID = cell.raw })
+                        }
+                        try c.resendBatch(bodies, ids: bodies.map { _ in c.takeRequestID() }, id: c.takeRequestID())
+                        outstanding[i] += 1
+                        sent += size
+                    }
+                    while outstanding[i] > 0, let envelope = try c.receive(until: .now + .microseconds(200)) {
+                        let replies = try CellClient.replies(of: envelope, count: size)
+                        if let bad = replies.first(where: { $0.code != .ok }) { throw BenchFailure(message: "batched move failed: \(bad.message)") }
+                        outstanding[i] -= 1
+                        received += size
+                    }
+                }
+            }
+        }
+        let cpu = Double((workersCPU() - before).wholeMicroseconds) / Double(max(1, received))
+        return (Double(received) / time.seconds, cpu)
     }
 
     private static func cluster(_ parameters: ConnectionParameters, requests: Int, players: Int, rawP50: Double, keys: String?,
@@ -135,6 +170,14 @@ public enum EndToEndBench {
                        Double((clientAfter - clientBefore).wholeMicroseconds) / Double(received), "µs")
         }
         figures.pipelinedRate = Double(received) / pipelined.seconds
+
+        // Batched: the same moves, `size` to a frame, `frames` frames in flight per worker.
+        for (size, frames) in [(64, 1), (256, 4)] {
+            let (rate, cpu) = try batched(clients, size: size, frames: frames, moves: requests * 4, workersCPU: workersCPU)
+            report.add("\(mode) moves through the client library, batched \(size) to a frame, \(frames) frame(s) in flight per worker", rate, "moves/s")
+            report.add("\(mode) workers' CPU per answered move, batched \(size) × \(frames) (user + system, both workers)", cpu, "µs")
+            if size == 64 { figures.batchedRate = rate }
+        }
         // Cross-shard handoffs: one player walking back and forth over the border, one move in flight.
         var border: (CellID, CellID)?
         for c in 0..<Int64(grid.cellCount) where border == nil {
