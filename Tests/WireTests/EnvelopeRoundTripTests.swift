@@ -35,6 +35,8 @@ import Testing
             14: .worldEvent(world),
             15: .getEntity(.with { $0.entityID = 42 }),
             16: .getCell(.with { $0.cellID = 7 }),
+            17: .batch(.with { $0.requests = [.with { $0.requestID = 1; $0.moveEntity = move }, .with { $0.requestID = 2; $0.entityAction = action }] }),
+            21: .batchReply(.with { $0.replies = [.with { $0.requestID = 1; $0.reply = .with { $0.code = .ok; $0.version = 3 } }] }),
             20: .reply(.with {
                 $0.code = .wrongWorker; $0.message = "cell 7 belongs to w2"; $0.mapEpoch = 5
                 $0.redirectWorker = "w2"; $0.redirectEndpoint = "tcp://127.0.0.1:5001"

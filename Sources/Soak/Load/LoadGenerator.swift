@@ -29,6 +29,11 @@ public final class LoadGenerator {
         public var idBase: UInt64 = 0
         /// The key folder (security.keys) when the cluster uses CURVE: the generator presents the client key.
         public var keys = ""
+        /// Send each turn's new moves for a worker as one Batch (as a game server sends one frame
+        /// per tick), rather than a frame each. Spawns and durable actions go alone: a batch is
+        /// answered when its last request is, and a durable one waits for its commit. Retries go
+        /// alone too.
+        public var batch = false
         public init(players: Int, npcs: Int, rateHz: Double, actionShare: Double, stepSize: Double, seed: UInt64) {
             self.players = players
             self.npcs = npcs
@@ -61,6 +66,8 @@ public final class LoadGenerator {
     var nextRequestID: UInt64 = 1
     /// Request id -> entity index, per endpoint.
     var waiting: [String: [UInt64: Int]] = [:]
+    /// With `settings.batch`: this turn's new requests per worker endpoint, sent at the turn's end.
+    var outbox: [String: (client: CellClient, bodies: [Envelope.OneOf_Body], ids: [UInt64], entities: [Int])] = [:]
     var lastMapRefresh = ContinuousClock.now - .seconds(10)
     /// The coordinator's map feed: a failover's map arrives here the moment it is stored.
     var feed: MapFeed?
@@ -172,7 +179,26 @@ public final class LoadGenerator {
             send(i, op, now: now, fresh: true)
             issued += 1
         }
+        flushOutbox()
         return issued > 0
+    }
+
+    /// Sends the turn's batches; latency counts from here for every request in them.
+    private func flushOutbox() {
+        guard !outbox.isEmpty else { return }
+        for (_, batch) in outbox {
+            let sentAt = ContinuousClock.now
+            do {
+                try batch.client.resendBatch(batch.bodies, ids: batch.ids, id: takeRequestID())
+                for i in batch.entities where entities[i].inflight != nil {
+                    entities[i].inflight!.firstSent = sentAt
+                    entities[i].inflight!.lastSent = sentAt
+                }
+            } catch {
+                for i in batch.entities { entities[i].inflight?.retryAt = sentAt + .milliseconds(100) }  // alone, next time
+            }
+        }
+        outbox.removeAll(keepingCapacity: true)
     }
 
     /// Schedules entity i's next request (it has none in flight now).
@@ -238,7 +264,13 @@ public final class LoadGenerator {
             } else {
                 let sentAt = ContinuousClock.now
                 let id = takeRequestID()
-                try client.resend(payload, id: id)
+                if settings.batch && named == nil, case .move = op {
+                    outbox[client.endpoint, default: (client, [], [], [])].bodies.append(payload)
+                    outbox[client.endpoint]!.ids.append(id)
+                    outbox[client.endpoint]!.entities.append(i)
+                } else {
+                    try client.resend(payload, id: id)
+                }
                 entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, firstSent: sentAt, lastSent: sentAt)
                 requests += 1
             }
@@ -283,14 +315,24 @@ public final class LoadGenerator {
             var count = 0
             while count < 2000, let envelope = try? client.receiveNow() {
                 count += 1
-                guard case .reply(let reply)? = envelope.body, let i = waiting[endpoint]?.removeValue(forKey: envelope.requestID),
-                    let inflight = entities[i].inflight, inflight.requestID == envelope.requestID, inflight.endpoint == endpoint
-                else { continue }
-                answer(i, reply, from: inflight.worker, now: .now)
-                did = true
+                if case .batchReply(let batch)? = envelope.body {
+                    let now = ContinuousClock.now
+                    for inner in batch.replies where take(inner, from: endpoint, now: now) { did = true }
+                } else if take(envelope, from: endpoint, now: .now) {
+                    did = true
+                }
             }
         }
         return did
+    }
+
+    /// One reply from `endpoint` (alone, or out of a batch): true when it answered a request in flight.
+    private func take(_ envelope: Envelope, from endpoint: String, now: ContinuousClock.Instant) -> Bool {
+        guard case .reply(let reply)? = envelope.body, let i = waiting[endpoint]?.removeValue(forKey: envelope.requestID),
+            let inflight = entities[i].inflight, inflight.requestID == envelope.requestID, inflight.endpoint == endpoint
+        else { return false }
+        answer(i, reply, from: inflight.worker, now: now)
+        return true
     }
 
     // MARK: Answers

@@ -16,7 +16,7 @@ struct SimulatedEntity {
         /// The worker it was last sent to, and that worker's endpoint (its incarnation).
         var worker: String
         var endpoint: String
-        let firstSent: ContinuousClock.Instant
+        var firstSent: ContinuousClock.Instant
         var lastSent: ContinuousClock.Instant
         var attempts = 1
         var retryAt: ContinuousClock.Instant?
