@@ -20,7 +20,11 @@ extension CellClient {
             let deadline = ContinuousClock.now + timeout
             while let reply = try receive(until: deadline) {
                 guard reply.requestID == id else { continue }
-                return try Self.replies(of: reply, count: bodies.count)
+                let replies = try Self.replies(of: reply, count: bodies.count)
+                if case .batchReply(let batch)? = reply.body, let bad = zip(batch.replies, ids).first(where: { $0.0.requestID != $0.1 }) {
+                    throw .rejected(code: .internal, message: "a batch reply answered request \(bad.0.requestID) in the slot of \(bad.1)")
+                }
+                return replies
             }
         }
         throw .timeout(requestID: id, attempts: attempts, endpoint: endpoint)

@@ -15,10 +15,10 @@ public enum ProcessCPU {
     }
 
     /// A process and every process whose parent it is (PostgreSQL: the postmaster and its
-    /// backends, WAL writer and checkpointer). A child that exited took its time with it.
+    /// backends, WAL writer and checkpointer), with the time of children it has reaped.
     public static func ofTree(root pid: Int32) -> Duration? {
         guard let root = stat(pid) else { return nil }
-        var total = root.cpu
+        var total = root.cpu + root.reaped
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         for entry in entries {
             guard let child = Int32(entry), child != pid, let s = stat(child), s.parent == pid else { continue }
@@ -29,23 +29,25 @@ public enum ProcessCPU {
 
     /// The fields of `/proc/PID/stat` this needs. The command name (field 2) is in parentheses
     /// and may hold spaces, so fields are counted from the last ')'.
-    static func stat(_ pid: Int32) -> (parent: Int32, cpu: Duration)? {
+    static func stat(_ pid: Int32) -> (parent: Int32, cpu: Duration, reaped: Duration)? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = text.lastIndex(of: ")")
         else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
         // fields[0] is field 3 (state): field n is fields[n - 3].
-        guard fields.count > 12, let parent = Int32(fields[1]), let user = Int64(fields[11]), let system = Int64(fields[12]) else { return nil }
+        guard fields.count > 14, let parent = Int32(fields[1]), let user = Int64(fields[11]), let system = Int64(fields[12]),
+            let childUser = Int64(fields[13]), let childSystem = Int64(fields[14])
+        else { return nil }
         let hz = Int64(max(1, sysconf(Int32(_SC_CLK_TCK))))
-        return (parent, .microseconds((user + system) * 1_000_000 / hz))
+        return (parent, .microseconds((user + system) * 1_000_000 / hz), .microseconds((childUser + childSystem) * 1_000_000 / hz))
     }
 }
 
 extension Duration {
     /// Whole microseconds (negative durations clamp to 0).
     public var wholeMicroseconds: UInt64 {
+        guard self > .zero else { return 0 }
         let (seconds, attoseconds) = components
-        guard seconds >= 0 else { return 0 }
         return UInt64(seconds) * 1_000_000 + UInt64(attoseconds / 1_000_000_000_000)
     }
 }

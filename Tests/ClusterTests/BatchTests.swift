@@ -60,6 +60,32 @@ import TestSupport
         }
     }
 
+    @Test func aPeerThatNamesItselfLikeABatchSlotIsNotServedAndStealsNoAnswer() throws {
+        try TestDatabase.withFreshDatabase { parameters in
+            let worker = try WorkerProcess(database: parameters.database!)
+            defer { worker.process.killHard() }
+            let context = try Context()
+            let honest = try CellClient(context: context, endpoint: worker.endpoint)
+            // A DEALER whose routing id is the stand-in of batch 1, slot 0.
+            let thief = try Socket(context, .dealer)
+            defer { thief.close() }
+            try thief.setRoutingID([0] + [1, 0, 0, 0, 0, 0, 0, 0] + [0, 0, 0, 0])
+            try thief.connect(worker.endpoint)
+            var stolen = Envelope()
+            stolen.requestID = 1
+            stolen.sender = "thief"
+            stolen.body = .getEntity(.with { $0.entityID = 1 })
+            for _ in 0..<20 { _ = try thief.send([WireFormat.encode(stolen)], dontWait: true) }
+            let replies = try honest.callBatch([Self.spawn(1, x: 100, y: 100), .getEntity(.with { $0.entityID = 1 })])
+            #expect(replies.map(\.code) == [.ok, .ok])
+            #expect(replies[1].entity.entityID == 1)
+            var poller = Poller()
+            poller.add(thief)
+            #expect(try poller.poll(timeoutMilliseconds: 300).isEmpty, "the thief got an answer")
+            #expect(worker.process.stderr.contains("shape of a batch slot"))
+        }
+    }
+
     @Test func aDurableChangeInABatchHoldsTheBatchUntilItCommits() throws {
         try TestDatabase.withFreshDatabase { parameters in
             let worker = try WorkerProcess(database: parameters.database!, settings: ["events.durability.entity_action=durable"])

@@ -66,6 +66,23 @@ import TestSupport
         #expect(try db.pipeline([PipelinedStatement("SELECT $1::int8 + 1", [.int64(5)])])[0].int64(0, 0) == 6)
     }
 
+    @Test func aStatementTheServerKeptAfterTheCacheForgotItIsTakenAsItIs() throws {
+        let db = try TestDatabase.connect()
+        let a = "SELECT $1::int8 + 100", b = "SELECT $1::int8 + 200"
+        #expect(try db.query(a, [.int64(1)]).int64(0, 0) == 101)
+        #expect(try db.query(b, [.int64(1)]).int64(0, 0) == 201)
+        // Only b is dropped: its next call forgets the whole cache, while the server keeps a.
+        try db.execute(script: "DEALLOCATE \(Connection.statementName(.init(sql: b, types: [20])))")
+        #expect(try db.query(b, [.int64(2)]).int64(0, 0) == 202)
+        // a is prepared again under the same name (42P05 from the server): taken as it is.
+        #expect(try db.query(a, [.int64(2)]).int64(0, 0) == 102)
+        #expect(try preparedCount(db) == 2)
+        // Names are the same in every session, and differ by text and by types.
+        #expect(Connection.statementName(.init(sql: a, types: [20])) == Connection.statementName(.init(sql: a, types: [20])))
+        #expect(Connection.statementName(.init(sql: a, types: [20])) != Connection.statementName(.init(sql: a, types: [0])))
+        #expect(Connection.statementName(.init(sql: a, types: [20])) != Connection.statementName(.init(sql: b, types: [20])))
+    }
+
     @Test func aStatementThatCannotBePreparedNamesItself() throws {
         let db = try TestDatabase.connect()
         let error = try #require(throws: PQError.self) { try db.query("SELECT * FROM no_such_table WHERE id = $1", [.int64(1)]) }

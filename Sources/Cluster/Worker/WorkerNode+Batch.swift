@@ -9,9 +9,11 @@ struct PendingBatch {
     let peer: [UInt8]
     let requestID: UInt64
     let received: ContinuousClock.Instant
-    /// Each request's encoded reply envelope, in the batch's order; empty until it is answered.
-    var replies: [[UInt8]]
+    /// Each request's encoded reply envelope, in the batch's order; nil until it is answered.
+    var replies: [[UInt8]?]
     var missing: Int
+    /// Bytes of the replies held so far.
+    var bytes = 0
 }
 
 /// Batches: each request is served as if it had come alone, with a stand-in peer that names the
@@ -20,9 +22,17 @@ struct PendingBatch {
 /// Parking, durable holds, handoffs and the request log need nothing of their own for batches.
 extension WorkerNode {
     /// A stand-in peer is 13 bytes starting with 0: the batch's number (8 bytes), then the slot
-    /// (4). ZeroMQ's own routing ids are 5 bytes, and ids a client sets may not start with 0, so
-    /// no real peer looks like one.
+    /// (4). ZeroMQ's own routing ids are 5 bytes; a client may set its own, of any shape, so
+    /// `handle` drops messages from a peer that looks like a stand-in.
     static let standInLength = 13
+
+    static func isStandIn(_ peer: [UInt8]) -> Bool { peer.count == standInLength && peer[0] == 0 }
+
+    /// Bytes of replies one batch may hold (what a client takes in one frame, with room for the
+    /// envelope); a reply past it is replaced by an error naming the limit. And bytes all pending
+    /// batches may hold together: past it, a new batch is refused (OVERLOADED, retryable).
+    static let maxBatchReplyBytes = WireFormat.maxFrameBytes - 64 * 1024
+    static let maxPendingBatchBytes = 256 * 1024 * 1024
 
     static func standIn(batch: UInt64, slot: Int) -> [UInt8] {
         var peer: [UInt8] = [0]
@@ -40,14 +50,20 @@ extension WorkerNode {
                         "batch: \(batch.requests.count) requests exceeds limits.max_batch_requests (\(limit))")
             return
         }
+        guard pendingBatchBytes < Self.maxPendingBatchBytes else {
+            answerError(peer, envelope, .overloaded,
+                        "batch: \(batches.count) batches wait for answers holding \(pendingBatchBytes) bytes: retry")
+            return
+        }
         guard !batch.requests.isEmpty else {
             sendBytes(peer, WireFormat.encodeBatchReply(requestID: envelope.requestID, sender: sender, replies: []))
             return
         }
+        batchServed = batch.requests.count
         let number = nextBatch
         nextBatch &+= 1
         batches[number] = PendingBatch(peer: peer, requestID: envelope.requestID, received: now,
-                                       replies: Array(repeating: [], count: batch.requests.count), missing: batch.requests.count)
+                                       replies: Array(repeating: nil, count: batch.requests.count), missing: batch.requests.count)
         for (slot, inner) in batch.requests.enumerated() {
             var request = inner
             request.sender = envelope.sender  // scoped by the gate with the batch; an inner sender is ignored
@@ -73,14 +89,33 @@ extension WorkerNode {
         }
         // In place: a copy of the batch would copy every reply in it at each answer.
         guard let index = batches.index(forKey: number), slot < batches.values[index].replies.count,
-            batches.values[index].replies[slot].isEmpty
+            batches.values[index].replies[slot] == nil
         else { return true }  // a batch given up (see expireBatches), or a second answer: dropped
-        batches.values[index].replies[slot] = bytes
+        var reply = bytes
+        if batches.values[index].bytes + reply.count > Self.maxBatchReplyBytes {
+            var refusal = Envelope()
+            refusal.requestID = Self.requestID(in: bytes)
+            refusal.sender = sender
+            refusal.reply = .with {
+                $0.code = .invalidArgument
+                $0.message = "batch: the replies before this one fill the \(Self.maxBatchReplyBytes)-byte batch reply; send it again alone"
+            }
+            reply = WireFormat.encode(refusal)
+        }
+        batches.values[index].replies[slot] = reply
+        batches.values[index].bytes += reply.count
+        pendingBatchBytes += reply.count
         batches.values[index].missing -= 1
         guard batches.values[index].missing == 0 else { return true }
         let done = batches.remove(at: index).value
-        sendBytes(done.peer, WireFormat.encodeBatchReply(requestID: done.requestID, sender: sender, replies: done.replies))
+        pendingBatchBytes -= done.bytes
+        sendBytes(done.peer, WireFormat.encodeBatchReply(requestID: done.requestID, sender: sender, replies: done.replies.map { $0 ?? [] }))
         return true
+    }
+
+    /// The request id of an encoded reply envelope (0 when it does not decode).
+    static func requestID(in bytes: [UInt8]) -> UInt64 {
+        (try? Envelope(serializedBytes: bytes))?.requestID ?? 0
     }
 
     /// Gives up batches still incomplete after `batchTimeout`: every request is answered in the
@@ -89,6 +124,7 @@ extension WorkerNode {
     func expireBatches(now: ContinuousClock.Instant) {
         for (number, batch) in batches where now - batch.received > Self.batchTimeout {
             batches[number] = nil
+            pendingBatchBytes -= batch.bytes
             logger.warning("batch given up: \(batch.missing) of \(batch.replies.count) requests unanswered after \(Self.batchTimeout)",
                            metadata: ["request_id": "\(batch.requestID)"])
         }

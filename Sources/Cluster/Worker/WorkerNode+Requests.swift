@@ -8,11 +8,15 @@ import WorldCore
 import ZeroMQ
 
 extension WorkerNode {
-    /// Answers every request waiting on the socket, up to `limit`.
+    /// Answers the requests waiting on the socket, up to about `limit` (a batch's requests each
+    /// count), so timers and storage answers get their turn.
     func drainRequests(limit: Int) throws(ZMQError) {
-        for _ in 0..<limit {
+        var served = 0
+        while served < limit {
             guard let (frames, user) = try router.receiveWithUser(dontWait: true) else { return }
+            batchServed = 0
             handle(frames, user: user)
+            served += max(1, batchServed)
         }
     }
 
@@ -20,6 +24,12 @@ extension WorkerNode {
     func handle(_ frames: Frames, user: String?) {
         guard frames.count >= 2, let payload = frames.last else { return }
         let peer = frames[0]
+        // A peer that names itself like a batch's stand-in would have its answers put in another
+        // client's batch (ZeroMQ lets a client choose its routing id): not served.
+        if Self.isStandIn(peer) {
+            logger.warning("message from a peer whose routing id has the shape of a batch slot: dropped", metadata: ["bytes": "\(payload.count)"])
+            return
+        }
         var envelope: Envelope
         do {
             envelope = try WireFormat.decode(payload)
@@ -567,7 +577,7 @@ extension WorkerNode {
     private func send(_ peer: [UInt8], _ envelope: Envelope) { sendBytes(peer, WireFormat.encode(envelope)) }
 
     func sendBytes(_ peer: [UInt8], _ bytes: [UInt8]) {
-        if peer.count == Self.standInLength, takeBatchAnswer(peer, bytes) { return }  // a request of a batch
+        if Self.isStandIn(peer), takeBatchAnswer(peer, bytes) { return }  // a request of a batch
         do {
             try router.send([peer, bytes], dontWait: true)
         } catch {

@@ -150,6 +150,10 @@ public final class WorkerNode {
     /// Batches waiting for their requests' answers, by number (WorkerNode+Batch).
     var batches: [UInt64: PendingBatch] = [:]
     var nextBatch: UInt64 = 1
+    /// Bytes of replies all pending batches hold.
+    var pendingBatchBytes = 0
+    /// Requests in the batch `handle` served last (for `drainRequests`' budget).
+    var batchServed = 0
 
     struct HeldReply {
         let peer: [UInt8]

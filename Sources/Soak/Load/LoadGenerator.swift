@@ -159,6 +159,7 @@ public final class LoadGenerator {
         for i in entities.indices where entities[i].spawned && entities[i].inflight == nil {
             send(i, .move(entities[i].position), now: now, fresh: true)
         }
+        flushOutbox()
     }
 
     /// Closes the current second of the timeline.
@@ -183,19 +184,25 @@ public final class LoadGenerator {
         return issued > 0
     }
 
+    static let batchLimit = 1024
+
     /// Sends the turn's batches; latency counts from here for every request in them.
     private func flushOutbox() {
         guard !outbox.isEmpty else { return }
         for (_, batch) in outbox {
-            let sentAt = ContinuousClock.now
-            do {
-                try batch.client.resendBatch(batch.bodies, ids: batch.ids, id: takeRequestID())
-                for i in batch.entities where entities[i].inflight != nil {
-                    entities[i].inflight!.firstSent = sentAt
-                    entities[i].inflight!.lastSent = sentAt
+            // At most `batchLimit` to a frame: under the workers' limits.max_batch_requests default.
+            for start in stride(from: 0, to: batch.ids.count, by: Self.batchLimit) {
+                let range = start..<min(start + Self.batchLimit, batch.ids.count)
+                let sentAt = ContinuousClock.now
+                do {
+                    try batch.client.resendBatch(Array(batch.bodies[range]), ids: Array(batch.ids[range]), id: takeRequestID())
+                    for i in batch.entities[range] where entities[i].inflight != nil {
+                        entities[i].inflight!.firstSent = sentAt
+                        entities[i].inflight!.lastSent = sentAt
+                    }
+                } catch {
+                    for i in batch.entities[range] { entities[i].inflight?.retryAt = sentAt + .milliseconds(100) }  // alone, next time
                 }
-            } catch {
-                for i in batch.entities { entities[i].inflight?.retryAt = sentAt + .milliseconds(100) }  // alone, next time
             }
         }
         outbox.removeAll(keepingCapacity: true)
