@@ -65,9 +65,9 @@ final class WorkerMetrics {
     var lastRefresh: ContinuousClock.Instant = .now - .seconds(10)
     /// The summary line's last figures: answers by outcome class, and when.
     var summarized: (at: ContinuousClock.Instant, answered: UInt64, refused: UInt64, snapshot: MonitorSnapshot?) = (.now, 0, 0, nil)
-    /// Answers since the start, OK and not OK, for the summary line.
     /// The owned-cell count of the map with this epoch (`WorkerNode.ownedCellCount`).
     var ownedCells: (epoch: UInt64, count: Int)?
+    /// Answers since the start, OK and not OK, for the summary line.
     private(set) var answeredOK: UInt64 = 0
     private(set) var answeredError: UInt64 = 0
     private var requests: [Int: Counter] = [:]

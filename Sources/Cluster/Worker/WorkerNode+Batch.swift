@@ -59,7 +59,6 @@ extension WorkerNode {
             sendBytes(peer, WireFormat.encodeBatchReply(requestID: envelope.requestID, sender: sender, replies: []))
             return
         }
-        batchServed = batch.requests.count
         let number = nextBatch
         nextBatch &+= 1
         batches[number] = PendingBatch(peer: peer, requestID: envelope.requestID, received: now,
@@ -79,10 +78,9 @@ extension WorkerNode {
         }
     }
 
-    /// Puts an answer to a stand-in peer in its batch's slot; true when `peer` was a stand-in
-    /// (its answer is then not sent on its own). The batch's last answer sends the BatchReply.
-    func takeBatchAnswer(_ peer: [UInt8], _ bytes: [UInt8]) -> Bool {
-        guard peer.count == Self.standInLength, peer[0] == 0 else { return false }
+    /// Puts the answer to a stand-in peer (`isStandIn`) in its batch's slot; the batch's last
+    /// answer sends the BatchReply.
+    func takeBatchAnswer(_ peer: [UInt8], _ bytes: [UInt8]) {
         let (number, slot) = peer.withUnsafeBytes {
             (UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 1, as: UInt64.self)),
              Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 9, as: UInt32.self))))
@@ -90,7 +88,7 @@ extension WorkerNode {
         // In place: a copy of the batch would copy every reply in it at each answer.
         guard let index = batches.index(forKey: number), slot < batches.values[index].replies.count,
             batches.values[index].replies[slot] == nil
-        else { return true }  // a batch given up (see expireBatches), or a second answer: dropped
+        else { return }  // a batch given up (see expireBatches), or a second answer: dropped
         var reply = bytes
         if batches.values[index].bytes + reply.count > Self.maxBatchReplyBytes {
             var refusal = Envelope()
@@ -106,11 +104,10 @@ extension WorkerNode {
         batches.values[index].bytes += reply.count
         pendingBatchBytes += reply.count
         batches.values[index].missing -= 1
-        guard batches.values[index].missing == 0 else { return true }
+        guard batches.values[index].missing == 0 else { return }
         let done = batches.remove(at: index).value
         pendingBatchBytes -= done.bytes
         sendBytes(done.peer, WireFormat.encodeBatchReply(requestID: done.requestID, sender: sender, replies: done.replies.map { $0 ?? [] }))
-        return true
     }
 
     /// The request id of an encoded reply envelope (0 when it does not decode).

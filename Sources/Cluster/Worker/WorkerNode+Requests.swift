@@ -14,21 +14,21 @@ extension WorkerNode {
         var served = 0
         while served < limit {
             guard let (frames, user) = try router.receiveWithUser(dontWait: true) else { return }
-            batchServed = 0
-            handle(frames, user: user)
-            served += max(1, batchServed)
+            served += handle(frames, user: user)
         }
     }
 
     /// Decodes and serves one message from the peer whose authenticated user id is `user`.
-    func handle(_ frames: Frames, user: String?) {
-        guard frames.count >= 2, let payload = frames.last else { return }
+    /// - Returns: how many requests it carried (a batch's count, else 1).
+    @discardableResult
+    func handle(_ frames: Frames, user: String?) -> Int {
+        guard frames.count >= 2, let payload = frames.last else { return 1 }
         let peer = frames[0]
         // A peer that names itself like a batch's stand-in would have its answers put in another
         // client's batch (ZeroMQ lets a client choose its routing id): not served.
         if Self.isStandIn(peer) {
             logger.warning("message from a peer whose routing id has the shape of a batch slot: dropped", metadata: ["bytes": "\(payload.count)"])
-            return
+            return 1
         }
         var envelope: Envelope
         do {
@@ -36,19 +36,19 @@ extension WorkerNode {
         } catch {
             logger.warning("malformed frame answered with an error", metadata: ["error": "\(error)", "bytes": "\(payload.count)"])
             send(peer, Envelope.errorReply(for: error, sender: sender))
-            return
+            return 1
         }
         // The sender names the request in the request log and in storage: bounded like any key a
         // client controls (262,144 logged requests of 1 MiB names would be 256 GiB).
         if envelope.sender.utf8.count > shard.settings.limits.keyBytes {
             answerError(peer, envelope, .invalidArgument,
                         "sender: \(envelope.sender.utf8.count) bytes exceeds limits.max_key_bytes (\(shard.settings.limits.keyBytes))")
-            return
+            return 1
         }
         if case .deny(let why) = gate.admit(&envelope, user: user) {
             logger.info("request refused: \(why)", metadata: ["sender": "\(envelope.sender.prefix(64))"])
             answerError(peer, envelope, .permissionDenied, why)
-            return
+            return 1
         }
         // The lease is checked again for each message, after it was received: a process paused
         // (SIGSTOP, a stalled VM) in the middle of a batch must not answer what arrived after
@@ -56,12 +56,13 @@ extension WorkerNode {
         let now = ContinuousClock.now
         checkLease(now: now)
         answering = now
+        defer { answering = nil }
         if case .batch(let batch)? = envelope.body {
             serveBatch(peer, envelope, batch, now: now)
-        } else {
-            serve(peer, envelope, now: now, attempts: 0)
+            return max(1, batch.requests.count)
         }
-        answering = nil
+        serve(peer, envelope, now: now, attempts: 0)
+        return 1
     }
 
     /// Handles one decoded request; `attempts` counts how often it was parked before.
@@ -577,7 +578,10 @@ extension WorkerNode {
     private func send(_ peer: [UInt8], _ envelope: Envelope) { sendBytes(peer, WireFormat.encode(envelope)) }
 
     func sendBytes(_ peer: [UInt8], _ bytes: [UInt8]) {
-        if Self.isStandIn(peer), takeBatchAnswer(peer, bytes) { return }  // a request of a batch
+        if Self.isStandIn(peer) {  // a request of a batch: its answer goes in its slot
+            takeBatchAnswer(peer, bytes)
+            return
+        }
         do {
             try router.send([peer, bytes], dontWait: true)
         } catch {

@@ -152,8 +152,6 @@ public final class WorkerNode {
     var nextBatch: UInt64 = 1
     /// Bytes of replies all pending batches hold.
     var pendingBatchBytes = 0
-    /// Requests in the batch `handle` served last (for `drainRequests`' budget).
-    var batchServed = 0
 
     struct HeldReply {
         let peer: [UInt8]

@@ -67,7 +67,7 @@ public final class LoadGenerator {
     /// Request id -> entity index, per endpoint.
     var waiting: [String: [UInt64: Int]] = [:]
     /// With `settings.batch`: this turn's new requests per worker endpoint, sent at the turn's end.
-    var outbox: [String: (client: CellClient, bodies: [Envelope.OneOf_Body], ids: [UInt64], entities: [Int])] = [:]
+    var outbox: [String: (client: CellClient, requests: [(body: Envelope.OneOf_Body, id: UInt64, entity: Int)])] = [:]
     var lastMapRefresh = ContinuousClock.now - .seconds(10)
     /// The coordinator's map feed: a failover's map arrives here the moment it is stored.
     var feed: MapFeed?
@@ -191,17 +191,17 @@ public final class LoadGenerator {
         guard !outbox.isEmpty else { return }
         for (_, batch) in outbox {
             // At most `batchLimit` to a frame: under the workers' limits.max_batch_requests default.
-            for start in stride(from: 0, to: batch.ids.count, by: Self.batchLimit) {
-                let range = start..<min(start + Self.batchLimit, batch.ids.count)
+            for start in stride(from: 0, to: batch.requests.count, by: Self.batchLimit) {
+                let frame = batch.requests[start..<min(start + Self.batchLimit, batch.requests.count)]
                 let sentAt = ContinuousClock.now
                 do {
-                    try batch.client.resendBatch(Array(batch.bodies[range]), ids: Array(batch.ids[range]), id: takeRequestID())
-                    for i in batch.entities[range] where entities[i].inflight != nil {
+                    try batch.client.resendBatch(frame.map(\.body), ids: frame.map(\.id), id: takeRequestID())
+                    for i in frame.map(\.entity) where entities[i].inflight != nil {
                         entities[i].inflight!.firstSent = sentAt
                         entities[i].inflight!.lastSent = sentAt
                     }
                 } catch {
-                    for i in batch.entities[range] { entities[i].inflight?.retryAt = sentAt + .milliseconds(100) }  // alone, next time
+                    for i in frame.map(\.entity) { entities[i].inflight?.retryAt = sentAt + .milliseconds(100) }  // alone, next time
                 }
             }
         }
@@ -272,9 +272,7 @@ public final class LoadGenerator {
                 let sentAt = ContinuousClock.now
                 let id = takeRequestID()
                 if settings.batch && named == nil, case .move = op {
-                    outbox[client.endpoint, default: (client, [], [], [])].bodies.append(payload)
-                    outbox[client.endpoint]!.ids.append(id)
-                    outbox[client.endpoint]!.entities.append(i)
+                    outbox[client.endpoint, default: (client, [])].requests.append((payload, id, i))
                 } else {
                     try client.resend(payload, id: id)
                 }

@@ -43,34 +43,23 @@ struct CPUAccount {
     /// One status reply's figures for `worker` (a worker that reports none, e.g. an older one, is skipped).
     mutating func note(worker: String, answered: UInt64, cpuUs: UInt64) {
         guard cpuUs > 0 else { return }
-        guard var segment = open[worker] else {
-            open[worker] = Segment(first: (answered, cpuUs), last: (answered, cpuUs))
+        if let s = open[worker], answered >= s.last.answered, cpuUs >= s.last.cpuUs {
+            open[worker]!.last = (answered, cpuUs)
             return
         }
-        if answered < segment.last.answered || cpuUs < segment.last.cpuUs {  // a new incarnation
-            close(worker, segment)
-            open[worker] = Segment(first: (answered, cpuUs), last: (answered, cpuUs))
-            return
-        }
-        segment.last = (answered, cpuUs)
-        open[worker] = segment
+        if let s = open[worker] { Self.add(s, of: worker, to: &closed) }  // a new incarnation
+        open[worker] = Segment(first: (answered, cpuUs), last: (answered, cpuUs))
     }
 
-    private mutating func close(_ worker: String, _ s: Segment) {
-        var total = closed[worker] ?? (0, 0)
-        total.answered += s.last.answered - s.first.answered
-        total.cpuUs += s.last.cpuUs - s.first.cpuUs
-        closed[worker] = total
+    /// Adds what a segment counted to `worker`'s totals.
+    private static func add(_ s: Segment, of worker: String, to totals: inout [String: (answered: UInt64, cpuUs: UInt64)]) {
+        totals[worker, default: (0, 0)].answered += s.last.answered - s.first.answered
+        totals[worker, default: (0, 0)].cpuUs += s.last.cpuUs - s.first.cpuUs
     }
 
     var report: SoakReport.CPU {
-        var perWorker: [String: (answered: UInt64, cpuUs: UInt64)] = closed
-        for (worker, s) in open {
-            var total = perWorker[worker] ?? (0, 0)
-            total.answered += s.last.answered - s.first.answered
-            total.cpuUs += s.last.cpuUs - s.first.cpuUs
-            perWorker[worker] = total
-        }
+        var perWorker = closed
+        for (worker, s) in open { Self.add(s, of: worker, to: &perWorker) }
         func per(_ us: UInt64, _ n: UInt64) -> Double? { n == 0 ? nil : Double(us) / Double(n) }
         let answeredWorkers = perWorker.values.reduce(0) { $0 + $1.answered }
         let cpuWorkers = perWorker.values.reduce(0) { $0 + $1.cpuUs }
