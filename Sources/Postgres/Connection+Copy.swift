@@ -11,6 +11,30 @@ extension Connection {
     @discardableResult
     public func copyIn(_ sql: String, rows: some Sequence<[String?]>) throws(PQError) -> Int {
         var encoder = CopyEncoder(reservingCapacity: 64 * 1024)
+        return try copy(sql) { send in
+            for row in rows {
+                encoder.appendRow(row)
+                if encoder.bytes.count >= 64 * 1024 {
+                    guard send(encoder.bytes) else { return }
+                    encoder.removeAll()
+                }
+            }
+            _ = send(encoder.bytes)
+        }
+    }
+
+    /// Streams rows encoded in COPY's binary format (`COPY … FROM STDIN (FORMAT binary)`).
+    /// - Returns: the number of rows the server copied.
+    /// - Throws: as `copyIn(_:rows:)`.
+    @discardableResult
+    public func copyIn(_ sql: String, binary encoder: BinaryCopyEncoder) throws(PQError) -> Int {
+        let bytes = encoder.finished()
+        return try copy(sql) { send in _ = send(bytes) }
+    }
+
+    /// Starts the COPY, lets `produce` hand over data (`send` says whether to go on), ends it and
+    /// drains every result.
+    private func copy(_ sql: String, _ produce: (_ send: ([UInt8]) -> Bool) -> Void) throws(PQError) -> Int {
         let conn = try open("COPY")
         let context = PQError.describe(sql)
         guard let start = PQexec(conn, sql) else { throw PQError.from(result: nil, connection: conn, context: context) }
@@ -21,24 +45,24 @@ extension Connection {
         PQclear(start)
 
         var failure: PQError?
-        func flush() {
-            guard failure == nil, !encoder.bytes.isEmpty else { return }
-            let rc = encoder.bytes.withUnsafeBytes {
-                PQputCopyData(conn, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count))
+        produce { bytes in
+            guard failure == nil else { return false }
+            var offset = 0
+            while offset < bytes.count {
+                let length = min(1 << 20, bytes.count - offset)
+                let rc = bytes.withUnsafeBytes {
+                    PQputCopyData(conn, $0.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), Int32(length))
+                }
+                if rc != 1 {
+                    failure = PQError(
+                        code: .connectionLost, message: PQError.firstLine(String(cString: PQerrorMessage(conn))),
+                        context: context)
+                    break
+                }
+                offset += length
             }
-            if rc != 1 {
-                failure = PQError(
-                    code: .connectionLost, message: PQError.firstLine(String(cString: PQerrorMessage(conn))),
-                    context: context)
-            }
-            encoder.removeAll()
+            return failure == nil
         }
-        for row in rows {
-            encoder.appendRow(row)
-            if encoder.bytes.count >= 64 * 1024 { flush() }
-            if failure != nil { break }
-        }
-        flush()
         _ = PQputCopyEnd(conn, nil)
 
         // Drain every result: the COPY's own, then nil.

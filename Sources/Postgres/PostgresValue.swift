@@ -1,7 +1,7 @@
 import CLibPQ
 
-/// A statement parameter. Numbers, booleans and bytes go in binary format; text goes as text with
-/// its type left for the server to infer (so `$1::jsonb` works).
+/// A statement parameter. Numbers, booleans, bytes and arrays go in binary format; text goes as
+/// text with its type left for the server to infer (so `$1::jsonb` works).
 public enum PostgresValue: Sendable, Equatable {
     case null
     case text(String)
@@ -10,6 +10,8 @@ public enum PostgresValue: Sendable, Equatable {
     case double(Double)
     case bool(Bool)
     case bytes([UInt8])
+    /// A one-dimensional array already in PostgreSQL's binary array format (`BinaryArray`).
+    case array(BinaryArray)
 
     var oid: Oid {
         switch self {
@@ -19,6 +21,7 @@ public enum PostgresValue: Sendable, Equatable {
         case .double: 701
         case .bool: 16
         case .bytes: 17
+        case .array(let a): a.oid
         }
     }
 
@@ -47,6 +50,9 @@ public enum PostgresValue: Sendable, Equatable {
         case .bytes(let b):
             buffer.append(contentsOf: b)
             return Int32(b.count)
+        case .array(let a):
+            buffer.append(contentsOf: a.bytes)
+            return Int32(a.bytes.count)
         }
     }
 

@@ -40,16 +40,42 @@ extension PostgresWorldStore {
     }
 
     func entityStatement(_ rows: ArraySlice<Entity>) -> PipelinedStatement {
-        PipelinedStatement(StoreSQL.upsertEntities, [
-            .text(ArrayLiteral.integers(rows.map { Int64(bitPattern: $0.id.raw) })),
-            .text(ArrayLiteral.integers(rows.map(\.cell.raw))),
-            .text(ArrayLiteral.integers(rows.map { Int16($0.kind.rawValue) })),
-            .text(ArrayLiteral.texts(rows.map { JSONText.numbers($0.stats) })),
-            .text(ArrayLiteral.texts(rows.map { JSONText.position($0.position) })),
-            .text(ArrayLiteral.integers(rows.map { Int64(bitPattern: $0.version) })),
-            .text(ArrayLiteral.integers(rows.map { Int64(bitPattern: $0.actions) })),
-            .text(ArrayLiteral.integers(rows.map { Int64(bitPattern: $0.ownerEpoch) })),
-        ])
+        PipelinedStatement(StoreSQL.upsertEntities, Self.entityColumns(rows))
+    }
+
+    /// The eight columns of `StoreSQL.upsertEntities` as binary arrays, built in one pass.
+    public static func entityColumns(_ rows: ArraySlice<Entity>) -> [PostgresValue] {
+        let n = rows.count
+        var ids = BinaryArray(.int8, reservingCapacity: n * 12), cells = BinaryArray(.int8, reservingCapacity: n * 12)
+        var kinds = BinaryArray(.int2, reservingCapacity: n * 6)
+        var stats = BinaryArray(.jsonb, reservingCapacity: n * 32), positions = BinaryArray(.jsonb, reservingCapacity: n * 48)
+        var versions = BinaryArray(.int8, reservingCapacity: n * 12), actions = BinaryArray(.int8, reservingCapacity: n * 12)
+        var epochs = BinaryArray(.int8, reservingCapacity: n * 12)
+        for e in rows {
+            ids.append(Int64(bitPattern: e.id.raw))
+            cells.append(e.cell.raw)
+            kinds.append(Int16(e.kind.rawValue))
+            stats.append(text: JSONText.numbers(e.stats))
+            positions.append(text: JSONText.position(e.position))
+            versions.append(Int64(bitPattern: e.version))
+            actions.append(Int64(bitPattern: e.actions))
+            epochs.append(Int64(bitPattern: e.ownerEpoch))
+        }
+        return [.array(ids), .array(cells), .array(kinds), .array(stats), .array(positions), .array(versions), .array(actions), .array(epochs)]
+    }
+
+    /// An entity as a binary COPY row of (entity_id, cell_id, kind, stats, position, version,
+    /// actions, owner_epoch): the same values as `entityColumns` (the benchmark's raw limit uses it).
+    public static func appendCopyRow(_ e: Entity, to encoder: inout BinaryCopyEncoder) {
+        encoder.beginRow(fields: 8)
+        encoder.append(Int64(bitPattern: e.id.raw))
+        encoder.append(e.cell.raw)
+        encoder.append(Int16(e.kind.rawValue))
+        encoder.append(jsonb: JSONText.numbers(e.stats))
+        encoder.append(jsonb: JSONText.position(e.position))
+        encoder.append(Int64(bitPattern: e.version))
+        encoder.append(Int64(bitPattern: e.actions))
+        encoder.append(Int64(bitPattern: e.ownerEpoch))
     }
 
     func eventStatement(_ rows: ArraySlice<QueuedEvent>, epoch: UInt64) -> PipelinedStatement {
