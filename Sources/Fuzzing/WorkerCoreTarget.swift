@@ -45,7 +45,7 @@ public struct WorkerCoreTarget {
             let id = EntityID(move.entityID)
             guard handoffs.route(id, in: shard, now: now) == nil else { return }
             let target = move.to.position
-            let route = RequestRouting.move(id, to: target, claimedCell: CellID(move.cellID), in: shard, gate: Self.gate)
+            let route = RequestRouting.move(id, to: target, claimedCell: CellID(move.cellID), in: &shard, gate: { cell, _ in Self.gate(cell) })
             switch route {
             case .apply(let cell), .replayFirst(let cell):
                 _ = try? shard.apply(.entityMove(id, to: target), to: cell, now: now)

@@ -9,12 +9,61 @@ public enum WireFormat {
     /// Frames larger than this are refused before decoding (a world event payload is small).
     public static let maxFrameBytes = 16 * 1024 * 1024
 
-    /// Serializes an envelope, stamping the protocol version.
+    /// Serializes an envelope, stamping the protocol version (copying the envelope only when it
+    /// does not carry it yet).
     public static func encode(_ envelope: Envelope) -> [UInt8] {
+        // Serializing a message with only proto3 fields cannot fail.
+        guard envelope.protocolVersion != protocolVersion else { return (try? envelope.serializedBytes()) ?? [] }
         var stamped = envelope
         stamped.protocolVersion = protocolVersion
-        // Serializing a message with only proto3 fields cannot fail.
         return (try? stamped.serializedBytes()) ?? []
+    }
+
+    /// The bytes of `envelope.reply(reply, sender:)` for a request with `requestID`, encoded
+    /// without building the envelope: its three head fields by hand, then the reply. The same
+    /// bytes as `encode` gives (fields in number order, defaults left out).
+    public static func encodeReply(requestID: UInt64, sender: String, _ reply: Cellcluster_V1_Reply) -> [UInt8] {
+        let body = encodeReplyBody(reply)
+        var frame: [UInt8] = []
+        frame.reserveCapacity(16 + sender.utf8.count + body.count)
+        frame.append(1 << 3)  // protocol_version, varint
+        appendVarint(UInt64(protocolVersion), to: &frame)
+        if requestID != 0 {
+            frame.append(2 << 3)  // request_id, varint
+            appendVarint(requestID, to: &frame)
+        }
+        if !sender.isEmpty {
+            frame.append(3 << 3 | 2)  // sender, length-delimited
+            appendVarint(UInt64(sender.utf8.count), to: &frame)
+            frame.append(contentsOf: sender.utf8)
+        }
+        appendVarint(UInt64(20 << 3 | 2), to: &frame)  // reply, length-delimited (even when empty: the oneof is set)
+        appendVarint(UInt64(body.count), to: &frame)
+        frame.append(contentsOf: body)
+        return frame
+    }
+
+    /// A reply's bytes. The common answer to a change (a code, the map epoch, the version or
+    /// queue position, durable) is written by hand; one with text or a result goes through the
+    /// generated encoder. The same bytes either way.
+    static func encodeReplyBody(_ reply: Cellcluster_V1_Reply) -> [UInt8] {
+        guard reply.message.isEmpty, reply.redirectWorker.isEmpty, reply.redirectEndpoint.isEmpty, reply.result == nil,
+              reply.unknownFields.data.isEmpty
+        else { return (try? reply.serializedBytes()) ?? [] }
+        var out: [UInt8] = []
+        out.reserveCapacity(40)
+        func varint(_ field: UInt64, _ value: UInt64) {
+            guard value != 0 else { return }
+            out.append(UInt8(field << 3))
+            appendVarint(value, to: &out)
+        }
+        varint(1, UInt64(bitPattern: Int64(reply.code.rawValue)))  // an enum is an int32 varint: negative ones take ten bytes
+        varint(3, reply.mapEpoch)
+        varint(6, reply.deferred ? 1 : 0)
+        varint(7, reply.version)
+        varint(8, reply.sequence)
+        varint(9, reply.durable ? 1 : 0)
+        return out
     }
 
     /// Decodes and checks one frame.

@@ -42,8 +42,10 @@ import Testing
         }
 
         func move(_ id: UInt64, to cell: CellID, afterReplay: Bool = false) -> R.Move {
-            R.move(EntityID(id), to: RequestRoutingTests.center(cell), claimedCell: shard.entity(EntityID(id))?.cell ?? cell,
-                   in: shard, afterReplay: afterReplay, gate: gate)
+            var copy = shard
+            let route = R.move(EntityID(id), to: RequestRoutingTests.center(cell), claimedCell: shard.entity(EntityID(id))?.cell ?? cell,
+                               in: &copy, afterReplay: afterReplay, gate: { cell, _ in gate(cell) })
+            return route
         }
 
         func locate(_ id: UInt64, _ hint: R.Hint?) -> R.Locate { R.locate(EntityID(id), hint: hint, in: shard, gate: gate) }

@@ -13,10 +13,13 @@ struct RequestLog {
     }
 
     /// A request's identity: the client's sender name and its request id. Compared exactly
-    /// (no string is built per request).
+    /// (no string is built per request), the id first: a lookup compares its key with every
+    /// entry on its probe path, and the sender's bytes only where the id is the same.
     struct Key: Hashable {
-        let sender: String
         let requestID: UInt64
+        let sender: String
+
+        static func == (a: Key, b: Key) -> Bool { a.requestID == b.requestID && a.sender == b.sender }
     }
 
     private var entries: [Key: Entry] = [:]
@@ -27,7 +30,7 @@ struct RequestLog {
 
     init(capacity: Int = 262_144) { self.capacity = max(1, capacity) }
 
-    static func key(sender: String, requestID: UInt64) -> Key { Key(sender: sender, requestID: requestID) }
+    static func key(sender: String, requestID: UInt64) -> Key { Key(requestID: requestID, sender: sender) }
 
     func entry(_ key: Key) -> Entry? { entries[key] }
 

@@ -14,6 +14,19 @@ struct PendingBatch {
     var missing: Int
     /// Bytes of the replies held so far.
     var bytes = 0
+
+    enum Filing { case ignored, overflow, filed, complete }
+
+    /// Files the answer for `slot` (the first one only), unless the batch's replies would then
+    /// pass `limit` bytes (`.overflow`: nothing is filed).
+    mutating func file(_ reply: [UInt8], in slot: Int, limit: Int) -> Filing {
+        guard slot < replies.count, replies[slot] == nil else { return .ignored }
+        guard bytes + reply.count <= limit else { return .overflow }
+        replies[slot] = reply
+        bytes += reply.count
+        missing -= 1
+        return missing == 0 ? .complete : .filed
+    }
 }
 
 /// Batches: each request is served as if it had come alone, with a stand-in peer that names the
@@ -43,7 +56,7 @@ extension WorkerNode {
     }
 
     /// Serves every request of a batch, in order.
-    func serveBatch(_ peer: [UInt8], _ envelope: Envelope, _ batch: Cellcluster_V1_Batch, now: ContinuousClock.Instant) {
+    func serveBatch(_ peer: [UInt8], _ envelope: Envelope, _ batch: consuming Cellcluster_V1_Batch, now: ContinuousClock.Instant) {
         let limit = shard.settings.limits.batchRequests
         guard batch.requests.count <= limit else {
             answerError(peer, envelope, .invalidArgument,
@@ -63,10 +76,13 @@ extension WorkerNode {
         nextBatch &+= 1
         batches[number] = PendingBatch(peer: peer, requestID: envelope.requestID, received: now,
                                        replies: Array(repeating: nil, count: batch.requests.count), missing: batch.requests.count)
-        for (slot, inner) in batch.requests.enumerated() {
-            var request = inner
-            request.sender = envelope.sender  // scoped by the gate with the batch; an inner sender is ignored
-            request.protocolVersion = envelope.protocolVersion
+        var requests = batch.requests
+        batch.requests = []  // held once now: each request below is changed in place
+        for slot in requests.indices {
+            // Scoped by the gate with the batch: an inner sender is ignored.
+            if requests[slot].sender != envelope.sender { requests[slot].sender = envelope.sender }
+            if requests[slot].protocolVersion != envelope.protocolVersion { requests[slot].protocolVersion = envelope.protocolVersion }
+            let request = requests[slot]
             let standIn = Self.standIn(batch: number, slot: slot)
             guard WireFormat.isBatchable(request.body) else {
                 let what = request.body.map { Role.name(of: $0) } ?? "an envelope with no message"
@@ -85,12 +101,11 @@ extension WorkerNode {
             (UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 1, as: UInt64.self)),
              Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 9, as: UInt32.self))))
         }
-        // In place: a copy of the batch would copy every reply in it at each answer.
-        guard let index = batches.index(forKey: number), slot < batches.values[index].replies.count,
-            batches.values[index].replies[slot] == nil
-        else { return }  // a batch given up (see expireBatches), or a second answer: dropped
-        var reply = bytes
-        if batches.values[index].bytes + reply.count > Self.maxBatchReplyBytes {
+        // In place (a mutating call through the dictionary's subscript): a copy of the batch
+        // would copy every reply in it at each answer. No batch: one given up (expireBatches).
+        guard var outcome = batches[number]?.file(bytes, in: slot, limit: Self.maxBatchReplyBytes) else { return }
+        var size = bytes.count
+        if outcome == .overflow {
             var refusal = Envelope()
             refusal.requestID = Self.requestID(in: bytes)
             refusal.sender = sender
@@ -98,16 +113,21 @@ extension WorkerNode {
                 $0.code = .invalidArgument
                 $0.message = "batch: the replies before this one fill the \(Self.maxBatchReplyBytes)-byte batch reply; send it again alone"
             }
-            reply = WireFormat.encode(refusal)
+            let encoded = WireFormat.encode(refusal)
+            size = encoded.count
+            outcome = batches[number]?.file(encoded, in: slot, limit: .max) ?? .ignored
         }
-        batches.values[index].replies[slot] = reply
-        batches.values[index].bytes += reply.count
-        pendingBatchBytes += reply.count
-        batches.values[index].missing -= 1
-        guard batches.values[index].missing == 0 else { return }
-        let done = batches.remove(at: index).value
-        pendingBatchBytes -= done.bytes
-        sendBytes(done.peer, WireFormat.encodeBatchReply(requestID: done.requestID, sender: sender, replies: done.replies.map { $0 ?? [] }))
+        switch outcome {
+        case .ignored, .overflow:
+            return  // a second answer, or a slot the batch does not have: dropped
+        case .filed:
+            pendingBatchBytes += size
+        case .complete:
+            pendingBatchBytes += size
+            guard let done = batches.removeValue(forKey: number) else { return }
+            pendingBatchBytes -= done.bytes
+            sendBytes(done.peer, WireFormat.encodeBatchReply(requestID: done.requestID, sender: sender, replies: done.replies.map { $0 ?? [] }))
+        }
     }
 
     /// The request id of an encoded reply envelope (0 when it does not decode).

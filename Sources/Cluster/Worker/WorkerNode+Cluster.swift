@@ -113,7 +113,17 @@ extension WorkerNode {
         // The lease is read from the clock on every request, not once per turn: a process paused
         // in the middle of a batch (SIGSTOP, a stall) must not serve the rest of it after its
         // cells failed over.
-        let mayServe = coordinatorSocket == nil || (serving && leaseKeeper?.mayServe(now: .now) == true)
-        return RequestRouting.gate(cell, ownership: shard.ownership, grid: shard.settings.grid, worker: options.id, mayServe: mayServe)
+        RequestRouting.gate(cell, ownership: shard.ownership, grid: shard.settings.grid, worker: options.id, mayServe: mayServeNow())
+    }
+
+    /// The same, from a shard the caller holds (`RequestRouting.move` takes the shard inout and
+    /// hands it back here: reading `self.shard` then would overlap that access).
+    func shardGate(_ cell: CellID, _ shard: borrowing Shard) -> RequestRouting.Gate {
+        RequestRouting.gate(cell, ownership: shard.ownership, grid: shard.settings.grid, worker: options.id, mayServe: mayServeNow())
+    }
+
+    /// Whether the lease lets this worker serve at this moment (always, without a coordinator).
+    private func mayServeNow() -> Bool {
+        coordinatorSocket == nil || (serving && leaseKeeper?.mayServe(now: .now) == true)
     }
 }

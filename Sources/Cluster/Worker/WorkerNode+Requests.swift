@@ -58,8 +58,12 @@ extension WorkerNode {
         answering = now
         defer { answering = nil }
         if case .batch(let batch)? = envelope.body {
-            serveBatch(peer, envelope, batch, now: now)
-            return max(1, batch.requests.count)
+            // The envelope lets go of the batch, so its requests are held once and the sender
+            // each is given is set in place (not in a copy of every request).
+            envelope.body = nil
+            let count = batch.requests.count
+            serveBatch(peer, envelope, consume batch, now: now)
+            return max(1, count)
         }
         serve(peer, envelope, now: now, attempts: 0)
         return 1
@@ -109,15 +113,19 @@ extension WorkerNode {
         case .moveEntity(let move)?:
             let id = EntityID(move.entityID)
             if waitsBehindParked(id, peer, envelope, attempts: attempts, now: now) { return }
-            if handingOff(id, peer, envelope) { return }
-            if shard.entity(id) == nil && shard.ownership != nil, !locate(id, peer, envelope, attempts: attempts, now: now) { return }
-            if turnedAway(peer, envelope, shard.entity(id)?.cell ?? CellID(move.cellID)) { return }
-            countRequest(shard.entity(id)?.cell ?? CellID(move.cellID))
-            var route = RequestRouting.move(id, to: move.to.position, claimedCell: CellID(move.cellID), in: shard, gate: gate)
+            var held = shard.entity(id)?.cell  // looked up once: the entity's cell, nil when not in memory
+            if handingOff(id, held: held != nil, peer, envelope) { return }
+            if held == nil && shard.ownership != nil {
+                guard locate(id, peer, envelope, attempts: attempts, now: now) else { return }
+                held = shard.entity(id)?.cell  // locate may have taken it in
+            }
+            if turnedAway(peer, envelope, held ?? CellID(move.cellID)) { return }
+            countRequest(held ?? CellID(move.cellID))
+            var route = RequestRouting.move(id, to: move.to.position, claimedCell: CellID(move.cellID), in: &shard, gate: shardGate)
             if case .replayFirst(let cell) = route {
                 shard.replayNow(cell, now: now)
                 performShardActions(now: now)
-                route = RequestRouting.move(id, to: move.to.position, claimedCell: CellID(move.cellID), in: shard, afterReplay: true, gate: gate)
+                route = RequestRouting.move(id, to: move.to.position, claimedCell: CellID(move.cellID), in: &shard, afterReplay: true, gate: shardGate)
             }
             switch route {
             case .apply(let cell), .replayFirst(let cell):
@@ -135,10 +143,14 @@ extension WorkerNode {
         case .entityAction(let action)?:
             let id = EntityID(action.entityID)
             if waitsBehindParked(id, peer, envelope, attempts: attempts, now: now) { return }
-            if handingOff(id, peer, envelope) { return }
-            if shard.entity(id) == nil && shard.ownership != nil, !locate(id, peer, envelope, attempts: attempts, now: now) { return }
-            if turnedAway(peer, envelope, shard.entity(id)?.cell ?? CellID(action.cellID)) { return }
-            let cell = shard.entity(id)?.cell ?? CellID(action.cellID)
+            var held = shard.entity(id)?.cell
+            if handingOff(id, held: held != nil, peer, envelope) { return }
+            if held == nil && shard.ownership != nil {
+                guard locate(id, peer, envelope, attempts: attempts, now: now) else { return }
+                held = shard.entity(id)?.cell
+            }
+            let cell = held ?? CellID(action.cellID)
+            if turnedAway(peer, envelope, cell) { return }
             countRequest(cell)
             change(.entityAction(id, action: action.action, deltas: action.statDeltas), cell: cell,
                    affects: id, peer, envelope, key: key, now: now)
@@ -152,7 +164,7 @@ extension WorkerNode {
             change(.worldEvent(name: w.name, payload: Array(w.payload)), cell: CellID(w.cellID), affects: nil, peer, envelope, key: key, now: now)
         case .getEntity(let get)?:
             if waitsBehindParked(EntityID(get.entityID), peer, envelope, attempts: attempts, now: now) { return }
-            if handingOff(EntityID(get.entityID), peer, envelope) { return }
+            if handingOff(EntityID(get.entityID), held: shard.entity(EntityID(get.entityID)) != nil, peer, envelope) { return }
             if let cell = shard.entity(EntityID(get.entityID))?.cell, turnedAway(peer, envelope, cell) { return }
             if !serving && coordinatorSocket != nil {
                 answerError(peer, envelope, .handoffInProgress, "worker \(options.id) cannot serve now (no valid lease): retry")
@@ -192,8 +204,10 @@ extension WorkerNode {
     }
 
     /// Answers for an entity that is moving between workers (retry) or has moved away (redirect).
-    private func handingOff(_ id: EntityID, _ peer: [UInt8], _ request: Envelope) -> Bool {
-        switch handoffs.route(id, held: shard.entity(id) != nil, now: .now) {
+    /// - Parameter held: whether memory holds the entity.
+    private func handingOff(_ id: EntityID, held: Bool, _ peer: [UInt8], _ request: Envelope) -> Bool {
+        guard handoffs.mayRoute(id, held: held) else { return false }  // no clock read, no second lookup
+        switch handoffs.route(id, held: held, now: .now) {
         case nil:
             return false
         case .frozen(let target)?:
@@ -251,7 +265,7 @@ extension WorkerNode {
         } else {
             reply.message = "\(message), which map \(mapEpoch) does not list: read the map again"
         }
-        sendBytes(peer, WireFormat.encode(request.reply(reply, sender: sender)))
+        sendBytes(peer, WireFormat.encodeReply(requestID: request.requestID, sender: sender, reply))
     }
 
     /// A request about an entity that is not in memory: storage says where it is (the client's
@@ -535,9 +549,14 @@ extension WorkerNode {
     // MARK: Answers
 
     private func finish(_ peer: [UInt8], _ request: Envelope, _ reply: Cellcluster_V1_Reply, key: RequestLog.Key?) {
-        var r = reply
-        r.code = .ok
-        let bytes = WireFormat.encode(request.reply(r, sender: sender))
+        var bytes: [UInt8]
+        if reply.code == .ok {  // a new reply's code: no copy of it to set what it says
+            bytes = WireFormat.encodeReply(requestID: request.requestID, sender: sender, reply)
+        } else {
+            var r = reply
+            r.code = .ok
+            bytes = WireFormat.encodeReply(requestID: request.requestID, sender: sender, r)
+        }
         if let key { requests.record(key, .answered(bytes)) }
         sendBytes(peer, bytes)
         metrics.answered(request, .ok, since: answering)
@@ -569,7 +588,7 @@ extension WorkerNode {
         var reply = Cellcluster_V1_Reply()
         reply.code = code
         reply.message = message
-        let bytes = WireFormat.encode(request.reply(reply, sender: sender))
+        let bytes = WireFormat.encodeReply(requestID: request.requestID, sender: sender, reply)
         if let key { requests.record(key, .answered(bytes)) }
         sendBytes(peer, bytes)
         metrics.answered(request, code, since: answering)

@@ -140,6 +140,13 @@ public struct Handoffs<Reply: Sendable>: Sendable {
         route(id, held: shard.entity(id) != nil, now: now)
     }
 
+    /// Whether `route` may say anything about `id`: it is frozen here, or it is not held and a
+    /// hint of where it went may be kept. False for nearly every request, at the cost of one or
+    /// two lookups (and none when nothing is moving or has moved).
+    public func mayRoute(_ id: EntityID, held: Bool) -> Bool {
+        (!outgoing.isEmpty && outgoing[id] != nil) || (!held && !movedAway.isEmpty)
+    }
+
     /// The same, told whether memory holds the entity (the request path passes that rather than
     /// the shard, which a call would copy: every one of its collections retained and released).
     public mutating func route(_ id: EntityID, held: Bool, now: ContinuousClock.Instant) -> Route? {

@@ -112,9 +112,13 @@ public enum RequestRouting {
     /// - Parameters:
     ///   - claimedCell: the cell the sender names, used when memory does not hold the entity.
     ///   - afterReplay: the entity's queue was just replayed for this move (`replayFirst`).
+    ///   - shard: inout only so that no copy is made: a worker keeps its shard in a class, and
+    ///     passing it by value would retain and release every collection in it for each move.
+    ///     Nothing in it changes.
+    ///   - gate: whether the worker serves a cell, from the shard it is given.
     public static func move(
-        _ id: EntityID, to position: Position, claimedCell: CellID, in shard: Shard, afterReplay: Bool = false,
-        gate: (CellID) -> Gate
+        _ id: EntityID, to position: Position, claimedCell: CellID, in shard: inout Shard, afterReplay: Bool = false,
+        gate: (CellID, borrowing Shard) -> Gate
     ) -> Move {
         let entity = shard.entity(id)
         let from = entity?.cell ?? claimedCell
@@ -136,7 +140,7 @@ public enum RequestRouting {
             movesNow = false
         }
         guard movesNow, let target else { return .apply(cell: from) }
-        switch gate(target) {
+        switch gate(target, shard) {
         case .serve:
             return .apply(cell: from)
         case .wait(let why):
