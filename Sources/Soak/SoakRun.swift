@@ -386,6 +386,7 @@ public final class SoakRun {
             targetRatePerSecond: Double(options.load.players + options.load.npcs) * options.load.rateHz,
             requests: generator.requests, answered: generator.answered, throughputPerSecond: Double(generator.answered) / elapsed,
             latency: latency(h), latencyByKind: generator.histogramsByKind.mapValues(latency),
+            scheduleDelay: latency(generator.scheduleDelay),
             retries: generator.retries, errors: generator.errors, errorSamples: generator.errorSamples, handoffs: generator.handoffs,
             behindSchedule: generator.behind, faults: faults, storage: .init(updates: updates, dbWrites: writes, dbReads: reads, callsByThread: calls),
             lossWindow: .init(lossWindowSamples), cpu: cpu.report,

@@ -15,11 +15,27 @@ struct RequestLog {
     /// A request's identity: the client's sender name and its request id. Compared exactly
     /// (no string is built per request), the id first: a lookup compares its key with every
     /// entry on its probe path, and the sender's bytes only where the id is the same.
+    /// The sender's hash is taken once, when the key is made: the table hashes a key again on
+    /// every insert and when an eviction shifts its neighbours, and a sender name is tens of bytes.
     struct Key: Hashable {
         let requestID: UInt64
         let sender: String
+        let senderHash: Int
 
-        static func == (a: Key, b: Key) -> Bool { a.requestID == b.requestID && a.sender == b.sender }
+        init(requestID: UInt64, sender: String, senderHash: Int? = nil) {
+            self.requestID = requestID
+            self.sender = sender
+            self.senderHash = senderHash ?? sender.hashValue
+        }
+
+        static func == (a: Key, b: Key) -> Bool {
+            a.requestID == b.requestID && a.senderHash == b.senderHash && a.sender == b.sender
+        }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(requestID)
+            hasher.combine(senderHash)
+        }
     }
 
     private var entries: [Key: Entry] = [:]

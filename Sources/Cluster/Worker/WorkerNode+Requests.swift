@@ -71,7 +71,7 @@ extension WorkerNode {
 
     /// Handles one decoded request; `attempts` counts how often it was parked before.
     func serve(_ peer: [UInt8], _ envelope: Envelope, now: ContinuousClock.Instant, attempts: Int) {
-        let key = RequestLog.key(sender: envelope.sender, requestID: envelope.requestID)
+        let key = logKey(envelope)
         switch requests.entry(key) {
         case .answered(let bytes)?:
             sendBytes(peer, bytes)  // a retry: same answer, applied once
@@ -201,6 +201,16 @@ extension WorkerNode {
         default:
             answer(peer, envelope, key: nil, error: .invalidArgument, "a worker does not answer this message")
         }
+    }
+
+    /// The request log's key for a request. The requests of a batch share their sender's name
+    /// (one string): its hash is taken once for all of them.
+    private func logKey(_ envelope: Envelope) -> RequestLog.Key {
+        let name = envelope.sender
+        if name != lastSender.name {  // the same storage compares at once
+            lastSender = (name, name.hashValue)
+        }
+        return RequestLog.Key(requestID: envelope.requestID, sender: name, senderHash: lastSender.hash)
     }
 
     /// Answers for an entity that is moving between workers (retry) or has moved away (redirect).

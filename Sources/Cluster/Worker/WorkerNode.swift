@@ -142,7 +142,10 @@ public final class WorkerNode {
     /// Told to leave (SIGTERM in a cluster, or the coordinator scaling in): hand every cell off, then exit.
     var draining = false
     var drainStarted: ContinuousClock.Instant?
-    var sender: String { "worker:\(options.id)" }
+    /// This worker's name on its envelopes (built once: every reply carries it).
+    private(set) lazy var sender = "worker:\(options.id)"
+    /// The sender of the last request logged, and its hash (see `logKey`).
+    var lastSender: (name: String, hash: Int) = ("", "".hashValue)
     /// What this worker shows a scraper and /readyz (WorkerMetrics, WorkerNode+Telemetry).
     let metrics: WorkerMetrics
     /// When the request being answered now arrived: its answer's latency counts from there.

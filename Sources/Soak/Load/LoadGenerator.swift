@@ -82,6 +82,10 @@ public final class LoadGenerator {
     /// Latency by kind of request ("move", "move with handoff", "move queued", "action", "spawn"),
     /// each from its first send (the moment it left the generator's socket) to its answer.
     public private(set) var histogramsByKind: [String: Histogram<UInt64>] = [:]
+    /// How late each new request left against its schedule (µs from when it was due to when it
+    /// was handed to the socket): a saturated generator, or an entity whose previous request was
+    /// still unanswered. Apart from the latency, which counts from the send.
+    public private(set) var scheduleDelay = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
     public private(set) var timeline = Timeline()
     public private(set) var requests = 0
     public private(set) var answered = 0
@@ -171,7 +175,9 @@ public final class LoadGenerator {
         while issued < 4000, let i = due.popDue(now: now) {
             queued[i] = false
             guard entities[i].inflight == nil else { continue }  // queued again when answered
-            if now - entities[i].nextAt > .seconds(1) {
+            let late = now - entities[i].nextAt
+            _ = scheduleDelay.record(min(UInt64(max(0, late.seconds * 1_000_000)), 600_000_000))
+            if late > .seconds(1) {
                 behind += 1  // the generator fell behind: skip ahead rather than burst
                 entities[i].nextAt = now
             }

@@ -88,6 +88,8 @@ public struct SoakReport: Sendable, Codable {
     public let latency: Latency
     /// Latency by kind of request (see `LoadGenerator.histogramsByKind`).
     public let latencyByKind: [String: Latency]
+    /// From when each new request was due to when it was sent (see `LoadGenerator.scheduleDelay`).
+    public let scheduleDelay: Latency
     public let retries: Int
     public let errors: Int
     public let errorSamples: [String]
@@ -119,6 +121,8 @@ public struct SoakReport: Sendable, Codable {
             rows.append(("  " + kind, String(format: "p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.0f ms",
                                             l.p50Ms, l.p90Ms, l.p99Ms, l.p999Ms, l.maxMs)))
         }
+        rows.append(("schedule delay", String(format: "p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.0f ms (due to sent; not part of the latency)",
+                                              scheduleDelay.p50Ms, scheduleDelay.p90Ms, scheduleDelay.p99Ms, scheduleDelay.p999Ms, scheduleDelay.maxMs)))
         rows += [
             ("handoffs", "\(handoffs)"),
             ("retries", "\(retries)"),

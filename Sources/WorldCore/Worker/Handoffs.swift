@@ -112,7 +112,7 @@ public struct Handoffs<Reply: Sendable>: Sendable {
     public let retryPause: Duration = .milliseconds(200)
 
     public private(set) var outgoing: [EntityID: Outgoing] = [:]
-    private var movedAway: [EntityID: (worker: String, cell: CellID, at: ContinuousClock.Instant)] = [:]
+    @usableFromInline var movedAway: [EntityID: (worker: String, cell: CellID, at: ContinuousClock.Instant)] = [:]
     /// Offered entities whose claim is in storage here.
     private var claiming: Set<EntityID> = []
     private var nextID: UInt64
@@ -142,7 +142,9 @@ public struct Handoffs<Reply: Sendable>: Sendable {
 
     /// Whether `route` may say anything about `id`: it is frozen here, or it is not held and a
     /// hint of where it went may be kept. False for nearly every request, at the cost of one or
-    /// two lookups (and none when nothing is moving or has moved).
+    /// two lookups (and none when nothing is moving or has moved). Inlinable: specialised where
+    /// it is called, it needs no generic metadata looked up at run time on every request.
+    @inlinable
     public func mayRoute(_ id: EntityID, held: Bool) -> Bool {
         (!outgoing.isEmpty && outgoing[id] != nil) || (!held && !movedAway.isEmpty)
     }
