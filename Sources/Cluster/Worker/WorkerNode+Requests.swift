@@ -559,7 +559,7 @@ extension WorkerNode {
     // MARK: Answers
 
     private func finish(_ peer: [UInt8], _ request: Envelope, _ reply: Cellcluster_V1_Reply, key: RequestLog.Key?) {
-        var bytes: [UInt8]
+        let bytes: [UInt8]
         if reply.code == .ok {  // a new reply's code: no copy of it to set what it says
             bytes = WireFormat.encodeReply(requestID: request.requestID, sender: sender, reply)
         } else {
