@@ -28,107 +28,71 @@ public struct BinaryArray: Sendable, Equatable {
     }
 
     public let element: Element
-    public private(set) var bytes: [UInt8]
+    /// The elements' encoded fields; the header is written with them (`write(into:)`).
+    private var elements: [UInt8] = []
     public private(set) var count = 0
     private var hasNull = false
 
     var oid: UInt32 { element.arrayOid }
 
-    /// - Parameter capacity: bytes to reserve (the header is 20).
+    /// - Parameter capacity: bytes to reserve for the elements.
     public init(_ element: Element, reservingCapacity capacity: Int = 0) {
         self.element = element
-        bytes = []
-        bytes.reserveCapacity(20 + capacity)
-        for word: UInt32 in [1, 0, element.oid, 0, 1] { Self.put(word, &bytes) }  // ndim, flags, oid, length, lower bound
+        elements.reserveCapacity(capacity)
     }
 
     public mutating func append(_ v: Int64) {
         precondition(element == .int8, "an int8 value in an array of \(element)")
-        Self.put(UInt32(8), &bytes)
-        Self.put(UInt64(bitPattern: v), &bytes)
-        counted()
+        elements.appendField(v)
+        count += 1
     }
 
     public mutating func append(_ v: Int32) {
         precondition(element == .int4, "an int4 value in an array of \(element)")
-        Self.put(UInt32(4), &bytes)
-        Self.put(UInt32(bitPattern: v), &bytes)
-        counted()
+        elements.appendField(v)
+        count += 1
     }
 
     public mutating func append(_ v: Int16) {
         precondition(element == .int2, "an int2 value in an array of \(element)")
-        Self.put(UInt32(2), &bytes)
-        Self.put(UInt16(bitPattern: v), &bytes)
-        counted()
+        elements.appendField(v)
+        count += 1
     }
 
-    /// A text or jsonb element: its UTF-8 (jsonb's binary form is a version byte, 1, then the text).
+    /// A text or jsonb element.
     public mutating func append(text: String) {
         precondition(element == .text || element == .jsonb, "a text value in an array of \(element)")
-        var s = text
-        let versionByte = element == .jsonb ? 1 : 0
-        s.withUTF8 { utf8 in
-            Self.put(UInt32(utf8.count + versionByte), &bytes)
-            if versionByte == 1 { bytes.append(1) }
-            bytes.append(contentsOf: utf8)
-        }
-        counted()
+        elements.appendField(text: text, jsonb: element == .jsonb)
+        count += 1
     }
 
     public mutating func appendNull() {
-        Self.put(UInt32(bitPattern: -1), &bytes)
-        if !hasNull {
-            hasNull = true
-            Self.patch(1, at: 4, &bytes)
-        }
-        counted()
-    }
-
-    private mutating func counted() {
+        elements.appendNullField()
+        hasNull = true
         count += 1
-        Self.patch(UInt32(count), at: 12, &bytes)
     }
 
-    private static func put<T: FixedWidthInteger>(_ v: T, _ bytes: inout [UInt8]) {
-        withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) }
-    }
+    /// Bytes `write(into:)` appends.
+    var byteCount: Int { 20 + elements.count }
 
-    private static func patch(_ v: UInt32, at offset: Int, _ bytes: inout [UInt8]) {
-        withUnsafeBytes(of: v.bigEndian) { for (i, b) in $0.enumerated() { bytes[offset + i] = b } }
+    /// Appends the whole array: the header (one dimension of `count` from 1), then the elements.
+    func write(into buffer: inout [UInt8]) {
+        for word in [1, hasNull ? 1 : 0, element.oid, UInt32(count), 1] as [UInt32] { buffer.appendBigEndian(word) }
+        buffer.append(contentsOf: elements)
     }
-
-    public static func == (a: BinaryArray, b: BinaryArray) -> Bool { a.element == b.element && a.bytes == b.bytes }
 }
 
 extension BinaryArray {
-    public static func int8<S: Sequence<Int64>>(_ values: S) -> BinaryArray {
-        var a = BinaryArray(.int8, reservingCapacity: values.underestimatedCount * 12)
-        for v in values { a.append(v) }
-        return a
-    }
+    public static func int8<S: Sequence<Int64>>(_ values: S) -> BinaryArray { filled(.int8, values, bytesEach: 12) { $0.append($1) } }
+    public static func int4<S: Sequence<Int32>>(_ values: S) -> BinaryArray { filled(.int4, values, bytesEach: 8) { $0.append($1) } }
+    public static func int2<S: Sequence<Int16>>(_ values: S) -> BinaryArray { filled(.int2, values, bytesEach: 6) { $0.append($1) } }
+    public static func jsonb<S: Sequence<String>>(_ values: S) -> BinaryArray { filled(.jsonb, values, bytesEach: 32) { $0.append(text: $1) } }
+    public static func text<S: Sequence<String>>(_ values: S) -> BinaryArray { filled(.text, values, bytesEach: 32) { $0.append(text: $1) } }
 
-    public static func int4<S: Sequence<Int32>>(_ values: S) -> BinaryArray {
-        var a = BinaryArray(.int4, reservingCapacity: values.underestimatedCount * 8)
-        for v in values { a.append(v) }
-        return a
-    }
-
-    public static func int2<S: Sequence<Int16>>(_ values: S) -> BinaryArray {
-        var a = BinaryArray(.int2, reservingCapacity: values.underestimatedCount * 6)
-        for v in values { a.append(v) }
-        return a
-    }
-
-    public static func jsonb<S: Sequence<String>>(_ values: S) -> BinaryArray {
-        var a = BinaryArray(.jsonb, reservingCapacity: values.underestimatedCount * 32)
-        for v in values { a.append(text: v) }
-        return a
-    }
-
-    public static func text<S: Sequence<String>>(_ values: S) -> BinaryArray {
-        var a = BinaryArray(.text, reservingCapacity: values.underestimatedCount * 32)
-        for v in values { a.append(text: v) }
+    private static func filled<S: Sequence>(_ element: Element, _ values: S, bytesEach: Int,
+                                            _ append: (inout BinaryArray, S.Element) -> Void) -> BinaryArray {
+        var a = BinaryArray(element, reservingCapacity: values.underestimatedCount * bytesEach)
+        for v in values { append(&a, v) }
         return a
     }
 }

@@ -28,8 +28,9 @@ extension Connection {
     /// - Throws: as `copyIn(_:rows:)`.
     @discardableResult
     public func copyIn(_ sql: String, binary encoder: BinaryCopyEncoder) throws(PQError) -> Int {
-        let bytes = encoder.finished()
-        return try copy(sql) { send in _ = send(bytes) }
+        try copy(sql) { send in
+            if send(encoder.bytes) { _ = send(BinaryCopyEncoder.trailer) }  // no copy of the rows to add two bytes
+        }
     }
 
     /// Starts the COPY, lets `produce` hand over data (`send` says whether to go on), ends it and

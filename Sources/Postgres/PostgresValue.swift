@@ -41,9 +41,9 @@ public enum PostgresValue: Sendable, Equatable {
             buffer.append(contentsOf: s.utf8)
             buffer.append(0)
             return Int32(s.utf8.count)
-        case .int64(let v): return appendBigEndian(v.bigEndian, &buffer)
-        case .int32(let v): return appendBigEndian(v.bigEndian, &buffer)
-        case .double(let v): return appendBigEndian(v.bitPattern.bigEndian, &buffer)
+        case .int64(let v): return fixed(v, &buffer)
+        case .int32(let v): return fixed(v, &buffer)
+        case .double(let v): return fixed(v.bitPattern, &buffer)
         case .bool(let v):
             buffer.append(v ? 1 : 0)
             return 1
@@ -51,13 +51,13 @@ public enum PostgresValue: Sendable, Equatable {
             buffer.append(contentsOf: b)
             return Int32(b.count)
         case .array(let a):
-            buffer.append(contentsOf: a.bytes)
-            return Int32(a.bytes.count)
+            a.write(into: &buffer)
+            return Int32(a.byteCount)
         }
     }
 
-    private func appendBigEndian<T: FixedWidthInteger>(_ value: T, _ buffer: inout [UInt8]) -> Int32 {
-        withUnsafeBytes(of: value) { buffer.append(contentsOf: $0) }
+    private func fixed<T: FixedWidthInteger>(_ value: T, _ buffer: inout [UInt8]) -> Int32 {
+        buffer.appendBigEndian(value)
         return Int32(MemoryLayout<T>.size)
     }
 }

@@ -14,13 +14,9 @@ extension WireFormat {
     /// request log keeps them). They are copied in as they are: an embedded message and its
     /// encoded bytes look the same on the wire, so nothing is decoded and encoded again.
     public static func encodeBatchReply(requestID: UInt64, sender: String, replies: [[UInt8]]) -> [UInt8] {
-        var head = Envelope()
-        head.requestID = requestID
-        head.sender = sender
-        var frame = encode(head)
         var inner = 0
         for reply in replies { inner += 1 + varintSize(UInt64(reply.count)) + reply.count }
-        frame.reserveCapacity(frame.count + 2 + varintSize(UInt64(inner)) + inner)
+        var frame = encodeHead(requestID: requestID, sender: sender, reserving: 2 + varintSize(UInt64(inner)) + inner)
         appendVarint(UInt64(21 << 3 | 2), to: &frame)  // Envelope.batch_reply, length-delimited
         appendVarint(UInt64(inner), to: &frame)
         for reply in replies {

@@ -24,8 +24,18 @@ public enum WireFormat {
     /// bytes as `encode` gives (fields in number order, defaults left out).
     public static func encodeReply(requestID: UInt64, sender: String, _ reply: Cellcluster_V1_Reply) -> [UInt8] {
         let body = encodeReplyBody(reply)
+        var frame = encodeHead(requestID: requestID, sender: sender, reserving: 4 + body.count)
+        appendVarint(UInt64(20 << 3 | 2), to: &frame)  // reply, length-delimited (even when empty: the oneof is set)
+        appendVarint(UInt64(body.count), to: &frame)
+        frame.append(contentsOf: body)
+        return frame
+    }
+
+    /// An envelope's head fields as the generated encoder writes them (number order, defaults
+    /// left out): the protocol version, the request id, the sender. Its body follows.
+    static func encodeHead(requestID: UInt64, sender: String, reserving more: Int) -> [UInt8] {
         var frame: [UInt8] = []
-        frame.reserveCapacity(16 + sender.utf8.count + body.count)
+        frame.reserveCapacity(12 + sender.utf8.count + more)
         frame.append(1 << 3)  // protocol_version, varint
         appendVarint(UInt64(protocolVersion), to: &frame)
         if requestID != 0 {
@@ -37,9 +47,6 @@ public enum WireFormat {
             appendVarint(UInt64(sender.utf8.count), to: &frame)
             frame.append(contentsOf: sender.utf8)
         }
-        appendVarint(UInt64(20 << 3 | 2), to: &frame)  // reply, length-delimited (even when empty: the oneof is set)
-        appendVarint(UInt64(body.count), to: &frame)
-        frame.append(contentsOf: body)
         return frame
     }
 

@@ -43,6 +43,23 @@ extension PostgresWorldStore {
         PipelinedStatement(StoreSQL.upsertEntities, Self.entityColumns(rows))
     }
 
+    /// An entity's stored columns, in the order of `StoreSQL.upsertEntities` (and of the benchmark's
+    /// COPY): entity_id, cell_id, kind, stats, position, version, actions, owner_epoch.
+    struct EntityRow {
+        let id: Int64, cell: Int64, kind: Int16, stats: String, position: String, version: Int64, actions: Int64, ownerEpoch: Int64
+
+        init(_ e: Entity) {
+            id = Int64(bitPattern: e.id.raw)
+            cell = e.cell.raw
+            kind = Int16(e.kind.rawValue)
+            stats = JSONText.numbers(e.stats)
+            position = JSONText.position(e.position)
+            version = Int64(bitPattern: e.version)
+            actions = Int64(bitPattern: e.actions)
+            ownerEpoch = Int64(bitPattern: e.ownerEpoch)
+        }
+    }
+
     /// The eight columns of `StoreSQL.upsertEntities` as binary arrays, built in one pass.
     public static func entityColumns(_ rows: ArraySlice<Entity>) -> [PostgresValue] {
         let n = rows.count
@@ -52,30 +69,31 @@ extension PostgresWorldStore {
         var versions = BinaryArray(.int8, reservingCapacity: n * 12), actions = BinaryArray(.int8, reservingCapacity: n * 12)
         var epochs = BinaryArray(.int8, reservingCapacity: n * 12)
         for e in rows {
-            ids.append(Int64(bitPattern: e.id.raw))
-            cells.append(e.cell.raw)
-            kinds.append(Int16(e.kind.rawValue))
-            stats.append(text: JSONText.numbers(e.stats))
-            positions.append(text: JSONText.position(e.position))
-            versions.append(Int64(bitPattern: e.version))
-            actions.append(Int64(bitPattern: e.actions))
-            epochs.append(Int64(bitPattern: e.ownerEpoch))
+            let r = EntityRow(e)
+            ids.append(r.id)
+            cells.append(r.cell)
+            kinds.append(r.kind)
+            stats.append(text: r.stats)
+            positions.append(text: r.position)
+            versions.append(r.version)
+            actions.append(r.actions)
+            epochs.append(r.ownerEpoch)
         }
         return [.array(ids), .array(cells), .array(kinds), .array(stats), .array(positions), .array(versions), .array(actions), .array(epochs)]
     }
 
-    /// An entity as a binary COPY row of (entity_id, cell_id, kind, stats, position, version,
-    /// actions, owner_epoch): the same values as `entityColumns` (the benchmark's raw limit uses it).
+    /// An entity as a binary COPY row of the same columns (the benchmark's raw limit uses it).
     public static func appendCopyRow(_ e: Entity, to encoder: inout BinaryCopyEncoder) {
+        let r = EntityRow(e)
         encoder.beginRow(fields: 8)
-        encoder.append(Int64(bitPattern: e.id.raw))
-        encoder.append(e.cell.raw)
-        encoder.append(Int16(e.kind.rawValue))
-        encoder.append(jsonb: JSONText.numbers(e.stats))
-        encoder.append(jsonb: JSONText.position(e.position))
-        encoder.append(Int64(bitPattern: e.version))
-        encoder.append(Int64(bitPattern: e.actions))
-        encoder.append(Int64(bitPattern: e.ownerEpoch))
+        encoder.append(r.id)
+        encoder.append(r.cell)
+        encoder.append(r.kind)
+        encoder.append(jsonb: r.stats)
+        encoder.append(jsonb: r.position)
+        encoder.append(r.version)
+        encoder.append(r.actions)
+        encoder.append(r.ownerEpoch)
     }
 
     func eventStatement(_ rows: ArraySlice<QueuedEvent>, epoch: UInt64) -> PipelinedStatement {

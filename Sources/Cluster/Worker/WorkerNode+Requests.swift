@@ -559,14 +559,9 @@ extension WorkerNode {
     // MARK: Answers
 
     private func finish(_ peer: [UInt8], _ request: Envelope, _ reply: Cellcluster_V1_Reply, key: RequestLog.Key?) {
-        let bytes: [UInt8]
-        if reply.code == .ok {  // a new reply's code: no copy of it to set what it says
-            bytes = WireFormat.encodeReply(requestID: request.requestID, sender: sender, reply)
-        } else {
-            var r = reply
-            r.code = .ok
-            bytes = WireFormat.encodeReply(requestID: request.requestID, sender: sender, r)
-        }
+        var r = reply
+        if r.code != .ok { r.code = .ok }  // set only when it changes: a set copies the reply's storage
+        let bytes = WireFormat.encodeReply(requestID: request.requestID, sender: sender, r)
         if let key { requests.record(key, .answered(bytes)) }
         sendBytes(peer, bytes)
         metrics.answered(request, .ok, since: answering)
