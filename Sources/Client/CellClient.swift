@@ -86,10 +86,17 @@ public final class CellClient {
         envelope.requestID = id
         envelope.sender = name
         envelope.body = body
-        // Never blocks: with no peer connected (a worker that died) a DEALER would wait forever.
+        try resend(frame: WireFormat.encode(envelope), id: id)
+    }
+
+    /// Sends an encoded request envelope (e.g. `WireFormat.encodeMove` or `encodeBatch`, under
+    /// this client's `name`) without waiting. Never blocks: with no peer connected (a worker that
+    /// died) a DEALER would wait forever; that is `.timeout` at once.
+    /// - Parameter id: the envelope's request id, for the error.
+    public func resend(frame: [UInt8], id: UInt64) throws(ClientError) {
         let sent: Bool
         do {
-            sent = try socket.send([WireFormat.encode(envelope)], dontWait: true)
+            sent = try socket.send([frame], dontWait: true)
         } catch {
             throw .transport(error)
         }

@@ -107,28 +107,31 @@ public final class SoakRun {
         var nextAudit = options.auditEvery.map { generator.started + .milliseconds(Int($0 * 1000)) }
         let end = generator.started + .milliseconds(Int(options.duration * 1000))
         var turns = 0
-        cpu.start(generatorAnswered: generator.answered)
-        while ContinuousClock.now < end && turns < 500_000_000 && !stop() {
+        cpu.start(generatorAnswered: 0)
+        // The lanes send and take answers on their own threads; this one injects faults, polls
+        // statuses and audits.
+        generator.start()
+        while ContinuousClock.now < end && turns < 50_000_000 && !stop() {
             turns += 1
             let now = ContinuousClock.now
-            let busy = generator.step(now: now)
             if nextFault < plan.count, generator.elapsed >= plan[nextFault].at {
                 inject(plan[nextFault], log: log)
                 nextFault += 1
             }
             runFollowUps(now: now)
             if now >= nextSecond {
-                generator.closeSecond()
+                let figures = generator.closeSecond()
                 pollStatuses()
-                progress.draw(generator, faults: faults.count)
+                progress.draw(figures, generator.timeline.seconds.last, elapsed: generator.elapsed, faults: faults.count)
                 nextSecond += .seconds(1)
             }
             if let at = nextAudit, now >= at {
                 periodicAudit(log: log)
                 nextAudit = at + .milliseconds(Int(options.auditEvery! * 1000))
             }
-            if !busy { generator.waitForAnswers(milliseconds: 1) }  // wakes the moment a reply comes
+            Thread.sleep(forTimeInterval: 0.002)
         }
+        generator.stop()
         progress.finish()
         return try finish(log: log)
     }
@@ -290,9 +293,8 @@ public final class SoakRun {
         let view = Auditor.readMemory(endpoints: endpoints(), context: context, timeout: .seconds(2))
         let duplicates = Set(view.holders.filter { $0.value.count > 1 }.map(\.key))
         for id in duplicates.intersection(suspectedDuplicates) {
-            let e = generator.entity(EntityID(id))
             periodicViolations.append(Violation(entity: id, problem: "in the memory of several workers at two audits in a row: \(view.holders[id]!.map(\.worker))",
-                                                history: e?.history.map(\.description) ?? []))
+                                                history: generator.history(of: id)))
         }
         suspectedDuplicates = duplicates
         if !duplicates.isEmpty { log("\nsoak: audit: \(duplicates.count) entities in two workers' memory (checked again at the next audit)") }
@@ -320,8 +322,8 @@ public final class SoakRun {
         // Let what is pending settle: follow-ups (restarts, SIGCONT), requests in flight, moves.
         for f in followUps { f.action() }
         followUps = []
-        cpu.end(generatorAnswered: generator.answered)
-        generator.issuing = false
+        cpu.end(generatorAnswered: generator.figures.answered)
+        generator.stopIssuing()
         let drain = ContinuousClock.now + .seconds(30)
         while generator.inFlight > 0 && ContinuousClock.now < drain {
             if !generator.step(now: .now) { Thread.sleep(forTimeInterval: 0.001) }
@@ -352,24 +354,26 @@ public final class SoakRun {
         pollStatuses()
         Thread.sleep(forTimeInterval: 1)
         pollStatuses()
-        let created = generator.entities.filter(\.spawned)
+        let entities = generator.entities
+        let created = entities.filter(\.spawned)
         let map = try settledMap.map { try $0.partitionMap(grid: options.grid) }
         var violations = periodicViolations
         log("soak: final checkpoint (SIGINT to every worker), then the audit of PostgreSQL")
         let failedStops = supervisor.stopAll()
         violations += failedStops.map { Violation(entity: nil, problem: "worker \($0) did not stop cleanly (unsaved changes left?)", history: []) }
-        let rows = try Auditor.readRows(options.postgres, base: generator.settings.idBase, count: generator.entities.count)
+        let rows = try Auditor.readRows(options.postgres, base: generator.settings.idBase, count: entities.count)
         let queued = try Auditor.readQueued(options.postgres)
         if let map { violations += Auditor.checkMemory(memory, created: created, map: map, queued: queued) }
         violations += Auditor.checkStorage(rows: rows, created: created, memory: memory, queued: queued)
-        violations += Auditor.checkLosses(generator.lostMoves, faults: faults) { [generator] id in generator.entity(EntityID(id))?.history.map(\.description) ?? [] }
-        if created.count < generator.entities.count {
+        violations += Auditor.checkLosses(generator.lostMoves, faults: faults) { [generator] id in generator.history(of: id) }
+        if created.count < entities.count {
             // A run that could not even create its entities proves nothing.
-            violations.append(Violation(entity: nil, problem: "only \(created.count) of \(generator.entities.count) entities were created", history: []))
+            violations.append(Violation(entity: nil, problem: "only \(created.count) of \(entities.count) entities were created", history: []))
         }
 
         for (index, seconds) in generator.recoveries { faults[index].recoverySeconds = seconds }
         let h = generator.histogram
+        let totals = generator.figures
         let elapsed = max(0.001, options.duration)
         let updates = monitors.values.reduce(UInt64(0)) { $0 + $1.eventsApplied }
         let writes = monitors.values.reduce(UInt64(0)) { $0 + $1.dbWrites }
@@ -384,10 +388,10 @@ public final class SoakRun {
         return SoakReport(
             seed: options.load.seed, durationSeconds: options.duration, players: options.load.players, npcs: options.load.npcs,
             targetRatePerSecond: Double(options.load.players + options.load.npcs) * options.load.rateHz,
-            requests: generator.requests, answered: generator.answered, throughputPerSecond: Double(generator.answered) / elapsed,
+            requests: totals.requests, answered: totals.answered, throughputPerSecond: Double(totals.answered) / elapsed,
             latency: latency(h), latencyByKind: generator.histogramsByKind.mapValues(latency),
             scheduleDelay: latency(generator.scheduleDelay),
-            retries: generator.retries, errors: generator.errors, errorSamples: generator.errorSamples, handoffs: generator.handoffs,
+            retries: totals.retries, errors: totals.errors, errorSamples: generator.errorSamples, handoffs: totals.handoffs,
             behindSchedule: generator.behind, faults: faults, storage: .init(updates: updates, dbWrites: writes, dbReads: reads, callsByThread: calls),
             lossWindow: .init(lossWindowSamples), cpu: cpu.report,
             audit: .init(entitiesChecked: created.count, lostAcknowledgedMoves: generator.lostMoves.count, violations: violations),
@@ -399,10 +403,9 @@ public final class SoakRun {
 struct SoakProgress {
     var lastLength = 0
 
-    mutating func draw(_ g: LoadGenerator, faults: Int) {
-        let last = g.timeline.seconds.last
+    mutating func draw(_ g: LoadGenerator.Figures, _ last: Timeline.Second?, elapsed: Double, faults: Int) {
         let line = String(format: "soak %5.0f s  requests %d (%d/s)  handoffs %d  retries %d  errors %d  p99 %.1f ms  in flight %d  faults %d",
-                          g.elapsed, g.answered, last?.ok ?? 0, g.handoffs, g.retries, g.errors, last?.p99Ms ?? 0, g.inFlight, faults)
+                          elapsed, g.answered, last?.ok ?? 0, g.handoffs, g.retries, g.errors, last?.p99Ms ?? 0, g.inFlight, faults)
         let pad = max(0, lastLength - line.count)
         FileHandle.standardError.write(Data(("\r" + line + String(repeating: " ", count: pad)).utf8))
         lastLength = line.count

@@ -17,7 +17,7 @@ import Testing
     }
 
     static func simulated(_ id: UInt64, kind: EntityKind = .player, acked: UInt64 = 0, unknown: UInt64 = 0, version: UInt64 = 0) -> SimulatedEntity {
-        var e = SimulatedEntity(id: EntityID(id), kind: kind, position: Position(x: 1, y: 1), lastCell: CellID(0), heading: 0, nextAt: .now)
+        let e = SimulatedEntity(id: EntityID(id), kind: kind, position: Position(x: 1, y: 1), lastCell: CellID(0), heading: 0, nextAt: .now)
         e.spawned = true
         e.ackedActions = acked
         e.unknownActions = unknown

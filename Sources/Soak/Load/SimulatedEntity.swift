@@ -2,8 +2,10 @@ import Foundation
 import WorldCore
 
 /// One simulated player or NPC: where it is, what it asked for, and what the cluster
-/// acknowledged, which is what the audit holds the cluster to.
-struct SimulatedEntity {
+/// acknowledged, which is what the audit holds the cluster to. A class: its lane reads and
+/// changes it in place many times a second (a struct in an array that a class holds is copied
+/// whole on each read, its history and acknowledgements retained and released with it).
+final class SimulatedEntity {
     enum Op: Sendable {
         case spawn(Entity)
         case move(Position)
@@ -58,7 +60,16 @@ struct SimulatedEntity {
     var uncertainMoves = false
     var history: [Step] = []
 
-    mutating func note(_ at: Double, _ what: String) {
+    init(id: EntityID, kind: EntityKind, position: Position, lastCell: CellID, heading: Double, nextAt: ContinuousClock.Instant) {
+        self.id = id
+        self.kind = kind
+        self.position = position
+        self.lastCell = lastCell
+        self.heading = heading
+        self.nextAt = nextAt
+    }
+
+    func note(_ at: Double, _ what: String) {
         history.append(Step(at: at, what: what))
         if history.count > 40 { history.removeFirst(history.count - 40) }
     }

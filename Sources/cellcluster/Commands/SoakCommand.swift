@@ -34,6 +34,7 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Seconds between faults.") var faultEvery: Double = 20
     @Option(help: "Also audit memory every N seconds (duplicates seen twice in a row fail the run).") var auditEvery: Double?
     @Option(help: "The seed of players, walks and faults.") var seed: UInt64 = 1
+    @Option(help: "Load generator threads (lanes), each with its own sockets and its share of the entities.") var loadThreads: Int = 2
     @Flag(help: "Send each turn's new moves for a worker as one batch frame (as a game server sends one frame per tick); actions and spawns go alone.") var batch = false
     @Option(help: "Where report.json and chart.svg go.") var report: String = ".run/soak"
     @Option(help: "Where the cluster's logs and PID files go (default: <report>/cluster).") var runDir: String?
@@ -81,6 +82,8 @@ struct SoakCommand: ParsableCommand {
         var load = LoadGenerator.Settings(players: players, npcs: npcs ?? players / 10, rateHz: rate, actionShare: actions, stepSize: step, seed: seed)
         load.keys = s.security.folder ?? ""
         load.batch = batch
+        guard (1...64).contains(loadThreads) else { throw ValidationError("--load-threads must be 1 to 64, not \(loadThreads)") }
+        load.threads = loadThreads
         let options = SoakRun.Options(
             duration: try Self.seconds(duration), load: load, workers: workers, faults: try parsedFaults(), faultEvery: faultEvery,
             auditEvery: auditEvery, runDir: URL(fileURLWithPath: runDir ?? reportDir.appendingPathComponent("cluster").path),

@@ -1,0 +1,608 @@
+import Client
+import Foundation
+import Histogram
+import Security
+import Wire
+import WorldCore
+import ZeroMQ
+
+/// One lane of the load generator: a slice of the seeded simulated players and NPCs (every
+/// `lanes`-th entity, from `lane`), with sockets of its own, that walk and act at a set rate, many
+/// requests in flight at once, each sent straight to the worker that owns its cell. Redirects,
+/// moves in progress and silent workers are retried (bounded); anything else is an error.
+/// Single-threaded: one thread at a time calls `step` (its lane thread while the load runs, the
+/// soak's thread before and after: `LoadGenerator` hands it over).
+final class LoadLane: @unchecked Sendable {
+    typealias Settings = LoadGenerator.Settings
+
+    let settings: Settings
+    let lane: Int
+    let lanes: Int
+    let grid: Grid
+    let context: Context
+    let coordinator: CoordinatorLink
+    var random: SeededRandom
+    var entities: [SimulatedEntity] = []
+    /// Entities by when their next request is due (each at most once: `queued`), and the
+    /// entities with a request in flight: a turn looks at these, never at every entity.
+    var due = DueQueue()
+    var queued: [Bool] = []
+    var flying: Set<Int> = []
+    var map: Cellcluster_V1_ShardMap?
+    var partition: PartitionMap?
+    /// One client per endpoint (a worker incarnation), all under one sender name, and one request
+    /// id per operation, the same at every worker it is sent to: a worker answers a retry of a
+    /// durable change from its memory or from storage, wherever it was applied first. So each
+    /// acknowledged durable action is stored exactly once, and the audit counts them exactly.
+    var clients: [String: CellClient] = [:]
+    /// Each cell's owner and its client under the current map (cleared when a map is adopted).
+    var routes: [Int64: (worker: String, client: CellClient)] = [:]
+    let senderName: String
+    var nextRequestID: UInt64 = 1
+    /// Request id (unique in this lane) -> entity index; the entity's `inflight` names the endpoint.
+    var waiting: [UInt64: Int] = [:]
+    /// With `settings.batch`: this turn's new moves per worker client, encoded, sent at the turn's end.
+    var outbox: [ObjectIdentifier: (client: CellClient, requests: [(frame: [UInt8], id: UInt64, entity: Int)])] = [:]
+    /// The retry scan looks at every request in flight: at most every 10 ms (its deadlines are coarser).
+    var nextRetryScan = ContinuousClock.now
+    var lastMapRefresh = ContinuousClock.now - .seconds(10)
+    /// The coordinator's map feed: a failover's map arrives here the moment it is stored.
+    var feed: MapFeed?
+    /// Requests timed out or kept being told to retry: the map may be old (refreshed once a turn).
+    var mapRefreshWanted = false
+    let started: ContinuousClock.Instant
+    /// False once the run stops sending new requests (the end, before the audit).
+    var issuing = true
+
+    // Figures.
+    var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    /// Latency by kind of request, each from its first send (the moment it left the generator's
+    /// socket) to its answer.
+    private(set) var byKind = Array(repeating: Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three),
+                                    count: RequestKind.allCases.count)
+    /// How late each new request left against its schedule (µs from when it was due to when it
+    /// was handed to the socket): a saturated generator, or an entity whose previous request was
+    /// still unanswered. Apart from the latency, which counts from the send.
+    private(set) var scheduleDelay = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+    private(set) var timeline = Timeline()
+    private(set) var requests = 0
+    private(set) var answered = 0
+    private(set) var errors = 0
+    private(set) var retries = 0
+    private(set) var handoffs = 0
+    private(set) var behind = 0
+    private(set) var errorSamples: [String] = []
+    /// Acknowledged moves that the cluster lost later: (entity, version, acknowledged at, noticed
+    /// at, the worker that acknowledged it).
+    private(set) var lostMoves: [LostMove] = []
+    /// First answer after a fault from a cell its victim owned: fault index -> seconds.
+    var watch: [(fault: Int, cells: Set<CellID>, since: ContinuousClock.Instant)] = []
+    private(set) var recoveries: [Int: Double] = [:]
+
+    /// - Parameters:
+    ///   - lane: which slice of the entities: those whose index (id − idBase − 1) is `lane` modulo `lanes`.
+    ///   - senderName: the name its requests carry (unique per lane and run: stored request ids outlive runs).
+    init(settings: Settings, lane: Int, of lanes: Int, senderName: String, started: ContinuousClock.Instant, grid: Grid,
+         coordinator endpoint: String) throws {
+        self.settings = settings
+        self.lane = lane
+        self.lanes = lanes
+        self.senderName = senderName
+        self.started = started
+        self.grid = grid
+        context = try KeyRing.context(keysFolder: settings.keys, presenting: Role.client.rawValue, serving: false)
+        coordinator = try CoordinatorLink(context: context, endpoints: endpoint, name: "soak-map:\(getpid()):\(lane)")
+        random = SeededRandom(seed: settings.seed &+ UInt64(lane) &* 0xD1B5_4A32_D192_ED03)  // lane 0: the seed itself
+        let spread = 1 / max(settings.rateHz, 0.001)
+        var players = 0
+        for global in stride(from: lane, to: settings.players + settings.npcs, by: lanes) {
+            var position = Position(x: 16 + random.unit() * (grid.width - 32), y: 16 + random.unit() * (grid.height - 32))
+            let isNPC = global >= settings.players
+            if isNPC && players > 0 {
+                // NPCs start next to a player, in cells the player keeps active: a spawn into an
+                // inactive cell would wait in its queue until a player came near.
+                let near = entities[entities.count % players].position
+                position = Position(x: min(grid.width - 1, max(1, near.x + (random.unit() - 0.5) * 40)),
+                                    y: min(grid.height - 1, max(1, near.y + (random.unit() - 0.5) * 40)))
+            }
+            if !isNPC { players += 1 }
+            entities.append(SimulatedEntity(
+                id: EntityID(settings.idBase + UInt64(global + 1)), kind: isNPC ? .npc : .player, position: position,
+                lastCell: try grid.cell(at: position), heading: random.unit() * 2 * .pi,
+                nextAt: started + .milliseconds(Int(random.unit() * spread * 1000) + (isNPC ? 1000 : 0))))
+            due.push(entities.count - 1, at: entities[entities.count - 1].nextAt)
+        }
+        queued = Array(repeating: true, count: entities.count)
+        try refreshMap(force: true)
+    }
+
+    var elapsed: Double { (ContinuousClock.now - started).seconds }
+    var inFlight: Int { flying.count }
+
+    // MARK: The loop
+
+    /// One turn: new requests that are due, retries, timeouts, answers. True when it did something.
+    @discardableResult
+    func step(now: ContinuousClock.Instant) -> Bool {
+        var busy = false
+        if issuing { busy = issueDue(now: now) || busy }
+        busy = retryDue(now: now) || busy
+        busy = receiveAnswers(now: now) || busy
+        busy = takeFeed(now: now) || busy
+        if mapRefreshWanted {
+            // Once a turn at most: each refresh may wait up to 300 ms for the coordinator, and
+            // ten thousand requests timing out together must not each wait for one (a run hung so).
+            mapRefreshWanted = false
+            try? refreshMap(force: false)
+        }
+        return busy
+    }
+
+    /// Waits (at most `milliseconds`) for a reply from any worker: the idle wait of the run loop.
+    func waitForAnswers(milliseconds: Int) {
+        _ = CellClient.wait(clients.values, feed: feed, timeoutMilliseconds: milliseconds)
+    }
+
+    /// One request for every created entity: a move to where it is (it loads the entity's cell
+    /// where it is not in memory).
+    func touchAll(now: ContinuousClock.Instant) {
+        for i in entities.indices where entities[i].spawned && entities[i].inflight == nil {
+            send(i, .move(entities[i].position), now: now, fresh: true)
+        }
+        flushOutbox()
+    }
+
+    /// Closes the current second of the timeline: its figures and its latencies.
+    func closeSecond() -> (Timeline.Second, Histogram<UInt64>) { timeline.closeSecond() }
+
+    private func issueDue(now: ContinuousClock.Instant) -> Bool {
+        let period = Duration.milliseconds(max(1, Int(1000 / settings.rateHz)))
+        var issued = 0
+        while issued < 4000, let i = due.popDue(now: now) {
+            queued[i] = false
+            guard entities[i].inflight == nil else { continue }  // queued again when answered
+            let late = now - entities[i].nextAt
+            _ = scheduleDelay.record(min(UInt64(max(0, late.seconds * 1_000_000)), 600_000_000))
+            if late > .seconds(1) {
+                behind += 1  // the generator fell behind: skip ahead rather than burst
+                entities[i].nextAt = now
+            }
+            entities[i].nextAt += period
+            let op = nextOp(entities[i])
+            send(i, op, now: now, fresh: true)
+            issued += 1
+        }
+        flushOutbox()
+        return issued > 0
+    }
+
+    static let batchLimit = 1024
+
+    /// Sends the turn's batches; latency counts from here for every request in them.
+    private func flushOutbox() {
+        guard !outbox.isEmpty else { return }
+        for (_, batch) in outbox {
+            // At most `batchLimit` to a frame: under the workers' limits.max_batch_requests default.
+            for start in stride(from: 0, to: batch.requests.count, by: Self.batchLimit) {
+                let slice = batch.requests[start..<min(start + Self.batchLimit, batch.requests.count)]
+                let id = takeRequestID()
+                let frame = WireFormat.encodeBatch(requestID: id, sender: senderName, requests: slice.lazy.map(\.frame))
+                let sentAt = ContinuousClock.now
+                do {
+                    try batch.client.resend(frame: frame, id: id)
+                    for request in slice where entities[request.entity].inflight != nil {
+                        entities[request.entity].inflight!.firstSent = sentAt
+                        entities[request.entity].inflight!.lastSent = sentAt
+                    }
+                } catch {
+                    for request in slice { entities[request.entity].inflight?.retryAt = sentAt + .milliseconds(100) }  // alone, next time
+                }
+            }
+        }
+        outbox.removeAll(keepingCapacity: true)
+    }
+
+    /// Schedules entity i's next request (it has none in flight now).
+    private func landed(_ i: Int) {
+        flying.remove(i)
+        guard !queued[i] else { return }
+        queued[i] = true
+        due.push(i, at: entities[i].nextAt)
+    }
+
+    private func nextOp(_ e: SimulatedEntity) -> SimulatedEntity.Op {
+        if !e.spawned {
+            return .spawn(Entity(id: e.id, kind: e.kind, position: e.position, cell: e.lastCell, stats: ["hp": 100, "gold": 0]))
+        }
+        if random.unit() < settings.actionShare { return .action }
+        // A walk with momentum, so many cross cell and shard borders; bounce off the world's edge.
+        e.heading += (random.unit() - 0.5) * 0.6
+        var x = e.position.x + cos(e.heading) * settings.stepSize
+        var y = e.position.y + sin(e.heading) * settings.stepSize
+        if x < 1 || x > grid.width - 1 { e.heading = .pi - e.heading; x = min(grid.width - 1, max(1, x)) }
+        if y < 1 || y > grid.height - 1 { e.heading = -e.heading; y = min(grid.height - 1, max(1, y)) }
+        return .move(Position(x: x, y: y))
+    }
+
+    /// Entity i's request as a frame: a move encoded by hand (`sender` empty inside a batch), the
+    /// rest by the generated encoder.
+    private func frame(_ i: Int, _ op: SimulatedEntity.Op, id: UInt64, sender: String) -> [UInt8] {
+        let entity = entities[i].id.raw, cell = entities[i].lastCell.raw
+        let body: Envelope.OneOf_Body
+        switch op {
+        case .move(let to):
+            return WireFormat.encodeMove(requestID: id, sender: sender, entityID: entity, x: to.x, y: to.y, z: to.z, cellID: cell)
+        case .spawn(let e): body = .spawnEntity(.with { $0.entity = .init(e) })
+        case .action: body = .entityAction(.with { $0.entityID = entity; $0.action = "gather"; $0.statDeltas = ["gold": 1]; $0.cellID = cell })
+        }
+        var envelope = Envelope()
+        envelope.protocolVersion = WireFormat.protocolVersion
+        envelope.requestID = id
+        envelope.sender = sender
+        envelope.body = body
+        return WireFormat.encode(envelope)
+    }
+
+    private func cell(of op: SimulatedEntity.Op, _ i: Int) -> CellID {
+        if case .spawn(let entity) = op { return entity.cell }
+        return entities[i].lastCell
+    }
+
+    /// Sends (or resends) entity i's operation to the owner of its cell, or to `worker`. A fresh
+    /// request's latency counts from the moment it is handed to the socket.
+    private func send(_ i: Int, _ op: SimulatedEntity.Op, now: ContinuousClock.Instant, fresh: Bool, to named: (String, String)? = nil) {
+        if fresh { flying.insert(i) }
+        guard let (worker, client) = named.flatMap({ self.client($0.0, endpoint: $0.1) }) ?? route(cell(of: op, i)) else {
+            entities[i].inflight?.retryAt = now + .milliseconds(100)
+            if fresh {
+                entities[i].inflight = .init(op: op, requestID: 0, worker: "", endpoint: "", firstSent: now, lastSent: now, retryAt: now + .milliseconds(100))
+            }
+            return
+        }
+        do {
+            if var inflight = entities[i].inflight, !fresh {
+                if inflight.requestID == 0 { inflight.requestID = takeRequestID() }  // it never left before
+                if inflight.endpoint != client.endpoint {
+                    inflight.worker = worker
+                    inflight.endpoint = client.endpoint
+                }
+                // The same id everywhere: applied at most once.
+                try client.resend(frame: frame(i, op, id: inflight.requestID, sender: senderName), id: inflight.requestID)
+                inflight.lastSent = now
+                inflight.attempts += 1
+                inflight.retryAt = nil
+                entities[i].inflight = inflight
+            } else {
+                let sentAt = ContinuousClock.now
+                let id = takeRequestID()
+                if settings.batch && named == nil, case .move = op {
+                    outbox[ObjectIdentifier(client), default: (client, [])].requests.append((frame(i, op, id: id, sender: ""), id, i))
+                } else {
+                    try client.resend(frame: frame(i, op, id: id, sender: senderName), id: id)
+                }
+                entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, firstSent: sentAt, lastSent: sentAt)
+                requests += 1
+            }
+            waiting[entities[i].inflight!.requestID] = i
+        } catch {
+            if entities[i].inflight == nil {
+                landed(i)  // a fresh request that never left: due again next turn
+            } else {
+                entities[i].inflight?.retryAt = now + .milliseconds(100)
+            }
+        }
+    }
+
+    private func retryDue(now: ContinuousClock.Instant) -> Bool {
+        guard now >= nextRetryScan else { return false }
+        nextRetryScan = now + .milliseconds(10)
+        // The requests that need something, found without copying any (most need nothing).
+        var due: [Int] = []
+        for i in flying {
+            guard let first = entities[i].inflight?.firstSent, let last = entities[i].inflight?.lastSent else { continue }
+            let retryAt = entities[i].inflight?.retryAt
+            if now - first > settings.giveUpAfter || (retryAt.map { $0 <= now } ?? (now - last > settings.attemptTimeout)) {
+                due.append(i)
+            }
+        }
+        var did = false
+        for i in due {
+            guard let inflight = entities[i].inflight else { continue }
+            if now - inflight.firstSent > settings.giveUpAfter {
+                fail(i, "no answer after \(inflight.attempts) attempts in \(settings.giveUpAfter); last: \(inflight.lastAnswer ?? "silence")", now: now)
+                did = true
+            } else if let at = inflight.retryAt {
+                if at <= now {
+                    send(i, inflight.op, now: now, fresh: false)
+                    did = true
+                }
+            } else if now - inflight.lastSent > settings.attemptTimeout {
+                // No answer: the worker may be dead or paused. It may also have applied it.
+                entities[i].inflight!.possiblyApplied = true
+                retries += 1
+                timeline.recordRetry()
+                mapRefreshWanted = true
+                send(i, inflight.op, now: now, fresh: false)
+                did = true
+            }
+        }
+        return did
+    }
+
+    private func receiveAnswers(now: ContinuousClock.Instant) -> Bool {
+        var did = false
+        for (endpoint, client) in clients {
+            var count = 0
+            while count < 2000, let envelope = try? client.receiveNow() {
+                count += 1
+                if case .batchReply(let batch)? = envelope.body {
+                    let now = ContinuousClock.now
+                    for inner in batch.replies where take(inner, from: endpoint, now: now) { did = true }
+                } else if take(envelope, from: endpoint, now: .now) {
+                    did = true
+                }
+            }
+        }
+        return did
+    }
+
+    /// One reply from `endpoint` (alone, or out of a batch): true when it answered a request in flight.
+    private func take(_ envelope: Envelope, from endpoint: String, now: ContinuousClock.Instant) -> Bool {
+        // A late answer from where it was sent before (another endpoint) leaves it waiting.
+        guard case .reply(let reply)? = envelope.body, let i = waiting[envelope.requestID],
+            entities[i].inflight?.requestID == envelope.requestID, entities[i].inflight?.endpoint == endpoint,
+            let worker = entities[i].inflight?.worker
+        else { return false }
+        waiting[envelope.requestID] = nil
+        answer(i, reply, from: worker, now: now)
+        return true
+    }
+
+    // MARK: Answers
+
+    private func answer(_ i: Int, _ reply: Cellcluster_V1_Reply, from worker: String, now: ContinuousClock.Instant) {
+        guard let inflight = entities[i].inflight else { return }
+        let t = elapsed
+        switch reply.code {
+        case .ok:
+            acknowledge(i, inflight, reply, worker: worker, now: now)
+        case .alreadyExists where { if case .spawn = inflight.op { return inflight.possiblyApplied } else { return false } }():
+            acknowledge(i, inflight, reply, worker: worker, now: now)  // an earlier unanswered spawn went through
+        case .wrongWorker:
+            retry(i, reply, from: worker, now: now)
+            if let known = map?.epoch, reply.mapEpoch != 0, reply.mapEpoch < known, partition?.owner(of: cell(of: inflight.op, i)) == worker {
+                // The worker has not adopted the map this generator routes by: it will own the
+                // cell in a moment. Following its redirect would bounce between the two maps.
+                entities[i].inflight!.retryAt = now + .milliseconds(20)
+            } else if !reply.redirectWorker.isEmpty, !reply.redirectEndpoint.isEmpty {
+                send(i, inflight.op, now: now, fresh: false, to: (reply.redirectWorker, reply.redirectEndpoint))
+            } else {
+                try? refreshMap(force: true)
+                send(i, inflight.op, now: now, fresh: false)
+            }
+        case .overloaded:
+            retry(i, reply, from: worker, now: now)  // nothing applied: the worker waits for its checkpoint
+            entities[i].inflight!.retryAt = now + .milliseconds(min(1000, 100 * inflight.attempts))  // backing off
+        case .handoffInProgress, .shuttingDown:
+            retry(i, reply, from: worker, now: now)
+            entities[i].inflight!.retryAt = now + .milliseconds(inflight.attempts > 20 ? 100 : 20)
+            if inflight.attempts % 10 == 0 { mapRefreshWanted = true }
+        case .storageUnavailable, .queueFull:
+            retry(i, reply, from: worker, now: now)
+            // "Not durable yet": the change stays applied in that worker's memory and may reach
+            // storage with a later checkpoint (without its request id); a retry elsewhere may apply it again.
+            if reply.code == .storageUnavailable { entities[i].inflight!.notDurableAt.insert(inflight.endpoint) }
+            entities[i].inflight!.retryAt = now + .milliseconds(200)
+        default:
+            entities[i].note(t, "\(describe(inflight.op)) -> \(reply.code) from \(worker): \(reply.message)")
+            fail(i, "\(describe(inflight.op)): \(reply.code) \(reply.message)", now: now)
+        }
+    }
+
+    private func retry(_ i: Int, _ reply: Cellcluster_V1_Reply, from worker: String, now: ContinuousClock.Instant) {
+        entities[i].inflight?.lastAnswer = "\(reply.code) from \(worker): \(reply.message)"
+        retries += 1
+        timeline.recordRetry()
+    }
+
+    private func acknowledge(_ i: Int, _ inflight: SimulatedEntity.Inflight, _ reply: Cellcluster_V1_Reply, worker: String, now: ContinuousClock.Instant) {
+        let t = elapsed
+        let micros = UInt64(max(0, (now - inflight.firstSent).seconds * 1_000_000))
+        _ = histogram.record(min(micros, 60_000_000))
+        let kind: RequestKind = switch inflight.op {
+        case .spawn: .spawn
+        case .move: !reply.redirectWorker.isEmpty ? .moveWithHandoff : reply.deferred ? .moveQueued : .move
+        case .action: .action
+        }
+        _ = byKind[kind.rawValue].record(min(micros, 60_000_000))
+        timeline.recordOK(latencyMicros: micros)
+        answered += 1
+        record(inflight, reply, worker: worker, at: t, in: entities[i])
+        landed(i)
+        // Only a request sent after the fault shows the victim's cells are served again.
+        let cell = entities[i].lastCell
+        for w in watch.indices.reversed() where watch[w].cells.contains(cell) && inflight.firstSent > watch[w].since {
+            recoveries[watch[w].fault] = (now - watch[w].since).seconds
+            watch.remove(at: w)
+        }
+    }
+
+    /// The acknowledged operation, applied in place (a copy of the entity would copy its history
+    /// and acknowledgements).
+    private func record(_ inflight: SimulatedEntity.Inflight, _ reply: Cellcluster_V1_Reply, worker: String, at t: Double, in e: SimulatedEntity) {
+        e.inflight = nil
+        switch inflight.op {
+        case .spawn(let entity):
+            e.spawned = true
+            e.lastCell = entity.cell
+            e.note(t, "spawned in cell \(entity.cell.raw) by \(worker)")
+        case .move(let to):
+            e.position = to
+            e.lastCell = (try? grid.cell(at: to)) ?? e.lastCell
+            if !reply.redirectWorker.isEmpty {
+                handoffs += 1
+                timeline.recordHandoff()
+                e.note(t, "moved to cell \(e.lastCell.raw): handed from \(worker) to \(reply.redirectWorker) at version \(reply.version)")
+            }
+            if reply.deferred || inflight.possiblyApplied {
+                e.uncertainMoves = true
+                e.note(t, "move to cell \(e.lastCell.raw) by \(worker): \(reply.deferred ? "queued" : "after an unanswered attempt")")
+            } else {
+                if reply.version <= e.lastAckedVersion {
+                    // The cluster lost acknowledged moves: every one at or above this version.
+                    for lost in e.acked where lost.version >= reply.version {
+                        lostMoves.append(LostMove(entity: e.id.raw, version: lost.version, at: lost.at, noticed: t, worker: lost.worker))
+                    }
+                    e.note(t, "version went back from \(e.lastAckedVersion) to \(reply.version) (answered by \(worker)): acknowledged moves lost")
+                    e.acked.removeAll { $0.version >= reply.version }
+                }
+                e.lastAckedVersion = reply.version
+                e.acked.append((reply.version, t, worker))
+                if e.acked.count > 64 { e.acked.removeFirst(e.acked.count - 64) }
+            }
+            e.ackedMoves += 1
+        case .action:
+            e.ackedActions += 1
+            // One request id everywhere: applied once, wherever. Only a worker that answered
+            // STORAGE_UNAVAILABLE may also have saved it later without its id.
+            e.unknownActions += UInt64(inflight.notDurableAt.filter { $0 != inflight.endpoint }.count)
+            e.note(t, "action \(e.ackedActions) acknowledged by \(worker)\(reply.deferred ? " (queued)" : "")\(reply.durable ? " (durable)" : "")")
+        }
+    }
+
+    private func fail(_ i: Int, _ why: String, now: ContinuousClock.Instant) {
+        errors += 1
+        timeline.recordError()
+        let e = entities[i]
+        if let inflight = e.inflight, case .action = inflight.op {
+            // Given up: it may have been applied once (one request id everywhere), and again by
+            // each worker that answered STORAGE_UNAVAILABLE.
+            entities[i].unknownActions += (inflight.requestID == 0 ? 0 : 1) + UInt64(inflight.notDurableAt.count)
+        }
+        if errorSamples.count < 20 { errorSamples.append("entity \(e.id.raw): \(why)") }
+        if let inflight = e.inflight, inflight.requestID != 0 { waiting[inflight.requestID] = nil }
+        entities[i].inflight = nil
+        landed(i)
+    }
+
+    private func describe(_ op: SimulatedEntity.Op) -> String {
+        switch op {
+        case .spawn: "spawn"
+        case .move: "move"
+        case .action: "action"
+        }
+    }
+
+    // MARK: Routing
+
+    func refreshMap(force: Bool) throws {
+        guard force || ContinuousClock.now - lastMapRefresh > .milliseconds(200) else { return }
+        lastMapRefresh = .now
+        defer { lastMapRefresh = .now }  // the interval counts from the end of a slow refresh
+        let deadline = ContinuousClock.now + .milliseconds(force && map == nil ? 10_000 : 300)
+        repeat {
+            // A silent coordinator (killed) moves the link to the next: any of them answers.
+            let left = deadline - ContinuousClock.now
+            if let reply = try coordinator.call(.getShardMap(.with { $0.knownEpoch = map?.epoch ?? 0 }), timeout: min(left, .milliseconds(300))) {
+                if case .shardMap(let m)? = reply.body { adopt(m) }
+                if map != nil { return }
+            }
+        } while ContinuousClock.now < deadline
+        if map == nil { throw SoakError("no shard map from the coordinator") }
+    }
+
+    /// Takes a map (a reply or the feed), and follows the feed it names.
+    @discardableResult
+    private func adopt(_ m: Cellcluster_V1_ShardMap) -> Bool {
+        guard m.epoch >= map?.epoch ?? 0, let p = try? m.partitionMap(grid: grid) else { return false }
+        map = m
+        partition = p
+        routes.removeAll(keepingCapacity: true)
+        feed = MapFeed.following(feed, m, context: context)
+        return true
+    }
+
+    /// A new map from the feed: requests waiting on a worker it dropped (failed over) go to
+    /// their cell's new owner at once, under the same id, instead of after their timeout.
+    private func takeFeed(now: ContinuousClock.Instant) -> Bool {
+        guard let m = feed?.next(), adopt(m) else { return false }
+        let listed = Set(m.workers.map(\.endpoint))
+        for i in Array(flying) {
+            guard let inflight = entities[i].inflight, inflight.retryAt == nil, !inflight.endpoint.isEmpty,
+                  !listed.contains(inflight.endpoint) else { continue }
+            // Its worker may have applied it before it went: the same id elsewhere applies a
+            // durable change at most once; a move's outcome is not known exactly.
+            entities[i].inflight!.possiblyApplied = true
+            retries += 1
+            timeline.recordRetry()
+            send(i, inflight.op, now: now, fresh: false)
+        }
+        return true
+    }
+
+    /// The id of a new operation (kept by all its retries, at every worker).
+    private func takeRequestID() -> UInt64 {
+        defer { nextRequestID += 1 }
+        return nextRequestID
+    }
+
+    private func route(_ cell: CellID) -> (String, CellClient)? {
+        if let known = routes[cell.raw] { return known }
+        guard let partition, let map else { return nil }
+        let owner = partition.owner(of: cell)
+        guard let endpoint = map.endpoints[owner], !endpoint.isEmpty, let found = client(owner, endpoint: endpoint) else { return nil }
+        routes[cell.raw] = found
+        return found
+    }
+
+    private func client(_ worker: String, endpoint: String) -> (String, CellClient)? {
+        if let existing = clients[endpoint] { return (worker, existing) }
+        guard let made = try? CellClient(context: context, endpoint: endpoint, name: senderName) else { return nil }
+        clients[endpoint] = made
+        return (worker, made)
+    }
+
+    // MARK: Faults
+
+    /// Watch for the first answer from a cell `worker` owned: the fault's recovery time.
+    func watchRecovery(fault: Int, victim worker: String) {
+        try? refreshMap(force: true)
+        guard let partition else { return }
+        watch.append((fault, Set(partition.cells(of: worker)), .now))
+    }
+
+    /// The current map's owners, for the audit.
+    var currentMap: Cellcluster_V1_ShardMap? { map }
+    func freshMap() throws -> Cellcluster_V1_ShardMap? {
+        try refreshMap(force: true)
+        return map
+    }
+
+    /// The simulated entity with `id` when this lane drives it, for the audit.
+    func entity(_ id: EntityID) -> SimulatedEntity? {
+        guard id.raw > settings.idBase, id.raw - settings.idBase - 1 < UInt64(Int.max) else { return nil }
+        let global = Int(id.raw - settings.idBase - 1)
+        guard global % lanes == lane else { return nil }
+        let index = global / lanes
+        return entities.indices.contains(index) ? entities[index] : nil
+    }
+}
+
+/// The kinds of request whose latency the report gives apart.
+enum RequestKind: Int, CaseIterable {
+    case move, moveWithHandoff, moveQueued, action, spawn
+
+    var name: String {
+        switch self {
+        case .move: "move"
+        case .moveWithHandoff: "move with handoff"
+        case .moveQueued: "move queued"
+        case .action: "action"
+        case .spawn: "spawn"
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { milliseconds / 1000 }  // WorldCore's conversion
+}
