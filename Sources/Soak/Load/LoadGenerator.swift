@@ -13,8 +13,10 @@ public final class LoadGenerator {
         public var npcs: Int
         /// Requests per entity per second.
         public var rateHz: Double
-        /// Share of requests that are (durable) actions; the rest are moves.
+        /// Share of requests that are (durable) actions; the rest are moves (and reads).
         public var actionShare: Double
+        /// Share of a player's requests that read its own state (GetEntity); NPCs do not read.
+        public var readShare = 0.0
         /// World units per move.
         public var stepSize: Double
         public var seed: UInt64
@@ -166,7 +168,7 @@ public final class LoadGenerator {
     var lostMoves: [LostMove] { lanes.flatMap(\.lostMoves).sorted { $0.noticed < $1.noticed } }
     var histogram: Histogram<UInt64> { merged(lanes.map(\.histogram)) }
     var scheduleDelay: Histogram<UInt64> { merged(lanes.map(\.scheduleDelay)) }
-    /// Latency by kind of request ("move", "move with handoff", "move queued", "action",
+    /// Latency by kind of request ("move", "move with handoff", "move queued", "action", "read",
     /// "spawn"), each from its first send to its answer; kinds never sent are left out.
     var histogramsByKind: [String: Histogram<UInt64>] {
         var out: [String: Histogram<UInt64>] = [:]

@@ -214,7 +214,9 @@ final class LoadLane: @unchecked Sendable {
         if !e.spawned {
             return .spawn(Entity(id: e.id, kind: e.kind, position: e.position, cell: e.lastCell, stats: ["hp": 100, "gold": 0]))
         }
-        if random.unit() < settings.actionShare { return .action }
+        let roll = random.unit()
+        if roll < settings.actionShare { return .action }
+        if e.kind == .player && roll < settings.actionShare + settings.readShare { return .read }
         // A walk with momentum, so many cross cell and shard borders; bounce off the world's edge.
         e.heading += (random.unit() - 0.5) * 0.6
         var x = e.position.x + cos(e.heading) * settings.stepSize
@@ -234,6 +236,7 @@ final class LoadLane: @unchecked Sendable {
             return WireFormat.encodeMove(requestID: id, sender: sender, entityID: entity, x: to.x, y: to.y, z: to.z, cellID: cell)
         case .spawn(let e): body = .spawnEntity(.with { $0.entity = .init(e) })
         case .action: body = .entityAction(.with { $0.entityID = entity; $0.action = "gather"; $0.statDeltas = ["gold": 1]; $0.cellID = cell })
+        case .read: body = .getEntity(.with { $0.entityID = entity })
         }
         var envelope = Envelope()
         envelope.protocolVersion = WireFormat.protocolVersion
@@ -365,6 +368,10 @@ final class LoadLane: @unchecked Sendable {
         let t = elapsed
         switch reply.code {
         case .ok:
+            if case .read = inflight.op, reply.entity.entityID != entities[i].id.raw {
+                fail(i, "read of entity \(entities[i].id.raw) answered with entity \(reply.entity.entityID) by \(worker)", now: now)
+                return
+            }
             acknowledge(i, inflight, reply, worker: worker, now: now)
         case .alreadyExists where { if case .spawn = inflight.op { return inflight.possiblyApplied } else { return false } }():
             acknowledge(i, inflight, reply, worker: worker, now: now)  // an earlier unanswered spawn went through
@@ -387,6 +394,12 @@ final class LoadLane: @unchecked Sendable {
             retry(i, reply, from: worker, now: now)
             entities[i].inflight!.retryAt = now + .milliseconds(inflight.attempts > 20 ? 100 : 20)
             if inflight.attempts % 10 == 0 { mapRefreshWanted = true }
+        case .unknownEntity where { if case .read = inflight.op { return true } else { return false } }():
+            // Not in the memory of the worker that owns its cell now, nor stored yet: a crash lost
+            // it (a spawn within the loss window) or a worker taking over has not loaded it. Its
+            // next move brings it back; the read waits for that.
+            retry(i, reply, from: worker, now: now)
+            entities[i].inflight!.retryAt = now + .milliseconds(200)
         case .storageUnavailable, .queueFull:
             retry(i, reply, from: worker, now: now)
             // "Not durable yet": the change stays applied in that worker's memory and may reach
@@ -413,13 +426,16 @@ final class LoadLane: @unchecked Sendable {
         case .spawn: .spawn
         case .move: !reply.redirectWorker.isEmpty ? .moveWithHandoff : reply.deferred ? .moveQueued : .move
         case .action: .action
+        case .read: .read
         }
         _ = byKind[kind.rawValue].record(min(micros, 60_000_000))
         timeline.recordOK(latencyMicros: micros)
         answered += 1
         record(inflight, reply, worker: worker, at: t, in: entities[i])
         landed(i)
-        // Only a request sent after the fault shows the victim's cells are served again.
+        // Only a change sent after the fault shows the victim's cells are served again (a read
+        // may be answered from storage before they are).
+        if case .read = inflight.op { return }
         let cell = entities[i].lastCell
         for w in watch.indices.reversed() where watch[w].cells.contains(cell) && inflight.firstSent > watch[w].since {
             recoveries[watch[w].fault] = (now - watch[w].since).seconds
@@ -467,6 +483,8 @@ final class LoadLane: @unchecked Sendable {
             // STORAGE_UNAVAILABLE may also have saved it later without its id.
             e.unknownActions += UInt64(inflight.notDurableAt.filter { $0 != inflight.endpoint }.count)
             e.note(t, "action \(e.ackedActions) acknowledged by \(worker)\(reply.deferred ? " (queued)" : "")\(reply.durable ? " (durable)" : "")")
+        case .read:
+            break  // its latency is all it shows (a read from storage may be older than memory elsewhere)
         }
     }
 
@@ -490,6 +508,7 @@ final class LoadLane: @unchecked Sendable {
         case .spawn: "spawn"
         case .move: "move"
         case .action: "action"
+        case .read: "read"
         }
     }
 
@@ -590,7 +609,7 @@ final class LoadLane: @unchecked Sendable {
 
 /// The kinds of request whose latency the report gives apart.
 enum RequestKind: Int, CaseIterable {
-    case move, moveWithHandoff, moveQueued, action, spawn
+    case move, moveWithHandoff, moveQueued, action, read, spawn
 
     var name: String {
         switch self {
@@ -598,6 +617,7 @@ enum RequestKind: Int, CaseIterable {
         case .moveWithHandoff: "move with handoff"
         case .moveQueued: "move queued"
         case .action: "action"
+        case .read: "read"
         case .spawn: "spawn"
         }
     }

@@ -10,6 +10,8 @@ final class SimulatedEntity {
         case spawn(Entity)
         case move(Position)
         case action
+        /// A read of its own state (players only: an NPC may wait in an inactive cell's queue).
+        case read
     }
 
     struct Inflight {

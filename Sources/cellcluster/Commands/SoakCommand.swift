@@ -27,7 +27,8 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Simulated players.") var players: Int = 1000
     @Option(help: "Simulated NPCs (they move too, and do not keep cells active).") var npcs: Int?
     @Option(help: "Requests per entity per second.") var rate: Double = 10
-    @Option(help: "Share of requests that are durable actions (the rest are moves).") var actions: Double = 0.1
+    @Option(help: "Share of requests that are durable actions (the rest are moves and reads).") var actions: Double = 0.1
+    @Option(help: "Share of a player's requests that read its own state (GetEntity); NPCs do not read.") var reads: Double = 0.05
     @Option(help: "World units per move.") var step: Double = 24
     @Option(help: "Workers to start with.") var workers: Int = 2
     @Option(help: "Faults to inject, comma-separated (kill, stop, scale, coordinator, pg-restart, netcut), or none.") var faults: String = "kill"
@@ -84,6 +85,8 @@ struct SoakCommand: ParsableCommand {
         load.batch = batch
         guard (1...64).contains(loadThreads) else { throw ValidationError("--load-threads must be 1 to 64, not \(loadThreads)") }
         load.threads = loadThreads
+        guard reads >= 0, actions >= 0, reads + actions <= 1 else { throw ValidationError("--actions and --reads must be shares in [0, 1] that add up to at most 1") }
+        load.readShare = reads
         let options = SoakRun.Options(
             duration: try Self.seconds(duration), load: load, workers: workers, faults: try parsedFaults(), faultEvery: faultEvery,
             auditEvery: auditEvery, runDir: URL(fileURLWithPath: runDir ?? reportDir.appendingPathComponent("cluster").path),
