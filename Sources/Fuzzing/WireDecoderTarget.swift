@@ -15,6 +15,11 @@ public enum WireDecoderTarget {
     }
 
     public static func run(_ bytes: [UInt8]) {
+        // The hand decoder of common frames takes a frame only when the generated decoder gives the same envelope.
+        if let moves = WireFormat.decodeCommon(bytes) {
+            let generated = try? Envelope(serializedBytes: bytes)
+            precondition(generated.map(canonical) == canonical(moves), "the hand decoder of common frames disagrees with the generated decoder")
+        }
         let envelope: Envelope
         do {
             envelope = try WireFormat.decode(bytes)

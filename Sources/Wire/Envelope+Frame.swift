@@ -81,6 +81,7 @@ public enum WireFormat {
         guard frame.count <= maxFrameBytes else {
             throw WireError(.badSize, "frame of \(frame.count) bytes exceeds the \(maxFrameBytes)-byte limit")
         }
+        if let common = decodeCommon(frame) { return common }  // moves and replies, by hand (the same envelope)
         let envelope: Envelope
         do {
             envelope = try Envelope(serializedBytes: frame)

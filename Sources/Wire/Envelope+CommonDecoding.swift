@@ -1,0 +1,227 @@
+/// The frames sent most, decoded by hand: a move or a batch of moves (what a game server sends),
+/// and a reply without a result or a batch reply of those (what it gets back). The generated
+/// decoder walks each field through generic visitor calls; this reads the few fields these
+/// frames have straight into the messages. Any other shape (another body, a field it does not
+/// expect or that appears twice, a wire type that does not match, a string that is not UTF-8, a
+/// truncated field, an enum value outside int32) is left to the generated decoder, which gives
+/// the same envelope or the error `decode` names.
+extension WireFormat {
+    /// The envelope in `frame` when it has one of the shapes above in this build's protocol
+    /// version, decoded exactly as the generated decoder would; nil for anything else.
+    public static func decodeCommon(_ frame: [UInt8]) -> Envelope? {
+        frame.withUnsafeBufferPointer { buffer in
+            var reader = FieldReader(buffer, from: 0, to: buffer.count)
+            return reader.envelope(.top)
+        }
+    }
+}
+
+/// Which bodies an envelope may have where it is read.
+private enum Nesting {
+    /// A frame: a move, a batch of moves, a reply, a batch reply.
+    case top
+    /// A request in a batch: a move.
+    case inBatch
+    /// An answer in a batch reply: a reply.
+    case inBatchReply
+}
+
+/// Reads protobuf fields from a slice of a frame; every read is bounds-checked and yields nil
+/// when the bytes do not hold what it expects.
+private struct FieldReader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var at: Int
+    let end: Int
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>, from: Int, to end: Int) {
+        self.bytes = bytes
+        at = from
+        self.end = end
+    }
+
+    var atEnd: Bool { at >= end }
+
+    /// A varint of at most ten bytes whose tenth carries only the top bit (as the generated
+    /// decoder requires).
+    mutating func varint() -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while at < end {
+            let byte = bytes[at]
+            at += 1
+            if shift == 63 && byte > 1 { return nil }
+            value |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+            if shift > 63 { return nil }
+        }
+        return nil
+    }
+
+    /// A field's tag: its number and wire type.
+    mutating func tag() -> (field: UInt64, wire: UInt64)? {
+        guard let tag = varint(), tag >> 3 != 0, tag <= UInt64(UInt32.max) else { return nil }
+        return (tag >> 3, tag & 7)
+    }
+
+    mutating func fixed64() -> UInt64? {
+        guard end - at >= 8 else { return nil }
+        var value: UInt64 = 0
+        for i in 0..<8 { value |= UInt64(bytes[at + i]) << (8 * UInt64(i)) }
+        at += 8
+        return value
+    }
+
+    /// A length-delimited field's bounds, the reader moved past it.
+    mutating func delimited() -> Range<Int>? {
+        guard let length = varint(), length <= UInt64(end - at) else { return nil }
+        let range = at..<(at + Int(length))
+        at = range.upperBound
+        return range
+    }
+
+    /// An envelope with a body `nesting` allows.
+    mutating func envelope(_ nesting: Nesting) -> Envelope? {
+        var envelope = Envelope()
+        var seen: UInt32 = 0  // fields 1, 2, 3 and the body, each at most once
+        func once(_ bit: UInt32) -> Bool {
+            guard seen & bit == 0 else { return false }
+            seen |= bit
+            return true
+        }
+        while !atEnd {
+            guard let (field, wire) = tag() else { return nil }
+            switch (field, wire) {
+            case (1, 0):
+                guard once(1), let version = varint(), version <= UInt64(UInt32.max) else { return nil }
+                envelope.protocolVersion = UInt32(version)
+            case (2, 0):
+                guard once(2), let id = varint() else { return nil }
+                envelope.requestID = id
+            case (3, 2):
+                guard once(4), let range = delimited() else { return nil }
+                guard let sender = String(validating: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) else { return nil }
+                envelope.sender = sender
+            case (11, 2) where nesting != .inBatchReply:
+                guard once(8), let range = delimited() else { return nil }
+                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
+                guard let move = inner.move() else { return nil }
+                envelope.moveEntity = move
+            case (17, 2) where nesting == .top:
+                guard once(8), let range = delimited() else { return nil }
+                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
+                guard let requests = inner.envelopes(.inBatch) else { return nil }
+                envelope.batch = .with { $0.requests = requests }
+            case (20, 2) where nesting != .inBatch:
+                guard once(8), let range = delimited() else { return nil }
+                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
+                guard let reply = inner.reply() else { return nil }
+                envelope.reply = reply
+            case (21, 2) where nesting == .top:
+                guard once(8), let range = delimited() else { return nil }
+                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
+                guard let replies = inner.envelopes(.inBatchReply) else { return nil }
+                envelope.batchReply = .with { $0.replies = replies }
+            default:
+                return nil
+            }
+        }
+        guard envelope.protocolVersion == WireFormat.protocolVersion, seen & 8 != 0 else { return nil }
+        return envelope
+    }
+
+    /// The envelopes of a `Batch` or a `BatchReply` (field 1, repeated).
+    mutating func envelopes(_ nesting: Nesting) -> [Envelope]? {
+        var envelopes: [Envelope] = []
+        while !atEnd {
+            guard let (field, wire) = tag(), field == 1, wire == 2, let range = delimited() else { return nil }
+            var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
+            guard let envelope = inner.envelope(nesting) else { return nil }
+            envelopes.append(envelope)
+        }
+        return envelopes
+    }
+
+    /// A reply without a result (an answer to a change, or an error).
+    mutating func reply() -> Cellcluster_V1_Reply? {
+        var reply = Cellcluster_V1_Reply()
+        var seen: UInt32 = 0
+        while !atEnd {
+            guard let (field, wire) = tag(), (1...9).contains(field) else { return nil }
+            let bit = UInt32(1) << UInt32(field)
+            guard seen & bit == 0 else { return nil }
+            seen |= bit
+            switch (field, wire) {
+            case (2, 2), (4, 2), (5, 2):
+                guard let range = delimited(),
+                      let text = String(validating: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) else { return nil }
+                switch field {
+                case 2: reply.message = text
+                case 4: reply.redirectWorker = text
+                default: reply.redirectEndpoint = text
+                }
+            case (_, 0):
+                guard let value = varint() else { return nil }
+                switch field {
+                case 1:
+                    // An enum is an int32: a value outside it is left to the generated decoder.
+                    guard value <= UInt64(Int32.max), let code = Cellcluster_V1_ErrorCode(rawValue: Int(value)) else { return nil }
+                    reply.code = code
+                case 3: reply.mapEpoch = value
+                case 6: reply.deferred = value != 0
+                case 7: reply.version = value
+                case 8: reply.sequence = value
+                case 9: reply.durable = value != 0
+                default: return nil
+                }
+            default:
+                return nil
+            }
+        }
+        return reply
+    }
+
+    mutating func move() -> Cellcluster_V1_MoveEntity? {
+        var move = Cellcluster_V1_MoveEntity()
+        var seen: UInt32 = 0
+        while !atEnd {
+            guard let (field, wire) = tag() else { return nil }
+            switch (field, wire) {
+            case (1, 0) where seen & 1 == 0:
+                guard let id = varint() else { return nil }
+                move.entityID = id
+                seen |= 1
+            case (2, 2) where seen & 2 == 0:
+                guard let range = delimited() else { return nil }
+                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
+                guard let position = inner.position() else { return nil }
+                move.to = position
+                seen |= 2
+            case (3, 0) where seen & 4 == 0:
+                guard let cell = varint() else { return nil }
+                move.cellID = Int64(bitPattern: cell)
+                seen |= 4
+            default:
+                return nil
+            }
+        }
+        return move
+    }
+
+    mutating func position() -> Cellcluster_V1_Position? {
+        var position = Cellcluster_V1_Position()
+        var seen: UInt32 = 0
+        while !atEnd {
+            guard let (field, wire) = tag(), wire == 1, (1...3).contains(field) else { return nil }
+            let bit = UInt32(1) << UInt32(field)
+            guard seen & bit == 0, let bits = fixed64() else { return nil }
+            seen |= bit
+            switch field {
+            case 1: position.x = Double(bitPattern: bits)
+            case 2: position.y = Double(bitPattern: bits)
+            default: position.z = Double(bitPattern: bits)
+            }
+        }
+        return position
+    }
+}

@@ -1,0 +1,133 @@
+import SwiftProtobuf
+import Testing
+@testable import Wire
+
+/// `WireFormat.decodeCommon` (the hand decoder of moves, batches of moves, replies without a
+/// result and batch replies) takes a frame only when the generated decoder gives the same
+/// envelope, and leaves every other shape to it.
+@Suite struct CommonDecodingTests {
+    static func canonical(_ envelope: Envelope) -> [UInt8] {
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
+        return (try? envelope.serializedBytes(options: options)) ?? []
+    }
+
+    static func move(_ id: UInt64, entity: UInt64, x: Double, y: Double, cell: Int64, sender: String = "", withTo: Bool = true) -> Envelope {
+        var envelope = Envelope()
+        envelope.protocolVersion = WireFormat.protocolVersion
+        envelope.requestID = id
+        envelope.sender = sender
+        envelope.moveEntity = .with {
+            $0.entityID = entity
+            if withTo { $0.to = .with { $0.x = x; $0.y = y } }
+            $0.cellID = cell
+        }
+        return envelope
+    }
+
+    static var samples: [Envelope] {
+        var out: [Envelope] = []
+        for (i, entity) in [UInt64(0), 1, 1 << 40, .max].enumerated() {
+            for cell in [Int64(0), 5, -1, .min] {
+                for x in [0, -0.0, 3.5, .nan, -.infinity] as [Double] {
+                    out.append(move(UInt64(i) * 7 + 1, entity: entity, x: x, y: 2, cell: cell, sender: i % 2 == 0 ? "" : "soak:1/0"))
+                }
+            }
+        }
+        out.append(move(.max, entity: 9, x: 1, y: 1, cell: 3, withTo: false))
+        var batch = Envelope()
+        batch.protocolVersion = WireFormat.protocolVersion
+        batch.requestID = 1 << 62
+        batch.sender = "client:é"
+        batch.batch = .with { $0.requests = Array(out.prefix(40)) }
+        out.append(batch)
+        var empty = batch
+        empty.batch = .init()
+        out.append(empty)
+        let replies: [Cellcluster_V1_Reply] = [
+            .init(),
+            .with { $0.version = 7; $0.mapEpoch = 3 },
+            .with { $0.version = .max; $0.deferred = true; $0.sequence = .max; $0.durable = true },
+            .with { $0.code = .wrongWorker; $0.message = "cell 3 belongs to worker w2"; $0.redirectWorker = "w2"; $0.redirectEndpoint = "tcp://127.0.0.1:1" },
+            .with { $0.code = .invalidArgument; $0.message = String(repeating: "é", count: 300) },
+            .with { $0.code = .permissionDenied },
+        ]
+        var answers: [Envelope] = []
+        for (i, reply) in replies.enumerated() {
+            var request = Envelope()
+            request.requestID = UInt64(i) * 1000
+            answers.append(request.reply(reply, sender: i % 2 == 0 ? "worker:w1" : ""))
+        }
+        out += answers
+        var batchReply = Envelope()
+        batchReply.protocolVersion = WireFormat.protocolVersion
+        batchReply.requestID = 77
+        batchReply.sender = "worker:w2"
+        batchReply.batchReply = .with { $0.replies = answers }
+        out.append(batchReply)
+        return out
+    }
+
+    @Test func everyCommonFrameDecodesAsTheGeneratedDecoderDecodesIt() throws {
+        for sample in Self.samples {
+            let frame = try sample.serializedBytes() as [UInt8]
+            let fast = try #require(WireFormat.decodeCommon(frame), "a frame of this shape is taken by hand")
+            #expect(Self.canonical(fast) == Self.canonical(try Envelope(serializedBytes: frame)))
+            #expect(Self.canonical(try WireFormat.decode(frame)) == Self.canonical(sample))
+        }
+    }
+
+    @Test func mutatedFramesAreTakenOnlyWhenTheGeneratedDecoderAgrees() throws {
+        var random = SplitMix64(seed: 42)
+        var taken = 0
+        for sample in Self.samples {
+            let frame = try sample.serializedBytes() as [UInt8]
+            for _ in 0..<400 {
+                var mutated = frame
+                switch random.next() % 4 {
+                case 0: mutated[Int(random.next() % UInt64(mutated.count))] = UInt8(truncatingIfNeeded: random.next())
+                case 1: mutated.removeLast(Int(random.next() % UInt64(mutated.count)))
+                case 2: mutated.insert(UInt8(truncatingIfNeeded: random.next()), at: Int(random.next() % UInt64(mutated.count + 1)))
+                default: mutated[Int(random.next() % UInt64(mutated.count))] ^= 0x80
+                }
+                guard let fast = WireFormat.decodeCommon(mutated) else { continue }
+                taken += 1
+                let generated = try? Envelope(serializedBytes: mutated)
+                #expect(generated.map(Self.canonical) == Self.canonical(fast), "frame \(mutated)")
+            }
+        }
+        #expect(taken > 1000, "the mutations kept many frames of this shape")
+    }
+
+    @Test func otherShapesAreLeftToTheGeneratedDecoder() throws {
+        let base = Self.move(1, entity: 2, x: 1, y: 1, cell: 3, sender: "s")
+        let frame = try base.serializedBytes() as [UInt8]
+        #expect(WireFormat.decodeCommon(frame + [0x20, 0x01]) == nil, "an unknown field (4)")
+        #expect(WireFormat.decodeCommon(frame + [0x10, 0x05]) == nil, "request_id twice")
+        #expect(WireFormat.decodeCommon(Array(frame.dropLast())) == nil, "truncated")
+        var other = Envelope()
+        other.protocolVersion = WireFormat.protocolVersion
+        other.getEntity = .with { $0.entityID = 3 }
+        #expect(WireFormat.decodeCommon(try other.serializedBytes()) == nil, "another body")
+        var noVersion = base
+        noVersion.protocolVersion = 0
+        #expect(WireFormat.decodeCommon(try noVersion.serializedBytes()) == nil, "no protocol version: decode names it")
+        #expect(throws: WireError.self) { try WireFormat.decode(try noVersion.serializedBytes()) }
+        var withEntity = Envelope()
+        withEntity.protocolVersion = WireFormat.protocolVersion
+        withEntity.reply = .with { $0.entity = .with { $0.entityID = 4 } }
+        #expect(WireFormat.decodeCommon(try withEntity.serializedBytes()) == nil, "a reply with a result")
+        let unknownCode: [UInt8] = [0x08, 0x01, 0xA2, 0x01, 0x0B, 0x08, 0xFB, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
+        #expect(WireFormat.decodeCommon(unknownCode) == nil, "a negative enum value")
+        #expect(try WireFormat.decode(unknownCode).reply.code == Cellcluster_V1_ErrorCode(rawValue: -5))
+        var nested = Envelope()
+        nested.protocolVersion = WireFormat.protocolVersion
+        nested.batch = .with { $0.requests = [base, other] }
+        #expect(WireFormat.decodeCommon(try nested.serializedBytes()) == nil, "a batch with a request that is not a move")
+        #expect(try WireFormat.decode(try nested.serializedBytes()).batch.requests.count == 2)
+        // A sender that is not UTF-8: the generated decoder's error, not the hand decoder's guess.
+        let badSender: [UInt8] = [0x08, 0x01, 0x1A, 0x02, 0xC3, 0x28, 0x5A, 0x00]
+        #expect(WireFormat.decodeCommon(badSender) == nil)
+        #expect(throws: WireError.self) { try WireFormat.decode(badSender) }
+    }
+}
