@@ -37,6 +37,28 @@ import Testing
         #expect(snapshot.oldestUnsavedAgeMs == 0)
     }
 
+    /// The 10-minute soak of session 13: a worker fenced after a pause forgot its cells (`reset`)
+    /// and its counters with them; its next summary line showed checkpoints and DB reads that had
+    /// gone back (as 2^64 − 4 and the like), and its Prometheus counters stood still until the
+    /// new totals passed the old ones.
+    @Test func forgettingEverythingOnAFenceKeepsTheCounters() throws {
+        var h = Harness(radius: 1)
+        try h.spawn(1, .player, at: 5, 5)
+        let saved = h.manager.checkpoint(now: h.now)
+        #expect(saved)
+        var shard = h.shard
+        shard.noteStorageRead()
+        let before = shard.monitorSnapshot(now: h.now)
+        #expect(before.checkpoints >= 1 && before.dbReads >= 1 && before.eventsApplied >= 1)
+        shard.reset()
+        let after = shard.monitorSnapshot(now: h.now)
+        #expect(after.entities == 0)
+        #expect(after.checkpoints == before.checkpoints)
+        #expect(after.checkpointRows == before.checkpointRows)
+        #expect(after.dbReads == before.dbReads && after.dbWrites == before.dbWrites)
+        #expect(after.eventsApplied == before.eventsApplied)
+    }
+
     @Test func aFencedRowDropsTheCopyThatWasWrittenButNotOneTakenInAgainUnderANewerEpoch() throws {
         var h = Harness(radius: 1)
         try h.spawn(1, .player, at: 5, 5)

@@ -119,7 +119,9 @@ extension Shard {
     /// Forgets everything: a fenced worker's memory is no longer the truth.
     public mutating func reset() {
         let departed = departures &+ UInt64(entities.count)
+        let counters = monitor  // the process's totals: they count on (a summary or a scrape must never see one go back)
         self = Shard(settings: settings, firstSequence: nextSequence)
         departures = departed
+        monitor = counters
     }
 }
