@@ -301,12 +301,12 @@ final class LoadLane: @unchecked Sendable {
         nextRetryScan = now + .milliseconds(10)
         // The requests that need something, found without copying any (most need nothing).
         var due: [Int] = []
+        let nowNs = SimulatedEntity.nanos(now)
+        let giveUp = nanos(settings.giveUpAfter), timeout = nanos(settings.attemptTimeout)
         for i in flying {
-            guard let first = entities[i].inflight?.firstSent, let last = entities[i].inflight?.lastSent else { continue }
-            let retryAt = entities[i].inflight?.retryAt
-            if now - first > settings.giveUpAfter || (retryAt.map { $0 <= now } ?? (now - last > settings.attemptTimeout)) {
-                due.append(i)
-            }
+            guard let t = entities[i].timing else { continue }
+            let retry = t.retryAt != .max ? t.retryAt <= nowNs : nowNs - t.lastSent > timeout
+            if nowNs - t.firstSent > giveUp || retry { due.append(i) }
         }
         var did = false
         for i in due {
@@ -605,6 +605,10 @@ final class LoadLane: @unchecked Sendable {
         let index = global / lanes
         return entities.indices.contains(index) ? entities[index] : nil
     }
+}
+
+private func nanos(_ d: Duration) -> Int64 {
+    d.components.seconds &* 1_000_000_000 &+ d.components.attoseconds / 1_000_000_000
 }
 
 /// The kinds of request whose latency the report gives apart.

@@ -48,7 +48,29 @@ final class SimulatedEntity {
     var heading: Double
     var nextAt: ContinuousClock.Instant
     var spawned = false
-    var inflight: Inflight?
+    var inflight: Inflight? {
+        didSet {
+            timing = inflight.map { .init(firstSent: Self.nanos($0.firstSent), lastSent: Self.nanos($0.lastSent), retryAt: $0.retryAt.map(Self.nanos) ?? .max) }
+        }
+    }
+    /// The request in flight's times as plain integers (nanoseconds since `reference`): the retry
+    /// scan reads these for every request in flight many times a second. Reading `inflight`
+    /// copies it (its strings and sets retained), and a `ContinuousClock.Instant`, whose layout
+    /// the standard library keeps private, is copied and compared through generic calls.
+    private(set) var timing: Timing?
+
+    struct Timing {
+        var firstSent: Int64
+        var lastSent: Int64
+        /// `Int64.max`: none.
+        var retryAt: Int64
+    }
+
+    static let reference = ContinuousClock.now
+    static func nanos(_ instant: ContinuousClock.Instant) -> Int64 {
+        let d = reference.duration(to: instant).components
+        return d.seconds &* 1_000_000_000 &+ d.attoseconds / 1_000_000_000
+    }
     /// Acknowledged actions (durable: committed before the answer), and actions that may have
     /// been applied without an answer reaching the generator.
     var ackedActions: UInt64 = 0
