@@ -111,6 +111,7 @@ public final class SoakRun {
         // The lanes send and take answers on their own threads; this one injects faults, polls
         // statuses and audits.
         generator.start()
+        defer { generator.stop() }  // stopped below; this covers a way out that skips it
         while ContinuousClock.now < end && turns < 50_000_000 && !stop() {
             turns += 1
             let now = ContinuousClock.now
