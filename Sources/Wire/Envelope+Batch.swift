@@ -14,15 +14,21 @@ extension WireFormat {
     /// request log keeps them). They are copied in as they are: an embedded message and its
     /// encoded bytes look the same on the wire, so nothing is decoded and encoded again.
     public static func encodeBatchReply(requestID: UInt64, sender: String, replies: [[UInt8]]) -> [UInt8] {
+        encodeEnvelopes(requestID: requestID, sender: sender, body: 21, replies)  // Envelope.batch_reply
+    }
+
+    /// An envelope whose body (field `body`: a `Batch` or a `BatchReply`) holds `envelopes`, each
+    /// already encoded, as its repeated field 1.
+    static func encodeEnvelopes(requestID: UInt64, sender: String, body: UInt64, _ envelopes: some Collection<[UInt8]>) -> [UInt8] {
         var inner = 0
-        for reply in replies { inner += 1 + varintSize(UInt64(reply.count)) + reply.count }
+        for envelope in envelopes { inner += 1 + varintSize(UInt64(envelope.count)) + envelope.count }
         var frame = encodeHead(requestID: requestID, sender: sender, reserving: 2 + varintSize(UInt64(inner)) + inner)
-        appendVarint(UInt64(21 << 3 | 2), to: &frame)  // Envelope.batch_reply, length-delimited
+        appendVarint(body << 3 | 2, to: &frame)  // length-delimited
         appendVarint(UInt64(inner), to: &frame)
-        for reply in replies {
-            frame.append(1 << 3 | 2)  // BatchReply.replies
-            appendVarint(UInt64(reply.count), to: &frame)
-            frame.append(contentsOf: reply)
+        for envelope in envelopes {
+            frame.append(1 << 3 | 2)  // Batch.requests / BatchReply.replies
+            appendVarint(UInt64(envelope.count), to: &frame)
+            frame.append(contentsOf: envelope)
         }
         return frame
     }

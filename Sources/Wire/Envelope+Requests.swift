@@ -45,16 +45,6 @@ extension WireFormat {
     /// (e.g. from `encodeMove`). They are copied in as they are: an embedded message and its
     /// encoded bytes look the same on the wire.
     public static func encodeBatch(requestID: UInt64, sender: String, requests: some Collection<[UInt8]>) -> [UInt8] {
-        var inner = 0
-        for request in requests { inner += 1 + varintSize(UInt64(request.count)) + request.count }
-        var frame = encodeHead(requestID: requestID, sender: sender, reserving: 2 + varintSize(UInt64(inner)) + inner)
-        appendVarint(UInt64(17 << 3 | 2), to: &frame)  // Envelope.batch, length-delimited
-        appendVarint(UInt64(inner), to: &frame)
-        for request in requests {
-            frame.append(1 << 3 | 2)  // Batch.requests
-            appendVarint(UInt64(request.count), to: &frame)
-            frame.append(contentsOf: request)
-        }
-        return frame
+        encodeEnvelopes(requestID: requestID, sender: sender, body: 17, requests)  // Envelope.batch
     }
 }

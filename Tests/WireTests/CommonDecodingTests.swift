@@ -12,14 +12,14 @@ import Testing
         return (try? envelope.serializedBytes(options: options)) ?? []
     }
 
-    static func move(_ id: UInt64, entity: UInt64, x: Double, y: Double, cell: Int64, sender: String = "", withTo: Bool = true) -> Envelope {
+    static func move(_ id: UInt64, entity: UInt64, x: Double, y: Double, z: Double = 0, cell: Int64, sender: String = "", withTo: Bool = true) -> Envelope {
         var envelope = Envelope()
         envelope.protocolVersion = WireFormat.protocolVersion
         envelope.requestID = id
         envelope.sender = sender
         envelope.moveEntity = .with {
             $0.entityID = entity
-            if withTo { $0.to = .with { $0.x = x; $0.y = y } }
+            if withTo { $0.to = .with { $0.x = x; $0.y = y; $0.z = z } }
             $0.cellID = cell
         }
         return envelope

@@ -14,15 +14,7 @@ import Testing
                     for x in Self.coordinates {
                         for y in [0, 2.25, -.nan] as [Double] {
                             for z in [0, 9] as [Double] {
-                                var envelope = Envelope()
-                                envelope.protocolVersion = WireFormat.protocolVersion
-                                envelope.requestID = id
-                                envelope.sender = sender
-                                envelope.moveEntity = .with {
-                                    $0.entityID = entity
-                                    $0.to = .with { $0.x = x; $0.y = y; $0.z = z }
-                                    $0.cellID = cell
-                                }
+                                let envelope = CommonDecodingTests.move(id, entity: entity, x: x, y: y, z: z, cell: cell, sender: sender)
                                 let handmade = WireFormat.encodeMove(requestID: id, sender: sender, entityID: entity, x: x, y: y, z: z, cellID: cell)
                                 #expect(handmade == WireFormat.encode(envelope), "id \(id) entity \(entity) cell \(cell) at (\(x), \(y), \(z))")
                             }

@@ -186,7 +186,7 @@ final class LoadLane: @unchecked Sendable {
             for start in stride(from: 0, to: batch.requests.count, by: Self.batchLimit) {
                 let slice = batch.requests[start..<min(start + Self.batchLimit, batch.requests.count)]
                 let id = takeRequestID()
-                let frame = WireFormat.encodeBatch(requestID: id, sender: senderName, requests: slice.lazy.map(\.frame))
+                let frame = WireFormat.encodeBatch(requestID: id, sender: batch.client.name, requests: slice.lazy.map(\.frame))
                 let sentAt = ContinuousClock.now
                 do {
                     try batch.client.resend(frame: frame, id: id)
@@ -226,24 +226,20 @@ final class LoadLane: @unchecked Sendable {
         return .move(Position(x: x, y: y))
     }
 
-    /// Entity i's request as a frame: a move encoded by hand (`sender` empty inside a batch), the
-    /// rest by the generated encoder.
-    private func frame(_ i: Int, _ op: SimulatedEntity.Op, id: UInt64, sender: String) -> [UInt8] {
+    /// Sends entity i's request to `client` under `id`: a move encoded by hand, the rest by the client.
+    private func transmit(_ i: Int, _ op: SimulatedEntity.Op, id: UInt64, to client: CellClient) throws(ClientError) {
         let entity = entities[i].id.raw, cell = entities[i].lastCell.raw
-        let body: Envelope.OneOf_Body
         switch op {
-        case .move(let to):
-            return WireFormat.encodeMove(requestID: id, sender: sender, entityID: entity, x: to.x, y: to.y, z: to.z, cellID: cell)
-        case .spawn(let e): body = .spawnEntity(.with { $0.entity = .init(e) })
-        case .action: body = .entityAction(.with { $0.entityID = entity; $0.action = "gather"; $0.statDeltas = ["gold": 1]; $0.cellID = cell })
-        case .read: body = .getEntity(.with { $0.entityID = entity })
+        case .move(let to): try client.resend(frame: moveFrame(i, to: to, id: id, sender: client.name), id: id)
+        case .spawn(let e): try client.resend(.spawnEntity(.with { $0.entity = .init(e) }), id: id)
+        case .action: try client.resend(.entityAction(.with { $0.entityID = entity; $0.action = "gather"; $0.statDeltas = ["gold": 1]; $0.cellID = cell }), id: id)
+        case .read: try client.resend(.getEntity(.with { $0.entityID = entity }), id: id)
         }
-        var envelope = Envelope()
-        envelope.protocolVersion = WireFormat.protocolVersion
-        envelope.requestID = id
-        envelope.sender = sender
-        envelope.body = body
-        return WireFormat.encode(envelope)
+    }
+
+    /// Entity i's move to `to` as an envelope (`sender` empty inside a batch: the batch names it).
+    private func moveFrame(_ i: Int, to: Position, id: UInt64, sender: String) -> [UInt8] {
+        WireFormat.encodeMove(requestID: id, sender: sender, entityID: entities[i].id.raw, x: to.x, y: to.y, z: to.z, cellID: entities[i].lastCell.raw)
     }
 
     private func cell(of op: SimulatedEntity.Op, _ i: Int) -> CellID {
@@ -270,7 +266,7 @@ final class LoadLane: @unchecked Sendable {
                     inflight.endpoint = client.endpoint
                 }
                 // The same id everywhere: applied at most once.
-                try client.resend(frame: frame(i, op, id: inflight.requestID, sender: senderName), id: inflight.requestID)
+                try transmit(i, op, id: inflight.requestID, to: client)
                 inflight.lastSent = now
                 inflight.attempts += 1
                 inflight.retryAt = nil
@@ -278,10 +274,10 @@ final class LoadLane: @unchecked Sendable {
             } else {
                 let sentAt = ContinuousClock.now
                 let id = takeRequestID()
-                if settings.batch && named == nil, case .move = op {
-                    outbox[ObjectIdentifier(client), default: (client, [])].requests.append((frame(i, op, id: id, sender: ""), id, i))
+                if settings.batch && named == nil, case .move(let to) = op {
+                    outbox[ObjectIdentifier(client), default: (client, [])].requests.append((moveFrame(i, to: to, id: id, sender: ""), id, i))
                 } else {
-                    try client.resend(frame: frame(i, op, id: id, sender: senderName), id: id)
+                    try transmit(i, op, id: id, to: client)
                 }
                 entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, firstSent: sentAt, lastSent: sentAt)
                 requests += 1
@@ -302,7 +298,7 @@ final class LoadLane: @unchecked Sendable {
         // The requests that need something, found without copying any (most need nothing).
         var due: [Int] = []
         let nowNs = SimulatedEntity.nanos(now)
-        let giveUp = nanos(settings.giveUpAfter), timeout = nanos(settings.attemptTimeout)
+        let giveUp = settings.giveUpAfter.nanoseconds, timeout = settings.attemptTimeout.nanoseconds
         for i in flying {
             guard let t = entities[i].timing else { continue }
             let retry = t.retryAt != .max ? t.retryAt <= nowNs : nowNs - t.lastSent > timeout
@@ -607,10 +603,6 @@ final class LoadLane: @unchecked Sendable {
     }
 }
 
-private func nanos(_ d: Duration) -> Int64 {
-    d.components.seconds &* 1_000_000_000 &+ d.components.attoseconds / 1_000_000_000
-}
-
 /// The kinds of request whose latency the report gives apart.
 enum RequestKind: Int, CaseIterable {
     case move, moveWithHandoff, moveQueued, action, read, spawn
@@ -629,4 +621,6 @@ enum RequestKind: Int, CaseIterable {
 
 extension Duration {
     var seconds: Double { milliseconds / 1000 }  // WorldCore's conversion
+    /// Whole nanoseconds (a run's durations are far from Int64's ±292 years).
+    var nanoseconds: Int64 { components.seconds &* 1_000_000_000 &+ components.attoseconds / 1_000_000_000 }
 }

@@ -67,10 +67,7 @@ final class SimulatedEntity {
     }
 
     static let reference = ContinuousClock.now
-    static func nanos(_ instant: ContinuousClock.Instant) -> Int64 {
-        let d = reference.duration(to: instant).components
-        return d.seconds &* 1_000_000_000 &+ d.attoseconds / 1_000_000_000
-    }
+    static func nanos(_ instant: ContinuousClock.Instant) -> Int64 { reference.duration(to: instant).nanoseconds }
     /// Acknowledged actions (durable: committed before the answer), and actions that may have
     /// been applied without an answer reaching the generator.
     var ackedActions: UInt64 = 0
