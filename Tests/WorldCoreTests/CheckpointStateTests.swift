@@ -114,6 +114,44 @@ import Testing
         #expect(next.entities.first?.position == Position(x: 10, y: 10))
     }
 
+    /// A player who moves during every write, a cell changed during every write and events
+    /// queued during every write: each write commits what was there when it was taken, so what
+    /// stays unsaved is younger than the last batch taken. The window reported (and bounded by
+    /// `max_loss_window_ms`) must not keep the first change's time across writes.
+    @Test func changesDuringEveryWriteAreUnsavedOnlySinceTheLastBatchWasTaken() throws {
+        var shard = Shard(settings: ShardSettings(grid: Harness.grid, activeRadius: 0))
+        let start = ContinuousClock.now
+        let player = Entity(id: EntityID(1), kind: .player, position: Harness.center(0, 0), cell: Harness.cell(0, 0))
+        _ = try shard.apply(.entitySpawn(player), to: Harness.cell(0, 0), now: start)
+        for case let .load(cell) in shard.takeActions() { shard.cellLoaded(CellCheckpoint(cell: cell), now: start) }
+        let far = Harness.cell(8, 8)
+        for second in 1...6 {
+            let taken = start + .seconds(second)
+            let took = shard.takeCheckpoint(now: taken)
+            let batch = try #require(took)
+            #expect(batch.takenAt == taken)
+            let during = taken + .milliseconds(40)
+            _ = try shard.apply(.entityMove(EntityID(1), to: Position(x: Double(second), y: 10)), to: Harness.cell(0, 0), now: during)
+            _ = try shard.apply(.cellStateChange(set: ["round": "\(second)"], remove: []), to: Harness.cell(0, 0), now: during)
+            let queued = try shard.apply(.cellStateChange(set: ["far": "\(second)"], remove: []), to: far, now: during)
+            guard case .deferred = queued else { Issue.record("expected the far cell's change to queue"); return }
+            let committed = taken + .milliseconds(100)
+            shard.checkpointSucceeded(batch, duration: .milliseconds(100), now: committed)
+            #expect(shard.unsavedChanges == 3)  // the entity, the cell, the newest queued event
+            let age = try #require(shard.oldestUnsavedAge(now: committed))
+            #expect(age == .milliseconds(100), "round \(second): unsaved for \(age), the batch was taken 100 ms ago")
+        }
+        // A batch that fails saves nothing: the window goes on from the last commit.
+        let tookFailing = shard.takeCheckpoint(now: start + .seconds(7))
+        let failed = try #require(tookFailing)
+        shard.checkpointFailed(failed)
+        #expect(shard.oldestUnsavedAge(now: start + .seconds(8)) == .milliseconds(2_000))
+        // A durable batch commits every queued event and what it names.
+        let durable = shard.takeDurable(entities: [EntityID(1)], cells: [Harness.cell(0, 0)], now: start + .seconds(8))
+        shard.durableSucceeded(durable, now: start + .seconds(8) + .milliseconds(5))
+        #expect(shard.unsavedChanges == 0)
+    }
+
     @Test func unsavedChangesAreBoundedWhileStorageFails() throws {
         var h = Harness(radius: 2, maxUnsaved: 10)
         h.store.failing = false

@@ -15,6 +15,9 @@ public struct CheckpointBatch: Sendable, Equatable {
     public var transfers: [CellTransfer] = []
     /// The request ids of the durable changes in this batch, stored with them.
     public var requests: [AppliedRequest] = []
+    /// When the shard took it: once it commits, whatever of its rows changed since is unsaved
+    /// only from then on (nil for batches built outside a shard).
+    public var takenAt: ContinuousClock.Instant?
 
     public var rowCount: Int { entities.count + cells.count + newEvents.count }
     public var isEmpty: Bool { rowCount == 0 && transfers.isEmpty && requests.isEmpty }

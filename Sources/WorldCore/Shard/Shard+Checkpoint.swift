@@ -15,8 +15,9 @@ extension Shard {
         for cell in queues.keys.sorted() { newEvents.append(contentsOf: queues[cell]!.unpersisted) }
         let oldest = [dirtyEntities.values.min(), dirtyCells.values.min(), newEvents.isEmpty ? nil : firstUnpersistedAt]
             .compactMap { $0 }.min()
-        let batch = CheckpointBatch(
+        var batch = CheckpointBatch(
             id: nextBatchID, epoch: epoch, entities: entityRows, cells: cellRows, newEvents: newEvents, oldestChange: oldest)
+        batch.takenAt = now
         nextBatchID += 1
         checkpointInFlight = batch.id
         cellsInFlight = Set(cellRows.map(\.cell)).union(entityRows.map(\.cell))
@@ -58,7 +59,9 @@ extension Shard {
         var newEvents: [QueuedEvent] = []
         for cell in queues.keys.sorted() { newEvents.append(contentsOf: queues[cell]!.unpersisted) }
         defer { nextBatchID += 1 }
-        return CheckpointBatch(id: nextBatchID, epoch: epoch, entities: entityRows, cells: cellRows, newEvents: newEvents, oldestChange: nil)
+        var batch = CheckpointBatch(id: nextBatchID, epoch: epoch, entities: entityRows, cells: cellRows, newEvents: newEvents, oldestChange: nil)
+        batch.takenAt = now
+        return batch
     }
 
     /// A durable batch committed, in `transactions` transactions of its own (0 when it shared
@@ -69,7 +72,11 @@ extension Shard {
         monitor.dbWrites &+= transactions
     }
 
-    /// What a committed batch wrote is saved, unless it changed again meanwhile.
+    /// What a committed batch wrote is saved, unless it changed again meanwhile. A row that did
+    /// change again is unsaved only since the batch was taken: a crash now loses the changes made
+    /// after that, not the older ones the batch committed. (Keeping the first change's time made
+    /// a player who moves during every write look unsaved since its first move: at saturation
+    /// the reported window grew to tens of seconds, and a bound on it closed intake for nothing.)
     private mutating func markSaved(_ batch: CheckpointBatch, report: WriteReport, now: ContinuousClock.Instant) {
         // Fenced rows belong to a newer owner: this shard must not keep serving them. Not a copy
         // taken in again meanwhile under a newer epoch (it came back in a handoff), and only rows
@@ -89,7 +96,11 @@ extension Shard {
                 dirtyEntities[written.id] = nil
                 continue
             }
-            if current.version == written.version { dirtyEntities[written.id] = nil }
+            if current.version == written.version {
+                dirtyEntities[written.id] = nil
+            } else if let taken = batch.takenAt, let since = dirtyEntities[written.id], since < taken {
+                dirtyEntities[written.id] = taken
+            }
         }
         for record in batch.cells {
             if let pending = cells[record.cell]?.replayedPending, pending.starts(with: record.replayedEvents) {
@@ -101,6 +112,8 @@ extension Shard {
             }
             if cells[record.cell]?.version == record.version || cells[record.cell] == nil {
                 dirtyCells[record.cell] = nil
+            } else if let taken = batch.takenAt, let since = dirtyCells[record.cell], since < taken {
+                dirtyCells[record.cell] = taken
             }
         }
         var persisted: [CellID: Set<UInt64>] = [:]
@@ -108,7 +121,13 @@ extension Shard {
         for (cell, sequences) in persisted where queues[cell] != nil {
             unpersistedEvents -= queues[cell]!.markPersisted(sequences)
         }
-        if unpersistedEvents == 0 { firstUnpersistedAt = nil }
+        // Both kinds of batch take every event unpersisted when they are taken, so what is still
+        // unpersisted now was queued after that.
+        if unpersistedEvents == 0 {
+            firstUnpersistedAt = nil
+        } else if let taken = batch.takenAt, let first = firstUnpersistedAt, first < taken {
+            firstUnpersistedAt = taken
+        }
         if dirtyEntities.count < settings.earlyFlushThreshold { backlogReported = false }
     }
 
