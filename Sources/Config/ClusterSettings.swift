@@ -223,9 +223,9 @@ public struct CheckpointSettings: Sendable, Equatable {
     /// to this much latency on durable replies for fewer transactions under load.
     public var durableWindowMs = 20
     /// A worker whose oldest unsaved change is this old takes no change (OVERLOADED, retryable)
-    /// until its checkpoint catches up: what a crash may lose stays within it. 0: no bound (a
-    /// saturated cluster bounded at 2 s answered half as much, with give-ups: BENCHMARKS.md).
-    public var maxLossWindowMs = 0
+    /// until its checkpoint catches up: what a crash may lose stays within it. Unset in the
+    /// file: twice `intervalMs`. 0: no bound.
+    public var maxLossWindowMs = 2_000
     /// The loss window in force, if any.
     public var lossWindowMs: Int? { maxLossWindowMs > 0 ? maxLossWindowMs : nil }
 }

@@ -44,7 +44,7 @@ checkpoint:
   retry_max_ms: 10000
   shutdown_deadline_ms: 30000      # the final checkpoint on SIGTERM may take this long
   durable_window_ms: 20            # durable commits start at most this often; changes within it share one
-  max_loss_window_ms: 0            # past this age of its oldest unsaved change a worker refuses changes (OVERLOADED) until it catches up; 0: no bound
+  # max_loss_window_ms: 2000       # unset: twice interval_ms. Past this age of its oldest unsaved change a worker refuses changes (OVERLOADED) until it catches up; 0: no bound
 
 cache:
   policies: [lru, ttl, size]       # any of lru, ttl, size; a cell goes when any says so

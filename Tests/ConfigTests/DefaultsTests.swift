@@ -25,6 +25,16 @@ import Testing
         #expect(try ClusterSettings.load(file: nil) == ClusterSettings())
     }
 
+    @Test func theLossWindowIsTwiceTheIntervalUnlessSet() throws {
+        #expect(ClusterSettings().checkpoint.lossWindowMs == 2_000)
+        let slow = try ClusterSettings.load(yaml: "checkpoint: {interval_ms: 5000}", source: "t")
+        #expect(slow.checkpoint.lossWindowMs == 10_000)
+        let unbounded = try ClusterSettings.load(yaml: "checkpoint: {interval_ms: 5000, max_loss_window_ms: 0}", source: "t")
+        #expect(unbounded.checkpoint.lossWindowMs == nil)
+        let set = try ClusterSettings.load(yaml: "checkpoint: {max_loss_window_ms: 3500}", source: "t")
+        #expect(set.checkpoint.lossWindowMs == 3_500)
+    }
+
     @Test func derivedGridSize() throws {
         let s = try ClusterSettings.load(yaml: "world: {width: 1000, height: 500, cell_size: 64}", source: "t")
         #expect(s.world.columns == 16)  // 1000 / 64 = 15.6, rounded up
