@@ -29,6 +29,19 @@ public struct LostMove: Sendable, Equatable {
     public let noticed: Double
     /// The worker that acknowledged it.
     public let worker: String
+    /// The answer that showed the loss: which worker gave it, at which version (0: not known).
+    public var noticedBy = ""
+    public var answeredVersion: UInt64 = 0
+
+    public init(entity: UInt64, version: UInt64, at: Double, noticed: Double, worker: String, noticedBy: String = "", answeredVersion: UInt64 = 0) {
+        self.entity = entity
+        self.version = version
+        self.at = at
+        self.noticed = noticed
+        self.worker = worker
+        self.noticedBy = noticedBy
+        self.answeredVersion = answeredVersion
+    }
 }
 
 /// One worker's memory as its audit answer lists it.
@@ -199,7 +212,8 @@ public enum Auditor {
             }
             return explained ? nil : Violation(
                 entity: l.entity,
-                problem: String(format: "acknowledged move (version %llu at %.3f s, by %@) lost outside any crash's loss window", l.version, l.at, l.worker),
+                problem: String(format: "acknowledged move (version %llu at %.3f s, by %@) lost outside any crash's loss window", l.version, l.at, l.worker)
+                    + (l.noticedBy.isEmpty ? "" : String(format: " (seen at %.3f s: %@ answered version %llu)", l.noticed, l.noticedBy, l.answeredVersion)),
                 history: history(l.entity))
         }
     }
