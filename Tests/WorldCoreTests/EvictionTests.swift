@@ -81,4 +81,33 @@ import Testing
         try h.move(1, to: 0, 0)
         #expect(h.shard.entity(EntityID(2))?.stats["weight"] == 3)
     }
+    /// The cell an entity frozen in a handoff is leaving is pinned by the worker: the policy
+    /// passes it over until the pin goes.
+    @Test func aPinnedCellStaysWhateverThePolicySays() throws {
+        let policy = EvictionPolicy(policies: [.ttl], maxCells: 1000, ttl: .seconds(5), maxEntities: .max)
+        var shard = Shard(settings: ShardSettings(grid: Harness.grid, activeRadius: 0, hysteresis: .milliseconds(10), eviction: policy))
+        let t0 = ContinuousClock.now
+        func settle(_ now: ContinuousClock.Instant) {
+            for case let .load(cell) in shard.takeActions() { shard.cellLoaded(CellCheckpoint(cell: cell), now: now) }
+        }
+        let player = Entity(id: EntityID(1), kind: .player, position: Harness.center(0, 0), cell: Harness.cell(0, 0))
+        let object = Entity(id: EntityID(2), kind: .object, position: Harness.center(0, 0), cell: Harness.cell(0, 0))
+        _ = try shard.apply(.entitySpawn(player), to: Harness.cell(0, 0), now: t0)
+        settle(t0)
+        _ = try shard.apply(.entitySpawn(object), to: Harness.cell(0, 0), now: t0)
+        let taken = shard.takeCheckpoint(now: t0)
+        let batch = try #require(taken)
+        shard.checkpointSucceeded(batch, duration: .zero, now: t0)
+        _ = try shard.apply(.entityMove(EntityID(1), to: Harness.center(9, 9)), to: Harness.cell(0, 0), now: t0)
+        settle(t0)
+        shard.pinned = [Harness.cell(0, 0)]
+        shard.tick(now: t0 + .seconds(1))
+        shard.tick(now: t0 + .seconds(7))
+        shard.tick(now: t0 + .seconds(20))
+        #expect(shard.phase(of: Harness.cell(0, 0)) == .resident)
+        #expect(shard.entity(EntityID(2)) != nil)
+        shard.pinned = []
+        shard.tick(now: t0 + .seconds(40))
+        #expect(shard.phase(of: Harness.cell(0, 0)) == nil)
+    }
 }

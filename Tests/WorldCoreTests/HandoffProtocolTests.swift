@@ -287,6 +287,29 @@ import Testing
         #expect(source.handoffs.route(Self.id, in: source.shard, now: t0) == nil)  // no "moved away" redirect
     }
 
+    /// Session 14's traced soak: a refused handoff's settling claim waited seconds in a busy
+    /// storage thread; meanwhile the entity's cell left memory (evicted) and so was no longer
+    /// frozen, a new map gave it away, its next owner loaded the stored row, and the claim then
+    /// took the next epoch: two workers held the entity. The cell stays frozen, from the
+    /// handoff's own record, until the claim is answered.
+    @Test func aCellStaysFrozenWhileItsEntitysSettlingClaimIsInStorageEvenAfterTheEntityLeftMemory() throws {
+        var (source, _, arbiter) = world()
+        let started = source.handoffs.start(Self.id, to: Harness.center(5, 5), cell: Self.b, target: "B", reply: "move", shard: source.shard, now: t0)
+        let offer = try #require(Self.offer(in: started, from: "A", reply: "offer"))
+        #expect(source.handoffs.frozenCells == [Self.a])
+        let refused = source.handoffs.refused(Self.id, handoffID: offer.handoffID, reason: "not served", shard: &source.shard, now: t0)
+        let claim = try #require(Self.claims(refused).first)
+        source.shard.dropEntity(Self.id, now: t0)  // its cell evicted while the claim is in storage
+        #expect(source.handoffs.frozenCells == [Self.a])  // so cell a is not given away yet
+        let result = arbiter.claim(claim.0, expected: claim.1, source: nil)
+        #expect(result == .won)
+        source.outbox += source.handoffs.claimed(claim.3, result, shard: &source.shard, now: t0)
+        #expect(source.replies == ["move: retry"])
+        #expect(source.handoffs.frozenCells.isEmpty)
+        // Only now may cell a go: its next owner loads what storage holds then, the claim's row.
+        #expect(arbiter.epochs[Self.id] == 4 && arbiter.rows[Self.id]?.cell == Self.a)
+    }
+
     @Test func aClaimThatCompletesAfterTheCellChangedHandsLeavesTheEntityToStorage() throws {
         var (source, target, arbiter) = world()
         let started = source.handoffs.start(Self.id, to: Harness.center(5, 5), cell: Self.b, target: "B", reply: "move", shard: source.shard, now: t0)

@@ -26,7 +26,7 @@ extension WorkerNode {
     /// One turn of cell moves: save and give away lost cells, and look up gained ones.
     func stepTransfers(now: ContinuousClock.Instant) {
         // Cells with an entity on its way out stay until it has gone (only asked when giving cells away).
-        let frozen = transfers.releasing.isEmpty ? [] : handoffs.frozenCells(in: shard)
+        let frozen = transfers.releasing.isEmpty ? [] : handoffs.frozenCells
         perform(transfers.tick(frozen: frozen, now: now), now: now)
     }
 

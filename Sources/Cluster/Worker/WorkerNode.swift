@@ -284,6 +284,9 @@ public final class WorkerNode {
             }
             let after = ContinuousClock.now
             if after - lastTick >= .milliseconds(50) {
+                // Cells that entities in outgoing handoffs are leaving are not evicted (see
+                // `Handoffs.frozenCells`).
+                if !handoffs.outgoing.isEmpty || !shard.pinned.isEmpty { shard.pinned = handoffs.frozenCells }
                 shard.tick(now: after)
                 performShardActions(now: after)
                 checkLossWindow(now: after)

@@ -45,6 +45,9 @@ public struct Shard: Sendable {
     var evictionStalled = false
     /// True while queued events replay: they were admitted when queued.
     var replaying = false
+    /// Cells the shell needs kept in memory whatever the cache policy says (those that entities
+    /// frozen in outgoing handoffs are leaving).
+    public var pinned: Set<CellID> = []
     /// Cells taken over with players in them: once loaded, those players are present.
     var welcoming: Set<CellID> = []
     /// Cells with replayed events whose stored copies are not deleted yet (see `Cell.replayedPending`).

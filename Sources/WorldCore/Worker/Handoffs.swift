@@ -20,6 +20,9 @@ public struct Handoffs<Reply: Sendable>: Sendable {
         /// The owner epoch it is held under here; the winner of epoch `expected + 1` owns it next.
         public let expected: UInt64
         public let target: String
+        /// The cell it is leaving: stays here, unevicted and not given away, until the handoff
+        /// settles (even when the entity itself has left memory meanwhile).
+        public let from: CellID
         public let started: ContinuousClock.Instant
         /// The move request, answered when the outcome is known.
         public let reply: Reply
@@ -130,10 +133,12 @@ public struct Handoffs<Reply: Sendable>: Sendable {
     /// True when nothing is under way.
     public var isIdle: Bool { outgoing.isEmpty && claiming.isEmpty }
 
-    /// The cells of entities frozen in outgoing handoffs (they stay here until it settles).
-    public func frozenCells(in shard: Shard) -> Set<CellID> {
-        Set(outgoing.keys.compactMap { shard.entity($0)?.cell })
-    }
+    /// The cells that entities frozen in outgoing handoffs are leaving: they stay here until the
+    /// handoff settles. Taken from the handoff, not from memory: an entity that left memory while
+    /// its handoff (or this worker's settling claim) was in flight must still keep its cell here,
+    /// or the cell's next owner could load the row that claim is about to replace, and two
+    /// workers would hold the entity.
+    public var frozenCells: Set<CellID> { Set(outgoing.values.map(\.from)) }
 
     /// Where a request about `id` goes while it is moving, or nil when it is served as usual.
     public mutating func route(_ id: EntityID, in shard: Shard, now: ContinuousClock.Instant) -> Route? {
@@ -175,12 +180,14 @@ public struct Handoffs<Reply: Sendable>: Sendable {
             return [.retry(reply, "entity \(id.raw) cannot move to another worker: its \(counter) has no successor (the largest is \(Counter.max))")]
         }
         let expected = entity.ownerEpoch
+        let from = entity.cell
         entity.position = position
         entity.cell = cell
         entity.version += 1
         let handoffID = nextID
         nextID &+= 1
-        outgoing[id] = Outgoing(handoffID: handoffID, moved: entity, expected: expected, target: target, started: now, reply: reply)
+        outgoing[id] = Outgoing(handoffID: handoffID, moved: entity, expected: expected, target: target, from: from,
+                               started: now, reply: reply)
         return [
             .offer(to: target, handoffID: handoffID, entity: entity, sourceEpoch: expected),
             .trace(id, "offered to \(target) in cell \(cell.raw) at v\(entity.version) e\(expected)"),
