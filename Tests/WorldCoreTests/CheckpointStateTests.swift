@@ -96,12 +96,18 @@ import Testing
         #expect(shard.entity(EntityID(2)) != nil)
     }
 
-    @Test func aChangeDuringTheWriteStaysUnsaved() throws {
+    /// A bare shard (no storage behind it) with player 1 spawned in cell (0, 0), its cell loaded.
+    static func shardWithPlayer(at now: ContinuousClock.Instant) throws -> Shard {
         var shard = Shard(settings: ShardSettings(grid: Harness.grid, activeRadius: 0))
-        let now = ContinuousClock.now
         let player = Entity(id: EntityID(1), kind: .player, position: Harness.center(0, 0), cell: Harness.cell(0, 0))
         _ = try shard.apply(.entitySpawn(player), to: Harness.cell(0, 0), now: now)
         for case let .load(cell) in shard.takeActions() { shard.cellLoaded(CellCheckpoint(cell: cell), now: now) }
+        return shard
+    }
+
+    @Test func aChangeDuringTheWriteStaysUnsaved() throws {
+        let now = ContinuousClock.now
+        var shard = try Self.shardWithPlayer(at: now)
         let first = shard.takeCheckpoint(now: now)
         let batch = try #require(first)
         let second = shard.takeCheckpoint(now: now)
@@ -119,11 +125,8 @@ import Testing
     /// stays unsaved is younger than the last batch taken. The window reported (and bounded by
     /// `max_loss_window_ms`) must not keep the first change's time across writes.
     @Test func changesDuringEveryWriteAreUnsavedOnlySinceTheLastBatchWasTaken() throws {
-        var shard = Shard(settings: ShardSettings(grid: Harness.grid, activeRadius: 0))
         let start = ContinuousClock.now
-        let player = Entity(id: EntityID(1), kind: .player, position: Harness.center(0, 0), cell: Harness.cell(0, 0))
-        _ = try shard.apply(.entitySpawn(player), to: Harness.cell(0, 0), now: start)
-        for case let .load(cell) in shard.takeActions() { shard.cellLoaded(CellCheckpoint(cell: cell), now: start) }
+        var shard = try Self.shardWithPlayer(at: start)
         let far = Harness.cell(8, 8)
         for second in 1...6 {
             let taken = start + .seconds(second)

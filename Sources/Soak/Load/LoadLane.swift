@@ -464,7 +464,7 @@ final class LoadLane: @unchecked Sendable {
                     // The cluster lost acknowledged moves: every one at or above this version.
                     for lost in e.acked where lost.version >= reply.version {
                         lostMoves.append(LostMove(entity: e.id.raw, version: lost.version, at: lost.at, noticed: t, worker: lost.worker,
-                                                          noticedBy: worker, answeredVersion: reply.version))
+                                                  noticedBy: worker, answeredVersion: reply.version))
                     }
                     e.note(t, "version went back from \(e.lastAckedVersion) to \(reply.version) (answered by \(worker)): acknowledged moves lost")
                     e.acked.removeAll { $0.version >= reply.version }

@@ -17,13 +17,15 @@ public struct CheckpointBatch: Sendable, Equatable {
     public var requests: [AppliedRequest] = []
     /// When the shard took it: once it commits, whatever of its rows changed since is unsaved
     /// only from then on (nil for batches built outside a shard).
-    public var takenAt: ContinuousClock.Instant?
+    public let takenAt: ContinuousClock.Instant?
 
     public var rowCount: Int { entities.count + cells.count + newEvents.count }
     public var isEmpty: Bool { rowCount == 0 && transfers.isEmpty && requests.isEmpty }
 
-    public init(id: UInt64, epoch: UInt64 = 1, entities: [Entity], cells: [CellRecord], newEvents: [QueuedEvent], oldestChange: ContinuousClock.Instant?) {
+    public init(id: UInt64, epoch: UInt64 = 1, entities: [Entity], cells: [CellRecord], newEvents: [QueuedEvent], oldestChange: ContinuousClock.Instant?,
+                takenAt: ContinuousClock.Instant? = nil) {
         self.id = id
+        self.takenAt = takenAt
         self.epoch = epoch
         self.entities = entities
         self.cells = cells

@@ -15,9 +15,8 @@ extension Shard {
         for cell in queues.keys.sorted() { newEvents.append(contentsOf: queues[cell]!.unpersisted) }
         let oldest = [dirtyEntities.values.min(), dirtyCells.values.min(), newEvents.isEmpty ? nil : firstUnpersistedAt]
             .compactMap { $0 }.min()
-        var batch = CheckpointBatch(
-            id: nextBatchID, epoch: epoch, entities: entityRows, cells: cellRows, newEvents: newEvents, oldestChange: oldest)
-        batch.takenAt = now
+        let batch = CheckpointBatch(
+            id: nextBatchID, epoch: epoch, entities: entityRows, cells: cellRows, newEvents: newEvents, oldestChange: oldest, takenAt: now)
         nextBatchID += 1
         checkpointInFlight = batch.id
         cellsInFlight = Set(cellRows.map(\.cell)).union(entityRows.map(\.cell))
@@ -59,9 +58,8 @@ extension Shard {
         var newEvents: [QueuedEvent] = []
         for cell in queues.keys.sorted() { newEvents.append(contentsOf: queues[cell]!.unpersisted) }
         defer { nextBatchID += 1 }
-        var batch = CheckpointBatch(id: nextBatchID, epoch: epoch, entities: entityRows, cells: cellRows, newEvents: newEvents, oldestChange: nil)
-        batch.takenAt = now
-        return batch
+        return CheckpointBatch(id: nextBatchID, epoch: epoch, entities: entityRows, cells: cellRows, newEvents: newEvents,
+                               oldestChange: nil, takenAt: now)
     }
 
     /// A durable batch committed, in `transactions` transactions of its own (0 when it shared
