@@ -94,6 +94,57 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
         #expect(rung.withLock { $0 } >= 1)
     }
 
+    @Test func anUrgentOwnershipReadPassesQueuedLoadsAndClaimsButNotAnOwnershipWrite() throws {
+        let storage = RecordingStorage(blockFirst: true)
+        let io = StorageIO(logger: Logger(label: "test"), makeStorage: { storage })
+        defer { io.stop() }
+        let npc = Entity(id: EntityID(7), kind: .npc, position: Position(x: 1, y: 1), cell: CellID(0))
+        io.submit(.maxEventSequence, tag: 1)  // holds the thread while the rest queue up
+        Thread.sleep(forTimeInterval: 0.05)
+        io.submit(.loadCells([CellID(1)]), tag: 2)
+        io.submit(.claim(npc, expected: 1, source: nil), tag: 3)
+        io.submit(.readOwnership([CellID(9)], worker: "w1"), tag: 4, priority: .urgent)
+        storage.gate.signal()
+        #expect(Self.waitFor(io, 4).map(\.tag) == [1, 4, 2, 3])
+        #expect(storage.calls.withLock { $0 } == ["max", "ownership", "cells [1]", "claim 7"])
+
+        // Behind a write of cell ownership it waits: it must read what that write left.
+        let second = RecordingStorage(blockFirst: true)
+        let io2 = StorageIO(logger: Logger(label: "test"), makeStorage: { second })
+        defer { io2.stop() }
+        io2.submit(.maxEventSequence, tag: 1)
+        Thread.sleep(forTimeInterval: 0.05)
+        io2.submit(.loadCells([CellID(1)]), tag: 2)
+        io2.submit(.assignCells([CellTransfer(cell: CellID(9), to: "w2")], epoch: 3), tag: 3)
+        io2.submit(.loadCells([CellID(2)]), tag: 4)
+        io2.submit(.readOwnership([CellID(9)], worker: "w1"), tag: 5, priority: .urgent)
+        second.gate.signal()
+        #expect(Self.waitFor(io2, 5).map(\.tag) == [1, 2, 3, 5, 4])
+    }
+
+    @Test func cellLoadsMergeUpToTheirLimitPerRoundTripSoALargeLoadAnswersPartByPart() throws {
+        let storage = RecordingStorage(blockFirst: true)
+        let io = StorageIO(logger: Logger(label: "test"), makeStorage: { storage })
+        defer { io.stop() }
+        let limit = StorageIO.maxCellsPerRoundTrip
+        func cells(_ range: Range<Int>) -> [CellID] { range.map { CellID(Int64($0)) } }
+        io.submit(.maxEventSequence, tag: 1)
+        Thread.sleep(forTimeInterval: 0.05)
+        io.submit(.loadCells(cells(0..<limit)), tag: 2)  // a full part: nothing joins it
+        io.submit(.loadCells(cells(limit..<limit + 10)), tag: 3)
+        io.submit(.loadCells(cells(limit + 10..<limit + 20)), tag: 4)
+        io.submit(.loadCells(cells(limit + 20..<2 * limit + 1)), tag: 5)  // would pass the limit with 3 and 4
+        storage.gate.signal()
+        let done = Self.waitFor(io, 5)
+        #expect(done.map(\.tag) == [1, 2, 3, 4, 5])
+        #expect(storage.calls.withLock { $0 }.count == 4)  // max, [2], [3, 4], [5]
+        guard case .success(.cells(let four)) = done[3].result else {
+            Issue.record("the merged load failed")
+            return
+        }
+        #expect(four.map(\.cell) == cells(limit + 10..<limit + 20))
+    }
+
     @Test func aDeadDatabaseFailsCallsAtOnceAndTheyWorkAgainWhenItIsBack() throws {
         let up = Mutex(false)
         let attempts = Mutex(0)

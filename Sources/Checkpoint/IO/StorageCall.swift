@@ -14,6 +14,30 @@ public enum StorageCall: Sendable, Equatable {
     case maxEventSequence
     case reserve([SpawnReservation])
 
+    /// Whether it changes which worker storage names for a cell (an urgent ownership read does
+    /// not pass it).
+    public var writesCellOwnership: Bool {
+        if case .assignCells = self { return true }
+        return false
+    }
+
+    /// The cells a load of cells asks for (0 for every other call).
+    var cellLoadCount: Int {
+        if case .loadCells(let cells) = self { return cells.count }
+        return 0
+    }
+
+    /// How many cells, entities or rows the call names (for logs).
+    public var keyCount: Int {
+        switch self {
+        case .loadCells(let cells), .readOwnership(let cells, _): cells.count
+        case .loadEntities(let ids): ids.count
+        case .assignCells(let owners, _): owners.count
+        case .reserve(let spawns): spawns.count
+        case .claim, .cellsNamed, .returnLease, .maxEventSequence: 1
+        }
+    }
+
     /// A short name for logs and the monitor.
     public var name: String {
         switch self {

@@ -26,6 +26,9 @@ public final class LeaseKeeper: Sendable {
         var revoked = false
         var stopping = false
         var lastError: String?
+        /// The slowest successful renewal since `takeSlowestRenewal` (how close renewals come
+        /// to the serving window: what `leases.lease_ms` must stay well above).
+        var slowest: Duration = .zero
     }
 
     public let token: LeaseToken
@@ -76,6 +79,14 @@ public final class LeaseKeeper: Sendable {
         return false
     }
 
+    /// The slowest renewal round trip since the last call.
+    public func takeSlowestRenewal() -> Duration {
+        state.withLock { s in
+            defer { s.slowest = .zero }
+            return s.slowest
+        }
+    }
+
     /// Marks the lease revoked (a write was fenced) and ends renewals.
     public func markRevoked() {
         state.withLock { $0.revoked = true }
@@ -108,9 +119,14 @@ public final class LeaseKeeper: Sendable {
                 if renewed == 1 {
                     renewals.increment()
                     let deadline = started + Self.servingWindow(leaseMs)
+                    let took = ContinuousClock.now - started
                     state.withLock { s in
                         s.deadline = max(s.deadline ?? deadline, deadline)
                         if s.lastError != nil { s.lastError = nil }
+                        s.slowest = max(s.slowest, took)
+                    }
+                    if took >= .milliseconds(leaseMs / 3) {
+                        logger.warning("lease renewal took \(Int(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)) ms, a third of leases.lease_ms (\(leaseMs)): a worker whose renewals take the serving window stops serving")
                     }
                 } else {
                     logger.error("lease revoked: worker \(token.worker) generation \(token.generation) is no longer in worker_leases")

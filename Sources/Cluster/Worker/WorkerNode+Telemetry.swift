@@ -61,6 +61,7 @@ extension WorkerNode {
             "entities": "\(m.entities)",
             "players": "\(m.presentPlayers)",
             "map_epoch": "\(mapEpoch)",
+            "lease_renewal_max_ms": "\(Int(leaseKeeper?.takeSlowestRenewal().milliseconds ?? 0))",
             "serving": "\(serving || coordinatorSocket == nil)",
         ])
         metrics.summarized = (now, metrics.answeredOK, metrics.answeredError, m)
