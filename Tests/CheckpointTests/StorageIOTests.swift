@@ -94,55 +94,24 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
         #expect(rung.withLock { $0 } >= 1)
     }
 
-    @Test func anUrgentOwnershipReadPassesQueuedLoadsAndClaimsButNotAnOwnershipWrite() throws {
+    @Test func aSlowRoundTripIsLoggedWithItsWaitAndItsTimeInStorage() throws {
+        let lines = CapturedLines()
+        let logger = Logger(label: "test") { _ in CapturingLogHandler(lines) }
         let storage = RecordingStorage(blockFirst: true)
-        let io = StorageIO(logger: Logger(label: "test"), makeStorage: { storage })
+        let io = StorageIO(logger: logger, slowAfter: .milliseconds(200), makeStorage: { storage })
         defer { io.stop() }
-        let npc = Entity(id: EntityID(7), kind: .npc, position: Position(x: 1, y: 1), cell: CellID(0))
-        io.submit(.maxEventSequence, tag: 1)  // holds the thread while the rest queue up
+        io.submit(.maxEventSequence, tag: 1)  // held 300 ms: slow
         Thread.sleep(forTimeInterval: 0.05)
-        io.submit(.loadCells([CellID(1)]), tag: 2)
-        io.submit(.claim(npc, expected: 1, source: nil), tag: 3)
-        io.submit(.readOwnership([CellID(9)], worker: "w1"), tag: 4, priority: .urgent)
+        io.submit(.loadCells([CellID(1), CellID(2)]), tag: 2)  // waits behind it
+        #expect(lines.all.isEmpty, "nothing is slow yet")
+        Thread.sleep(forTimeInterval: 0.25)
         storage.gate.signal()
-        #expect(Self.waitFor(io, 4).map(\.tag) == [1, 4, 2, 3])
-        #expect(storage.calls.withLock { $0 } == ["max", "ownership", "cells [1]", "claim 7"])
-
-        // Behind a write of cell ownership it waits: it must read what that write left.
-        let second = RecordingStorage(blockFirst: true)
-        let io2 = StorageIO(logger: Logger(label: "test"), makeStorage: { second })
-        defer { io2.stop() }
-        io2.submit(.maxEventSequence, tag: 1)
-        Thread.sleep(forTimeInterval: 0.05)
-        io2.submit(.loadCells([CellID(1)]), tag: 2)
-        io2.submit(.assignCells([CellTransfer(cell: CellID(9), to: "w2")], epoch: 3), tag: 3)
-        io2.submit(.loadCells([CellID(2)]), tag: 4)
-        io2.submit(.readOwnership([CellID(9)], worker: "w1"), tag: 5, priority: .urgent)
-        second.gate.signal()
-        #expect(Self.waitFor(io2, 5).map(\.tag) == [1, 2, 3, 5, 4])
-    }
-
-    @Test func cellLoadsMergeUpToTheirLimitPerRoundTripSoALargeLoadAnswersPartByPart() throws {
-        let storage = RecordingStorage(blockFirst: true)
-        let io = StorageIO(logger: Logger(label: "test"), makeStorage: { storage })
-        defer { io.stop() }
-        let limit = StorageIO.maxCellsPerRoundTrip
-        func cells(_ range: Range<Int>) -> [CellID] { range.map { CellID(Int64($0)) } }
-        io.submit(.maxEventSequence, tag: 1)
-        Thread.sleep(forTimeInterval: 0.05)
-        io.submit(.loadCells(cells(0..<limit)), tag: 2)  // a full part: nothing joins it
-        io.submit(.loadCells(cells(limit..<limit + 10)), tag: 3)
-        io.submit(.loadCells(cells(limit + 10..<limit + 20)), tag: 4)
-        io.submit(.loadCells(cells(limit + 20..<2 * limit + 1)), tag: 5)  // would pass the limit with 3 and 4
-        storage.gate.signal()
-        let done = Self.waitFor(io, 5)
-        #expect(done.map(\.tag) == [1, 2, 3, 4, 5])
-        #expect(storage.calls.withLock { $0 }.count == 4)  // max, [2], [3, 4], [5]
-        guard case .success(.cells(let four)) = done[3].result else {
-            Issue.record("the merged load failed")
-            return
-        }
-        #expect(four.map(\.cell) == cells(limit + 10..<limit + 20))
+        #expect(Self.waitFor(io, 2).count == 2)
+        let line = try #require(lines.all.first { $0.message == "slow storage calls" })
+        #expect(line.metadata["worst"] == "max event sequence")
+        #expect(Int(line.metadata["worst_ran_ms"] ?? "") ?? 0 >= 250, "\(line.metadata)")
+        #expect(line.metadata["queued_behind"] == "1")
+        #expect(lines.all.count(where: { $0.message == "slow storage calls" }) == 1, "one line a second at most")
     }
 
     @Test func aDeadDatabaseFailsCallsAtOnceAndTheyWorkAgainWhenItIsBack() throws {
@@ -191,5 +160,26 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
             #expect(try store.claim(a, expected: 1, source: nil, lease: nil).outcome == .won)
             #expect(try store.claim(a, expected: 1, source: nil, lease: nil).outcome == .alreadyClaimed)
         }
+    }
+}
+
+/// Log lines kept for a test to read.
+final class CapturedLines: Sendable {
+    private let lines = Mutex<[(message: String, metadata: [String: String])]>([])
+    var all: [(message: String, metadata: [String: String])] { lines.withLock { $0 } }
+    func append(_ message: String, _ metadata: [String: String]) { lines.withLock { $0.append((message, metadata)) } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let lines: CapturedLines
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+    init(_ lines: CapturedLines) { self.lines = lines }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        lines.append("\(event.message)", (event.metadata ?? [:]).mapValues { "\($0)" })
     }
 }

@@ -37,7 +37,7 @@ import TestSupport
             // A read of one of its cells, sent to the dead worker on another thread (the client is its alone until `done`):
             // answered only when the feed sends it to the survivor, and the survivor has the map.
             let probeCell = cells[0]
-            let call = BackgroundCall { try client.call(.getCell(.with { $0.cellID = probeCell.raw }), cell: probeCell) }
+            let call = BlockedCall { try client.call(.getCell(.with { $0.cellID = probeCell.raw }), cell: probeCell) }
             call.start()
             var published: ContinuousClock.Instant?
             var failover: Cellcluster_V1_ShardMap?
@@ -85,4 +85,27 @@ import TestSupport
             #expect(got?.feedEndpoint == map.feedEndpoint)
         }
     }
+}
+
+/// One client call on a thread of its own; what it uses is not touched elsewhere until `finished`.
+private final class BlockedCall: @unchecked Sendable {
+    let body: () throws -> Cellcluster_V1_Reply
+    private let lock = NSLock()
+    private var result: (Result<Cellcluster_V1_Reply, any Error>, ContinuousClock.Instant)?
+
+    init(_ body: @escaping () throws -> Cellcluster_V1_Reply) {
+        self.body = body
+    }
+
+    func start() {
+        Thread.detachNewThread { [self] in
+            let r: Result<Cellcluster_V1_Reply, any Error>
+            do { r = .success(try body()) } catch { r = .failure(error) }
+            lock.withLock { result = (r, .now) }
+        }
+    }
+
+    var finished: Bool { lock.withLock { result != nil } }
+    var outcome: Result<Cellcluster_V1_Reply, any Error>? { lock.withLock { result?.0 } }
+    var answeredAt: ContinuousClock.Instant? { lock.withLock { result?.1 } }
 }

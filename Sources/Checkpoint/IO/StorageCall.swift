@@ -14,19 +14,6 @@ public enum StorageCall: Sendable, Equatable {
     case maxEventSequence
     case reserve([SpawnReservation])
 
-    /// Whether it changes which worker storage names for a cell (an urgent ownership read does
-    /// not pass it).
-    public var writesCellOwnership: Bool {
-        if case .assignCells = self { return true }
-        return false
-    }
-
-    /// The cells a load of cells asks for (0 for every other call).
-    var cellLoadCount: Int {
-        if case .loadCells(let cells) = self { return cells.count }
-        return 0
-    }
-
     /// How many cells, entities or rows the call names (for logs).
     public var keyCount: Int {
         switch self {

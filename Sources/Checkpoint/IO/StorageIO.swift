@@ -6,10 +6,8 @@ import WorldCore
 
 /// Runs a worker's storage calls on a thread of its own, with a connection of its own, so that
 /// the thread that answers requests never waits on PostgreSQL. Calls run in the order they were
-/// submitted, except an urgent one (`Priority`), which passes the queued calls that do not write
-/// cell ownership. Consecutive loads queued together run as one round trip (cell loads up to
-/// `maxCellsPerRoundTrip`). Completions are collected for the owner (`takeCompletions`), which
-/// `onCompletion` wakes.
+/// submitted; consecutive loads (of cells, or of entities) queued together run as one round trip.
+/// Completions are collected for the owner (`takeCompletions`), which `onCompletion` wakes.
 ///
 /// The one reconnect policy: a call that finds no usable connection opens one; when that fails,
 /// calls fail at once (connectionFailed) until a backoff has passed (doubling from
@@ -22,16 +20,6 @@ public final class StorageIO: Sendable {
         /// Called on the I/O thread instead of queueing the completion (for `callNow`).
         let direct: (@Sendable (StorageCompletion) -> Void)?
         let queuedAt: ContinuousClock.Instant
-        let urgent: Bool
-    }
-
-    /// Where a call goes in the queue.
-    public enum Priority: Sendable {
-        /// Ahead of every queued call except those that write cell ownership (an ownership read
-        /// after a failover: a whole run of cells waits for it, behind loads and claims).
-        case urgent
-        /// In the order submitted.
-        case inOrder
     }
 
     private struct State: Sendable {
@@ -48,13 +36,9 @@ public final class StorageIO: Sendable {
     private let onCompletion: @Sendable () -> Void
     private let retryInitial: Duration
     private let retryMax: Duration
-    /// A group of calls that took longer than this from its first call's queueing to its answer
-    /// gets a log line with its wait in the queue and its time in PostgreSQL.
+    /// Round trips slower than this from their first call's queueing to their answer are
+    /// summed up in a log line (`SlowCalls`).
     private let slowAfter: Duration
-    /// Cell loads queued together are merged up to this many cells a round trip, so a large
-    /// load (a failover's cells holding players, submitted in parts of this size) answers part
-    /// by part, and the calls queued behind it wait for one part at most before their turn.
-    public static let maxCellsPerRoundTrip = 256
 
     /// - Parameters:
     ///   - makeStorage: opens a storage (a connection); called on the I/O thread, again after
@@ -84,15 +68,15 @@ public final class StorageIO: Sendable {
     }
 
     /// Queues a call. Never blocks.
-    public func submit(_ call: StorageCall, tag: UInt64, priority: Priority = .inOrder) {
-        enqueue(tag: tag, call: call, priority: priority, direct: nil)
+    public func submit(_ call: StorageCall, tag: UInt64) {
+        enqueue(tag: tag, call: call, direct: nil)
     }
 
     /// Runs a call and waits for it (at startup and exit only, never while serving).
     public func callNow(_ call: StorageCall, timeout: Duration) -> Result<StorageAnswer, PQError> {
         let box = Mutex<Result<StorageAnswer, PQError>?>(nil)
         let done = DispatchSemaphore(value: 0)
-        enqueue(tag: 0, call: call, priority: .inOrder) { completion in
+        enqueue(tag: 0, call: call) { completion in
             box.withLock { $0 = completion.result }
             done.signal()
         }
@@ -102,7 +86,7 @@ public final class StorageIO: Sendable {
         return result
     }
 
-    /// Completions since the last call, in the order their calls ran.
+    /// Completions since the last call, in the order their calls were submitted.
     public func takeCompletions() -> [StorageCompletion] {
         state.withLock { s in
             defer { s.done.removeAll(keepingCapacity: true) }
@@ -116,9 +100,9 @@ public final class StorageIO: Sendable {
         signal()
     }
 
-    private func enqueue(tag: UInt64, call: StorageCall, priority: Priority, direct: (@Sendable (StorageCompletion) -> Void)?) {
+    private func enqueue(tag: UInt64, call: StorageCall, direct: (@Sendable (StorageCompletion) -> Void)?) {
         let now = ContinuousClock.now
-        state.withLock { $0.queue.append(Job(tag: tag, call: call, lease: $0.lease, direct: direct, queuedAt: now, urgent: priority == .urgent)) }
+        state.withLock { $0.queue.append(Job(tag: tag, call: call, lease: $0.lease, direct: direct, queuedAt: now)) }
         signal()
     }
 
@@ -134,103 +118,55 @@ public final class StorageIO: Sendable {
         var storage: (any WorkerStorage)?
         var backoff = retryInitial
         var nextAttempt = ContinuousClock.now
-        var queued = Queued()
         var slow = SlowCalls()
-        while let group = nextGroup(&queued) {
-            let started = ContinuousClock.now
-            let results: [Result<StorageAnswer, PQError>]
-            if storage?.isUsable != true {
-                storage = nil
-                if ContinuousClock.now >= nextAttempt {
-                    do {
-                        storage = try makeStorage()
-                        backoff = retryInitial
-                    } catch {
-                        nextAttempt = .now + backoff
-                        backoff = min(backoff * 2, retryMax)
-                        logger.warning("storage unreachable; calls fail until the next attempt", metadata: ["error": "\(error)"])
+        while let jobs = nextJobs() {
+            var completions: [StorageCompletion] = []
+            let groups = Self.groups(jobs)
+            for (index, group) in groups.enumerated() {
+                let started = ContinuousClock.now
+                let results: [Result<StorageAnswer, PQError>]
+                if storage?.isUsable != true {
+                    storage = nil
+                    if ContinuousClock.now >= nextAttempt {
+                        do {
+                            storage = try makeStorage()
+                            backoff = retryInitial
+                        } catch {
+                            nextAttempt = .now + backoff
+                            backoff = min(backoff * 2, retryMax)
+                            logger.warning("storage unreachable; calls fail until the next attempt", metadata: ["error": "\(error)"])
+                        }
                     }
                 }
+                if let live = storage {
+                    results = Self.perform(group, on: live)
+                } else {
+                    let error = PQError(code: .connectionFailed, message: "PostgreSQL is unreachable; retrying the connection", context: group[0].call.name)
+                    results = Array(repeating: .failure(error), count: group.count)
+                }
+                slow.note(group, started: started, finished: .now, over: slowAfter, logger: logger,
+                          behind: groups.count - index - 1 + state.withLock { $0.queue.count })
+                for (job, result) in zip(group, results) {
+                    let completion = StorageCompletion(tag: job.tag, call: job.call, result: result, lease: job.lease)
+                    if let direct = job.direct { direct(completion) } else { completions.append(completion) }
+                }
             }
-            if let live = storage {
-                results = Self.perform(group, on: live)
-            } else {
-                let error = PQError(code: .connectionFailed, message: "PostgreSQL is unreachable; retrying the connection", context: group[0].call.name)
-                results = Array(repeating: .failure(error), count: group.count)
-            }
-            slow.note(group, started: started, finished: .now, over: slowAfter, waiting: queued.count, logger: logger)
-            var completions: [StorageCompletion] = []
-            for (job, result) in zip(group, results) {
-                let completion = StorageCompletion(tag: job.tag, call: job.call, result: result, lease: job.lease)
-                if let direct = job.direct { direct(completion) } else { completions.append(completion) }
-            }
-            if !completions.isEmpty {
-                state.withLock { $0.done.append(contentsOf: completions) }
-                onCompletion()
-            }
-        }
-    }
-
-    /// The calls the I/O thread has taken from the shared queue and not run yet.
-    private struct Queued {
-        var jobs: [Job] = []
-        var count: Int { jobs.count }
-
-        /// The next round trip: an urgent call that may pass what is ahead of it, else the
-        /// first calls in order (consecutive loads together).
-        mutating func next() -> [Job]? {
-            if let urgent = jobs.firstIndex(where: \.urgent), !jobs[..<urgent].contains(where: { $0.call.writesCellOwnership }) {
-                return [jobs.remove(at: urgent)]
-            }
-            guard !jobs.isEmpty else { return nil }
-            var end = 1
-            var cells = jobs[0].call.cellLoadCount
-            while end < jobs.count, !jobs[end].urgent, StorageIO.mergeable(jobs[end - 1], jobs[end]),
-                  cells + jobs[end].call.cellLoadCount <= StorageIO.maxCellsPerRoundTrip {
-                cells += jobs[end].call.cellLoadCount
-                end += 1
-            }
-            defer { jobs.removeFirst(end) }
-            return Array(jobs[..<end])
-        }
-    }
-
-    /// Takes what was queued since the last round trip and picks the next; waits for work.
-    /// Nil once stopped with nothing left.
-    private func nextGroup(_ queued: inout Queued) -> [Job]? {
-        while true {
-            let stopping: Bool = state.withLock { s in
-                queued.jobs += s.queue
-                s.queue.removeAll(keepingCapacity: true)
-                return s.stopping
-            }
-            if let group = queued.next() { return group }
-            if stopping { return nil }
-            wake.lock()
-            _ = wake.wait(until: Date().addingTimeInterval(0.5))
-            wake.unlock()
-        }
-    }
-
-    /// Consecutive loads of the same kind (and lease) go together; everything else alone.
-    private static func mergeable(_ a: Job, _ b: Job) -> Bool {
-        guard a.direct == nil, b.direct == nil, a.lease == b.lease else { return false }
-        switch (a.call, b.call) {
-        case (.loadCells, .loadCells), (.loadEntities, .loadEntities): return true
-        default: return false
+            state.withLock { $0.done.append(contentsOf: completions) }
+            if !completions.isEmpty { onCompletion() }
         }
     }
 
     /// Round trips slower than `slowAfter` from their first call's queueing to their answer,
-    /// summed up in one log line a second at most: how long they waited in the queue, how long
-    /// PostgreSQL took.
+    /// summed up in one log line a second at most: how many, and the worst one's call, size,
+    /// wait in the queue and time in PostgreSQL.
     private struct SlowCalls {
         var count = 0
         var worst: (name: String, keys: Int, waited: Duration, ran: Duration)?
         var lastLine: ContinuousClock.Instant?
 
+        /// - Parameter behind: the calls queued behind this one (read only for a line).
         mutating func note(_ group: [Job], started: ContinuousClock.Instant, finished: ContinuousClock.Instant, over limit: Duration,
-                           waiting: Int, logger: Logger) {
+                           logger: Logger, behind: @autoclosure () -> Int) {
             let queued = group.map(\.queuedAt).min() ?? started
             if finished - queued >= limit {
                 count += 1
@@ -241,11 +177,46 @@ public final class StorageIO: Sendable {
             guard let w = worst, lastLine.map({ finished - $0 >= .seconds(1) }) ?? true else { return }
             logger.info("slow storage calls", metadata: [
                 "round_trips": "\(count)", "worst": "\(w.name)", "worst_keys": "\(w.keys)",
-                "worst_waited_ms": "\(Int(w.waited.milliseconds))", "worst_ran_ms": "\(Int(w.ran.milliseconds))", "queued_now": "\(waiting)",
+                "worst_waited_ms": "\(Int(w.waited.milliseconds))", "worst_ran_ms": "\(Int(w.ran.milliseconds))", "queued_behind": "\(behind())",
             ])
             count = 0
             worst = nil
             lastLine = finished
+        }
+    }
+
+    /// Waits for work and takes everything queued.
+    private func nextJobs() -> [Job]? {
+        while true {
+            let taken: [Job]? = state.withLock { s in
+                if s.queue.isEmpty { return s.stopping ? [] : nil }
+                defer { s.queue.removeAll(keepingCapacity: true) }
+                return s.queue
+            }
+            if let taken { return taken.isEmpty ? nil : taken }
+            wake.lock()
+            _ = wake.wait(until: Date().addingTimeInterval(0.5))
+            wake.unlock()
+        }
+    }
+
+    /// Consecutive loads of the same kind (and lease) go together; everything else alone.
+    private static func groups(_ jobs: [Job]) -> [[Job]] {
+        var groups: [[Job]] = []
+        for job in jobs {
+            if let last = groups.last?.last, last.direct == nil, job.direct == nil, last.lease == job.lease, mergeable(last.call, job.call) {
+                groups[groups.count - 1].append(job)
+            } else {
+                groups.append([job])
+            }
+        }
+        return groups
+    }
+
+    private static func mergeable(_ a: StorageCall, _ b: StorageCall) -> Bool {
+        switch (a, b) {
+        case (.loadCells, .loadCells), (.loadEntities, .loadEntities): true
+        default: false
         }
     }
 

@@ -297,12 +297,8 @@ extension WorkerNode {
                 submit(.loadEntities([id]), for: .locate(id))
             }
             return false
-        case .elsewhere(let cell, .wait(let why)):
-            if transfers.pending[cell] != nil {
-                waitForArrival(of: cell, id, peer, request, attempts: attempts, now: now)
-            } else {
-                answerError(peer, request, .handoffInProgress, why)
-            }
+        case .elsewhere(_, .wait(let why)):
+            answerError(peer, request, .handoffInProgress, why)
             return false
         case .elsewhere(let cell, .redirect(let worker)):
             redirect(peer, request, cell, to: worker)

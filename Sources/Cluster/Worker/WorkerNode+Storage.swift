@@ -45,28 +45,21 @@ extension WorkerNode {
     static let parkedLimit = 20_000
 
     /// Sends a call to the storage thread; its answer comes back to `takeStorage`.
-    func submit(_ call: StorageCall, for purpose: PendingCall, priority: StorageIO.Priority = .inOrder) {
+    func submit(_ call: StorageCall, for purpose: PendingCall) {
         let tag = nextStorageTag
         nextStorageTag &+= 1
         pendingCalls[tag] = purpose
-        io.submit(call, tag: tag, priority: priority)
+        io.submit(call, tag: tag)
     }
 
-
-    /// Loads the cells the shard asked for during this turn, in calls of at most
-    /// `StorageIO.maxCellsPerRoundTrip` cells: each part answers (and its entities serve) as soon
-    /// as it is read, and what was queued behind a large load waits for one part, not all.
+    /// Loads the cells the shard asked for during this turn, in one call.
     func flushLoads() {
         guard !loadsWanted.isEmpty else { return }
         let cells = loadsWanted
         loadsWanted.removeAll(keepingCapacity: true)
-        var start = 0
-        while start < cells.count {
-            let part = Array(cells[start..<min(cells.count, start + StorageIO.maxCellsPerRoundTrip)])
-            start += part.count
-            for cell in part { loadTags[cell] = nextStorageTag }
-            submit(.loadCells(part), for: .load(part, asked: shard.departures))
-        }
+        let tag = nextStorageTag
+        for cell in cells { loadTags[cell] = tag }
+        submit(.loadCells(cells), for: .load(cells, asked: shard.departures))
     }
 
     /// Forgets the departures no outstanding load predates (each load's answer is checked
@@ -111,44 +104,6 @@ extension WorkerNode {
         answering = outer
     }
 
-    /// How long a request may wait for its entity's cell to arrive here before it is told to
-    /// retry: well within a client's attempt timeout (1 s by default), which would send it again.
-    static let arrivalWait: Duration = .milliseconds(500)
-
-    /// Holds a request about an entity stored in a cell on its way here: it is handled again
-    /// the moment the cell arrives (after a failover, storage names this worker within a
-    /// round trip), instead of the client's retrying after its back-off.
-    func waitForArrival(of cell: CellID, _ id: EntityID, _ peer: [UInt8], _ request: Envelope, attempts: Int, now: ContinuousClock.Instant) {
-        guard park(id, peer, request, attempts: attempts, now: now) else { return }
-        parkedOnArrival[cell, default: (now, [])].ids.insert(id)
-    }
-
-    /// Handles again the requests whose cell arrived (or that a newer map sent elsewhere), and
-    /// tells those that waited `arrivalWait` to retry.
-    func settleArrivals(now: ContinuousClock.Instant) {
-        for (cell, waiting) in parkedOnArrival {
-            if transfers.pending[cell] == nil {
-                parkedOnArrival[cell] = nil
-                for id in waiting.ids.sorted() { unpark(id, now: now) }
-            } else if now - waiting.since >= Self.arrivalWait {
-                parkedOnArrival[cell] = nil
-                for id in waiting.ids.sorted() { turnAwayParked(id, "cell \(cell.raw) is still on its way to worker \(options.id): retry") }
-            }
-        }
-    }
-
-    /// Answers an entity's parked requests "retry".
-    private func turnAwayParked(_ id: EntityID, _ why: String) {
-        guard let waiting = parked.removeValue(forKey: id) else { return }
-        parkedCount -= waiting.count
-        let outer = answering
-        for p in waiting {
-            answering = p.since
-            answerError(p.peer, p.request, .handoffInProgress, why)
-        }
-        answering = outer
-    }
-
     /// Answers "retry" to requests parked too long (storage is slow or down).
     func expireParked(now: ContinuousClock.Instant) {
         for (id, waiting) in parked {
@@ -183,7 +138,6 @@ extension WorkerNode {
         parked = [:]
         parkedCount = 0
         parkedOnCell = [:]
-        parkedOnArrival = [:]
         located = [:]
         locating = [:]
         loadsWanted = []

@@ -21,7 +21,6 @@ extension WorkerNode {
         let now = ContinuousClock.now
         perform(transfers.adopt(next, endpoints: map.endpoints, shard: &shard, now: now), now: now)
         performShardActions(now: now)
-        if !parkedOnArrival.isEmpty { settleArrivals(now: now) }
     }
 
     /// One turn of cell moves: save and give away lost cells, and look up gained ones.
@@ -57,7 +56,6 @@ extension WorkerNode {
         }
         perform(actions, now: now)
         performShardActions(now: now)
-        if !parkedOnArrival.isEmpty { settleArrivals(now: now) }
     }
 
     func straysRead(_ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
@@ -85,8 +83,7 @@ extension WorkerNode {
                 writer.submit(batch, kind: .durable(ticket: ticket))
                 logger.info("giving cells away", metadata: ["cells": "\(given.count)", "rows": "\(batch.rowCount)"])
             case .readOwnership(let cells):
-                // Ahead of queued loads and claims: after a failover a whole run of cells waits for it.
-                submit(.readOwnership(cells, worker: options.id), for: .ownershipPoll, priority: .urgent)
+                submit(.readOwnership(cells, worker: options.id), for: .ownershipPoll)
             case .readStrays:
                 submit(.cellsNamed(worker: options.id), for: .strays)
             case .passOn(let owners):

@@ -84,9 +84,6 @@ public final class WorkerNode {
     var parkedCount = 0
     /// Entities whose parked requests wait for a cell that is loading.
     var parkedOnCell: [CellID: Set<EntityID>] = [:]
-    /// Entities whose parked requests wait for their cell to arrive here (a failover or a move
-    /// gave it to this worker and storage does not name it yet), since the first of them parked.
-    var parkedOnArrival: [CellID: (since: ContinuousClock.Instant, ids: Set<EntityID>)] = [:]
     /// Storage's answer about where an entity is (nil entity: never saved), while the requests
     /// that waited for it are handled; `fresh` is false when memory forgot an entity meanwhile
     /// (an eviction or a drop saved or moved state the answer may not have seen).
@@ -294,7 +291,6 @@ public final class WorkerNode {
                 performShardActions(now: after)
                 checkLossWindow(now: after)
                 if parkedCount > 0 { expireParked(now: after) }
-                if !parkedOnArrival.isEmpty { settleArrivals(now: after) }
                 if !failedLoads.isEmpty { retryFailedLoads() }
                 if !batches.isEmpty { expireBatches(now: after) }
                 forgetOldDepartures()
