@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Postgres
 import Synchronization
+import WorldCore
 
 /// Renews a worker's lease in PostgreSQL on its own thread and connection, so a slow database
 /// never stalls the thread that serves, and a worker keeps its lease while the coordinator is
@@ -37,8 +38,8 @@ public final class LeaseKeeper: Sendable {
     private let state = Mutex(State())
     private let parameters: ConnectionParameters
     private let logger: Logger
-    private let renewals: Counter
-    private let failedRenewals: Counter
+    private let renewals: CoreMetrics.Counter
+    private let failedRenewals: CoreMetrics.Counter
 
     /// - Parameter grantedAt: when the request that got the grant was sent: the first deadline
     ///   counts from there.
@@ -49,8 +50,8 @@ public final class LeaseKeeper: Sendable {
         self.renewEveryMs = renewEveryMs
         self.parameters = parameters
         self.logger = logger
-        renewals = Counter(label: "cellcluster_lease_renewals_total", dimensions: [("worker", token.worker), ("outcome", "ok")])
-        failedRenewals = Counter(label: "cellcluster_lease_renewals_total", dimensions: [("worker", token.worker), ("outcome", "failed")])
+        renewals = CoreMetrics.Counter(label: "cellcluster_lease_renewals_total", dimensions: [("worker", token.worker), ("outcome", "ok")])
+        failedRenewals = CoreMetrics.Counter(label: "cellcluster_lease_renewals_total", dimensions: [("worker", token.worker), ("outcome", "failed")])
         let first = grantedAt + Self.servingWindow(leaseMs)
         state.withLock { $0.deadline = first }
         let thread = Thread { [self] in
@@ -126,7 +127,7 @@ public final class LeaseKeeper: Sendable {
                         s.slowest = max(s.slowest, took)
                     }
                     if took >= .milliseconds(leaseMs / 3) {
-                        logger.warning("lease renewal took \(Int(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)) ms, a third of leases.lease_ms (\(leaseMs)): a worker whose renewals take the serving window stops serving")
+                        logger.warning("lease renewal took \(Int(took.milliseconds)) ms, a third of leases.lease_ms (\(leaseMs)): a worker whose renewals take the serving window stops serving")
                     }
                 } else {
                     logger.error("lease revoked: worker \(token.worker) generation \(token.generation) is no longer in worker_leases")
