@@ -1,13 +1,15 @@
 import Foundation
+import Logging
 import Synchronization
 import Testing
 import TestSupport
 @testable import Checkpoint
 @testable import Postgres
 
-/// The coordinator's side of leases against PostgreSQL: an expired lease is revoked, unless its
+/// Leases against PostgreSQL. The coordinator's side: an expired lease is revoked, unless its
 /// holder's renewal commits while the revocation waits for the row (a slow database, not a dead
-/// worker): then the worker keeps its lease and nothing fails over.
+/// worker): then the worker keeps its lease and nothing fails over. The worker's side: how slow
+/// its renewals are is measured, since `leases.lease_ms` must stay well above the slowest.
 @Suite struct LeaseTableTests {
     @Test func anExpiredLeaseIsRevokedOnce() throws {
         try StoreHarness.withStore { store, _ in
@@ -57,6 +59,37 @@ import TestSupport
             let result = try #require(outcome.withLock { $0 })
             #expect(try result.get() == .renewed)
             #expect(try leases.all().map(\.worker) == ["w1"])
+        }
+    }
+
+    @Test func aSlowRenewalIsMeasuredAndWarnedAbout() throws {
+        try StoreHarness.withStore { store, _ in
+            let leases = LeaseTable(connection: store.connection)
+            let generation = try leases.grant(worker: "w1", endpoint: "tcp://127.0.0.1:1", leaseMs: 3000)
+            // Another session holds the lease row: the next renewal waits for it.
+            let holder = try Connection(store.connection.parameters)
+            defer { holder.close() }
+            try holder.query("BEGIN")
+            try holder.query("SELECT 1 FROM worker_leases WHERE worker_id = 'w1' FOR UPDATE")
+
+            let lines = CapturedLines()
+            let keeper = LeaseKeeper(token: LeaseToken(worker: "w1", generation: generation), grantedAt: .now, leaseMs: 3000,
+                                     renewEveryMs: 100, parameters: store.connection.parameters,
+                                     logger: Logger(label: "test") { _ in CapturingLogHandler(lines) })
+            defer { keeper.stop() }
+            Thread.sleep(forTimeInterval: 1.2)  // a third of the lease is 1 s
+            try holder.query("COMMIT")
+            let deadline = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < deadline, !lines.all.contains(where: { $0.message.hasPrefix("lease renewal took") }) {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            let warning = try #require(lines.all.first { $0.message.hasPrefix("lease renewal took") }, "no warning about the slow renewal")
+            #expect(warning.message.contains("leases.lease_ms (3000)"))
+            let slowest = keeper.takeSlowestRenewal()
+            #expect(slowest >= .milliseconds(1100) && slowest < .seconds(5), "\(slowest)")
+            Thread.sleep(forTimeInterval: 0.3)  // quick renewals since
+            #expect(keeper.takeSlowestRenewal() < .milliseconds(1000), "taken: the next figure starts again")
+            #expect(keeper.mayServe(now: .now))
         }
     }
 }
