@@ -167,7 +167,7 @@ public final class StorageIO: Sendable {
         /// - Parameter behind: the calls queued behind this one (read only for a line).
         mutating func note(_ group: [Job], started: ContinuousClock.Instant, finished: ContinuousClock.Instant, over limit: Duration,
                            logger: Logger, behind: @autoclosure () -> Int) {
-            let queued = group.map(\.queuedAt).min() ?? started
+            let queued = group[0].queuedAt  // a group is consecutive calls in queue order: the first waited longest
             if finished - queued >= limit {
                 count += 1
                 if (worst.map { finished - queued > $0.waited + $0.ran }) ?? true {
