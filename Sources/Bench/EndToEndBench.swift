@@ -43,6 +43,12 @@ public enum EndToEndBench {
         return report
     }
 
+    /// A line on standard error as a phase begins, naming the workers' PIDs, so that a profiler can
+    /// be pointed at one phase (BENCHMARKS.md, "Where a batched move's time goes").
+    private static func phase(_ name: String, workers: [pid_t]) {
+        FileHandle.standardError.write(Data("bench e2e: phase \(name) begins; workers \(workers.map(String.init).joined(separator: ","))\n".utf8))
+    }
+
     /// The figures compared between plain and CURVE.
     struct Figures {
         var rawRate = 0.0, sequentialRate = 0.0, moveP50 = 0.0, pipelinedRate = 0.0, handoffRate = 0.0, batchedRate = 0.0
@@ -141,6 +147,7 @@ public enum EndToEndBench {
         // CPU time (user + system) of the two workers and of this client process over the phase.
         let workerPIDs = cluster.liveWorkers.compactMap { cluster.worker($0)?.pid }
         func workersCPU() -> Duration { workerPIDs.compactMap { ProcessCPU.of(pid: $0) }.reduce(.zero, +) }
+        phase("\(mode) \(window) in flight per worker", workers: workerPIDs)
         let (workersBefore, clientBefore) = (workersCPU(), ProcessCPU.ofThisProcess())
         let pipelined = try measure {
             var outstanding = Array(repeating: 0, count: clients.count)
@@ -173,6 +180,7 @@ public enum EndToEndBench {
 
         // Batched: the same moves, `size` to a frame, `frames` frames in flight per worker.
         for (size, frames) in [(64, 1), (256, 4)] {
+            phase("\(mode) batched \(size) × \(frames)", workers: workerPIDs)
             let (rate, cpu) = try batched(clients, size: size, frames: frames, moves: requests * 4, workersCPU: workersCPU)
             report.add("\(mode) moves through the client library, batched \(size) to a frame, \(frames) frame(s) in flight per worker", rate, "moves/s")
             report.add("\(mode) workers' CPU per answered move, batched \(size) × \(frames) (user + system, both workers)", cpu, "µs")

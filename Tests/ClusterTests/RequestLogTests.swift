@@ -26,4 +26,53 @@ import Testing
         #expect(log.entry(RequestLog.key(sender: "d", requestID: 9)) != nil)
         #expect(log.entry(RequestLog.key(sender: "d", requestID: 6)) == nil)
     }
+
+    /// Against a plain model (a dictionary and a first-in first-out queue): random records and
+    /// lookups over few senders and ids, at several capacities, so that evictions take entries out
+    /// of the middle of probe runs, the index grows, and sender names are let go and reused.
+    @Test(arguments: [1, 2, 7, 64, 1_000])
+    func agreesWithAPlainModel(capacity: Int) {
+        var log = RequestLog(capacity: capacity)
+        var model: [RequestLog.Key: [UInt8]] = [:]
+        var order: [RequestLog.Key] = []
+        var random = SystemRandomNumberGenerator()
+        let senders = ["a", "b", "client-with-a-long-name-\(capacity)", ""]
+        for step in 0..<20_000 {
+            let key = RequestLog.key(sender: senders[Int.random(in: 0..<senders.count, using: &random)],
+                                     requestID: UInt64.random(in: 0...UInt64(3 * capacity), using: &random) &* 0x1_0000_0000)
+            if Bool.random(using: &random) {
+                let bytes = withUnsafeBytes(of: step) { Array($0) }
+                log.record(key, .answered(bytes))
+                if model.updateValue(bytes, forKey: key) == nil {
+                    order.append(key)
+                    if order.count > capacity { model[order.removeFirst()] = nil }
+                }
+            }
+            let probe = RequestLog.key(sender: senders[Int.random(in: 0..<senders.count, using: &random)],
+                                       requestID: UInt64.random(in: 0...UInt64(3 * capacity), using: &random) &* 0x1_0000_0000)
+            for k in [key, probe] {
+                switch log.entry(k) {
+                case .answered(let bytes)?: #expect(model[k] == bytes, "step \(step)")
+                case nil: #expect(model[k] == nil, "step \(step): \(k.sender)#\(k.requestID) lost")
+                default: Issue.record("step \(step): an entry of another kind")
+                }
+            }
+            #expect(log.count == model.count)
+        }
+        for k in order { if case .answered? = log.entry(k) {} else { Issue.record("\(k.sender)#\(k.requestID) lost at the end") } }
+    }
+
+    /// Request ids a client may pick to collide (multiples of a power of two, the extremes) are
+    /// all found, and the log stays bounded.
+    @Test func hostileRequestIDsAreFound() {
+        var log = RequestLog(capacity: 4_096)
+        let ids = (0..<4_096).map { UInt64($0) << 52 } + [.max, .max - 1, 1]  // distinct: 4,099 ids, 3 evicted
+        for id in ids { log.record(RequestLog.key(sender: "x", requestID: id), .awaitingDurable) }
+        #expect(log.count == 4_096)
+        for id in ids.suffix(4_096) {
+            if case .awaitingDurable? = log.entry(RequestLog.key(sender: "x", requestID: id)) {} else { Issue.record("\(id) lost") }
+        }
+        for id in ids.prefix(3) { #expect(log.entry(RequestLog.key(sender: "x", requestID: id)) == nil) }
+        #expect(log.entry(RequestLog.key(sender: "y", requestID: .max)) == nil)
+    }
 }

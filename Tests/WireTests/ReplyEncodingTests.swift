@@ -31,6 +31,26 @@ import Testing
         }
     }
 
+    /// A change's answer written from plain values: the generated encoder's bytes for every
+    /// combination of zero, small, multi-byte and extreme fields.
+    @Test func aChangeAnswerEncodesAsItsReply() throws {
+        let values: [UInt64] = [0, 1, 127, 128, 1 << 35, .max]
+        let heads: [(UInt64, String)] = [(0, ""), (1, "worker:w1"), (.max, String(repeating: "s", count: 300))]
+        for epoch in values { for version in values { for sequence in [0, 1, UInt64.max] {
+            for (deferred, durable) in [(false, false), (true, false), (false, true), (true, true)] {
+                let answer = ChangeAnswer(mapEpoch: epoch, version: version, sequence: sequence, deferred: deferred, durable: durable)
+                for (id, sender) in heads {
+                    var request = Envelope()
+                    request.requestID = id
+                    let generated = WireFormat.encode(request.reply(answer.reply, sender: sender))
+                    #expect(WireFormat.encodeReply(requestID: id, sender: sender, answer) == generated, "\(answer), request \(id)")
+                }
+            }
+        } } }
+        let decoded = try WireFormat.decode(WireFormat.encodeReply(requestID: 3, sender: "w", ChangeAnswer(version: 9, durable: true)))
+        #expect(decoded.reply.version == 9 && decoded.reply.durable && decoded.reply.code == .ok && decoded.requestID == 3)
+    }
+
     @Test func encodingAnEnvelopeThatCarriesTheVersionChangesNothing() {
         var envelope = Envelope()
         envelope.requestID = 5

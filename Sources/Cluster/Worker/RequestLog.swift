@@ -1,9 +1,21 @@
+import Wire
+
 /// Replies to recent requests by (sender, request id), so a retried request is answered again
 /// instead of applied again. Bounded: the oldest entries go first (the default keeps about 25 s
 /// of a saturated worker's requests, longer than clients keep retrying one).
+///
+/// Every answered change passes through `record`, so the table is built for that: entries live
+/// in a ring of plain values in the order they were recorded, found through an open-addressing
+/// index (linear probing, at most half full) of ring positions with their hashes. Recording at capacity reuses the
+/// oldest position and takes it out of the index by shifting its probe run back (no tombstones,
+/// no rehash of its neighbours). A sender's name is held once for all its entries (`SenderNames`).
+/// The index's hash is a keyed mix of the request id and the sender's hash: a client chooses its
+/// request ids, so an unkeyed hash would let it line them up in one probe run.
 struct RequestLog {
     enum Entry {
-        /// Answered: resend this reply.
+        /// An OK answer to a change: encode it again for the retry (`WireFormat.encodeReply`).
+        case change(ChangeAnswer)
+        /// Answered otherwise: resend this reply.
         case answered([UInt8])
         /// Applied, waiting for its durable commit (or its commit failed): resubmit, do not reapply.
         case awaitingDurable
@@ -13,10 +25,8 @@ struct RequestLog {
     }
 
     /// A request's identity: the client's sender name and its request id. Compared exactly
-    /// (no string is built per request), the id first: a lookup compares its key with every
-    /// entry on its probe path, and the sender's bytes only where the id is the same.
-    /// The sender's hash is taken once, when the key is made: the table hashes a key again on
-    /// every insert and when an eviction shifts its neighbours, and a sender name is tens of bytes.
+    /// (no string is built per request), the id first. The sender's hash is taken once, when the
+    /// key is made (the requests of a batch share it).
     struct Key: Hashable {
         let requestID: UInt64
         let sender: String
@@ -38,28 +48,189 @@ struct RequestLog {
         }
     }
 
-    private var entries: [Key: Entry] = [:]
-    /// Keys in the order they were first recorded, as a ring: the slot at `oldest` goes next.
-    private var ring: [Key] = []
+    /// One entry's plain part (a change's answer in it); the bytes of `answered` and `stored`
+    /// entries are in `payloads` at the same position.
+    private struct Slot {
+        var requestID: UInt64
+        var senderHash: Int
+        var answer: ChangeAnswer
+        var sender: Int32
+        var kind: UInt8
+    }
+
+    private static let changeKind: UInt8 = 0, answeredKind: UInt8 = 1, awaitingKind: UInt8 = 2, storedKind: UInt8 = 3
+
+    private var slots: [Slot] = []
+    private var payloads: [[UInt8]] = []
+    /// The ring position that is reused next, once the ring is full.
     private var oldest = 0
+    /// Ring positions by hash (see `empty`). Its size is a power of two, at least twice `count`.
+    private var index: [UInt64] = []
+    private var senders = SenderNames()
+    private let seed = UInt64.random(in: .min ... .max)
     let capacity: Int
 
-    init(capacity: Int = 262_144) { self.capacity = max(1, capacity) }
+    init(capacity: Int = 262_144) { self.capacity = min(max(1, capacity), Int(Int32.max) / 4) }
 
     static func key(sender: String, requestID: UInt64) -> Key { Key(requestID: requestID, sender: sender) }
 
-    func entry(_ key: Key) -> Entry? { entries[key] }
+    var count: Int { slots.count }
 
-    mutating func record(_ key: Key, _ entry: Entry) {
-        guard entries.updateValue(entry, forKey: key) == nil else { return }
-        if ring.count < capacity {
-            ring.append(key)
-        } else {
-            entries[ring[oldest]] = nil
-            ring[oldest] = key
-            oldest = (oldest + 1) % capacity
+    func entry(_ key: Key) -> Entry? {
+        guard let position = find(key) else { return nil }
+        switch slots[position].kind {
+        case Self.changeKind: return .change(slots[position].answer)
+        case Self.awaitingKind: return .awaitingDurable
+        case Self.storedKind: return .stored(payloads[position])
+        default: return .answered(payloads[position])
         }
     }
 
-    var count: Int { entries.count }
+    mutating func record(_ key: Key, _ entry: Entry) {
+        var answer = ChangeAnswer()
+        let (kind, payload): (UInt8, [UInt8]) = switch entry {
+        case .change(let a): { answer = a; return (Self.changeKind, []) }()
+        case .answered(let bytes): (Self.answeredKind, bytes)
+        case .awaitingDurable: (Self.awaitingKind, [])
+        case .stored(let bytes): (Self.storedKind, bytes)
+        }
+        if let position = find(key) {  // an update: same position, nothing evicted
+            slots[position].kind = kind
+            slots[position].answer = answer
+            payloads[position] = payload
+            return
+        }
+        let slot = Slot(requestID: key.requestID, senderHash: key.senderHash, answer: answer, sender: senders.take(key.sender), kind: kind)
+        let position: Int
+        if slots.count < capacity {
+            position = slots.count
+            slots.append(slot)
+            payloads.append(payload)
+            if index.count < 2 * slots.count { rebuildIndex() } else { insert(position) }
+        } else {
+            position = oldest
+            unindex(position)
+            senders.release(slots[position].sender)
+            slots[position] = slot
+            payloads[position] = payload
+            insert(position)
+            oldest = oldest + 1 == capacity ? 0 : oldest + 1
+        }
+    }
+
+    // MARK: The index
+
+    /// An index entry: the key's 32-bit hash above its ring position, so that probing and
+    /// shifting read the ring only where the hashes agree. Empty: all ones.
+    private static let empty = UInt64.max
+
+    private func hash(requestID: UInt64, senderHash: Int) -> UInt32 {
+        // SplitMix64's finaliser over the keyed id and sender: every input bit reaches the low bits.
+        var z = requestID ^ UInt64(bitPattern: Int64(senderHash)) ^ seed
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return UInt32(truncatingIfNeeded: z)
+    }
+
+    private func find(_ key: Key) -> Int? {
+        guard !index.isEmpty else { return nil }
+        let mask = index.count - 1
+        let h = hash(requestID: key.requestID, senderHash: key.senderHash)
+        var i = Int(h) & mask
+        while true {
+            let e = index[i]
+            if e == Self.empty { return nil }
+            if UInt32(truncatingIfNeeded: e >> 32) == h {
+                let position = Int(truncatingIfNeeded: e & 0xFFFF_FFFF)
+                let slot = slots[position]
+                if slot.requestID == key.requestID, slot.senderHash == key.senderHash, senders.name(slot.sender) == key.sender {
+                    return position
+                }
+            }
+            i = (i + 1) & mask
+        }
+    }
+
+    private mutating func insert(_ position: Int) {
+        let mask = index.count - 1
+        let h = hash(requestID: slots[position].requestID, senderHash: slots[position].senderHash)
+        var i = Int(h) & mask
+        while index[i] != Self.empty { i = (i + 1) & mask }
+        index[i] = UInt64(h) << 32 | UInt64(position)
+    }
+
+    /// Takes `position` out of the index: later entries of its probe run that may not sit past
+    /// the hole (their home is at or before it, cyclically) move back into it.
+    private mutating func unindex(_ position: Int) {
+        let mask = index.count - 1
+        let h = hash(requestID: slots[position].requestID, senderHash: slots[position].senderHash)
+        let wanted = UInt64(h) << 32 | UInt64(position)
+        var hole = Int(h) & mask
+        while index[hole] != wanted { hole = (hole + 1) & mask }
+        var j = hole
+        while true {
+            j = (j + 1) & mask
+            let other = index[j]
+            if other == Self.empty { break }
+            let home = Int(truncatingIfNeeded: other >> 32) & mask
+            let staysPut = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j)
+            if !staysPut {
+                index[hole] = other
+                hole = j
+            }
+        }
+        index[hole] = Self.empty
+    }
+
+    /// A larger index (at least four times the count), every entry placed again.
+    private mutating func rebuildIndex() {
+        var size = 1024
+        while size < 4 * slots.count { size *= 2 }
+        index = Array(repeating: Self.empty, count: size)
+        for position in slots.indices { insert(position) }
+    }
+}
+
+/// Sender names held once for all their entries in the log, each with the number of entries
+/// that name it; a name no entry names is let go.
+private struct SenderNames {
+    private var ids: [String: Int32] = [:]
+    private var names: [String] = []
+    private var uses: [Int] = []
+    private var free: [Int32] = []
+    /// The last name taken: a batch's requests all name the same sender.
+    private var last: (name: String, id: Int32)?
+
+    func name(_ id: Int32) -> String { names[Int(id)] }
+
+    mutating func take(_ name: String) -> Int32 {
+        let id: Int32
+        if let last, last.name == name {
+            id = last.id
+        } else if let known = ids[name] {
+            id = known
+        } else if let reused = free.popLast() {
+            id = reused
+            names[Int(id)] = name
+            ids[name] = id
+        } else {
+            id = Int32(names.count)
+            names.append(name)
+            uses.append(0)
+            ids[name] = id
+        }
+        uses[Int(id)] += 1
+        last = (name, id)
+        return id
+    }
+
+    mutating func release(_ id: Int32) {
+        uses[Int(id)] -= 1
+        guard uses[Int(id)] == 0 else { return }
+        ids[names[Int(id)]] = nil
+        names[Int(id)] = ""
+        free.append(id)
+        if last?.id == id { last = nil }
+    }
 }

@@ -70,8 +70,17 @@ final class WorkerMetrics {
     /// Answers since the start, OK and not OK, for the summary line.
     private(set) var answeredOK: UInt64 = 0
     private(set) var answeredError: UInt64 = 0
-    private var requests: [Int: Counter] = [:]
-    private let latency: [Timer]
+    /// Answers by type and code since the last `publish`, then the counter for each: the request
+    /// path counts into a plain array, and the counters are added to at each tick.
+    private var answers: [Int] = Array(repeating: 0, count: RequestType.allCases.count * WorkerMetrics.codeSlots)
+    private var requests: [Counter?] = Array(repeating: nil, count: RequestType.allCases.count * WorkerMetrics.codeSlots)
+    /// Codes past the ones this build knows (a newer peer's) share the last slot's counters.
+    private static let codeSlots = 32
+    /// `cellcluster_request_duration_seconds`, a series per type, counted without a lock on the
+    /// request path and published at each tick.
+    private let latencies: DurationHistograms
+    private let latencySeries: [Int]
+    private var latencyTally: DurationHistograms.Tally
     private let handoffs: [HandoffStep: Counter]
     private let unsaved: Gauge
     private let oldestUnsaved: Gauge
@@ -90,7 +99,9 @@ final class WorkerMetrics {
     init(worker: String) {
         self.worker = worker
         let w = ("worker", worker)
-        latency = RequestType.allCases.map { Timer(label: "cellcluster_request_duration_seconds", dimensions: [w, ("type", $0.label)]) }
+        latencies = Telemetry.durationHistograms(named: "cellcluster_request_duration_seconds")
+        latencySeries = RequestType.allCases.map { [latencies] type in latencies.addSeries(labels: [w, ("type", type.label)]) }
+        latencyTally = latencies.tally()
         handoffs = Dictionary(uniqueKeysWithValues: HandoffStep.allCases.map {
             ($0, Counter(label: "cellcluster_handoffs_total", dimensions: [w, ("side", $0.side), ("outcome", $0.outcome)]))
         })
@@ -125,16 +136,29 @@ final class WorkerMetrics {
     func answered(_ request: Envelope, _ code: Cellcluster_V1_ErrorCode, since: ContinuousClock.Instant?) {
         let type = RequestType(request.body)
         if code == .ok { answeredOK &+= 1 } else { answeredError &+= 1 }
-        let key = type.rawValue << 16 | (code.rawValue & 0xFFFF)
-        if let counter = requests[key] {
-            counter.increment()
-        } else {
-            let counter = Counter(label: "cellcluster_requests_total",
-                                  dimensions: [("worker", worker), ("type", type.label), ("outcome", Self.outcome(code))])
-            requests[key] = counter
-            counter.increment()
+        answers[type.rawValue * Self.codeSlots + min(max(0, code.rawValue), Self.codeSlots - 1)] &+= 1
+        if let since {
+            let (seconds, attoseconds) = (ContinuousClock.now - since).components
+            latencyTally.record(series: latencySeries[type.rawValue], nanoseconds: seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000)
         }
-        if let since { latency[type.rawValue].record(duration: ContinuousClock.now - since) }
+    }
+
+    /// Adds what the request path counted since the last call to the counters and the latency
+    /// histograms (at every tick of the worker's loop: what /metrics shows lags by up to a tick).
+    func publish() {
+        latencies.publish(&latencyTally)
+        for slot in answers.indices where answers[slot] != 0 {
+            let counter = requests[slot] ?? {
+                let type = RequestType.allCases[slot / Self.codeSlots]
+                let code = Cellcluster_V1_ErrorCode(rawValue: slot % Self.codeSlots) ?? .internal
+                let made = Counter(label: "cellcluster_requests_total",
+                                   dimensions: [("worker", worker), ("type", type.label), ("outcome", Self.outcome(code))])
+                requests[slot] = made
+                return made
+            }()
+            counter.increment(by: Int64(answers[slot]))
+            answers[slot] = 0
+        }
     }
 
     func handoff(_ step: HandoffStep) { handoffs[step]?.increment() }

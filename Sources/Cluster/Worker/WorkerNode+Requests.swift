@@ -73,6 +73,9 @@ extension WorkerNode {
     func serve(_ peer: [UInt8], _ envelope: Envelope, now: ContinuousClock.Instant, attempts: Int) {
         let key = logKey(envelope)
         switch requests.entry(key) {
+        case .change(let answer)?:
+            sendBytes(peer, WireFormat.encodeReply(requestID: envelope.requestID, sender: sender, answer))  // a retry
+            return
         case .answered(let bytes)?:
             sendBytes(peer, bytes)  // a retry: same answer, applied once
             return
@@ -359,27 +362,30 @@ extension WorkerNode {
             return
         }
         performShardActions(now: now)
-        var reply = Cellcluster_V1_Reply()
+        var answer = ChangeAnswer()
         switch outcome {
-        case .applied(let version): reply.version = version
+        case .applied(let version): answer.version = version
         case .deferred(let sequence):
-            reply.deferred = true
-            reply.sequence = sequence
+            answer.deferred = true
+            answer.sequence = sequence
         }
-        let target = entity.flatMap { shard.entity($0)?.cell } ?? cell
-        if case .deferred(let sequence) = outcome, let id = event.entity { trace(id, "\(event.kind) queued in cell \(target.raw) (#\(sequence))") }
+        if tracing, case .deferred(let sequence) = outcome, let id = event.entity {
+            trace(id, "\(event.kind) queued in cell \((entity.flatMap { shard.entity($0)?.cell } ?? cell).raw) (#\(sequence))")
+        }
         if let writeThrough, let entity, case .applied = outcome, let current = shard.entity(entity) {
             // The baseline mode: this change is its own statement, before the answer.
             let batch = shard.takeDurable(entities: [entity], cells: [], now: now)
             do {
                 try writeThrough.write(current)
                 shard.durableSucceeded(batch, now: now)
-                reply.durable = true
+                answer.durable = true
             } catch {
                 logger.warning("write-through failed; the change waits for the next checkpoint", metadata: ["error": "\(error)"])
             }
         }
-        if settings.isDurable(event.kind) {
+        if durableKinds & 1 << event.kind.rawValue != 0 {
+            let target = entity.flatMap { shard.entity($0)?.cell } ?? cell
+            let reply = answer.reply
             let held = HeldReply(peer: peer, request: request, reply: reply, logKey: key, received: answering)
             requests.record(key, .awaitingDurable)
             let stored = appliedRequest(request, reply: reply, entity: entity, cell: target,
@@ -387,7 +393,12 @@ extension WorkerNode {
             submitDurable(held, entities: entity.map { [$0] } ?? [], cells: [target], request: stored, now: now)
             return
         }
-        finish(peer, request, reply, key: key)
+        // An OK answer built from plain values: no reply message, one buffer, nothing kept but
+        // the values (a retry is encoded again from them).
+        let bytes = WireFormat.encodeReply(requestID: request.requestID, sender: sender, answer)
+        requests.record(key, .change(answer))
+        sendBytes(peer, bytes)
+        metrics.answered(request, .ok, since: answering)
     }
 
     private func submitDurable(_ held: HeldReply, entities: [EntityID], cells: [CellID], request: AppliedRequest?,

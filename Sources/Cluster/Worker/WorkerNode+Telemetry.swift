@@ -4,9 +4,11 @@ import Telemetry
 import WorldCore
 
 extension WorkerNode {
-    /// Once a second, off the request path: gauges, the shard's totals and readiness; every
+    /// At every tick: what the request path counted, to the counters and histograms. Once a
+    /// second, off the request path: gauges, the shard's totals and readiness; every
     /// `metrics.summary_interval_s` one info line.
     func refreshTelemetry(now: ContinuousClock.Instant, force: Bool = false) {
+        metrics.publish()
         guard force || now - metrics.lastRefresh >= .seconds(1) else { return }
         metrics.lastRefresh = now
         let snapshot = shard.monitorSnapshot(now: now)

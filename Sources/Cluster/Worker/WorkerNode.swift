@@ -49,6 +49,9 @@ public final class WorkerNode {
     }
 
     let settings: ClusterSettings
+    /// Bit `1 << kind.rawValue` set for each event kind answered only after it commits
+    /// (`settings.isDurable`, read once: the request path asks for every change).
+    let durableKinds: UInt32
     let options: Options
     let logger: Logger
     /// CELLCLUSTER_TRACE=1: one log line per ownership step of every entity (handoffs, claims,
@@ -170,6 +173,7 @@ public final class WorkerNode {
     ///   reached (the message names the server), `WorldError` for an unusable grid.
     public init(settings: ClusterSettings, options: Options, logger: Logger) throws {
         self.settings = settings
+        durableKinds = WorldCore.EventKind.allCases.reduce(0) { settings.isDurable($1) ? $0 | 1 << $1.rawValue : $0 }
         self.options = options
         // Before any part makes its metrics; with metrics.listen none nothing is collected (every
         // handle is swift-metrics' no-op).
