@@ -92,4 +92,25 @@ import TestSupport
             #expect(keeper.mayServe(now: .now))
         }
     }
+
+    /// The request path's lock-free answer agrees with the standing: not before a renewal when
+    /// the grant is already too old, yes once a renewal lands, no once revoked.
+    @Test func theLockFreeAnswerFollowsTheStanding() throws {
+        try StoreHarness.withStore { store, _ in
+            let leases = LeaseTable(connection: store.connection)
+            let generation = try leases.grant(worker: "w1", endpoint: "tcp://127.0.0.1:1", leaseMs: 3000)
+            let keeper = LeaseKeeper(token: LeaseToken(worker: "w1", generation: generation), grantedAt: .now - .seconds(60),
+                                     leaseMs: 3000, renewEveryMs: 100, parameters: store.connection.parameters,
+                                     logger: Logger(label: "test"))
+            defer { keeper.stop() }
+            #expect(!keeper.mayServeNow() || keeper.mayServe(now: .now), "serving on a grant a minute old before any renewal")
+            let deadline = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < deadline, !keeper.mayServeNow() { Thread.sleep(forTimeInterval: 0.01) }
+            #expect(keeper.mayServeNow() && keeper.mayServe(now: .now), "a renewal landed: serving")
+            keeper.markRevoked()
+            #expect(!keeper.mayServeNow() && !keeper.mayServe(now: .now))
+            Thread.sleep(forTimeInterval: 0.3)  // no renewal brings it back
+            #expect(!keeper.mayServeNow())
+        }
+    }
 }

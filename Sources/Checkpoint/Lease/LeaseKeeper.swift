@@ -36,6 +36,9 @@ public final class LeaseKeeper: Sendable {
     public let leaseMs: Int
     public let renewEveryMs: Int
     private let state = Mutex(State())
+    /// The serving deadline in `Self.clockNanoseconds()`, 0 once revoked: set with `state` (under
+    /// its lock), read by `mayServeNow` without it.
+    private let servingUntil = Atomic<Int64>(0)
     private let parameters: ConnectionParameters
     private let logger: Logger
     private let renewals: CoreMetrics.Counter
@@ -53,7 +56,10 @@ public final class LeaseKeeper: Sendable {
         renewals = CoreMetrics.Counter(label: "cellcluster_lease_renewals_total", dimensions: [("worker", token.worker), ("outcome", "ok")])
         failedRenewals = CoreMetrics.Counter(label: "cellcluster_lease_renewals_total", dimensions: [("worker", token.worker), ("outcome", "failed")])
         let first = grantedAt + Self.servingWindow(leaseMs)
-        state.withLock { $0.deadline = first }
+        state.withLock { s in
+            s.deadline = first
+            publish(s)
+        }
         let thread = Thread { [self] in
             RoundTrips.nameThisThread("lease-keeper")
             run()
@@ -80,6 +86,29 @@ public final class LeaseKeeper: Sendable {
         return false
     }
 
+    /// The same at this moment, for the request path (asked for every request): one clock read
+    /// and an atomic load, no lock.
+    public func mayServeNow() -> Bool { Self.clockNanoseconds() < servingUntil.load(ordering: .acquiring) }
+
+    /// `CLOCK_BOOTTIME` in nanoseconds: the clock `ContinuousClock` reads on Linux (it goes on
+    /// through a suspend and a SIGSTOP), without building an instant.
+    static func clockNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &ts)
+        return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
+    }
+
+    /// Mirrors `s` into `servingUntil` (called with the lock held, so the last change wins).
+    private func publish(_ s: State) {
+        guard !s.revoked, let deadline = s.deadline else {
+            servingUntil.store(0, ordering: .releasing)
+            return
+        }
+        let (seconds, attoseconds) = (deadline - ContinuousClock.now).components
+        let left = seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
+        servingUntil.store(max(1, Self.clockNanoseconds() &+ left), ordering: .releasing)
+    }
+
     /// The slowest renewal round trip since the last call.
     public func takeSlowestRenewal() -> Duration {
         state.withLock { s in
@@ -90,7 +119,10 @@ public final class LeaseKeeper: Sendable {
 
     /// Marks the lease revoked (a write was fenced) and ends renewals.
     public func markRevoked() {
-        state.withLock { $0.revoked = true }
+        state.withLock { s in
+            s.revoked = true
+            publish(s)
+        }
     }
 
     public func stop() {
@@ -123,6 +155,7 @@ public final class LeaseKeeper: Sendable {
                     let took = ContinuousClock.now - started
                     state.withLock { s in
                         s.deadline = max(s.deadline ?? deadline, deadline)
+                        publish(s)
                         if s.lastError != nil { s.lastError = nil }
                         s.slowest = max(s.slowest, took)
                     }
@@ -131,7 +164,10 @@ public final class LeaseKeeper: Sendable {
                     }
                 } else {
                     logger.error("lease revoked: worker \(token.worker) generation \(token.generation) is no longer in worker_leases")
-                    state.withLock { $0.revoked = true }
+                    state.withLock { s in
+                        s.revoked = true
+                        publish(s)
+                    }
                     break
                 }
             } catch {

@@ -124,6 +124,6 @@ extension WorkerNode {
 
     /// Whether the lease lets this worker serve at this moment (always, without a coordinator).
     private func mayServeNow() -> Bool {
-        coordinatorSocket == nil || (serving && leaseKeeper?.mayServe(now: .now) == true)
+        coordinatorSocket == nil || (serving && leaseKeeper?.mayServeNow() == true)
     }
 }
