@@ -55,11 +55,12 @@ public enum EndToEndBench {
     }
 
     /// Moves in batches of `size`, `frames` batches in flight per worker, until `moves` are answered.
-    /// - Returns: answered moves per second, and the workers' CPU time per answered move (µs).
+    /// - Returns: answered moves per second, and the workers' and this client's CPU time per
+    ///   answered move (µs).
     private static func batched(_ clients: [(CellClient, [(EntityID, Position, CellID)])], size: Int, frames: Int, moves: Int,
-                                workersCPU: () -> Duration) throws -> (Double, Double) {
+                                workersCPU: () -> Duration) throws -> (rate: Double, workers: Double, client: Double) {
         var sent = 0, received = 0
-        let before = workersCPU()
+        let (before, clientBefore) = (workersCPU(), ProcessCPU.ofThisProcess())
         let time = try measure {
             var outstanding = Array(repeating: 0, count: clients.count)
             let deadline = ContinuousClock.now + .seconds(120)
@@ -83,8 +84,10 @@ public enum EndToEndBench {
                 }
             }
         }
-        let cpu = Double((workersCPU() - before).wholeMicroseconds) / Double(max(1, received))
-        return (Double(received) / time.seconds, cpu)
+        let (after, clientAfter) = (workersCPU(), ProcessCPU.ofThisProcess())
+        let answered = Double(max(1, received))
+        return (Double(received) / time.seconds, Double((after - before).wholeMicroseconds) / answered,
+                Double((clientAfter - clientBefore).wholeMicroseconds) / answered)
     }
 
     private static func cluster(_ parameters: ConnectionParameters, requests: Int, players: Int, rawP50: Double, keys: String?,
@@ -181,9 +184,10 @@ public enum EndToEndBench {
         // Batched: the same moves, `size` to a frame, `frames` frames in flight per worker.
         for (size, frames) in [(64, 1), (256, 4)] {
             phase("\(mode) batched \(size) × \(frames)", workers: workerPIDs)
-            let (rate, cpu) = try batched(clients, size: size, frames: frames, moves: requests * 4, workersCPU: workersCPU)
+            let (rate, cpu, clientCPU) = try batched(clients, size: size, frames: frames, moves: requests * 4, workersCPU: workersCPU)
             report.add("\(mode) moves through the client library, batched \(size) to a frame, \(frames) frame(s) in flight per worker", rate, "moves/s")
             report.add("\(mode) workers' CPU per answered move, batched \(size) × \(frames) (user + system, both workers)", cpu, "µs")
+            report.add("\(mode) client's CPU per answered move, batched \(size) × \(frames)", clientCPU, "µs")
             if size == 64 { figures.batchedRate = rate }
         }
         // Cross-shard handoffs: one player walking back and forth over the border, one move in flight.

@@ -31,6 +31,17 @@ final class WorkerMetrics {
             }
         }
 
+        /// The request that carries a change of this kind.
+        init(_ kind: WorldCore.EventKind) {
+            self = switch kind {
+            case .entityMove: .move
+            case .entityAction: .action
+            case .cellStateChange: .cellState
+            case .worldEvent: .worldEvent
+            case .entitySpawn: .spawn
+            }
+        }
+
         init(_ body: Envelope.OneOf_Body?) {
             self = switch body {
             case .spawnEntity?: .spawn
@@ -134,7 +145,11 @@ final class WorkerMetrics {
     /// One answer: counted by type and outcome; timed from `since` (when the request arrived)
     /// when it is known (the clock is read only then).
     func answered(_ request: Envelope, _ code: Cellcluster_V1_ErrorCode, since: ContinuousClock.Instant?) {
-        let type = RequestType(request.body)
+        answered(RequestType(request.body), code, since: since)
+    }
+
+    /// The same for a request whose type the caller knows (no look into the envelope's body).
+    func answered(_ type: RequestType, _ code: Cellcluster_V1_ErrorCode, since: ContinuousClock.Instant?) {
         if code == .ok { answeredOK &+= 1 } else { answeredError &+= 1 }
         answers[type.rawValue * Self.codeSlots + min(max(0, code.rawValue), Self.codeSlots - 1)] &+= 1
         if let since {

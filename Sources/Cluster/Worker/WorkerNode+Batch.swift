@@ -74,16 +74,19 @@ extension WorkerNode {
         }
         let number = nextBatch
         nextBatch &+= 1
-        batches[number] = PendingBatch(peer: peer, requestID: envelope.requestID, received: now,
-                                       replies: Array(repeating: nil, count: batch.requests.count), missing: batch.requests.count)
+        openBatch = (number, PendingBatch(peer: peer, requestID: envelope.requestID, received: now,
+                                          replies: Array(repeating: nil, count: batch.requests.count), missing: batch.requests.count))
         var requests = batch.requests
         batch.requests = []  // held once now: each request below is changed in place
+        // One stand-in, its slot rewritten for each request: it is copied only when a request
+        // keeps it (parked, held for its commit), so most requests allocate none.
+        var standIn = Self.standIn(batch: number, slot: 0)
         for slot in requests.indices {
             // Scoped by the gate with the batch: an inner sender is ignored.
             if requests[slot].sender != envelope.sender { requests[slot].sender = envelope.sender }
             if requests[slot].protocolVersion != envelope.protocolVersion { requests[slot].protocolVersion = envelope.protocolVersion }
             let request = requests[slot]
-            let standIn = Self.standIn(batch: number, slot: slot)
+            standIn.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(truncatingIfNeeded: slot).littleEndian, toByteOffset: 9, as: UInt32.self) }
             guard WireFormat.isBatchable(request.body) else {
                 let what = request.body.map { Role.name(of: $0) } ?? "an envelope with no message"
                 answerError(standIn, request, .invalidArgument,
@@ -91,6 +94,10 @@ extension WorkerNode {
                 continue
             }
             serve(standIn, request, now: now, attempts: 0)
+        }
+        if let open = openBatch, open.number == number {  // some answers are still to come
+            openBatch = nil
+            batches[number] = open.batch
         }
     }
 
@@ -101,9 +108,14 @@ extension WorkerNode {
             (UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 1, as: UInt64.self)),
              Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 9, as: UInt32.self))))
         }
-        // In place (a mutating call through the dictionary's subscript): a copy of the batch
-        // would copy every reply in it at each answer. No batch: one given up (expireBatches).
-        guard var outcome = batches[number]?.file(bytes, in: slot, limit: Self.maxBatchReplyBytes) else { return }
+        let open = openBatch?.number == number
+        // In place (a mutating call through the optional or the dictionary's subscript): a copy
+        // of the batch would copy every reply in it at each answer. No batch: one given up
+        // (expireBatches).
+        func file(_ bytes: [UInt8], limit: Int) -> PendingBatch.Filing? {
+            open ? openBatch!.batch.file(bytes, in: slot, limit: limit) : batches[number]?.file(bytes, in: slot, limit: limit)
+        }
+        guard var outcome = file(bytes, limit: Self.maxBatchReplyBytes) else { return }
         var size = bytes.count
         if outcome == .overflow {
             var refusal = Envelope()
@@ -115,7 +127,7 @@ extension WorkerNode {
             }
             let encoded = WireFormat.encode(refusal)
             size = encoded.count
-            outcome = batches[number]?.file(encoded, in: slot, limit: .max) ?? .ignored
+            outcome = file(encoded, limit: .max) ?? .ignored
         }
         switch outcome {
         case .ignored, .overflow:
@@ -124,7 +136,14 @@ extension WorkerNode {
             pendingBatchBytes += size
         case .complete:
             pendingBatchBytes += size
-            guard let done = batches.removeValue(forKey: number) else { return }
+            let done: PendingBatch
+            if open {
+                done = openBatch!.batch
+                openBatch = nil
+            } else {
+                guard let taken = batches.removeValue(forKey: number) else { return }
+                done = taken
+            }
             pendingBatchBytes -= done.bytes
             sendBytes(done.peer, WireFormat.encodeBatchReply(requestID: done.requestID, sender: sender, replies: done.replies.map { $0 ?? [] }))
         }

@@ -398,7 +398,7 @@ extension WorkerNode {
         let bytes = WireFormat.encodeReply(requestID: request.requestID, sender: sender, answer)
         requests.record(key, .change(answer))
         sendBytes(peer, bytes)
-        metrics.answered(request, .ok, since: answering)
+        metrics.answered(WorkerMetrics.RequestType(event.kind), .ok, since: answering)
     }
 
     private func submitDurable(_ held: HeldReply, entities: [EntityID], cells: [CellID], request: AppliedRequest?,

@@ -155,6 +155,9 @@ public final class WorkerNode {
     var answering: ContinuousClock.Instant?
     /// Batches waiting for their requests' answers, by number (WorkerNode+Batch).
     var batches: [UInt64: PendingBatch] = [:]
+    /// The batch `serveBatch` is serving now, filed into without the dictionary; it joins
+    /// `batches` if it is not complete when its last request has been served.
+    var openBatch: (number: UInt64, batch: PendingBatch)?
     var nextBatch: UInt64 = 1
     /// Bytes of replies all pending batches hold.
     var pendingBatchBytes = 0
