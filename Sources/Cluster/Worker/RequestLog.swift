@@ -183,10 +183,12 @@ struct RequestLog {
         index[hole] = Self.empty
     }
 
-    /// A larger index (at least four times the count), every entry placed again.
+    /// A larger index (four times the count, but no more than a full ring needs to stay at most
+    /// half full), every entry placed again.
     private mutating func rebuildIndex() {
-        var size = 1024
-        while size < 4 * slots.count { size *= 2 }
+        var size = 1024, most = 1024
+        while most < 2 * capacity { most *= 2 }
+        while size < 4 * slots.count && size < most { size *= 2 }
         index = Array(repeating: Self.empty, count: size)
         for position in slots.indices { insert(position) }
     }
