@@ -85,7 +85,8 @@ final class WorkerMetrics {
     /// path counts into a plain array, and the counters are added to at each tick.
     private var answers: [Int] = Array(repeating: 0, count: RequestType.allCases.count * WorkerMetrics.codeSlots)
     private var requests: [Counter?] = Array(repeating: nil, count: RequestType.allCases.count * WorkerMetrics.codeSlots)
-    /// Codes past the ones this build knows (a newer peer's) share the last slot's counters.
+    /// Codes outside the first 31 share the last slot, counted as outcome `other` (a worker
+    /// answers only the codes this build knows; there are 15).
     private static let codeSlots = 32
     /// `cellcluster_request_duration_seconds`, a series per type, counted without a lock on the
     /// request path and published at each tick.
@@ -151,7 +152,8 @@ final class WorkerMetrics {
     /// The same for a request whose type the caller knows (no look into the envelope's body).
     func answered(_ type: RequestType, _ code: Cellcluster_V1_ErrorCode, since: ContinuousClock.Instant?) {
         if code == .ok { answeredOK &+= 1 } else { answeredError &+= 1 }
-        answers[type.rawValue * Self.codeSlots + min(max(0, code.rawValue), Self.codeSlots - 1)] &+= 1
+        let known = code.rawValue >= 0 && code.rawValue < Self.codeSlots - 1
+        answers[type.rawValue * Self.codeSlots + (known ? code.rawValue : Self.codeSlots - 1)] &+= 1
         if let since {
             let (seconds, attoseconds) = (ContinuousClock.now - since).components
             latencyTally.record(series: latencySeries[type.rawValue], nanoseconds: seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000)
@@ -165,9 +167,10 @@ final class WorkerMetrics {
         for slot in answers.indices where answers[slot] != 0 {
             let counter = requests[slot] ?? {
                 let type = RequestType.allCases[slot / Self.codeSlots]
-                let code = Cellcluster_V1_ErrorCode(rawValue: slot % Self.codeSlots) ?? .internal
+                let code = slot % Self.codeSlots
+                let outcome = code == Self.codeSlots - 1 ? "other" : Self.outcome(Cellcluster_V1_ErrorCode(rawValue: code) ?? .internal)
                 let made = Counter(label: "cellcluster_requests_total",
-                                   dimensions: [("worker", worker), ("type", type.label), ("outcome", Self.outcome(code))])
+                                   dimensions: [("worker", worker), ("type", type.label), ("outcome", outcome)])
                 requests[slot] = made
                 return made
             }()
