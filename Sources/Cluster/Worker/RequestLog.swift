@@ -1,8 +1,9 @@
 import Wire
 
 /// Replies to recent requests by (sender, request id), so a retried request is answered again
-/// instead of applied again. Bounded: the oldest entries go first (the default keeps about 25 s
-/// of a saturated worker's requests, longer than clients keep retrying one).
+/// instead of applied again. Bounded: the oldest entries go first. The default holds 262,144
+/// requests: about 25 s of a worker answering 10,000 requests/s, but only 2.6 s at 100,000/s,
+/// which batched clients reach (a retry later than that is served as a new request).
 ///
 /// Every answered change passes through `record`, so the table is built for that: entries live
 /// in a ring of plain values in the order they were recorded, found through an open-addressing
