@@ -18,7 +18,9 @@ import Testing
         tally.record(series: fast, nanoseconds: 50_000)  // ≤ 50 µs: a bound is inclusive
         tally.record(series: fast, nanoseconds: 400_000)  // ≤ 500 µs
         tally.record(series: slow, nanoseconds: 60_000_000_000)  // past every bound
-        #expect(tally.unpublished == 4)
+        let late = family.addSeries(labels: [("worker", "late")])  // after the tally was made
+        tally.record(series: late, nanoseconds: 1)
+        #expect(tally.unpublished == 5)
 
         let before = String(decoding: Telemetry.exposition(), as: UTF8.self)
         #expect(before.contains("telemetry_test_bulk_seconds_count{worker=\"w\\\"1\",type=\"move\"} 0"), "\(before)")
@@ -38,5 +40,6 @@ import Testing
         #expect(text.contains("telemetry_test_bulk_seconds_bucket{\(action),le=\"10.0\"} 0\n"), "\(text)")
         #expect(text.contains("telemetry_test_bulk_seconds_bucket{\(action),le=\"+Inf\"} 1\n"))
         #expect(text.contains("telemetry_test_bulk_seconds_sum{\(action)} 60.0\n"), "\(text)")
+        #expect(text.contains("telemetry_test_bulk_seconds_count{worker=\"late\"} 1\n"), "\(text)")
     }
 }
