@@ -37,6 +37,11 @@ extension CellClient {
             try resend(frame: frame, id: id)
             return
         }
+        try resend(.batch(Self.batch(bodies, ids: ids)), id: id)
+    }
+
+    /// The generated message for a batch of `bodies` under the requests' `ids`.
+    static func batch(_ bodies: [Envelope.OneOf_Body], ids: [UInt64]) -> Cellcluster_V1_Batch {
         var batch = Cellcluster_V1_Batch()
         batch.requests = zip(bodies, ids).map { body, requestID in
             var inner = Envelope()
@@ -45,7 +50,7 @@ extension CellClient {
             inner.body = body
             return inner
         }
-        try resend(.batch(batch), id: id)
+        return batch
     }
 
     /// A batch of nothing but moves, each with a position and no unknown fields (what a game

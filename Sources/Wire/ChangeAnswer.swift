@@ -29,24 +29,16 @@ public struct ChangeAnswer: Equatable, Sendable {
 }
 
 extension WireFormat {
-    /// The bytes of `encodeReply(requestID:sender:answer.reply)`, written into one buffer.
+    /// The bytes of `encodeReply(requestID:sender:answer.reply)`, written into one buffer: the
+    /// body's one-byte length (at most 3 × 11 + 2 × 2 bytes) is filled in after the body.
     public static func encodeReply(requestID: UInt64, sender: String, _ answer: ChangeAnswer) -> [UInt8] {
-        var body = 0
-        func size(_ value: UInt64) -> Int { value == 0 ? 0 : 1 + varintSize(value) }
-        body += size(answer.mapEpoch) + (answer.deferred ? 2 : 0) + size(answer.version) + size(answer.sequence) + (answer.durable ? 2 : 0)
-        var frame = encodeHead(requestID: requestID, sender: sender, reserving: 3 + body)
+        var frame = encodeHead(requestID: requestID, sender: sender, reserving: 40)
         appendVarint(UInt64(20 << 3 | 2), to: &frame)  // reply, length-delimited (even when empty: the oneof is set)
-        frame.append(UInt8(body))  // at most 3 × 11 + 2 × 2 bytes: a one-byte length
-        func varint(_ field: UInt8, _ value: UInt64) {
-            guard value != 0 else { return }
-            frame.append(field << 3)
-            appendVarint(value, to: &frame)
-        }
-        varint(3, answer.mapEpoch)
-        varint(6, answer.deferred ? 1 : 0)
-        varint(7, answer.version)
-        varint(8, answer.sequence)
-        varint(9, answer.durable ? 1 : 0)
+        let length = frame.count
+        frame.append(0)
+        appendPlainReply(code: 0, mapEpoch: answer.mapEpoch, deferred: answer.deferred, version: answer.version,
+                         sequence: answer.sequence, durable: answer.durable, to: &frame)
+        frame[length] = UInt8(frame.count - length - 1)
         return frame
     }
 }

@@ -59,18 +59,26 @@ public enum WireFormat {
         else { return (try? reply.serializedBytes()) ?? [] }
         var out: [UInt8] = []
         out.reserveCapacity(40)
-        func varint(_ field: UInt64, _ value: UInt64) {
+        appendPlainReply(code: reply.code.rawValue, mapEpoch: reply.mapEpoch, deferred: reply.deferred, version: reply.version,
+                         sequence: reply.sequence, durable: reply.durable, to: &out)
+        return out
+    }
+
+    /// A reply's fields that carry no text or result, as the generated encoder writes them
+    /// (number order, defaults left out).
+    static func appendPlainReply(code: Int, mapEpoch: UInt64, deferred: Bool, version: UInt64, sequence: UInt64, durable: Bool,
+                                 to out: inout [UInt8]) {
+        func varint(_ field: UInt8, _ value: UInt64) {
             guard value != 0 else { return }
-            out.append(UInt8(field << 3))
+            out.append(field << 3)
             appendVarint(value, to: &out)
         }
-        varint(1, UInt64(bitPattern: Int64(reply.code.rawValue)))  // an enum is an int32 varint: negative ones take ten bytes
-        varint(3, reply.mapEpoch)
-        varint(6, reply.deferred ? 1 : 0)
-        varint(7, reply.version)
-        varint(8, reply.sequence)
-        varint(9, reply.durable ? 1 : 0)
-        return out
+        varint(1, UInt64(bitPattern: Int64(code)))  // an enum is an int32 varint: negative ones take ten bytes
+        varint(3, mapEpoch)
+        varint(6, deferred ? 1 : 0)
+        varint(7, version)
+        varint(8, sequence)
+        varint(9, durable ? 1 : 0)
     }
 
     /// Decodes and checks one frame.

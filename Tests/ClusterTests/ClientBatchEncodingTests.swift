@@ -6,18 +6,10 @@ import Testing
 /// same envelope, and no hand encoding for anything it does not cover.
 @Suite struct ClientBatchEncodingTests {
     static func generated(_ bodies: [Envelope.OneOf_Body], ids: [UInt64], id: UInt64, sender: String) -> [UInt8] {
-        var batch = Cellcluster_V1_Batch()
-        batch.requests = zip(bodies, ids).map { body, requestID in
-            var inner = Envelope()
-            inner.protocolVersion = WireFormat.protocolVersion
-            inner.requestID = requestID
-            inner.body = body
-            return inner
-        }
         var envelope = Envelope()
         envelope.requestID = id
         envelope.sender = sender
-        envelope.batch = batch
+        envelope.batch = CellClient.batch(bodies, ids: ids)
         return WireFormat.encode(envelope)
     }
 
