@@ -181,8 +181,10 @@ public enum EndToEndBench {
         }
         figures.pipelinedRate = Double(received) / pipelined.seconds
 
-        // Batched: the same moves, `size` to a frame, `frames` frames in flight per worker.
-        for (size, frames) in [(64, 1), (256, 4)] {
+        // Batched: the same moves, `size` to a frame, `frames` frames in flight per worker. 64 in
+        // flight per worker go as one frame, or as two (the worker serves one while the client
+        // reads the other's answers).
+        for (size, frames) in [(64, 1), (32, 2), (256, 4)] {
             phase("\(mode) batched \(size) × \(frames)", workers: workerPIDs)
             let (rate, cpu, clientCPU) = try batched(clients, size: size, frames: frames, moves: requests * 4, workersCPU: workersCPU)
             report.add("\(mode) moves through the client library, batched \(size) to a frame, \(frames) frame(s) in flight per worker", rate, "moves/s")

@@ -32,13 +32,20 @@ extension WireFormat {
     /// The bytes of `encodeReply(requestID:sender:answer.reply)`, written into one buffer: the
     /// body's one-byte length (at most 3 × 11 + 2 × 2 bytes) is filled in after the body.
     public static func encodeReply(requestID: UInt64, sender: String, _ answer: ChangeAnswer) -> [UInt8] {
-        var frame = encodeHead(requestID: requestID, sender: sender, reserving: 40)
+        var frame: [UInt8] = []
+        frame.reserveCapacity(52 + sender.utf8.count)
+        appendReply(requestID: requestID, sender: sender, answer, to: &frame)
+        return frame
+    }
+
+    /// The same bytes, appended to `frame` (a batch's replies are written into one buffer).
+    public static func appendReply(requestID: UInt64, sender: String, _ answer: ChangeAnswer, to frame: inout [UInt8]) {
+        appendHead(requestID: requestID, sender: sender, to: &frame)
         appendVarint(UInt64(20 << 3 | 2), to: &frame)  // reply, length-delimited (even when empty: the oneof is set)
         let length = frame.count
         frame.append(0)
         appendPlainReply(code: 0, mapEpoch: answer.mapEpoch, deferred: answer.deferred, version: answer.version,
                          sequence: answer.sequence, durable: answer.durable, to: &frame)
         frame[length] = UInt8(frame.count - length - 1)
-        return frame
     }
 }

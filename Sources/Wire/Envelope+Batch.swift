@@ -17,6 +17,24 @@ extension WireFormat {
         encodeEnvelopes(requestID: requestID, sender: sender, body: 21, replies)  // Envelope.batch_reply
     }
 
+    /// The same from replies encoded back to back in one buffer: reply i is `counts[i]` bytes
+    /// from `starts[i]` (an empty one where the count is negative).
+    public static func encodeBatchReply(requestID: UInt64, sender: String, replies buffer: [UInt8], starts: [Int32], counts: [Int32]) -> [UInt8] {
+        var inner = 0
+        for count in counts { inner += 1 + varintSize(UInt64(max(0, count))) + Int(max(0, count)) }
+        var frame = encodeHead(requestID: requestID, sender: sender, reserving: 2 + varintSize(UInt64(inner)) + inner)
+        appendVarint(21 << 3 | 2, to: &frame)  // Envelope.batch_reply, length-delimited
+        appendVarint(UInt64(inner), to: &frame)
+        buffer.withUnsafeBufferPointer { bytes in
+            for (start, count) in zip(starts, counts) {
+                frame.append(1 << 3 | 2)  // BatchReply.replies
+                appendVarint(UInt64(max(0, count)), to: &frame)
+                if count > 0 { frame.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[Int(start)..<Int(start + count)])) }
+            }
+        }
+        return frame
+    }
+
     /// An envelope whose body (field `body`: a `Batch` or a `BatchReply`) holds `envelopes`, each
     /// already encoded, as its repeated field 1.
     static func encodeEnvelopes(requestID: UInt64, sender: String, body: UInt64, _ envelopes: some Collection<[UInt8]>) -> [UInt8] {

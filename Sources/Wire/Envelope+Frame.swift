@@ -36,6 +36,12 @@ public enum WireFormat {
     static func encodeHead(requestID: UInt64, sender: String, reserving more: Int) -> [UInt8] {
         var frame: [UInt8] = []
         frame.reserveCapacity(12 + sender.utf8.count + more)
+        appendHead(requestID: requestID, sender: sender, to: &frame)
+        return frame
+    }
+
+    /// The same head, appended to `frame`.
+    static func appendHead(requestID: UInt64, sender: String, to frame: inout [UInt8]) {
         frame.append(1 << 3)  // protocol_version, varint
         appendVarint(UInt64(protocolVersion), to: &frame)
         if requestID != 0 {
@@ -47,7 +53,6 @@ public enum WireFormat {
             appendVarint(UInt64(sender.utf8.count), to: &frame)
             frame.append(contentsOf: sender.utf8)
         }
-        return frame
     }
 
     /// A reply's bytes. The common answer to a change (a code, the map epoch, the version or

@@ -3,6 +3,18 @@ import Testing
 
 /// The worker's log of recent replies: exact keys, first-in first-out eviction at capacity.
 @Suite struct RequestLogTests {
+    @Test func warmingReadsAndChangesNothing() {
+        var log = RequestLog(capacity: 8)
+        #expect(log.warm(requestIDs: [1, 2, 3], senderHash: 7) == 0)  // nothing indexed yet
+        for id in UInt64(1)...12 { log.record(RequestLog.key(sender: "c", requestID: id), .answered([UInt8(id)])) }
+        _ = log.warm(requestIDs: UInt64(1)...100, senderHash: "c".hashValue)
+        #expect(log.count == 8)
+        for id in UInt64(1)...4 { #expect(log.entry(RequestLog.key(sender: "c", requestID: id)) == nil) }
+        for id in UInt64(5)...12 {
+            if case .answered(let bytes)? = log.entry(RequestLog.key(sender: "c", requestID: id)) { #expect(bytes == [UInt8(id)]) } else { Issue.record("\(id) lost") }
+        }
+    }
+
     @Test func keysAreExactAndTheOldestGoFirst() {
         var log = RequestLog(capacity: 3)
         let a1 = RequestLog.key(sender: "a", requestID: 1)

@@ -26,6 +26,28 @@ import Testing
         #expect(try WireFormat.decode(WireFormat.encode(generated)) == decoded)
     }
 
+    /// Replies written back to back into one buffer, in the order they were answered, give the
+    /// same frame as the same replies one array each, in the batch's order.
+    @Test func aBatchReplyFromOneBufferIsTheSameFrame() throws {
+        var random = SystemRandomNumberGenerator()
+        let answers: [ChangeAnswer?] = (0..<200).map { i in
+            i % 17 == 5 ? nil : ChangeAnswer(version: UInt64.random(in: 0...UInt64.max, using: &random), durable: i % 3 == 0)
+        }
+        let replies = answers.enumerated().map { slot, answer in
+            answer.map { WireFormat.encodeReply(requestID: UInt64(slot) * 977, sender: "worker:w2", $0) } ?? []
+        }
+        var buffer: [UInt8] = []
+        var starts = [Int32](repeating: 0, count: replies.count), counts = [Int32](repeating: -1, count: replies.count)
+        for slot in answers.indices.shuffled(using: &random) {
+            guard let answer = answers[slot] else { continue }
+            starts[slot] = Int32(buffer.count)
+            WireFormat.appendReply(requestID: UInt64(slot) * 977, sender: "worker:w2", answer, to: &buffer)
+            counts[slot] = Int32(buffer.count) - starts[slot]
+        }
+        #expect(WireFormat.encodeBatchReply(requestID: 9, sender: "worker:w2", replies: buffer, starts: starts, counts: counts)
+                == WireFormat.encodeBatchReply(requestID: 9, sender: "worker:w2", replies: replies))
+    }
+
     @Test func anEmptyBatchReplyStillCarriesItsBody() throws {
         let decoded = try WireFormat.decode(WireFormat.encodeBatchReply(requestID: 7, sender: "w", replies: []))
         guard case .batchReply(let b)? = decoded.body else { Issue.record("no batch reply body"); return }

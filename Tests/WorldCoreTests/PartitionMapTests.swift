@@ -45,6 +45,28 @@ import Testing
         for name in names { #expect(abs((counts[name] ?? 0) - share) <= 1, "\(name): \(counts[name] ?? 0)") }
     }
 
+    /// `owns` answers from a bit per cell on grids up to `maxServableCells` and from the curve
+    /// ranges beyond: both agree with the map's owner and the pending set, cell by cell.
+    @Test(arguments: [(4096.0, 64.0), (1000.0, 7.0), (600.0, 1.0)])
+    func ownsAgreesWithTheMapOnSmallAndLargeGrids(side: Double, cellSize: Double) throws {
+        let grid = try Grid(width: side, height: side, cellSize: cellSize)
+        var random = SystemRandomNumberGenerator()
+        for workers in [1, 3, 5] {
+            let names = (1...workers).map { "w\($0)" }
+            let map = PartitionMap.even(grid: grid, workers: names, epoch: 1)
+            let pending = Set((0..<20).map { _ in CellID(Int64.random(in: 0..<Int64(grid.cellCount), using: &random)) })
+            for name in names {
+                let ownership = Ownership(map: map, worker: name, pending: pending)
+                let step = max(1, grid.cellCount / 50_000)  // every cell of the small grids, a sample of the large one
+                for c in stride(from: Int64(0), to: Int64(grid.cellCount), by: step) {
+                    let cell = CellID(c)
+                    let expected = map.owner(of: cell) == name && !pending.contains(cell)
+                    #expect(ownership.owns(cell) == expected, "cell \(c), worker \(name) of \(workers)")
+                }
+            }
+        }
+    }
+
     @Test func neighboursMostlyShareAWorker() throws {
         let grid = try Grid(width: 4096, height: 4096, cellSize: 64)
         let map = PartitionMap.even(grid: grid, workers: ["w1", "w2", "w3", "w4"], epoch: 1)

@@ -119,6 +119,29 @@ struct RequestLog {
         }
     }
 
+    /// Reads, without using them, the index words that serving these requests will look at
+    /// first: each one's home, and the homes of the entries their records will evict. Those
+    /// are random places in a table of megabytes; read here back to back, the loads are
+    /// independent and the processor overlaps their cache misses, where one request at a time
+    /// waits for each in turn. Returns a value made of the words read, for the caller to keep
+    /// (so that the reads are not optimised away).
+    func warm(requestIDs: some Sequence<UInt64>, senderHash: Int) -> UInt64 {
+        guard !index.isEmpty else { return 0 }
+        let mask = index.count - 1
+        var seen: UInt64 = 0, count = 0
+        for id in requestIDs {
+            seen ^= index[Int(hash(requestID: id, senderHash: senderHash)) & mask]
+            count += 1
+        }
+        guard slots.count == capacity else { return seen }
+        var position = oldest
+        for _ in 0..<min(count, capacity) {
+            seen ^= index[Int(hash(requestID: slots[position].requestID, senderHash: slots[position].senderHash)) & mask]
+            position = position + 1 == capacity ? 0 : position + 1
+        }
+        return seen
+    }
+
     // MARK: The index
 
     /// An index entry: the key's 32-bit hash above its ring position, so that probing and

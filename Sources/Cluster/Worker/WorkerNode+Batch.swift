@@ -9,23 +9,62 @@ struct PendingBatch {
     let peer: [UInt8]
     let requestID: UInt64
     let received: ContinuousClock.Instant
-    /// Each request's encoded reply envelope, in the batch's order; nil until it is answered.
-    var replies: [[UInt8]?]
-    var missing: Int
-    /// Bytes of the replies held so far.
-    var bytes = 0
+    /// The encoded reply envelopes filed so far, back to back in the order they came (one
+    /// buffer for the batch, not one per reply).
+    private(set) var body: [UInt8] = []
+    /// Where each request's reply is in `body`, in the batch's order; count -1 until it is answered.
+    private var starts: [Int32]
+    private var counts: [Int32]
+    private(set) var missing: Int
 
     enum Filing { case ignored, overflow, filed, complete }
+
+    init(peer: [UInt8], requestID: UInt64, received: ContinuousClock.Instant, count: Int) {
+        self.peer = peer
+        self.requestID = requestID
+        self.received = received
+        starts = Array(repeating: 0, count: count)
+        counts = Array(repeating: -1, count: count)
+        missing = count
+        body.reserveCapacity(count * 48)  // a change's answer is about 30 bytes
+    }
+
+    var requestCount: Int { counts.count }
+    /// Bytes of the replies held so far.
+    var bytes: Int { body.count }
 
     /// Files the answer for `slot` (the first one only), unless the batch's replies would then
     /// pass `limit` bytes (`.overflow`: nothing is filed).
     mutating func file(_ reply: [UInt8], in slot: Int, limit: Int) -> Filing {
-        guard slot < replies.count, replies[slot] == nil else { return .ignored }
-        guard bytes + reply.count <= limit else { return .overflow }
-        replies[slot] = reply
-        bytes += reply.count
+        guard slot < counts.count, counts[slot] < 0 else { return .ignored }
+        guard body.count + reply.count <= limit else { return .overflow }
+        let start = body.count
+        body.append(contentsOf: reply)
+        return filed(slot, from: start)
+    }
+
+    /// Files an OK change answer for `slot`, encoded straight into the batch's buffer.
+    mutating func file(_ answer: ChangeAnswer, requestID: UInt64, sender: String, in slot: Int, limit: Int) -> Filing {
+        guard slot < counts.count, counts[slot] < 0 else { return .ignored }
+        let start = body.count
+        WireFormat.appendReply(requestID: requestID, sender: sender, answer, to: &body)
+        guard body.count <= limit else {
+            body.removeSubrange(start...)
+            return .overflow
+        }
+        return filed(slot, from: start)
+    }
+
+    private mutating func filed(_ slot: Int, from start: Int) -> Filing {
+        starts[slot] = Int32(start)
+        counts[slot] = Int32(body.count - start)
         missing -= 1
         return missing == 0 ? .complete : .filed
+    }
+
+    /// The BatchReply envelope: every reply in the batch's order (an unanswered one empty).
+    func encoded(sender: String) -> [UInt8] {
+        WireFormat.encodeBatchReply(requestID: requestID, sender: sender, replies: body, starts: starts, counts: counts)
     }
 }
 
@@ -74,10 +113,11 @@ extension WorkerNode {
         }
         let number = nextBatch
         nextBatch &+= 1
-        openBatch = (number, PendingBatch(peer: peer, requestID: envelope.requestID, received: now,
-                                          replies: Array(repeating: nil, count: batch.requests.count), missing: batch.requests.count))
+        openBatch = (number, PendingBatch(peer: peer, requestID: envelope.requestID, received: now, count: batch.requests.count))
         var requests = batch.requests
         batch.requests = []  // held once now: each request below is changed in place
+        let key = logKey(envelope)  // every request of the batch is given this sender
+        warmth ^= self.requests.warm(requestIDs: requests.lazy.map(\.requestID), senderHash: key.senderHash)
         // One stand-in, its slot rewritten for each request: it is copied only when a request
         // keeps it (parked, held for its commit), so most requests allocate none.
         var standIn = Self.standIn(batch: number, slot: 0)
@@ -101,13 +141,48 @@ extension WorkerNode {
         }
     }
 
-    /// Puts the answer to a stand-in peer (`isStandIn`) in its batch's slot; the batch's last
-    /// answer sends the BatchReply.
-    func takeBatchAnswer(_ peer: [UInt8], _ bytes: [UInt8]) {
-        let (number, slot) = peer.withUnsafeBytes {
+    /// The batch number and slot a stand-in peer names.
+    static func slot(of standIn: [UInt8]) -> (batch: UInt64, slot: Int) {
+        standIn.withUnsafeBytes {
             (UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 1, as: UInt64.self)),
              Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 9, as: UInt32.self))))
         }
+    }
+
+    /// An OK answer to a change asked in the batch being served, encoded straight into its
+    /// replies (no buffer of its own). False when `peer` is not a slot of that batch, or the
+    /// answer would overflow it: the caller then sends it as any other answer.
+    func fileChangeAnswer(_ peer: [UInt8], requestID: UInt64, _ answer: ChangeAnswer) -> Bool {
+        guard Self.isStandIn(peer), openBatch != nil else { return false }
+        let (number, slot) = Self.slot(of: peer)
+        guard openBatch!.number == number else { return false }
+        let before = openBatch!.batch.bytes
+        switch openBatch!.batch.file(answer, requestID: requestID, sender: sender, in: slot, limit: Self.maxBatchReplyBytes) {
+        case .overflow:
+            return false
+        case .ignored:
+            return true
+        case .filed:
+            pendingBatchBytes += openBatch!.batch.bytes - before
+        case .complete:
+            pendingBatchBytes += openBatch!.batch.bytes - before
+            let done = openBatch!.batch
+            openBatch = nil
+            send(done)
+        }
+        return true
+    }
+
+    /// Sends a complete batch's BatchReply.
+    private func send(_ done: PendingBatch) {
+        pendingBatchBytes -= done.bytes
+        sendBytes(done.peer, done.encoded(sender: sender))
+    }
+
+    /// Puts the answer to a stand-in peer (`isStandIn`) in its batch's slot; the batch's last
+    /// answer sends the BatchReply.
+    func takeBatchAnswer(_ peer: [UInt8], _ bytes: [UInt8]) {
+        let (number, slot) = Self.slot(of: peer)
         let open = openBatch?.number == number
         // In place (a mutating call through the optional or the dictionary's subscript): a copy
         // of the batch would copy every reply in it at each answer. No batch: one given up
@@ -144,8 +219,7 @@ extension WorkerNode {
                 guard let taken = batches.removeValue(forKey: number) else { return }
                 done = taken
             }
-            pendingBatchBytes -= done.bytes
-            sendBytes(done.peer, WireFormat.encodeBatchReply(requestID: done.requestID, sender: sender, replies: done.replies.map { $0 ?? [] }))
+            send(done)
         }
     }
 
@@ -161,7 +235,7 @@ extension WorkerNode {
         for (number, batch) in batches where now - batch.received > Self.batchTimeout {
             batches[number] = nil
             pendingBatchBytes -= batch.bytes
-            logger.warning("batch given up: \(batch.missing) of \(batch.replies.count) requests unanswered after \(Self.batchTimeout)",
+            logger.warning("batch given up: \(batch.missing) of \(batch.requestCount) requests unanswered after \(Self.batchTimeout)",
                            metadata: ["request_id": "\(batch.requestID)"])
         }
     }

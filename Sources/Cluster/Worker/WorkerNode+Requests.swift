@@ -122,9 +122,10 @@ extension WorkerNode {
                 guard locate(id, peer, envelope, attempts: attempts, now: now) else { return }
                 held = shard.entity(id)?.cell  // locate may have taken it in
             }
-            if turnedAway(peer, envelope, held ?? CellID(move.cellID)) { return }
-            countRequest(held ?? CellID(move.cellID))
-            var route = RequestRouting.move(id, to: move.to.position, claimedCell: CellID(move.cellID), in: &shard, gate: shardGate)
+            let gated = held ?? CellID(move.cellID)
+            if turnedAway(peer, envelope, gated) { return }
+            countRequest(gated)
+            var route = RequestRouting.move(id, to: move.to.position, claimedCell: CellID(move.cellID), in: &shard, gated: gated, gate: shardGate)
             if case .replayFirst(let cell) = route {
                 shard.replayNow(cell, now: now)
                 performShardActions(now: now)
@@ -208,7 +209,7 @@ extension WorkerNode {
 
     /// The request log's key for a request. The requests of a batch share their sender's name
     /// (one string): its hash is taken once for all of them.
-    private func logKey(_ envelope: Envelope) -> RequestLog.Key {
+    func logKey(_ envelope: Envelope) -> RequestLog.Key {
         let name = envelope.sender
         if name != lastSender.name {  // the same storage compares at once
             lastSender = (name, name.hashValue)
@@ -395,9 +396,10 @@ extension WorkerNode {
         }
         // An OK answer built from plain values: no reply message, one buffer, nothing kept but
         // the values (a retry is encoded again from them).
-        let bytes = WireFormat.encodeReply(requestID: request.requestID, sender: sender, answer)
         requests.record(key, .change(answer))
-        sendBytes(peer, bytes)
+        if !fileChangeAnswer(peer, requestID: request.requestID, answer) {
+            sendBytes(peer, WireFormat.encodeReply(requestID: request.requestID, sender: sender, answer))
+        }
         metrics.answered(WorkerMetrics.RequestType(event.kind), .ok, since: answering)
     }
 

@@ -149,6 +149,8 @@ public final class WorkerNode {
     private(set) lazy var sender = "worker:\(options.id)"
     /// The sender of the last request logged, and its hash (see `logKey`).
     var lastSender: (name: String, hash: Int) = ("", "".hashValue)
+    /// What `RequestLog.warm` read for each batch, kept only so that its reads stay in the program.
+    var warmth: UInt64 = 0
     /// What this worker shows a scraper and /readyz (WorkerMetrics, WorkerNode+Telemetry).
     let metrics: WorkerMetrics
     /// When the request being answered now arrived: its answer's latency counts from there.

@@ -115,10 +115,12 @@ public enum RequestRouting {
     ///   - shard: inout only so that no copy is made: a worker keeps its shard in a class, and
     ///     passing it by value would retain and release every collection in it for each move.
     ///     Nothing in it changes.
+    ///   - gated: a cell the gate let this request serve a moment ago: a move within it is not
+    ///     asked about again.
     ///   - gate: whether the worker serves a cell, from the shard it is given.
     public static func move(
         _ id: EntityID, to position: Position, claimedCell: CellID, in shard: inout Shard, afterReplay: Bool = false,
-        gate: (CellID, borrowing Shard) -> Gate
+        gated: CellID? = nil, gate: (CellID, borrowing Shard) -> Gate
     ) -> Move {
         let entity = shard.entity(id)
         let from = entity?.cell ?? claimedCell
@@ -140,6 +142,7 @@ public enum RequestRouting {
             movesNow = false
         }
         guard movesNow, let target else { return .apply(cell: from) }
+        if target == gated { return .apply(cell: from) }  // the gate just let this request serve that cell
         switch gate(target, shard) {
         case .serve:
             return .apply(cell: from)
