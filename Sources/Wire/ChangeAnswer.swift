@@ -38,6 +38,13 @@ extension WireFormat {
         return frame
     }
 
+    /// The most bytes `encodeReply(requestID:sender:_:)` writes for a sender of this name: the
+    /// head (version, id, sender), the reply's tag and length, and its fields (three numbers
+    /// of at most 11 bytes, two flags of 2).
+    public static func maxChangeAnswerBytes(sender: String) -> Int {
+        2 + 11 + 1 + varintSize(UInt64(sender.utf8.count)) + sender.utf8.count + 3 + 3 * 11 + 2 * 2
+    }
+
     /// The same bytes, appended to `frame` (a batch's replies are written into one buffer).
     public static func appendReply(requestID: UInt64, sender: String, _ answer: ChangeAnswer, to frame: inout [UInt8]) {
         appendHead(requestID: requestID, sender: sender, to: &frame)

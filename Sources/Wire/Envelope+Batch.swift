@@ -20,6 +20,10 @@ extension WireFormat {
     /// The same from replies encoded back to back in one buffer: reply i is `counts[i]` bytes
     /// from `starts[i]` (an empty one where the count is negative).
     public static func encodeBatchReply(requestID: UInt64, sender: String, replies buffer: [UInt8], starts: [Int32], counts: [Int32]) -> [UInt8] {
+        precondition(starts.count == counts.count, "a start for every count")
+        for (start, count) in zip(starts, counts) where count > 0 {
+            precondition(start >= 0 && Int(start) + Int(count) <= buffer.count, "reply span \(start)+\(count) outside \(buffer.count) bytes")
+        }
         var inner = 0
         for count in counts { inner += 1 + varintSize(UInt64(max(0, count))) + Int(max(0, count)) }
         var frame = encodeHead(requestID: requestID, sender: sender, reserving: 2 + varintSize(UInt64(inner)) + inner)

@@ -3,7 +3,9 @@ import Testing
 
 /// The worker's log of recent replies: exact keys, first-in first-out eviction at capacity.
 @Suite struct RequestLogTests {
-    @Test func warmingReadsAndChangesNothing() {
+    /// Warming is a hint with no effect but on caches: it must stay inside the index (an empty
+    /// one, and a full ring whose oldest entries wrap around) and answer as before.
+    @Test func warmingStaysInBoundsAndTheLogAnswersAsBefore() {
         var log = RequestLog(capacity: 8)
         #expect(log.warm(requestIDs: [1, 2, 3], senderHash: 7) == 0)  // nothing indexed yet
         for id in UInt64(1)...12 { log.record(RequestLog.key(sender: "c", requestID: id), .answered([UInt8(id)])) }

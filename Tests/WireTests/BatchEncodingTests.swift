@@ -48,6 +48,18 @@ import Testing
                 == WireFormat.encodeBatchReply(requestID: 9, sender: "worker:w2", replies: replies))
     }
 
+    @Test func noChangeAnswerIsLongerThanItsBound() {
+        let widest = ChangeAnswer(mapEpoch: .max, version: .max, sequence: .max, deferred: true, durable: true)
+        for sender in ["", "w", "worker:w1", String(repeating: "s", count: 200)] {
+            for id in [UInt64(0), 1, 1 << 35, .max] {
+                for answer in [ChangeAnswer(), widest] {
+                    #expect(WireFormat.encodeReply(requestID: id, sender: sender, answer).count <= WireFormat.maxChangeAnswerBytes(sender: sender))
+                }
+            }
+            #expect(WireFormat.encodeReply(requestID: .max, sender: sender, widest).count >= WireFormat.maxChangeAnswerBytes(sender: sender) - 2)  // and not loose
+        }
+    }
+
     @Test func anEmptyBatchReplyStillCarriesItsBody() throws {
         let decoded = try WireFormat.decode(WireFormat.encodeBatchReply(requestID: 7, sender: "w", replies: []))
         guard case .batchReply(let b)? = decoded.body else { Issue.record("no batch reply body"); return }

@@ -67,6 +67,30 @@ import Testing
         }
     }
 
+    /// Many ranges per worker, of random lengths: the bits and the range search agree.
+    @Test func ownsAgreesWithTheMapWhenWorkersHoldManyRanges() throws {
+        var random = SystemRandomNumberGenerator()
+        for side in [640.0, 3000.0] {  // 4,096 cells (bits), 90,000 cells (no bits: over maxServableCells)
+            let grid = try Grid(width: side, height: side, cellSize: 10)
+            let curve = HilbertCurve(grid: grid)
+            let end = UInt64(curve.side * curve.side)
+            var ranges: [PartitionMap.Range] = [], first: UInt64 = 0, turn = 0
+            while first < end {
+                let last = min(end - 1, first + UInt64.random(in: 0...40, using: &random))
+                ranges.append(.init(first: first, last: last, worker: "w\(turn % 3)"))
+                first = last + 1
+                turn += 1
+            }
+            let map = PartitionMap(epoch: 1, curve: curve, ranges: ranges)
+            for name in ["w0", "w1", "w2"] {
+                let ownership = Ownership(map: map, worker: name, pending: [CellID(7)])
+                for c in stride(from: Int64(0), to: Int64(grid.cellCount), by: max(1, grid.cellCount / 20_000)) {
+                    #expect(ownership.owns(CellID(c)) == (map.owner(of: CellID(c)) == name && c != 7), "cell \(c), \(name)")
+                }
+            }
+        }
+    }
+
     @Test func neighboursMostlyShareAWorker() throws {
         let grid = try Grid(width: 4096, height: 4096, cellSize: 64)
         let map = PartitionMap.even(grid: grid, workers: ["w1", "w2", "w3", "w4"], epoch: 1)

@@ -41,10 +41,10 @@ import Testing
             load()
         }
 
-        func move(_ id: UInt64, to cell: CellID, afterReplay: Bool = false) -> R.Move {
+        func move(_ id: UInt64, to cell: CellID, afterReplay: Bool = false, gated: CellID? = nil) -> R.Move {
             var copy = shard
             let route = R.move(EntityID(id), to: RequestRoutingTests.center(cell), claimedCell: shard.entity(EntityID(id))?.cell ?? cell,
-                               in: &copy, afterReplay: afterReplay, gate: { cell, _ in gate(cell) })
+                               in: &copy, afterReplay: afterReplay, gated: gated, gate: { cell, _ in gate(cell) })
             return route
         }
 
@@ -104,6 +104,17 @@ import Testing
         try w.spawn(1, .player, in: Self.west)
         #expect(w.move(1, to: Self.border) == .apply(cell: Self.west))
         #expect(w.move(1, to: Self.east) == .handoff(worker: "w2", cell: Self.east))
+    }
+
+    /// The gate is asked once for the request's cell; a move within that cell is not asked again,
+    /// a move anywhere else is.
+    @Test func aMoveWithinTheCellTheGateJustPassedIsNotGatedAgain() throws {
+        var w = World(now: t0)
+        try w.spawn(1, .player, in: Self.west)
+        w.mayServe = false  // were it asked, the gate would say retry
+        #expect(w.move(1, to: Self.west, gated: Self.west) == .apply(cell: Self.west))
+        guard case .retry = w.move(1, to: Self.border, gated: Self.west) else { Issue.record("another cell was not gated"); return }
+        guard case .retry = w.move(1, to: Self.west) else { Issue.record("gated without being told"); return }
     }
 
     @Test func aMoveIntoACellOnItsWayHereOrWithoutALeaseIsRetried() throws {

@@ -26,7 +26,7 @@ struct PendingBatch {
         starts = Array(repeating: 0, count: count)
         counts = Array(repeating: -1, count: count)
         missing = count
-        body.reserveCapacity(count * 48)  // a change's answer is about 30 bytes
+        body.reserveCapacity(min(count * 48, 64 * 1024))  // a change's answer is about 30 bytes
     }
 
     var requestCount: Int { counts.count }
@@ -43,15 +43,14 @@ struct PendingBatch {
         return filed(slot, from: start)
     }
 
-    /// Files an OK change answer for `slot`, encoded straight into the batch's buffer.
+    /// Files an OK change answer for `slot`, encoded straight into the batch's buffer. Near the
+    /// limit it answers `.overflow` without writing (the answer's size is not known before it is
+    /// written): the caller then files it through `file(_:in:limit:)`, which checks exactly.
     mutating func file(_ answer: ChangeAnswer, requestID: UInt64, sender: String, in slot: Int, limit: Int) -> Filing {
         guard slot < counts.count, counts[slot] < 0 else { return .ignored }
+        guard body.count + WireFormat.maxChangeAnswerBytes(sender: sender) <= limit else { return .overflow }
         let start = body.count
         WireFormat.appendReply(requestID: requestID, sender: sender, answer, to: &body)
-        guard body.count <= limit else {
-            body.removeSubrange(start...)
-            return .overflow
-        }
         return filed(slot, from: start)
     }
 

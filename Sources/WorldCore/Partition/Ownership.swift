@@ -11,8 +11,10 @@ public struct Ownership: Sendable, Equatable {
     /// (the gate asks it for every request); nil for a grid of more than `maxServableCells`.
     private let servable: [UInt64]?
 
-    /// Grids up to this many cells (32 KiB of bits) get `servable`.
-    static let maxServableCells = 1 << 18
+    /// Grids up to this many cells (8 KiB of bits; the default grid has 4,096) get `servable`:
+    /// building it computes every cell's curve position, about 2 ms at this size, once per map
+    /// or change of the pending set.
+    static let maxServableCells = 1 << 16
 
     public init(map: PartitionMap, worker: String, pending: Set<CellID> = []) {
         self.map = map
