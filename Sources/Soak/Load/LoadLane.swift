@@ -471,7 +471,7 @@ final class LoadLane: @unchecked Sendable {
                 }
                 e.lastAckedVersion = reply.version
                 e.acked.append((reply.version, t, worker))
-                if e.acked.count > 64 { e.acked.removeFirst(e.acked.count - 64) }
+                if e.acked.count > 128 { e.acked.removeFirst(e.acked.count - 64) }
             }
             e.ackedMoves += 1
         case .action:

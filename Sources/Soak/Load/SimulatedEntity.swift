@@ -74,12 +74,15 @@ final class SimulatedEntity {
     var unknownActions: UInt64 = 0
     var ackedMoves: UInt64 = 0
     var lastAckedVersion: UInt64 = 0
-    /// Acknowledged moves with their versions, times and the worker that answered (the last 64),
-    /// for the loss-window check.
+    /// Acknowledged moves with their versions, times and the worker that answered (the last 64 to
+    /// 128: trimmed 64 at a time, not shifted at every move), for the loss-window check.
     var acked: [(version: UInt64, at: Double, worker: String)] = []
     /// Moves whose outcome is not known exactly (deferred, or answered after a retry elsewhere).
     var uncertainMoves = false
-    var history: [Step] = []
+    /// The last 40 steps of its history (`note`).
+    var history: ArraySlice<Step> { steps.suffix(40) }
+    /// Kept 40 to 80 at a time: trimmed in one go, not shifted at every step.
+    private var steps: [Step] = []
 
     init(id: EntityID, kind: EntityKind, position: Position, lastCell: CellID, heading: Double, nextAt: ContinuousClock.Instant) {
         self.id = id
@@ -91,7 +94,7 @@ final class SimulatedEntity {
     }
 
     func note(_ at: Double, _ what: String) {
-        history.append(Step(at: at, what: what))
-        if history.count > 40 { history.removeFirst(history.count - 40) }
+        steps.append(Step(at: at, what: what))
+        if steps.count > 80 { steps.removeFirst(steps.count - 40) }
     }
 }
