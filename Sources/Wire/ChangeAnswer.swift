@@ -33,7 +33,7 @@ extension WireFormat {
     /// body's one-byte length (at most 3 × 11 + 2 × 2 bytes) is filled in after the body.
     public static func encodeReply(requestID: UInt64, sender: String, _ answer: ChangeAnswer) -> [UInt8] {
         var frame: [UInt8] = []
-        frame.reserveCapacity(52 + sender.utf8.count)
+        frame.reserveCapacity(maxChangeAnswerBytes(sender: sender))
         appendReply(requestID: requestID, sender: sender, answer, to: &frame)
         return frame
     }

@@ -24,24 +24,18 @@ extension WireFormat {
         for (start, count) in zip(starts, counts) where count > 0 {
             precondition(start >= 0 && Int(start) + Int(count) <= buffer.count, "reply span \(start)+\(count) outside \(buffer.count) bytes")
         }
-        var inner = 0
-        for count in counts { inner += 1 + varintSize(UInt64(max(0, count))) + Int(max(0, count)) }
-        var frame = encodeHead(requestID: requestID, sender: sender, reserving: 2 + varintSize(UInt64(inner)) + inner)
-        appendVarint(21 << 3 | 2, to: &frame)  // Envelope.batch_reply, length-delimited
-        appendVarint(UInt64(inner), to: &frame)
-        buffer.withUnsafeBufferPointer { bytes in
-            for (start, count) in zip(starts, counts) {
-                frame.append(1 << 3 | 2)  // BatchReply.replies
-                appendVarint(UInt64(max(0, count)), to: &frame)
-                if count > 0 { frame.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[Int(start)..<Int(start + count)])) }
+        return buffer.withUnsafeBufferPointer { bytes in
+            let replies = starts.indices.lazy.map { i in
+                counts[i] > 0 ? UnsafeBufferPointer(rebasing: bytes[Int(starts[i])..<Int(starts[i] + counts[i])]) : UnsafeBufferPointer(rebasing: bytes[0..<0])
             }
+            return encodeEnvelopes(requestID: requestID, sender: sender, body: 21, replies)
         }
-        return frame
     }
 
     /// An envelope whose body (field `body`: a `Batch` or a `BatchReply`) holds `envelopes`, each
     /// already encoded, as its repeated field 1.
-    static func encodeEnvelopes(requestID: UInt64, sender: String, body: UInt64, _ envelopes: some Collection<[UInt8]>) -> [UInt8] {
+    static func encodeEnvelopes<Envelopes: Collection>(requestID: UInt64, sender: String, body: UInt64, _ envelopes: Envelopes) -> [UInt8]
+    where Envelopes.Element: Collection<UInt8> {
         var inner = 0
         for envelope in envelopes { inner += 1 + varintSize(UInt64(envelope.count)) + envelope.count }
         var frame = encodeHead(requestID: requestID, sender: sender, reserving: 2 + varintSize(UInt64(inner)) + inner)
@@ -50,7 +44,8 @@ extension WireFormat {
         for envelope in envelopes {
             frame.append(1 << 3 | 2)  // Batch.requests / BatchReply.replies
             appendVarint(UInt64(envelope.count), to: &frame)
-            frame.append(contentsOf: envelope)
+            // One copy of contiguous bytes (arrays, buffers), even where this runs unspecialised.
+            if envelope.withContiguousStorageIfAvailable({ frame.append(contentsOf: $0) }) == nil { frame.append(contentsOf: envelope) }
         }
         return frame
     }

@@ -156,24 +156,25 @@ extension WorkerNode {
         let (number, slot) = Self.slot(of: peer)
         guard openBatch!.number == number else { return false }
         let before = openBatch!.batch.bytes
-        switch openBatch!.batch.file(answer, requestID: requestID, sender: sender, in: slot, limit: Self.maxBatchReplyBytes) {
-        case .overflow:
-            return false
-        case .ignored:
-            return true
-        case .filed:
-            pendingBatchBytes += openBatch!.batch.bytes - before
-        case .complete:
-            pendingBatchBytes += openBatch!.batch.bytes - before
-            let done = openBatch!.batch
-            openBatch = nil
-            send(done)
-        }
+        let outcome = openBatch!.batch.file(answer, requestID: requestID, sender: sender, in: slot, limit: Self.maxBatchReplyBytes)
+        if outcome == .overflow { return false }
+        settle(outcome, added: openBatch!.batch.bytes - before, batch: number, open: true)
         return true
     }
 
-    /// Sends a complete batch's BatchReply.
-    private func send(_ done: PendingBatch) {
+    /// Counts the bytes an answer added to its batch; the batch's last answer sends its BatchReply.
+    private func settle(_ outcome: PendingBatch.Filing, added: Int, batch number: UInt64, open: Bool) {
+        guard outcome == .filed || outcome == .complete else { return }  // a second answer, or no such slot: dropped
+        pendingBatchBytes += added
+        guard outcome == .complete else { return }
+        let done: PendingBatch
+        if open {
+            done = openBatch!.batch
+            openBatch = nil
+        } else {
+            guard let taken = batches.removeValue(forKey: number) else { return }
+            done = taken
+        }
         pendingBatchBytes -= done.bytes
         sendBytes(done.peer, done.encoded(sender: sender))
     }
@@ -203,23 +204,7 @@ extension WorkerNode {
             size = encoded.count
             outcome = file(encoded, limit: .max) ?? .ignored
         }
-        switch outcome {
-        case .ignored, .overflow:
-            return  // a second answer, or a slot the batch does not have: dropped
-        case .filed:
-            pendingBatchBytes += size
-        case .complete:
-            pendingBatchBytes += size
-            let done: PendingBatch
-            if open {
-                done = openBatch!.batch
-                openBatch = nil
-            } else {
-                guard let taken = batches.removeValue(forKey: number) else { return }
-                done = taken
-            }
-            send(done)
-        }
+        settle(outcome, added: size, batch: number, open: open)
     }
 
     /// The request id of an encoded reply envelope (0 when it does not decode).
