@@ -70,7 +70,7 @@ import TestSupport
 @Suite(.serialized) struct PortRangeProcessTests {
     @Test func workersTakeTheFirstFreePortsOfTheRanges() throws {
         try TestDatabase.withFreshDatabase { parameters in
-            let base = 20_000 + Int(getpid() % 20_000)
+            let base = try LoopbackPorts.freeRun(count: 4)  // below the ephemeral ports: no outgoing socket takes them
             let bind = "tcp://127.0.0.1:\(base)-\(base + 1)"
             let metrics = "127.0.0.1:\(base + 2)-\(base + 3)"
             let first = try WorkerProcess(database: parameters.database!, id: "w1", bind: bind, extra: ["--metrics", metrics])

@@ -60,6 +60,11 @@ import TestSupport
             #expect(redirect.redirectWorker == "w2")
             #expect(redirect.redirectEndpoint == cluster.endpoint(of: "w2"))
             #expect(redirect.mapEpoch == 1)
+            // An entity w1 does not hold, stored in w2's cell: w2's memory may be newer than the
+            // row, so w1 redirects rather than answer from storage.
+            let read = try wrong.call(.getEntity(.with { $0.entityID = 2 }))
+            #expect(read.code == .wrongWorker && read.redirectWorker == "w2", "\(read)")
+            #expect(try client.entity(EntityID(2)).entity.position.x == Self.center(homes["w2"]!).x + 5)
             let followed = try client.call(.getCell(.with { $0.cellID = homes["w2"]!.raw }), cell: homes["w2"]!)
             #expect(followed.code == .ok)
             #expect(followed.cell.entities.map(\.entityID) == [2])

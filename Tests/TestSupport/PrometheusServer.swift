@@ -28,7 +28,7 @@ public final class PrometheusServer {
                   - targets: [\(hosts)]
             """
         try config.write(to: folder.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
-        let port = try Self.freePort()
+        let port = try LoopbackPorts.free()
         url = "http://127.0.0.1:\(port)"
         output = folder.appendingPathComponent("prometheus.log")
         FileManager.default.createFile(atPath: output.path, contents: nil)
@@ -81,20 +81,5 @@ public final class PrometheusServer {
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: folder)
-    }
-
-    /// A loopback TCP port nobody listens on now (bound to port 0, then released).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw WorkerProcessError(message: "no free port: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -477,9 +477,17 @@ extension WorkerNode {
         shard.noteStorageRead()
         switch result {
         case .success(.entities(let found, _)):
-            if let live = shard.entity(id) ?? found.first(where: { $0.id == id }) {
+            if let live = shard.entity(id) {
                 var reply = Cellcluster_V1_Reply()
                 reply.entity = .init(live)
+                finish(peer, request, reply, key: nil)
+            } else if let stored = found.first(where: { $0.id == id }) {
+                // A stored row is only the truth in a cell this worker serves: elsewhere its owner
+                // may hold newer changes (or this worker lost its cells while the read was out, as
+                // a fenced zombie does): answered as the gate says, not from storage.
+                if turnedAway(peer, request, stored.cell) { return }
+                var reply = Cellcluster_V1_Reply()
+                reply.entity = .init(stored)
                 finish(peer, request, reply, key: nil)
             } else {
                 answer(peer, request, key: nil, worldError: .unknownEntity(id))
