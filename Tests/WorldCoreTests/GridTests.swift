@@ -46,6 +46,26 @@ import Testing
         #expect(grid.distance(CellID(0), CellID(16 * 3 + 2)) == 3)
     }
 
+    /// A step's window difference, walked by coordinates, is the filter it replaced: the cells
+    /// of one window farther than the radius from the other's centre; every pair of cells of a
+    /// small grid (edges, corners, steps of one and of many cells), radii 0 to 3.
+    @Test func theWindowDifferenceIsTheCellsOfOneWindowOutsideTheOther() throws {
+        let small = try Grid(width: 7, height: 5, cellSize: 1)
+        for radius in 0...3 {
+            for a in 0..<Int64(small.cellCount) {
+                for b in 0..<Int64(small.cellCount) {
+                    var walked: [CellID] = []
+                    small.forEachCell(within: radius, of: CellID(a), beyond: CellID(b)) { walked.append($0) }
+                    let filtered = small.cells(within: radius, of: CellID(a)).filter { small.distance($0, CellID(b)) > radius }
+                    #expect(walked == filtered, "radius \(radius), from \(b) to \(a)")
+                }
+            }
+        }
+        var ahead: [CellID] = []
+        grid.forEachCell(ahead: 2, of: CellID(40), from: CellID(39)) { ahead.append($0) }
+        #expect(ahead == grid.cells(ahead: 2, of: CellID(40), from: CellID(39)) && ahead.count == 5)
+    }
+
     @Test func unknownCellsAreNamed() {
         #expect(throws: WorldError.unknownCell(CellID(128))) { try grid.validate(CellID(128)) }
         #expect(throws: WorldError.unknownCell(CellID(-1))) { try grid.validate(CellID(-1)) }

@@ -115,6 +115,10 @@ import Testing
         #expect(source.handoffs.route(Self.id, in: source.shard, now: t0 + .seconds(1)) == .movedAway(worker: "B", cell: Self.b))
         #expect(source.handoffs.route(Self.id, in: source.shard, now: t0 + .seconds(3)) == nil)
         #expect(source.handoffs.isIdle && target.handoffs.isIdle)
+        // The hints are bounded without lookups too: a tick past the hint's age lets them go.
+        source.handoffs.movedAway[Self.id] = ("B", Self.b, t0)
+        _ = source.handoffs.tick(shard: &source.shard, now: t0 + .seconds(3))
+        #expect(source.handoffs.movedAway.isEmpty)
     }
 
     @Test func aTargetThatNeverAnswersLosesToTheSourcesOwnClaim() throws {

@@ -13,7 +13,7 @@ extension WorkerNode {
         if !force && version == needsSentAt { return }
         needsSentAt = version
         var byOwner: [String: [CellID]] = [:]
-        for cell in shard.remoteNeeds.keys {
+        for cell in shard.remoteNeededCells {
             let owner = ownership.map.owner(of: cell)
             if owner != options.id { byOwner[owner, default: []].append(cell) }  // not its own cells on their way here
         }

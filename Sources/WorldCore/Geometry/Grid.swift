@@ -64,30 +64,59 @@ public struct Grid: Sendable, Equatable {
     /// `previous` to `center`: the leading edge (or, for a diagonal step, both leading edges).
     /// Empty when the two cells are the same.
     public func cells(ahead radius: Int, of center: CellID, from previous: CellID) -> [CellID] {
+        var result: [CellID] = []
+        forEachCell(ahead: radius, of: center, from: previous) { result.append($0) }
+        return result
+    }
+
+    /// `cells(ahead:of:from:)` one at a time, without building an array (the request path
+    /// walks these at every cell a player crosses).
+    @inline(__always)
+    public func forEachCell(ahead radius: Int, of center: CellID, from previous: CellID, _ body: (CellID) throws -> Void) rethrows {
         let c = coord(of: center), p = coord(of: previous)
         let dc = (c.column - p.column).signum(), dr = (c.row - p.row).signum()
-        guard (dc != 0 || dr != 0), radius > 0 else { return [] }
-        var result: [CellID] = []
+        guard (dc != 0 || dr != 0), radius > 0 else { return }
         for offset in -radius...radius {
-            if dc != 0, let cell = cell(column: c.column + dc * radius, row: c.row + offset) { result.append(cell) }
+            if dc != 0, let cell = cell(column: c.column + dc * radius, row: c.row + offset) { try body(cell) }
             if dr != 0, offset != dc * radius || dc == 0, let cell = cell(column: c.column + offset, row: c.row + dr * radius) {
-                result.append(cell)
+                try body(cell)
             }
         }
-        return result
     }
 
     /// Every cell within `radius` (Chebyshev) of `center`, clipped at the world's edges, row by row.
     public func cells(within radius: Int, of center: CellID) -> [CellID] {
+        var result: [CellID] = []
+        result.reserveCapacity((2 * max(0, radius) + 1) * (2 * max(0, radius) + 1))
+        forEachCell(within: radius, of: center) { result.append($0) }
+        return result
+    }
+
+    /// `cells(within:of:)` one at a time, without building an array.
+    @inline(__always)
+    public func forEachCell(within radius: Int, of center: CellID, _ body: (CellID) throws -> Void) rethrows {
         let c = coord(of: center)
         let r = max(0, radius)
-        var result: [CellID] = []
-        result.reserveCapacity((2 * r + 1) * (2 * r + 1))
         for row in max(0, c.row - r)...min(rows - 1, c.row + r) {
             for column in max(0, c.column - r)...min(columns - 1, c.column + r) {
-                result.append(CellID(Int64(row * columns + column)))
+                try body(CellID(Int64(row * columns + column)))
             }
         }
-        return result
+    }
+
+    /// The cells within `radius` of `center` that are farther than `radius` from `other`, row by
+    /// row: what a step from `other` to `center` brings into a window of that radius (and, with
+    /// the two swapped, what it leaves behind). Coordinates are compared; no cell is divided
+    /// back into its column and row.
+    @inline(__always)
+    public func forEachCell(within radius: Int, of center: CellID, beyond other: CellID, _ body: (CellID) throws -> Void) rethrows {
+        let c = coord(of: center), o = coord(of: other)
+        let r = max(0, radius)
+        for row in max(0, c.row - r)...min(rows - 1, c.row + r) {
+            let rowOutside = abs(row - o.row) > r
+            for column in max(0, c.column - r)...min(columns - 1, c.column + r) where rowOutside || abs(column - o.column) > r {
+                try body(CellID(Int64(row * columns + column)))
+            }
+        }
     }
 }

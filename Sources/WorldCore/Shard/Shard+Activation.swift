@@ -5,14 +5,14 @@ extension Shard {
     /// cell active. `previous` is the cell it was in when it was already present.
     mutating func notePresence(_ id: EntityID, in cell: CellID, previous: CellID?, now: ContinuousClock.Instant) {
         let wasPresent = presence.updateValue(now, forKey: id) != nil
+        let r = settings.activeRadius
         if !wasPresent {
-            for c in grid.cells(within: settings.activeRadius, of: cell) { addInterest(c, now: now) }
+            grid.forEachCell(within: r, of: cell) { addInterest($0, now: now) }
         } else if let previous, previous != cell {
             prefetch(ahead: cell, from: previous, now: now)
-            // The two squares' difference by distance: no sets built on a player's step.
-            let r = settings.activeRadius
-            for c in grid.cells(within: r, of: cell) where grid.distance(c, previous) > r { addInterest(c, now: now) }
-            for c in grid.cells(within: r, of: previous) where grid.distance(c, cell) > r { removeInterest(c, now: now) }
+            // The two squares' difference, walked in place: no sets or arrays built on a step.
+            grid.forEachCell(within: r, of: cell, beyond: previous) { addInterest($0, now: now) }
+            grid.forEachCell(within: r, of: previous, beyond: cell) { removeInterest($0, now: now) }
         }
     }
 
@@ -20,8 +20,8 @@ extension Shard {
     /// so they are in memory (resident) before its radius reaches them: a player never waits for
     /// a load. Only this worker's own cells that are not in memory yet.
     private mutating func prefetch(ahead cell: CellID, from previous: CellID, now: ContinuousClock.Instant) {
-        for c in grid.cells(ahead: settings.activeRadius + 1, of: cell, from: previous) where cells.index(forKey: c) == nil {
-            if let ownership, !ownership.owns(c) { continue }
+        grid.forEachCell(ahead: settings.activeRadius + 1, of: cell, from: previous) { c in
+            guard cells.index(forKey: c) == nil, ownership?.owns(c) ?? true else { return }
             requestLoad(c, now: now)
             monitor.prefetches &+= 1
         }
@@ -36,11 +36,10 @@ extension Shard {
     private mutating func addInterest(_ cell: CellID, now: ContinuousClock.Instant) {
         if let ownership, !ownership.owns(cell) {
             // Another worker's cell: that worker activates it when told (see `remoteNeeds`).
-            remoteNeeds[cell, default: 0] += 1
+            if remoteNeeds.add(cell) == 1 { remoteNeedsChanges &+= 1 }
             return
         }
-        interest[cell, default: 0] += 1
-        guard interest[cell] == 1 else { return }
+        guard interest.add(cell) == 1 else { return }
         cooling.remove(cell)
         guard let phase = phase(of: cell) else {
             requestLoad(cell, now: now)
@@ -57,17 +56,12 @@ extension Shard {
     }
 
     private mutating func removeInterest(_ cell: CellID, now: ContinuousClock.Instant) {
-        if let needed = remoteNeeds[cell] {
-            remoteNeeds[cell] = needed > 1 ? needed - 1 : nil
+        if let needed = remoteNeeds.remove(cell) {
+            if needed == 0 { remoteNeedsChanges &+= 1 }
             return
         }
-        guard let count = interest[cell] else { return }
-        if count > 1 {
-            interest[cell] = count - 1
-            return
-        }
-        interest[cell] = nil
-        if cells[cell]?.phase == .active {
+        guard interest.remove(cell) == 0 else { return }
+        if phase(of: cell) == .active {
             setPhase(cell, .cooling(since: now))
             cooling.insert(cell)
         }
@@ -156,7 +150,7 @@ extension Shard {
             default: nil
             }
         } ?? [])
-        if (interest[id] ?? 0) > 0 {
+        if interest[id] > 0 {
             setPhase(id, .active)
             replayQueue(of: id, now: now)
         } else {

@@ -20,7 +20,7 @@ extension Shard {
         var candidates: [EvictionPolicy.Candidate] = []
         for index in cells.indices where cells.values[index].phase == .resident {
             let id = cells.keys[index]
-            guard (interest[id] ?? 0) == 0, pinned.isEmpty || !pinned.contains(id) else { continue }
+            guard interest[id] == 0, pinned.isEmpty || !pinned.contains(id) else { continue }
             candidates.append(EvictionPolicy.Candidate(cell: id, lastAccess: cells.values[index].lastAccess,
                                                        entities: cells.values[index].entities.count))
         }

@@ -5,17 +5,18 @@ extension Shard {
     public mutating func setOwnership(_ new: Ownership?, now: ContinuousClock.Instant) {
         ownership = new
         let before = interest
-        interest = [:]
-        remoteNeeds = [:]
+        interest.removeAll()
+        remoteNeeds.removeAll()
+        remoteNeedsChanges &+= 1
         for player in presence.keys {
             guard let cell = entities[player]?.cell else { continue }
-            for c in grid.cells(within: settings.activeRadius, of: cell) {
-                if let new, !new.owns(c) { remoteNeeds[c, default: 0] += 1 } else { interest[c, default: 0] += 1 }
+            grid.forEachCell(within: settings.activeRadius, of: cell) { c in
+                if let new, !new.owns(c) { remoteNeeds.add(c) } else { interest.add(c) }
             }
         }
         externalInterest = externalInterest.filter { new?.owns($0) ?? true }
-        for c in externalInterest { interest[c, default: 0] += 1 }
-        for cell in interest.keys.sorted() where before[cell] == nil {
+        for c in externalInterest { interest.add(c) }
+        for cell in interest.cells where before[cell] == 0 {
             cooling.remove(cell)
             switch phase(of: cell) {
             case nil: requestLoad(cell, now: now)
@@ -26,7 +27,7 @@ extension Shard {
             case .loading?, .active?: break
             }
         }
-        for cell in before.keys.sorted() where interest[cell] == nil && cells[cell]?.phase == .active {
+        for cell in before.cells where interest[cell] == 0 && phase(of: cell) == .active {
             setPhase(cell, .cooling(since: now))
             cooling.insert(cell)
         }
@@ -62,7 +63,7 @@ extension Shard {
             unsavedReplays.remove(cell)
             if let queue = queues.removeValue(forKey: cell) { unpersistedEvents -= queue.unpersisted.count }
             dirtyCells[cell] = nil
-            interest[cell] = nil
+            interest.clear(cell)
             cooling.remove(cell)
             activeSet.remove(cell)
         }
@@ -120,8 +121,10 @@ extension Shard {
     public mutating func reset() {
         let departed = departures &+ UInt64(entities.count)
         let counters = monitor  // the process's totals: they count on (a summary or a scrape must never see one go back)
+        let needsChanges = remoteNeedsChanges  // goes on too: the worker compares it with what it last sent
         self = Shard(settings: settings, firstSequence: nextSequence)
         departures = departed
         monitor = counters
+        remoteNeedsChanges = needsChanges &+ 1
     }
 }

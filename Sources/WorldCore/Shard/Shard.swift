@@ -16,7 +16,7 @@ public struct Shard: Sendable {
     /// load's snapshot), which must not come back into memory. See `forgetDepartures(before:)`.
     var departedAt: [EntityID: UInt64] = [:]
     /// How many present players' windows cover each cell.
-    var interest: [CellID: Int] = [:]
+    var interest: CellCounts
     /// Players keeping cells active, with the time they last sent something.
     var presence: [EntityID: ContinuousClock.Instant] = [:]
     var cooling: Set<CellID> = []
@@ -54,9 +54,12 @@ public struct Shard: Sendable {
     var unsavedReplays: Set<CellID> = []
 
     /// Other workers' cells within this shard's players' radius, with how many players need each.
-    public internal(set) var remoteNeeds: [CellID: Int] = [:] { didSet { remoteNeedsChanges &+= 1 } }
-    /// Counts changes to `remoteNeeds`: the worker tells neighbours only when it moved.
-    public private(set) var remoteNeedsChanges: UInt64 = 0
+    var remoteNeeds: CellCounts
+    /// Counts changes to the set of cells in `remoteNeeds` (not to their counts): the worker
+    /// tells neighbours only when it changed.
+    public internal(set) var remoteNeedsChanges: UInt64 = 0
+    /// Other workers' cells that this shard's players need active, in ascending order.
+    public var remoteNeededCells: [CellID] { remoteNeeds.cells }
     /// This shard's cells that other workers' players need active.
     var externalInterest: Set<CellID> = []
 
@@ -78,6 +81,8 @@ public struct Shard: Sendable {
     public init(settings: ShardSettings, firstSequence: UInt64 = 1) {
         self.settings = settings
         self.nextSequence = max(1, firstSequence)
+        interest = CellCounts(cellCount: settings.grid.cellCount)
+        remoteNeeds = CellCounts(cellCount: settings.grid.cellCount)
     }
 
     /// What the shard needs done since the last call, in order.

@@ -118,6 +118,8 @@ public struct Handoffs<Reply: Sendable>: Sendable {
     @usableFromInline var movedAway: [EntityID: (worker: String, cell: CellID, at: ContinuousClock.Instant)] = [:]
     /// Offered entities whose claim is in storage here.
     private var claiming: Set<EntityID> = []
+    /// When `tick` next prunes `movedAway`.
+    private var nextPrune: ContinuousClock.Instant?
     private var nextID: UInt64
 
     /// - Parameter firstID: the first handoff id; give each incarnation its own range.
@@ -207,13 +209,21 @@ public struct Handoffs<Reply: Sendable>: Sendable {
     }
 
     /// Time passes: handoffs whose target has not answered in time are settled in storage.
+    /// The worker calls this on every turn while handoffs are out (thousands of times a second
+    /// under load): only the due ones are sorted, and the moved-away hints, which `route`
+    /// checks for age anyway, are pruned a few times a second rather than rebuilt every turn.
     public mutating func tick(shard: inout Shard, now: ContinuousClock.Instant) -> [Action] {
+        var due: [Outgoing] = []
+        for h in outgoing.values where now - h.started >= timeout && h.notBefore.map({ now >= $0 }) ?? true { due.append(h) }
         var actions: [Action] = []
-        for h in outgoing.values.sorted(by: { $0.handoffID < $1.handoffID })
-        where now - h.started >= timeout && h.notBefore.map({ now >= $0 }) ?? true {
-            actions += settle(h, shard: &shard, now: now)
+        if !due.isEmpty {
+            due.sort { $0.handoffID < $1.handoffID }
+            for h in due { actions += settle(h, shard: &shard, now: now) }
         }
-        movedAway = movedAway.filter { now - $0.value.at < movedAwayHint }
+        if !movedAway.isEmpty, nextPrune.map({ now >= $0 }) ?? true {
+            movedAway = movedAway.filter { now - $0.value.at < movedAwayHint }
+            nextPrune = now + .milliseconds(250)
+        }
         return actions
     }
 
@@ -284,7 +294,8 @@ public struct Handoffs<Reply: Sendable>: Sendable {
             return complete(h, shard: &shard, now: now)
         case .failed(let why):
             // Unknown: it stays frozen, and a later tick tries again.
-            outgoing[id]?.notBefore = now + retryPause
+            let until = now + retryPause
+            outgoing[id]?.notBefore = until
             return [.warn("cannot settle the handoff of entity \(id.raw) yet: \(why)")]
         case .sourceFenced:
             return []  // not asked for: this worker claims as its own source
