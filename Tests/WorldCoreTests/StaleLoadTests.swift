@@ -50,4 +50,17 @@ import Testing
         s.forgetDepartures(before: s.departures)
         #expect(s.departedAt.isEmpty)
     }
+
+    /// The same for a read answered from storage (the worker's `answerRead`): a row read after
+    /// the read was asked for is not answered when the entity left memory since.
+    @Test func aReadAskedBeforeTheDepartureIsToldSo() throws {
+        var s = shard()
+        _ = try s.apply(.entitySpawn(player(at: home, version: 0, epoch: 2)), to: home, now: t0)
+        let asked = s.departures
+        #expect(!s.departed(EntityID(435), since: asked))
+        s.dropEntity(EntityID(435), now: t0)
+        #expect(s.departed(EntityID(435), since: asked))
+        #expect(!s.departed(EntityID(435), since: s.departures))  // asked after it left
+        #expect(!s.departed(EntityID(1), since: asked))  // another entity
+    }
 }

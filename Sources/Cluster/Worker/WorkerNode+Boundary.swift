@@ -19,8 +19,7 @@ extension WorkerNode {
         }
         // Owners that needed something before and now need nothing hear an empty set once.
         for worker in lastNeedsSent.keys where byOwner[worker] == nil { byOwner[worker] = [] }
-        for (worker, cells) in byOwner {
-            let sorted = cells.sorted()
+        for (worker, sorted) in byOwner {  // ascending: `remoteNeededCells` is
             if !force && lastNeedsSent[worker] == sorted { continue }
             guard let endpoint = peers[worker], !endpoint.isEmpty else { continue }
             var envelope = Envelope()

@@ -463,7 +463,7 @@ extension WorkerNode {
 
     private func readEntity(_ id: EntityID, _ peer: [UInt8], _ request: Envelope) {
         guard let entity = shard.entity(id) else {
-            submit(.loadEntities([id]), for: .readEntity(peer: peer, request: request, since: answering))
+            submit(.loadEntities([id]), for: .readEntity(peer: peer, request: request, since: answering, asked: shard.departures))
             return
         }
         var reply = Cellcluster_V1_Reply()
@@ -472,23 +472,30 @@ extension WorkerNode {
     }
 
     /// Storage's answer to a read of an entity that was not in memory.
-    func answerRead(_ peer: [UInt8], _ request: Envelope, _ result: Result<StorageAnswer, PQError>) {
+    /// - Parameter asked: `shard.departures` when the read was sent.
+    func answerRead(_ peer: [UInt8], _ request: Envelope, _ result: Result<StorageAnswer, PQError>, asked: UInt64) {
         let id = EntityID(request.getEntity.entityID)
         shard.noteStorageRead()
         switch result {
         case .success(.entities(let found, _)):
-            if let live = shard.entity(id) {
+            // The gate is asked again now: while the read was out, the lease may have lapsed or
+            // the cells changed hands (a fenced zombie rejoins with none). And a stored row is only
+            // the truth in a cell this worker serves: elsewhere its owner may hold newer changes.
+            let live = shard.entity(id)
+            if live == nil, handingOff(id, held: false, peer, request) { return }  // handed away while the read was out
+            if let entity = live ?? found.first(where: { $0.id == id }) {
+                if live == nil, shard.departed(id, since: asked) {
+                    // It was here and left (evicted with its cell, handed away) after the read was
+                    // sent: the row read may be older than the save it left with.
+                    answerError(peer, request, .handoffInProgress, "entity \(id.raw) left this worker while it was read: retry")
+                    return
+                }
+                if turnedAway(peer, request, entity.cell) { return }
                 var reply = Cellcluster_V1_Reply()
-                reply.entity = .init(live)
+                reply.entity = .init(entity)
                 finish(peer, request, reply, key: nil)
-            } else if let stored = found.first(where: { $0.id == id }) {
-                // A stored row is only the truth in a cell this worker serves: elsewhere its owner
-                // may hold newer changes (or this worker lost its cells while the read was out, as
-                // a fenced zombie does): answered as the gate says, not from storage.
-                if turnedAway(peer, request, stored.cell) { return }
-                var reply = Cellcluster_V1_Reply()
-                reply.entity = .init(stored)
-                finish(peer, request, reply, key: nil)
+            } else if !serving && coordinatorSocket != nil {
+                answerError(peer, request, .handoffInProgress, "worker \(options.id) cannot serve now (no valid lease): retry")
             } else {
                 answer(peer, request, key: nil, worldError: .unknownEntity(id))
             }
@@ -533,6 +540,7 @@ extension WorkerNode {
             answer(peer, request, key: nil, error: .storageUnavailable, "reading cell \(id.raw): \(why)")
             return
         }
+        if turnedAway(peer, request, id) { return }  // asked again: the cell may have changed hands while the read was out
         if let view = shard.readCell(id, now: .now) {
             finish(peer, request, Self.reply(view), key: nil)  // loaded here meanwhile: memory is newer
             return

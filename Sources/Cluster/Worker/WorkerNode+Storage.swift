@@ -11,8 +11,9 @@ enum PendingCall {
     case load([CellID], asked: UInt64)
     /// Where an entity missing from memory is: its parked requests wait for the answer.
     case locate(EntityID)
-    /// A read of an entity that is not in memory, answered from storage.
-    case readEntity(peer: [UInt8], request: Envelope, since: ContinuousClock.Instant?)
+    /// A read of an entity that is not in memory, answered from storage; `shard.departures`
+    /// when it was asked for (a row read before the entity's last save here is not answered).
+    case readEntity(peer: [UInt8], request: Envelope, since: ContinuousClock.Instant?, asked: UInt64)
     /// A read of a cell that is not in memory, answered from storage.
     case readCell(CellID, peer: [UInt8], request: Envelope, since: ContinuousClock.Instant?)
     /// A claim the handoff protocol asked for.
@@ -66,7 +67,12 @@ extension WorkerNode {
     /// against those after it was asked for).
     func forgetOldDepartures() {
         var oldest = shard.departures
-        for case .load(_, let asked) in pendingCalls.values { oldest = min(oldest, asked) }
+        for call in pendingCalls.values {
+            switch call {
+            case .load(_, let asked), .readEntity(_, _, _, let asked): oldest = min(oldest, asked)
+            default: break
+            }
+        }
         shard.forgetDepartures(before: oldest)
     }
 
@@ -124,7 +130,7 @@ extension WorkerNode {
     func abandonStorageCalls() {
         for (_, purpose) in pendingCalls {
             switch purpose {
-            case .readEntity(let peer, let request, let since), .readCell(_, let peer, let request, let since):
+            case .readEntity(let peer, let request, let since, _), .readCell(_, let peer, let request, let since):
                 answering = since
                 defer { answering = nil }
                 answerError(peer, request, .handoffInProgress, "worker \(options.id) is rejoining the cluster: retry")
@@ -161,9 +167,9 @@ extension WorkerNode {
             switch purpose {
             case .load(let cells, let asked): loaded(cells, tag: completion.tag, asked: asked, completion.result, now: now)
             case .locate(let id): located(id, completion.result, now: now)
-            case .readEntity(let peer, let request, let since):
+            case .readEntity(let peer, let request, let since, let asked):
                 answering = since
-                answerRead(peer, request, completion.result)
+                answerRead(peer, request, completion.result, asked: asked)
                 answering = nil
             case .readCell(let cell, let peer, let request, let since):
                 answering = since

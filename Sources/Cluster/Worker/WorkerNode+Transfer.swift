@@ -36,7 +36,7 @@ extension WorkerNode {
         release = nil
         switch outcome.result {
         case .success:
-            shard.forget(current.batch)
+            shard.forget(current.batch, now: now)
             perform(transfers.released(succeeded: true, shard: &shard, now: now), now: now)
         case .failure(let error):
             logger.warning("giving cells away failed; retrying", metadata: ["error": "\(error)"])

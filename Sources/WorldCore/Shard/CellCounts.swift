@@ -12,7 +12,7 @@ struct CellCounts: Sendable {
     private var dense: [Int32]
     private var sparse: [CellID: Int] = [:]
     /// Cells with a count above zero.
-    private(set) var count = 0
+    private(set) var countedCells = 0
 
     init(cellCount: Int) {
         dense = cellCount <= Self.denseLimit ? Array(repeating: 0, count: max(0, cellCount)) : []
@@ -24,7 +24,7 @@ struct CellCounts: Sendable {
         return sparse.isEmpty ? 0 : sparse[cell] ?? 0
     }
 
-    var isEmpty: Bool { count == 0 }
+    var isEmpty: Bool { countedCells == 0 }
 
     /// Adds one; returns the new count.
     @discardableResult
@@ -32,7 +32,7 @@ struct CellCounts: Sendable {
         if !dense.isEmpty, cell.raw >= 0, cell.raw < Int64(dense.count) {
             let i = Int(cell.raw)
             dense[i] += 1
-            if dense[i] == 1 { count += 1 }
+            if dense[i] == 1 { countedCells += 1 }
             return Int(dense[i])
         }
         return addSparse(cell)
@@ -45,12 +45,12 @@ struct CellCounts: Sendable {
             let i = Int(cell.raw)
             guard dense[i] > 0 else { return nil }
             dense[i] -= 1
-            if dense[i] == 0 { count -= 1 }
+            if dense[i] == 0 { countedCells -= 1 }
             return Int(dense[i])
         }
         guard let n = sparse[cell] else { return nil }
         sparse[cell] = n > 1 ? n - 1 : nil
-        if n == 1 { count -= 1 }
+        if n == 1 { countedCells -= 1 }
         return n - 1
     }
 
@@ -58,27 +58,27 @@ struct CellCounts: Sendable {
     mutating func clear(_ cell: CellID) {
         if !dense.isEmpty, cell.raw >= 0, cell.raw < Int64(dense.count) {
             let i = Int(cell.raw)
-            if dense[i] > 0 { count -= 1 }
+            if dense[i] > 0 { countedCells -= 1 }
             dense[i] = 0
             return
         }
-        if sparse.removeValue(forKey: cell) != nil { count -= 1 }
+        if sparse.removeValue(forKey: cell) != nil { countedCells -= 1 }
     }
 
     /// Forgets every count (the array keeps its size).
     mutating func removeAll() {
-        if count == 0 { return }
+        if countedCells == 0 { return }
         if !dense.isEmpty {
             for i in dense.indices where dense[i] != 0 { dense[i] = 0 }
         }
         sparse.removeAll()
-        count = 0
+        countedCells = 0
     }
 
     /// The counted cells, in ascending order.
     var cells: [CellID] {
         var result: [CellID] = []
-        result.reserveCapacity(count)
+        result.reserveCapacity(countedCells)
         if !dense.isEmpty {
             for i in dense.indices where dense[i] != 0 { result.append(CellID(Int64(i))) }
         }
@@ -93,7 +93,7 @@ struct CellCounts: Sendable {
     private mutating func addSparse(_ cell: CellID) -> Int {
         let before = sparse.count
         sparse[cell, default: 0] += 1
-        if sparse.count != before { count += 1 }
+        if sparse.count != before { countedCells += 1 }
         return sparse[cell]!
     }
 }

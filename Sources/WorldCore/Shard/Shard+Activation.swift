@@ -30,7 +30,7 @@ extension Shard {
     /// The player stops keeping cells active (it went quiet).
     mutating func endPresence(_ id: EntityID, now: ContinuousClock.Instant) {
         guard presence.removeValue(forKey: id) != nil, let cell = entities[id]?.cell else { return }
-        for c in grid.cells(within: settings.activeRadius, of: cell) { removeInterest(c, now: now) }
+        grid.forEachCell(within: settings.activeRadius, of: cell) { removeInterest($0, now: now) }
     }
 
     private mutating func addInterest(_ cell: CellID, now: ContinuousClock.Instant) {

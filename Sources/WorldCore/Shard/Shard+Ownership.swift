@@ -48,12 +48,14 @@ extension Shard {
 
     /// The release batch committed (and was marked saved like any durable batch): the cells
     /// belong to others now; drop them from memory.
-    public mutating func forget(_ batch: CheckpointBatch) {
+    public mutating func forget(_ batch: CheckpointBatch, now: ContinuousClock.Instant) {
         for transfer in batch.transfers {
             let cell = transfer.cell
             if let removed = cells.removeValue(forKey: cell) {
                 for id in removed.entities {
-                    presence[id] = nil
+                    // Its window no longer counts here: else this worker would go on asking the
+                    // new owner to keep the cells around it active (and keep its own active).
+                    endPresence(id, now: now)
                     entities[id] = nil
                     noteDeparture(id)
                     dirtyEntities[id] = nil

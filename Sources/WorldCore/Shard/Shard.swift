@@ -15,7 +15,8 @@ public struct Shard: Sendable {
     /// may hold an older row of that entity (its handoff's claim, or its save, committed after the
     /// load's snapshot), which must not come back into memory. See `forgetDepartures(before:)`.
     var departedAt: [EntityID: UInt64] = [:]
-    /// How many present players' windows cover each cell.
+    /// How many present players' windows (and other workers' players, `externalInterest`) cover
+    /// each of this shard's cells.
     var interest: CellCounts
     /// Players keeping cells active, with the time they last sent something.
     var presence: [EntityID: ContinuousClock.Instant] = [:]
@@ -137,6 +138,13 @@ public struct Shard: Sendable {
     mutating func noteDeparture(_ id: EntityID) {
         departures &+= 1
         departedAt[id] = departures
+    }
+
+    /// Whether the entity left memory after `departures` was `asked` (a storage answer asked
+    /// for before then may hold a row older than the state it left with).
+    public func departed(_ id: EntityID, since asked: UInt64) -> Bool {
+        guard !departedAt.isEmpty, let left = departedAt[id] else { return false }
+        return left > asked
     }
 
     /// Drops the record of departures up to `counter` (no load asked before then is still out).

@@ -211,7 +211,8 @@ public struct Handoffs<Reply: Sendable>: Sendable {
     /// Time passes: handoffs whose target has not answered in time are settled in storage.
     /// The worker calls this on every turn while handoffs are out (thousands of times a second
     /// under load): only the due ones are sorted, and the moved-away hints, which `route`
-    /// checks for age anyway, are pruned a few times a second rather than rebuilt every turn.
+    /// checks for age anyway, are pruned at most four times a second rather than rebuilt every
+    /// turn (with no handoff out, a hint goes when it is next looked up).
     public mutating func tick(shard: inout Shard, now: ContinuousClock.Instant) -> [Action] {
         var due: [Outgoing] = []
         for h in outgoing.values where now - h.started >= timeout && h.notBefore.map({ now >= $0 }) ?? true { due.append(h) }
@@ -294,7 +295,7 @@ public struct Handoffs<Reply: Sendable>: Sendable {
             return complete(h, shard: &shard, now: now)
         case .failed(let why):
             // Unknown: it stays frozen, and a later tick tries again.
-            let until = now + retryPause
+            let until = now + retryPause  // not inline: the compiler sees it overlap the write to `outgoing`
             outgoing[id]?.notBefore = until
             return [.warn("cannot settle the handoff of entity \(id.raw) yet: \(why)")]
         case .sourceFenced:
