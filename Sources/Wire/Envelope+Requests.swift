@@ -47,4 +47,15 @@ extension WireFormat {
     public static func encodeBatch(requestID: UInt64, sender: String, requests: some Collection<[UInt8]>) -> [UInt8] {
         encodeEnvelopes(requestID: requestID, sender: sender, body: 17, requests)  // Envelope.batch
     }
+
+    /// The same for an array of frames, or a slice of one (what the client and the soak's
+    /// generator pass): specialised here. The generic one, called from another module, walks
+    /// its collection through witness tables (6 % of a generator lane's time with a lazy map).
+    public static func encodeBatch(requestID: UInt64, sender: String, requests: ArraySlice<[UInt8]>) -> [UInt8] {
+        encodeEnvelopes(requestID: requestID, sender: sender, body: 17, requests)
+    }
+
+    public static func encodeBatch(requestID: UInt64, sender: String, requests: [[UInt8]]) -> [UInt8] {
+        encodeEnvelopes(requestID: requestID, sender: sender, body: 17, requests)
+    }
 }

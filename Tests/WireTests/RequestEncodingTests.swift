@@ -40,6 +40,9 @@ import Testing
             envelope.batch = batch
             let handmade = WireFormat.encodeBatch(requestID: 99, sender: "client:1", requests: moves)
             #expect(handmade == WireFormat.encode(envelope), "\(count) moves")
+            // The array, slice and generic entry points write the same frame.
+            #expect(WireFormat.encodeBatch(requestID: 99, sender: "client:1", requests: moves[...]) == handmade)
+            #expect(WireFormat.encodeBatch(requestID: 99, sender: "client:1", requests: moves.lazy.map { $0 }) == handmade)
             let decoded = try WireFormat.decode(handmade)
             #expect(decoded.batch.requests.count == count)
             let ids: [UInt64] = decoded.batch.requests.map { $0.requestID }

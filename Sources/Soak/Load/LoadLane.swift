@@ -42,7 +42,17 @@ final class LoadLane: @unchecked Sendable {
     /// Request id (unique in this lane) -> entity index; the entity's `inflight` names the endpoint.
     var waiting: [UInt64: Int] = [:]
     /// With `settings.batch`: this turn's new moves per worker client, encoded, sent at the turn's end.
-    var outbox: [ObjectIdentifier: (client: CellClient, requests: [(frame: [UInt8], id: UInt64, entity: Int)])] = [:]
+    /// One client's moves of this turn: their encoded envelopes and their entities, in order.
+    struct Outgoing {
+        let client: CellClient
+        var frames: [[UInt8]] = []
+        var entities: [Int] = []
+        mutating func add(_ frame: [UInt8], for entity: Int) {
+            frames.append(frame)
+            entities.append(entity)
+        }
+    }
+    var outbox: [ObjectIdentifier: Outgoing] = [:]
     /// The retry scan looks at every request in flight: at most every 10 ms (its deadlines are coarser).
     var nextRetryScan = ContinuousClock.now
     var lastMapRefresh = ContinuousClock.now - .seconds(10)
@@ -183,19 +193,19 @@ final class LoadLane: @unchecked Sendable {
         guard !outbox.isEmpty else { return }
         for (_, batch) in outbox {
             // At most `batchLimit` to a frame: under the workers' limits.max_batch_requests default.
-            for start in stride(from: 0, to: batch.requests.count, by: Self.batchLimit) {
-                let slice = batch.requests[start..<min(start + Self.batchLimit, batch.requests.count)]
+            for start in stride(from: 0, to: batch.frames.count, by: Self.batchLimit) {
+                let range = start..<min(start + Self.batchLimit, batch.frames.count)
                 let id = takeRequestID()
-                let frame = WireFormat.encodeBatch(requestID: id, sender: batch.client.name, requests: slice.lazy.map(\.frame))
+                let frame = WireFormat.encodeBatch(requestID: id, sender: batch.client.name, requests: batch.frames[range])
                 let sentAt = ContinuousClock.now
                 do {
                     try batch.client.resend(frame: frame, id: id)
-                    for request in slice where entities[request.entity].inflight != nil {
-                        entities[request.entity].inflight!.firstSent = sentAt
-                        entities[request.entity].inflight!.lastSent = sentAt
+                    for i in batch.entities[range] where entities[i].inflight != nil {
+                        entities[i].inflight!.firstSent = sentAt
+                        entities[i].inflight!.lastSent = sentAt
                     }
                 } catch {
-                    for request in slice { entities[request.entity].inflight?.retryAt = sentAt + .milliseconds(100) }  // alone, next time
+                    for i in batch.entities[range] { entities[i].inflight?.retryAt = sentAt + .milliseconds(100) }  // alone, next time
                 }
             }
         }
@@ -275,7 +285,7 @@ final class LoadLane: @unchecked Sendable {
                 let sentAt = ContinuousClock.now
                 let id = takeRequestID()
                 if settings.batch && named == nil, case .move(let to) = op {
-                    outbox[ObjectIdentifier(client), default: (client, [])].requests.append((moveFrame(i, to: to, id: id, sender: ""), id, i))
+                    outbox[ObjectIdentifier(client), default: Outgoing(client: client)].add(moveFrame(i, to: to, id: id, sender: ""), for: i)
                 } else {
                     try transmit(i, op, id: id, to: client)
                 }
