@@ -7,14 +7,14 @@ import Glibc
 public enum LoopbackPorts {
     /// A loopback TCP port nobody listens on now (bound to port 0, then released).
     public static func free() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard let fd = boundSocket(port: 0) else { throw WorkerProcessError(message: "no free port: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var address = loopback(port: 0)
+        var address = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) == 0 }
         }
-        guard bound else { throw WorkerProcessError(message: "no free port: \(String(cString: strerror(errno)))") }
+        guard named else { throw WorkerProcessError(message: "no free port: \(String(cString: strerror(errno)))") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
@@ -46,13 +46,27 @@ public enum LoopbackPorts {
 
     /// Whether a listening socket could take `port` on 127.0.0.1 now.
     static func canBind(_ port: Int) -> Bool {
+        guard let fd = boundSocket(port: port) else { return false }
+        close(fd)
+        return true
+    }
+
+    /// A TCP socket bound to 127.0.0.1:`port` (0: a port the kernel picks), or nil with `errno`
+    /// set; the caller closes it.
+    private static func boundSocket(port: Int) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+        guard fd >= 0 else { return nil }
         var address = loopback(port: port)
-        return withUnsafeMutablePointer(to: &address) {
+        let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
+        guard bound else {
+            let saved = errno
+            close(fd)
+            errno = saved
+            return nil
+        }
+        return fd
     }
 
     private static func loopback(port: Int) -> sockaddr_in {
