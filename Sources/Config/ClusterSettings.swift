@@ -210,6 +210,11 @@ public struct CheckpointSettings: Sendable, Equatable {
     public var batchSize = 100
     /// A checkpoint starts at once when this many batches' worth of changes are waiting.
     public var earlyFlushBatches = 10
+    /// Entity rows one checkpoint writes at most (fewer while PostgreSQL is slow: each aims at a
+    /// quarter of the interval, see `CheckpointPace`). A larger backlog goes out over several
+    /// checkpoints, back to back, the longest unsaved first: a change then waits about one
+    /// pass over the backlog, not a whole write of it plus the next whole write.
+    public var maxRows = 2_000
     /// Unsaved changes a worker keeps while PostgreSQL is unreachable; past it, writes are refused
     /// with STORAGE_UNAVAILABLE instead of memory growing without bound.
     public var maxUnsavedChanges = 1_000_000

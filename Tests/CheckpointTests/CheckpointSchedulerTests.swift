@@ -16,6 +16,19 @@ import Testing
         #expect(s.timeUntilDue(now: t0 + .milliseconds(1001)) == .zero)
     }
 
+    /// The interval runs from start to start: a write's own time does not push the next one back.
+    @Test func theIntervalRunsFromOneStartToTheNext() {
+        var s = CheckpointScheduler(interval: .seconds(1), retryInitial: .milliseconds(100), retryMax: .seconds(2), now: t0)
+        s.started(now: t0 + .seconds(1))
+        s.succeeded(now: t0 + .milliseconds(1300))
+        #expect(!s.isDue(now: t0 + .milliseconds(1999)))
+        #expect(s.isDue(now: t0 + .seconds(2)))
+        s.started(now: t0 + .seconds(2))
+        s.succeeded(now: t0 + .milliseconds(3500))  // longer than the interval: the next is due at once
+        #expect(s.isDue(now: t0 + .milliseconds(3500)))
+        #expect(s.timeUntilDue(now: t0 + .milliseconds(3500)) == .zero)
+    }
+
     @Test func failuresBackOffExponentiallyUpToTheCap() {
         var s = CheckpointScheduler(interval: .seconds(1), retryInitial: .milliseconds(100), retryMax: .milliseconds(1000), now: t0)
         var backoffs: [Duration] = []

@@ -41,6 +41,34 @@ import TestSupport
         }
     }
 
+    /// More unsaved rows than one checkpoint takes, and they have waited an interval: the
+    /// checkpoints follow each other at once until the late rows are gone, not an interval apart.
+    @Test func lateRowsPastTheRowLimitAreWrittenBackToBack() throws {
+        try StoreHarness.withStore { store, parameters in
+            let writer = CheckpointWriter(parameters: parameters, chunkSize: 10, logger: StoreHarness.logger)
+            defer { writer.stop() }
+            let now = ContinuousClock.now
+            var checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
+                interval: .seconds(10), retryInitial: .milliseconds(100), retryMax: .seconds(1), now: now))
+            var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2, earlyFlushThreshold: 1000, checkpointMaxRows: 40))
+            _ = try shard.apply(.entitySpawn(Self.player(1, at: (5, 5))), to: CellID(55), now: now)
+            for case let .load(cell) in shard.takeActions() { shard.cellLoaded(try store.loadCell(cell), now: now) }
+            for id in 2...100 {
+                _ = try shard.apply(.entitySpawn(Entity(id: EntityID(UInt64(id)), kind: .npc, position: Position(x: 520, y: 530), cell: CellID(55))), to: CellID(55), now: now)
+            }
+            checkpointer.note(shard.takeActions())
+            // The first checkpoint is due after the interval; the rows then are 10.5 s old.
+            let late = now + .milliseconds(10_500)
+            let settled = try StoreHarness.eventually {
+                _ = checkpointer.pump(&shard, now: late)
+                return shard.unsavedChanges == 0
+            }
+            #expect(settled, "\(shard.unsavedChanges) changes still unsaved")
+            #expect(try store.connection.query("SELECT count(*) FROM entity_states").int64(0, 0) == 100)
+            #expect(shard.monitorSnapshot(now: late).checkpoints == 3)  // 40 + 40 + 20 entity rows
+        }
+    }
+
     @Test func aCheckpointCutMidBatchIsRetriedWithTheLatestState() throws {
         try StoreHarness.withStore { store, parameters in
             // Writing entity 7 stalls inside the transaction, long enough to cut the connection.

@@ -24,6 +24,37 @@ import TestSupport
         }
     }
 
+    /// A lease that has not run out is revoked early only while its keeper has no session and
+    /// it was not renewed since its expiry was read.
+    @Test func aLeaseEndsEarlyOnlyWithoutTheKeepersSessionAndWithoutARenewal() throws {
+        try StoreHarness.withStore { store, _ in
+            let leases = LeaseTable(connection: store.connection)
+            _ = try leases.grant(worker: "w7", endpoint: "tcp://127.0.0.1:1", leaseMs: 60_000)
+            var keeperParameters = store.connection.parameters
+            keeperParameters.applicationName = LeaseTable.keeperApplication("w7")
+            let keeper = try Connection(keeperParameters)
+            #expect(try leases.withoutKeeper(["w7"]).isEmpty)  // its keeper is connected
+            keeper.close()
+            let settled = try StoreHarness.eventually { try leases.withoutKeeper(["w7"]).count == 1 }
+            #expect(settled)
+            let (lease, expiresAt) = try leases.withoutKeeper(["w7"])[0]
+
+            // Renewed since (by a keeper that reconnected and left again): not revoked.
+            try store.connection.query("UPDATE worker_leases SET expires_at = expires_at + interval '1 second' WHERE worker_id = 'w7'")
+            #expect(try LeaseTable.revokeVanished(lease, expiresAt: expiresAt, in: store.connection) == .renewed)
+            // Its keeper is back: not revoked either.
+            let (_, renewedAt) = try leases.withoutKeeper(["w7"])[0]
+            let back = try Connection(keeperParameters)
+            #expect(try LeaseTable.revokeVanished(lease, expiresAt: renewedAt, in: store.connection) == .renewed)
+            back.close()
+            let gone = try StoreHarness.eventually { try leases.withoutKeeper(["w7"]).count == 1 }
+            #expect(gone)
+            #expect(try LeaseTable.revokeVanished(lease, expiresAt: renewedAt, in: store.connection) == .revoked)
+            #expect(try LeaseTable.revokeVanished(lease, expiresAt: renewedAt, in: store.connection) == .gone)
+            #expect(LeaseTable.keeperApplication(String(repeating: "x", count: 100)).utf8.count == 63)
+        }
+    }
+
     @Test func aRenewalThatCommitsWhileTheRevocationWaitsKeepsTheLease() throws {
         try StoreHarness.withStore { store, _ in
             let leases = LeaseTable(connection: store.connection)

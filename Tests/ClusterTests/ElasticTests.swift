@@ -141,6 +141,43 @@ import TestSupport
         }
     }
 
+    /// A SIGKILLed worker's lease is taken back well before it runs out (its database sessions
+    /// closed with it); a paused worker, silent as long but still connected, keeps its lease.
+    @Test func aKilledWorkersLeaseEndsEarlyAndAPausedOnesDoesNot() throws {
+        try TestDatabase.withFreshDatabase { parameters in
+            let cluster = try ProcessCluster(database: parameters.database!, workers: 2, settings: Self.settings + ["leases.lease_ms=5000"])
+            defer { cluster.killAll() }
+            let client = try ClusterClient(context: try Context(), coordinator: cluster.coordinatorEndpoint, grid: Elastic.grid)
+            client.attemptTimeout = .milliseconds(200)
+            func workers() -> Set<String> { Set(((try? Elastic.map(client))?.workers ?? []).map(\.workerID)) }
+            #expect(workers() == ["w1", "w2"])
+            let w2 = cluster.worker("w2")!
+            w2.signal(SIGSTOP)
+            Elastic.sleep(3)
+            #expect(workers() == ["w1", "w2"], "a paused worker lost its lease early")
+            w2.signal(SIGCONT)
+            // A coordinator that just took its lead gives every worker one lease period before
+            // it fails any over (a cluster restarting in order); the kill comes after that.
+            Elastic.sleep(2.5)
+
+            w2.signal(SIGKILL)
+            let killed = ContinuousClock.now
+            var gone: Duration?
+            while ContinuousClock.now - killed < .seconds(7) {
+                if workers() == ["w1"] {
+                    gone = ContinuousClock.now - killed
+                    break
+                }
+                Elastic.sleep(0.05)
+            }
+            let failover = try #require(gone, "w2 was not failed over within 7 s: \(cluster.coordinator.stderr.suffix(2000))")
+            print("failover: the lease of a SIGKILLed worker ended after \(failover) (lease 5 s)")
+            if failover >= .seconds(3) { print("diagnostic: coordinator\n\(cluster.coordinator.stderr.suffix(3000))") }
+            #expect(failover < .seconds(3))
+            #expect(cluster.coordinator.stderr.contains("its lease ends early"))
+        }
+    }
+
     @Test func aPausedWorkerPastItsLeaseNeitherServesNorWritesStaleState() throws {
         try TestDatabase.withFreshDatabase { parameters in
             let cluster = try ProcessCluster(database: parameters.database!, workers: 2, settings: Self.settings + ["checkpoint.interval_ms=1000"])

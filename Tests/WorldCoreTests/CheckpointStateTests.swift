@@ -18,6 +18,34 @@ import Testing
         #expect(h.store.entities[EntityID(1)]?.position.x == 539.0)
     }
 
+    /// Past `checkpointMaxRows`, a checkpoint takes the entities unsaved the longest; the rest
+    /// wait for the next one, and the backlog says so.
+    @Test func aBacklogPastTheRowLimitGoesOutOldestFirst() throws {
+        var h = Harness(radius: 1, checkpointMaxRows: 2)
+        try h.spawn(1, .player, at: 5, 5)
+        let saved = h.manager.checkpoint(now: h.now)
+        #expect(saved)
+        for id in [4, 2, 3] as [UInt64] {
+            h.advance(.milliseconds(100))
+            try h.spawn(id, .npc, at: 5, 5)
+        }
+        h.advance(.milliseconds(100))
+        try h.move(1, to: 5, 6)  // the newest change
+        var shard = h.shard
+        #expect(shard.unsavedChanges >= 4)
+        let taken1 = shard.takeCheckpoint(now: h.now)
+        let first = try #require(taken1)
+        #expect(first.entities.map(\.id.raw) == [2, 4])  // unsaved since 100 and 200 ms, in id order
+        #expect(first.oldestChange == h.start + .milliseconds(100))
+        shard.checkpointSucceeded(first, duration: .zero, now: h.now)
+        #expect(shard.oldestUnsavedAge(now: h.now) == .milliseconds(100))  // entity 3, since 300 ms
+        let taken2 = shard.takeCheckpoint(now: h.now)
+        let second = try #require(taken2)
+        #expect(second.entities.map(\.id.raw) == [1, 3])
+        shard.checkpointSucceeded(second, duration: .zero, now: h.now)
+        #expect(shard.unsavedChanges == 0)
+    }
+
     @Test func aFailedCheckpointKeepsEverythingAndTheLatestStateWins() throws {
         var h = Harness(radius: 1)
         try h.spawn(1, .player, at: 5, 5)

@@ -10,11 +10,11 @@ struct Harness {
 
     init(radius: Int = 1, hysteresis: Duration = .seconds(2), queueLimit: Int = 100, maxUnsaved: Int = 10_000,
          eviction: EvictionPolicy = EvictionPolicy(policies: [.lru], maxCells: 1000, ttl: .seconds(3600), maxEntities: 1_000_000),
-         store: InMemoryWorldStore = InMemoryWorldStore(), limits: InputLimits = InputLimits()) {
+         store: InMemoryWorldStore = InMemoryWorldStore(), limits: InputLimits = InputLimits(), checkpointMaxRows: Int = .max) {
         self.store = store
         let settings = ShardSettings(
             grid: Self.grid, activeRadius: radius, hysteresis: hysteresis, queueLimit: queueLimit,
-            maxUnsavedChanges: maxUnsaved, earlyFlushThreshold: 50, eviction: eviction, limits: limits)
+            maxUnsavedChanges: maxUnsaved, earlyFlushThreshold: 50, checkpointMaxRows: checkpointMaxRows, eviction: eviction, limits: limits)
         let first = (try? store.maxEventSequence()).map { $0 + 1 } ?? 1
         manager = WorldManager(shard: Shard(settings: settings, firstSequence: first), store: store)
     }

@@ -177,8 +177,20 @@ public final class LeaseKeeper: Sendable {
                     defer { s.lastError = message }
                     return s.lastError == nil
                 }
-                if first { logger.warning("lease renewal failed; serving stops at the deadline unless it recovers", metadata: ["error": "\(message)"]) }
-                if error.isConnectionProblem { connection?.close(); connection = nil }
+                if error.isConnectionProblem {
+                    connection?.close()
+                    connection = nil
+                    // Without a session this worker may be taken for dead: the coordinator revokes
+                    // the lease of a silent worker whose keeper has no session, before it runs out
+                    // (`CoordinatorNode+Vanished`). So serving stops now, until a renewal succeeds.
+                    state.withLock { s in
+                        s.deadline = nil
+                        publish(s)
+                    }
+                    if first { logger.warning("lease renewal failed: the database connection is gone; not serving until a renewal succeeds", metadata: ["error": "\(message)"]) }
+                } else if first {
+                    logger.warning("lease renewal failed; serving stops at the deadline unless it recovers", metadata: ["error": "\(message)"])
+                }
             }
             let next = started + .milliseconds(renewEveryMs)
             let pause = next - ContinuousClock.now

@@ -70,6 +70,45 @@ public struct LeaseTable {
         return still.rowCount > 0 ? .renewed : .gone
     }
 
+    /// The database session name of a worker's lease keeper (as PostgreSQL keeps it: 63 bytes).
+    public static func keeperApplication(_ worker: String) -> String {
+        var name = "cellcluster-lease-\(worker)"
+        while name.utf8.count > 63 { name.removeLast() }
+        return name
+    }
+
+    /// Unexpired leases of `workers` whose lease keeper has no database session: each with its
+    /// expiry as text, to compare it exactly later.
+    public func withoutKeeper(_ workers: [String]) throws(PQError) -> [(lease: Lease, expiresAt: String)] {
+        guard !workers.isEmpty else { return [] }
+        let result = try connection.query("""
+            SELECT l.worker_id, l.generation, l.endpoint, l.expires_at::text
+            FROM worker_leases l JOIN unnest($1::text[], $2::text[]) AS k(worker, application) ON k.worker = l.worker_id
+            WHERE l.expires_at >= now()
+              AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = k.application)
+            ORDER BY l.worker_id
+            """, [.text(ArrayLiteral.texts(workers)), .text(ArrayLiteral.texts(workers.map(Self.keeperApplication)))])
+        return try (0..<result.rowCount).map { row throws(PQError) in
+            (Lease(worker: result.string(row, 0) ?? "", generation: try result.int64(row, 1), endpoint: result.string(row, 2) ?? ""),
+             result.string(row, 3) ?? "")
+        }
+    }
+
+    /// Revokes, before it ran out, the lease of a worker found gone, in the current transaction:
+    /// only while it still is (not renewed since `expiresAt` was read, its lease keeper still
+    /// without a database session). A live worker whose keeper loses its session stops serving
+    /// at its next renewal attempt (`LeaseKeeper`), so what is revoked here serves nobody.
+    public static func revokeVanished(_ lease: Lease, expiresAt: String, in connection: Connection) throws(PQError) -> Revocation {
+        let key: [PostgresValue] = [.text(lease.worker), .int64(lease.generation)]
+        let deleted = try connection.query("""
+            DELETE FROM worker_leases WHERE worker_id = $1 AND generation = $2::int8 AND expires_at = $3::timestamptz
+              AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $4)
+            """, key + [.text(expiresAt), .text(keeperApplication(lease.worker))])
+        if deleted.affectedRows == 1 { return .revoked }
+        let still = try connection.query("SELECT 1 FROM worker_leases WHERE worker_id = $1 AND generation = $2::int8", key)
+        return still.rowCount > 0 ? .renewed : .gone
+    }
+
     /// Revokes a lease in the current transaction: waits for the holder's writes in flight; after
     /// commit, none of its writes can commit. False when that generation is gone already.
     public static func revoke(_ lease: Lease, in connection: Connection) throws(PQError) -> Bool {

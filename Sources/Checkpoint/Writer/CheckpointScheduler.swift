@@ -1,6 +1,10 @@
 /// Decides when a shard checkpoints: every interval, at once when asked (the backlog reached the
 /// early-flush size, or the cache waits to evict), and after a failure with capped exponential
 /// backoff. Pure; the worker asks it on every turn of its loop.
+///
+/// The interval runs from one checkpoint's start to the next one's, not from the end of the
+/// last one: a change made just after a checkpoint was taken waits at most an interval plus the
+/// write, not the write, an interval and a second write.
 public struct CheckpointScheduler: Sendable {
     public let interval: Duration
     public let retryInitial: Duration
@@ -10,6 +14,8 @@ public struct CheckpointScheduler: Sendable {
     public private(set) var failures = 0
     public private(set) var inFlight = false
     private var earlyRequested = false
+    /// When the checkpoint in flight (or the last one) started.
+    private var startedAt: ContinuousClock.Instant?
 
     public init(interval: Duration, retryInitial: Duration, retryMax: Duration, now: ContinuousClock.Instant) {
         self.interval = interval
@@ -34,9 +40,10 @@ public struct CheckpointScheduler: Sendable {
         return max(.zero, nextDue - now)
     }
 
-    public mutating func started() {
+    public mutating func started(now: ContinuousClock.Instant? = nil) {
         inFlight = true
         earlyRequested = false
+        startedAt = now
     }
 
     /// Nothing was unsaved: the next checkpoint is one interval away.
@@ -45,10 +52,11 @@ public struct CheckpointScheduler: Sendable {
         nextDue = now + interval
     }
 
+    /// The next one is due an interval after this one started (at once if the write took longer).
     public mutating func succeeded(now: ContinuousClock.Instant) {
         inFlight = false
         failures = 0
-        nextDue = now + interval
+        nextDue = min(now, startedAt ?? now) + interval
     }
 
     /// - Returns: the backoff before the next attempt.

@@ -11,6 +11,8 @@ public struct Checkpointer {
     public private(set) var leaseLost = false
     /// Where finished writes are counted and timed (nil: nowhere).
     public var metrics: CheckpointMetrics?
+    /// How many rows the next checkpoint takes (nil: the shard's `checkpointMaxRows`).
+    public var pace: CheckpointPace?
 
     /// A durable write that finished: reply to the senders waiting on `ticket`.
     public struct DurableOutcome: Sendable {
@@ -48,8 +50,14 @@ public struct Checkpointer {
             switch (completion.kind, completion.result) {
             case (.periodic, .success(let report)):
                 metrics?.succeeded(durable: false, rows: completion.batch.rowCount, duration: completion.duration)
+                pace?.wrote(rows: completion.batch.rowCount, in: completion.duration)
                 shard.checkpointSucceeded(completion.batch, report: report, duration: completion.duration, now: now)
                 scheduler.succeeded(now: now)
+                // Behind: a change has waited an interval or more (the last checkpoint could not
+                // take everything, or took longer than an interval). The next one starts at once
+                // rather than an interval after this one started. Not merely on a large backlog:
+                // writing back to back while nothing is late only rewrites the same rows sooner.
+                if let age = shard.oldestUnsavedAge(now: now), age >= scheduler.interval { scheduler.requestEarly() }
             case (.periodic, .failure):
                 metrics?.failed()
                 shard.checkpointFailed(completion.batch)
@@ -64,8 +72,8 @@ public struct Checkpointer {
             }
         }
         if scheduler.isDue(now: now) {
-            if let batch = shard.takeCheckpoint(now: now) {
-                scheduler.started()
+            if let batch = shard.takeCheckpoint(now: now, maxRows: pace?.rowLimit) {
+                scheduler.started(now: now)
                 writer.submit(batch, kind: .periodic)
             } else if !scheduler.inFlight {
                 scheduler.skipped(now: now)

@@ -61,6 +61,7 @@ extension CoordinatorNode {
             members[h.workerID]!.entities = entities
             members[h.workerID]!.mapEpoch = h.mapEpoch
             members[h.workerID]!.peer = peer
+            members[h.workerID]!.heard = .now
         }
         answerWithMap(peer, request, known: h.mapEpoch)
         if members[h.workerID]!.draining {
@@ -116,12 +117,15 @@ extension CoordinatorNode {
         for worker in partition?.workers ?? [] where members[worker] == nil && !holders.contains(worker) {
             failOver(worker, lease: nil)  // in the map without a lease (e.g. it left while this coordinator was down)
         }
+        checkVanished()
     }
 
     /// Revokes the lease (waiting for the holder's writes in flight) and, in the same
     /// transaction, gives the worker's cells to its neighbours in a new map and names their new
     /// owners in `cell_ownership`. They load the cells lazily from the last checkpoint.
-    func failOver(_ worker: String, lease: LeaseTable.Lease?) {
+    /// - Parameter vanishedAt: the lease's expiry as read when the worker was found gone before
+    ///   it ran out (`checkVanished`): revoked only if still so (not renewed, no session).
+    func failOver(_ worker: String, lease: LeaseTable.Lease?, vanishedAt: String? = nil) {
         let started = ContinuousClock.now
         guard let partition, partition.workers.contains(worker) else {
             // Not in the map: nothing to fail over, but a cell still named for it (released to
@@ -129,7 +133,7 @@ extension CoordinatorNode {
             do {
                 try connection.transaction { conn in
                     try self.holdLead(conn)
-                    if let lease, try LeaseTable.revokeExpired(lease, in: conn) == .renewed { throw LeaseRenewed() }
+                    if let lease, try Self.revoke(lease, vanishedAt: vanishedAt, in: conn) == .renewed { throw LeaseRenewed() }
                     guard let partition else { return }
                     try nameMapOwners(of: conn.query(Self.cellsNamedFor, [.text(worker)]), in: partition, on: conn)
                 }
@@ -144,7 +148,9 @@ extension CoordinatorNode {
         let live = partition.workers.filter { $0 != worker && members[$0] != nil }
         guard !live.isEmpty else {
             logger.error("worker \(worker) is gone and no other worker holds a lease: its cells wait for a worker")
-            let outcome = lease.flatMap { lease in try? connection.transaction { conn in try self.holdLead(conn); return try LeaseTable.revokeExpired(lease, in: conn) } }
+            let outcome = lease.flatMap { lease in
+                try? connection.transaction { conn in try self.holdLead(conn); return try Self.revoke(lease, vanishedAt: vanishedAt, in: conn) }
+            }
             if outcome != .renewed { members[worker] = nil }
             return
         }
@@ -154,7 +160,7 @@ extension CoordinatorNode {
         var revoked = true
         let stored = store(next, reason: "worker \(worker) failed over") { conn in
             if let lease {
-                switch try LeaseTable.revokeExpired(lease, in: conn) {
+                switch try Self.revoke(lease, vanishedAt: vanishedAt, in: conn) {
                 case .revoked: revoked = true
                 case .gone: revoked = false
                 case .renewed: throw LeaseRenewed()  // rolls the new map back: no failover
@@ -170,8 +176,15 @@ extension CoordinatorNode {
         members[worker] = nil
         let ms = (ContinuousClock.now - started).milliseconds
         metrics.failedOver()
-        logger.warning("failover: worker \(worker) \(lease == nil ? "left" : "lost its lease")\(revoked ? "" : " (already revoked)"); its cells went to \(live)",
+        let why = lease == nil ? "left" : vanishedAt != nil ? "is gone (silent, no database session): its lease ended early" : "lost its lease"
+        logger.warning("failover: worker \(worker) \(why)\(revoked ? "" : " (already revoked)"); its cells went to \(live)",
                        metadata: ["map_epoch": "\(next.epoch)", "took_ms": "\(String(format: "%.1f", ms))"])
+    }
+
+    /// Revokes an expired lease, or one whose holder vanished (`checkVanished`).
+    static func revoke(_ lease: LeaseTable.Lease, vanishedAt: String?, in conn: Connection) throws(PQError) -> LeaseTable.Revocation {
+        if let vanishedAt { return try LeaseTable.revokeVanished(lease, expiresAt: vanishedAt, in: conn) }
+        return try LeaseTable.revokeExpired(lease, in: conn)
     }
 
     func mergedLoads() -> [CellID: Double] {

@@ -50,12 +50,17 @@ public final class CoordinatorNode {
         var peer: [UInt8]?
         /// Its cells' loads as its last heartbeat reported them (for `status` and `top`).
         var cellLoads: [Cellcluster_V1_CellLoad] = []
+        /// When its last heartbeat came (nil: none since the grant or this coordinator's lead).
+        var heard: ContinuousClock.Instant?
     }
 
     /// Workers holding leases, as PostgreSQL says.
     var members: [String: Member] = [:]
     var rebalancer: Rebalancer
     var lastLeaseCheck = ContinuousClock.now
+    /// Silent workers whose lease keeper has no database session: the lease's expiry as read
+    /// then, and since when (see `CoordinatorNode+Vanished`).
+    var vanished: [String: (expiresAt: String, since: ContinuousClock.Instant)] = [:]
     var lastRebalance = ContinuousClock.now
     /// Set by an admin scale request: how many workers the operator wants.
     var wantedWorkers: Int?

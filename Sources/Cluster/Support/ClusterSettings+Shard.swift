@@ -12,6 +12,7 @@ extension ClusterSettings {
             presenceTimeout: .milliseconds(cache.presenceTimeoutMs), queueLimit: events.queueLimit,
             maxUnsavedChanges: checkpoint.maxUnsavedChanges,
             earlyFlushThreshold: checkpoint.batchSize * checkpoint.earlyFlushBatches,
+            checkpointMaxRows: checkpoint.maxRows,
             eviction: EvictionPolicy(
                 policies: policies, maxCells: cache.maxActiveCells, ttl: .seconds(cache.ttlSeconds),
                 maxEntities: cache.maxEntities),

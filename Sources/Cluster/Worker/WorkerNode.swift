@@ -239,6 +239,7 @@ public final class WorkerNode {
             retryInitial: .milliseconds(settings.checkpoint.retryInitialMs),
             retryMax: .milliseconds(settings.checkpoint.retryMaxMs), now: .now))
         checkpointer.metrics = CheckpointMetrics(worker: options.id)
+        checkpointer.pace = CheckpointPace(target: .milliseconds(settings.checkpoint.intervalMs) / 4, maxRows: settings.checkpoint.maxRows)
         do {
             metrics.endpoint = try MetricsEndpoint.start(listen: options.metrics ?? settings.metrics.listen, for: "worker \(options.id)",
                                                      readiness: metrics.readiness, file: options.metricsFile)

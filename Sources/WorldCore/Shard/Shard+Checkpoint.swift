@@ -1,10 +1,12 @@
 extension Shard {
-    /// Takes everything unsaved as one batch, or nil when nothing is unsaved or a batch is still
-    /// being written (one at a time, so batches land in order). Nothing is marked saved until
-    /// `checkpointSucceeded`.
-    public mutating func takeCheckpoint(now: ContinuousClock.Instant) -> CheckpointBatch? {
+    /// Takes what is unsaved as one batch, or nil when nothing is unsaved or a batch is still
+    /// being written (one at a time, so batches land in order): every unsaved cell and queued
+    /// event, and the unsaved entities up to `maxRows` (default: `settings.checkpointMaxRows`),
+    /// the longest unsaved first. Nothing is marked saved until `checkpointSucceeded`.
+    public mutating func takeCheckpoint(now: ContinuousClock.Instant, maxRows: Int? = nil) -> CheckpointBatch? {
         guard checkpointInFlight == nil, unsavedChanges > 0 else { return nil }
-        let entityRows = dirtyEntities.keys.sorted().compactMap { entities[$0] }
+        let entityIDs = entitiesForCheckpoint(limit: min(maxRows ?? .max, settings.checkpointMaxRows))
+        let entityRows = entityIDs.compactMap { entities[$0] }
         let cellRows = dirtyCells.keys.sorted().compactMap { id -> CellRecord? in
             guard let cell = cells[id] else { return nil }
             return CellRecord(
@@ -13,7 +15,9 @@ extension Shard {
         }
         var newEvents: [QueuedEvent] = []
         for cell in queues.keys.sorted() { newEvents.append(contentsOf: queues[cell]!.unpersisted) }
-        let oldest = [dirtyEntities.values.min(), dirtyCells.values.min(), newEvents.isEmpty ? nil : firstUnpersistedAt]
+        let dirty = dirtyEntities
+        let oldest = [entityIDs.lazy.compactMap { dirty[$0] }.min(), dirtyCells.values.min(),
+                      newEvents.isEmpty ? nil : firstUnpersistedAt]
             .compactMap { $0 }.min()
         let batch = CheckpointBatch(
             id: nextBatchID, epoch: epoch, entities: entityRows, cells: cellRows, newEvents: newEvents, oldestChange: oldest, takenAt: now)
@@ -21,6 +25,25 @@ extension Shard {
         checkpointInFlight = batch.id
         cellsInFlight = Set(cellRows.map(\.cell)).union(entityRows.map(\.cell))
         return batch
+    }
+
+    /// The unsaved entities the next checkpoint writes, in id order: all of them, or past
+    /// `limit` those unsaved the longest. Entities that replayed queued events changed always go
+    /// along: the batch deletes those events from storage (with their cells' records), and a
+    /// deletion must not commit without what the events did.
+    func entitiesForCheckpoint(limit: Int) -> [EntityID] {
+        guard dirtyEntities.count > limit else { return dirtyEntities.keys.sorted() }
+        var chosen = Set<EntityID>()
+        for cell in unsavedReplays {
+            guard let record = cells[cell], !record.replayedPending.isEmpty else { continue }
+            for id in record.replayedEntities where dirtyEntities[id] != nil { chosen.insert(id) }
+        }
+        if chosen.count < limit {
+            var byAge = dirtyEntities.filter { !chosen.contains($0.key) }.map { (since: $0.value, id: $0.key) }
+            byAge.sort { ($0.since, $0.id) < ($1.since, $1.id) }
+            for row in byAge.prefix(limit - chosen.count) { chosen.insert(row.id) }
+        }
+        return chosen.sorted()
     }
 
     /// The batch is committed: what it wrote is saved unless it changed again meanwhile.

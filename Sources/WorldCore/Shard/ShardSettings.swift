@@ -13,6 +13,8 @@ public struct ShardSettings: Sendable, Equatable {
     public var maxUnsavedChanges: Int
     /// Unsaved entities at which the shard asks for a checkpoint at once.
     public var earlyFlushThreshold: Int
+    /// Entity rows one checkpoint takes at most (the longest unsaved first).
+    public var checkpointMaxRows: Int
     public var eviction: EvictionPolicy
     /// World events a cell remembers (the oldest are dropped).
     public var recentWorldEventsPerCell: Int
@@ -22,6 +24,7 @@ public struct ShardSettings: Sendable, Equatable {
     public init(
         grid: Grid, activeRadius: Int = 2, hysteresis: Duration = .seconds(2), presenceTimeout: Duration = .seconds(60),
         queueLimit: Int = 10_000, maxUnsavedChanges: Int = 1_000_000, earlyFlushThreshold: Int = 1_000,
+        checkpointMaxRows: Int = .max,
         eviction: EvictionPolicy = EvictionPolicy(policies: [.lru, .ttl, .size], maxCells: 1024, ttl: .seconds(300), maxEntities: 1_000_000),
         recentWorldEventsPerCell: Int = 32, limits: InputLimits = InputLimits()
     ) {
@@ -32,6 +35,7 @@ public struct ShardSettings: Sendable, Equatable {
         self.queueLimit = queueLimit
         self.maxUnsavedChanges = maxUnsavedChanges
         self.earlyFlushThreshold = earlyFlushThreshold
+        self.checkpointMaxRows = max(1, checkpointMaxRows)
         self.eviction = eviction
         self.recentWorldEventsPerCell = recentWorldEventsPerCell
         self.limits = limits

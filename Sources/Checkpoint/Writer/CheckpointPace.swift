@@ -1,0 +1,36 @@
+/// How many entity rows the next checkpoint takes: as many as the recent checkpoints wrote in a
+/// quarter of the interval, up to `checkpoint.max_rows`. A backlog then goes out in short
+/// writes, the longest unsaved first, and a worker whose oldest change reached the loss window
+/// waits at most one short write for it to commit, however slow PostgreSQL is at the moment
+/// (a takeover's loads, a busy machine). Pure; the checkpointer feeds it each periodic write.
+public struct CheckpointPace: Sendable, Equatable {
+    /// How long one checkpoint should take.
+    public let target: Duration
+    /// The configured ceiling (`checkpoint.max_rows`).
+    public let maxRows: Int
+    /// Fewer rows than this are not worth a transaction of their own (unless `maxRows` is lower).
+    public static let minimumRows = 100
+    /// Rows per second of the recent periodic checkpoints (nil until one finished).
+    public private(set) var rowsPerSecond: Double?
+
+    public init(target: Duration, maxRows: Int) {
+        self.target = target
+        self.maxRows = max(1, maxRows)
+    }
+
+    /// A periodic checkpoint of `rows` rows took `duration`.
+    public mutating func wrote(rows: Int, in duration: Duration) {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        guard rows > 0, seconds > 0 else { return }
+        let rate = Double(rows) / seconds
+        rowsPerSecond = rowsPerSecond.map { 0.5 * $0 + 0.5 * rate } ?? rate
+    }
+
+    /// Entity rows the next checkpoint takes at most.
+    public var rowLimit: Int {
+        guard let rate = rowsPerSecond else { return maxRows }
+        let seconds = Double(target.components.seconds) + Double(target.components.attoseconds) / 1e18
+        let rows = min(Double(maxRows), rate * seconds)
+        return min(maxRows, max(Self.minimumRows, Int(rows)))
+    }
+}

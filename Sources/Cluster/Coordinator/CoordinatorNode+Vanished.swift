@@ -1,0 +1,44 @@
+import Checkpoint
+import Foundation
+import Postgres
+
+/// A worker that died (SIGKILL, a crash, its host gone with its connections closed) does not
+/// keep its cells until its lease runs out. The coordinator takes the lease back early when
+/// three things hold together:
+/// - no heartbeat from the worker for two heartbeat periods;
+/// - no database session of its lease keeper, and none for one and a half heartbeat periods
+///   after that was first seen;
+/// - the lease not renewed meanwhile (its expiry as first seen, compared in the revocation).
+/// A live worker whose lease keeper lost its session stops serving at its next renewal attempt
+/// (every heartbeat period, see `LeaseKeeper`), before the revocation can happen. A paused
+/// worker (SIGSTOP) keeps its sessions and waits out its lease as before; so does one cut off
+/// the network without its connections closing.
+extension CoordinatorNode {
+    func checkVanished() {
+        let heartbeat = Duration.milliseconds(settings.leases.heartbeatMs)
+        let now = ContinuousClock.now
+        let silent = members.filter { now - ($0.value.heard ?? $0.value.granted) >= heartbeat * 2 }.map(\.key).sorted()
+        vanished = vanished.filter { silent.contains($0.key) }
+        guard !silent.isEmpty else { return }
+        let gone: [(lease: LeaseTable.Lease, expiresAt: String)]
+        do {
+            gone = try leases.withoutKeeper(silent)
+        } catch {
+            logger.warning("cannot look for the sessions of silent workers", metadata: ["error": "\(error)"])
+            if error.isConnectionProblem { try? connection.reset() }
+            return
+        }
+        let goneNow = Set(gone.map(\.lease.worker))
+        vanished = vanished.filter { goneNow.contains($0.key) }
+        for (lease, expiresAt) in gone {
+            guard let seen = vanished[lease.worker], seen.expiresAt == expiresAt else {
+                vanished[lease.worker] = (expiresAt, now)  // first seen, or renewed since
+                continue
+            }
+            guard now - seen.since >= heartbeat * 3 / 2 else { continue }
+            vanished[lease.worker] = nil
+            logger.warning("worker \(lease.worker) is gone: no heartbeat for \((now - (members[lease.worker]?.heard ?? seen.since)).milliseconds) ms and no database session; its lease ends early")
+            failOver(lease.worker, lease: lease, vanishedAt: expiresAt)
+        }
+    }
+}
