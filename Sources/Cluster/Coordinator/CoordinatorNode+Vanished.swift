@@ -7,7 +7,7 @@ import Postgres
 /// three things hold together:
 /// - no heartbeat from the worker for two heartbeat periods;
 /// - no database session of its lease keeper, and none for one and a half heartbeat periods
-///   after that was first seen;
+///   after that was first seen (it is looked for once the worker is a heartbeat late);
 /// - the lease not renewed meanwhile (its expiry as first seen, compared in the revocation).
 /// A live worker whose lease keeper lost its session stops serving at its next renewal attempt
 /// (every heartbeat period, see `LeaseKeeper`), before the revocation can happen. A paused
@@ -17,7 +17,8 @@ extension CoordinatorNode {
     func checkVanished() {
         let heartbeat = Duration.milliseconds(settings.leases.heartbeatMs)
         let now = ContinuousClock.now
-        let silent = members.filter { now - ($0.value.heard ?? $0.value.granted) >= heartbeat * 2 }.map(\.key).sorted()
+        let silence = { (id: String) in self.members[id].map { now - ($0.heard ?? $0.granted) } ?? .zero }
+        let silent = members.keys.filter { silence($0) >= heartbeat }.sorted()
         vanished = vanished.filter { silent.contains($0.key) }
         guard !silent.isEmpty else { return }
         let gone: [(lease: LeaseTable.Lease, expiresAt: String)]
@@ -35,7 +36,7 @@ extension CoordinatorNode {
                 vanished[lease.worker] = (expiresAt, now)  // first seen, or renewed since
                 continue
             }
-            guard now - seen.since >= heartbeat * 3 / 2 else { continue }
+            guard now - seen.since >= heartbeat * 3 / 2, silence(lease.worker) >= heartbeat * 2 else { continue }
             vanished[lease.worker] = nil
             logger.warning("worker \(lease.worker) is gone: no heartbeat for \((now - (members[lease.worker]?.heard ?? seen.since)).milliseconds) ms and no database session; its lease ends early")
             failOver(lease.worker, lease: lease, vanishedAt: expiresAt)

@@ -115,10 +115,12 @@ extension Shard {
         for written in batch.entities {
             guard let current = entities[written.id] else {
                 dirtyEntities[written.id] = nil
+                crossedSinceSave.remove(written.id)
                 continue
             }
             if current.version == written.version {
                 dirtyEntities[written.id] = nil
+                crossedSinceSave.remove(written.id)
             } else if let taken = batch.takenAt, let since = dirtyEntities[written.id], since < taken {
                 dirtyEntities[written.id] = taken
             }

@@ -131,7 +131,10 @@ extension Shard {
             return (old, version, e.kind == .player)
         }
         guard let (oldCell, version, isPlayer) = stepped else { throw .counterExhausted(what: "the version of entity \(id.raw)") }
-        if newCell != oldCell { relocate(id, from: oldCell, to: newCell, now: now) }
+        if newCell != oldCell {
+            relocate(id, from: oldCell, to: newCell, now: now)
+            crossedSinceSave.insert(id)
+        }
         if isPlayer { notePresence(id, in: newCell, previous: oldCell, now: now) }
         markDirty(id, now: now, wasUnsaved: wasUnsaved)
         monitor.eventsApplied &+= 1

@@ -41,6 +41,7 @@ extension Shard {
                 entities[id] = nil
                 noteDeparture(id)
                 presence[id] = nil
+                crossedSinceSave.remove(id)
             }
             monitor.evictions &+= 1
             actions.append(.evicted(cell))
