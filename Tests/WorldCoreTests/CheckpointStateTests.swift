@@ -46,9 +46,9 @@ import Testing
         #expect(shard.unsavedChanges == 0)
     }
 
-    /// A release of cells writes the unsaved entities in them and those that changed cell since
-    /// they were last saved (one may still be stored in a released cell), not every unsaved one.
-    @Test func aReleaseTakesTheEntitiesInItsCellsAndThoseThatChangedCellSinceTheirSave() throws {
+    /// A release of cells writes the unsaved entities in them and those whose row was last
+    /// written in one of them (they moved out since), not every unsaved one.
+    @Test func aReleaseTakesTheEntitiesInItsCellsAndThoseStoredInThem() throws {
         var h = Harness(radius: 1)
         try h.spawn(1, .player, at: 5, 5)
         try h.spawn(2, .npc, at: 5, 5)
@@ -62,6 +62,16 @@ import Testing
         var shard = h.shard
         let release = shard.takeRelease([CellTransfer(cell: Harness.cell(5, 5), to: "w2")], now: h.now)
         #expect(release.entities.map(\.id.raw) == [2])
+
+        // Entity 2's row is written in its new cell while it moves on within that cell: still
+        // unsaved, but stored where it is, so a release of its old cell leaves it out.
+        var writing = h.shard
+        let taken = writing.takeCheckpoint(now: h.now)
+        let batch = try #require(taken)
+        _ = try writing.apply(.entityMove(EntityID(2), to: Position(x: 620, y: 560)), to: Harness.cell(6, 5), now: h.now)
+        writing.checkpointSucceeded(batch, duration: .zero, now: h.now)
+        #expect(writing.unsavedChanges > 0)
+        #expect(writing.takeRelease([CellTransfer(cell: Harness.cell(5, 5), to: "w2")], now: h.now).entities.isEmpty)
 
         // Saved whole, entity 2 is stored where it is: a later move within its cell stays out.
         let again = h.manager.checkpoint(now: h.now)

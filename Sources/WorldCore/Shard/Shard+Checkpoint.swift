@@ -115,12 +115,13 @@ extension Shard {
         for written in batch.entities {
             guard let current = entities[written.id] else {
                 dirtyEntities[written.id] = nil
-                crossedSinceSave.remove(written.id)
+                storedElsewhere[written.id] = nil
                 continue
             }
+            // Batches commit in the order they were taken: the row now names the cell written.
+            storedElsewhere[written.id] = current.cell == written.cell ? nil : written.cell
             if current.version == written.version {
                 dirtyEntities[written.id] = nil
-                crossedSinceSave.remove(written.id)
             } else if let taken = batch.takenAt, let since = dirtyEntities[written.id], since < taken {
                 dirtyEntities[written.id] = taken
             }

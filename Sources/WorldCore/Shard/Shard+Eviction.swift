@@ -41,7 +41,7 @@ extension Shard {
                 entities[id] = nil
                 noteDeparture(id)
                 presence[id] = nil
-                crossedSinceSave.remove(id)
+                storedElsewhere[id] = nil
             }
             monitor.evictions &+= 1
             actions.append(.evicted(cell))

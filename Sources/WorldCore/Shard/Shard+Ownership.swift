@@ -36,16 +36,16 @@ extension Shard {
     /// Everything unsaved of `cells`, with their new owners: one transaction saves the state and
     /// names the owners. Until `forget` the cells stay in memory (unsaved, if it fails).
     ///
-    /// The unsaved entities in these cells go with it, and every unsaved one that changed cell
-    /// since it was last saved whole: one that moved out of these cells may still be stored in
-    /// one of them, and the receiver must not load that stale row as a second copy. (Not every
+    /// The unsaved entities in these cells go with it, and every unsaved one whose row was last
+    /// written in one of them: it moved out since, and the receiver must not load that stale row
+    /// as a second copy. (Not every
     /// unsaved entity: at saturation that made each release of a few cells a write of ~10,000
     /// rows, which held up the checkpoints behind it.)
     public mutating func takeRelease(_ transfers: [CellTransfer], now: ContinuousClock.Instant) -> CheckpointBatch {
         let set = Set(transfers.map(\.cell))
         let ids = dirtyEntities.keys.filter { id in
             guard let entity = entities[id] else { return false }
-            return set.contains(entity.cell) || crossedSinceSave.contains(id)
+            return set.contains(entity.cell) || storedElsewhere[id].map(set.contains) == true
         }
         var batch = takeDurable(entities: ids, cells: Array(set), now: now)
         batch.transfers = transfers
@@ -65,7 +65,7 @@ extension Shard {
                     entities[id] = nil
                     noteDeparture(id)
                     dirtyEntities[id] = nil
-                    crossedSinceSave.remove(id)
+                    storedElsewhere[id] = nil
                 }
             }
             welcoming.remove(cell)
