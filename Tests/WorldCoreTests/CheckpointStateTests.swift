@@ -46,43 +46,6 @@ import Testing
         #expect(shard.unsavedChanges == 0)
     }
 
-    /// A release of cells writes the unsaved entities in them and those whose row was last
-    /// written in one of them (they moved out since), not every unsaved one.
-    @Test func aReleaseTakesTheEntitiesInItsCellsAndThoseStoredInThem() throws {
-        var h = Harness(radius: 1)
-        try h.spawn(1, .player, at: 5, 5)
-        try h.spawn(2, .npc, at: 5, 5)
-        try h.spawn(3, .npc, at: 6, 5)
-        try h.spawn(4, .npc, at: 6, 6)
-        let saved = h.manager.checkpoint(now: h.now)
-        #expect(saved)
-        try h.move(2, to: 6, 5)  // out of the released cell: still stored there
-        try h.manager.apply(.entityMove(EntityID(3), to: Position(x: 640, y: 560)), to: Harness.cell(6, 5), now: h.now)
-        try h.manager.apply(.entityMove(EntityID(4), to: Position(x: 640, y: 660)), to: Harness.cell(6, 6), now: h.now)
-        var shard = h.shard
-        let release = shard.takeRelease([CellTransfer(cell: Harness.cell(5, 5), to: "w2")], now: h.now)
-        #expect(release.entities.map(\.id.raw) == [2])
-
-        // Entity 2's row is written in its new cell while it moves on within that cell: still
-        // unsaved, but stored where it is, so a release of its old cell leaves it out.
-        var writing = h.shard
-        let taken = writing.takeCheckpoint(now: h.now)
-        let batch = try #require(taken)
-        _ = try writing.apply(.entityMove(EntityID(2), to: Position(x: 620, y: 560)), to: Harness.cell(6, 5), now: h.now)
-        writing.checkpointSucceeded(batch, duration: .zero, now: h.now)
-        #expect(writing.unsavedChanges > 0)
-        #expect(writing.takeRelease([CellTransfer(cell: Harness.cell(5, 5), to: "w2")], now: h.now).entities.isEmpty)
-
-        // Saved whole, entity 2 is stored where it is: a later move within its cell stays out.
-        let again = h.manager.checkpoint(now: h.now)
-        #expect(again)
-        try h.manager.apply(.entityMove(EntityID(2), to: Position(x: 610, y: 560)), to: Harness.cell(6, 5), now: h.now)
-        try h.move(1, to: 5, 6)  // the player leaves the released cell: it goes along
-        var later = h.shard
-        let second = later.takeRelease([CellTransfer(cell: Harness.cell(5, 5), to: "w2")], now: h.now)
-        #expect(second.entities.map(\.id.raw) == [1])
-    }
-
     @Test func aFailedCheckpointKeepsEverythingAndTheLatestStateWins() throws {
         var h = Harness(radius: 1)
         try h.spawn(1, .player, at: 5, 5)

@@ -44,10 +44,11 @@ public final class LeaseKeeper: Sendable {
     private let renewals: CoreMetrics.Counter
     private let failedRenewals: CoreMetrics.Counter
 
-    /// - Parameter grantedAt: when the request that got the grant was sent: the first deadline
-    ///   counts from there.
-    public init(token: LeaseToken, grantedAt: ContinuousClock.Instant, leaseMs: Int, renewEveryMs: Int,
-                parameters: ConnectionParameters, logger: Logger) {
+    /// Serving starts with the first renewal that succeeds, not with the grant: a worker whose
+    /// lease keeper never reached the database has served nothing, so the coordinator may end
+    /// its lease early once it is silent (`CoordinatorNode+Vanished`). The first renewal is
+    /// sent at once.
+    public init(token: LeaseToken, leaseMs: Int, renewEveryMs: Int, parameters: ConnectionParameters, logger: Logger) {
         self.token = token
         self.leaseMs = leaseMs
         self.renewEveryMs = renewEveryMs
@@ -55,11 +56,6 @@ public final class LeaseKeeper: Sendable {
         self.logger = logger
         renewals = CoreMetrics.Counter(label: "cellcluster_lease_renewals_total", dimensions: [("worker", token.worker), ("outcome", "ok")])
         failedRenewals = CoreMetrics.Counter(label: "cellcluster_lease_renewals_total", dimensions: [("worker", token.worker), ("outcome", "failed")])
-        let first = grantedAt + Self.servingWindow(leaseMs)
-        state.withLock { s in
-            s.deadline = first
-            publish(s)
-        }
         let thread = Thread { [self] in
             RoundTrips.nameThisThread("lease-keeper")
             run()

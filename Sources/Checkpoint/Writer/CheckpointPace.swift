@@ -9,7 +9,9 @@ public struct CheckpointPace: Sendable, Equatable {
     /// The configured ceiling (`checkpoint.max_rows`).
     public let maxRows: Int
     /// Fewer rows than this are not worth a transaction of their own (unless `maxRows` is lower).
-    public static let minimumRows = 100
+    /// Also a floor against a spiral: a write's fixed cost (round trip, commit) counts in its
+    /// rows per second, so against a very slow database each limit would come out smaller.
+    public static let minimumRows = 500
     /// Rows per second of the recent periodic checkpoints (nil until one finished).
     public private(set) var rowsPerSecond: Double?
 

@@ -6,13 +6,14 @@ import Postgres
 /// keep its cells until its lease runs out. The coordinator takes the lease back early when
 /// three things hold together:
 /// - no heartbeat from the worker for two heartbeat periods;
-/// - no database session of its lease keeper, and none for one and a half heartbeat periods
-///   after that was first seen (it is looked for once the worker is a heartbeat late);
+/// - no database session of its lease keeper, and none for two heartbeat periods after that was
+///   first seen (it is looked for once the worker is a heartbeat late);
 /// - the lease not renewed meanwhile (its expiry as first seen, compared in the revocation).
 /// A live worker whose lease keeper lost its session stops serving at its next renewal attempt
 /// (every heartbeat period, see `LeaseKeeper`), before the revocation can happen. A paused
 /// worker (SIGSTOP) keeps its sessions and waits out its lease as before; so does one cut off
-/// the network without its connections closing.
+/// the network without its connections closing. A worker serves only once its lease keeper
+/// renewed (`LeaseKeeper`), so one whose keeper never connected has served nothing.
 extension CoordinatorNode {
     func checkVanished() {
         let heartbeat = Duration.milliseconds(settings.leases.heartbeatMs)
@@ -29,14 +30,15 @@ extension CoordinatorNode {
             if error.isConnectionProblem { try? connection.reset() }
             return
         }
+        let seenAt = ContinuousClock.now  // after the query: its time does not count as waiting
         let goneNow = Set(gone.map(\.lease.worker))
         vanished = vanished.filter { goneNow.contains($0.key) }
         for (lease, expiresAt) in gone {
             guard let seen = vanished[lease.worker], seen.expiresAt == expiresAt else {
-                vanished[lease.worker] = (expiresAt, now)  // first seen, or renewed since
+                vanished[lease.worker] = (expiresAt, seenAt)  // first seen, or renewed since
                 continue
             }
-            guard now - seen.since >= heartbeat * 3 / 2, silence(lease.worker) >= heartbeat * 2 else { continue }
+            guard now - seen.since >= heartbeat * 2, silence(lease.worker) >= heartbeat * 2 else { continue }
             vanished[lease.worker] = nil
             logger.warning("worker \(lease.worker) is gone: no heartbeat for \((now - (members[lease.worker]?.heard ?? seen.since)).milliseconds) ms and no database session; its lease ends early")
             failOver(lease.worker, lease: lease, vanishedAt: expiresAt)

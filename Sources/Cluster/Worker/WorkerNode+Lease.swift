@@ -6,12 +6,12 @@ import WorldCore
 extension WorkerNode {
     /// The coordinator granted a lease for one of the registrations: renew it from now on.
     func takeLease(_ grant: Cellcluster_V1_LeaseGrant, requestID: UInt64) {
-        guard leaseKeeper == nil, grant.workerID == options.id, let sent = registrationsSent[requestID] else { return }
+        guard leaseKeeper == nil, grant.workerID == options.id, registrationsSent[requestID] != nil else { return }
         let token = LeaseToken(worker: options.id, generation: Int64(bitPattern: grant.leaseGeneration))
         var parameters = settings.postgres.connectionParameters(application: "cellcluster-lease-\(options.id)")
         parameters.tcpUserTimeoutMilliseconds = settings.leases.leaseMs
         let leaseMs = Int(grant.leaseMs) > 0 ? Int(grant.leaseMs) : settings.leases.leaseMs
-        leaseKeeper = LeaseKeeper(token: token, grantedAt: sent, leaseMs: leaseMs, renewEveryMs: settings.leases.heartbeatMs,
+        leaseKeeper = LeaseKeeper(token: token, leaseMs: leaseMs, renewEveryMs: settings.leases.heartbeatMs,
                                   parameters: parameters, logger: logger)
         io.setLease(token)
         writer.setLease(token)

@@ -112,19 +112,10 @@ extension Shard {
         }
         monitor.fencedRows &+= UInt64(report.fencedEntities.count + report.fencedCells.count)
         monitor.deadLetters &+= UInt64(report.deadLetteredEntities.count + report.deadLetteredCells.count)
-        let notWritten = report.fencedEntities.isEmpty && report.deadLetteredEntities.isEmpty
-            ? [] : Set(report.fencedEntities + report.deadLetteredEntities)
         for written in batch.entities {
             guard let current = entities[written.id] else {
                 dirtyEntities[written.id] = nil
-                storedElsewhere[written.id] = nil
                 continue
-            }
-            // Batches commit in the order they were taken: the row now names the cell written.
-            // Not a fenced row (another writer's, or this worker's own claim after a handoff
-            // back, holds it) nor a dead-lettered one: neither was written.
-            if !notWritten.contains(written.id) {
-                storedElsewhere[written.id] = current.cell == written.cell ? nil : written.cell
             }
             if current.version == written.version {
                 dirtyEntities[written.id] = nil

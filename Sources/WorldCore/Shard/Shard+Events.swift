@@ -131,16 +131,7 @@ extension Shard {
             return (old, version, e.kind == .player)
         }
         guard let (oldCell, version, isPlayer) = stepped else { throw .counterExhausted(what: "the version of entity \(id.raw)") }
-        if newCell != oldCell {
-            relocate(id, from: oldCell, to: newCell, now: now)
-            // Its row names the cell it was last written in: where it was before, unless it
-            // already moved since that write (then that cell is recorded), or is back there.
-            if let stored = storedElsewhere[id] {
-                if stored == newCell { storedElsewhere[id] = nil }
-            } else {
-                storedElsewhere[id] = oldCell
-            }
-        }
+        if newCell != oldCell { relocate(id, from: oldCell, to: newCell, now: now) }
         if isPlayer { notePresence(id, in: newCell, previous: oldCell, now: now) }
         markDirty(id, now: now, wasUnsaved: wasUnsaved)
         monitor.eventsApplied &+= 1

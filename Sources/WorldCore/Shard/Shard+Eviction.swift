@@ -41,7 +41,6 @@ extension Shard {
                 entities[id] = nil
                 noteDeparture(id)
                 presence[id] = nil
-                storedElsewhere[id] = nil
             }
             monitor.evictions &+= 1
             actions.append(.evicted(cell))

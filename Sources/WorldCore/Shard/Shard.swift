@@ -27,11 +27,6 @@ public struct Shard: Sendable {
 
     /// Entities with unsaved changes, with the time of their oldest unsaved change.
     var dirtyEntities: [EntityID: ContinuousClock.Instant] = [:]
-    /// Entities whose stored row may name another cell than the one they are in, with that cell:
-    /// they changed cell since the last write of their row committed (or were never written).
-    /// A release of cells takes these and those in the cells, not every unsaved entity (see
-    /// `takeRelease`).
-    var storedElsewhere: [EntityID: CellID] = [:]
     /// Cells with unsaved cell-level state, with the time of their oldest unsaved change.
     var dirtyCells: [CellID: ContinuousClock.Instant] = [:]
     var unpersistedEvents = 0
@@ -165,7 +160,6 @@ public struct Shard: Sendable {
         noteDeparture(id)
         cells[entity.cell]?.entities.remove(id)
         dirtyEntities[id] = nil
-        storedElsewhere[id] = nil
     }
 
     /// Takes in an entity handed over by another worker. It is already saved (the handoff stored
@@ -175,7 +169,6 @@ public struct Shard: Sendable {
         var placed = entity
         placed.cell = cell
         entities[placed.id] = placed
-        if entity.cell != cell { storedElsewhere[placed.id] = entity.cell }  // its row names the cell it was claimed in
         ensureLoaded(cell, now: now)
         cells[cell]?.entities.insert(placed.id)
         if placed.kind == .player { notePresence(placed.id, in: cell, previous: nil, now: now) }
