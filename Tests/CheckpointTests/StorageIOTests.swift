@@ -53,6 +53,19 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
 }
 
 @Suite struct StorageIOTests {
+    /// Queued loads merge into one query each up to `mergedKeysLimit` keys, so the first of
+    /// thousands (a takeover's) is answered without waiting for all of them.
+    @Test func mergedLoadsStopAtTheKeyLimit() {
+        func job(_ call: StorageCall) -> StorageIO.Job { StorageIO.Job(tag: 0, call: call, lease: nil, direct: nil, queuedAt: .now) }
+        let hundred = (0..<100).map { CellID(Int64($0)) }
+        let loads = (0..<10).map { _ in job(.loadCells(hundred)) }
+        #expect(StorageIO.groups(loads).map(\.count) == [2, 2, 2, 2, 2])  // 200 keys each; a third would pass 256
+        let big = job(.loadCells((0..<1000).map { CellID(Int64($0)) }))
+        #expect(StorageIO.groups([big, loads[0]]).map(\.count) == [1, 1])  // one call over the limit still goes, alone
+        let claim = job(.maxEventSequence)
+        #expect(StorageIO.groups([loads[0], claim, loads[1]]).map(\.count) == [1, 1, 1])
+    }
+
     static func waitFor(_ io: StorageIO, _ count: Int) -> [StorageCompletion] {
         var done: [StorageCompletion] = []
         let deadline = ContinuousClock.now + .seconds(10)
