@@ -11,6 +11,17 @@ import TestSupport
         return Entity(id: EntityID(id), kind: .player, position: p, cell: StoreHarness.grid.cell(column: cell.0, row: cell.1)!)
     }
 
+    static func npc(_ id: UInt64) -> Entity {
+        Entity(id: EntityID(id), kind: .npc, position: Position(x: 520, y: 530), cell: CellID(55))
+    }
+
+    /// Player 1 in cell 55 (loaded from `store`), then NPCs `npcs` beside it.
+    static func populate(_ shard: inout Shard, from store: PostgresWorldStore, npcs: ClosedRange<UInt64>, now: ContinuousClock.Instant) throws {
+        _ = try shard.apply(.entitySpawn(player(1, at: (5, 5))), to: CellID(55), now: now)
+        for case let .load(cell) in shard.takeActions() { shard.cellLoaded(try store.loadCell(cell), now: now) }
+        for id in npcs { _ = try shard.apply(.entitySpawn(npc(id)), to: CellID(55), now: now) }
+    }
+
     @Test func theBacklogTriggersAnEarlyCheckpoint() throws {
         try StoreHarness.withStore { store, parameters in
             let writer = CheckpointWriter(parameters: parameters, chunkSize: 10, logger: StoreHarness.logger)
@@ -20,15 +31,11 @@ import TestSupport
             var checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
                 interval: .seconds(60), retryInitial: .milliseconds(100), retryMax: .seconds(1), now: now))
             var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2, earlyFlushThreshold: 100))
-            _ = try shard.apply(.entitySpawn(Self.player(1, at: (5, 5))), to: CellID(55), now: now)
-            for case let .load(cell) in shard.takeActions() { shard.cellLoaded(try store.loadCell(cell), now: now) }
-            for id in 2...99 {
-                _ = try shard.apply(.entitySpawn(Entity(id: EntityID(UInt64(id)), kind: .npc, position: Position(x: 520, y: 530), cell: CellID(55))), to: CellID(55), now: now)
-            }
+            try Self.populate(&shard, from: store, npcs: 2...99, now: now)
             checkpointer.note(shard.takeActions())
             _ = checkpointer.pump(&shard, now: now)
             #expect(!checkpointer.scheduler.inFlight)  // 99 rows: not yet
-            _ = try shard.apply(.entitySpawn(Entity(id: EntityID(100), kind: .npc, position: Position(x: 520, y: 530), cell: CellID(55))), to: CellID(55), now: now)
+            _ = try shard.apply(.entitySpawn(Self.npc(100)), to: CellID(55), now: now)
             checkpointer.note(shard.takeActions())
             _ = checkpointer.pump(&shard, now: now)
             #expect(checkpointer.scheduler.inFlight)
@@ -51,11 +58,7 @@ import TestSupport
             var checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
                 interval: .seconds(10), retryInitial: .milliseconds(100), retryMax: .seconds(1), now: now))
             var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2, earlyFlushThreshold: 1000, checkpointMaxRows: 40))
-            _ = try shard.apply(.entitySpawn(Self.player(1, at: (5, 5))), to: CellID(55), now: now)
-            for case let .load(cell) in shard.takeActions() { shard.cellLoaded(try store.loadCell(cell), now: now) }
-            for id in 2...100 {
-                _ = try shard.apply(.entitySpawn(Entity(id: EntityID(UInt64(id)), kind: .npc, position: Position(x: 520, y: 530), cell: CellID(55))), to: CellID(55), now: now)
-            }
+            try Self.populate(&shard, from: store, npcs: 2...100, now: now)
             checkpointer.note(shard.takeActions())
             // The first checkpoint is due after the interval; the rows then are 10.5 s old.
             let late = now + .milliseconds(10_500)

@@ -1,3 +1,5 @@
+import WorldCore
+
 /// How many entity rows the next checkpoint takes: as many as the recent checkpoints wrote in a
 /// quarter of the interval, up to `checkpoint.max_rows`. A backlog then goes out in short
 /// writes, the longest unsaved first, and a worker whose oldest change reached the loss window
@@ -22,7 +24,7 @@ public struct CheckpointPace: Sendable, Equatable {
 
     /// A periodic checkpoint of `rows` rows took `duration`.
     public mutating func wrote(rows: Int, in duration: Duration) {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.milliseconds / 1000
         guard rows > 0, seconds > 0 else { return }
         let rate = Double(rows) / seconds
         rowsPerSecond = rowsPerSecond.map { 0.5 * $0 + 0.5 * rate } ?? rate
@@ -31,8 +33,7 @@ public struct CheckpointPace: Sendable, Equatable {
     /// Entity rows the next checkpoint takes at most.
     public var rowLimit: Int {
         guard let rate = rowsPerSecond else { return maxRows }
-        let seconds = Double(target.components.seconds) + Double(target.components.attoseconds) / 1e18
-        let rows = min(Double(maxRows), rate * seconds)
+        let rows = min(Double(maxRows), rate * target.milliseconds / 1000)
         return min(maxRows, max(Self.minimumRows, Int(rows)))
     }
 }
