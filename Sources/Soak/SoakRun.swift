@@ -58,7 +58,7 @@ public final class SoakRun {
     var followUps: [(at: ContinuousClock.Instant, action: () -> Void)] = []
     /// Per worker, the oldest unsaved change reported in the last few seconds (ms, time).
     var unsavedAges: [String: [(ms: UInt64, at: ContinuousClock.Instant)]] = [:]
-    /// Every worker's oldest unsaved change at every status poll of the run (the loss window's distribution).
+    /// Every serving worker's oldest unsaved change at every status poll of the run (the loss window's distribution).
     var lossWindowSamples: [UInt64] = []
     var statusClients: [String: (endpoint: String, client: CellClient)] = [:]
     var addedWorkers: [String] = []
@@ -267,7 +267,9 @@ public final class SoakRun {
                     monitors[s.workerID] = s.monitor
                     if generator.issuing { cpu.note(worker: s.workerID, answered: s.monitor.requestsAnswered, cpuUs: s.monitor.cpuUs) }
                     unsavedAges[s.workerID, default: []].append((s.monitor.oldestUnsavedAgeMs, now))
-                    if generator.issuing { lossWindowSamples.append(s.monitor.oldestUnsavedAgeMs) }
+                    // A worker that does not serve (resumed after a pause, its lease gone) acknowledges
+                    // nothing: its oldest unsaved change is what its fault lost, not a window.
+                    if generator.issuing && s.serving { lossWindowSamples.append(s.monitor.oldestUnsavedAgeMs) }
                     unsavedAges[s.workerID]!.removeAll { now - $0.at > .seconds(5) }
                 }
             }

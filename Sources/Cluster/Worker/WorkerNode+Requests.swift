@@ -564,6 +564,7 @@ extension WorkerNode {
             $0.ownedCells = UInt32(ownedCellCount())
             $0.activeCells = UInt32(m.activeCells)
             $0.entities = UInt32(m.entities)
+            $0.serving = serving || coordinatorSocket == nil
             $0.monitor = .with {
                 $0.dbIo = m.dbIO
                 $0.cacheHits = m.cacheHits

@@ -1351,6 +1351,14 @@ public nonisolated struct Cellcluster_V1_WorkerStatus: @unchecked Sendable {
   /// Clears the value of `monitor`. Subsequent reads from it will return its default value.
   public mutating func clearMonitor() {_uniqueStorage()._monitor = nil}
 
+  /// Whether the worker serves requests now: it holds a live lease and a map (a worker outside a
+  /// cluster always does). One that does not, such as a process just resumed after a pause whose
+  /// lease ran out, acknowledges no change, so its oldest unsaved change is no loss window.
+  public var serving: Bool {
+    get {_storage._serving}
+    set {_uniqueStorage()._serving = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3453,7 +3461,7 @@ nonisolated extension Cellcluster_V1_StatusReply: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Cellcluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}endpoint\0\u{3}owned_cells\0\u{3}active_cells\0\u{1}entities\0\u{1}monitor\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}endpoint\0\u{3}owned_cells\0\u{3}active_cells\0\u{1}entities\0\u{1}monitor\0\u{1}serving\0")
 
   fileprivate class _StorageClass {
     var _workerID: String = String()
@@ -3462,6 +3470,7 @@ nonisolated extension Cellcluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftP
     var _activeCells: UInt32 = 0
     var _entities: UInt32 = 0
     var _monitor: Cellcluster_V1_MonitorSnapshot? = nil
+    var _serving: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3478,6 +3487,7 @@ nonisolated extension Cellcluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftP
       _activeCells = source._activeCells
       _entities = source._entities
       _monitor = source._monitor
+      _serving = source._serving
     }
   }
 
@@ -3502,6 +3512,7 @@ nonisolated extension Cellcluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftP
         case 4: try { try decoder.decodeSingularUInt32Field(value: &_storage._activeCells) }()
         case 5: try { try decoder.decodeSingularUInt32Field(value: &_storage._entities) }()
         case 6: try { try decoder.decodeSingularMessageField(value: &_storage._monitor) }()
+        case 7: try { try decoder.decodeSingularBoolField(value: &_storage._serving) }()
         default: break
         }
       }
@@ -3532,6 +3543,9 @@ nonisolated extension Cellcluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftP
       try { if let v = _storage._monitor {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
       } }()
+      if _storage._serving != false {
+        try visitor.visitSingularBoolField(value: _storage._serving, fieldNumber: 7)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3547,6 +3561,7 @@ nonisolated extension Cellcluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftP
         if _storage._activeCells != rhs_storage._activeCells {return false}
         if _storage._entities != rhs_storage._entities {return false}
         if _storage._monitor != rhs_storage._monitor {return false}
+        if _storage._serving != rhs_storage._serving {return false}
         return true
       }
       if !storagesAreEqual {return false}
