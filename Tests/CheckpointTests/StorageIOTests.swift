@@ -32,10 +32,9 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
         note("entities \(ids.map(\.raw))")
         return ids.filter { $0.raw % 2 == 0 }.map { Entity(id: $0, kind: .npc, position: Position(x: 1, y: 1), cell: CellID(0)) }
     }
-    func claim(_ entity: Entity, expected: UInt64, source: LeaseToken?, lease: LeaseToken?) throws
-        -> (outcome: ClaimOutcome, requests: [AppliedRequest]) {
-        note("claim \(entity.id.raw)")
-        return (.won, [])
+    func claims(_ claims: [EntityClaim], lease: LeaseToken?) -> [Result<ClaimAnswer, PQError>] {
+        note("claims \(claims.map(\.entity.id.raw))")
+        return claims.map { _ in .success(ClaimAnswer(outcome: .won, requests: [])) }
     }
     func readOwnership(_ cells: [CellID], for worker: String) throws -> OwnershipReading {
         note("ownership")
@@ -88,12 +87,14 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
         io.submit(.loadEntities([EntityID(4)]), tag: 4)
         io.submit(.loadEntities([EntityID(5), EntityID(6)]), tag: 5)
         io.submit(.claim(Entity(id: EntityID(7), kind: .npc, position: Position(x: 1, y: 1), cell: CellID(0)), expected: 1, source: nil), tag: 6)
+        io.submit(.claim(Entity(id: EntityID(8), kind: .npc, position: Position(x: 1, y: 1), cell: CellID(0)), expected: 1, source: nil), tag: 7)
         storage.gate.signal()
-        let done = Self.waitFor(io, 6)
-        #expect(done.map(\.tag) == [1, 2, 3, 4, 5, 6])  // in the order they were submitted
+        let done = Self.waitFor(io, 7)
+        #expect(done.map(\.tag) == [1, 2, 3, 4, 5, 6, 7])  // in the order they were submitted
         // Entities found bring their stored request ids (retries are answered, not reapplied); a
-        // claim reads them in its own round trip.
-        #expect(storage.calls.withLock { $0 } == ["max", "cells [1, 2, 3]", "entities [4, 5, 6]", "requests", "claim 7"])
+        // claim reads them in its own round trip; claims queued together go as one transaction.
+        #expect(storage.calls.withLock { $0 } == ["max", "cells [1, 2, 3]", "entities [4, 5, 6]", "requests", "claims [7, 8]"])
+        #expect(done[5...].allSatisfy { if case .success(.claim(.won, _)) = $0.result { true } else { false } })
         guard case .success(.cells(let a)) = done[1].result, case .success(.cells(let b)) = done[2].result else {
             Issue.record("loads failed")
             return
@@ -170,8 +171,8 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
             try store.assignCells([CellTransfer(cell: CellID(9), to: "w1")], epoch: 2, lease: nil)
             #expect(try store.cellsNamed(for: "w2").map(\.cell) == [CellID(9)])
             // A claim through the seam: the next epoch, once.
-            #expect(try store.claim(a, expected: 1, source: nil, lease: nil).outcome == .won)
-            #expect(try store.claim(a, expected: 1, source: nil, lease: nil).outcome == .alreadyClaimed)
+            #expect(try store.claims([EntityClaim(a, expected: 1)], lease: nil).map { try $0.get().outcome } == [.won])
+            #expect(try store.claims([EntityClaim(a, expected: 1)], lease: nil).map { try $0.get().outcome } == [.alreadyClaimed])
         }
     }
 }

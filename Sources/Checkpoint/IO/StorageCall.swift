@@ -92,7 +92,7 @@ extension WorkerStorage {
         case .claim(let entity, let expected, let source):
             // Retries of durable changes its source stored are answered here, not applied again
             // (the ids are read in the claim's own round trip).
-            let claimed = try claim(entity, expected: expected, source: source, lease: lease)
+            let claimed = try claims([EntityClaim(entity, expected: expected, source: source)], lease: lease)[0].get()
             return .claim(claimed.outcome, requests: claimed.requests)
         case .readOwnership(let cells, let worker):
             return .ownership(try readOwnership(cells, for: worker))

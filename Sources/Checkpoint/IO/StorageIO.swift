@@ -6,7 +6,8 @@ import WorldCore
 
 /// Runs a worker's storage calls on a thread of its own, with a connection of its own, so that
 /// the thread that answers requests never waits on PostgreSQL. Calls run in the order they were
-/// submitted; consecutive loads (of cells, or of entities) queued together run as one round trip.
+/// submitted; consecutive loads (of cells, or of entities) queued together run as one round trip,
+/// and consecutive claims as one transaction.
 /// Completions are collected for the owner (`takeCompletions`), which `onCompletion` wakes.
 ///
 /// The one reconnect policy: a call that finds no usable connection opens one; when that fails,
@@ -205,8 +206,8 @@ public final class StorageIO: Sendable {
     /// saturated soak) the first answer for any of them waited for all of them.
     static let mergedKeysLimit = 256
 
-    /// Consecutive loads of the same kind (and lease) go together, up to `mergedKeysLimit` keys;
-    /// everything else alone.
+    /// Consecutive loads of the same kind, or claims, (under the same lease) go together, up to
+    /// `mergedKeysLimit` keys; everything else alone.
     static func groups(_ jobs: [Job]) -> [[Job]] {
         var groups: [[Job]] = []
         var keys = 0
@@ -226,7 +227,7 @@ public final class StorageIO: Sendable {
 
     private static func mergeable(_ a: StorageCall, _ b: StorageCall) -> Bool {
         switch (a, b) {
-        case (.loadCells, .loadCells), (.loadEntities, .loadEntities): true
+        case (.loadCells, .loadCells), (.loadEntities, .loadEntities), (.claim, .claim): true
         default: false
         }
     }
@@ -259,6 +260,13 @@ public final class StorageIO: Sendable {
             } catch {
                 return Array(repeating: .failure(failure(error)), count: group.count)
             }
+        case .claim:
+            // One transaction, one commit (see `PostgresWorldStore.claimAll`).
+            let claims = group.compactMap { job -> EntityClaim? in
+                guard case .claim(let entity, let expected, let source) = job.call else { return nil }
+                return EntityClaim(entity, expected: expected, source: source)
+            }
+            return storage.claims(claims, lease: group[0].lease).map { $0.map { .claim($0.outcome, requests: $0.requests) } }
         default:
             return group.map { job in
                 do { return .success(try storage.perform(job.call, lease: job.lease)) } catch { return .failure(failure(error)) }

@@ -16,16 +16,9 @@ public struct LeaseToken: Sendable, Equatable {
     public var holdStatement: PipelinedStatement {
         PipelinedStatement("SELECT cellcluster_hold_lease($1, $2::int8)", [.text(worker), .int64(generation)])
     }
-
-    /// The statement with which a handoff's target holds the source's lease (migration 4).
-    public var sourceHoldStatement: PipelinedStatement {
-        PipelinedStatement("SELECT cellcluster_hold_source_lease($1, $2::int8)", [.text(worker), .int64(generation)])
-    }
 }
 
 extension PQError {
     /// SQLSTATE CC001: the writer's lease was revoked; a newer owner holds its cells.
     public var isLeaseLost: Bool { sqlState == "CC001" }
-    /// SQLSTATE CC002: a handoff's source no longer holds the lease it offered under.
-    public var isSourceLeaseLost: Bool { sqlState == "CC002" }
 }

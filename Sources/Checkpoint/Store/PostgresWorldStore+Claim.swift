@@ -15,6 +15,27 @@ public enum ClaimOutcome: Sendable, Equatable {
     case sourceFenced
 }
 
+/// One claim: owner epoch `expected + 1` of `entity`, for a handoff's target only while `source`
+/// holds the lease it offered under.
+public struct EntityClaim: Sendable, Equatable {
+    public let entity: Entity
+    public let expected: UInt64
+    public let source: LeaseToken?
+
+    public init(_ entity: Entity, expected: UInt64, source: LeaseToken? = nil) {
+        self.entity = entity
+        self.expected = expected
+        self.source = source
+    }
+}
+
+/// A claim's outcome and, when the claimant holds the entity now (won or already claimed), the
+/// entity's stored request ids: the claimant answers retries of changes its source stored.
+public struct ClaimAnswer: Sendable, Equatable {
+    public let outcome: ClaimOutcome
+    public let requests: [AppliedRequest]
+}
+
 extension PostgresWorldStore {
     static let claimEntity = """
         INSERT INTO entity_states AS s (entity_id, cell_id, kind, stats, position, version, actions, owner_epoch, updated_at)
@@ -25,69 +46,122 @@ extension PostgresWorldStore {
         WHERE s.owner_epoch = $9::int8
         RETURNING entity_id
         """
+    /// `claimEntity` for a handoff's target: it writes only while the source's lease row exists,
+    /// and locks that row (FOR KEY SHARE) so that no revocation can delete it before the commit.
+    static let claimEntityFromSource = """
+        INSERT INTO entity_states AS s (entity_id, cell_id, kind, stats, position, version, actions, owner_epoch, updated_at)
+        SELECT $1::int8, $2::int8, $3::int2, $4::jsonb, $5::jsonb, $6::int8, $7::int8, $8::int8, now()
+        WHERE EXISTS (SELECT 1 FROM worker_leases WHERE worker_id = $10::text AND generation = $11::int8 FOR KEY SHARE)
+        ON CONFLICT (entity_id) DO UPDATE SET
+            cell_id = EXCLUDED.cell_id, kind = EXCLUDED.kind, stats = EXCLUDED.stats, position = EXCLUDED.position,
+            version = EXCLUDED.version, actions = EXCLUDED.actions, owner_epoch = EXCLUDED.owner_epoch, updated_at = now()
+        WHERE s.owner_epoch = $9::int8
+        RETURNING entity_id
+        """
+    /// After a claim, in its transaction: the entity's stored epoch, version and cell (one row,
+    /// NULLs when storage has no row).
+    static let claimedState = """
+        SELECT s.owner_epoch, s.version, s.cell_id FROM (VALUES (1)) AS one (x) LEFT JOIN entity_states s ON s.entity_id = $1::int8
+        """
+    /// After a target's claim, in its transaction: whether the source's lease row exists. A lease
+    /// row never comes back once deleted, and the claim locked it if it existed, so this tells
+    /// whether the claim saw it.
+    static let sourceHeld = """
+        SELECT EXISTS (SELECT 1 FROM worker_leases WHERE worker_id = $1::text AND generation = $2::int8)
+        """
 
     /// Stores `entity` as owned under epoch `expected + 1`, if and only if storage still holds it
     /// under `expected` (or not at all) and, for a handoff's target, the source still holds the
     /// lease it offered under (`source`).
     /// - Throws: `PQError` when the statement did not run: the outcome is then unknown.
     public func claim(_ entity: Entity, expected: UInt64, source: LeaseToken? = nil) throws -> ClaimOutcome {
-        try claim(entity, expected: expected, source: source, readingRequests: false).outcome
+        try claimAll([EntityClaim(entity, expected: expected, source: source)])[0].get().outcome
     }
 
     /// `claim`, and the entity's stored request ids read in the same round trip (after the claim,
     /// in its transaction): the claimant answers retries of changes its source stored.
-    public func claimReadingRequests(_ entity: Entity, expected: UInt64, source: LeaseToken? = nil) throws
-        -> (outcome: ClaimOutcome, requests: [AppliedRequest]) {
-        let (outcome, requests) = try claim(entity, expected: expected, source: source, readingRequests: true)
-        switch outcome {
-        case .won, .alreadyClaimed: return (outcome, requests)
-        default: return (outcome, [])
-        }
+    public func claimReadingRequests(_ entity: Entity, expected: UInt64, source: LeaseToken? = nil) throws -> ClaimAnswer {
+        try claimAll([EntityClaim(entity, expected: expected, source: source)])[0].get()
     }
 
-    private func claim(_ entity: Entity, expected: UInt64, source: LeaseToken?, readingRequests: Bool) throws
-        -> (outcome: ClaimOutcome, requests: [AppliedRequest]) {
-        guard let next = Counter.next(expected) else {
-            throw PQError(code: .statementFailed, message: "owner epoch \(expected) of entity \(entity.id.raw) has no successor (the largest is \(Counter.max))",
-                          context: "claim")
-        }
-        let parameters = WriteThroughStore.row(entity, ownerEpoch: next) + [.int64(Int64(bitPattern: expected))]
-        let result: QueryResult
-        var requestsResult: QueryResult?
-        let read = PipelinedStatement(Self.requestsFor, [
-            .text(ArrayLiteral.integers([Int64(bitPattern: entity.id.raw)])),
-        ])
-        if lease != nil || source != nil {
-            // One transaction: this worker's lease (a fenced worker cannot take an entity), the
-            // source's lease (nor can a fenced source give one away), and the claim.
-            var statements = lease.map { [$0.holdStatement] } ?? []
-            if let source { statements.append(source.sourceHoldStatement) }
-            statements.append(PipelinedStatement(Self.claimEntity, parameters))
-            if readingRequests { statements.append(read) }
-            let outcome = Result { () throws(PQError) in try connection.pipelinedTransaction(statements) }
-            switch outcome {
-            case .success(let results):
-                result = results[statements.count - (readingRequests ? 2 : 1)]
-                requestsResult = readingRequests ? results.last : nil
-            case .failure(let error) where error.isSourceLeaseLost: return (.sourceFenced, [])
-            case .failure(let error): throw error
+    /// Makes `claims` in one transaction and one round trip, holding this store's lease: one
+    /// commit (one WAL flush) for all of them. A survivor that takes a dead worker's cells over
+    /// queues a handoff claim for every entity that walks across a border meanwhile; one commit
+    /// each kept its storage thread seconds behind at saturation.
+    ///
+    /// The claims run in entity-id order (two claims of one entity in the order given), so that
+    /// two workers' groups lock rows in the same order. When the transaction fails for a reason
+    /// of one claim's (a statement error, a deadlock), each claim is made again on its own; when
+    /// this store lost its lease or its connection, all fail with that error.
+    /// - Returns: each claim's answer, in the order given. A failure means the claim's outcome is
+    ///   unknown (a connection lost at COMMIT) or nothing was written.
+    public func claimAll(_ claims: [EntityClaim]) -> [Result<ClaimAnswer, PQError>] {
+        var answers = [Result<ClaimAnswer, PQError>?](repeating: nil, count: claims.count)
+        var order: [(index: Int, next: UInt64)] = []
+        for (index, c) in claims.enumerated() {
+            if let next = Counter.next(c.expected) {
+                order.append((index, next))
+            } else {
+                answers[index] = .failure(PQError(
+                    code: .statementFailed,
+                    message: "owner epoch \(c.expected) of entity \(c.entity.id.raw) has no successor (the largest is \(Counter.max))",
+                    context: "claim"))
             }
-        } else if readingRequests {
-            let results = try connection.pipeline([PipelinedStatement(Self.claimEntity, parameters), read])
-            result = results[0]
-            requestsResult = results[1]
+        }
+        order.sort { (claims[$0.index].entity.id.raw, $0.index) < (claims[$1.index].entity.id.raw, $1.index) }
+        guard !order.isEmpty else { return answers.map { $0! } }
+        var statements = lease.map { [$0.holdStatement] } ?? []
+        for (index, next) in order { statements += Self.statements(claims[index], next: next) }
+        do {
+            let results = try connection.pipelinedTransaction(statements)
+            var at = lease == nil ? 0 : 1
+            for (index, next) in order {
+                let count = claims[index].source == nil ? 3 : 4
+                let mine = Array(results[at..<at + count])
+                do {
+                    answers[index] = .success(try Self.answer(claims[index], next: next, mine))
+                } catch {
+                    answers[index] = .failure(error as? PQError ?? PQError(code: .decodingFailed, message: "\(error)", context: "claim"))
+                }
+                at += count
+            }
+        } catch let error where order.count == 1 || error.isLeaseLost || !connection.isOpen {
+            for (index, _) in order { answers[index] = .failure(error) }
+        } catch {
+            // Nothing of the group was written: each claim alone, so one cannot fail the others.
+            for (index, _) in order { answers[index] = claimAll([claims[index]])[0] }
+        }
+        return answers.map { $0! }
+    }
+
+    /// A claim's statements: the claim, the stored state after it, the stored request ids and,
+    /// for a target, whether the source's lease held.
+    private static func statements(_ c: EntityClaim, next: UInt64) -> [PipelinedStatement] {
+        let id = Int64(bitPattern: c.entity.id.raw)
+        var row = WriteThroughStore.row(c.entity, ownerEpoch: next) + [.int64(Int64(bitPattern: c.expected))]
+        var result: [PipelinedStatement] = []
+        if let source = c.source {
+            row += [.text(source.worker), .int64(source.generation)]
+            result.append(PipelinedStatement(claimEntityFromSource, row))
         } else {
-            result = try connection.query(Self.claimEntity, parameters)
+            result.append(PipelinedStatement(claimEntity, row))
         }
-        let requests = try requestsResult.map(Self.requests) ?? []
-        if result.rowCount == 1 { return (.won, requests) }
-        let stored = try connection.query(
-            "SELECT owner_epoch, version, cell_id FROM entity_states WHERE entity_id = $1", [.int64(Int64(bitPattern: entity.id.raw))])
-        guard stored.rowCount == 1 else { return (.lost(epoch: 0), []) }
-        let epoch = UInt64(bitPattern: try stored.int64(0, 0))
-        if epoch == next, UInt64(bitPattern: try stored.int64(0, 1)) == entity.version, try stored.int64(0, 2) == entity.cell.raw {
-            return (.alreadyClaimed, requests)
+        result.append(PipelinedStatement(claimedState, [.int64(id)]))
+        result.append(PipelinedStatement(requestsFor, [.text(ArrayLiteral.integers([id]))]))
+        if let source = c.source { result.append(PipelinedStatement(sourceHeld, [.text(source.worker), .int64(source.generation)])) }
+        return result
+    }
+
+    /// A claim's answer from its statements' results (see `statements`).
+    private static func answer(_ c: EntityClaim, next: UInt64, _ results: [QueryResult]) throws -> ClaimAnswer {
+        let (claimed, state) = (results[0], results[1])
+        if claimed.rowCount == 1 { return ClaimAnswer(outcome: .won, requests: try requests(results[2])) }
+        if c.source != nil, try !results[3].bool(0, 0) { return ClaimAnswer(outcome: .sourceFenced, requests: []) }
+        guard state.rowCount == 1, state.string(0, 0) != nil else { return ClaimAnswer(outcome: .lost(epoch: 0), requests: []) }
+        let epoch = UInt64(bitPattern: try state.int64(0, 0))
+        if epoch == next, UInt64(bitPattern: try state.int64(0, 1)) == c.entity.version, try state.int64(0, 2) == c.entity.cell.raw {
+            return ClaimAnswer(outcome: .alreadyClaimed, requests: try requests(results[2]))
         }
-        return (.lost(epoch: epoch), [])
+        return ClaimAnswer(outcome: .lost(epoch: epoch), requests: [])
     }
 }

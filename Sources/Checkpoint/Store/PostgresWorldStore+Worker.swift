@@ -73,10 +73,9 @@ extension PostgresWorldStore: WorkerStorage {
         return try (0..<result.rowCount).map { row in try Self.entity(result, row, cell: CellID(try result.int64(row, 7))) }
     }
 
-    public func claim(_ entity: Entity, expected: UInt64, source: LeaseToken?, lease: LeaseToken?) throws
-        -> (outcome: ClaimOutcome, requests: [AppliedRequest]) {
+    public func claims(_ claims: [EntityClaim], lease: LeaseToken?) -> [Result<ClaimAnswer, PQError>] {
         self.lease = lease
-        return try claimReadingRequests(entity, expected: expected, source: source)
+        return claimAll(claims)
     }
 
     public func readOwnership(_ cells: [CellID], for worker: String) throws -> OwnershipReading {

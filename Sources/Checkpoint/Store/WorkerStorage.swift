@@ -39,11 +39,11 @@ public protocol WorkerStorage: AnyObject {
     func loadCells(_ cells: [CellID]) throws -> [CellCheckpoint]
     /// The stored states of those of `ids` that storage has.
     func loadEntities(_ ids: [EntityID]) throws -> [Entity]
-    /// Takes owner epoch `expected + 1` of `entity` (see `PostgresWorldStore.claim`), holding
-    /// `lease` and, for a handoff's target, the source's lease; with the entity's stored request
-    /// ids when this worker holds it now (read in the same round trip).
-    func claim(_ entity: Entity, expected: UInt64, source: LeaseToken?, lease: LeaseToken?) throws
-        -> (outcome: ClaimOutcome, requests: [AppliedRequest])
+    /// Takes owner epoch `expected + 1` of each claim's entity (see `PostgresWorldStore.claimAll`)
+    /// in one transaction, holding `lease` and, for a handoff's target, the source's lease; with
+    /// the entity's stored request ids when this worker holds it now (read in the same round trip).
+    /// - Returns: each claim's answer or error, in the order given.
+    func claims(_ claims: [EntityClaim], lease: LeaseToken?) -> [Result<ClaimAnswer, PQError>]
     /// The ownership rows of `cells`, with what `worker` needs of those named for it.
     func readOwnership(_ cells: [CellID], for worker: String) throws -> OwnershipReading
     /// Every cell storage names `worker` for.
