@@ -48,7 +48,9 @@ import Testing
             return route
         }
 
-        func locate(_ id: UInt64, _ hint: R.Hint?) -> R.Locate { R.locate(EntityID(id), hint: hint, in: shard, gate: gate) }
+        func locate(_ id: UInt64, _ hint: R.Hint?, claimed: CellID? = nil) -> R.Locate {
+            R.locate(EntityID(id), hint: hint, claimedCell: claimed, in: shard, gate: gate)
+        }
     }
 
     /// A map that splits the grid by column, built from the Hilbert ranges of each half.
@@ -190,6 +192,28 @@ import Testing
         #expect(w.locate(7, R.Hint(entity: stored(in: far), fresh: true)) == .adopt(stored(in: far)))
         // An answer from before memory let entities go may be older than what was saved since.
         #expect(w.locate(7, R.Hint(entity: stored(in: far), fresh: false)) == .lookUp)
+    }
+
+    /// Without an answer from storage, the sender's cell speaks first: a takeover's requests wait
+    /// for the cells' own loads instead of queueing a lookup each ahead of them.
+    @Test func theSendersCellIsAskedBeforeStorage() throws {
+        var w = World(pending: [Self.border], now: t0)
+        try w.spawn(1, .player, in: Self.west)
+        #expect(w.locate(7, nil, claimed: Self.border) == .elsewhere(cell: Self.border, .wait("cell \(Self.border.raw) is moving to worker w1: retry")))
+        #expect(w.locate(7, nil, claimed: Self.east) == .lookUp)  // another worker's: the sender may be behind a crash
+        let far = Harness.cell(0, 0)
+        #expect(w.locate(7, nil, claimed: far) == .loadCell(far))
+        w.shard.requestCell(far, now: t0)
+        #expect(w.locate(7, nil, claimed: far) == .waitForCell(far))
+        w.load()  // loaded without it: now storage is asked
+        #expect(w.locate(7, nil, claimed: far) == .lookUp)
+        #expect(w.locate(7, nil, claimed: CellID(-4)) == .lookUp)  // no such cell
+        #expect(w.locate(1, nil, claimed: Self.border) == .proceed)  // in memory
+        w.mayServe = false
+        guard case .elsewhere(_, .wait) = w.locate(7, nil, claimed: Self.west) else {
+            Issue.record("looked up without a lease")
+            return
+        }
     }
 
     @Test func withoutAMapEverythingIsServedHere() {

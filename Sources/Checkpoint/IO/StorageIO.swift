@@ -204,7 +204,7 @@ public final class StorageIO: Sendable {
     /// Keys one merged load asks for at most. A survivor that takes over a dead worker's cells
     /// queues thousands of loads at once; merged into one query (3,053 cells took 1.9 s in a
     /// saturated soak) the first answer for any of them waited for all of them.
-    static let mergedKeysLimit = 256
+    public static let mergedKeysLimit = 256
 
     /// Consecutive loads of the same kind, or claims, (under the same lease) go together, up to
     /// `mergedKeysLimit` keys; everything else alone.

@@ -129,6 +129,25 @@ extension PostgresWorldStore {
         ])
     }
 
+    /// For a release with optional entities: the read of those stored in the cells it gives away.
+    static func storedInGivenCells(_ batch: CheckpointBatch) -> PipelinedStatement? {
+        guard !batch.transfers.isEmpty, !batch.optionalEntities.isEmpty else { return nil }
+        return PipelinedStatement(StoreSQL.storedInCells, [
+            .text(ArrayLiteral.integers(batch.optionalEntities.map { Int64(bitPattern: $0.raw) })),
+            .text(ArrayLiteral.integers(batch.transfers.map(\.cell.raw))),
+        ])
+    }
+
+    /// The release without the optional entities whose stored rows (`storedThere`, the result of
+    /// `storedInGivenCells`) name none of its cells; and those left out.
+    static func narrowed(_ batch: CheckpointBatch, storedThere: QueryResult) throws -> (CheckpointBatch, leftOut: [EntityID]) {
+        var needed = Set<EntityID>()
+        for row in 0..<storedThere.rowCount { needed.insert(EntityID(UInt64(bitPattern: try storedThere.int64(row, 0)))) }
+        let leftOut = batch.entities.lazy.map(\.id).filter { batch.optionalEntities.contains($0) && !needed.contains($0) }
+        let dropped = Set(leftOut)
+        return (batch.keepingEntities { !dropped.contains($0.id) }, Array(leftOut))
+    }
+
     /// Cells this batch gives away: their new owners, under the batch's epoch.
     func transferStatement(_ batch: CheckpointBatch) -> PipelinedStatement {
         CellOwnership.assign(batch.transfers.map { ($0.cell, $0.to) }, epoch: batch.epoch)
@@ -136,12 +155,22 @@ extension PostgresWorldStore {
 
     // MARK: The fast path
 
-    private func writePipelined(_ batch: CheckpointBatch) throws -> WriteReport {
+    private func writePipelined(_ whole: CheckpointBatch) throws -> WriteReport {
+        var opening = [PipelinedStatement("BEGIN")]
+        if let lease { opening.append(lease.holdStatement) }
+        var batch = whole, leftOut: [EntityID] = [], sentBefore = 0
+        if let read = Self.storedInGivenCells(whole) {
+            // A release: which optional rows go along is read in its transaction first, in a
+            // round trip of its own (the transaction stays open across it).
+            let results = try connection.pipeline(opening + [read])
+            (batch, leftOut) = try Self.narrowed(whole, storedThere: results[results.count - 1])
+            sentBefore = opening.count + 1
+            opening = []
+        }
         let entityStatements = chunks(batch.entities).map(entityStatement)
         let eventStatements = chunks(batch.newEvents).map { eventStatement($0, epoch: batch.epoch) }
         let cellStatements = chunks(batch.cells).map(cellStatement)
-        var statements = [PipelinedStatement("BEGIN")]
-        if let lease { statements.append(lease.holdStatement) }
+        var statements = opening
         let first = statements.count  // the first entity statement
         statements += entityStatements + eventStatements + cellStatements
         if let delete = deleteStatement(batch.cells, epoch: batch.epoch) { statements.append(delete) }
@@ -164,8 +193,9 @@ extension PostgresWorldStore {
         for r in cellResults { for row in 0..<r.rowCount { writtenCells.insert(try r.int64(row, 0)) } }
 
         var report = WriteReport()
+        report.leftOut = leftOut
         for r in eventResults { try Self.noteFencedEvents(r, in: &report) }
-        report.statements = statements.count
+        report.statements = statements.count + sentBefore
         try fill(&report, batch: batch, unsure: unsure, writtenCells: writtenCells)
         return report
     }
@@ -197,7 +227,7 @@ extension PostgresWorldStore {
 
     // MARK: The careful path
 
-    private func writeIsolating(_ batch: CheckpointBatch) throws -> WriteReport {
+    private func writeIsolating(_ whole: CheckpointBatch) throws -> WriteReport {
         var report = WriteReport()
         var unsure: [Entity] = [], writtenCells = Set<Int64>()
         var poisonedEntities: [(Entity, PQError)] = []
@@ -205,6 +235,11 @@ extension PostgresWorldStore {
         var poisonedCells: [(CellRecord, PQError)] = []
         try connection.query("BEGIN")
         if let lease { try connection.query(lease.holdStatement.sql, lease.holdStatement.parameters) }
+        var batch = whole
+        if let read = Self.storedInGivenCells(whole) {
+            (batch, report.leftOut) = try Self.narrowed(whole, storedThere: try connection.query(read.sql, read.parameters))
+            report.statements += 1
+        }
         for chunk in chunks(batch.entities) {
             try isolate(chunk, entityStatement, &report, &poisonedEntities) { rows, r in
                 if r.affectedRows < rows.count { unsure.append(contentsOf: rows) }

@@ -17,6 +17,12 @@ enum StoreSQL {
            OR (s.owner_epoch = EXCLUDED.owner_epoch AND s.version <= EXCLUDED.version)
         """
 
+    /// Which of these entities' stored rows name one of these cells (a release reads it in its
+    /// transaction: see `CheckpointBatch.optionalEntities`).
+    static let storedInCells = """
+        SELECT entity_id FROM entity_states WHERE entity_id = ANY($1::int8[]) AND cell_id = ANY($2::int8[])
+        """
+
     /// New queued events; not for a cell a newer owner has checkpointed. Idempotent on retry.
     /// Returns the events it left out because of that newer owner (fenced): they are not stored.
     static let insertEvents = """

@@ -226,6 +226,9 @@ public final class CheckpointWriter: Sendable {
             newEvents: events.values.sorted { $0.sequence < $1.sequence }, oldestChange: oldest)
         merged.transfers = batches.flatMap(\.transfers)
         merged.requests = batches.flatMap(\.requests)
+        // Optional only where no merged batch needs the row.
+        let needed = batches.reduce(into: Set<EntityID>()) { set, b in for e in b.entities where !b.optionalEntities.contains(e.id) { set.insert(e.id) } }
+        merged.optionalEntities = batches.reduce(into: Set<EntityID>()) { $0.formUnion($1.optionalEntities) }.subtracting(needed)
         return merged
     }
 
@@ -233,9 +236,12 @@ public final class CheckpointWriter: Sendable {
         let seconds = duration.milliseconds / 1000
         switch result {
         case .success(let report):
-            let rate = seconds > 0 ? Double(batch.rowCount) / seconds : 0
+            let rows = batch.rowCount - report.leftOut.count
+            let rate = seconds > 0 ? Double(rows) / seconds : 0
             var metadata: Logger.Metadata = ["statements": "\(report.statements)"]
             if group > 1 { metadata["group"] = "\(group)" }
+            if !batch.transfers.isEmpty { metadata["cells_given"] = "\(batch.transfers.count)" }
+            if !report.leftOut.isEmpty { metadata["left_unsaved"] = "\(report.leftOut.count)" }
             if !report.fencedEntities.isEmpty {
                 metadata["fenced"] = "\(report.fencedEntities.count)"
                 metadata["fenced_ids"] = "\(report.fencedEntities.prefix(50).map(\.raw))"
@@ -247,11 +253,11 @@ public final class CheckpointWriter: Sendable {
             if !report.deadLetteredEntities.isEmpty || !report.deadLetteredCells.isEmpty {
                 metadata["dead_letters"] = "\(report.deadLetteredEntities.count + report.deadLetteredCells.count)"
             }
-            // Routine commits at debug; one that fenced or set rows aside says so at info.
+            // Routine commits at debug; a release, or one that fenced or set rows aside, at info.
             let unusual = !report.fencedEntities.isEmpty || !report.fencedCells.isEmpty || !report.fencedEvents.isEmpty
-                || !report.deadLetteredEntities.isEmpty || !report.deadLetteredCells.isEmpty
+                || !report.deadLetteredEntities.isEmpty || !report.deadLetteredCells.isEmpty || !batch.transfers.isEmpty
             logger.log(level: unusual ? .info : .debug,
-                       "[CHECKPOINT] done: \(batch.rowCount) updates, \(String(format: "%.3f", seconds)) s, \(Int(rate)) rows/s", metadata: metadata)
+                       "[CHECKPOINT] done: \(rows) updates, \(String(format: "%.3f", seconds)) s, \(Int(rate)) rows/s", metadata: metadata)
         case .failure(let error):
             logger.warning("[CHECKPOINT] failed: \(batch.rowCount) updates kept for the next attempt: \(error)")
         }

@@ -119,7 +119,7 @@ extension WorkerNode {
             var held = shard.entity(id)?.cell  // looked up once: the entity's cell, nil when not in memory
             if handingOff(id, held: held != nil, peer, envelope) { return }
             if held == nil && shard.ownership != nil {
-                guard locate(id, peer, envelope, attempts: attempts, now: now) else { return }
+                guard locate(id, claimed: CellID(move.cellID), peer, envelope, attempts: attempts, now: now) else { return }
                 held = shard.entity(id)?.cell  // locate may have taken it in
             }
             let gated = held ?? CellID(move.cellID)
@@ -150,7 +150,7 @@ extension WorkerNode {
             var held = shard.entity(id)?.cell
             if handingOff(id, held: held != nil, peer, envelope) { return }
             if held == nil && shard.ownership != nil {
-                guard locate(id, peer, envelope, attempts: attempts, now: now) else { return }
+                guard locate(id, claimed: CellID(action.cellID), peer, envelope, attempts: attempts, now: now) else { return }
                 held = shard.entity(id)?.cell
             }
             let cell = held ?? CellID(action.cellID)
@@ -289,9 +289,10 @@ extension WorkerNode {
     /// An event for a stored entity is never queued on the sender's guess of its cell: queued in
     /// the wrong cell it would be rejected at replay, after it was acknowledged.
     /// - Returns: false when the request was answered or parked here.
-    private func locate(_ id: EntityID, _ peer: [UInt8], _ request: Envelope, attempts: Int, now: ContinuousClock.Instant) -> Bool {
+    /// - Parameter claimed: the cell the sender names.
+    private func locate(_ id: EntityID, claimed: CellID, _ peer: [UInt8], _ request: Envelope, attempts: Int, now: ContinuousClock.Instant) -> Bool {
         let hint = located[id].map { RequestRouting.Hint(entity: $0.entity, fresh: $0.fresh) }
-        switch RequestRouting.locate(id, hint: hint, in: shard, gate: gate) {
+        switch RequestRouting.locate(id, hint: hint, claimedCell: claimed, in: shard, gate: gate) {
         case .proceed:
             return true
         case .lookUp:
@@ -314,7 +315,7 @@ extension WorkerNode {
                 shard.requestCell(cell, now: now)
                 performShardActions(now: now)
             }
-            trace(id, "looked up in storage: in cell \(cell.raw), which is loading")
+            trace(id, "\(hint == nil ? "not in memory" : "looked up in storage"): in cell \(cell.raw), which is loading")
             handoffs.forgetMovedAway(id)
             park(id, peer, request, attempts: attempts, now: now)
             parkedOnCell[cell, default: []].insert(id)

@@ -53,14 +53,19 @@ extension WorkerNode {
         io.submit(call, tag: tag)
     }
 
-    /// Loads the cells the shard asked for during this turn, in one call.
+    /// Loads the cells the shard asked for during this turn, in calls of at most
+    /// `StorageIO.mergedKeysLimit` cells: a takeover asks for thousands at once, and as one query
+    /// (3,462 cells, 1 s in a saturated soak) the first cell's answer waited for the last one's.
     func flushLoads() {
         guard !loadsWanted.isEmpty else { return }
         let cells = loadsWanted
         loadsWanted.removeAll(keepingCapacity: true)
-        let tag = nextStorageTag
-        for cell in cells { loadTags[cell] = tag }
-        submit(.loadCells(cells), for: .load(cells, asked: shard.departures))
+        for start in stride(from: 0, to: cells.count, by: StorageIO.mergedKeysLimit) {
+            let chunk = Array(cells[start..<min(start + StorageIO.mergedKeysLimit, cells.count)])
+            let tag = nextStorageTag
+            for cell in chunk { loadTags[cell] = tag }
+            submit(.loadCells(chunk), for: .load(chunk, asked: shard.departures))
+        }
     }
 
     /// Forgets the departures no outstanding load predates (each load's answer is checked

@@ -15,12 +15,29 @@ public struct CheckpointBatch: Sendable, Equatable {
     public var transfers: [CellTransfer] = []
     /// The request ids of the durable changes in this batch, stored with them.
     public var requests: [AppliedRequest] = []
+    /// Entities of `entities` that a release writes only when their stored row names one of the
+    /// cells it gives away (read in its transaction): the unsaved entities outside those cells.
+    /// One that moved out of a given cell since its last save must not stay stored there, or the
+    /// receiver would load it as a second copy; the others stay unsaved (`WriteReport.leftOut`)
+    /// and go out with the next checkpoint. Without this, a release at saturation wrote every
+    /// unsaved entity of the worker (~10,000 rows for a few cells, seconds of writing).
+    public var optionalEntities: Set<EntityID> = []
     /// When the shard took it: once it commits, whatever of its rows changed since is unsaved
     /// only from then on (nil for batches built outside a shard).
     public let takenAt: ContinuousClock.Instant?
 
     public var rowCount: Int { entities.count + cells.count + newEvents.count }
     public var isEmpty: Bool { rowCount == 0 && transfers.isEmpty && requests.isEmpty }
+
+    /// This batch with only the entities `keep` says yes to (and no optional ones left over).
+    public func keepingEntities(_ keep: (Entity) -> Bool) -> CheckpointBatch {
+        var kept = CheckpointBatch(id: id, epoch: epoch, entities: entities.filter(keep), cells: cells, newEvents: newEvents,
+                                   oldestChange: oldestChange, takenAt: takenAt)
+        kept.transfers = transfers
+        kept.requests = requests
+        kept.optionalEntities = optionalEntities.intersection(kept.entities.map(\.id))
+        return kept
+    }
 
     public init(id: UInt64, epoch: UInt64 = 1, entities: [Entity], cells: [CellRecord], newEvents: [QueuedEvent], oldestChange: ContinuousClock.Instant?,
                 takenAt: ContinuousClock.Instant? = nil) {

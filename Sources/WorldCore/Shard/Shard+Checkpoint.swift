@@ -112,7 +112,8 @@ extension Shard {
         }
         monitor.fencedRows &+= UInt64(report.fencedEntities.count + report.fencedCells.count)
         monitor.deadLetters &+= UInt64(report.deadLetteredEntities.count + report.deadLetteredCells.count)
-        for written in batch.entities {
+        let leftOut = Set(report.leftOut)
+        for written in batch.entities where !leftOut.contains(written.id) {
             guard let current = entities[written.id] else {
                 dirtyEntities[written.id] = nil
                 continue

@@ -37,16 +37,22 @@ extension Shard {
     /// names the owners. Until `forget` the cells stay in memory (unsaved, if it fails).
     ///
     /// Every unsaved entity goes with it, not only those in these cells: an entity that moved
-    /// out of one of them since its last save is still stored there, and the receiver must not
-    /// load that stale row as a second copy. (At saturation that makes a release of a few cells a
-    /// write of ~10,000 rows. Narrowing it to the entities whose row names a released cell was
-    /// tried in session 19 and taken back: the cell a row names is only known once every write
-    /// of it in flight has landed, and a periodic batch taken before the release may still put
-    /// an entity's row into a released cell; a claim after a handoff back rewrites it too.)
+    /// out of one of them since its last save may still be stored there, and the receiver must
+    /// not load that stale row as a second copy. Those outside the cells are optional
+    /// (`CheckpointBatch.optionalEntities`): storage writes them only when their stored row
+    /// names a given cell, which it reads in the release's own transaction. Only storage knows
+    /// that cell: a periodic batch taken before the release may have put the row there, and a
+    /// claim after a handoff back rewrites it (tracking it here was tried in session 19 and taken
+    /// back). The writer runs batches in order, so every batch taken before has landed by then;
+    /// and an entity is frozen while a claim of it is in flight, so no claim's older copy can
+    /// land afterwards. Entities that replayed events touched are never optional: they commit
+    /// with the events' deletion.
     public mutating func takeRelease(_ transfers: [CellTransfer], now: ContinuousClock.Instant) -> CheckpointBatch {
         let set = Set(transfers.map(\.cell))
         var batch = takeDurable(entities: Array(dirtyEntities.keys), cells: Array(set), now: now)
         batch.transfers = transfers
+        let touched = Set(unsavedReplays.flatMap { cells[$0]?.replayedEntities ?? [] })
+        batch.optionalEntities = Set(batch.entities.lazy.filter { !set.contains($0.cell) && !touched.contains($0.id) }.map(\.id))
         return batch
     }
 

@@ -42,7 +42,12 @@ public final class InMemoryWorldStore: WorldStore {
         writes += 1
         rowsWritten += batch.rowCount
         var report = WriteReport()
+        let given = Set(batch.transfers.map(\.cell))
         for entity in batch.entities {
+            if batch.optionalEntities.contains(entity.id), !(entities[entity.id].map { given.contains($0.cell) } ?? false) {
+                report.leftOut.append(entity.id)  // a release's optional row stored outside its cells
+                continue
+            }
             if let stored = entities[entity.id], stored.ownerEpoch > entity.ownerEpoch {
                 report.fencedEntities.append(entity.id)
                 continue

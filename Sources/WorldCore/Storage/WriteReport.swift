@@ -8,6 +8,9 @@ public struct WriteReport: Sendable, Equatable {
     /// Rows storage refused (a constraint, a trigger): set aside in the dead-letter table.
     public var deadLetteredEntities: [EntityID] = []
     public var deadLetteredCells: [CellID] = []
+    /// Optional entities of a release (`CheckpointBatch.optionalEntities`) it did not write:
+    /// their stored rows name none of the cells it gave away. They stay unsaved.
+    public var leftOut: [EntityID] = []
     /// Statements sent: the DB I/O count of this write.
     public var statements = 0
 
