@@ -140,12 +140,11 @@ extension PostgresWorldStore {
 
     /// The release without the optional entities whose stored rows (`storedThere`, the result of
     /// `storedInGivenCells`) name none of its cells; and those left out.
-    static func narrowed(_ batch: CheckpointBatch, storedThere: QueryResult) throws -> (CheckpointBatch, leftOut: [EntityID]) {
+    static func narrowed(_ batch: CheckpointBatch, storedThere: QueryResult) throws -> (CheckpointBatch, leftOut: Set<EntityID>) {
         var needed = Set<EntityID>()
         for row in 0..<storedThere.rowCount { needed.insert(EntityID(UInt64(bitPattern: try storedThere.int64(row, 0)))) }
-        let leftOut = batch.entities.lazy.map(\.id).filter { batch.optionalEntities.contains($0) && !needed.contains($0) }
-        let dropped = Set(leftOut)
-        return (batch.keepingEntities { !dropped.contains($0.id) }, Array(leftOut))
+        let leftOut = batch.optionalEntities.subtracting(needed)
+        return (batch.keepingEntities { !leftOut.contains($0.id) }, leftOut)
     }
 
     /// Cells this batch gives away: their new owners, under the batch's epoch.
@@ -158,7 +157,7 @@ extension PostgresWorldStore {
     private func writePipelined(_ whole: CheckpointBatch) throws -> WriteReport {
         var opening = [PipelinedStatement("BEGIN")]
         if let lease { opening.append(lease.holdStatement) }
-        var batch = whole, leftOut: [EntityID] = [], sentBefore = 0
+        var batch = whole, leftOut = Set<EntityID>(), sentBefore = 0
         if let read = Self.storedInGivenCells(whole) {
             // A release: which optional rows go along is read in its transaction first, in a
             // round trip of its own (the transaction stays open across it).

@@ -112,8 +112,7 @@ extension Shard {
         }
         monitor.fencedRows &+= UInt64(report.fencedEntities.count + report.fencedCells.count)
         monitor.deadLetters &+= UInt64(report.deadLetteredEntities.count + report.deadLetteredCells.count)
-        let leftOut = Set(report.leftOut)
-        for written in batch.entities where !leftOut.contains(written.id) {
+        for written in batch.entities where !report.leftOut.contains(written.id) {
             guard let current = entities[written.id] else {
                 dirtyEntities[written.id] = nil
                 continue

@@ -45,7 +45,7 @@ public final class InMemoryWorldStore: WorldStore {
         let given = Set(batch.transfers.map(\.cell))
         for entity in batch.entities {
             if batch.optionalEntities.contains(entity.id), !(entities[entity.id].map { given.contains($0.cell) } ?? false) {
-                report.leftOut.append(entity.id)  // a release's optional row stored outside its cells
+                report.leftOut.insert(entity.id)  // a release's optional row stored outside its cells
                 continue
             }
             if let stored = entities[entity.id], stored.ownerEpoch > entity.ownerEpoch {

@@ -10,7 +10,8 @@ public struct WriteReport: Sendable, Equatable {
     public var deadLetteredCells: [CellID] = []
     /// Optional entities of a release (`CheckpointBatch.optionalEntities`) it did not write:
     /// their stored rows name none of the cells it gave away. They stay unsaved.
-    public var leftOut: [EntityID] = []
+    /// A set: a group commit's report is checked once per batch it merged (thousands at times).
+    public var leftOut: Set<EntityID> = []
     /// Statements sent: the DB I/O count of this write.
     public var statements = 0
 
