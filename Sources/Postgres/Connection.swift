@@ -47,6 +47,9 @@ public final class Connection {
     /// False once closed or after the server went away.
     public var isOpen: Bool { handle.map { PQstatus($0) == CONNECTION_OK } ?? false }
 
+    /// The process id of the server session (0 when closed).
+    public var backendPID: Int32 { handle.map { PQbackendPID($0) } ?? 0 }
+
     /// The server's version number, e.g. 150018.
     public var serverVersion: Int32 { handle.map { PQserverVersion($0) } ?? 0 }
 

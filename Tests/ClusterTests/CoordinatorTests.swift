@@ -72,6 +72,8 @@ import TestSupport
             let statuses = try client.workerStatuses()
             #expect(Set(statuses.map(\.workerID)) == ["w1", "w2"])
             #expect(statuses.map(\.ownedCells).reduce(0, +) == UInt32(Self.grid.cellCount))
+            let serving = statuses.filter { $0.serving }.count
+            #expect(serving == 2)  // the soak counts loss windows of serving workers only
         }
     }
 

@@ -113,6 +113,8 @@ public final class CheckpointWriter: Sendable {
 
     private func run() {
         var store: PostgresWorldStore?
+        var session: Int32 = 0  // the server process of `store`'s connection
+        var orphans = OrphanedSessions()
         var lastDurable = ContinuousClock.now - .seconds(1)
         var lastExpiry = ContinuousClock.now
         while true {
@@ -120,18 +122,26 @@ public final class CheckpointWriter: Sendable {
             guard let jobs else { break }
             let start = ContinuousClock.now
             if case .durable = jobs[0].kind { lastDurable = start }
-            let merged = jobs.count == 1 ? jobs[0].batch : Self.merge(jobs.map(\.batch))
+            var merged = jobs.count == 1 ? jobs[0].batch : Self.merge(jobs.map(\.batch))
             let result: Result<WriteReport, PQError>
             do {
                 if store == nil || store?.connection.isOpen == false {
+                    if store != nil { orphans.lost(session) }
                     store = nil
                     store = try PostgresWorldStore(parameters, chunkSize: chunkSize)
+                    session = store!.connection.backendPID
                 }
                 store!.lease = jobs[0].lease
+                if !merged.optionalEntities.isEmpty && !orphans.allGone(asking: store!.connection, logger: logger) {
+                    merged.optionalEntities = []  // a whole release, as if narrowing did not exist
+                }
                 logger.debug("[CHECKPOINT] start: \(merged.rowCount) updates", metadata: jobs.count > 1 ? ["group": "\(jobs.count)"] : [:])
                 result = .success(try store!.write(merged))
             } catch let error as PQError {
-                if error.isConnectionProblem { store = nil }
+                if error.isConnectionProblem {
+                    if store != nil { orphans.lost(session) }
+                    store = nil
+                }
                 result = .failure(error)
             } catch {
                 result = .failure(PQError(code: .unexpectedResult, message: "\(error)", context: "checkpoint"))

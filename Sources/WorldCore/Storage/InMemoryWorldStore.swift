@@ -44,7 +44,7 @@ public final class InMemoryWorldStore: WorldStore {
         var report = WriteReport()
         let given = Set(batch.transfers.map(\.cell))
         for entity in batch.entities {
-            if batch.optionalEntities.contains(entity.id), !(entities[entity.id].map { given.contains($0.cell) } ?? false) {
+            if !given.isEmpty, batch.optionalEntities.contains(entity.id), !(entities[entity.id].map { given.contains($0.cell) } ?? false) {
                 report.leftOut.insert(entity.id)  // a release's optional row stored outside its cells
                 continue
             }
