@@ -189,7 +189,7 @@ extension WorkerNode {
             reply.auditReply = .with {
                 $0.workerID = options.id
                 $0.mapEpoch = mapEpoch
-                $0.serving = serving || coordinatorSocket == nil
+                $0.serving = servesRequests
                 $0.entities = shard.allEntities.map { .init($0) }
                 $0.givingAway = transfers.releasing.keys.sorted().map(\.raw)
                 $0.receiving = transfers.pending.keys.sorted().map(\.raw)
@@ -565,7 +565,7 @@ extension WorkerNode {
             $0.ownedCells = UInt32(ownedCellCount())
             $0.activeCells = UInt32(m.activeCells)
             $0.entities = UInt32(m.entities)
-            $0.serving = serving || coordinatorSocket == nil
+            $0.serving = servesRequests
             $0.monitor = .with {
                 $0.dbIo = m.dbIO
                 $0.cacheHits = m.cacheHits

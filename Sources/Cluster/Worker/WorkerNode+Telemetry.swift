@@ -13,7 +13,7 @@ extension WorkerNode {
         metrics.lastRefresh = now
         let snapshot = shard.monitorSnapshot(now: now)
         let owned = ownedCellCount()
-        let isServing = serving || coordinatorSocket == nil
+        let isServing = servesRequests
         metrics.refresh(snapshot, ownedCells: owned, mapEpoch: mapEpoch, serving: isServing, parked: parkedCount)
         updateReadiness()
         let interval = settings.metrics.summaryIntervalS
@@ -36,7 +36,7 @@ extension WorkerNode {
     func updateReadiness() {
         if draining {
             metrics.readiness.set(ready: false, why: "draining: handing its cells to other workers")
-        } else if !(serving || coordinatorSocket == nil) {
+        } else if !servesRequests {
             metrics.readiness.set(ready: false, why: leaseKeeper == nil ? "no lease: joining the cluster" : "lease not renewed in time")
         } else {
             metrics.readiness.set(ready: true)
@@ -64,7 +64,7 @@ extension WorkerNode {
             "players": "\(m.presentPlayers)",
             "map_epoch": "\(mapEpoch)",
             "lease_renewal_max_ms": "\(Int(leaseKeeper?.takeSlowestRenewal().milliseconds ?? 0))",
-            "serving": "\(serving || coordinatorSocket == nil)",
+            "serving": "\(servesRequests)",
         ])
         metrics.summarized = (now, metrics.answeredOK, metrics.answeredError, m)
     }

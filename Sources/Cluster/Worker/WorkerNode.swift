@@ -132,6 +132,8 @@ public final class WorkerNode {
     var lastHeartbeatSent = ContinuousClock.now
     /// False while this worker may not answer for its cells (no lease, or it lapsed).
     var serving = false
+    /// Whether this worker answers now: it serves in a cluster, and always on its own.
+    var servesRequests: Bool { serving || coordinatorSocket == nil }
     var partition: PartitionMap? { transfers.map }
     /// Cell transfers: which cells this worker serves, receives and gives away (WorldCore).
     /// Stored, not lazy: a lazy property's getter returns a copy, and `mapEpoch` and `peers`
