@@ -77,6 +77,64 @@ import TestSupport
         }
     }
 
+    @Test func retriesOfADurableChangeWhoseCommitIsSlowWaitForThatCommit() throws {
+        try TestDatabase.withFreshDatabase { parameters in
+            let cluster = try ProcessCluster(database: parameters.database!, workers: 1,
+                                             settings: ["events.durability.entity_action=durable",
+                                                        // no periodic checkpoint while the commit waits
+                                                        "checkpoint.interval_ms=4000"])
+            defer { cluster.killAll() }
+            let context = try Context()
+            let client = try ClusterClient(context: context, coordinator: cluster.coordinatorEndpoint, grid: Self.grid)
+            try client.refreshMap()
+            let cell = try #require(Self.grid.cell(column: 2, row: 2))
+            #expect(try client.spawn(Entity(id: EntityID(60), kind: .player, position: HandoffTests.center(cell), cell: cell)).code == .ok)
+            /// Transactions the worker committed, once nothing is left to write.
+            func settledWrites() throws -> UInt64 {
+                for _ in 0..<100 {
+                    let before = try client.workerStatuses()[0].monitor
+                    Thread.sleep(forTimeInterval: 0.3)
+                    let now = try client.workerStatuses()[0].monitor
+                    if now.oldestUnsavedAgeMs == 0 && before.oldestUnsavedAgeMs == 0 && now.dbWrites == before.dbWrites { return now.dbWrites }
+                }
+                throw WorkerProcessError(message: "the worker kept writing")
+            }
+            let worker = try CellClient(context: context, endpoint: try #require(cluster.endpoint(of: "w1")), name: "client:impatient")
+            let action = Envelope.OneOf_Body.entityAction(.with {
+                $0.entityID = 60; $0.action = "loot"; $0.statDeltas = ["gold": 5]; $0.cellID = cell.raw
+            })
+            // What one action costs when nothing is in the way (its commit, then the checkpoint
+            // of what else it touched).
+            let quiet = try settledWrites()
+            #expect(try worker.call(action, id: 4241, timeout: .seconds(5)).code == .ok)
+            let writes = try settledWrites()
+
+            // The entity's row is locked elsewhere: the action's commit waits. The client retries
+            // it (same sender, same id) four times meanwhile.
+            let blocker = try Connection(parameters)
+            _ = try blocker.query("BEGIN")
+            _ = try blocker.query("SELECT 1 FROM entity_states WHERE entity_id = 60 FOR UPDATE")
+            for _ in 0..<5 {
+                try worker.resend(action, id: 4242)
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            _ = try blocker.query("COMMIT")
+
+            var replies: [Cellcluster_V1_Reply] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while replies.count < 5, ContinuousClock.now < deadline {
+                if let envelope = try worker.receive(until: .now + .milliseconds(100)), case .reply(let r)? = envelope.body { replies.append(r) }
+            }
+            #expect(replies.count == 5)
+            #expect(replies.allSatisfy { $0.code == .ok && $0.durable }, "\(replies.map { "\($0.code): \($0.message)" })")
+            #expect(try Self.actions(parameters, 60)?.actions == 2)
+            // The action and its four retries cost what one action alone did: the retries queued
+            // no write of their own (before, they shared a second commit).
+            let after = try settledWrites()
+            #expect(after - writes == writes - quiet, "\(after - writes) transactions, against \(writes - quiet) alone")
+        }
+    }
+
     @Test func aSpawnOfAnIdThatExistsAnywhereIsRefusedAndARetriedSpawnIsAnsweredFromStorage() throws {
         try TestDatabase.withFreshDatabase { parameters in
             let cluster = try ProcessCluster(database: parameters.database!, workers: 2, settings: [])

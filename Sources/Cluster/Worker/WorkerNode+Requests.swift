@@ -80,7 +80,7 @@ extension WorkerNode {
             sendBytes(peer, bytes)  // a retry: same answer, applied once
             return
         case .awaitingDurable?:
-            resubmitDurable(peer, envelope, key: key, now: now)
+            if !joinPendingDurable(peer, envelope, key: key) { resubmitDurable(peer, envelope, key: key, now: now) }
             return
         case .stored(let reply)?:
             if let bytes = storedAnswer(reply, to: envelope) {
@@ -409,10 +409,21 @@ extension WorkerNode {
         let ticket = nextTicket
         nextTicket += 1
         pendingDurable[ticket] = [held]
+        durableTickets[held.logKey] = ticket
         checkpointer.submitDurable(&shard, entities: entities, cells: cells, requests: request.map { [$0] } ?? [], ticket: ticket, now: now)
     }
 
-    /// A retry of a durable change whose commit is pending or failed: write its current state again.
+    /// A retry of a durable change whose commit is still in flight waits for that commit and gets
+    /// the same answer. (Writing it again queued one more job per retry: behind a slow commit,
+    /// clients' retries multiplied the writer's backlog.) False when no commit is in flight.
+    private func joinPendingDurable(_ peer: [UInt8], _ request: Envelope, key: RequestLog.Key) -> Bool {
+        guard let ticket = durableTickets[key], var held = pendingDurable[ticket], let first = held.first else { return false }
+        held.append(HeldReply(peer: peer, request: request, reply: first.reply, logKey: key, received: answering))
+        pendingDurable[ticket] = held
+        return true
+    }
+
+    /// A retry of a durable change whose commit failed: write its current state again.
     private func resubmitDurable(_ peer: [UInt8], _ request: Envelope, key: RequestLog.Key, now: ContinuousClock.Instant) {
         var entities: [EntityID] = []
         var cells: [CellID] = []
@@ -446,6 +457,7 @@ extension WorkerNode {
         for outcome in outcomes {
             if finishRelease(outcome, now: .now) { continue }
             guard let held = pendingDurable.removeValue(forKey: outcome.ticket) else { continue }
+            for h in held where durableTickets[h.logKey] == outcome.ticket { durableTickets[h.logKey] = nil }
             for var h in held {
                 answering = h.received
                 defer { answering = nil }

@@ -99,6 +99,9 @@ public final class WorkerNode {
     var requests = RequestLog()
     /// Replies held until their durable write commits, by ticket.
     var pendingDurable: [UInt64: [HeldReply]] = [:]
+    /// The ticket of each durable change whose commit is in flight: a retry waits for that commit
+    /// instead of queueing another write of the same change.
+    var durableTickets: [RequestLog.Key: UInt64] = [:]
     var nextTicket: UInt64 = 1
     /// The DEALER socket to the coordinator, when there is one.
     let coordinatorSocket: Socket?
@@ -267,6 +270,7 @@ public final class WorkerNode {
         fflush(nil)  // every stream: the ready line must reach a pipe at once
         logger.info("ready", metadata: ["endpoint": "\(endpoint)", "map_epoch": "\(mapEpoch)"])
         var lastTick = ContinuousClock.now
+        var turn = TurnTimer()
         while true {
             let now = ContinuousClock.now
             checkLease(now: now)
@@ -282,12 +286,17 @@ public final class WorkerNode {
             let wait = min(busy ? Duration.milliseconds(10) : .milliseconds(50), checkpointer.scheduler.timeUntilDue(now: now))
             do {
                 let ready = try poller.poll(timeoutMilliseconds: max(0, Int(wait.milliseconds)))
+                turn.reset(now: .now)
                 checkLease(now: .now)  // the process may have been paused inside poll
                 if ready.contains(0) { doorbell.drain() }
                 takeStorage(now: .now)
+                turn.mark("storage")
                 if ready.contains(1) { try drainRequests(limit: 4096) }
+                turn.mark("requests")
                 if coordinatorSocket != nil && ready.contains(2) { try drainCoordinator() }
+                turn.mark("coordinator")
                 if ready.contains(where: { $0 >= (coordinatorSocket == nil ? 2 : 3) }) { drainPeers(now: .now) }
+                turn.mark("peers")
             } catch let error where error.code == EINTR {
                 continue
             } catch {
@@ -300,16 +309,21 @@ public final class WorkerNode {
                 // `Handoffs.frozenCells`).
                 if !handoffs.outgoing.isEmpty || !shard.pinned.isEmpty { shard.pinned = handoffs.frozenCells }
                 shard.tick(now: after)
+                turn.mark("shard tick")
                 performShardActions(now: after)
+                turn.mark("shard actions")
                 checkLossWindow(now: after)
                 if parkedCount > 0 { expireParked(now: after) }
                 if !failedLoads.isEmpty { retryFailedLoads() }
                 if !batches.isEmpty { expireBatches(now: after) }
                 forgetOldDepartures()
+                turn.mark("expiry")
                 refreshTelemetry(now: after)
+                turn.mark("telemetry")
                 lastTick = after
             }
             answerDurable(checkpointer.pump(&shard, now: after))
+            turn.mark("checkpoint")
             if !handoffs.outgoing.isEmpty { checkHandoffTimeouts(now: after) }
             if coordinatorSocket != nil && leaseKeeper == nil { checkCoordinatorSilence(now: after) }  // fenced, registering again
             if coordinatorSocket != nil && leaseKeeper != nil {
@@ -329,8 +343,13 @@ public final class WorkerNode {
                     checkCoordinatorSilence(now: after)
                 }
             }
+            turn.mark("membership")
             flushLoads()
             flushSpawns()
+            turn.mark("storage calls")
+            if let slow = turn.report() {
+                logger.warning("slow loop turn: \(Int(slow.total.milliseconds)) ms without reading a socket", metadata: ["phases": "\(slow.phases)"])
+            }
         }
         let code = stop()
         if draining && settledForExit { returnLease() } else { leaseKeeper?.stop() }
