@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(name: "SoakTests", dependencies: ["ProcessKit", "Soak", "TestSupport", "WorldCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Postgres", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Postgres", "Telemetry"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Client", "Cluster", "Postgres", "ProcessKit", "Security", "Telemetry", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Checkpoint", "Client", "Cluster", "Postgres", "ProcessKit", "Security", "Telemetry", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),
         .target(name: "TestSupport", dependencies: ["Postgres", "ProcessKit", "Telemetry"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v6]

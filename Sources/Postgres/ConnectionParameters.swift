@@ -16,6 +16,10 @@ public struct ConnectionParameters: Sendable, Equatable {
     public var tcpUserTimeoutMilliseconds: Int?
     /// libpq's sslmode (nil: libpq's default, or PGSSLMODE).
     public var sslmode: String?
+    /// Server settings for this session (libpq `options`, `-c name=value`), e.g.
+    /// `idle_in_transaction_session_timeout`. Names and values are ours, never a user's: a value
+    /// with a space or a backslash is refused by `keywords` (libpq would split it).
+    public var serverSettings: [String: String] = [:]
 
     public init(
         host: String? = nil, port: Int? = nil, user: String? = nil, database: String? = nil,
@@ -43,6 +47,8 @@ public struct ConnectionParameters: Sendable, Equatable {
         if let connectTimeoutSeconds { pairs.append(("connect_timeout", String(connectTimeoutSeconds))) }
         if let applicationName { pairs.append(("application_name", applicationName)) }
         if let sslmode { pairs.append(("sslmode", sslmode)) }
+        let settings = serverSettings.sorted { $0.key < $1.key }.filter { !"\($0.key)\($0.value)".contains(where: { $0 == " " || $0 == "\\" }) }
+        if !settings.isEmpty { pairs.append(("options", settings.map { "-c \($0.key)=\($0.value)" }.joined(separator: " "))) }
         if let tcpUserTimeoutMilliseconds {
             pairs.append(("tcp_user_timeout", String(tcpUserTimeoutMilliseconds)))
             pairs.append(("keepalives_idle", "1"))

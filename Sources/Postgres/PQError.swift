@@ -51,10 +51,14 @@ public struct PQError: Error, CustomStringConvertible, Sendable {
         return sqlState.hasPrefix("22") || sqlState.hasPrefix("23") || sqlState == "P0001"
     }
     /// The connection is gone (or never came up): retrying needs a new or reset connection.
+    /// (25P03: the server ended a session left idle inside a transaction, as it does to a
+    /// paused worker's, see `ConnectionParameters.serverSettings`.)
     public var isConnectionProblem: Bool {
         code == .connectionFailed || code == .connectionLost || code == .connectionClosed
-            || (sqlState?.hasPrefix("08") ?? false) || sqlState == "57P01"
+            || (sqlState?.hasPrefix("08") ?? false) || sqlState == "57P01" || sqlState == "25P03"
     }
+    /// SQLSTATE 55P03: a lock was not had within `lock_timeout`.
+    public var isLockNotAvailable: Bool { sqlState == "55P03" }
 
     public var description: String {
         var text = "\(context): \(message)"

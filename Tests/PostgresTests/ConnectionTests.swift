@@ -49,6 +49,27 @@ import TestSupport
         }
     }
 
+    /// A worker's sessions carry `idle_in_transaction_session_timeout`: paused inside a
+    /// transaction, the server ends its session (and frees its row locks) instead of holding
+    /// them until it resumes.
+    @Test func serverSettingsReachTheSessionAndAnIdleTransactionIsEnded() throws {
+        var p = try TestDatabase.parameters()
+        p.serverSettings["idle_in_transaction_session_timeout"] = "200"
+        p.serverSettings["not allowed"] = "x"  // a space would split libpq's options: left out
+        #expect(p.keywords.first { $0.0 == "options" }?.1 == "-c idle_in_transaction_session_timeout=200")
+        let db = try Connection(p)
+        #expect(try db.query("SHOW idle_in_transaction_session_timeout").string(0, 0) == "200ms")
+        _ = try db.query("BEGIN")
+        _ = try db.query("SELECT 1")
+        Thread.sleep(forTimeInterval: 0.7)
+        let error = try #require(throws: PQError.self) { try db.query("SELECT 1") }
+        #expect(error.isConnectionProblem, "\(error)")
+        // Outside a transaction a session may idle as long as it likes.
+        let idle = try Connection(p)
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try idle.query("SELECT 1").int64(0, 0) == 1)
+    }
+
     @Test func parametersNeverContainAConcatenatedString() {
         let p = ConnectionParameters(host: "h", port: 1, user: "u", database: "d", password: "secret x'y")
         #expect(p.keywords.first { $0.0 == "password" }?.1 == "secret x'y")

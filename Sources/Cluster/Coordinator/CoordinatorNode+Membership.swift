@@ -181,8 +181,14 @@ extension CoordinatorNode {
                        metadata: ["map_epoch": "\(next.epoch)", "took_ms": "\(String(format: "%.1f", ms))"])
     }
 
+    /// How long a revocation waits for the holder's write in flight. A holder paused inside its
+    /// transaction would otherwise stall this coordinator, its failovers and its own lead (it
+    /// runs on one thread); past the wait the failover fails and is tried again.
+    static let revokeLockWait = "250ms"
+
     /// Revokes an expired lease, or one whose holder vanished (`checkVanished`).
     static func revoke(_ lease: LeaseTable.Lease, vanishedAt: String?, in conn: Connection) throws(PQError) -> LeaseTable.Revocation {
+        _ = try conn.query("SET LOCAL lock_timeout = '\(revokeLockWait)'")
         if let vanishedAt { return try LeaseTable.revokeVanished(lease, expiresAt: vanishedAt, in: conn) }
         return try LeaseTable.revokeExpired(lease, in: conn)
     }

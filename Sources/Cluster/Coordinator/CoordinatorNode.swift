@@ -311,6 +311,10 @@ public final class CoordinatorNode {
         } catch is LeaseRenewed {
             logger.warning("not stored (\(reason)): the worker renewed its lease while it was being revoked; it keeps its cells")
             return false
+        } catch let error as PQError where error.isLockNotAvailable {
+            logger.warning("not stored (\(reason)): a write in flight holds a row it needs (a paused worker inside a transaction?); tried again shortly",
+                           metadata: ["error": "\(error)"])
+            return false
         } catch let error as PQError where error.isLeadershipLost {
             logger.error("not stored (\(reason)): this coordinator does not lead any more")
             lastLeadershipStep = .now - .seconds(3600)  // find out who does at once

@@ -10,11 +10,22 @@ import ZeroMQ
 extension WorkerNode {
     /// Answers the requests waiting on the socket, up to about `limit` (a batch's requests each
     /// count), so timers and storage answers get their turn.
-    func drainRequests(limit: Int) throws(ZMQError) {
-        var served = 0
+    /// Serves what waits on the client socket: at most `limit` requests, and for at most
+    /// `budget`. The rest of the loop (checkpoint commits answered, the loss window checked,
+    /// storage's answers taken in) must not wait behind a crowd: at saturation 4,096 requests
+    /// took 150–470 ms of a turn.
+    func drainRequests(limit: Int, budget: Duration = .milliseconds(25)) throws(ZMQError) {
+        var served = 0, sinceClock = 0
+        let start = ContinuousClock.now
         while served < limit {
             guard let (frames, user) = try router.receiveWithUser(dontWait: true) else { return }
-            served += handle(frames, user: user)
+            let count = handle(frames, user: user)
+            served += count
+            sinceClock += count
+            if sinceClock >= 64 {
+                sinceClock = 0
+                if ContinuousClock.now - start >= budget { return }
+            }
         }
     }
 

@@ -193,7 +193,12 @@ public final class WorkerNode {
         var logger = logger
         logger[metadataKey: "worker"] = "\(options.id)"
         self.logger = logger
-        let parameters = settings.postgres.connectionParameters(application: "cellcluster-worker-\(options.id)")
+        var sessionParameters = settings.postgres.connectionParameters(application: "cellcluster-worker-\(options.id)")
+        // A worker paused (SIGSTOP, a stalled VM) inside a transaction holds its lease row: the
+        // coordinator's revocation would wait for it, and its failover with it. The server ends
+        // such a session once it has idled a lease long; the write fails and is retried.
+        sessionParameters.serverSettings["idle_in_transaction_session_timeout"] = "\(max(200, settings.leases.leaseMs))"
+        let parameters = sessionParameters
         let doorbell = try Doorbell()
         self.doorbell = doorbell
         let chunkSize = settings.checkpoint.batchSize
