@@ -16,6 +16,9 @@ public struct CheckpointPace: Sendable, Equatable {
     public static let minimumRows = 500
     /// Rows per second of the recent periodic checkpoints (nil until one finished).
     public private(set) var rowsPerSecond: Double?
+    /// The slowest recent periodic write: a slower one counts at once, and it fades by a fifth
+    /// with each write after it.
+    public private(set) var slowWrite: Duration = .zero
 
     public init(target: Duration, maxRows: Int) {
         self.target = target
@@ -24,11 +27,18 @@ public struct CheckpointPace: Sendable, Equatable {
 
     /// A periodic checkpoint of `rows` rows took `duration`.
     public mutating func wrote(rows: Int, in duration: Duration) {
+        slowWrite = max(duration, slowWrite * 0.8)
         let seconds = duration.milliseconds / 1000
         guard rows > 0, seconds > 0 else { return }
         let rate = Double(rows) / seconds
         rowsPerSecond = rowsPerSecond.map { 0.5 * $0 + 0.5 * rate } ?? rate
     }
+
+    /// How long before the loss window's limit a worker closes its intake: the slowest recent
+    /// write, at most a quarter of the window. The write that brings the window back down then
+    /// starts before the limit is reached rather than at it, and a slow write at that moment
+    /// (a takeover's claims, a busy machine) does not carry the window as far past the limit.
+    public func intakeLead(window: Duration) -> Duration { min(window / 4, slowWrite) }
 
     /// Entity rows the next checkpoint takes at most.
     public var rowLimit: Int {

@@ -3,7 +3,8 @@ import Wire
 import WorldCore
 
 /// A bounded loss window. A crash loses what is unsaved, so the age of a worker's oldest unsaved
-/// change is what it may lose. Past `checkpoint.max_loss_window_ms` the worker takes no change
+/// change is what it may lose. Past `checkpoint.max_loss_window_ms` (less the slowest recent
+/// checkpoint write, at most a quarter of it: `CheckpointPace.intakeLead`) the worker takes no change
 /// (OVERLOADED: retryable, nothing applied; reads and peers are served) and asks for a checkpoint
 /// at once, until the checkpoint catches up; at saturation or while PostgreSQL is down, intake
 /// slows instead of the window growing. Clients back off on OVERLOADED (`ClusterClient` and the
@@ -14,9 +15,11 @@ extension WorkerNode {
     func checkLossWindow(now: ContinuousClock.Instant) {
         guard let limit = settings.checkpoint.lossWindowMs else { return }
         let window = Duration.milliseconds(limit)
-        if let age = shard.oldestUnsavedAge(now: now), age >= window {
+        // Closed a little early, by the slowest recent write (`CheckpointPace.intakeLead`).
+        let lead = checkpointer.pace?.intakeLead(window: window) ?? .zero
+        if let age = shard.oldestUnsavedAge(now: now), age >= window - lead {
             if intakeClosed == nil {
-                logger.warning("intake paused: the oldest unsaved change is \(age.milliseconds) ms old (checkpoint.max_loss_window_ms = \(settings.checkpoint.maxLossWindowMs)); changes get OVERLOADED until the checkpoint catches up",
+                logger.warning("intake paused: the oldest unsaved change is \(age.milliseconds) ms old (checkpoint.max_loss_window_ms = \(settings.checkpoint.maxLossWindowMs), closing \(Int(lead.milliseconds)) ms early after a write that slow); changes get OVERLOADED until the checkpoint catches up",
                                metadata: ["unsaved": "\(shard.unsavedChanges)"])
             }
             intakeClosed = age
