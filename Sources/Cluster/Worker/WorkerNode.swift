@@ -353,7 +353,8 @@ public final class WorkerNode {
             flushSpawns()
             turn.mark("storage calls")
             if let slow = turn.report() {
-                logger.warning("slow loop turn: \(Int(slow.total.milliseconds)) ms without reading a socket", metadata: ["phases": "\(slow.phases)"])
+                logger.warning("slow loop turn: \(Int(slow.total.milliseconds)) ms (no checkpoint started, no durable change answered meanwhile)",
+                               metadata: ["phases": "\(slow.phases)"])
             }
         }
         let code = stop()
