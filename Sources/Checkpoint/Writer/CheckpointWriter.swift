@@ -117,6 +117,11 @@ public final class CheckpointWriter: Sendable {
         var orphans = OrphanedSessions()
         var lastDurable = ContinuousClock.now - .seconds(1)
         var lastExpiry = ContinuousClock.now
+        /// Lets go of a broken connection; its session may still be running a write.
+        func dropStore() {
+            if store != nil { orphans.lost(session) }
+            store = nil
+        }
         while true {
             let jobs: [Job]? = nextJobs(durableNotBefore: lastDurable + durableWindow)
             guard let jobs else { break }
@@ -126,8 +131,7 @@ public final class CheckpointWriter: Sendable {
             let result: Result<WriteReport, PQError>
             do {
                 if store == nil || store?.connection.isOpen == false {
-                    if store != nil { orphans.lost(session) }
-                    store = nil
+                    dropStore()
                     store = try PostgresWorldStore(parameters, chunkSize: chunkSize)
                     session = store!.connection.backendPID
                 }
@@ -138,10 +142,7 @@ public final class CheckpointWriter: Sendable {
                 logger.debug("[CHECKPOINT] start: \(merged.rowCount) updates", metadata: jobs.count > 1 ? ["group": "\(jobs.count)"] : [:])
                 result = .success(try store!.write(merged))
             } catch let error as PQError {
-                if error.isConnectionProblem {
-                    if store != nil { orphans.lost(session) }
-                    store = nil
-                }
+                if error.isConnectionProblem { dropStore() }
                 result = .failure(error)
             } catch {
                 result = .failure(PQError(code: .unexpectedResult, message: "\(error)", context: "checkpoint"))

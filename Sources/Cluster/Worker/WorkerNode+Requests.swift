@@ -15,15 +15,13 @@ extension WorkerNode {
     /// storage's answers taken in) must not wait behind a crowd: at saturation 4,096 requests
     /// took 150–470 ms of a turn.
     func drainRequests(limit: Int, budget: Duration = .milliseconds(25)) throws(ZMQError) {
-        var served = 0, sinceClock = 0
+        var served = 0, clockAt = 64  // the clock is read every 64 requests
         let start = ContinuousClock.now
         while served < limit {
             guard let (frames, user) = try router.receiveWithUser(dontWait: true) else { return }
-            let count = handle(frames, user: user)
-            served += count
-            sinceClock += count
-            if sinceClock >= 64 {
-                sinceClock = 0
+            served += handle(frames, user: user)
+            if served >= clockAt {
+                clockAt = served + 64
                 if ContinuousClock.now - start >= budget { return }
             }
         }
