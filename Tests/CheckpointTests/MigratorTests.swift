@@ -35,6 +35,18 @@ import TestSupport
         }
     }
 
+    /// scripts/pg starts its servers with autovacuum_naptime = 1s; a server left at PostgreSQL's
+    /// minute, or without autovacuum, is named (see `ServerAdvice`).
+    @Test func aServerThatVacuumsRarelyIsNamed() throws {
+        let db = try TestDatabase.connect()
+        defer { db.close() }
+        #expect(try ServerAdvice.read(db) == [])
+        let minute = ServerAdvice.advice(autovacuum: true, naptimeSeconds: 60)
+        #expect(minute.count == 1 && minute[0].hasPrefix("autovacuum_naptime is 60 s"))
+        #expect(ServerAdvice.advice(autovacuum: true, naptimeSeconds: 10) == [])
+        #expect(ServerAdvice.advice(autovacuum: false, naptimeSeconds: 1).first?.hasPrefix("autovacuum is off") == true)
+    }
+
     @Test func migrationsAreNumberedWithoutGaps() {
         #expect(Migration.all.map(\.version) == Array(1...Migration.all.count))
     }

@@ -1,4 +1,5 @@
 import Cluster
+import Foundation
 import ArgumentParser
 import Checkpoint
 import Postgres
@@ -27,6 +28,7 @@ struct DatabaseCommand: ParsableCommand {
                 let list = report.applied.map(String.init).joined(separator: ", ")
                 print("applied migrations \(list); schema is at version \(report.current) (\(parameters.redacted))")
             }
+            warnAboutServer(connection)
         }
     }
 
@@ -44,6 +46,16 @@ struct DatabaseCommand: ParsableCommand {
             let pending = migrator.migrations.filter { $0.version > current }
             print("schema version \(current) at \(parameters.redacted); \(pending.count) pending")
             for migration in pending { print("  pending \(migration.version): \(migration.name)") }
+            warnAboutServer(connection)
         }
+    }
+}
+
+/// Prints `ServerAdvice` on standard error (a server setting that slows the cluster down).
+private func warnAboutServer(_ connection: Connection) {
+    do {
+        for line in try ServerAdvice.read(connection) { FileHandle.standardError.write(Data("warning: \(line)\n".utf8)) }
+    } catch {
+        FileHandle.standardError.write(Data("warning: could not read the server's autovacuum settings: \(error)\n".utf8))
     }
 }
