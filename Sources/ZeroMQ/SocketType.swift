@@ -2,7 +2,7 @@ import CZeroMQ
 
 /// The socket patterns CellCluster uses.
 public enum SocketType: Sendable, CaseIterable {
-    case router, dealer, pub, sub, push, pull, req, rep
+    case router, dealer, pub, sub, push, pull, req, rep, pair
 
     var rawValue: Int32 {
         switch self {
@@ -14,6 +14,7 @@ public enum SocketType: Sendable, CaseIterable {
         case .pull: ZMQ_PULL
         case .req: ZMQ_REQ
         case .rep: ZMQ_REP
+        case .pair: ZMQ_PAIR
         }
     }
 }

@@ -141,8 +141,9 @@ import TestSupport
         }
     }
 
-    /// A SIGKILLed worker's lease is taken back well before it runs out (its database sessions
-    /// closed with it); a paused worker, silent as long but still connected, keeps its lease.
+    /// A SIGKILLed worker's lease is taken back well before it runs out: the leader's own
+    /// connection to it closed from its end, and its database sessions closed with it
+    /// (`LinkWatch`). A paused worker, silent as long but still connected, keeps its lease.
     @Test func aKilledWorkersLeaseEndsEarlyAndAPausedOnesDoesNot() throws {
         try TestDatabase.withFreshDatabase { parameters in
             let cluster = try ProcessCluster(database: parameters.database!, workers: 2, settings: Self.settings + ["leases.lease_ms=5000"])
@@ -174,7 +175,8 @@ import TestSupport
             print("failover: the lease of a SIGKILLed worker ended after \(failover) (lease 5 s)")
             if failover >= .seconds(3) { print("diagnostic: coordinator\n\(cluster.coordinator.stderr.suffix(3000))") }
             #expect(failover < .seconds(3))
-            #expect(cluster.coordinator.stderr.contains("its lease ends early"))
+            #expect(cluster.coordinator.stderr.contains("worker w2 is gone: its connection closed from its end"))
+            #expect(!cluster.coordinator.stderr.contains("worker w1 is gone"))
         }
     }
 

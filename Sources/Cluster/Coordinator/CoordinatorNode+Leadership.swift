@@ -64,6 +64,7 @@ extension CoordinatorNode {
         logger.error("not leading any more: \(why); standing by", metadata: ["generation": "\(generation ?? 0)"])
         generation = nil
         members = [:]
+        links.watch([:])
         wantedWorkers = nil
         leader = try? leadership.current()
     }

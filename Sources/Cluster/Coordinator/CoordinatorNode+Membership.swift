@@ -117,6 +117,7 @@ extension CoordinatorNode {
         for worker in partition?.workers ?? [] where members[worker] == nil && !holders.contains(worker) {
             failOver(worker, lease: nil)  // in the map without a lease (e.g. it left while this coordinator was down)
         }
+        links.watch(members.mapValues { (endpoint: $0.endpoint, generation: $0.generation) })
         checkVanished()
     }
 

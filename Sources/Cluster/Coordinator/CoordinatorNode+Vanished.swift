@@ -14,12 +14,18 @@ import Postgres
 /// worker (SIGSTOP) keeps its sessions and waits out its lease as before; so does one cut off
 /// the network without its connections closing. A worker serves only once its lease keeper
 /// renewed (`LeaseKeeper`), so one whose keeper never connected has served nothing.
+///
+/// Sooner when its process is seen to end: the leader's own connection to the worker
+/// (`LinkWatch`) was closed from the worker's end, and its lease keeper has no database session.
+/// A live worker's connections stay open whether or not its keeper lost its session, so these
+/// two together are a process that exited; its lease is revoked at once, without the periods of
+/// silence that stand in for them otherwise.
 extension CoordinatorNode {
     func checkVanished() {
         let heartbeat = Duration.milliseconds(settings.leases.heartbeatMs)
         let now = ContinuousClock.now
         let silence = { (id: String) in self.members[id].map { now - ($0.heard ?? $0.granted) } ?? .zero }
-        let silent = members.keys.filter { silence($0) >= heartbeat }.sorted()
+        let silent = members.keys.filter { silence($0) >= heartbeat || links.closed[$0] != nil }.sorted()
         vanished = vanished.filter { silent.contains($0.key) }
         guard !silent.isEmpty else { return }
         let gone: [(lease: LeaseTable.Lease, expiresAt: String)]
@@ -34,6 +40,12 @@ extension CoordinatorNode {
         let goneNow = Set(gone.map(\.lease.worker))
         vanished = vanished.filter { goneNow.contains($0.key) }
         for (lease, expiresAt) in gone {
+            if let closed = links.closed[lease.worker] {
+                vanished[lease.worker] = nil
+                logger.warning("worker \(lease.worker) is gone: its connection closed from its end \((now - closed).milliseconds) ms ago and it has no database session; its lease ends now")
+                failOver(lease.worker, lease: lease, vanishedAt: expiresAt)
+                continue
+            }
             guard let seen = vanished[lease.worker], seen.expiresAt == expiresAt else {
                 vanished[lease.worker] = (expiresAt, seenAt)  // first seen, or renewed since
                 continue

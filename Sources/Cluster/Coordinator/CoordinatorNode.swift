@@ -61,6 +61,8 @@ public final class CoordinatorNode {
     /// Silent workers whose lease keeper has no database session: the lease's expiry as read
     /// then, and since when (see `CoordinatorNode+Vanished`).
     var vanished: [String: (expiresAt: String, since: ContinuousClock.Instant)] = [:]
+    /// The leader's own connection to each member, watched for its end (a process that died).
+    let links: LinkWatch
     var lastRebalance = ContinuousClock.now
     /// Set by an admin scale request: how many workers the operator wants.
     var wantedWorkers: Int?
@@ -96,6 +98,7 @@ public final class CoordinatorNode {
         rebalancer = Rebalancer(settings: .init(maxCellsPerRound: settings.rebalance.maxCellsPerRound, threshold: settings.rebalance.threshold))
         context = try KeyRing.context(keysFolder: settings.security.folder, presenting: KeyRing.clusterKeyName, serving: true)
         gate = Gate(enforcing: settings.security.folder != nil)
+        links = LinkWatch(context: context, logger: logger)
         router = try Socket(context, .router)
         try router.setMaximumMessageSize(Int64(WireFormat.maxFrameBytes))  // workers' heartbeats carry every cell's load
         let bound = try router.bind(bind ?? settings.coordinator.endpoint)
@@ -134,13 +137,17 @@ public final class CoordinatorNode {
             "name": "\(leadership.name)", "endpoint": "\(endpoint)", "map_epoch": "\(map?.epoch ?? 0)", "workers": "\(members.keys.sorted())",
             "leader": "\(leader.map { "\($0.holder) at \($0.endpoint)" } ?? "-")",
         ])
-        var poller = Poller()
-        poller.add(router)
         while !Shutdown.isRequested {
             do {
-                if try !poller.poll(timeoutMilliseconds: 50).isEmpty {
+                var poller = Poller()
+                poller.add(router)
+                for socket in links.eventSockets { poller.add(socket) }
+                let ready = try poller.poll(timeoutMilliseconds: 50)
+                if ready.contains(0) {
                     while let (frames, user) = try router.receiveWithUser(dontWait: true) { handle(frames, user: user) }
                 }
+                // A member's connection closed from its end: look for its sessions now.
+                if ready.contains(where: { $0 > 0 }) && !links.takeEvents(now: .now).isEmpty && leads { checkVanished() }
             } catch let error where error.code == EINTR {
                 continue
             } catch {
