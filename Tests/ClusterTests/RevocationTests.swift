@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 @testable import Checkpoint
 @testable import Cluster
+import Config
 @testable import Postgres
 
 /// The coordinator revokes a lease in the transaction of the map that fails the worker over,
@@ -39,5 +40,44 @@ import TestSupport
             #expect(outcome == .revoked)
             #expect(try leases.all().isEmpty)
         }
+    }
+
+    /// A worker killed in the middle of a statement: its session does not run the statement to
+    /// its end (holding the lease row, and the failover's revocation with it). The worker's
+    /// sessions ask the server to check every 100 ms that their client is still there.
+    @Test func aSessionWhoseWorkerDiedMidStatementEnds() throws {
+        let worker = WorkerNode.sessionParameters(ClusterSettings(), worker: "w9")
+        #expect(worker.serverSettings["client_connection_check_interval"] == "100")
+        var own = try TestDatabase.parameters()
+        own.serverSettings = worker.serverSettings
+        let options = try #require(own.keywords.first { $0.0 == "options" }?.1)
+        let application = "dying-worker-\(UInt32.random(in: 0...UInt32.max))"
+        // A real client process, killed as a worker would be, in a 30-second statement.
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        client.arguments = ["psql", "-X", "-q", "-c", "SELECT pg_sleep(30)"]
+        client.environment = ProcessInfo.processInfo.environment.merging(["PGOPTIONS": options, "PGAPPNAME": application]) { $1 }
+        client.standardOutput = FileHandle.nullDevice
+        client.standardError = FileHandle.nullDevice
+        try client.run()
+        defer { if client.isRunning { kill(client.processIdentifier, SIGKILL) } }
+        let admin = try TestDatabase.connect()
+        defer { admin.close() }
+        func sessions() throws -> Int64 {
+            try admin.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [.text(application)]).int64(0, 0)
+        }
+        var waited = 0
+        while try sessions() == 0 && waited < 100 {  // at most 10 s for psql to connect
+            Thread.sleep(forTimeInterval: 0.1)
+            waited += 1
+        }
+        #expect(try sessions() == 1)
+        kill(client.processIdentifier, SIGKILL)
+        client.waitUntilExit()
+        let killed = ContinuousClock.now
+        while try sessions() > 0 && ContinuousClock.now - killed < .seconds(20) { Thread.sleep(forTimeInterval: 0.05) }
+        let ended = ContinuousClock.now - killed
+        #expect(try sessions() == 0)
+        #expect(ended < .seconds(5), "the session ran on for \(ended) after its client died (its statement takes 30 s)")
     }
 }

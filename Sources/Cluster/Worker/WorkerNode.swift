@@ -193,12 +193,7 @@ public final class WorkerNode {
         var logger = logger
         logger[metadataKey: "worker"] = "\(options.id)"
         self.logger = logger
-        var sessionParameters = settings.postgres.connectionParameters(application: "cellcluster-worker-\(options.id)")
-        // A worker paused (SIGSTOP, a stalled VM) inside a transaction holds its lease row: the
-        // coordinator's revocation would wait for it, and its failover with it. The server ends
-        // such a session once it has idled a lease long; the write fails and is retried.
-        sessionParameters.serverSettings["idle_in_transaction_session_timeout"] = "\(max(200, settings.leases.leaseMs))"
-        let parameters = sessionParameters
+        let parameters = Self.sessionParameters(settings, worker: options.id)
         let doorbell = try Doorbell()
         self.doorbell = doorbell
         let chunkSize = settings.checkpoint.batchSize
@@ -457,5 +452,22 @@ extension WorkerNode {
     func trace(_ id: EntityID, _ what: @autoclosure () -> String) {
         guard tracing else { return }
         logger.info("[TRACE] entity \(id.raw): \(what())")
+    }
+}
+
+extension WorkerNode {
+    /// The connection parameters of every database session of worker `worker`.
+    static func sessionParameters(_ settings: ClusterSettings, worker: String) -> ConnectionParameters {
+        var parameters = settings.postgres.connectionParameters(application: "cellcluster-worker-\(worker)")
+        // A worker paused (SIGSTOP, a stalled VM) inside a transaction holds its lease row: the
+        // coordinator's revocation would wait for it, and its failover with it. The server ends
+        // such a session once it has idled a lease long; the write fails and is retried.
+        parameters.serverSettings["idle_in_transaction_session_timeout"] = "\(max(200, settings.leases.leaseMs))"
+        // A worker that dies in the middle of a statement leaves it running in its session, with
+        // the lease row held, until the answer cannot be sent; the revocation that fails it over
+        // waits that long. The server checks every 100 ms that the client is still there
+        // (PostgreSQL 14 or later) and ends the session when it is not.
+        parameters.serverSettings["client_connection_check_interval"] = "100"
+        return parameters
     }
 }
