@@ -80,4 +80,49 @@ import Config
         #expect(try sessions() == 0)
         #expect(ended < .seconds(5), "the session ran on for \(ended) after its client died (its statement takes 30 s)")
     }
+
+    /// A worker whose lease ran out while one of its writes, busy rather than idle (as one stuck
+    /// sending an answer to its paused process is), holds the lease row: the revocation ends that
+    /// session instead of waiting for the pause to end.
+    @Test func aRevocationEndsTheBusyTransactionOfAWorkerWhoseLeaseRanOut() throws {
+        try TestDatabase.withFreshDatabase { parameters in
+            let coordinator = try Connection(parameters)
+            _ = try Migrator().migrate(coordinator)
+            let leases = LeaseTable(connection: coordinator)
+            _ = try leases.grant(worker: "w1", endpoint: "tcp://127.0.0.1:1", leaseMs: 1)
+            Thread.sleep(forTimeInterval: 0.05)
+            let lease = try #require(try leases.expired().first)
+            let writer = Process()
+            writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            writer.arguments = ["psql", "-X", "-q", "-c", """
+                BEGIN; SELECT 1 FROM worker_leases WHERE worker_id = 'w1' FOR KEY SHARE; SELECT pg_sleep(30); COMMIT;
+                """]
+            writer.environment = ProcessInfo.processInfo.environment.merging([
+                "PGAPPNAME": LeaseTable.workerApplication("w1"), "PGDATABASE": parameters.database!,
+            ]) { $1 }
+            writer.standardOutput = FileHandle.nullDevice
+            writer.standardError = FileHandle.nullDevice
+            try writer.run()
+            defer { if writer.isRunning { kill(writer.processIdentifier, SIGKILL) } }
+            func sleeping() throws -> Bool {
+                try coordinator.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep%'",
+                                      [.text(LeaseTable.workerApplication("w1"))]).int64(0, 0) == 1
+            }
+            var waited = 0
+            while try !sleeping() && waited < 100 {  // at most 10 s for psql to get there
+                Thread.sleep(forTimeInterval: 0.1)
+                waited += 1
+            }
+            #expect(try sleeping())
+            let error = try #require(throws: PQError.self) {
+                try coordinator.transaction { conn in try CoordinatorNode.revoke(lease, vanishedAt: nil, in: conn) }
+            }
+            #expect(error.isLockNotAvailable, "\(error)")
+            #expect(try leases.endTransactions(of: "w1") == 1)
+            writer.waitUntilExit()  // its session ended, psql exits
+            let outcome = try coordinator.transaction { conn in try CoordinatorNode.revoke(lease, vanishedAt: nil, in: conn) }
+            #expect(outcome == .revoked)
+            #expect(try leases.endTransactions(of: "w1") == 0)
+        }
+    }
 }

@@ -72,9 +72,32 @@ public struct LeaseTable {
 
     /// The database session name of a worker's lease keeper (as PostgreSQL keeps it: 63 bytes).
     public static func keeperApplication(_ worker: String) -> String {
-        var name = "cellcluster-lease-\(worker)"
+        sessionName("cellcluster-lease-\(worker)")
+    }
+
+    /// The database session name of a worker's other sessions (storage, checkpoints).
+    public static func workerApplication(_ worker: String) -> String {
+        sessionName("cellcluster-worker-\(worker)")
+    }
+
+    private static func sessionName(_ full: String) -> String {
+        var name = full
         while name.utf8.count > 63 { name.removeLast() }
         return name
+    }
+
+    /// Ends the sessions of `worker` that are inside a transaction, for a worker whose lease ran
+    /// out (or that is gone) while a write of it holds a row the revocation needs. Neither
+    /// `idle_in_transaction_session_timeout` nor a statement timeout frees a session stuck
+    /// sending its answer to a paused client: PostgreSQL cannot cancel a statement in the middle
+    /// of a message, only end the session. Its writes would be fenced anyway.
+    /// - Returns: how many sessions were ended.
+    public func endTransactions(of worker: String) throws(PQError) -> Int {
+        let result = try connection.query("""
+            SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE application_name = $1 AND xact_start IS NOT NULL AND pid <> pg_backend_pid()
+            """, [.text(Self.workerApplication(worker))])
+        return Int(try result.int64(0, 0))
     }
 
     /// Unexpired leases of `workers` whose lease keeper has no database session: each with its

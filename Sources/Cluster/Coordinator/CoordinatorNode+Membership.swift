@@ -159,7 +159,7 @@ extension CoordinatorNode {
         guard let plan = planner.plan(partition, live: live, loads: mergedLoads()) else { return }
         let next = plan.map
         var revoked = true
-        let stored = store(next, reason: "worker \(worker) failed over") { conn in
+        let stored = store(next, reason: "worker \(worker) failed over", revoking: lease == nil ? nil : worker) { conn in
             if let lease {
                 switch try Self.revoke(lease, vanishedAt: vanishedAt, in: conn) {
                 case .revoked: revoked = true
@@ -180,6 +180,22 @@ extension CoordinatorNode {
         let why = lease == nil ? "left" : vanishedAt != nil ? "is gone (silent, no database session): its lease ended early" : "lost its lease"
         logger.warning("failover: worker \(worker) \(why)\(revoked ? "" : " (already revoked)"); its cells went to \(live)",
                        metadata: ["map_epoch": "\(next.epoch)", "took_ms": "\(String(format: "%.1f", ms))"])
+    }
+
+    /// A revocation of `worker`'s lease (run out, or the worker gone) waited past
+    /// `revokeLockWait` for a write of it: its sessions inside a transaction are ended, and the
+    /// next lease check tries again. A worker paused while PostgreSQL was sending it an answer
+    /// (a claim's stored replies) held its lease row and the entity rows it claimed for the whole
+    /// pause that way, stalling its own failover and its neighbours' writes to those rows.
+    func endTransactions(of worker: String) {
+        do {
+            let ended = try leases.endTransactions(of: worker)
+            if ended > 0 {
+                logger.warning("ended \(ended) database session(s) of worker \(worker) inside a transaction: its lease is being revoked and one of its writes held a row the revocation needs")
+            }
+        } catch {
+            logger.warning("cannot end worker \(worker)'s sessions that hold its lease row", metadata: ["error": "\(error)"])
+        }
     }
 
     /// How long a revocation waits for the holder's write in flight. A holder paused inside its

@@ -299,7 +299,9 @@ public final class CoordinatorNode {
 
     /// Stores a new map (with `also` in the same transaction) and makes it current.
     @discardableResult
-    func store(_ candidate: PartitionMap, reason: String, also: (Connection) throws -> Void = { _ in }) -> Bool {
+    /// - Parameter revoking: the worker whose lease `also` revokes: when a write of it holds a row
+    ///   the transaction needs past the wait, its transactions are ended (`endTransactions`).
+    func store(_ candidate: PartitionMap, reason: String, revoking: String? = nil, also: (Connection) throws -> Void = { _ in }) -> Bool {
         let wire = Cellcluster_V1_ShardMap(candidate, endpoints: members.mapValues(\.endpoint))
         do {
             try maps.save(wire) { conn in
@@ -321,6 +323,7 @@ public final class CoordinatorNode {
         } catch let error as PQError where error.isLockNotAvailable {
             logger.warning("not stored (\(reason)): a write in flight holds a row it needs (a paused worker inside a transaction?); tried again shortly",
                            metadata: ["error": "\(error)"])
+            if let revoking { endTransactions(of: revoking) }
             return false
         } catch let error as PQError where error.isLeadershipLost {
             logger.error("not stored (\(reason)): this coordinator does not lead any more")

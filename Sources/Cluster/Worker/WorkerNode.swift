@@ -458,7 +458,7 @@ extension WorkerNode {
 extension WorkerNode {
     /// The connection parameters of every database session of worker `worker`.
     static func sessionParameters(_ settings: ClusterSettings, worker: String) -> ConnectionParameters {
-        var parameters = settings.postgres.connectionParameters(application: "cellcluster-worker-\(worker)")
+        var parameters = settings.postgres.connectionParameters(application: LeaseTable.workerApplication(worker))
         // A worker paused (SIGSTOP, a stalled VM) inside a transaction holds its lease row: the
         // coordinator's revocation would wait for it, and its failover with it. The server ends
         // such a session once it has idled a lease long; the write fails and is retried.
