@@ -298,9 +298,9 @@ public final class CoordinatorNode {
     struct LeaseRenewed: Error {}
 
     /// Stores a new map (with `also` in the same transaction) and makes it current.
-    @discardableResult
     /// - Parameter revoking: the worker whose lease `also` revokes: when a write of it holds a row
     ///   the transaction needs past the wait, its transactions are ended (`endTransactions`).
+    @discardableResult
     func store(_ candidate: PartitionMap, reason: String, revoking: String? = nil, also: (Connection) throws -> Void = { _ in }) -> Bool {
         let wire = Cellcluster_V1_ShardMap(candidate, endpoints: members.mapValues(\.endpoint))
         do {

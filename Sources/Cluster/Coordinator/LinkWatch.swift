@@ -19,6 +19,8 @@ final class LinkWatch {
     private let context: Context
     private let logger: Logger
     private var watches: [String: Watch] = [:]
+    /// Endpoints that could not be watched (logged once each).
+    private var unwatchable: Set<String> = []
     /// Workers whose watched connection was closed from their end, and when it was seen.
     private(set) var closed: [String: ContinuousClock.Instant] = [:]
 
@@ -41,7 +43,9 @@ final class LinkWatch {
                 try socket.connect(member.endpoint)
                 watches[worker] = Watch(endpoint: member.endpoint, generation: member.generation, socket: socket, monitor: monitor)
             } catch {
-                logger.warning("cannot watch worker \(worker)'s connection; its death is noticed by its silence alone", metadata: ["error": "\(error)"])
+                if unwatchable.insert(member.endpoint).inserted {
+                    logger.warning("cannot watch worker \(worker)'s connection; its death is noticed by its silence alone", metadata: ["error": "\(error)"])
+                }
             }
         }
     }
