@@ -53,29 +53,19 @@ import Config
         let options = try #require(own.keywords.first { $0.0 == "options" }?.1)
         let application = "dying-worker-\(UInt32.random(in: 0...UInt32.max))"
         // A real client process, killed as a worker would be, in a 30-second statement.
-        let client = Process()
-        client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        client.arguments = ["psql", "-X", "-q", "-c", "SELECT pg_sleep(30)"]
-        client.environment = ProcessInfo.processInfo.environment.merging(["PGOPTIONS": options, "PGAPPNAME": application]) { $1 }
-        client.standardOutput = FileHandle.nullDevice
-        client.standardError = FileHandle.nullDevice
-        try client.run()
+        let client = try Self.psql("SELECT pg_sleep(30)", ["PGOPTIONS": options, "PGAPPNAME": application])
         defer { if client.isRunning { kill(client.processIdentifier, SIGKILL) } }
         let admin = try TestDatabase.connect()
         defer { admin.close() }
         func sessions() throws -> Int64 {
             try admin.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [.text(application)]).int64(0, 0)
         }
-        var waited = 0
-        while try sessions() == 0 && waited < 100 {  // at most 10 s for psql to connect
-            Thread.sleep(forTimeInterval: 0.1)
-            waited += 1
-        }
+        _ = Self.waitUntil(.seconds(10)) { try sessions() > 0 }  // psql connecting
         #expect(try sessions() == 1)
         kill(client.processIdentifier, SIGKILL)
         client.waitUntilExit()
         let killed = ContinuousClock.now
-        while try sessions() > 0 && ContinuousClock.now - killed < .seconds(20) { Thread.sleep(forTimeInterval: 0.05) }
+        _ = Self.waitUntil(.seconds(20)) { try sessions() == 0 }
         let ended = ContinuousClock.now - killed
         #expect(try sessions() == 0)
         #expect(ended < .seconds(5), "the session ran on for \(ended) after its client died (its statement takes 30 s)")
@@ -92,27 +82,14 @@ import Config
             _ = try leases.grant(worker: "w1", endpoint: "tcp://127.0.0.1:1", leaseMs: 1)
             Thread.sleep(forTimeInterval: 0.05)
             let lease = try #require(try leases.expired().first)
-            let writer = Process()
-            writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            writer.arguments = ["psql", "-X", "-q", "-c", """
-                BEGIN; SELECT 1 FROM worker_leases WHERE worker_id = 'w1' FOR KEY SHARE; SELECT pg_sleep(30); COMMIT;
-                """]
-            writer.environment = ProcessInfo.processInfo.environment.merging([
-                "PGAPPNAME": LeaseTable.workerApplication("w1"), "PGDATABASE": parameters.database!,
-            ]) { $1 }
-            writer.standardOutput = FileHandle.nullDevice
-            writer.standardError = FileHandle.nullDevice
-            try writer.run()
+            let writer = try Self.psql("BEGIN; SELECT 1 FROM worker_leases WHERE worker_id = 'w1' FOR KEY SHARE; SELECT pg_sleep(30); COMMIT;",
+                                       ["PGAPPNAME": LeaseTable.workerApplication("w1"), "PGDATABASE": parameters.database!])
             defer { if writer.isRunning { kill(writer.processIdentifier, SIGKILL) } }
             func sleeping() throws -> Bool {
                 try coordinator.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep%'",
                                       [.text(LeaseTable.workerApplication("w1"))]).int64(0, 0) == 1
             }
-            var waited = 0
-            while try !sleeping() && waited < 100 {  // at most 10 s for psql to get there
-                Thread.sleep(forTimeInterval: 0.1)
-                waited += 1
-            }
+            _ = Self.waitUntil(.seconds(10)) { try sleeping() }  // psql getting there
             #expect(try sleeping())
             let error = try #require(throws: PQError.self) {
                 try coordinator.transaction { conn in try CoordinatorNode.revoke(lease, vanishedAt: nil, in: conn) }
@@ -124,5 +101,28 @@ import Config
             #expect(outcome == .revoked)
             #expect(try leases.endTransactions(of: "w1") == 0)
         }
+    }
+
+    /// Starts psql running `sql` against the test server (with `environment` on top of this
+    /// process's), its output discarded.
+    static func psql(_ sql: String, _ environment: [String: String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["psql", "-X", "-q", "-c", sql]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Polls `condition` every 50 ms until it holds or `timeout` passed; its last answer.
+    static func waitUntil(_ timeout: Duration, _ condition: () throws -> Bool) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? condition()) == true { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return (try? condition()) == true
     }
 }

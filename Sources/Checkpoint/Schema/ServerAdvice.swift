@@ -21,10 +21,9 @@ public enum ServerAdvice {
     }
 
     static func advice(autovacuum: Bool, naptimeSeconds: Int64) -> [String] {
-        guard autovacuum else {
-            return ["autovacuum is off: entity_states gathers a dead row version per checkpointed move, and loading cells (a takeover's first step) slows down with every one; turn autovacuum on, with autovacuum_naptime = 1s"]
-        }
+        let cost = "entity_states gathers a dead row version per checkpointed move, and loading cells (a takeover's first step) slows down with every one"
+        guard autovacuum else { return ["autovacuum is off: \(cost); turn autovacuum on, with autovacuum_naptime = 1s"] }
         guard naptimeSeconds > Int64(naptimeLimitSeconds) else { return [] }
-        return ["autovacuum_naptime is \(naptimeSeconds) s: between vacuums entity_states gathers a dead row version per checkpointed move, and loading cells (a takeover's first step) slows down with every one; set autovacuum_naptime = 1s (postgresql.conf; scripts/pg does)"]
+        return ["autovacuum_naptime is \(naptimeSeconds) s: between vacuums \(cost); set autovacuum_naptime = 1s (postgresql.conf; scripts/pg does)"]
     }
 }
