@@ -97,6 +97,14 @@ import Config
             #expect(error.isLockNotAvailable, "\(error)")
             #expect(try leases.endTransactions(of: "w1") == 1)
             writer.waitUntilExit()  // its session ended, psql exits
+            // psql exits on the server's goodbye, which the ended backend sends before it leaves
+            // pg_stat_activity: wait for it to leave, or it would be counted (and ended) again.
+            func sessions() throws -> Int64 {
+                try coordinator.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                                      [.text(LeaseTable.workerApplication("w1"))]).int64(0, 0)
+            }
+            _ = Self.waitUntil(.seconds(10)) { try sessions() == 0 }
+            #expect(try sessions() == 0)
             let outcome = try coordinator.transaction { conn in try CoordinatorNode.revoke(lease, vanishedAt: nil, in: conn) }
             #expect(outcome == .revoked)
             #expect(try leases.endTransactions(of: "w1") == 0)
