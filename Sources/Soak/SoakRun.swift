@@ -390,7 +390,7 @@ public final class SoakRun {
         }
         return SoakReport(
             seed: options.load.seed, durationSeconds: options.duration, players: options.load.players, npcs: options.load.npcs,
-            targetRatePerSecond: Double(options.load.players + options.load.npcs) * options.load.rateHz,
+            targetRatePerSecond: Double(options.load.players + options.load.npcs) * options.load.rateHz, sending: options.load.sending,
             requests: totals.requests, answered: totals.answered, throughputPerSecond: Double(totals.answered) / elapsed,
             latency: latency(h), latencyByKind: generator.histogramsByKind.mapValues(latency),
             scheduleDelay: latency(generator.scheduleDelay),

@@ -1,5 +1,6 @@
-/// The frames sent most, decoded by hand: a move or a batch of moves (what a game server sends),
-/// and a reply without a result or a batch reply of those (what it gets back). The generated
+/// The frames sent most, decoded by hand: a move, a read of an entity, or a batch of those (what
+/// a game server sends), and a reply without a result or a batch reply of those (what it gets
+/// back). The generated
 /// decoder walks each field through generic visitor calls; this reads the few fields these
 /// frames have straight into the messages. Any other shape (another body, a field it does not
 /// expect or that appears twice, a wire type that does not match, a string that is not UTF-8, a
@@ -18,9 +19,9 @@ extension WireFormat {
 
 /// Which bodies an envelope may have where it is read.
 private enum Nesting {
-    /// A frame: a move, a batch of moves, a reply, a batch reply.
+    /// A frame: a move, a read of an entity, a batch of those, a reply, a batch reply.
     case top
-    /// A request in a batch: a move.
+    /// A request in a batch: a move, a read of an entity.
     case inBatch
     /// An answer in a batch reply: a reply.
     case inBatchReply
@@ -107,6 +108,11 @@ private struct FieldReader {
                 var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
                 guard let move = inner.move() else { return nil }
                 envelope.moveEntity = move
+            case (15, 2) where nesting != .inBatchReply:
+                guard once(8), let range = delimited() else { return nil }
+                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
+                guard let entity = inner.onlyVarint(field: 1) else { return nil }
+                envelope.getEntity = .with { $0.entityID = entity }
             case (17, 2) where nesting == .top:
                 guard once(8), let range = delimited() else { return nil }
                 var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
@@ -206,6 +212,18 @@ private struct FieldReader {
             }
         }
         return move
+    }
+
+    /// A message whose only field is the varint `field`, at most once (0 when absent).
+    mutating func onlyVarint(field wanted: UInt64) -> UInt64? {
+        var value: UInt64 = 0
+        var seen = false
+        while !atEnd {
+            guard let (field, wire) = tag(), field == wanted, wire == 0, !seen, let read = varint() else { return nil }
+            value = read
+            seen = true
+        }
+        return value
     }
 
     mutating func position() -> Cellcluster_V1_Position? {

@@ -123,4 +123,18 @@ import Testing
         #expect(gap.components(separatedBy: "<polyline").count - 1 == 3)  // requests, and latency in two parts
         #expect(gap.components(separatedBy: "no answer in second").count - 1 == 2)
     }
+
+    @Test func aTickSendsOncePerPeriodAndALateTurnDoesNotBurst() {
+        let start = ContinuousClock.now
+        var tick = SendTick(every: .milliseconds(5), start: start)
+        // Turns at these offsets (µs), and whether each sends. 40 ms late at 50 ms: one send
+        // then, and a whole period before the next, not eight at once.
+        let turns: [(Int64, Bool)] = [(0, true), (1_000, false), (4_999, false), (5_000, true), (9_000, false),
+                                      (50_000, true), (50_000, false), (54_000, false), (55_000, true)]
+        let opened = turns.map { tick.opens(now: start + .microseconds($0.0)) }
+        #expect(opened == turns.map(\.1))
+        var always = SendTick(every: .zero, start: start)
+        let each = [start, start, start - .seconds(1)].map { always.opens(now: $0) }
+        #expect(each == [true, true, true])
+    }
 }

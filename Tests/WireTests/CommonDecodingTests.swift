@@ -2,8 +2,8 @@ import SwiftProtobuf
 import Testing
 @testable import Wire
 
-/// `WireFormat.decodeCommon` (the hand decoder of moves, batches of moves, replies without a
-/// result and batch replies) takes a frame only when the generated decoder gives the same
+/// `WireFormat.decodeCommon` (the hand decoder of moves, reads of an entity, batches of those,
+/// replies without a result and batch replies) takes a frame only when the generated decoder gives the same
 /// envelope, and leaves every other shape to it.
 @Suite struct CommonDecodingTests {
     static func canonical(_ envelope: Envelope) -> [UInt8] {
@@ -35,6 +35,14 @@ import Testing
             }
         }
         out.append(move(.max, entity: 9, x: 1, y: 1, cell: 3, withTo: false))
+        for (i, entity) in [UInt64(0), 1, 300, .max].enumerated() {
+            var read = Envelope()
+            read.protocolVersion = WireFormat.protocolVersion
+            read.requestID = UInt64(i) + 900
+            read.sender = i % 2 == 0 ? "" : "soak:1/0"
+            read.getEntity = .with { $0.entityID = entity }
+            out.insert(read, at: i * 9)  // among the moves a batch takes below
+        }
         var batch = Envelope()
         batch.protocolVersion = WireFormat.protocolVersion
         batch.requestID = 1 << 62
@@ -107,7 +115,7 @@ import Testing
         #expect(WireFormat.decodeCommon(Array(frame.dropLast())) == nil, "truncated")
         var other = Envelope()
         other.protocolVersion = WireFormat.protocolVersion
-        other.getEntity = .with { $0.entityID = 3 }
+        other.getCell = .with { $0.cellID = 3 }
         #expect(WireFormat.decodeCommon(try other.serializedBytes()) == nil, "another body")
         var noVersion = base
         noVersion.protocolVersion = 0
@@ -123,7 +131,12 @@ import Testing
         var nested = Envelope()
         nested.protocolVersion = WireFormat.protocolVersion
         nested.batch = .with { $0.requests = [base, other] }
-        #expect(WireFormat.decodeCommon(try nested.serializedBytes()) == nil, "a batch with a request that is not a move")
+        #expect(WireFormat.decodeCommon(try nested.serializedBytes()) == nil, "a batch with a request that is not a move or an entity read")
+        let readTwice: [UInt8] = [0x08, 0x01, 0x7A, 0x04, 0x08, 0x01, 0x08, 0x02]
+        #expect(WireFormat.decodeCommon(readTwice) == nil, "a read's entity_id twice: the generated decoder keeps the last")
+        #expect(try WireFormat.decode(readTwice).getEntity.entityID == 2)
+        let readOtherField: [UInt8] = [0x08, 0x01, 0x7A, 0x02, 0x10, 0x01]
+        #expect(WireFormat.decodeCommon(readOtherField) == nil, "an unknown field in a read")
         #expect(try WireFormat.decode(try nested.serializedBytes()).batch.requests.count == 2)
         // A sender that is not UTF-8: the generated decoder's error, not the hand decoder's guess.
         let badSender: [UInt8] = [0x08, 0x01, 0x1A, 0x02, 0xC3, 0x28, 0x5A, 0x00]

@@ -30,11 +30,22 @@ public final class LoadGenerator {
         public var idBase: UInt64 = 0
         /// The key folder (security.keys) when the cluster uses CURVE: the generator presents the client key.
         public var keys = ""
-        /// Send each turn's new moves for a worker as one Batch (as a game server sends one frame
-        /// per tick), rather than a frame each. Spawns and durable actions go alone: a batch is
-        /// answered when its last request is, and a durable one waits for its commit. Retries go
-        /// alone too.
+        /// Send each turn's new moves and reads for a worker as one Batch (as a game server sends
+        /// one frame per tick), rather than a frame each. Spawns and durable actions go alone: a
+        /// batch is answered when its last request is, and a durable one waits for its commit.
+        /// Retries go alone too.
         public var batch = false
+        /// A lane sends new requests at most once per tick, all those due by then together (a
+        /// game server's tick); zero: as soon as each is due. The wait for the tick counts in
+        /// the schedule delay, not in the latency, which runs from the send.
+        public var tick: Duration = .zero
+        /// How requests leave, for the report: lanes, frames and tick.
+        public var sending: String {
+            let frames = batch ? "moves and reads in one batch frame per worker, actions and spawns alone" : "a frame per request"
+            let when = tick > .zero ? "every \(String(format: "%g", Double(tick.nanoseconds) / 1e6)) ms tick" : "as each falls due"
+            return "\(threads) lane\(threads == 1 ? "" : "s"); \(frames), \(when)"
+        }
+
         public init(players: Int, npcs: Int, rateHz: Double, actionShare: Double, stepSize: Double, seed: UInt64) {
             self.players = players
             self.npcs = npcs

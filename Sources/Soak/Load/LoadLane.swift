@@ -53,6 +53,8 @@ final class LoadLane: @unchecked Sendable {
         }
     }
     var outbox: [ObjectIdentifier: Outgoing] = [:]
+    /// When new requests leave (`settings.tick`).
+    var tick: SendTick
     /// The retry scan looks at every request in flight: at most every 10 ms (its deadlines are coarser).
     var nextRetryScan = ContinuousClock.now
     var lastMapRefresh = ContinuousClock.now - .seconds(10)
@@ -99,6 +101,7 @@ final class LoadLane: @unchecked Sendable {
         self.lanes = lanes
         self.senderName = senderName
         self.started = started
+        tick = SendTick(every: settings.tick, start: started)
         self.grid = grid
         context = try KeyRing.context(keysFolder: settings.keys, presenting: Role.client.rawValue, serving: false)
         coordinator = try CoordinatorLink(context: context, endpoints: endpoint, name: "soak-map:\(getpid()):\(lane)")
@@ -166,6 +169,7 @@ final class LoadLane: @unchecked Sendable {
     func closeSecond() -> (Timeline.Second, Histogram<UInt64>) { timeline.closeSecond() }
 
     private func issueDue(now: ContinuousClock.Instant) -> Bool {
+        guard tick.opens(now: now) else { return false }
         let period = Duration.milliseconds(max(1, Int(1000 / settings.rateHz)))
         var issued = 0
         while issued < 4000, let i = due.popDue(now: now) {
@@ -252,6 +256,21 @@ final class LoadLane: @unchecked Sendable {
         WireFormat.encodeMove(requestID: id, sender: sender, entityID: entities[i].id.raw, x: to.x, y: to.y, z: to.z, cellID: entities[i].lastCell.raw)
     }
 
+    /// Entity i's operation as an envelope for a batch (no sender: the batch names it): moves
+    /// and reads, answered at once; nil for spawns and durable actions, which go alone.
+    private func batchedFrame(_ i: Int, _ op: SimulatedEntity.Op, id: UInt64) -> [UInt8]? {
+        switch op {
+        case .move(let to): moveFrame(i, to: to, id: id, sender: "")
+        case .read:
+            WireFormat.encode(.with {
+                $0.protocolVersion = WireFormat.protocolVersion
+                $0.requestID = id
+                $0.body = .getEntity(.with { $0.entityID = entities[i].id.raw })
+            })
+        case .spawn, .action: nil
+        }
+    }
+
     private func cell(of op: SimulatedEntity.Op, _ i: Int) -> CellID {
         if case .spawn(let entity) = op { return entity.cell }
         return entities[i].lastCell
@@ -284,8 +303,8 @@ final class LoadLane: @unchecked Sendable {
             } else {
                 let sentAt = ContinuousClock.now
                 let id = takeRequestID()
-                if settings.batch && named == nil, case .move(let to) = op {
-                    outbox[ObjectIdentifier(client), default: Outgoing(client: client)].add(moveFrame(i, to: to, id: id, sender: ""), for: i)
+                if settings.batch && named == nil, let frame = batchedFrame(i, op, id: id) {
+                    outbox[ObjectIdentifier(client), default: Outgoing(client: client)].add(frame, for: i)
                 } else {
                     try transmit(i, op, id: id, to: client)
                 }

@@ -82,6 +82,8 @@ public struct SoakReport: Sendable, Codable {
     public let players: Int
     public let npcs: Int
     public let targetRatePerSecond: Double
+    /// How the generator sent: lanes, frames, tick (`LoadGenerator.Settings.sending`).
+    public let sending: String
     public let requests: Int
     public let answered: Int
     public let throughputPerSecond: Double
@@ -113,6 +115,7 @@ public struct SoakReport: Sendable, Codable {
         var rows: [(String, String)] = [
             ("duration", String(format: "%.0f s", durationSeconds)),
             ("simulated", "\(players) players, \(npcs) NPCs at \(String(format: "%.0f", targetRatePerSecond)) requests/s in all"),
+            ("sending", sending),
             ("answered", "\(answered) of \(requests) requests, \(String(format: "%.0f", throughputPerSecond))/s"),
             ("latency", String(format: "p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.0f ms",
                                latency.p50Ms, latency.p90Ms, latency.p99Ms, latency.p999Ms, latency.maxMs)),

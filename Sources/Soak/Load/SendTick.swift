@@ -1,0 +1,22 @@
+/// A game server's tick for the load generator: new requests leave at most once per `every`,
+/// all those due by then together. A turn that comes late sends at once and the next tick is a
+/// whole period after it: a late generator does not make up for lost ticks in a burst.
+struct SendTick {
+    let every: Duration
+    private var next: ContinuousClock.Instant
+
+    /// `every` zero or less: every turn sends.
+    init(every: Duration, start: ContinuousClock.Instant) {
+        self.every = every
+        next = start
+    }
+
+    /// True when a turn at `now` sends what is due (and the tick moves on).
+    mutating func opens(now: ContinuousClock.Instant) -> Bool {
+        guard every > .zero else { return true }
+        guard now >= next else { return false }
+        next += every
+        if next <= now { next = now + every }
+        return true
+    }
+}
