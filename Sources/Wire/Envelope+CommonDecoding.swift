@@ -1,6 +1,6 @@
 /// The frames sent most, decoded by hand: a move, a read of an entity, or a batch of those (what
-/// a game server sends), and a reply without a result or a batch reply of those (what it gets
-/// back). The generated
+/// a game server sends), and a reply without a result or with an entity, or a batch reply of
+/// those (what it gets back). The generated
 /// decoder walks each field through generic visitor calls; this reads the few fields these
 /// frames have straight into the messages. Any other shape (another body, a field it does not
 /// expect or that appears twice, a wire type that does not match, a string that is not UTF-8, a
@@ -148,16 +148,22 @@ private struct FieldReader {
         return envelopes
     }
 
-    /// A reply without a result (an answer to a change, or an error).
+    /// A reply without a result (an answer to a change, or an error) or with an entity (an
+    /// answer to a read).
     mutating func reply() -> Cellcluster_V1_Reply? {
         var reply = Cellcluster_V1_Reply()
         var seen: UInt32 = 0
         while !atEnd {
-            guard let (field, wire) = tag(), (1...9).contains(field) else { return nil }
+            guard let (field, wire) = tag(), (1...10).contains(field) else { return nil }
             let bit = UInt32(1) << UInt32(field)
             guard seen & bit == 0 else { return nil }
             seen |= bit
             switch (field, wire) {
+            case (10, 2):
+                guard let range = delimited() else { return nil }
+                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
+                guard let entity = inner.entityState() else { return nil }
+                reply.entity = entity
             case (2, 2), (4, 2), (5, 2):
                 guard let range = delimited(),
                       let text = String(validating: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) else { return nil }
@@ -185,6 +191,63 @@ private struct FieldReader {
             }
         }
         return reply
+    }
+
+    /// An entity's state, each field at most once; its stats' entries each a key then a value
+    /// (a repeated key: the last wins, as in the generated decoder).
+    mutating func entityState() -> Cellcluster_V1_EntityState? {
+        var state = Cellcluster_V1_EntityState()
+        var seen: UInt32 = 0
+        while !atEnd {
+            guard let (field, wire) = tag(), (1...8).contains(field) else { return nil }
+            let bit = UInt32(1) << UInt32(field)
+            switch (field, wire) {
+            case (3, 2):
+                guard let range = delimited() else { return nil }
+                var entry = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
+                guard let (key, value) = entry.statEntry() else { return nil }
+                state.stats[key] = value
+            case (4, 2):
+                guard seen & bit == 0, let range = delimited() else { return nil }
+                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
+                guard let position = inner.position() else { return nil }
+                state.position = position
+            case (_, 0):
+                guard seen & bit == 0, let value = varint() else { return nil }
+                switch field {
+                case 1: state.entityID = value
+                case 2:
+                    guard value <= UInt64(Int32.max), let kind = Cellcluster_V1_EntityKind(rawValue: Int(value)) else { return nil }
+                    state.kind = kind
+                case 5: state.version = value
+                case 6: state.cellID = Int64(bitPattern: value)
+                case 7: state.ownerEpoch = value
+                case 8: state.actions = value
+                default: return nil
+                }
+            default:
+                return nil
+            }
+            seen |= bit
+        }
+        return state
+    }
+
+    /// One entry of a `map<string, double>`: the key (field 1) then the value (field 2), each
+    /// optional, nothing else.
+    mutating func statEntry() -> (String, Double)? {
+        var key = "", value = 0.0
+        if !atEnd, bytes[at] == 0x0A {
+            at += 1
+            guard let range = delimited(), let text = String(validating: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) else { return nil }
+            key = text
+        }
+        if !atEnd, bytes[at] == 0x11 {
+            at += 1
+            guard let bits = fixed64() else { return nil }
+            value = Double(bitPattern: bits)
+        }
+        return atEnd ? (key, value) : nil
     }
 
     mutating func move() -> Cellcluster_V1_MoveEntity? {

@@ -59,6 +59,10 @@ import Testing
             .with { $0.code = .wrongWorker; $0.message = "cell 3 belongs to worker w2"; $0.redirectWorker = "w2"; $0.redirectEndpoint = "tcp://127.0.0.1:1" },
             .with { $0.code = .invalidArgument; $0.message = String(repeating: "é", count: 300) },
             .with { $0.code = .permissionDenied },
+            .with { $0.version = 3; $0.entity = .with { $0.entityID = 7; $0.kind = .npc; $0.version = 3; $0.cellID = -2; $0.ownerEpoch = .max; $0.actions = 9
+                $0.stats = ["hp": 100, "gold": -0.5, "": .infinity, "é": 0]; $0.position = .with { $0.x = 1; $0.y = -2 } } },
+            .with { $0.entity = .init() },
+            .with { $0.entity = .with { $0.entityID = 1; $0.kind = .UNRECOGNIZED(77) } },
         ]
         var answers: [Envelope] = []
         for (i, reply) in replies.enumerated() {
@@ -121,10 +125,14 @@ import Testing
         noVersion.protocolVersion = 0
         #expect(WireFormat.decodeCommon(try noVersion.serializedBytes()) == nil, "no protocol version: decode names it")
         #expect(throws: WireError.self) { try WireFormat.decode(try noVersion.serializedBytes()) }
-        var withEntity = Envelope()
-        withEntity.protocolVersion = WireFormat.protocolVersion
-        withEntity.reply = .with { $0.entity = .with { $0.entityID = 4 } }
-        #expect(WireFormat.decodeCommon(try withEntity.serializedBytes()) == nil, "a reply with a result")
+        var withCell = Envelope()
+        withCell.protocolVersion = WireFormat.protocolVersion
+        withCell.reply = .with { $0.cell = .with { $0.cellID = 4 } }
+        #expect(WireFormat.decodeCommon(try withCell.serializedBytes()) == nil, "a reply with a cell")
+        // An entity whose stats entry holds its value before its key: the generated decoder's.
+        let swapped: [UInt8] = [0x08, 0x01, 0xA2, 0x01, 0x10, 0x52, 0x0E, 0x1A, 0x0C, 0x11, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 0x0A, 0x01, 0x61]
+        #expect(WireFormat.decodeCommon(swapped) == nil, "a stats entry out of order")
+        #expect(try WireFormat.decode(swapped).reply.entity.stats == ["a": 1])
         let unknownCode: [UInt8] = [0x08, 0x01, 0xA2, 0x01, 0x0B, 0x08, 0xFB, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
         #expect(WireFormat.decodeCommon(unknownCode) == nil, "a negative enum value")
         #expect(try WireFormat.decode(unknownCode).reply.code == Cellcluster_V1_ErrorCode(rawValue: -5))
