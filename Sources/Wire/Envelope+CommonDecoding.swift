@@ -59,6 +59,18 @@ private struct FieldReader {
         return nil
     }
 
+    /// The next field's tag when its number is 1...`last` and, unless it is `repeatable`, it was
+    /// not seen before (it is marked seen in `seen`, a bit per field number).
+    mutating func field(upTo last: UInt64, seen: inout UInt32, repeatable: UInt64 = 0) -> (field: UInt64, wire: UInt64)? {
+        guard let (field, wire) = tag(), (1...last).contains(field) else { return nil }
+        if field != repeatable {
+            let bit = UInt32(1) << UInt32(field)
+            guard seen & bit == 0 else { return nil }
+            seen |= bit
+        }
+        return (field, wire)
+    }
+
     /// A field's tag: its number and wire type.
     mutating func tag() -> (field: UInt64, wire: UInt64)? {
         guard let tag = varint(), tag >> 3 != 0, tag <= UInt64(UInt32.max) else { return nil }
@@ -154,10 +166,7 @@ private struct FieldReader {
         var reply = Cellcluster_V1_Reply()
         var seen: UInt32 = 0
         while !atEnd {
-            guard let (field, wire) = tag(), (1...10).contains(field) else { return nil }
-            let bit = UInt32(1) << UInt32(field)
-            guard seen & bit == 0 else { return nil }
-            seen |= bit
+            guard let (field, wire) = field(upTo: 10, seen: &seen) else { return nil }
             switch (field, wire) {
             case (10, 2):
                 guard let range = delimited() else { return nil }
@@ -199,8 +208,7 @@ private struct FieldReader {
         var state = Cellcluster_V1_EntityState()
         var seen: UInt32 = 0
         while !atEnd {
-            guard let (field, wire) = tag(), (1...8).contains(field) else { return nil }
-            let bit = UInt32(1) << UInt32(field)
+            guard let (field, wire) = field(upTo: 8, seen: &seen, repeatable: 3) else { return nil }
             switch (field, wire) {
             case (3, 2):
                 guard let range = delimited() else { return nil }
@@ -208,12 +216,12 @@ private struct FieldReader {
                 guard let (key, value) = entry.statEntry() else { return nil }
                 state.stats[key] = value
             case (4, 2):
-                guard seen & bit == 0, let range = delimited() else { return nil }
+                guard let range = delimited() else { return nil }
                 var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
                 guard let position = inner.position() else { return nil }
                 state.position = position
             case (_, 0):
-                guard seen & bit == 0, let value = varint() else { return nil }
+                guard let value = varint() else { return nil }
                 switch field {
                 case 1: state.entityID = value
                 case 2:
@@ -228,7 +236,6 @@ private struct FieldReader {
             default:
                 return nil
             }
-            seen |= bit
         }
         return state
     }
@@ -293,10 +300,7 @@ private struct FieldReader {
         var position = Cellcluster_V1_Position()
         var seen: UInt32 = 0
         while !atEnd {
-            guard let (field, wire) = tag(), wire == 1, (1...3).contains(field) else { return nil }
-            let bit = UInt32(1) << UInt32(field)
-            guard seen & bit == 0, let bits = fixed64() else { return nil }
-            seen |= bit
+            guard let (field, wire) = field(upTo: 3, seen: &seen), wire == 1, let bits = fixed64() else { return nil }
             switch field {
             case 1: position.x = Double(bitPattern: bits)
             case 2: position.y = Double(bitPattern: bits)
