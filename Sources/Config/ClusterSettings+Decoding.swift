@@ -143,6 +143,7 @@ extension CheckpointSettings {
         batchSize = s.int("batch_size", default: batchSize, in: 1...100_000)
         earlyFlushBatches = s.int("early_flush_batches", default: earlyFlushBatches, in: 1...10_000)
         maxRows = s.int("max_rows", default: maxRows, in: 1...100_000_000)
+        sliceRows = s.int("slice_rows", default: sliceRows, in: 0...100_000_000)
         maxUnsavedChanges = s.int("max_unsaved_changes", default: maxUnsavedChanges, in: 1...1_000_000_000)
         retryInitialMs = s.int("retry_initial_ms", default: retryInitialMs, in: 1...600_000)
         retryMaxMs = s.int("retry_max_ms", default: retryMaxMs, in: 1...3_600_000)

@@ -215,6 +215,10 @@ public struct CheckpointSettings: Sendable, Equatable {
     /// checkpoints, back to back, the longest unsaved first: a change then waits about one
     /// pass over the backlog, not a whole write of it plus the next whole write.
     public var maxRows = 2_000
+    /// A periodic checkpoint commits every this many entity rows, and durable commits that wait
+    /// meanwhile go between its transactions: each waits for one slice, not for the whole
+    /// checkpoint. 0: a checkpoint is one transaction.
+    public var sliceRows = 500
     /// Unsaved changes a worker keeps while PostgreSQL is unreachable; past it, writes are refused
     /// with STORAGE_UNAVAILABLE instead of memory growing without bound.
     public var maxUnsavedChanges = 1_000_000

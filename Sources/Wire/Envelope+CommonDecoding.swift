@@ -1,5 +1,5 @@
-/// The frames sent most, decoded by hand: a move, a read of an entity, or a batch of those (what
-/// a game server sends), and a reply without a result or with an entity, or a batch reply of
+/// The frames sent most, decoded by hand: a move, an entity action, a read of an entity, or a
+/// batch of those (what a game server sends), and a reply without a result or with an entity, or a batch reply of
 /// those (what it gets back). The generated
 /// decoder walks each field through generic visitor calls; this reads the few fields these
 /// frames have straight into the messages. Any other shape (another body, a field it does not
@@ -19,9 +19,9 @@ extension WireFormat {
 
 /// Which bodies an envelope may have where it is read.
 private enum Nesting {
-    /// A frame: a move, a read of an entity, a batch of those, a reply, a batch reply.
+    /// A frame: a move, an action, a read of an entity, a batch of those, a reply, a batch reply.
     case top
-    /// A request in a batch: a move, a read of an entity.
+    /// A request in a batch: a move, an action, a read of an entity.
     case inBatch
     /// An answer in a batch reply: a reply.
     case inBatchReply
@@ -120,6 +120,11 @@ private struct FieldReader {
                 var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
                 guard let move = inner.move() else { return nil }
                 envelope.moveEntity = move
+            case (12, 2) where nesting != .inBatchReply:
+                guard once(8), let range = delimited() else { return nil }
+                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
+                guard let action = inner.action() else { return nil }
+                envelope.entityAction = action
             case (15, 2) where nesting != .inBatchReply:
                 guard once(8), let range = delimited() else { return nil }
                 var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
@@ -238,6 +243,36 @@ private struct FieldReader {
             }
         }
         return state
+    }
+
+    /// An entity action, each field at most once but its stat deltas (a repeated key: the last
+    /// wins, as in the generated decoder).
+    mutating func action() -> Cellcluster_V1_EntityAction? {
+        var action = Cellcluster_V1_EntityAction()
+        var seen: UInt32 = 0
+        while !atEnd {
+            guard let (field, wire) = field(upTo: 4, seen: &seen, repeatable: 3) else { return nil }
+            switch (field, wire) {
+            case (1, 0):
+                guard let id = varint() else { return nil }
+                action.entityID = id
+            case (2, 2):
+                guard let range = delimited(),
+                      let text = String(validating: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) else { return nil }
+                action.action = text
+            case (3, 2):
+                guard let range = delimited() else { return nil }
+                var entry = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
+                guard let (key, value) = entry.statEntry() else { return nil }
+                action.statDeltas[key] = value
+            case (4, 0):
+                guard let cell = varint() else { return nil }
+                action.cellID = Int64(bitPattern: cell)
+            default:
+                return nil
+            }
+        }
+        return action
     }
 
     /// One entry of a `map<string, double>`: the key (field 1) then the value (field 2), each

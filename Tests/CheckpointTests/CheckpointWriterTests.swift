@@ -184,6 +184,72 @@ import TestSupport
         }
     }
 
+    /// A periodic checkpoint of many rows commits slice by slice; a durable write that arrives
+    /// while its first slice is written commits before the rest, not after the whole checkpoint.
+    @Test func aDurableWriteGoesBetweenTheSlicesOfALargeCheckpoint() throws {
+        try StoreHarness.withStore { store, parameters in
+            try store.connection.execute(script: """
+                CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.entity_id = 1005 THEN PERFORM pg_sleep(0.3); END IF; RETURN NEW; END $$;
+                CREATE TRIGGER stall BEFORE INSERT ON entity_states FOR EACH ROW EXECUTE FUNCTION stall();
+                """)
+            let writer = CheckpointWriter(parameters: parameters, chunkSize: 10, sliceRows: 20, logger: StoreHarness.logger)
+            defer { writer.stop() }
+            let cell = CellRecord(cell: CellID(5), version: 3, properties: ["weather": "rain"], worldEvents: [], entityCount: 45,
+                                  replayedEvents: [], ownerEpoch: 1)
+            let periodic = StoreHarness.batch((1000..<1045).map { StoreHarness.entity($0) }, cells: [cell], id: 1)
+            writer.submit(periodic, kind: .periodic)
+            writer.submit(StoreHarness.batch([StoreHarness.entity(7, hp: 1)], id: 2), kind: .durable(ticket: 1))
+            var completions: [CheckpointWriter.Completion] = []
+            let settled = try StoreHarness.eventually {
+                completions += writer.takeCompletions()
+                return completions.count == 2
+            }
+            #expect(settled)
+            #expect(completions.map(\.kind) == [.durable(ticket: 1), .periodic], "the durable write waited for the whole checkpoint")
+            guard case .success(let report)? = completions.last?.result else {
+                Issue.record("the checkpoint failed: \(String(describing: completions.last?.result))")
+                return
+            }
+            #expect(report.transactions == 3)  // 20 + 20 + 5 entity rows
+            #expect(try store.connection.query("SELECT count(*) FROM entity_states").int64(0, 0) == 46)
+            #expect(try store.connection.query("SELECT count(*) FROM cell_checkpoints WHERE cell_id = 5").int64(0, 0) == 1)
+        }
+    }
+
+    @Test func onlyABatchWithNothingThatMustCommitTogetherIsSliced() {
+        let entities = (1...45).map { StoreHarness.entity(UInt64($0)) }
+        let cell = CellRecord(cell: CellID(5), version: 1, properties: [:], worldEvents: [], entityCount: 45, replayedEvents: [], ownerEpoch: 1)
+        let plain = StoreHarness.batch(entities, cells: [cell], id: 9)
+        let slices = plain.slices(ofEntities: 20)
+        #expect(slices.map(\.entities.count) == [20, 20, 5])
+        #expect(slices.flatMap(\.entities) == entities)
+        #expect(slices.map(\.cells.count) == [1, 0, 0])
+        #expect(slices.allSatisfy { $0.id == 9 && $0.epoch == plain.epoch })
+        #expect(plain.slices(ofEntities: 0) == [plain])
+        #expect(plain.slices(ofEntities: 45) == [plain])
+        let replayed = CellRecord(cell: CellID(5), version: 1, properties: [:], worldEvents: [], entityCount: 45, replayedEvents: [3], ownerEpoch: 1)
+        let replay = StoreHarness.batch(entities, cells: [replayed])
+        #expect(replay.slices(ofEntities: 20) == [replay], "replayed events are deleted with the entities they changed")
+        var release = plain
+        release.transfers = [CellTransfer(cell: CellID(5), to: "w2")]
+        #expect(release.slices(ofEntities: 20) == [release])
+        #expect(!CheckpointWriter.mayGoBetweenSlices(release))
+        var narrowed = StoreHarness.batch(entities)
+        narrowed.optionalEntities = [EntityID(3)]
+        #expect(narrowed.slices(ofEntities: 20) == [narrowed])
+        #expect(!CheckpointWriter.mayGoBetweenSlices(narrowed))
+        #expect(CheckpointWriter.mayGoBetweenSlices(plain))
+        var sum = WriteReport()
+        var next = WriteReport()
+        next.fencedEntities = [EntityID(4)]
+        next.fencedEvents = [CellID(5): [1]]
+        next.statements = 3
+        sum.fencedEvents = [CellID(5): [2]]
+        sum.absorb(next)
+        #expect(sum.transactions == 2 && sum.statements == 3 && sum.fencedEntities == [EntityID(4)] && sum.fencedEvents == [CellID(5): [1, 2]])
+    }
+
     @Test func mergingKeepsTheNewestStateOfEachRow() {
         let a = StoreHarness.batch([StoreHarness.entity(1, hp: 1, version: 1), StoreHarness.entity(2, version: 5)], id: 1)
         let b = StoreHarness.batch([StoreHarness.entity(1, hp: 2, version: 2), StoreHarness.entity(2, hp: 0, version: 4)], id: 2)

@@ -42,6 +42,15 @@ import Testing
             read.sender = i % 2 == 0 ? "" : "soak:1/0"
             read.getEntity = .with { $0.entityID = entity }
             out.insert(read, at: i * 9)  // among the moves a batch takes below
+            var action = read
+            action.requestID += 100
+            action.entityAction = .with {
+                $0.entityID = entity
+                $0.action = ["gather", "", "é", "trade"][i]
+                $0.statDeltas = [["gold": 1], [:], ["": -.infinity, "hp": -3.25], ["x": 0, "y": 1e300]][i]
+                $0.cellID = [Int64(0), -1, .min, 7][i]
+            }
+            out.insert(action, at: i * 9 + 4)
         }
         var batch = Envelope()
         batch.protocolVersion = WireFormat.protocolVersion
@@ -139,12 +148,15 @@ import Testing
         var nested = Envelope()
         nested.protocolVersion = WireFormat.protocolVersion
         nested.batch = .with { $0.requests = [base, other] }
-        #expect(WireFormat.decodeCommon(try nested.serializedBytes()) == nil, "a batch with a request that is not a move or an entity read")
+        #expect(WireFormat.decodeCommon(try nested.serializedBytes()) == nil, "a batch with a request that is not a move, an action or an entity read")
         let readTwice: [UInt8] = [0x08, 0x01, 0x7A, 0x04, 0x08, 0x01, 0x08, 0x02]
         #expect(WireFormat.decodeCommon(readTwice) == nil, "a read's entity_id twice: the generated decoder keeps the last")
         #expect(try WireFormat.decode(readTwice).getEntity.entityID == 2)
         let readOtherField: [UInt8] = [0x08, 0x01, 0x7A, 0x02, 0x10, 0x01]
         #expect(WireFormat.decodeCommon(readOtherField) == nil, "an unknown field in a read")
+        let actionTwice: [UInt8] = [0x08, 0x01, 0x62, 0x06, 0x12, 0x01, 0x61, 0x12, 0x01, 0x62]
+        #expect(WireFormat.decodeCommon(actionTwice) == nil, "an action's name twice: the generated decoder keeps the last")
+        #expect(try WireFormat.decode(actionTwice).entityAction.action == "b")
         #expect(try WireFormat.decode(try nested.serializedBytes()).batch.requests.count == 2)
         // A sender that is not UTF-8: the generated decoder's error, not the hand decoder's guess.
         let badSender: [UInt8] = [0x08, 0x01, 0x1A, 0x02, 0xC3, 0x28, 0x5A, 0x00]

@@ -6,7 +6,8 @@ import WorldCore
 
 /// Writes checkpoint batches on its own thread and its own PostgreSQL connection, so a slow or
 /// dead database never stalls the thread that applies game updates. Jobs run in order; durable
-/// jobs waiting together are merged into one transaction (group commit).
+/// jobs waiting together are merged into one transaction (group commit), and those that arrive
+/// while a periodic batch is written in slices go between its slices.
 public final class CheckpointWriter: Sendable {
     public enum Kind: Sendable, Equatable {
         /// The shard's periodic (or early) checkpoint of everything unsaved.
@@ -50,6 +51,8 @@ public final class CheckpointWriter: Sendable {
     private let chunkSize: Int
     /// Durable jobs start at most this often: those that arrive meanwhile share the next commit.
     private let durableWindow: Duration
+    /// A periodic batch commits every this many entity rows (0: in one transaction).
+    private let sliceRows: Int
     private let logger: Logger
     /// Called on the writer thread after each completion, e.g. to wake the owner's poll loop.
     private let onCompletion: @Sendable () -> Void
@@ -58,9 +61,12 @@ public final class CheckpointWriter: Sendable {
 
     /// - Parameter requestRetention: how long stored request ids are kept; the writer deletes
     ///   older ones between checkpoints, a bounded number at a time.
-    public init(parameters: ConnectionParameters, chunkSize: Int, durableWindow: Duration = .zero, requestRetention: Duration? = nil,
-                logger: Logger, onCompletion: @escaping @Sendable () -> Void = {}) {
+    /// - Parameter sliceRows: a periodic batch commits every this many entity rows, durable jobs
+    ///   that wait meanwhile between its transactions (`CheckpointBatch.slices`); 0: one transaction.
+    public init(parameters: ConnectionParameters, chunkSize: Int, durableWindow: Duration = .zero, sliceRows: Int = 0,
+                requestRetention: Duration? = nil, logger: Logger, onCompletion: @escaping @Sendable () -> Void = {}) {
         self.requestRetention = requestRetention
+        self.sliceRows = sliceRows
         self.parameters = parameters
         self.chunkSize = chunkSize
         self.durableWindow = durableWindow
@@ -82,7 +88,8 @@ public final class CheckpointWriter: Sendable {
         wake.unlock()
     }
 
-    /// Completions since the last call, in the order the jobs were submitted.
+    /// Completions since the last call, in the order they finished (the order the jobs were
+    /// submitted, but for durable jobs that went between the slices of a periodic one).
     public func takeCompletions() -> [Completion] {
         state.withLock { s in
             defer { s.done.removeAll() }
@@ -122,34 +129,69 @@ public final class CheckpointWriter: Sendable {
             if store != nil { orphans.lost(session) }
             store = nil
         }
-        while true {
-            let jobs: [Job]? = nextJobs(durableNotBefore: lastDurable + durableWindow)
-            guard let jobs else { break }
-            let start = ContinuousClock.now
-            if case .durable = jobs[0].kind { lastDurable = start }
-            var merged = jobs.count == 1 ? jobs[0].batch : Self.merge(jobs.map(\.batch))
-            let result: Result<WriteReport, PQError>
+        /// One transaction: `batch` under `lease`.
+        func write(_ batch: CheckpointBatch, lease: LeaseToken?, group: Int) -> Result<WriteReport, PQError> {
+            var batch = batch
             do {
                 if store == nil || store?.connection.isOpen == false {
                     dropStore()
                     store = try PostgresWorldStore(parameters, chunkSize: chunkSize)
                     session = store!.connection.backendPID
                 }
-                store!.lease = jobs[0].lease
-                if !merged.optionalEntities.isEmpty && !orphans.allGone(asking: store!.connection, logger: logger) {
-                    merged.optionalEntities = []  // a whole release, as if narrowing did not exist
+                store!.lease = lease
+                if !batch.optionalEntities.isEmpty && !orphans.allGone(asking: store!.connection, logger: logger) {
+                    batch.optionalEntities = []  // a whole release, as if narrowing did not exist
                 }
-                logger.debug("[CHECKPOINT] start: \(merged.rowCount) updates", metadata: jobs.count > 1 ? ["group": "\(jobs.count)"] : [:])
-                result = .success(try store!.write(merged))
+                logger.debug("[CHECKPOINT] start: \(batch.rowCount) updates", metadata: group > 1 ? ["group": "\(group)"] : [:])
+                return .success(try store!.write(batch))
             } catch let error as PQError {
                 if error.isConnectionProblem { dropStore() }
-                result = .failure(error)
+                return .failure(error)
             } catch {
-                result = .failure(PQError(code: .unexpectedResult, message: "\(error)", context: "checkpoint"))
+                return .failure(PQError(code: .unexpectedResult, message: "\(error)", context: "checkpoint"))
             }
+        }
+        /// Writes `jobs` (one periodic job, or durable ones) in one transaction and hands out
+        /// their completions. `settled`: nothing else is being written for the owner after them.
+        func perform(_ jobs: [Job], settled: Bool) {
+            let start = ContinuousClock.now
+            if case .durable = jobs[0].kind { lastDurable = start }
+            let merged = jobs.count == 1 ? jobs[0].batch : Self.merge(jobs.map(\.batch))
+            let result = write(merged, lease: jobs[0].lease, group: jobs.count)
+            finish(jobs, merged, result, since: start, settled: settled)
+        }
+        /// A periodic job written slice by slice, durable jobs that wait meanwhile between slices
+        /// (its time counts without theirs).
+        func performSliced(_ job: Job, _ slices: [CheckpointBatch]) {
+            let start = ContinuousClock.now
+            var interleaved = Duration.zero
+            var result: Result<WriteReport, PQError> = .success(WriteReport())
+            for (index, slice) in slices.enumerated() {
+                if index > 0, let durable = waitingDurable(notBefore: lastDurable + durableWindow) {
+                    let before = ContinuousClock.now
+                    perform(durable, settled: false)
+                    interleaved += ContinuousClock.now - before
+                }
+                switch write(slice, lease: job.lease, group: 1) {
+                case .success(let report):
+                    if case .success(var sum) = result, index > 0 {
+                        sum.absorb(report)
+                        result = .success(sum)
+                    } else {
+                        result = .success(report)
+                    }
+                case .failure(let error):
+                    result = .failure(error)  // the slices before stay written: the owner rewrites all
+                }
+                if case .failure = result { break }
+            }
+            finish([job], job.batch, result, since: start + interleaved, settled: true)
+        }
+        func finish(_ jobs: [Job], _ written: CheckpointBatch, _ result: Result<WriteReport, PQError>, since start: ContinuousClock.Instant,
+                    settled: Bool) {
             let duration = ContinuousClock.now - start
-            log(merged, result, duration, jobs.count)
-            if let retention = requestRetention, case .success = result, let live = store,
+            log(written, result, duration, jobs.count)
+            if settled, let retention = requestRetention, case .success = result, let live = store,
                ContinuousClock.now - lastExpiry >= min(.seconds(10), retention / 4) {
                 lastExpiry = ContinuousClock.now
                 do {
@@ -171,11 +213,39 @@ public final class CheckpointWriter: Sendable {
                     s.done.append(Completion(batch: job.batch, kind: job.kind, result: result, duration: duration,
                                              groupSize: jobs.count, leadsGroup: index == 0, lease: job.lease))
                 }
-                s.busy = false
+                if settled { s.busy = false }
             }
             onCompletion()
         }
+        while let jobs = nextJobs(durableNotBefore: lastDurable + durableWindow) {
+            if jobs.count == 1, case .periodic = jobs[0].kind, case let slices = jobs[0].batch.slices(ofEntities: sliceRows), slices.count > 1 {
+                performSliced(jobs[0], slices)
+            } else {
+                perform(jobs, settled: true)
+            }
+        }
         store?.connection.close()
+    }
+
+    /// The durable jobs at the head of the queue (those under the first one's lease), taken
+    /// without waiting; nil when there are none, or the window since the last durable commit
+    /// has not ended. Only changes: a release (cells given away) waits for the periodic batch to
+    /// end, as before, since it reads where the rows it may leave out are stored (a slice of the
+    /// periodic batch written after it could store a row in a cell already given away).
+    private func waitingDurable(notBefore: ContinuousClock.Instant) -> [Job]? {
+        guard ContinuousClock.now >= notBefore else { return nil }
+        func plain(_ job: Job) -> Bool {
+            guard case .durable = job.kind else { return false }
+            return Self.mayGoBetweenSlices(job.batch)
+        }
+        return state.withLock { s in
+            guard let first = s.queue.first, plain(first) else { return nil }
+            var count = 1
+            while count < s.queue.count, plain(s.queue[count]), s.queue[count].lease == first.lease { count += 1 }
+            let jobs = Array(s.queue.prefix(count))
+            s.queue.removeFirst(count)
+            return jobs
+        }
     }
 
     /// Waits for work. A periodic job runs alone; consecutive durable jobs run together, and not
@@ -209,6 +279,12 @@ public final class CheckpointWriter: Sendable {
             _ = wake.wait(until: Date().addingTimeInterval(0.5))
             wake.unlock()
         }
+    }
+
+    /// A durable batch that may commit between the slices of a periodic one: changes, not a
+    /// release (see `waitingDurable`).
+    static func mayGoBetweenSlices(_ batch: CheckpointBatch) -> Bool {
+        batch.transfers.isEmpty && batch.optionalEntities.isEmpty
     }
 
     /// One batch with the newest state of every entity and cell in `batches` (in order).

@@ -236,7 +236,7 @@ public final class WorkerNode {
         var writerParameters = parameters
         writerParameters.applicationName = "cellcluster-checkpoint-\(options.id)"
         writer = CheckpointWriter(parameters: writerParameters, chunkSize: settings.checkpoint.batchSize,
-                                  durableWindow: .milliseconds(settings.checkpoint.durableWindowMs),
+                                  durableWindow: .milliseconds(settings.checkpoint.durableWindowMs), sliceRows: settings.checkpoint.sliceRows,
                                   requestRetention: .seconds(settings.events.requestRetentionSeconds), logger: logger,
                                   onCompletion: { doorbell.ring() })
         checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(

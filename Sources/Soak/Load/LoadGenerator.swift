@@ -31,9 +31,9 @@ public final class LoadGenerator {
         /// The key folder (security.keys) when the cluster uses CURVE: the generator presents the client key.
         public var keys = ""
         /// Send each turn's new moves and reads for a worker as one Batch (as a game server sends
-        /// one frame per tick), rather than a frame each. Spawns and durable actions go alone: a
-        /// batch is answered when its last request is, and a durable one waits for its commit.
-        /// Retries go alone too.
+        /// one frame per tick), rather than a frame each, and its durable actions as another (a
+        /// batch is answered when its last request is, and a durable one waits for its commit:
+        /// in the first batch it would hold the moves' answers back). Spawns and retries go alone.
         public var batch = false
         /// A lane sends new requests at most once per tick, all those due by then together (a
         /// game server's tick); zero: as soon as each is due. The wait for the tick counts in
@@ -41,7 +41,7 @@ public final class LoadGenerator {
         public var tick: Duration = .zero
         /// How requests leave, for the report: lanes, frames and tick.
         public var sending: String {
-            let frames = batch ? "moves and reads in one batch frame per worker, actions and spawns alone" : "a frame per request"
+            let frames = batch ? "per worker one batch frame of moves and reads and one of durable actions, spawns alone" : "a frame per request"
             let when = tick > .zero ? "every \(String(format: "%g", Double(tick.nanoseconds) / 1e6)) ms tick" : "as each falls due"
             return "\(threads) lane\(threads == 1 ? "" : "s"); \(frames), \(when)"
         }

@@ -52,7 +52,13 @@ final class LoadLane: @unchecked Sendable {
             entities.append(entity)
         }
     }
-    var outbox: [ObjectIdentifier: Outgoing] = [:]
+    /// A batch per worker client and kind: answers at once (moves, reads), or durable ones
+    /// (actions, answered with their commit) that would hold the others' answers back.
+    struct OutboxKey: Hashable {
+        let client: ObjectIdentifier
+        let durable: Bool
+    }
+    var outbox: [OutboxKey: Outgoing] = [:]
     /// When new requests leave (`settings.tick`).
     var tick: SendTick
     /// The retry scan looks at every request in flight: at most every 10 ms (its deadlines are coarser).
@@ -242,11 +248,11 @@ final class LoadLane: @unchecked Sendable {
 
     /// Sends entity i's request to `client` under `id`: a move encoded by hand, the rest by the client.
     private func transmit(_ i: Int, _ op: SimulatedEntity.Op, id: UInt64, to client: CellClient) throws(ClientError) {
-        let entity = entities[i].id.raw, cell = entities[i].lastCell.raw
+        let entity = entities[i].id.raw
         switch op {
         case .move(let to): try client.resend(frame: moveFrame(i, to: to, id: id, sender: client.name), id: id)
         case .spawn(let e): try client.resend(.spawnEntity(.with { $0.entity = .init(e) }), id: id)
-        case .action: try client.resend(.entityAction(.with { $0.entityID = entity; $0.action = "gather"; $0.statDeltas = ["gold": 1]; $0.cellID = cell }), id: id)
+        case .action: try client.resend(Self.action(entities[i]), id: id)
         case .read: try client.resend(.getEntity(.with { $0.entityID = entity }), id: id)
         }
     }
@@ -256,19 +262,26 @@ final class LoadLane: @unchecked Sendable {
         WireFormat.encodeMove(requestID: id, sender: sender, entityID: entities[i].id.raw, x: to.x, y: to.y, z: to.z, cellID: entities[i].lastCell.raw)
     }
 
-    /// Entity i's operation as an envelope for a batch (no sender: the batch names it): moves
-    /// and reads, answered at once; nil for spawns and durable actions, which go alone.
+    /// Entity i's operation as an envelope for a batch (no sender: the batch names it): moves,
+    /// reads and durable actions; nil for spawns, which go alone.
     private func batchedFrame(_ i: Int, _ op: SimulatedEntity.Op, id: UInt64) -> [UInt8]? {
+        let body: Envelope.OneOf_Body
         switch op {
-        case .move(let to): moveFrame(i, to: to, id: id, sender: "")
-        case .read:
-            WireFormat.encode(.with {
-                $0.protocolVersion = WireFormat.protocolVersion
-                $0.requestID = id
-                $0.body = .getEntity(.with { $0.entityID = entities[i].id.raw })
-            })
-        case .spawn, .action: nil
+        case .move(let to): return moveFrame(i, to: to, id: id, sender: "")
+        case .read: body = .getEntity(.with { $0.entityID = entities[i].id.raw })
+        case .action: body = Self.action(entities[i])
+        case .spawn: return nil
         }
+        return WireFormat.encode(.with {
+            $0.protocolVersion = WireFormat.protocolVersion
+            $0.requestID = id
+            $0.body = body
+        })
+    }
+
+    /// The durable action every simulated entity does: one more gold.
+    static func action(_ e: SimulatedEntity) -> Envelope.OneOf_Body {
+        .entityAction(.with { $0.entityID = e.id.raw; $0.action = "gather"; $0.statDeltas = ["gold": 1]; $0.cellID = e.lastCell.raw })
     }
 
     private func cell(of op: SimulatedEntity.Op, _ i: Int) -> CellID {
@@ -304,7 +317,8 @@ final class LoadLane: @unchecked Sendable {
                 let sentAt = ContinuousClock.now
                 let id = takeRequestID()
                 if settings.batch && named == nil, let frame = batchedFrame(i, op, id: id) {
-                    outbox[ObjectIdentifier(client), default: Outgoing(client: client)].add(frame, for: i)
+                    let key = OutboxKey(client: ObjectIdentifier(client), durable: op.isDurable)
+                    outbox[key, default: Outgoing(client: client)].add(frame, for: i)
                 } else {
                     try transmit(i, op, id: id, to: client)
                 }

@@ -12,6 +12,12 @@ final class SimulatedEntity {
         case action
         /// A read of its own state (players only: an NPC may wait in an inactive cell's queue).
         case read
+
+        /// Answered only once it is stored (`events.durability`: entity actions are durable).
+        var isDurable: Bool {
+            if case .action = self { return true }
+            return false
+        }
     }
 
     struct Inflight {

@@ -20,10 +20,10 @@ struct MonitorCounters: Sendable {
     /// The most recent checkpoint durations, for percentiles.
     var checkpointDurations = RecentDurations(capacity: 512)
 
-    mutating func recordCheckpoint(rows: Int, duration: Duration) {
+    mutating func recordCheckpoint(rows: Int, duration: Duration, transactions: Int = 1) {
         checkpoints &+= 1
         checkpointRows &+= UInt64(rows)
-        dbWrites &+= 1
+        dbWrites &+= UInt64(max(1, transactions))
         checkpointDurations.append(duration)
     }
 }

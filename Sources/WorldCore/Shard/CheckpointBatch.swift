@@ -49,6 +49,22 @@ public struct CheckpointBatch: Sendable, Equatable {
         self.newEvents = newEvents
         self.oldestChange = oldestChange
     }
+
+    /// This batch as batches of at most `rows` entities each, to be committed one after the
+    /// other (durable commits waiting meanwhile go between them): the first carries the cells
+    /// and queued events. The whole batch alone when it has at most `rows` entities (or `rows`
+    /// is 0), or when part of it must commit together: cells given away, request ids, optional
+    /// rows of a release, replayed events to delete (their entities commit with the deletion).
+    /// Entity rows are independent of each other otherwise: each is fenced on its own.
+    public func slices(ofEntities rows: Int) -> [CheckpointBatch] {
+        guard rows > 0, entities.count > rows, transfers.isEmpty, requests.isEmpty, optionalEntities.isEmpty,
+              !cells.contains(where: { !$0.replayedEvents.isEmpty }) else { return [self] }
+        return stride(from: 0, to: entities.count, by: rows).map { start in
+            let part = Array(entities[start..<min(start + rows, entities.count)])
+            return CheckpointBatch(id: id, epoch: epoch, entities: part, cells: start == 0 ? cells : [],
+                                   newEvents: start == 0 ? newEvents : [], oldestChange: oldestChange, takenAt: takenAt)
+        }
+    }
 }
 
 /// A cell leaving this shard for another worker.

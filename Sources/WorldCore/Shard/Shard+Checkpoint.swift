@@ -54,7 +54,7 @@ extension Shard {
         checkpointInFlight = nil
         cellsInFlight = []
         markSaved(batch, report: report, now: now)
-        monitor.recordCheckpoint(rows: batch.rowCount, duration: duration)
+        monitor.recordCheckpoint(rows: batch.rowCount, duration: duration, transactions: report.transactions)
     }
 
     /// A batch of changes whose senders wait for the commit (durable events): the current state

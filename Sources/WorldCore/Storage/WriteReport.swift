@@ -14,6 +14,20 @@ public struct WriteReport: Sendable, Equatable {
     public var leftOut: Set<EntityID> = []
     /// Statements sent: the DB I/O count of this write.
     public var statements = 0
+    /// Transactions it took (a periodic checkpoint written in slices: one per slice).
+    public var transactions = 1
 
     public init() {}
+
+    /// Adds what the next transaction of the same write reported.
+    public mutating func absorb(_ next: WriteReport) {
+        fencedEntities += next.fencedEntities
+        fencedCells += next.fencedCells
+        fencedEvents.merge(next.fencedEvents) { $0.union($1) }
+        deadLetteredEntities += next.deadLetteredEntities
+        deadLetteredCells += next.deadLetteredCells
+        leftOut.formUnion(next.leftOut)
+        statements += next.statements
+        transactions += next.transactions
+    }
 }

@@ -36,7 +36,7 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Also audit memory every N seconds (duplicates seen twice in a row fail the run).") var auditEvery: Double?
     @Option(help: "The seed of players, walks and faults.") var seed: UInt64 = 1
     @Option(help: "Load generator threads (lanes), each with its own sockets and its share of the entities.") var loadThreads: Int = 2
-    @Flag(help: "Send each turn's new moves and reads for a worker as one batch frame (as a game server sends one frame per tick); actions and spawns go alone.") var batch = false
+    @Flag(help: "Send each turn's new moves and reads for a worker as one batch frame (as a game server sends one frame per tick), and its durable actions as another; spawns go alone.") var batch = false
     @Option(help: "Milliseconds between a load lane's sends of new requests (a game server's tick: all those due go together; with --batch, one frame per worker); 0: each as soon as it is due.") var tickMs: Double = 0
     @Option(help: "Where report.json and chart.svg go.") var report: String = ".run/soak"
     @Option(help: "Where the cluster's logs and PID files go (default: <report>/cluster).") var runDir: String?
