@@ -1,8 +1,8 @@
 /// The frames sent most, decoded by hand: a move, an entity action, a read of an entity, or a
-/// batch of those (what a game server sends), and a reply without a result or with an entity, or a batch reply of
-/// those (what it gets back). The generated
-/// decoder walks each field through generic visitor calls; this reads the few fields these
-/// frames have straight into the messages. Any other shape (another body, a field it does not
+/// batch of those (what a game server sends), and a reply without a result or with an entity,
+/// or a batch reply of those (what it gets back). The generated decoder walks each field
+/// through generic visitor calls; this reads the few fields these frames have straight into the
+/// messages. Any other shape (another body, a field it does not
 /// expect or that appears twice, a wire type that does not match, a string that is not UTF-8, a
 /// truncated field, an enum value outside int32) is left to the generated decoder, which gives
 /// the same envelope or the error `decode` names.
@@ -85,6 +85,19 @@ private struct FieldReader {
         return value
     }
 
+    /// A length-delimited field that holds a message, read by `read` (nil: not that message).
+    mutating func message<T>(_ read: (inout FieldReader) -> T?) -> T? {
+        guard let range = delimited() else { return nil }
+        var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
+        return read(&inner)
+    }
+
+    /// A length-delimited field that holds UTF-8 text.
+    mutating func text() -> String? {
+        guard let range = delimited() else { return nil }
+        return String(validating: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+    }
+
     /// A length-delimited field's bounds, the reader moved past it.
     mutating func delimited() -> Range<Int>? {
         guard let length = varint(), length <= UInt64(end - at) else { return nil }
@@ -112,38 +125,25 @@ private struct FieldReader {
                 guard once(2), let id = varint() else { return nil }
                 envelope.requestID = id
             case (3, 2):
-                guard once(4), let range = delimited() else { return nil }
-                guard let sender = String(validating: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) else { return nil }
+                guard once(4), let sender = text() else { return nil }
                 envelope.sender = sender
             case (11, 2) where nesting != .inBatchReply:
-                guard once(8), let range = delimited() else { return nil }
-                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
-                guard let move = inner.move() else { return nil }
+                guard once(8), let move = message({ $0.move() }) else { return nil }
                 envelope.moveEntity = move
             case (12, 2) where nesting != .inBatchReply:
-                guard once(8), let range = delimited() else { return nil }
-                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
-                guard let action = inner.action() else { return nil }
+                guard once(8), let action = message({ $0.action() }) else { return nil }
                 envelope.entityAction = action
             case (15, 2) where nesting != .inBatchReply:
-                guard once(8), let range = delimited() else { return nil }
-                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
-                guard let entity = inner.onlyVarint(field: 1) else { return nil }
+                guard once(8), let entity = message({ $0.onlyVarint(field: 1) }) else { return nil }
                 envelope.getEntity = .with { $0.entityID = entity }
             case (17, 2) where nesting == .top:
-                guard once(8), let range = delimited() else { return nil }
-                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
-                guard let requests = inner.envelopes(.inBatch) else { return nil }
+                guard once(8), let requests = message({ $0.envelopes(.inBatch) }) else { return nil }
                 envelope.batch = .with { $0.requests = requests }
             case (20, 2) where nesting != .inBatch:
-                guard once(8), let range = delimited() else { return nil }
-                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
-                guard let reply = inner.reply() else { return nil }
+                guard once(8), let reply = message({ $0.reply() }) else { return nil }
                 envelope.reply = reply
             case (21, 2) where nesting == .top:
-                guard once(8), let range = delimited() else { return nil }
-                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
-                guard let replies = inner.envelopes(.inBatchReply) else { return nil }
+                guard once(8), let replies = message({ $0.envelopes(.inBatchReply) }) else { return nil }
                 envelope.batchReply = .with { $0.replies = replies }
             default:
                 return nil
@@ -157,9 +157,7 @@ private struct FieldReader {
     mutating func envelopes(_ nesting: Nesting) -> [Envelope]? {
         var envelopes: [Envelope] = []
         while !atEnd {
-            guard let (field, wire) = tag(), field == 1, wire == 2, let range = delimited() else { return nil }
-            var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
-            guard let envelope = inner.envelope(nesting) else { return nil }
+            guard let (field, wire) = tag(), field == 1, wire == 2, let envelope = message({ $0.envelope(nesting) }) else { return nil }
             envelopes.append(envelope)
         }
         return envelopes
@@ -174,13 +172,10 @@ private struct FieldReader {
             guard let (field, wire) = field(upTo: 10, seen: &seen) else { return nil }
             switch (field, wire) {
             case (10, 2):
-                guard let range = delimited() else { return nil }
-                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
-                guard let entity = inner.entityState() else { return nil }
+                guard let entity = message({ $0.entityState() }) else { return nil }
                 reply.entity = entity
             case (2, 2), (4, 2), (5, 2):
-                guard let range = delimited(),
-                      let text = String(validating: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) else { return nil }
+                guard let text = text() else { return nil }
                 switch field {
                 case 2: reply.message = text
                 case 4: reply.redirectWorker = text
@@ -216,14 +211,10 @@ private struct FieldReader {
             guard let (field, wire) = field(upTo: 8, seen: &seen, repeatable: 3) else { return nil }
             switch (field, wire) {
             case (3, 2):
-                guard let range = delimited() else { return nil }
-                var entry = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
-                guard let (key, value) = entry.statEntry() else { return nil }
+                guard let (key, value) = message({ $0.statEntry() }) else { return nil }
                 state.stats[key] = value
             case (4, 2):
-                guard let range = delimited() else { return nil }
-                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
-                guard let position = inner.position() else { return nil }
+                guard let position = message({ $0.position() }) else { return nil }
                 state.position = position
             case (_, 0):
                 guard let value = varint() else { return nil }
@@ -257,13 +248,10 @@ private struct FieldReader {
                 guard let id = varint() else { return nil }
                 action.entityID = id
             case (2, 2):
-                guard let range = delimited(),
-                      let text = String(validating: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) else { return nil }
+                guard let text = text() else { return nil }
                 action.action = text
             case (3, 2):
-                guard let range = delimited() else { return nil }
-                var entry = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
-                guard let (key, value) = entry.statEntry() else { return nil }
+                guard let (key, value) = message({ $0.statEntry() }) else { return nil }
                 action.statDeltas[key] = value
             case (4, 0):
                 guard let cell = varint() else { return nil }
@@ -281,7 +269,7 @@ private struct FieldReader {
         var key = "", value = 0.0
         if !atEnd, bytes[at] == 0x0A {
             at += 1
-            guard let range = delimited(), let text = String(validating: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) else { return nil }
+            guard let text = text() else { return nil }
             key = text
         }
         if !atEnd, bytes[at] == 0x11 {
@@ -303,9 +291,7 @@ private struct FieldReader {
                 move.entityID = id
                 seen |= 1
             case (2, 2) where seen & 2 == 0:
-                guard let range = delimited() else { return nil }
-                var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
-                guard let position = inner.position() else { return nil }
+                guard let position = message({ $0.position() }) else { return nil }
                 move.to = position
                 seen |= 2
             case (3, 0) where seen & 4 == 0:

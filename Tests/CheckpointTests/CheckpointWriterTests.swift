@@ -22,6 +22,15 @@ import TestSupport
         for id in npcs { _ = try shard.apply(.entitySpawn(npc(id)), to: CellID(55), now: now) }
     }
 
+    /// Each write of `entity` stalls for `seconds` inside its transaction (a trigger).
+    static func stallWrites(of entity: UInt64, seconds: Double, _ store: PostgresWorldStore) throws {
+        try store.connection.execute(script: """
+            CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.entity_id = \(entity) THEN PERFORM pg_sleep(\(seconds)); END IF; RETURN NEW; END $$;
+            CREATE TRIGGER stall BEFORE INSERT ON entity_states FOR EACH ROW EXECUTE FUNCTION stall();
+            """)
+    }
+
     @Test func theBacklogTriggersAnEarlyCheckpoint() throws {
         try StoreHarness.withStore { store, parameters in
             let writer = CheckpointWriter(parameters: parameters, chunkSize: 10, logger: StoreHarness.logger)
@@ -125,11 +134,7 @@ import TestSupport
 
     @Test func durableWritesWaitingTogetherShareOneCommit() throws {
         try StoreHarness.withStore { store, parameters in
-            try store.connection.execute(script: """
-                CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN IF NEW.entity_id = 999 THEN PERFORM pg_sleep(0.5); END IF; RETURN NEW; END $$;
-                CREATE TRIGGER stall BEFORE INSERT ON entity_states FOR EACH ROW EXECUTE FUNCTION stall();
-                """)
+            try Self.stallWrites(of: 999, seconds: 0.5, store)
             let writer = CheckpointWriter(parameters: parameters, chunkSize: 100, logger: StoreHarness.logger)
             defer { writer.stop() }
             // A slow periodic write first; 30 durable writes queue up behind it.
@@ -188,11 +193,7 @@ import TestSupport
     /// while its first slice is written commits before the rest, not after the whole checkpoint.
     @Test func aDurableWriteGoesBetweenTheSlicesOfALargeCheckpoint() throws {
         try StoreHarness.withStore { store, parameters in
-            try store.connection.execute(script: """
-                CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN IF NEW.entity_id = 1005 THEN PERFORM pg_sleep(0.3); END IF; RETURN NEW; END $$;
-                CREATE TRIGGER stall BEFORE INSERT ON entity_states FOR EACH ROW EXECUTE FUNCTION stall();
-                """)
+            try Self.stallWrites(of: 1005, seconds: 0.3, store)
             let writer = CheckpointWriter(parameters: parameters, chunkSize: 10, sliceRows: 20, logger: StoreHarness.logger)
             defer { writer.stop() }
             let cell = CellRecord(cell: CellID(5), version: 3, properties: ["weather": "rain"], worldEvents: [], entityCount: 45,
