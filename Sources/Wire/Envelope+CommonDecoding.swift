@@ -284,20 +284,17 @@ private struct FieldReader {
         var move = Cellcluster_V1_MoveEntity()
         var seen: UInt32 = 0
         while !atEnd {
-            guard let (field, wire) = tag() else { return nil }
+            guard let (field, wire) = field(upTo: 3, seen: &seen) else { return nil }
             switch (field, wire) {
-            case (1, 0) where seen & 1 == 0:
+            case (1, 0):
                 guard let id = varint() else { return nil }
                 move.entityID = id
-                seen |= 1
-            case (2, 2) where seen & 2 == 0:
+            case (2, 2):
                 guard let position = message({ $0.position() }) else { return nil }
                 move.to = position
-                seen |= 2
-            case (3, 0) where seen & 4 == 0:
+            case (3, 0):
                 guard let cell = varint() else { return nil }
                 move.cellID = Int64(bitPattern: cell)
-                seen |= 4
             default:
                 return nil
             }

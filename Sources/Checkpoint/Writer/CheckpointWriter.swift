@@ -165,7 +165,8 @@ public final class CheckpointWriter: Sendable {
         func performSliced(_ job: Job, _ slices: [CheckpointBatch]) {
             let start = ContinuousClock.now
             var interleaved = Duration.zero
-            var result: Result<WriteReport, PQError> = .success(WriteReport())
+            var written: WriteReport?
+            var failure: PQError?
             for (index, slice) in slices.enumerated() {
                 if index > 0, let durable = waitingDurable(notBefore: lastDurable + durableWindow) {
                     let before = ContinuousClock.now
@@ -174,17 +175,13 @@ public final class CheckpointWriter: Sendable {
                 }
                 switch write(slice, lease: job.lease, group: 1) {
                 case .success(let report):
-                    if case .success(var sum) = result, index > 0 {
-                        sum.absorb(report)
-                        result = .success(sum)
-                    } else {
-                        result = .success(report)
-                    }
+                    if written == nil { written = report } else { written!.absorb(report) }
                 case .failure(let error):
-                    result = .failure(error)  // the slices before stay written: the owner rewrites all
+                    failure = error  // the slices before stay written: the owner rewrites all
                 }
-                if case .failure = result { break }
+                if failure != nil { break }
             }
+            let result: Result<WriteReport, PQError> = failure.map { .failure($0) } ?? .success(written ?? WriteReport())
             finish([job], job.batch, result, since: start + interleaved, settled: true)
         }
         func finish(_ jobs: [Job], _ written: CheckpointBatch, _ result: Result<WriteReport, PQError>, since start: ContinuousClock.Instant,

@@ -248,12 +248,21 @@ final class LoadLane: @unchecked Sendable {
 
     /// Sends entity i's request to `client` under `id`: a move encoded by hand, the rest by the client.
     private func transmit(_ i: Int, _ op: SimulatedEntity.Op, id: UInt64, to client: CellClient) throws(ClientError) {
-        let entity = entities[i].id.raw
+        if case .move(let to) = op {
+            try client.resend(frame: moveFrame(i, to: to, id: id, sender: client.name), id: id)
+        } else if let body = body(i, op) {
+            try client.resend(body, id: id)
+        }
+    }
+
+    /// Entity i's request other than a move (moves are encoded by hand: `moveFrame`).
+    private func body(_ i: Int, _ op: SimulatedEntity.Op) -> Envelope.OneOf_Body? {
+        let e = entities[i]
         switch op {
-        case .move(let to): try client.resend(frame: moveFrame(i, to: to, id: id, sender: client.name), id: id)
-        case .spawn(let e): try client.resend(.spawnEntity(.with { $0.entity = .init(e) }), id: id)
-        case .action: try client.resend(Self.action(entities[i]), id: id)
-        case .read: try client.resend(.getEntity(.with { $0.entityID = entity }), id: id)
+        case .move: return nil
+        case .spawn(let spawned): return .spawnEntity(.with { $0.entity = .init(spawned) })
+        case .action: return .entityAction(.with { $0.entityID = e.id.raw; $0.action = "gather"; $0.statDeltas = ["gold": 1]; $0.cellID = e.lastCell.raw })
+        case .read: return .getEntity(.with { $0.entityID = e.id.raw })
         }
     }
 
@@ -265,23 +274,17 @@ final class LoadLane: @unchecked Sendable {
     /// Entity i's operation as an envelope for a batch (no sender: the batch names it): moves,
     /// reads and durable actions; nil for spawns, which go alone.
     private func batchedFrame(_ i: Int, _ op: SimulatedEntity.Op, id: UInt64) -> [UInt8]? {
-        let body: Envelope.OneOf_Body
         switch op {
         case .move(let to): return moveFrame(i, to: to, id: id, sender: "")
-        case .read: body = .getEntity(.with { $0.entityID = entities[i].id.raw })
-        case .action: body = Self.action(entities[i])
         case .spawn: return nil
+        case .read, .action:
+            let request = body(i, op)
+            return WireFormat.encode(.with {
+                $0.protocolVersion = WireFormat.protocolVersion
+                $0.requestID = id
+                $0.body = request
+            })
         }
-        return WireFormat.encode(.with {
-            $0.protocolVersion = WireFormat.protocolVersion
-            $0.requestID = id
-            $0.body = body
-        })
-    }
-
-    /// The durable action every simulated entity does: one more gold.
-    static func action(_ e: SimulatedEntity) -> Envelope.OneOf_Body {
-        .entityAction(.with { $0.entityID = e.id.raw; $0.action = "gather"; $0.statDeltas = ["gold": 1]; $0.cellID = e.lastCell.raw })
     }
 
     private func cell(of op: SimulatedEntity.Op, _ i: Int) -> CellID {
