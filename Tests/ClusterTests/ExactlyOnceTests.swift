@@ -77,6 +77,60 @@ import TestSupport
         }
     }
 
+    /// The ids of durable changes are kept for the retention window, not only among the recent
+    /// answers: here w2 keeps 8 recent answers, and 40 moves go through it before each retry.
+    /// A stored id it took over from w1 and one of its own are both answered, not applied again.
+    /// (In a 10-minute soak a takeover of the whole world loaded more stored ids than the recent
+    /// answers hold, and an action was applied twice.)
+    @Test func durableRequestIdsOutliveTheRecentAnswersAtTheWorkerThatTookThemOver() throws {
+        try TestDatabase.withFreshDatabase { parameters in
+            let cluster = try ProcessCluster(database: parameters.database!, workers: 2,
+                                             settings: ["events.durability.entity_action=durable"],
+                                             workerArguments: ["w1": ["--fault", "durable.after-commit"], "w2": ["--recent-replies", "8"]])
+            defer { cluster.killAll() }
+            let context = try Context()
+            let client = try ClusterClient(context: context, coordinator: cluster.coordinatorEndpoint, grid: Self.grid)
+            try client.refreshMap()
+            let (a, b) = try HandoffTests.border(client.map!)
+            #expect(try client.spawn(Entity(id: EntityID(41), kind: .player, position: HandoffTests.center(a), cell: a)).code == .ok)
+            #expect(try client.spawn(Entity(id: EntityID(42), kind: .player, position: HandoffTests.center(b), cell: b)).code == .ok)
+            let name = "client:outlive"
+            func action(_ id: UInt64, _ cell: CellID) -> Envelope.OneOf_Body {
+                .entityAction(.with { $0.entityID = id; $0.action = "loot"; $0.statDeltas = ["gold": 1]; $0.cellID = cell.raw })
+            }
+            let w2 = try CellClient(context: context, endpoint: try #require(cluster.endpoint(of: "w2")), name: name)
+            func moves(_ count: Int) throws {
+                for i in 0..<count {
+                    let to = Position(x: HandoffTests.center(b).x + Double(i % 7) - 3, y: HandoffTests.center(b).y)
+                    #expect(try w2.call(.moveEntity(.with { $0.entityID = 42; $0.to = .init(to); $0.cellID = b.raw }), timeout: .seconds(5)).code == .ok)
+                }
+            }
+
+            // w2's own durable action, answered; then more answers than its recent ones hold.
+            #expect(try w2.call(action(42, b), id: 7001, timeout: .seconds(5)).code == .ok)
+            try moves(40)
+            let own = try w2.call(action(42, b), id: 7001, timeout: .seconds(5))
+            #expect(own.code == .ok && own.durable, "\(own.code): \(own.message)")
+            #expect(try Self.actions(parameters, 42)?.actions == 1)
+
+            // w1 commits an action and dies before it answers; w2 takes its cells over.
+            let w1 = try CellClient(context: context, endpoint: try #require(cluster.endpoint(of: "w1")), name: name)
+            #expect(throws: ClientError.self) { try w1.call(action(41, a), id: 7002, timeout: .seconds(3)) }
+            let dead = try #require(cluster.worker("w1"))
+            #expect(dead.waitForExit(timeout: .seconds(10)) != nil, "the fault did not fire: \(dead.stderr.suffix(1500))")
+            #expect(try Self.actions(parameters, 41)?.actions == 1)
+            // Once w2 serves a, the stored id is w2's; more answers go through w2 before the retry.
+            #expect(HandoffTests.eventually(timeout: .seconds(20)) {
+                try w2.call(.getEntity(.with { $0.entityID = 41 }), timeout: .seconds(1)).code == .ok
+            })
+            try moves(40)
+            let reply = try #require(try Self.retry(action(41, a), id: 7002, name: name, cell: a, cluster: cluster, context: context))
+            #expect(reply.code == .ok && reply.durable, "\(reply.code): \(reply.message)")
+            #expect(try Self.actions(parameters, 41)?.actions == 1)
+            #expect(try Self.actions(parameters, 42)?.actions == 1)
+        }
+    }
+
     @Test func retriesOfADurableChangeWhoseCommitIsSlowWaitForThatCommit() throws {
         try TestDatabase.withFreshDatabase { parameters in
             let cluster = try ProcessCluster(database: parameters.database!, workers: 1,

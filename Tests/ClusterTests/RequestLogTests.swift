@@ -1,5 +1,6 @@
 import Testing
 @testable import Cluster
+import Wire
 
 /// The worker's log of recent replies: exact keys, first-in first-out eviction at capacity.
 @Suite struct RequestLogTests {
@@ -21,7 +22,7 @@ import Testing
         var log = RequestLog(capacity: 3)
         let a1 = RequestLog.key(sender: "a", requestID: 1)
         log.record(a1, .answered([1]))
-        log.record(RequestLog.key(sender: "b", requestID: 1), .awaitingDurable)
+        log.record(RequestLog.key(sender: "b", requestID: 1), .change(ChangeAnswer()))
         log.record(RequestLog.key(sender: "a#1", requestID: 0), .answered([2]))  // no aliasing of sender and id
         if case .answered(let bytes)? = log.entry(a1) { #expect(bytes == [1]) } else { Issue.record("a#1 lost") }
         #expect(log.entry(RequestLog.key(sender: "a", requestID: 2)) == nil)
@@ -31,11 +32,11 @@ import Testing
         #expect(log.count == 3)
         if case .answered(let bytes)? = log.entry(a1) { #expect(bytes == [3]) } else { Issue.record("a#1 lost") }
 
-        log.record(RequestLog.key(sender: "c", requestID: 9), .stored([4]))  // evicts the oldest: a#1
+        log.record(RequestLog.key(sender: "c", requestID: 9), .answered([4]))  // evicts the oldest: a#1
         #expect(log.count == 3)
         #expect(log.entry(a1) == nil)
         #expect(log.entry(RequestLog.key(sender: "b", requestID: 1)) != nil)
-        for i in 0..<10 { log.record(RequestLog.key(sender: "d", requestID: UInt64(i)), .awaitingDurable) }
+        for i in 0..<10 { log.record(RequestLog.key(sender: "d", requestID: UInt64(i)), .change(ChangeAnswer())) }
         #expect(log.count == 3)
         #expect(log.entry(RequestLog.key(sender: "d", requestID: 9)) != nil)
         #expect(log.entry(RequestLog.key(sender: "d", requestID: 6)) == nil)
@@ -81,10 +82,10 @@ import Testing
     @Test func hostileRequestIDsAreFound() {
         var log = RequestLog(capacity: 4_096)
         let ids = (0..<4_096).map { UInt64($0) << 52 } + [.max, .max - 1, 1]  // distinct: 4,099 ids, 3 evicted
-        for id in ids { log.record(RequestLog.key(sender: "x", requestID: id), .awaitingDurable) }
+        for id in ids { log.record(RequestLog.key(sender: "x", requestID: id), .answered([1])) }
         #expect(log.count == 4_096)
         for id in ids.suffix(4_096) {
-            if case .awaitingDurable? = log.entry(RequestLog.key(sender: "x", requestID: id)) {} else { Issue.record("\(id) lost") }
+            if case .answered? = log.entry(RequestLog.key(sender: "x", requestID: id)) {} else { Issue.record("\(id) lost") }
         }
         for id in ids.prefix(3) { #expect(log.entry(RequestLog.key(sender: "x", requestID: id)) == nil) }
         #expect(log.entry(RequestLog.key(sender: "y", requestID: .max)) == nil)

@@ -3,7 +3,9 @@ import Wire
 /// Replies to recent requests by (sender, request id), so a retried request is answered again
 /// instead of applied again. Bounded: the oldest entries go first. The default holds 262,144
 /// requests: about 25 s of a worker answering 10,000 requests/s, but only 2.6 s at 100,000/s,
-/// which batched clients reach (a retry later than that is served as a new request).
+/// which batched clients reach (a retry later than that is served as a new request). Durable
+/// changes and spawns are not only here: `DurableRequests` keeps their ids for the whole
+/// retention window, whatever passes through this log meanwhile.
 ///
 /// Every answered change passes through `record`, so the table is built for that: entries live
 /// in a ring of plain values in the order they were recorded, found through an open-addressing
@@ -18,11 +20,6 @@ struct RequestLog {
         case change(ChangeAnswer)
         /// Answered otherwise: resend this reply.
         case answered([UInt8])
-        /// Applied, waiting for its durable commit (or its commit failed): resubmit, do not reapply.
-        case awaitingDurable
-        /// Applied and stored (by this worker or another): the serialized `Reply` it was
-        /// answered with, read back from storage and decoded only if a retry comes.
-        case stored([UInt8])
     }
 
     /// A request's identity: the client's sender name and its request id. Compared exactly
@@ -49,7 +46,7 @@ struct RequestLog {
         }
     }
 
-    /// One entry's plain part (a change's answer in it); the bytes of `answered` and `stored`
+    /// One entry's plain part (a change's answer in it); the bytes of `answered`
     /// entries are in `payloads` at the same position.
     private struct Slot {
         var requestID: UInt64
@@ -59,7 +56,7 @@ struct RequestLog {
         var kind: UInt8
     }
 
-    private static let changeKind: UInt8 = 0, answeredKind: UInt8 = 1, awaitingKind: UInt8 = 2, storedKind: UInt8 = 3
+    private static let changeKind: UInt8 = 0, answeredKind: UInt8 = 1
 
     private var slots: [Slot] = []
     private var payloads: [[UInt8]] = []
@@ -81,8 +78,6 @@ struct RequestLog {
         guard let position = find(key) else { return nil }
         switch slots[position].kind {
         case Self.changeKind: return .change(slots[position].answer)
-        case Self.awaitingKind: return .awaitingDurable
-        case Self.storedKind: return .stored(payloads[position])
         default: return .answered(payloads[position])
         }
     }
@@ -92,8 +87,6 @@ struct RequestLog {
         let (kind, payload): (UInt8, [UInt8]) = switch entry {
         case .change(let a): { answer = a; return (Self.changeKind, []) }()
         case .answered(let bytes): (Self.answeredKind, bytes)
-        case .awaitingDurable: (Self.awaitingKind, [])
-        case .stored(let bytes): (Self.storedKind, bytes)
         }
         if let position = find(key) {  // an update: same position, nothing evicted
             slots[position].kind = kind

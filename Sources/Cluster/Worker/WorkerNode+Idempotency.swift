@@ -12,13 +12,29 @@ extension WorkerNode {
     // MARK: Stored request ids
 
     /// Remembers the stored replies that came with a storage answer: retries of those requests
-    /// are answered with them instead of being applied again.
-    func rememberStoredReplies(_ stored: [AppliedRequest]) {
+    /// are answered with them instead of being applied again (for the retention window:
+    /// `DurableRequests`).
+    func rememberStoredReplies(_ stored: [AppliedRequest], now: ContinuousClock.Instant) {
         for request in stored {
             let key = RequestLog.key(sender: String(decoding: request.sender, as: UTF8.self), requestID: request.requestID)
-            guard requests.entry(key) == nil else { continue }
-            requests.record(key, .stored(request.reply))
+            durableRequests.remember(key, reply: request.reply, now: now)
         }
+    }
+
+    /// Whether a request's change may be answered only once it is stored, with its request id:
+    /// a spawn, or a change of a kind `events.durability` makes durable. Only these are looked up
+    /// in `durableRequests` (a move of the usual settings is not hashed twice).
+    func mayBeDurable(_ body: Envelope.OneOf_Body?) -> Bool {
+        let kind: WorldCore.EventKind
+        switch body {
+        case .spawnEntity?: return true
+        case .moveEntity?: kind = .entityMove
+        case .entityAction?: kind = .entityAction
+        case .cellStateChange?: kind = .cellStateChange
+        case .worldEvent?: kind = .worldEvent
+        default: return false
+        }
+        return durableKinds & 1 << kind.rawValue != 0
     }
 
     /// The answer to a retry of a request storage says was applied: its stored reply.
@@ -101,7 +117,7 @@ extension WorkerNode {
                 let key = RequestLog.key(sender: asked.request.sender, requestID: asked.request.requestID)
                 if let outcome, outcome.inserted.contains(id) {
                     spawnStored(spawn.entity, asked.peer, asked.request, key: key, now: now)
-                } else if outcome != nil, case .stored(let reply)? = requests.entry(key), let bytes = storedAnswer(reply, to: asked.request) {
+                } else if outcome != nil, case .stored(let reply)? = durableRequests.state(key), let bytes = storedAnswer(reply, to: asked.request) {
                     sendBytes(asked.peer, bytes)  // its own spawn, stored before: the first reply (remembered above)
                 } else if outcome != nil {
                     answer(asked.peer, asked.request, key: key, worldError: .entityExists(id))
@@ -129,6 +145,7 @@ extension WorkerNode {
         var reply = Cellcluster_V1_Reply()
         reply.version = 1
         reply.durable = true
+        durableRequests.record(key, .stored((try? reply.serializedBytes()) ?? []), now: now)
         finishReply(peer, request, reply, key: key)
     }
 }

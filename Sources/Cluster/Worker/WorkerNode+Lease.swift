@@ -64,7 +64,8 @@ extension WorkerNode {
         release = nil
         neighbourNeeds = [:]
         lastNeedsSent = [:]
-        requests = RequestLog()
+        requests = RequestLog(capacity: options.recentReplies)
+        durableRequests.removeAll()
         lastRegistration = .now - .seconds(10)
         registerIfDue(now: .now)
     }

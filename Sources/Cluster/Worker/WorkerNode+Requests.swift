@@ -88,16 +88,21 @@ extension WorkerNode {
         case .answered(let bytes)?:
             sendBytes(peer, bytes)  // a retry: same answer, applied once
             return
-        case .awaitingDurable?:
-            if !joinPendingDurable(peer, envelope, key: key) { resubmitDurable(peer, envelope, key: key, now: now) }
-            return
-        case .stored(let reply)?:
-            if let bytes = storedAnswer(reply, to: envelope) {
-                sendBytes(peer, bytes)  // applied and stored before (here or by another worker): answered, not applied again
-                return
-            }
         case nil:
             break
+        }
+        let durable = mayBeDurable(envelope.body)
+        if durable, !durableRequests.isEmpty, let known = durableRequests.state(key) {
+            switch known {
+            case .awaiting:
+                if !joinPendingDurable(peer, envelope, key: key) { resubmitDurable(peer, envelope, key: key, now: now) }
+                return
+            case .stored(let reply):
+                if let bytes = storedAnswer(reply, to: envelope) {
+                    sendBytes(peer, bytes)  // applied and stored before (here or by another worker): answered, not applied again
+                    return
+                }
+            }
         }
         if intakeClosed != nil {  // past the loss window: changes wait (see WorkerNode+LossWindow)
             switch envelope.body {
@@ -106,6 +111,11 @@ extension WorkerNode {
             default:
                 break
             }
+        }
+        if durable && durableRequests.isFull {
+            answerError(peer, envelope, .overloaded,
+                        "worker \(options.id) keeps the ids of \(durableRequests.count) durable changes for events.request_retention_s (\(settings.events.requestRetentionSeconds) s), the most it holds; nothing was applied, retry shortly")
+            return
         }
         switch envelope.body {
         case .spawnEntity(let spawn)?:
@@ -398,7 +408,6 @@ extension WorkerNode {
             let target = entity.flatMap { shard.entity($0)?.cell } ?? cell
             let reply = answer.reply
             let held = HeldReply(peer: peer, request: request, reply: reply, logKey: key, received: answering)
-            requests.record(key, .awaitingDurable)
             let stored = appliedRequest(request, reply: reply, entity: entity, cell: target,
                                         condition: condition(of: outcome, entity: entity))
             submitDurable(held, entities: entity.map { [$0] } ?? [], cells: [target], request: stored, now: now)
@@ -419,6 +428,7 @@ extension WorkerNode {
         nextTicket += 1
         pendingDurable[ticket] = [held]
         durableTickets[held.logKey] = ticket
+        durableRequests.record(held.logKey, .awaiting, now: now)
         checkpointer.submitDurable(&shard, entities: entities, cells: cells, requests: request.map { [$0] } ?? [], ticket: ticket, now: now)
     }
 
@@ -463,8 +473,9 @@ extension WorkerNode {
 
     /// Answers the senders of durable changes whose commit finished.
     func answerDurable(_ outcomes: [Checkpointer.DurableOutcome]) {
+        let now = ContinuousClock.now
         for outcome in outcomes {
-            if finishRelease(outcome, now: .now) { continue }
+            if finishRelease(outcome, now: now) { continue }
             guard let held = pendingDurable.removeValue(forKey: outcome.ticket) else { continue }
             for h in held where durableTickets[h.logKey] == outcome.ticket { durableTickets[h.logKey] = nil }
             for var h in held {
@@ -474,6 +485,7 @@ extension WorkerNode {
                 case .success:
                     fault("durable.after-commit")  // a test's crash between the commit and the answer
                     h.reply.durable = true
+                    durableRequests.record(h.logKey, .stored((try? h.reply.serializedBytes()) ?? []), now: now)
                     finish(h.peer, h.request, h.reply, key: h.logKey)
                 case .failure(let error):
                     // Still in memory and still unsaved: a retry (same request id) writes it again.

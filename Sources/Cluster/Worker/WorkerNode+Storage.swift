@@ -164,7 +164,7 @@ extension WorkerNode {
     func takeStorage(now: ContinuousClock.Instant) {
         for completion in io.takeCompletions() {
             guard let purpose = pendingCalls.removeValue(forKey: completion.tag) else { continue }  // from before a rejoin
-            if case .success(let answer) = completion.result { rememberStoredReplies(answer.appliedRequests) }
+            if case .success(let answer) = completion.result { rememberStoredReplies(answer.appliedRequests, now: now) }
             if case .failure(let error) = completion.result, error.code == .decodingFailed {
                 // Not an outage: a stored row holds what no worker writes. Named, so an operator can fix it.
                 logger.error("storage holds a row this worker cannot use", metadata: ["call": "\(completion.call.name)", "error": "\(error)"])

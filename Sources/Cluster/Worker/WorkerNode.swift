@@ -35,8 +35,11 @@ public final class WorkerNode {
         public var metrics: String?
         /// Where to write the metrics URL once it listens (removed at exit).
         public var metricsFile: String?
+        /// How many recent answers the request log keeps (`RequestLog`).
+        public var recentReplies: Int
         public init(id: String, bind: String? = nil, advertise: String? = nil, epoch: UInt64 = 1, coordinator: String? = nil,
-                    faults: Set<String> = [], metrics: String? = nil, metricsFile: String? = nil) {
+                    faults: Set<String> = [], metrics: String? = nil, metricsFile: String? = nil, recentReplies: Int = 262_144) {
+            self.recentReplies = recentReplies
             self.metrics = metrics
             self.metricsFile = metricsFile
             self.id = id
@@ -96,7 +99,9 @@ public final class WorkerNode {
     let writer: CheckpointWriter
     var checkpointer: Checkpointer
     let writeThrough: WriteThroughStore?
-    var requests = RequestLog()
+    var requests: RequestLog
+    /// The ids of durable changes and spawns, kept for `events.request_retention_s`.
+    var durableRequests: DurableRequests
     /// Replies held until their durable write commits, by ticket.
     var pendingDurable: [UInt64: [HeldReply]] = [:]
     /// The ticket of each durable change whose commit is in flight: a retry waits for that commit
@@ -185,6 +190,8 @@ public final class WorkerNode {
         self.settings = settings
         durableKinds = WorldCore.EventKind.allCases.reduce(0) { settings.isDurable($1) ? $0 | 1 << $1.rawValue : $0 }
         self.options = options
+        requests = RequestLog(capacity: options.recentReplies)
+        durableRequests = DurableRequests(retention: .seconds(settings.events.requestRetentionSeconds))
         // Before any part makes its metrics; with metrics.listen none nothing is collected (every
         // handle is swift-metrics' no-op).
         if MetricsSettings.address(listen: options.metrics ?? settings.metrics.listen) != nil { Telemetry.bootstrap() }
@@ -313,6 +320,7 @@ public final class WorkerNode {
                 performShardActions(now: after)
                 turn.mark("shard actions")
                 checkLossWindow(now: after)
+                durableRequests.expire(now: after)
                 if parkedCount > 0 { expireParked(now: after) }
                 if !failedLoads.isEmpty { retryFailedLoads() }
                 if !batches.isEmpty { expireBatches(now: after) }

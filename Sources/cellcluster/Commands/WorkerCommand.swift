@@ -42,6 +42,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Testing: SIGKILL this worker at a step (repeatable): handoff.source-before-send, handoff.source-after-send, handoff.target-after-receive, handoff.target-after-commit, handoff.source-after-ack.", valueName: "step"))
     var fault: [String] = []
 
+    @Option(help: ArgumentHelp("How many recent answers to keep for retries of changes that are not durable (durable changes' ids are kept for events.request_retention_s whatever this is).", valueName: "count"))
+    var recentReplies = 262_144
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -52,7 +55,7 @@ struct WorkerCommand: ParsableCommand {
         let s = try settings.load()
         bootstrapLogging(logLevel, format: logFormat)
         Shutdown.installHandlers()
-        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, advertise: advertise, epoch: epoch, coordinator: coordinator, faults: Set(fault), metrics: metrics, metricsFile: metricsFile), logger: Logger(label: "cellcluster.worker"))
+        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, advertise: advertise, epoch: epoch, coordinator: coordinator, faults: Set(fault), metrics: metrics, metricsFile: metricsFile, recentReplies: recentReplies), logger: Logger(label: "cellcluster.worker"))
         let code = node.run()
         if code != 0 { throw ExitCode(code) }
     }

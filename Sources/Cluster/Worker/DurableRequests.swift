@@ -1,0 +1,91 @@
+/// The request ids of durable changes and spawns this worker knows were applied, kept for the
+/// retention window (`events.request_retention_s`), the time storage keeps them too:
+/// - those it applied itself, from the moment it applies one (its commit in flight, or failed:
+///   a retry writes it again, never applies it again) and then with the reply it committed;
+/// - those storage handed back with the entities and cells it loaded (a takeover, a handoff's
+///   claim, a cell load), answered to a retry of a change another worker made.
+///
+/// The request log (`RequestLog`) keeps the last N answers of every kind, and that is not enough
+/// here: a burst of moves, or of ids loaded in a takeover, pushes older entries out. In a
+/// 10-minute soak a survivor that took over the whole world loaded about 300,000 stored ids into
+/// its 262,144-entry log, and a retry that came next found its own gone: the action was applied
+/// twice. Ids here leave only when their time is up.
+///
+/// Bounded: at `capacity` entries, new durable changes are refused (retryable) until old ones
+/// expire (`isFull`); what storage hands back is always kept (it is bounded by what storage
+/// holds within the same window).
+struct DurableRequests {
+    enum State: Equatable {
+        /// Applied here, its commit in flight or failed.
+        case awaiting
+        /// Stored: the serialized `Reply` it was (or is to be) answered with.
+        case stored([UInt8])
+    }
+
+    private struct Slot {
+        var state: State
+        var stamp: UInt64
+    }
+
+    private struct Due {
+        let key: RequestLog.Key
+        let stamp: UInt64
+        let at: ContinuousClock.Instant
+    }
+
+    private var slots: [RequestLog.Key: Slot] = [:]
+    /// What was recorded, in order, with when it expires: the front goes first. A key recorded
+    /// again has a newer stamp, and its older entry here leaves nothing when it comes due.
+    private var due: [Due] = []
+    private var head = 0
+    private var stamp: UInt64 = 0
+    let retention: Duration
+    let capacity: Int
+
+    init(retention: Duration, capacity: Int = 1_000_000) {
+        self.retention = retention
+        self.capacity = max(1, capacity)
+    }
+
+    var count: Int { slots.count }
+    var isEmpty: Bool { slots.isEmpty }
+    /// At capacity: no new durable change is taken until some expire.
+    var isFull: Bool { slots.count >= capacity }
+
+    func state(_ key: RequestLog.Key) -> State? { slots[key]?.state }
+
+    /// A change applied here (`awaiting`), or its reply once committed (`stored`); kept for the
+    /// retention window from `now`.
+    mutating func record(_ key: RequestLog.Key, _ state: State, now: ContinuousClock.Instant) {
+        stamp &+= 1
+        slots[key] = Slot(state: state, stamp: stamp)
+        due.append(Due(key: key, stamp: stamp, at: now + retention))
+    }
+
+    /// A stored reply storage handed back. A change of this worker's own that is still awaiting
+    /// its commit stays as it is (a retry joins or rewrites that commit).
+    mutating func remember(_ key: RequestLog.Key, reply: [UInt8], now: ContinuousClock.Instant) {
+        guard slots[key] == nil else { return }
+        record(key, .stored(reply), now: now)
+    }
+
+    /// Forgets what has been kept for the retention window by `now`.
+    mutating func expire(now: ContinuousClock.Instant) {
+        while head < due.count, due[head].at <= now {
+            let entry = due[head]
+            if slots[entry.key]?.stamp == entry.stamp { slots[entry.key] = nil }
+            head += 1
+        }
+        if head >= 4_096 && head * 2 >= due.count {
+            due.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// After this worker was fenced and forgot everything it held.
+    mutating func removeAll() {
+        slots = [:]
+        due = []
+        head = 0
+    }
+}
