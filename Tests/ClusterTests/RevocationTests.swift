@@ -73,8 +73,10 @@ import Config
 
     /// A worker whose lease ran out while one of its writes, busy rather than idle (as one stuck
     /// sending an answer to its paused process is), holds the lease row: the revocation ends that
-    /// session instead of waiting for the pause to end.
-    @Test func aRevocationEndsTheBusyTransactionOfAWorkerWhoseLeaseRanOut() throws {
+    /// session instead of waiting for the pause to end. A storage session's or the checkpoint
+    /// writer's (each checkpoint holds the lease row).
+    @Test(arguments: [LeaseTable.workerApplication("w1"), LeaseTable.checkpointApplication("w1")])
+    func aRevocationEndsTheBusyTransactionOfAWorkerWhoseLeaseRanOut(application: String) throws {
         try TestDatabase.withFreshDatabase { parameters in
             let coordinator = try Connection(parameters)
             _ = try Migrator().migrate(coordinator)
@@ -83,11 +85,11 @@ import Config
             Thread.sleep(forTimeInterval: 0.05)
             let lease = try #require(try leases.expired().first)
             let writer = try Self.psql("BEGIN; SELECT 1 FROM worker_leases WHERE worker_id = 'w1' FOR KEY SHARE; SELECT pg_sleep(30); COMMIT;",
-                                       ["PGAPPNAME": LeaseTable.workerApplication("w1"), "PGDATABASE": parameters.database!])
+                                       ["PGAPPNAME": application, "PGDATABASE": parameters.database!])
             defer { if writer.isRunning { kill(writer.processIdentifier, SIGKILL) } }
             func sleeping() throws -> Bool {
                 try coordinator.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep%'",
-                                      [.text(LeaseTable.workerApplication("w1"))]).int64(0, 0) == 1
+                                      [.text(application)]).int64(0, 0) == 1
             }
             _ = Self.waitUntil(.seconds(10)) { try sleeping() }  // psql getting there
             #expect(try sleeping())
@@ -101,7 +103,7 @@ import Config
             // pg_stat_activity: wait for it to leave, or it would be counted (and ended) again.
             func sessions() throws -> Int64 {
                 try coordinator.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-                                      [.text(LeaseTable.workerApplication("w1"))]).int64(0, 0)
+                                      [.text(application)]).int64(0, 0)
             }
             _ = Self.waitUntil(.seconds(10)) { try sessions() == 0 }
             #expect(try sessions() == 0)

@@ -75,9 +75,14 @@ public struct LeaseTable {
         sessionName("cellcluster-lease-\(worker)")
     }
 
-    /// The database session name of a worker's other sessions (storage, checkpoints).
+    /// The database session name of a worker's storage sessions.
     public static func workerApplication(_ worker: String) -> String {
         sessionName("cellcluster-worker-\(worker)")
+    }
+
+    /// The database session name of a worker's checkpoint writer.
+    public static func checkpointApplication(_ worker: String) -> String {
+        sessionName("cellcluster-checkpoint-\(worker)")
     }
 
     private static func sessionName(_ full: String) -> String {
@@ -90,13 +95,17 @@ public struct LeaseTable {
     /// out (or that is gone) while a write of it holds a row the revocation needs. Neither
     /// `idle_in_transaction_session_timeout` nor a statement timeout frees a session stuck
     /// sending its answer to a paused client: PostgreSQL cannot cancel a statement in the middle
-    /// of a message, only end the session. Its writes would be fenced anyway.
+    /// of a message, only end the session. Its writes would be fenced anyway. Its storage
+    /// sessions and its checkpoint writer's both: every checkpoint holds the lease row (a worker
+    /// paused inside one kept its lease through a 3-s pause, when only the first were ended). In
+    /// this database only: another cluster on the same server may have a worker of that name.
     /// - Returns: how many sessions were ended.
     public func endTransactions(of worker: String) throws(PQError) -> Int {
         let result = try connection.query("""
             SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
-            WHERE application_name = $1 AND xact_start IS NOT NULL AND pid <> pg_backend_pid()
-            """, [.text(Self.workerApplication(worker))])
+            WHERE application_name IN ($1, $2) AND datname = current_database() AND xact_start IS NOT NULL
+              AND pid <> pg_backend_pid()
+            """, [.text(Self.workerApplication(worker)), .text(Self.checkpointApplication(worker))])
         return Int(try result.int64(0, 0))
     }
 
@@ -108,7 +117,7 @@ public struct LeaseTable {
             SELECT l.worker_id, l.generation, l.endpoint, l.expires_at::text
             FROM worker_leases l JOIN unnest($1::text[], $2::text[]) AS k(worker, application) ON k.worker = l.worker_id
             WHERE l.expires_at >= now()
-              AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = k.application)
+              AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = k.application AND a.datname = current_database())
             ORDER BY l.worker_id
             """, [.text(ArrayLiteral.texts(workers)), .text(ArrayLiteral.texts(workers.map(Self.keeperApplication)))])
         return try (0..<result.rowCount).map { row throws(PQError) in
@@ -125,7 +134,7 @@ public struct LeaseTable {
         let key: [PostgresValue] = [.text(lease.worker), .int64(lease.generation)]
         let deleted = try connection.query("""
             DELETE FROM worker_leases WHERE worker_id = $1 AND generation = $2::int8 AND expires_at = $3::timestamptz
-              AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $4)
+              AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $4 AND datname = current_database())
             """, key + [.text(expiresAt), .text(keeperApplication(lease.worker))])
         if deleted.affectedRows == 1 { return .revoked }
         let still = try connection.query("SELECT 1 FROM worker_leases WHERE worker_id = $1 AND generation = $2::int8", key)

@@ -241,7 +241,7 @@ public final class WorkerNode {
             coordinatorSocket = nil
         }
         var writerParameters = parameters
-        writerParameters.applicationName = "cellcluster-checkpoint-\(options.id)"
+        writerParameters.applicationName = LeaseTable.checkpointApplication(options.id)
         writer = CheckpointWriter(parameters: writerParameters, chunkSize: settings.checkpoint.batchSize,
                                   durableWindow: .milliseconds(settings.checkpoint.durableWindowMs), sliceRows: settings.checkpoint.sliceRows,
                                   requestRetention: .seconds(settings.events.requestRetentionSeconds), logger: logger,
