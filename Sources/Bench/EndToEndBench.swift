@@ -59,30 +59,20 @@ public enum EndToEndBench {
     ///   answered move (µs).
     private static func batched(_ clients: [(CellClient, [(EntityID, Position, CellID)])], size: Int, frames: Int, moves: Int,
                                 workersCPU: () -> Duration) throws -> (rate: Double, workers: Double, client: Double) {
-        var sent = 0, received = 0
         let (before, clientBefore) = (workersCPU(), ProcessCPU.ofThisProcess())
+        var received = 0
         let time = try measure {
-            var outstanding = Array(repeating: 0, count: clients.count)
-            let deadline = ContinuousClock.now + .seconds(120)
-            while received < moves && ContinuousClock.now < deadline {
-                for (i, (c, list)) in clients.enumerated() {
-                    while outstanding[i] < frames && sent < moves {
-                        let bodies: [Envelope.OneOf_Body] = (0..<size).map { k in
-                            let (id, p, cell) = list[(sent + k) % list.count]
-                            return .moveEntity(.with { $0.entityID = id.raw; $0.to = .init(Position(x: p.x + Double((sent + k) % 20) - 10, y: p.y)); $0.cellID = cell.raw })
-                        }
-                        try c.resendBatch(bodies, ids: bodies.map { _ in c.takeRequestID() }, id: c.takeRequestID())
-                        outstanding[i] += 1
-                        sent += size
-                    }
-                    while outstanding[i] > 0, let envelope = try c.receive(until: .now + .microseconds(200)) {
-                        let replies = try CellClient.replies(of: envelope, count: size)
-                        if let bad = replies.first(where: { $0.code != .ok }) { throw BenchFailure(message: "batched move failed: \(bad.message)") }
-                        outstanding[i] -= 1
-                        received += size
-                    }
+            received = try InFlight.drive(clients.map(\.0), window: frames, perFrame: size, requests: moves, send: { i, first in
+                let (c, list) = clients[i]
+                let bodies: [Envelope.OneOf_Body] = (0..<size).map { k in
+                    let (id, p, cell) = list[(first + k) % list.count]
+                    return .moveEntity(.with { $0.entityID = id.raw; $0.to = .init(Position(x: p.x + Double((first + k) % 20) - 10, y: p.y)); $0.cellID = cell.raw })
                 }
-            }
+                try c.resendBatch(bodies, ids: bodies.map { _ in c.takeRequestID() }, id: c.takeRequestID())
+            }, check: { envelope in
+                let replies = try CellClient.replies(of: envelope, count: size)
+                if let bad = replies.first(where: { $0.code != .ok }) { throw BenchFailure(message: "batched move failed: \(bad.message)") }
+            })
         }
         let (after, clientAfter) = (workersCPU(), ProcessCPU.ofThisProcess())
         let answered = Double(max(1, received))
@@ -146,30 +136,20 @@ public enum EndToEndBench {
             clients.append((try CellClient(context: context, endpoint: client.map!.endpoints[worker]!), list))
         }
         let window = 64
-        var sent = 0, received = 0
+        var received = 0
         // CPU time (user + system) of the two workers and of this client process over the phase.
         let workerPIDs = cluster.liveWorkers.compactMap { cluster.worker($0)?.pid }
         func workersCPU() -> Duration { workerPIDs.compactMap { ProcessCPU.of(pid: $0) }.reduce(.zero, +) }
         phase("\(mode) \(window) in flight per worker", workers: workerPIDs)
         let (workersBefore, clientBefore) = (workersCPU(), ProcessCPU.ofThisProcess())
         let pipelined = try measure {
-            var outstanding = Array(repeating: 0, count: clients.count)
-            let deadline = ContinuousClock.now + .seconds(120)
-            while received < requests && ContinuousClock.now < deadline {
-                for (i, (c, list)) in clients.enumerated() {
-                    while outstanding[i] < window && sent < requests {
-                        let (id, p, cell) = list[sent % list.count]
-                        try c.send(.moveEntity(.with { $0.entityID = id.raw; $0.to = .init(Position(x: p.x + Double(sent % 20) - 10, y: p.y)); $0.cellID = cell.raw }))
-                        outstanding[i] += 1
-                        sent += 1
-                    }
-                    while outstanding[i] > 0, let reply = try c.receive(until: .now + .microseconds(200)) {
-                        if case .reply(let r)? = reply.body, r.code != .ok { throw BenchFailure(message: "move failed: \(r.message)") }
-                        outstanding[i] -= 1
-                        received += 1
-                    }
-                }
-            }
+            received = try InFlight.drive(clients.map(\.0), window: window, perFrame: 1, requests: requests, send: { i, first in
+                let (c, list) = clients[i]
+                let (id, p, cell) = list[first % list.count]
+                _ = try c.send(.moveEntity(.with { $0.entityID = id.raw; $0.to = .init(Position(x: p.x + Double(first % 20) - 10, y: p.y)); $0.cellID = cell.raw }))
+            }, check: { envelope in
+                if case .reply(let r)? = envelope.body, r.code != .ok { throw BenchFailure(message: "move failed: \(r.message)") }
+            })
         }
         report.add("\(mode) moves through the client library, \(window) in flight per worker", Double(received) / pipelined.seconds, "moves/s")
         if received > 0 {
