@@ -84,7 +84,7 @@ import TestSupport
         #expect(accepted > 10)
         let read = try client.entity(EntityID(1))
         #expect(read.position.x == x - 1)  // the refused move was not applied
-        #expect(worker.process.stderr.contains("intake paused"))
+        #expect(try eventually(timeout: .seconds(5)) { worker.process.stderr.contains("intake paused") })
 
         // It comes back: the checkpoint saves what waited, and changes are taken again.
         try pg.start()
@@ -92,7 +92,9 @@ import TestSupport
             try client.call(.moveEntity(.with { $0.entityID = 1; $0.to = .with { $0.x = 2100; $0.y = 2000 } })).code == .ok
         }
         #expect(open, "\(worker.process.stderr.suffix(2000))")
-        #expect(worker.process.stderr.contains("intake open again"))
+        // Logged before the move was taken, but read from the worker's pipe by another thread.
+        #expect(try eventually(timeout: .seconds(5)) { worker.process.stderr.contains("intake open again") },
+                "\(worker.process.stderr.suffix(2000))")
     }
 
     func eventually(timeout: Duration = .seconds(10), _ condition: () throws -> Bool) throws -> Bool {
