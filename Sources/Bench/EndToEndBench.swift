@@ -58,11 +58,11 @@ public enum EndToEndBench {
     /// - Returns: answered moves per second, and the workers' and this client's CPU time per
     ///   answered move (µs).
     private static func batched(_ clients: [(CellClient, [(EntityID, Position, CellID)])], size: Int, frames: Int, moves: Int,
-                                workersCPU: () -> Duration) throws -> (rate: Double, workers: Double, client: Double) {
+                                workersCPU: () -> Duration) throws -> (rate: Double, workers: Double, client: Double, refused: Int) {
         let (before, clientBefore) = (workersCPU(), ProcessCPU.ofThisProcess())
-        var received = 0
+        var outcome = InFlight.Outcome()
         let time = try measure {
-            received = try InFlight.drive(clients.map(\.0), window: frames, perFrame: size, requests: moves, send: { i, first in
+            outcome = try InFlight.drive(clients.map(\.0), window: frames, perFrame: size, requests: moves, send: { i, first in
                 let (c, list) = clients[i]
                 let bodies: [Envelope.OneOf_Body] = (0..<size).map { k in
                     let (id, p, cell) = list[(first + k) % list.count]
@@ -71,13 +71,17 @@ public enum EndToEndBench {
                 try c.resendBatch(bodies, ids: bodies.map { _ in c.takeRequestID() }, id: c.takeRequestID())
             }, check: { envelope in
                 let replies = try CellClient.replies(of: envelope, count: size)
-                if let bad = replies.first(where: { $0.code != .ok }) { throw BenchFailure(message: "batched move failed: \(bad.message)") }
+                if let bad = replies.first(where: { $0.code != .ok && $0.code != .overloaded }) {
+                    throw BenchFailure(message: "batched move failed: \(bad.message)")
+                }
+                let refused = replies.count(where: { $0.code == .overloaded })
+                return InFlight.Answer(ok: size - refused, refused: refused)
             })
         }
         let (after, clientAfter) = (workersCPU(), ProcessCPU.ofThisProcess())
-        let answered = Double(max(1, received))
-        return (Double(received) / time.seconds, Double((after - before).wholeMicroseconds) / answered,
-                Double((clientAfter - clientBefore).wholeMicroseconds) / answered)
+        let answered = Double(max(1, outcome.answered))
+        return (Double(outcome.answered) / time.seconds, Double((after - before).wholeMicroseconds) / answered,
+                Double((clientAfter - clientBefore).wholeMicroseconds) / answered, outcome.refused)
     }
 
     private static func cluster(_ parameters: ConnectionParameters, requests: Int, players: Int, rawP50: Double, keys: String?,
@@ -142,16 +146,21 @@ public enum EndToEndBench {
         func workersCPU() -> Duration { workerPIDs.compactMap { ProcessCPU.of(pid: $0) }.reduce(.zero, +) }
         phase("\(mode) \(window) in flight per worker", workers: workerPIDs)
         let (workersBefore, clientBefore) = (workersCPU(), ProcessCPU.ofThisProcess())
+        var refused = 0
         let pipelined = try measure {
-            received = try InFlight.drive(clients.map(\.0), window: window, perFrame: 1, requests: requests, send: { i, first in
+            let outcome = try InFlight.drive(clients.map(\.0), window: window, perFrame: 1, requests: requests, send: { i, first in
                 let (c, list) = clients[i]
                 let (id, p, cell) = list[first % list.count]
                 _ = try c.send(.moveEntity(.with { $0.entityID = id.raw; $0.to = .init(Position(x: p.x + Double(first % 20) - 10, y: p.y)); $0.cellID = cell.raw }))
             }, check: { envelope in
-                if case .reply(let r)? = envelope.body, r.code != .ok { throw BenchFailure(message: "move failed: \(r.message)") }
+                guard case .reply(let r)? = envelope.body, r.code != .ok else { return InFlight.Answer(ok: 1, refused: 0) }
+                if r.code == .overloaded { return InFlight.Answer(ok: 0, refused: 1) }
+                throw BenchFailure(message: "move failed: \(r.message)")
             })
+            (received, refused) = (outcome.answered, outcome.refused)
         }
         report.add("\(mode) moves through the client library, \(window) in flight per worker", Double(received) / pipelined.seconds, "moves/s")
+        report.add("\(mode) moves refused OVERLOADED (past a worker's loss window) and sent again, \(window) in flight per worker", Double(refused), "moves")
         if received > 0 {
             let (workersAfter, clientAfter) = (workersCPU(), ProcessCPU.ofThisProcess())
             report.add("\(mode) workers' CPU per answered move, \(window) in flight per worker (user + system, both workers)",
@@ -166,8 +175,9 @@ public enum EndToEndBench {
         // reads the other's answers).
         for (size, frames) in [(64, 1), (32, 2), (256, 4)] {
             phase("\(mode) batched \(size) × \(frames)", workers: workerPIDs)
-            let (rate, cpu, clientCPU) = try batched(clients, size: size, frames: frames, moves: requests * 4, workersCPU: workersCPU)
+            let (rate, cpu, clientCPU, refused) = try batched(clients, size: size, frames: frames, moves: requests * 4, workersCPU: workersCPU)
             report.add("\(mode) moves through the client library, batched \(size) to a frame, \(frames) frame(s) in flight per worker", rate, "moves/s")
+            report.add("\(mode) moves refused OVERLOADED and sent again, batched \(size) × \(frames)", Double(refused), "moves")
             report.add("\(mode) workers' CPU per answered move, batched \(size) × \(frames) (user + system, both workers)", cpu, "µs")
             report.add("\(mode) client's CPU per answered move, batched \(size) × \(frames)", clientCPU, "µs")
             if size == 64 { figures.batchedRate = rate }

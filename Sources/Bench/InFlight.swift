@@ -7,18 +7,36 @@ import Wire
 /// another worker's replies. (The loop it replaces served the clients in turn: it drained one
 /// worker's window before sending to the next, so the workers took turns being busy.)
 enum InFlight {
-    /// Sends until `requests` were sent and waits for their answers, or until `limit` passes.
+    /// What one reply frame said.
+    struct Answer {
+        /// Requests answered OK.
+        var ok: Int
+        /// Requests refused with OVERLOADED (nothing applied): sent again after a pause.
+        var refused: Int
+    }
+
+    /// Requests answered, and refusals sent again.
+    struct Outcome {
+        var answered = 0
+        var refused = 0
+    }
+
+    /// Sends until `requests` were answered, or until `limit` passes. A worker that refuses
+    /// (OVERLOADED: past its loss window at saturation) gets nothing new for 20 ms, and what it
+    /// refused goes again, as a client that backs off would send it.
     /// - Parameters:
     ///   - window: frames in flight per client.
     ///   - perFrame: requests in each frame.
     ///   - send: sends one frame to client `client`; `first` counts the requests sent before it.
-    ///   - check: checks one reply frame (throws on a failed request).
-    /// - Returns: the requests answered.
+    ///   - check: reads one reply frame (throws on any other failure).
     static func drive(_ clients: [CellClient], window: Int, perFrame: Int, requests: Int, limit: Duration = .seconds(120),
-                      send: (_ client: Int, _ first: Int) throws -> Void, check: (Envelope) throws -> Void) throws -> Int {
+                      send: (_ client: Int, _ first: Int) throws -> Void, check: (Envelope) throws -> Answer) throws -> Outcome {
         var outstanding = Array(repeating: 0, count: clients.count)
-        var sent = 0, received = 0
+        var pausedUntil = Array(repeating: ContinuousClock.now, count: clients.count)
+        var sent = 0
+        var outcome = Outcome()
         func topUp(_ i: Int) throws {
+            guard ContinuousClock.now >= pausedUntil[i] else { return }
             while outstanding[i] < window && sent < requests {
                 try send(i, sent)
                 outstanding[i] += 1
@@ -27,17 +45,22 @@ enum InFlight {
         }
         for i in clients.indices { try topUp(i) }
         let deadline = ContinuousClock.now + limit
-        while received < sent && ContinuousClock.now < deadline {
+        while outcome.answered < requests && ContinuousClock.now < deadline {
             _ = CellClient.wait(clients, timeoutMilliseconds: 5)
             for (i, client) in clients.enumerated() {
                 while outstanding[i] > 0, let envelope = try client.receiveNow() {
-                    try check(envelope)
+                    let answer = try check(envelope)
                     outstanding[i] -= 1
-                    received += perFrame
+                    outcome.answered += answer.ok
+                    if answer.refused > 0 {
+                        outcome.refused += answer.refused
+                        sent -= answer.refused
+                        pausedUntil[i] = .now + .milliseconds(20)
+                    }
                 }
                 try topUp(i)
             }
         }
-        return received
+        return outcome
     }
 }
