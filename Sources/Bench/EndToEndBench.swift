@@ -140,15 +140,14 @@ public enum EndToEndBench {
             clients.append((try CellClient(context: context, endpoint: client.map!.endpoints[worker]!), list))
         }
         let window = 64
-        var received = 0
         // CPU time (user + system) of the two workers and of this client process over the phase.
         let workerPIDs = cluster.liveWorkers.compactMap { cluster.worker($0)?.pid }
         func workersCPU() -> Duration { workerPIDs.compactMap { ProcessCPU.of(pid: $0) }.reduce(.zero, +) }
         phase("\(mode) \(window) in flight per worker", workers: workerPIDs)
         let (workersBefore, clientBefore) = (workersCPU(), ProcessCPU.ofThisProcess())
-        var refused = 0
+        var outcome = InFlight.Outcome()
         let pipelined = try measure {
-            let outcome = try InFlight.drive(clients.map(\.0), window: window, perFrame: 1, requests: requests, send: { i, first in
+            outcome = try InFlight.drive(clients.map(\.0), window: window, perFrame: 1, requests: requests, send: { i, first in
                 let (c, list) = clients[i]
                 let (id, p, cell) = list[first % list.count]
                 _ = try c.send(.moveEntity(.with { $0.entityID = id.raw; $0.to = .init(Position(x: p.x + Double(first % 20) - 10, y: p.y)); $0.cellID = cell.raw }))
@@ -157,10 +156,10 @@ public enum EndToEndBench {
                 if r.code == .overloaded { return InFlight.Answer(ok: 0, refused: 1) }
                 throw BenchFailure(message: "move failed: \(r.message)")
             })
-            (received, refused) = (outcome.answered, outcome.refused)
         }
+        let received = outcome.answered
         report.add("\(mode) moves through the client library, \(window) in flight per worker", Double(received) / pipelined.seconds, "moves/s")
-        report.add("\(mode) moves refused OVERLOADED (past a worker's loss window) and sent again, \(window) in flight per worker", Double(refused), "moves")
+        report.add("\(mode) moves refused OVERLOADED (past a worker's loss window) and sent again, \(window) in flight per worker", Double(outcome.refused), "moves")
         if received > 0 {
             let (workersAfter, clientAfter) = (workersCPU(), ProcessCPU.ofThisProcess())
             report.add("\(mode) workers' CPU per answered move, \(window) in flight per worker (user + system, both workers)",

@@ -21,6 +21,15 @@ extension WorkerNode {
         }
     }
 
+    /// Answers a durable change or a spawn that is stored. A retry is answered from
+    /// `durableRequests` for the retention window, so the request log does not keep the same
+    /// answer a second time.
+    func finishDurable(_ peer: [UInt8], _ request: Envelope, _ reply: Cellcluster_V1_Reply, key: RequestLog.Key,
+                       now: ContinuousClock.Instant) {
+        durableRequests.record(key, .stored((try? reply.serializedBytes()) ?? []), now: now)
+        finishReply(peer, request, reply, key: nil)
+    }
+
     /// Whether a request's change may be answered only once it is stored, with its request id:
     /// a spawn, or a change of a kind `events.durability` makes durable. Only these are looked up
     /// in `durableRequests` (a move of the usual settings is not hashed twice).
@@ -145,7 +154,6 @@ extension WorkerNode {
         var reply = Cellcluster_V1_Reply()
         reply.version = 1
         reply.durable = true
-        durableRequests.record(key, .stored((try? reply.serializedBytes()) ?? []), now: now)
-        finishReply(peer, request, reply, key: key)
+        finishDurable(peer, request, reply, key: key, now: now)
     }
 }

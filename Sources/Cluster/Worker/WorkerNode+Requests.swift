@@ -485,8 +485,7 @@ extension WorkerNode {
                 case .success:
                     fault("durable.after-commit")  // a test's crash between the commit and the answer
                     h.reply.durable = true
-                    durableRequests.record(h.logKey, .stored((try? h.reply.serializedBytes()) ?? []), now: now)
-                    finish(h.peer, h.request, h.reply, key: h.logKey)
+                    finishDurable(h.peer, h.request, h.reply, key: h.logKey, now: now)
                 case .failure(let error):
                     // Still in memory and still unsaved: a retry (same request id) writes it again.
                     answer(h.peer, h.request, key: nil, error: .storageUnavailable, "durable write failed, retry the request: \(error.message)")
