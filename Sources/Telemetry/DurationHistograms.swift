@@ -14,9 +14,9 @@ public final class DurationHistograms: Sendable {
         fileprivate var sums: [Int64]
         fileprivate var pending = 0
 
-        /// Counts a duration of `nanoseconds` in series `series` (from `addSeries`; one added
-        /// after the tally was made gets its room here).
-        public mutating func record(series: Int, nanoseconds: Int64) {
+        /// Counts `count` durations of `nanoseconds` each in series `series` (from `addSeries`;
+        /// one added after the tally was made gets its room here).
+        public mutating func record(series: Int, nanoseconds: Int64, count: Int = 1) {
             precondition(series >= 0, "a series number comes from addSeries")
             while series >= counts.count {
                 counts.append(Array(repeating: 0, count: bounds.count + 1))
@@ -24,9 +24,9 @@ public final class DurationHistograms: Sendable {
             }
             var bucket = 0
             while bucket < bounds.count && nanoseconds > bounds[bucket] { bucket += 1 }  // bounds.count: +Inf
-            counts[series][bucket] += 1
-            sums[series] &+= max(0, nanoseconds)
-            pending += 1
+            counts[series][bucket] += count
+            sums[series] &+= max(0, nanoseconds) &* Int64(count)
+            pending += count
         }
 
         /// Observations not published yet.

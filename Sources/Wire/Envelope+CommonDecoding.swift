@@ -29,7 +29,7 @@ private enum Nesting {
 
 /// Reads protobuf fields from a slice of a frame; every read is bounds-checked and yields nil
 /// when the bytes do not hold what it expects.
-private struct FieldReader {
+struct FieldReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var at: Int
     let end: Int
@@ -107,7 +107,7 @@ private struct FieldReader {
     }
 
     /// An envelope with a body `nesting` allows.
-    mutating func envelope(_ nesting: Nesting) -> Envelope? {
+    fileprivate mutating func envelope(_ nesting: Nesting) -> Envelope? {
         var envelope = Envelope()
         var seen: UInt32 = 0  // fields 1, 2, 3 and the body, each at most once
         func once(_ bit: UInt32) -> Bool {
@@ -154,7 +154,7 @@ private struct FieldReader {
     }
 
     /// The envelopes of a `Batch` or a `BatchReply` (field 1, repeated).
-    mutating func envelopes(_ nesting: Nesting) -> [Envelope]? {
+    fileprivate mutating func envelopes(_ nesting: Nesting) -> [Envelope]? {
         var envelopes: [Envelope] = []
         while !atEnd {
             guard let (field, wire) = tag(), field == 1, wire == 2, let envelope = message({ $0.envelope(nesting) }) else { return nil }

@@ -74,6 +74,8 @@ struct RequestLog {
 
     var count: Int { slots.count }
 
+    func contains(_ key: Key) -> Bool { find(key) != nil }
+
     func entry(_ key: Key) -> Entry? {
         guard let position = find(key) else { return nil }
         switch slots[position].kind {
@@ -94,6 +96,19 @@ struct RequestLog {
             payloads[position] = payload
             return
         }
+        add(key, kind: kind, answer: answer, payload: payload)
+    }
+
+    /// The same for a key the caller just found absent (`entry` gave nil, nothing recorded
+    /// since): no second lookup.
+    mutating func recordNew(_ key: Key, _ entry: Entry) {
+        switch entry {
+        case .change(let answer): add(key, kind: Self.changeKind, answer: answer, payload: [])
+        case .answered(let bytes): add(key, kind: Self.answeredKind, answer: ChangeAnswer(), payload: bytes)
+        }
+    }
+
+    private mutating func add(_ key: Key, kind: UInt8, answer: ChangeAnswer, payload: [UInt8]) {
         let slot = Slot(requestID: key.requestID, senderHash: key.senderHash, answer: answer, sender: senders.take(key.sender), kind: kind)
         let position: Int
         if slots.count < capacity {

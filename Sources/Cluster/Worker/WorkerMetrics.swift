@@ -150,13 +150,17 @@ final class WorkerMetrics {
     }
 
     /// The same for a request whose type the caller knows (no look into the envelope's body).
-    func answered(_ type: RequestType, _ code: Cellcluster_V1_ErrorCode, since: ContinuousClock.Instant?) {
-        if code == .ok { answeredOK &+= 1 } else { answeredError &+= 1 }
+    /// `count` requests answered alike at once (the moves of a batch applied together: each waits
+    /// for the batch's reply, so each took the time since `since`).
+    func answered(_ type: RequestType, _ code: Cellcluster_V1_ErrorCode, since: ContinuousClock.Instant?, count: Int = 1) {
+        guard count > 0 else { return }
+        if code == .ok { answeredOK &+= UInt64(count) } else { answeredError &+= UInt64(count) }
         let known = code.rawValue >= 0 && code.rawValue < Self.codeSlots - 1
-        answers[type.rawValue * Self.codeSlots + (known ? code.rawValue : Self.codeSlots - 1)] &+= 1
+        answers[type.rawValue * Self.codeSlots + (known ? code.rawValue : Self.codeSlots - 1)] &+= count
         if let since {
             let (seconds, attoseconds) = (ContinuousClock.now - since).components
-            latencyTally.record(series: latencySeries[type.rawValue], nanoseconds: seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000)
+            latencyTally.record(series: latencySeries[type.rawValue], nanoseconds: seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000,
+                                count: count)
         }
     }
 

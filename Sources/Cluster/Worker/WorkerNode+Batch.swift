@@ -46,12 +46,13 @@ struct PendingBatch {
     /// Files an OK change answer for `slot`, encoded straight into the batch's buffer. Near the
     /// limit it answers `.overflow` without writing (the answer's size is not known before it is
     /// written): the caller then files it through `file(_:in:limit:)`, which checks exactly.
-    mutating func file(_ answer: ChangeAnswer, requestID: UInt64, sender: String, in slot: Int, limit: Int) -> Filing {
-        guard slot < counts.count, counts[slot] < 0 else { return .ignored }
-        guard body.count + WireFormat.maxChangeAnswerBytes(sender: sender) <= limit else { return .overflow }
+    /// - Returns: the outcome, and the bytes the answer took.
+    mutating func file(_ answer: ChangeAnswer, requestID: UInt64, sender: String, in slot: Int, limit: Int) -> (Filing, added: Int) {
+        guard slot < counts.count, counts[slot] < 0 else { return (.ignored, 0) }
+        guard body.count + WireFormat.maxChangeAnswerBytes(sender: sender) <= limit else { return (.overflow, 0) }
         let start = body.count
         WireFormat.appendReply(requestID: requestID, sender: sender, answer, to: &body)
-        return filed(slot, from: start)
+        return (filed(slot, from: start), body.count - start)
     }
 
     private mutating func filed(_ slot: Int, from start: Int) -> Filing {
@@ -95,24 +96,7 @@ extension WorkerNode {
 
     /// Serves every request of a batch, in order.
     func serveBatch(_ peer: [UInt8], _ envelope: Envelope, _ batch: consuming Cellcluster_V1_Batch, now: ContinuousClock.Instant) {
-        let limit = shard.settings.limits.batchRequests
-        guard batch.requests.count <= limit else {
-            answerError(peer, envelope, .invalidArgument,
-                        "batch: \(batch.requests.count) requests exceeds limits.max_batch_requests (\(limit))")
-            return
-        }
-        guard pendingBatchBytes < Self.maxPendingBatchBytes else {
-            answerError(peer, envelope, .overloaded,
-                        "batch: \(batches.count) batches wait for answers holding \(pendingBatchBytes) bytes: retry")
-            return
-        }
-        guard !batch.requests.isEmpty else {
-            sendBytes(peer, WireFormat.encodeBatchReply(requestID: envelope.requestID, sender: sender, replies: []))
-            return
-        }
-        let number = nextBatch
-        nextBatch &+= 1
-        openBatch = (number, PendingBatch(peer: peer, requestID: envelope.requestID, received: now, count: batch.requests.count))
+        guard let number = openBatch(peer, envelope, count: batch.requests.count, now: now) else { return }
         var requests = batch.requests
         batch.requests = []  // held once now: each request below is changed in place
         let key = logKey(envelope)  // every request of the batch is given this sender
@@ -125,7 +109,7 @@ extension WorkerNode {
             if requests[slot].sender != envelope.sender { requests[slot].sender = envelope.sender }
             if requests[slot].protocolVersion != envelope.protocolVersion { requests[slot].protocolVersion = envelope.protocolVersion }
             let request = requests[slot]
-            standIn.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(truncatingIfNeeded: slot).littleEndian, toByteOffset: 9, as: UInt32.self) }
+            Self.setSlot(slot, of: &standIn)
             guard WireFormat.isBatchable(request.body) else {
                 let what = request.body.map { Role.name(of: $0) } ?? "an envelope with no message"
                 answerError(standIn, request, .invalidArgument,
@@ -134,10 +118,45 @@ extension WorkerNode {
             }
             serve(standIn, request, now: now, attempts: 0)
         }
-        if let open = openBatch, open.number == number {  // some answers are still to come
-            openBatch = nil
-            batches[number] = open.batch
+        closeBatch(number)
+    }
+
+    /// Opens the batch of `count` requests that `envelope` carries, to be served now: its number,
+    /// or nil when the batch was answered as a whole (over limits.max_batch_requests, too many
+    /// bytes pending, or empty).
+    func openBatch(_ peer: [UInt8], _ envelope: Envelope, count: Int, now: ContinuousClock.Instant) -> UInt64? {
+        let limit = shard.settings.limits.batchRequests
+        guard count <= limit else {
+            answerError(peer, envelope, .invalidArgument,
+                        "batch: \(count) requests exceeds limits.max_batch_requests (\(limit))")
+            return nil
         }
+        guard pendingBatchBytes < Self.maxPendingBatchBytes else {
+            answerError(peer, envelope, .overloaded,
+                        "batch: \(batches.count) batches wait for answers holding \(pendingBatchBytes) bytes: retry")
+            return nil
+        }
+        guard count > 0 else {
+            sendBytes(peer, WireFormat.encodeBatchReply(requestID: envelope.requestID, sender: sender, replies: []))
+            return nil
+        }
+        let number = nextBatch
+        nextBatch &+= 1
+        openBatch = (number, PendingBatch(peer: peer, requestID: envelope.requestID, received: now, count: count))
+        return number
+    }
+
+    /// After every request of batch `number` was served: a batch with answers still to come waits
+    /// for them (parked requests, durable commits).
+    func closeBatch(_ number: UInt64) {
+        guard openBatch?.number == number, let open = openBatch else { return }  // answered in full: sent
+        openBatch = nil
+        batches[number] = open.batch
+    }
+
+    /// Points a stand-in peer at `slot` of its batch.
+    static func setSlot(_ slot: Int, of standIn: inout [UInt8]) {
+        standIn.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(truncatingIfNeeded: slot).littleEndian, toByteOffset: 9, as: UInt32.self) }
     }
 
     /// The batch number and slot a stand-in peer names.
@@ -152,13 +171,13 @@ extension WorkerNode {
     /// replies (no buffer of its own). False when `peer` is not a slot of that batch, or the
     /// answer would overflow it: the caller then sends it as any other answer.
     func fileChangeAnswer(_ peer: [UInt8], requestID: UInt64, _ answer: ChangeAnswer) -> Bool {
-        guard Self.isStandIn(peer), openBatch != nil else { return false }
+        guard Self.isStandIn(peer) else { return false }
         let (number, slot) = Self.slot(of: peer)
-        guard openBatch!.number == number else { return false }
-        let before = openBatch!.batch.bytes
-        let outcome = openBatch!.batch.file(answer, requestID: requestID, sender: sender, in: slot, limit: Self.maxBatchReplyBytes)
+        // Read through the optional in place: a copy of the open batch retains every buffer in it.
+        guard openBatch?.number == number else { return false }
+        let (outcome, added) = openBatch!.batch.file(answer, requestID: requestID, sender: sender, in: slot, limit: Self.maxBatchReplyBytes)
         if outcome == .overflow { return false }
-        settle(outcome, added: openBatch!.batch.bytes - before, batch: number, open: true)
+        settle(outcome, added: added, batch: number, open: true)
         return true
     }
 

@@ -39,13 +39,20 @@ extension WorkerNode {
             logger.warning("message from a peer whose routing id has the shape of a batch slot: dropped", metadata: ["bytes": "\(payload.count)"])
             return 1
         }
+        // A batch of moves only (a game server's tick) is read into plain values; anything else
+        // into an envelope.
+        var moves = WireFormat.decodeMoveBatch(payload)
         var envelope: Envelope
-        do {
-            envelope = try WireFormat.decode(payload)
-        } catch {
-            logger.warning("malformed frame answered with an error", metadata: ["error": "\(error)", "bytes": "\(payload.count)"])
-            send(peer, Envelope.errorReply(for: error, sender: sender))
-            return 1
+        if let moves {
+            envelope = moves.header
+        } else {
+            do {
+                envelope = try WireFormat.decode(payload)
+            } catch {
+                logger.warning("malformed frame answered with an error", metadata: ["error": "\(error)", "bytes": "\(payload.count)"])
+                send(peer, Envelope.errorReply(for: error, sender: sender))
+                return 1
+            }
         }
         // The sender names the request in the request log and in storage: bounded like any key a
         // client controls (262,144 logged requests of 1 MiB names would be 256 GiB).
@@ -66,6 +73,11 @@ extension WorkerNode {
         checkLease(now: now)
         answering = now
         defer { answering = nil }
+        if var batch = moves.take() {
+            batch.sender = envelope.sender  // as the gate scoped it
+            serveMoveBatch(peer, envelope, batch, now: now)
+            return max(1, batch.moves.count)
+        }
         if case .batch(let batch)? = envelope.body {
             // The envelope lets go of the batch, so its requests are held once and the sender
             // each is given is set in place (not in a copy of every request).
@@ -366,7 +378,7 @@ extension WorkerNode {
         }
     }
 
-    private func countRequest(_ cell: CellID) {
+    func countRequest(_ cell: CellID) {
         if coordinatorSocket != nil { cellRequests[cell, default: 0] &+= 1 }
     }
 
@@ -383,13 +395,7 @@ extension WorkerNode {
             return
         }
         performShardActions(now: now)
-        var answer = ChangeAnswer()
-        switch outcome {
-        case .applied(let version): answer.version = version
-        case .deferred(let sequence):
-            answer.deferred = true
-            answer.sequence = sequence
-        }
+        var answer = Self.answer(to: outcome)
         if tracing, case .deferred(let sequence) = outcome, let id = event.entity {
             trace(id, "\(event.kind) queued in cell \((entity.flatMap { shard.entity($0)?.cell } ?? cell).raw) (#\(sequence))")
         }
@@ -413,13 +419,29 @@ extension WorkerNode {
             submitDurable(held, entities: entity.map { [$0] } ?? [], cells: [target], request: stored, now: now)
             return
         }
-        // An OK answer built from plain values: no reply message, one buffer, nothing kept but
-        // the values (a retry is encoded again from them).
-        requests.record(key, .change(answer))
-        if !fileChangeAnswer(peer, requestID: request.requestID, answer) {
-            sendBytes(peer, WireFormat.encodeReply(requestID: request.requestID, sender: sender, answer))
-        }
+        answerChange(answer, key: key, peer, requestID: request.requestID)
         metrics.answered(WorkerMetrics.RequestType(event.kind), .ok, since: answering)
+    }
+
+    static func answer(to outcome: EventOutcome) -> ChangeAnswer {
+        var answer = ChangeAnswer()
+        switch outcome {
+        case .applied(let version): answer.version = version
+        case .deferred(let sequence):
+            answer.deferred = true
+            answer.sequence = sequence
+        }
+        return answer
+    }
+
+    /// An OK answer built from plain values: no reply message, one buffer, nothing kept but
+    /// the values (a retry is encoded again from them).
+    /// - Parameter new: the request log was just asked and holds no entry for `key`.
+    func answerChange(_ answer: ChangeAnswer, key: RequestLog.Key, _ peer: [UInt8], requestID: UInt64, new: Bool = false) {
+        if new { requests.recordNew(key, .change(answer)) } else { requests.record(key, .change(answer)) }
+        if !fileChangeAnswer(peer, requestID: requestID, answer) {
+            sendBytes(peer, WireFormat.encodeReply(requestID: requestID, sender: sender, answer))
+        }
     }
 
     private func submitDurable(_ held: HeldReply, entities: [EntityID], cells: [CellID], request: AppliedRequest?,

@@ -88,7 +88,11 @@ public struct Shard: Sendable {
 
     /// What the shard needs done since the last call, in order.
     public mutating func takeActions() -> [ShardAction] {
-        defer { actions.removeAll(keepingCapacity: true) }
+        // Nothing to take is the common case (a move into an active cell): no buffer is touched.
+        // Else the buffer goes to the caller whole (emptying it in place while the caller holds
+        // it would copy it).
+        guard !actions.isEmpty else { return [] }
+        defer { actions = [] }
         return actions
     }
 
@@ -96,6 +100,12 @@ public struct Shard: Sendable {
 
     /// The entity, if it is in memory.
     @inlinable public func entity(_ id: EntityID) -> Entity? { entities[id] }
+
+    /// The cell of the entity, if it is in memory.
+    @inlinable public func cell(ofEntity id: EntityID) -> CellID? {
+        guard let index = entities.index(forKey: id) else { return nil }
+        return entities.values[index].cell
+    }
 
     /// The cell's phase, or nil when it is not in memory.
     /// Reads the phase in place (`cells[cell]?.phase` copies the whole cell, its sets and all).

@@ -1,0 +1,65 @@
+import Wire
+import WorldCore
+
+/// Batches of nothing but moves (`MoveBatch`, a game server's tick), served from plain values.
+/// A move whose answer is simply "applied" (a new request, its entity in memory and in a cell
+/// this worker serves, nothing parked or handed off, no handoff to start) is applied and filed
+/// here without an envelope. Every other move is given the envelope the general decoder would
+/// have made and served by `serve`, as in any batch: the checks below only pick out the moves
+/// for which `serve` would do exactly this.
+extension WorkerNode {
+    func serveMoveBatch(_ peer: [UInt8], _ header: Envelope, _ batch: MoveBatch, now: ContinuousClock.Instant) {
+        guard let number = openBatch(peer, header, count: batch.moves.count, now: now) else { return }
+        let key = logKey(header)  // every move of the batch is given this sender
+        warmth ^= requests.warm(requestIDs: batch.moves.lazy.map(\.requestID), senderHash: key.senderHash)
+        // Settings that make every move go the general way: a move that is durable (its answer
+        // waits for a commit), the write-through baseline, tracing (its lines are written there).
+        let direct = durableKinds & 1 << EventKind.entityMove.rawValue == 0 && writeThrough == nil && !tracing
+        var standIn = Self.standIn(batch: number, slot: 0)
+        var applied = 0
+        for slot in batch.moves.indices {
+            let move = batch.moves[slot]
+            Self.setSlot(slot, of: &standIn)
+            let moveKey = RequestLog.Key(requestID: move.requestID, sender: key.sender, senderHash: key.senderHash)
+            switch direct ? applyDirectly(move, of: batch, key: moveKey, standIn, now: now) : .general {
+            case .applied: applied += 1
+            case .answered: break
+            case .general: serve(standIn, batch.envelope(of: move), now: now, attempts: 0)
+            }
+        }
+        // Each move applied here is answered with the batch's reply: they share its latency.
+        metrics.answered(.move, .ok, since: answering, count: applied)
+        closeBatch(number)
+    }
+
+    private enum DirectMove { case applied, answered, general }
+
+    /// Applies `move` and files its answer where `serve` would do just that (`.applied`), or
+    /// answers the error the shard gave (`.answered`); `.general` (nothing done) for any other.
+    private func applyDirectly(_ move: MoveBatch.Move, of batch: MoveBatch, key: RequestLog.Key, _ peer: [UInt8],
+                               now: ContinuousClock.Instant) -> DirectMove {
+        let id = EntityID(move.entityID)
+        guard intakeClosed == nil,  // past the loss window: changes wait (WorkerNode+LossWindow)
+              parkedCount == 0 || parked[id] == nil,  // waits behind its entity's parked requests
+              !requests.contains(key),  // a retry: answered from the log
+              let held = shard.cell(ofEntity: id),  // not in memory: located first
+              !handoffs.mayRoute(id, held: true),  // frozen in a handoff
+              case .serve = gate(held)
+        else { return .general }
+        let to = Position(x: move.x, y: move.y, z: move.z)
+        // Pure: a move that must replay its cell first, start a handoff or wait goes the general way.
+        guard case .apply(let cell) = RequestRouting.move(id, to: to, claimedCell: CellID(move.cellID), in: &shard, gated: held, gate: shardGate)
+        else { return .general }
+        countRequest(held)
+        let outcome: EventOutcome
+        do {
+            outcome = try shard.apply(.entityMove(id, to: to), to: cell, now: now)
+        } catch {
+            answer(peer, batch.envelope(of: move), key: key, worldError: error)  // as `change` answers it
+            return .answered
+        }
+        performShardActions(now: now)
+        answerChange(Self.answer(to: outcome), key: key, peer, requestID: move.requestID, new: true)
+        return .applied
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Client
+@testable import Wire
+@testable import WorldCore
+@testable import ZeroMQ
+
+/// Batches of moves only, which a worker applies from plain values (`serveMoveBatch`) rather
+/// than from an envelope per move: every answer is the one the general path gives, and a retry
+/// applies nothing twice.
+@Suite struct MoveBatchTests {
+    /// Moves of entities `base + 1...5` (spawned), one never spawned, one invalid, one out of
+    /// the grid, two of one entity, one to a far cell.
+    static func moves(base: UInt64) -> [Envelope.OneOf_Body] {
+        [BatchTests.move(base + 1, x: 110, y: 100), BatchTests.move(base + 2, x: .nan, y: 1), BatchTests.move(base + 3, x: 1e9, y: 100),
+         BatchTests.move(base + 1, x: 111, y: 100), BatchTests.move(base + 50, x: 120, y: 100), BatchTests.move(base + 4, x: 3000, y: 3000),
+         BatchTests.move(base + 5, x: -0.0, y: 64)]
+    }
+
+    @Test func aBatchOfMovesIsAnsweredAsTheGeneralPathAnswersItAndARetryAppliesNothingTwice() throws {
+        try TestDatabase.withFreshDatabase { parameters in
+            let worker = try WorkerProcess(database: parameters.database!)
+            defer { worker.process.killHard() }
+            let client = try CellClient(context: try Context(), endpoint: worker.endpoint)
+            let spawns = [UInt64(0), 100].flatMap { base in (1...5).map { BatchTests.spawn(base + $0, x: 100 + Double($0), y: 100) } }
+            #expect(try client.callBatch(spawns).allSatisfy { $0.code == .ok })
+
+            // The same moves of two alike sets of entities: one batch of moves only (read into
+            // plain values), one with a read after them (read into envelopes, served by `serve`).
+            let directIDs = Self.moves(base: 0).map { _ in client.takeRequestID() }
+            let frame = try #require(CellClient.encodeMoves(Self.moves(base: 0), ids: directIDs, id: 1, sender: client.name))
+            #expect(WireFormat.decodeMoveBatch(frame) != nil, "the client's batch of moves is read without envelopes")
+            let direct = try client.callBatch(Self.moves(base: 0), ids: directIDs)
+            let general = try client.callBatch(Self.moves(base: 100) + [.getEntity(.with { $0.entityID = 101 })])
+            #expect(direct.count == 7 && general.count == 8)
+            for slot in direct.indices {
+                let (d, g) = (direct[slot], general[slot])
+                #expect(d.code == g.code && d.version == g.version && d.deferred == g.deferred && d.durable == g.durable
+                        && d.message.isEmpty == g.message.isEmpty, "slot \(slot): \(d) against \(g)")
+            }
+            #expect(direct[0].code == .ok && direct[0].version == 2)
+            #expect(direct[1].code == .invalidArgument && direct[1].message.contains("position.x"), "\(direct[1].message)")
+            #expect(direct[2].code != .ok, "outside the grid: \(direct[2])")
+            #expect(direct[3].code == .ok && direct[3].version == 3)
+            #expect(general[7].entity.position.x == 111 && general[7].entity.version == 3)
+
+            // The same batch again, the same ids: the same answers, nothing applied twice.
+            let again = try client.callBatch(Self.moves(base: 0), ids: directIDs)
+            #expect(again.map(\.code) == direct.map(\.code))
+            #expect(again.map(\.version) == direct.map(\.version))
+            let one = try client.entity(EntityID(1))
+            #expect(one.version == 3 && one.position.x == 111)
+            let (four, hundredFour) = (try client.entity(EntityID(4)), try client.entity(EntityID(104)))
+            #expect(four.version == hundredFour.version)
+            // And a new move after them is applied once more.
+            #expect(try client.callBatch([BatchTests.move(1, x: 112, y: 100)]).first?.version == 4)
+        }
+    }
+
+    @Test func durableMovesInABatchOfMovesWaitForTheirCommit() throws {
+        try TestDatabase.withFreshDatabase { parameters in
+            let worker = try WorkerProcess(database: parameters.database!, settings: ["events.durability.entity_move=durable"])
+            defer { worker.process.killHard() }
+            let client = try CellClient(context: try Context(), endpoint: worker.endpoint)
+            try client.spawn(WorkerProcessTests.player(1, x: 100, y: 100))
+            try client.spawn(WorkerProcessTests.player(2, x: 100, y: 100))
+            let replies = try client.callBatch([BatchTests.move(1, x: 130, y: 100), BatchTests.move(2, x: 140, y: 100)])
+            #expect(replies.map(\.code) == [.ok, .ok])
+            #expect(replies.map(\.durable) == [true, true], "answered after the commit")
+            let db = try TestDatabase.connect(database: parameters.database!)
+            let stored = try db.query("SELECT (position->>'x')::float8 FROM entity_states WHERE entity_id IN (1, 2) ORDER BY entity_id")
+            #expect(try stored.double(0, 0) == 130)
+            #expect(try stored.double(1, 0) == 140)
+        }
+    }
+}

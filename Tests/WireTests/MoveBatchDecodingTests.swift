@@ -1,0 +1,123 @@
+import SwiftProtobuf
+import Testing
+@testable import Wire
+
+/// `WireFormat.decodeMoveBatch` takes a frame only when `decode` reads it as a batch of these
+/// same moves, and leaves every other frame to `decode`.
+@Suite struct MoveBatchDecodingTests {
+    /// The moves `decode` reads from `frame`, as a worker serves a batch (nil: not a batch of
+    /// moves, or not decoded).
+    static func generalMoves(_ frame: [UInt8]) -> MoveBatch? {
+        guard let envelope = try? WireFormat.decode(frame), case .batch(let batch)? = envelope.body else { return nil }
+        var moves: [MoveBatch.Move] = []
+        for request in batch.requests {
+            guard case .moveEntity(let move)? = request.body else { return nil }
+            moves.append(.init(requestID: request.requestID, entityID: move.entityID, cellID: move.cellID,
+                               x: move.to.x, y: move.to.y, z: move.to.z))
+        }
+        return MoveBatch(requestID: envelope.requestID, sender: envelope.sender, moves: moves)
+    }
+
+    static func same(_ a: MoveBatch, _ b: MoveBatch) -> Bool {
+        // Positions by bit pattern: NaN, -0.0 and infinities are carried as sent.
+        a.requestID == b.requestID && a.sender == b.sender && a.moves.count == b.moves.count
+            && zip(a.moves, b.moves).allSatisfy {
+                $0.requestID == $1.requestID && $0.entityID == $1.entityID && $0.cellID == $1.cellID
+                    && $0.x.bitPattern == $1.x.bitPattern && $0.y.bitPattern == $1.y.bitPattern && $0.z.bitPattern == $1.z.bitPattern
+            }
+    }
+
+    static var samples: [[UInt8]] {
+        let moves = CommonDecodingTests.samples.filter {
+            if case .moveEntity? = $0.body { return $0.moveEntity.hasTo }
+            return false
+        }
+        var frames: [[UInt8]] = []
+        for (i, size) in [1, 2, 17, moves.count].enumerated() {
+            var batch = Envelope()
+            batch.protocolVersion = WireFormat.protocolVersion
+            batch.requestID = [0, 1, 1 << 62, .max][i]
+            batch.sender = ["", "client:é", "soak:1/0", "x"][i]
+            // Inner senders removed: the decoder leaves a batch with one to `decode`.
+            batch.batch = .with { $0.requests = moves.prefix(size).map { var m = $0; m.sender = ""; return m } }
+            frames.append((try? batch.serializedBytes()) ?? [])
+        }
+        // What the client library and the soak's generator send.
+        var encoded: [[UInt8]] = []
+        for i in 0..<64 {
+            let n = Double(i)
+            encoded.append(WireFormat.encodeMove(requestID: UInt64(i) + 1, entityID: UInt64(i) * 977, x: n * 1.5, y: -n, cellID: Int64(i) - 3))
+        }
+        frames.append(WireFormat.encodeBatch(requestID: 9, sender: "bench", requests: encoded))
+        return frames
+    }
+
+    @Test func everyBatchOfMovesDecodesAsDecodeReadsIt() throws {
+        for frame in Self.samples {
+            let fast = try #require(WireFormat.decodeMoveBatch(frame), "a batch of moves is taken")
+            let general = try #require(Self.generalMoves(frame))
+            #expect(Self.same(fast, general), "frame \(frame)")
+            #expect(fast.moves.count > 0)
+            // The envelope a move falls back to is the one `decode` gives, with the batch's sender.
+            let decoded = try WireFormat.decode(frame)
+            for (move, request) in zip(fast.moves, decoded.batch.requests) {
+                var expected = request
+                expected.sender = decoded.sender
+                #expect(CommonDecodingTests.canonical(fast.envelope(of: move)) == CommonDecodingTests.canonical(expected))
+            }
+        }
+    }
+
+    @Test func mutatedFramesAreTakenOnlyWhenDecodeReadsTheSameMoves() throws {
+        var random = SplitMix64(seed: 7)
+        var taken = 0
+        for frame in Self.samples {
+            for _ in 0..<1000 {
+                var mutated = frame
+                switch random.next() % 4 {
+                case 0: mutated[Int(random.next() % UInt64(mutated.count))] = UInt8(truncatingIfNeeded: random.next())
+                case 1: mutated.removeLast(Int(random.next() % UInt64(mutated.count)))
+                case 2: mutated.insert(UInt8(truncatingIfNeeded: random.next()), at: Int(random.next() % UInt64(mutated.count + 1)))
+                default: mutated[Int(random.next() % UInt64(mutated.count))] ^= 0x80
+                }
+                guard let fast = WireFormat.decodeMoveBatch(mutated) else { continue }
+                taken += 1
+                let general = try #require(Self.generalMoves(mutated), "taken, but decode reads no batch of moves from \(mutated)")
+                #expect(Self.same(fast, general), "frame \(mutated)")
+            }
+        }
+        #expect(taken > 1000, "the mutations kept many frames of this shape")
+    }
+
+    @Test func otherFramesAreLeftToDecode() throws {
+        let move = CommonDecodingTests.move(5, entity: 2, x: 1, y: 1, cell: 3)
+        func batch(_ requests: [Envelope], version: UInt32 = WireFormat.protocolVersion) -> [UInt8] {
+            var envelope = Envelope()
+            envelope.protocolVersion = version
+            envelope.requestID = 1
+            envelope.batch = .with { $0.requests = requests }
+            return (try? envelope.serializedBytes()) ?? []
+        }
+        #expect(WireFormat.decodeMoveBatch(batch([move])) != nil)
+        var read = Envelope()
+        read.protocolVersion = WireFormat.protocolVersion
+        read.getEntity = .with { $0.entityID = 2 }
+        #expect(WireFormat.decodeMoveBatch(batch([move, read])) == nil, "a read among the moves")
+        #expect(WireFormat.decodeMoveBatch(batch([]))?.moves.isEmpty == true, "an empty batch: answered empty either way")
+        var withSender = move
+        withSender.sender = "inner"
+        #expect(WireFormat.decodeMoveBatch(batch([move, withSender])) == nil, "an inner sender")
+        let noTo = CommonDecodingTests.move(6, entity: 2, x: 0, y: 0, cell: 3, withTo: false)
+        #expect(WireFormat.decodeMoveBatch(batch([noTo])) == nil, "a move without a position")
+        #expect(WireFormat.decodeMoveBatch(batch([move], version: 2)) == nil, "another protocol version")
+        var innerVersion = move
+        innerVersion.protocolVersion = 0
+        #expect(WireFormat.decodeMoveBatch(batch([innerVersion])) == nil, "an inner envelope without this protocol version")
+        #expect(WireFormat.decodeMoveBatch((try? move.serializedBytes()) ?? []) == nil, "a move alone")
+        let frame = batch([move, move])
+        #expect(WireFormat.decodeMoveBatch(frame + [0x20, 0x01]) == nil, "an unknown field")
+        #expect(WireFormat.decodeMoveBatch(frame + [0x10, 0x05]) == nil, "request_id twice")
+        #expect(WireFormat.decodeMoveBatch(Array(frame.dropLast())) == nil, "truncated")
+        #expect(WireFormat.decodeMoveBatch([]) == nil)
+    }
+}
