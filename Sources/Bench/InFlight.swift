@@ -28,9 +28,10 @@ enum InFlight {
     ///   - window: frames in flight per client.
     ///   - perFrame: requests in each frame.
     ///   - send: sends one frame to client `client`; `first` counts the requests sent before it.
-    ///   - check: reads one reply frame (throws on any other failure).
+    ///   - check: reads one reply frame (throws on any other failure); nil for a frame that is
+    ///     not a reply (skipped, as `CellClient.receiveNow` skips it).
     static func drive(_ clients: [CellClient], window: Int, perFrame: Int, requests: Int, limit: Duration = .seconds(120),
-                      send: (_ client: Int, _ first: Int) throws -> Void, check: (Envelope) throws -> Answer) throws -> Outcome {
+                      send: (_ client: Int, _ first: Int) throws -> Void, check: ([UInt8]) throws -> Answer?) throws -> Outcome {
         var outstanding = Array(repeating: 0, count: clients.count)
         var pausedUntil = Array(repeating: ContinuousClock.now, count: clients.count)
         var sent = 0
@@ -48,8 +49,8 @@ enum InFlight {
         while outcome.answered < requests && ContinuousClock.now < deadline {
             _ = CellClient.wait(clients, timeoutMilliseconds: 5)
             for (i, client) in clients.enumerated() {
-                while outstanding[i] > 0, let envelope = try client.receiveNow() {
-                    let answer = try check(envelope)
+                while outstanding[i] > 0, let frame = try client.receiveFrameNow() {
+                    guard let answer = try check(frame) else { continue }
                     outstanding[i] -= 1
                     outcome.answered += answer.ok
                     if answer.refused > 0 {

@@ -54,18 +54,25 @@ extension CellClient {
     }
 
     /// A batch of nothing but moves, each with a position and no unknown fields (what a game
-    /// server's tick sends), encoded by hand: the bytes the generated encoder gives, without an
-    /// envelope per move. Nil for any other batch.
+    /// server's tick sends), encoded by hand into one buffer: the bytes the generated encoder
+    /// gives, without an envelope per move. Nil for any other batch.
     static func encodeMoves(_ bodies: [Envelope.OneOf_Body], ids: [UInt64], id: UInt64, sender: String) -> [UInt8]? {
-        var frames: [[UInt8]] = []
-        frames.reserveCapacity(bodies.count)
+        var moves: [MoveBatch.Move] = []
+        moves.reserveCapacity(bodies.count)
         for (body, requestID) in zip(bodies, ids) {
             guard case .moveEntity(let move) = body, move.hasTo, move.unknownFields.data.isEmpty, move.to.unknownFields.data.isEmpty
             else { return nil }
-            frames.append(WireFormat.encodeMove(requestID: requestID, entityID: move.entityID, x: move.to.x, y: move.to.y, z: move.to.z,
-                                                cellID: move.cellID))
+            moves.append(.init(requestID: requestID, entityID: move.entityID, cellID: move.cellID, x: move.to.x, y: move.to.y, z: move.to.z))
         }
-        return WireFormat.encodeBatch(requestID: id, sender: sender, requests: frames)
+        return WireFormat.encodeMoveBatch(requestID: id, sender: sender, moves: moves)
+    }
+
+    /// Sends `moves` as one batch under the batch id `id`, without waiting: the frame a game
+    /// server's tick sends, written from plain values (each move's `requestID` is its
+    /// idempotency key). Its reply comes as any other (`receiveFrameNow`, `receive`);
+    /// `WireFormat.decodeBatchAnswers` reads it without a message per answer.
+    public func sendMoves(_ moves: [MoveBatch.Move], id: UInt64) throws(ClientError) {
+        try resend(frame: WireFormat.encodeMoveBatch(requestID: id, sender: name, moves: moves), id: id)
     }
 
     /// The replies a BatchReply envelope holds, in order.

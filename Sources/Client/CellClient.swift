@@ -123,10 +123,18 @@ public final class CellClient {
 
     /// The next reply already here, without waiting; nil when none is.
     public func receiveNow() throws(ClientError) -> Envelope? {
+        while let frame = try receiveFrameNow() {
+            guard let envelope = try? WireFormat.decode(frame), envelope.body != nil else { continue }
+            return envelope
+        }
+        return nil
+    }
+
+    /// The next frame waiting on the socket, not decoded (nil: none now).
+    public func receiveFrameNow() throws(ClientError) -> [UInt8]? {
         do {
             while let frames = try socket.receive(dontWait: true) {
-                guard let last = frames.last, let envelope = try? WireFormat.decode(last), envelope.body != nil else { continue }
-                return envelope
+                if let last = frames.last { return last }
             }
             return nil
         } catch {

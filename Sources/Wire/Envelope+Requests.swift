@@ -6,19 +6,56 @@ extension WireFormat {
     /// inside a batch (the batch's envelope names the sender).
     public static func encodeMove(requestID: UInt64, sender: String = "", entityID: UInt64, x: Double, y: Double, z: Double = 0,
                                   cellID: Int64) -> [UInt8] {
+        let move = MoveBatch.Move(requestID: requestID, entityID: entityID, cellID: cellID, x: x, y: y, z: z)
+        var frame: [UInt8] = []
+        frame.reserveCapacity(moveSizes(move, sender: sender).envelope)
+        appendMove(move, sender: sender, to: &frame)
+        return frame
+    }
+
+    /// The bytes of a `Batch` envelope of `moves`: what `encodeBatch` gives for their
+    /// `encodeMove` envelopes, written into one buffer.
+    public static func encodeMoveBatch(requestID: UInt64, sender: String, moves: [MoveBatch.Move]) -> [UInt8] {
+        var inner = 0
+        for move in moves {
+            let size = moveSizes(move, sender: "").envelope
+            inner += 1 + varintSize(UInt64(size)) + size
+        }
+        var frame = encodeHead(requestID: requestID, sender: sender, reserving: 2 + varintSize(UInt64(inner)) + inner)
+        appendVarint(17 << 3 | 2, to: &frame)  // Envelope.batch, length-delimited
+        appendVarint(UInt64(inner), to: &frame)
+        for move in moves {
+            frame.append(1 << 3 | 2)  // Batch.requests
+            appendVarint(UInt64(moveSizes(move, sender: "").envelope), to: &frame)
+            appendMove(move, sender: "", to: &frame)
+        }
+        return frame
+    }
+
+    /// The sizes of a move's envelope, of its `MoveEntity` body and of the body's position.
+    static func moveSizes(_ move: MoveBatch.Move, sender: String) -> (envelope: Int, body: Int, position: Int) {
         // Position: each coordinate a fixed64 unless it is +0.0 (as the generated encoder leaves
         // defaults out: by bit pattern, so -0.0 is written).
-        let position = (x.bitPattern != 0 ? 9 : 0) + (y.bitPattern != 0 ? 9 : 0) + (z.bitPattern != 0 ? 9 : 0)
+        let position = (move.x.bitPattern != 0 ? 9 : 0) + (move.y.bitPattern != 0 ? 9 : 0) + (move.z.bitPattern != 0 ? 9 : 0)
         var body = 0
-        if entityID != 0 { body += 1 + varintSize(entityID) }
+        if move.entityID != 0 { body += 1 + varintSize(move.entityID) }
         body += 1 + varintSize(UInt64(position)) + position  // `to` is always set
-        if cellID != 0 { body += 1 + varintSize(UInt64(bitPattern: cellID)) }
-        var frame = encodeHead(requestID: requestID, sender: sender, reserving: 2 + varintSize(UInt64(body)) + body)
+        if move.cellID != 0 { body += 1 + varintSize(UInt64(bitPattern: move.cellID)) }
+        var head = 2  // protocol_version
+        if move.requestID != 0 { head += 1 + varintSize(move.requestID) }
+        if !sender.isEmpty { head += 1 + varintSize(UInt64(sender.utf8.count)) + sender.utf8.count }
+        return (head + 1 + varintSize(UInt64(body)) + body, body, position)
+    }
+
+    /// A move's envelope (see `encodeMove`), appended to `frame`.
+    static func appendMove(_ move: MoveBatch.Move, sender: String, to frame: inout [UInt8]) {
+        let (_, body, position) = moveSizes(move, sender: sender)
+        appendHead(requestID: move.requestID, sender: sender, to: &frame)
         appendVarint(UInt64(11 << 3 | 2), to: &frame)  // Envelope.move_entity, length-delimited
         appendVarint(UInt64(body), to: &frame)
-        if entityID != 0 {
+        if move.entityID != 0 {
             frame.append(1 << 3)  // MoveEntity.entity_id, varint
-            appendVarint(entityID, to: &frame)
+            appendVarint(move.entityID, to: &frame)
         }
         frame.append(2 << 3 | 2)  // MoveEntity.to, length-delimited
         appendVarint(UInt64(position), to: &frame)
@@ -31,14 +68,13 @@ extension WireFormat {
                 bits >>= 8
             }
         }
-        coordinate(1, x)
-        coordinate(2, y)
-        coordinate(3, z)
-        if cellID != 0 {
+        coordinate(1, move.x)
+        coordinate(2, move.y)
+        coordinate(3, move.z)
+        if move.cellID != 0 {
             frame.append(3 << 3)  // MoveEntity.cell_id, varint (an int64: negative ones take ten bytes)
-            appendVarint(UInt64(bitPattern: cellID), to: &frame)
+            appendVarint(UInt64(bitPattern: move.cellID), to: &frame)
         }
-        return frame
     }
 
     /// The bytes of a `Batch` envelope whose requests are `requests`, each an encoded envelope
