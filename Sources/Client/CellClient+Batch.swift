@@ -53,16 +53,21 @@ extension CellClient {
         return batch
     }
 
-    /// A batch of nothing but moves, each with a position and no unknown fields (what a game
-    /// server's tick sends), encoded by hand into one buffer: the bytes the generated encoder
-    /// gives, without an envelope per move. Nil for any other batch.
+    /// A batch of nothing but moves (each with a position) and reads of entities, with no
+    /// unknown fields (what a game server's tick sends), encoded by hand into one buffer: the
+    /// bytes the generated encoder gives, without an envelope per request. Nil for any other batch.
     static func encodeMoves(_ bodies: [Envelope.OneOf_Body], ids: [UInt64], id: UInt64, sender: String) -> [UInt8]? {
         var moves: [MoveBatch.Move] = []
         moves.reserveCapacity(bodies.count)
         for (body, requestID) in zip(bodies, ids) {
-            guard case .moveEntity(let move) = body, move.hasTo, move.unknownFields.data.isEmpty, move.to.unknownFields.data.isEmpty
-            else { return nil }
-            moves.append(.init(requestID: requestID, entityID: move.entityID, cellID: move.cellID, x: move.to.x, y: move.to.y, z: move.to.z))
+            switch body {
+            case .moveEntity(let move) where move.hasTo && move.unknownFields.data.isEmpty && move.to.unknownFields.data.isEmpty:
+                moves.append(.init(requestID: requestID, entityID: move.entityID, cellID: move.cellID, x: move.to.x, y: move.to.y, z: move.to.z))
+            case .getEntity(let read) where read.unknownFields.data.isEmpty:
+                moves.append(.read(requestID: requestID, entityID: read.entityID))
+            default:
+                return nil
+            }
         }
         return WireFormat.encodeMoveBatch(requestID: id, sender: sender, moves: moves)
     }

@@ -61,8 +61,24 @@ public enum SeedCorpus {
         }
     }
 
-    /// Files for the wire decoder: one envelope each.
-    public static var wire: [[UInt8]] { envelopes.map(WireFormat.encode) }
+    /// Files for the wire decoder: one envelope each, and a batch of moves and reads and a batch
+    /// reply of plain answers as clients and workers write them by hand.
+    public static var wire: [[UInt8]] {
+        var answers: [UInt8] = []
+        var starts: [Int32] = [], counts: [Int32] = []
+        for i in 0..<3 {
+            starts.append(Int32(answers.count))
+            WireFormat.appendReply(requestID: UInt64(i + 1), sender: "worker:w1", ChangeAnswer(version: UInt64(i), deferred: i == 2), to: &answers)
+            counts.append(Int32(answers.count) - starts[i])
+        }
+        return envelopes.map(WireFormat.encode) + [
+            WireFormat.encodeMoveBatch(requestID: 7, sender: "client:seed", moves: [
+                .init(requestID: 1, entityID: 1, cellID: 0, x: 10, y: 20, z: 0), .read(requestID: 2, entityID: 1),
+                .init(requestID: 3, entityID: 2, cellID: -1, x: -0.0, y: .nan, z: 1),
+            ]),
+            WireFormat.encodeBatchReply(requestID: 7, sender: "worker:w1", replies: answers, starts: starts, counts: counts),
+        ]
+    }
 
     /// Files for the worker core: a spawn then each message, from each role; and one whole session.
     public static var worker: [[UInt8]] {

@@ -20,6 +20,29 @@ public enum WireDecoderTarget {
             let generated = try? Envelope(serializedBytes: bytes)
             precondition(generated.map(canonical) == canonical(moves), "the hand decoder of common frames disagrees with the generated decoder")
         }
+        // So do the readers of a batch of moves and reads, and of a batch reply of plain answers:
+        // whatever they take, the generated decoder reads as the same requests and answers.
+        if let batch = WireFormat.decodeMoveBatch(bytes) {
+            let generated = try? Envelope(serializedBytes: bytes)
+            var expected = batch.header
+            expected.batch = .with { $0.requests = batch.moves.map { var m = batch.envelope(of: $0); m.sender = ""; return m } }
+            let general = generated.map { envelope in
+                var blanked = envelope
+                blanked.batch.requests = envelope.batch.requests.map { var m = $0; m.sender = ""; return m }
+                return blanked
+            }
+            precondition(general.map(canonical) == canonical(expected), "the reader of batches of moves disagrees with the generated decoder")
+        }
+        if let answers = WireFormat.decodeBatchAnswers(bytes) {
+            let generated = try? Envelope(serializedBytes: bytes)
+            let replies = generated?.batchReply.replies ?? []
+            precondition(generated?.requestID == answers.requestID && replies.count == answers.answers.count
+                && zip(replies, answers.answers).allSatisfy { inner, answer in
+                    inner.requestID == answer.requestID && inner.reply.code == answer.code && inner.reply.version == answer.answer.version
+                        && inner.reply.mapEpoch == answer.answer.mapEpoch && inner.reply.sequence == answer.answer.sequence
+                        && inner.reply.deferred == answer.answer.deferred && inner.reply.durable == answer.answer.durable
+                }, "the reader of batch replies disagrees with the generated decoder")
+        }
         let envelope: Envelope
         do {
             envelope = try WireFormat.decode(bytes)

@@ -13,8 +13,8 @@ extension WireFormat {
         return frame
     }
 
-    /// The bytes of a `Batch` envelope of `moves`: what `encodeBatch` gives for their
-    /// `encodeMove` envelopes, written into one buffer.
+    /// The bytes of a `Batch` envelope of `moves` (and reads): what `encodeBatch` gives for
+    /// their envelopes, written into one buffer.
     public static func encodeMoveBatch(requestID: UInt64, sender: String, moves: [MoveBatch.Move]) -> [UInt8] {
         var inner = 0
         for move in moves {
@@ -32,8 +32,16 @@ extension WireFormat {
         return frame
     }
 
-    /// The sizes of a move's envelope, of its `MoveEntity` body and of the body's position.
+    /// The sizes of a move's envelope, of its `MoveEntity` body and of the body's position (for
+    /// a read: of its `GetEntity` body, no position).
     static func moveSizes(_ move: MoveBatch.Move, sender: String) -> (envelope: Int, body: Int, position: Int) {
+        var head = 2  // protocol_version
+        if move.requestID != 0 { head += 1 + varintSize(move.requestID) }
+        if !sender.isEmpty { head += 1 + varintSize(UInt64(sender.utf8.count)) + sender.utf8.count }
+        if move.read {
+            let body = move.entityID != 0 ? 1 + varintSize(move.entityID) : 0
+            return (head + 1 + varintSize(UInt64(body)) + body, body, 0)
+        }
         // Position: each coordinate a fixed64 unless it is +0.0 (as the generated encoder leaves
         // defaults out: by bit pattern, so -0.0 is written).
         let position = (move.x.bitPattern != 0 ? 9 : 0) + (move.y.bitPattern != 0 ? 9 : 0) + (move.z.bitPattern != 0 ? 9 : 0)
@@ -41,16 +49,22 @@ extension WireFormat {
         if move.entityID != 0 { body += 1 + varintSize(move.entityID) }
         body += 1 + varintSize(UInt64(position)) + position  // `to` is always set
         if move.cellID != 0 { body += 1 + varintSize(UInt64(bitPattern: move.cellID)) }
-        var head = 2  // protocol_version
-        if move.requestID != 0 { head += 1 + varintSize(move.requestID) }
-        if !sender.isEmpty { head += 1 + varintSize(UInt64(sender.utf8.count)) + sender.utf8.count }
         return (head + 1 + varintSize(UInt64(body)) + body, body, position)
     }
 
-    /// A move's envelope (see `encodeMove`), appended to `frame`.
+    /// A move's envelope (see `encodeMove`), or a read's, appended to `frame`.
     static func appendMove(_ move: MoveBatch.Move, sender: String, to frame: inout [UInt8]) {
         let (_, body, position) = moveSizes(move, sender: sender)
         appendHead(requestID: move.requestID, sender: sender, to: &frame)
+        if move.read {
+            appendVarint(UInt64(15 << 3 | 2), to: &frame)  // Envelope.get_entity, length-delimited
+            appendVarint(UInt64(body), to: &frame)
+            if move.entityID != 0 {
+                frame.append(1 << 3)  // GetEntity.entity_id, varint
+                appendVarint(move.entityID, to: &frame)
+            }
+            return
+        }
         appendVarint(UInt64(11 << 3 | 2), to: &frame)  // Envelope.move_entity, length-delimited
         appendVarint(UInt64(body), to: &frame)
         if move.entityID != 0 {

@@ -2,7 +2,7 @@ import Testing
 @testable import Client
 @testable import Wire
 
-/// The client library's batch of moves, encoded by hand: the generated encoder's bytes for the
+/// The client library's batch of moves and reads, encoded by hand: the generated encoder's bytes for the
 /// same envelope, and no hand encoding for anything it does not cover.
 @Suite struct ClientBatchEncodingTests {
     static func generated(_ bodies: [Envelope.OneOf_Body], ids: [UInt64], id: UInt64, sender: String) -> [UInt8] {
@@ -25,6 +25,7 @@ import Testing
                 }))
             }
         }
+        for (i, entity) in [UInt64(0), 1, .max].enumerated() { bodies.insert(.getEntity(.with { $0.entityID = entity }), at: i * 5) }
         let ids = bodies.indices.map { UInt64($0) * 0x1_0000_0001 }
         for (id, sender) in [(UInt64(0), ""), (1, "client-1"), (.max, String(repeating: "é", count: 100))] {
             let handmade = CellClient.encodeMoves(bodies, ids: ids, id: id, sender: sender)
@@ -41,7 +42,8 @@ import Testing
         try? unknown.merge(serializedBytes: [0xF8, 0x01, 0x01])  // field 31, varint 1: unknown to this build
         #expect(!unknown.unknownFields.data.isEmpty)
         for other: [Envelope.OneOf_Body] in [
-            [move, .getEntity(.with { $0.entityID = 1 })],
+            [move, .getCell(.with { $0.cellID = 1 })],
+            [move, .entityAction(.with { $0.entityID = 1; $0.action = "gather" })],
             [.moveEntity(.with { $0.entityID = 1 })],  // no position: the generated encoder leaves `to` out
             [move, .moveEntity(unknown)],
         ] {

@@ -26,14 +26,17 @@ import TestSupport
             let spawns = [UInt64(0), 100].flatMap { base in (1...5).map { BatchTests.spawn(base + $0, x: 100 + Double($0), y: 100) } }
             #expect(try client.callBatch(spawns).allSatisfy { $0.code == .ok })
 
-            // The same moves of two alike sets of entities: one batch of moves only (read into
-            // plain values), one with a read after them (read into envelopes, served by `serve`).
-            let directIDs = Self.moves(base: 0).map { _ in client.takeRequestID() }
-            let frame = try #require(CellClient.encodeMoves(Self.moves(base: 0), ids: directIDs, id: 1, sender: client.name))
-            #expect(WireFormat.decodeMoveBatch(frame) != nil, "the client's batch of moves is read without envelopes")
-            let direct = try client.callBatch(Self.moves(base: 0), ids: directIDs)
-            let general = try client.callBatch(Self.moves(base: 100) + [.getEntity(.with { $0.entityID = 101 })])
-            #expect(direct.count == 7 && general.count == 8)
+            // The same moves of two alike sets of entities: one batch of moves and a read (read
+            // into plain values), one with a read of a cell after them (read into envelopes,
+            // served by `serve`).
+            let directBodies = Self.moves(base: 0) + [.getEntity(.with { $0.entityID = 1 })]
+            let directIDs = directBodies.map { _ in client.takeRequestID() }
+            let frame = try #require(CellClient.encodeMoves(directBodies, ids: directIDs, id: 1, sender: client.name))
+            #expect(WireFormat.decodeMoveBatch(frame) != nil, "the client's batch of moves and a read is read without envelopes")
+            let direct = try client.callBatch(directBodies, ids: directIDs)
+            let general = try client.callBatch(Self.moves(base: 100) + [.getEntity(.with { $0.entityID = 101 }), .getCell(.with { $0.cellID = 1 })])
+            #expect(direct.count == 8 && general.count == 9)
+            #expect(direct[7].entity.position.x == 111 && direct[7].entity.version == 3)
             for slot in direct.indices {
                 let (d, g) = (direct[slot], general[slot])
                 #expect(d.code == g.code && d.version == g.version && d.deferred == g.deferred && d.durable == g.durable
@@ -46,7 +49,7 @@ import TestSupport
             #expect(general[7].entity.position.x == 111 && general[7].entity.version == 3)
 
             // The same batch again, the same ids: the same answers, nothing applied twice.
-            let again = try client.callBatch(Self.moves(base: 0), ids: directIDs)
+            let again = try client.callBatch(directBodies, ids: directIDs)
             #expect(again.map(\.code) == direct.map(\.code))
             #expect(again.map(\.version) == direct.map(\.version))
             let one = try client.entity(EntityID(1))

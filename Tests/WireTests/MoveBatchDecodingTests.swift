@@ -3,7 +3,7 @@ import Testing
 @testable import Wire
 
 /// `WireFormat.decodeMoveBatch` takes a frame only when `decode` reads it as a batch of these
-/// same moves, and leaves every other frame to `decode`.
+/// same moves and reads, and leaves every other frame to `decode`.
 @Suite struct MoveBatchDecodingTests {
     /// The moves `decode` reads from `frame`, as a worker serves a batch (nil: not a batch of
     /// moves, or not decoded).
@@ -11,9 +11,15 @@ import Testing
         guard let envelope = try? WireFormat.decode(frame), case .batch(let batch)? = envelope.body else { return nil }
         var moves: [MoveBatch.Move] = []
         for request in batch.requests {
-            guard case .moveEntity(let move)? = request.body else { return nil }
-            moves.append(.init(requestID: request.requestID, entityID: move.entityID, cellID: move.cellID,
-                               x: move.to.x, y: move.to.y, z: move.to.z))
+            switch request.body {
+            case .moveEntity(let move)?:
+                moves.append(.init(requestID: request.requestID, entityID: move.entityID, cellID: move.cellID,
+                                   x: move.to.x, y: move.to.y, z: move.to.z))
+            case .getEntity(let read)?:
+                moves.append(.read(requestID: request.requestID, entityID: read.entityID))
+            default:
+                return nil
+            }
         }
         return MoveBatch(requestID: envelope.requestID, sender: envelope.sender, moves: moves)
     }
@@ -22,7 +28,7 @@ import Testing
         // Positions by bit pattern: NaN, -0.0 and infinities are carried as sent.
         a.requestID == b.requestID && a.sender == b.sender && a.moves.count == b.moves.count
             && zip(a.moves, b.moves).allSatisfy {
-                $0.requestID == $1.requestID && $0.entityID == $1.entityID && $0.cellID == $1.cellID
+                $0.requestID == $1.requestID && $0.entityID == $1.entityID && $0.cellID == $1.cellID && $0.read == $1.read
                     && $0.x.bitPattern == $1.x.bitPattern && $0.y.bitPattern == $1.y.bitPattern && $0.z.bitPattern == $1.z.bitPattern
             }
     }
@@ -30,6 +36,7 @@ import Testing
     static var samples: [[UInt8]] {
         let moves = CommonDecodingTests.samples.filter {
             if case .moveEntity? = $0.body { return $0.moveEntity.hasTo }
+            if case .getEntity? = $0.body { return true }
             return false
         }
         var frames: [[UInt8]] = []
@@ -44,11 +51,15 @@ import Testing
         }
         // What the client library and the soak's generator send.
         var encoded: [[UInt8]] = []
+        var plain: [MoveBatch.Move] = []
         for i in 0..<64 {
             let n = Double(i)
             encoded.append(WireFormat.encodeMove(requestID: UInt64(i) + 1, entityID: UInt64(i) * 977, x: n * 1.5, y: -n, cellID: Int64(i) - 3))
+            plain.append(i % 9 == 4 ? .read(requestID: UInt64(i) + 1, entityID: UInt64(i) * 977)
+                                    : .init(requestID: UInt64(i) + 1, entityID: UInt64(i) * 977, cellID: Int64(i) - 3, x: n * 1.5, y: -n, z: n))
         }
         frames.append(WireFormat.encodeBatch(requestID: 9, sender: "bench", requests: encoded))
+        frames.append(WireFormat.encodeMoveBatch(requestID: 10, sender: "bench", moves: plain))
         return frames
     }
 
@@ -102,7 +113,14 @@ import Testing
         var read = Envelope()
         read.protocolVersion = WireFormat.protocolVersion
         read.getEntity = .with { $0.entityID = 2 }
-        #expect(WireFormat.decodeMoveBatch(batch([move, read])) == nil, "a read among the moves")
+        #expect(WireFormat.decodeMoveBatch(batch([move, read]))?.moves.map(\.read) == [false, true], "a read among the moves")
+        var action = read
+        action.entityAction = .with { $0.entityID = 2; $0.action = "gather" }
+        #expect(WireFormat.decodeMoveBatch(batch([move, action])) == nil, "an action among the moves")
+        // One inner envelope holding a read of entity 3, then a move of entity 2 to (0, 0).
+        let bothBodies: [UInt8] = [0x08, 0x01, 0x8A, 0x01, 0x0E, 0x0A, 0x0C, 0x08, 0x01, 0x7A, 0x02, 0x08, 0x03, 0x5A, 0x04, 0x08, 0x02, 0x12, 0x00]
+        #expect(WireFormat.decodeMoveBatch(bothBodies) == nil, "a read and a move in one envelope: decode keeps the last")
+        #expect(try WireFormat.decode(bothBodies).batch.requests.first?.moveEntity.entityID == 2)
         #expect(WireFormat.decodeMoveBatch(batch([]))?.moves.isEmpty == true, "an empty batch: answered empty either way")
         var withSender = move
         withSender.sender = "inner"

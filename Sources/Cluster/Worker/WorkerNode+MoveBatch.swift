@@ -1,12 +1,12 @@
 import Wire
 import WorldCore
 
-/// Batches of nothing but moves (`MoveBatch`, a game server's tick), served from plain values.
+/// Batches of moves and reads (`MoveBatch`, a game server's tick), served from plain values.
 /// A move whose answer is simply "applied" (a new request, its entity in memory and in a cell
 /// this worker serves, nothing parked or handed off, no handoff to start) is applied and filed
-/// here without an envelope. Every other move is given the envelope the general decoder would
-/// have made and served by `serve`, as in any batch: the checks below only pick out the moves
-/// for which `serve` would do exactly this.
+/// here without an envelope. Every other move, and every read, is given the envelope the general
+/// decoder would have made and served by `serve`, as in any batch: the checks below only pick
+/// out the moves for which `serve` would do exactly this.
 extension WorkerNode {
     func serveMoveBatch(_ peer: [UInt8], _ header: Envelope, _ batch: MoveBatch, now: ContinuousClock.Instant) {
         guard let number = openBatch(peer, header, count: batch.moves.count, now: now) else { return }
@@ -21,7 +21,7 @@ extension WorkerNode {
             let move = batch.moves[slot]
             Self.setSlot(slot, of: &standIn)
             let moveKey = RequestLog.Key(requestID: move.requestID, sender: key.sender, senderHash: key.senderHash)
-            switch direct ? applyDirectly(move, of: batch, key: moveKey, standIn, now: now) : .general {
+            switch direct && !move.read ? applyDirectly(move, of: batch, key: moveKey, standIn, now: now) : .general {
             case .applied: applied += 1
             case .answered: break
             case .general: serve(standIn, batch.envelope(of: move), now: now, attempts: 0)

@@ -39,7 +39,7 @@ extension WorkerNode {
             logger.warning("message from a peer whose routing id has the shape of a batch slot: dropped", metadata: ["bytes": "\(payload.count)"])
             return 1
         }
-        // A batch of moves only (a game server's tick) is read into plain values; anything else
+        // A batch of moves and reads only (a game server's tick) is read into plain values; anything else
         // into an envelope.
         var moves = WireFormat.decodeMoveBatch(payload)
         var envelope: Envelope
