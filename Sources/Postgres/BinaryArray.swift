@@ -4,10 +4,12 @@
 /// array parser (`{1,2,3}`) or any number formatting on our side.
 public struct BinaryArray: Sendable, Equatable {
     public enum Element: Sendable {
-        case int2, int4, int8, jsonb, text
+        case int2, int4, int8, jsonb, text, bytea, bool
 
         var oid: UInt32 {
             switch self {
+            case .bool: 16
+            case .bytea: 17
             case .int2: 21
             case .int4: 23
             case .int8: 20
@@ -18,6 +20,8 @@ public struct BinaryArray: Sendable, Equatable {
 
         var arrayOid: UInt32 {
             switch self {
+            case .bool: 1000
+            case .bytea: 1001
             case .int2: 1005
             case .int4: 1007
             case .int8: 1016
@@ -66,6 +70,21 @@ public struct BinaryArray: Sendable, Equatable {
         count += 1
     }
 
+    /// A bytea element: its bytes as they are.
+    public mutating func append(bytes: [UInt8]) {
+        precondition(element == .bytea, "a bytea value in an array of \(element)")
+        elements.appendBigEndian(UInt32(bytes.count))
+        elements.append(contentsOf: bytes)
+        count += 1
+    }
+
+    public mutating func append(_ v: Bool) {
+        precondition(element == .bool, "a bool value in an array of \(element)")
+        elements.appendBigEndian(UInt32(1))
+        elements.append(v ? 1 : 0)
+        count += 1
+    }
+
     public mutating func appendNull() {
         elements.appendNullField()
         hasNull = true
@@ -88,6 +107,8 @@ extension BinaryArray {
     public static func int2<S: Sequence<Int16>>(_ values: S) -> BinaryArray { filled(.int2, values, bytesEach: 6) { $0.append($1) } }
     public static func jsonb<S: Sequence<String>>(_ values: S) -> BinaryArray { filled(.jsonb, values, bytesEach: 32) { $0.append(text: $1) } }
     public static func text<S: Sequence<String>>(_ values: S) -> BinaryArray { filled(.text, values, bytesEach: 32) { $0.append(text: $1) } }
+    public static func bytea<S: Sequence<[UInt8]>>(_ values: S) -> BinaryArray { filled(.bytea, values, bytesEach: 40) { $0.append(bytes: $1) } }
+    public static func bool<S: Sequence<Bool>>(_ values: S) -> BinaryArray { filled(.bool, values, bytesEach: 5) { $0.append($1) } }
 
     private static func filled<S: Sequence>(_ element: Element, _ values: S, bytesEach: Int,
                                             _ append: (inout BinaryArray, S.Element) -> Void) -> BinaryArray {

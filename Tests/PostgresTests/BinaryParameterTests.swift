@@ -35,6 +35,18 @@ import TestSupport
         #expect((0..<t.rowCount).map { t.string($0, 0) } == texts)
     }
 
+    @Test func byteaAndBoolArraysKeepEveryByte() throws {
+        let db = try TestDatabase.connect()
+        let blobs: [[UInt8]] = [[], [0], [0xFF, 0x00, 0x5C, 0x22, 0x2C, 0x7B], Array(0...255), Array("soak:1/0".utf8)]
+        let r = try db.query("SELECT encode(v, 'hex'), octet_length(v) FROM unnest($1::bytea[]) WITH ORDINALITY AS t(v, n) ORDER BY n",
+                             [.array(.bytea(blobs))])
+        #expect(r.rowCount == blobs.count)
+        #expect((0..<r.rowCount).map { r.string($0, 0) } == blobs.map { $0.map { String(format: "%02x", $0) }.joined() })
+        let flags = [true, false, false, true]
+        let b = try db.query("SELECT v FROM unnest($1::bool[]) WITH ORDINALITY AS t(v, n) ORDER BY n", [.array(.bool(flags))])
+        #expect(try (0..<b.rowCount).map { try b.bool($0, 0) } == flags)
+    }
+
     @Test func nullElementsAreNull() throws {
         let db = try TestDatabase.connect()
         var a = BinaryArray(.int8)

@@ -32,8 +32,8 @@ extension PostgresWorldStore {
     /// Request ids of durable changes, stored only where the change is (see `AppliedRequest.condition`).
     static let insertRequests = """
         INSERT INTO applied_requests (sender, request_id, entity_id, cell_id, reply)
-        SELECT decode(r.sender, 'hex'), r.request_id, CASE WHEN r.has_entity THEN r.entity_id END, r.cell_id, decode(r.reply, 'hex')
-        FROM unnest($1::text[], $2::int8[], $3::bool[], $4::int8[], $5::int8[], $6::int2[], $7::int8[], $8::int8[], $9::text[])
+        SELECT r.sender, r.request_id, CASE WHEN r.has_entity THEN r.entity_id END, r.cell_id, r.reply
+        FROM unnest($1::bytea[], $2::int8[], $3::bool[], $4::int8[], $5::int8[], $6::int2[], $7::int8[], $8::int8[], $9::bytea[])
              AS r(sender, request_id, has_entity, entity_id, cell_id, kind, a, b, reply)
         WHERE CASE r.kind
             WHEN 1 THEN EXISTS (SELECT 1 FROM entity_states s
@@ -92,16 +92,17 @@ extension PostgresWorldStore {
     /// The statement that stores a batch's request ids (nil when it has none).
     func requestStatement(_ requests: [AppliedRequest]) -> PipelinedStatement? {
         guard !requests.isEmpty else { return nil }
+        // Binary arrays: no hex text, number formatting or array literal parsing on either side.
         return PipelinedStatement(Self.insertRequests, [
-            .text(ArrayLiteral.texts(requests.map { Bytea.hex($0.sender) })),
-            .text(ArrayLiteral.integers(requests.map { Int64(bitPattern: $0.requestID) })),
-            .text("{" + requests.map { $0.entity == nil ? "f" : "t" }.joined(separator: ",") + "}"),
-            .text(ArrayLiteral.integers(requests.map { Int64(bitPattern: $0.entity?.raw ?? 0) })),
-            .text(ArrayLiteral.integers(requests.map(\.cell.raw))),
-            .text(ArrayLiteral.integers(requests.map { Self.condition($0.condition).kind })),
-            .text(ArrayLiteral.integers(requests.map { Self.condition($0.condition).a })),
-            .text(ArrayLiteral.integers(requests.map { Self.condition($0.condition).b })),
-            .text(ArrayLiteral.texts(requests.map { Bytea.hex($0.reply) })),
+            .array(.bytea(requests.lazy.map(\.sender))),
+            .array(.int8(requests.lazy.map { Int64(bitPattern: $0.requestID) })),
+            .array(.bool(requests.lazy.map { $0.entity != nil })),
+            .array(.int8(requests.lazy.map { Int64(bitPattern: $0.entity?.raw ?? 0) })),
+            .array(.int8(requests.lazy.map(\.cell.raw))),
+            .array(.int2(requests.lazy.map { Self.condition($0.condition).kind })),
+            .array(.int8(requests.lazy.map { Self.condition($0.condition).a })),
+            .array(.int8(requests.lazy.map { Self.condition($0.condition).b })),
+            .array(.bytea(requests.lazy.map(\.reply))),
         ])
     }
 
