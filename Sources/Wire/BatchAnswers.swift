@@ -26,81 +26,25 @@ extension WireFormat {
     /// version, each field at most once; nil for any other frame. Every frame taken here decodes
     /// in `decode` to a batch reply of replies with these values.
     public static func decodeBatchAnswers(_ frame: [UInt8]) -> BatchAnswers? {
-        guard !frame.isEmpty, frame.count <= maxFrameBytes else { return nil }
-        return frame.withUnsafeBufferPointer { buffer in
-            var reader = FieldReader(buffer, from: 0, to: buffer.count)
-            return reader.batchAnswers()
-        }
+        FieldReader.read(frame) { $0.batchAnswers() }
     }
 }
 
 extension FieldReader {
     /// A top-level envelope: protocol version, request id, sender, and a batch reply.
     mutating func batchAnswers() -> BatchAnswers? {
-        var batch = BatchAnswers(requestID: 0, sender: "", answers: [])
-        var version: UInt64 = 0
-        var seen: UInt32 = 0
-        while !atEnd {
-            guard let (field, wire) = field(upTo: 21, seen: &seen) else { return nil }
-            switch (field, wire) {
-            case (1, 0):
-                guard let read = varint() else { return nil }
-                version = read
-            case (2, 0):
-                guard let id = varint() else { return nil }
-                batch.requestID = id
-            case (3, 2):
-                guard let sender = text() else { return nil }
-                batch.sender = sender
-            case (21, 2):
-                guard let answers = message({ $0.plainAnswers() }) else { return nil }
-                batch.answers = answers
-            default:
-                return nil
-            }
-        }
-        guard version == UInt64(WireFormat.protocolVersion), seen & 1 << 21 != 0 else { return nil }
-        return batch
-    }
-
-    /// A `BatchReply` whose replies (field 1, repeated) are all plain answers.
-    mutating func plainAnswers() -> [BatchAnswers.Answer]? {
-        var answers: [BatchAnswers.Answer] = []
-        answers.reserveCapacity((end - at) / 24)  // a change's answer envelope is 24–40 bytes
-        while !atEnd {
-            guard let (field, wire) = tag(), field == 1, wire == 2, let answer = message({ $0.plainAnswerEnvelope() }) else { return nil }
-            answers.append(answer)
-        }
-        return answers
+        headed(sender: true) { reader, field in
+            field == 21 ? reader.repeated(bytesEach: 24) { $0.plainAnswerEnvelope() } : nil  // Envelope.batch_reply; an answer is 24–40 bytes
+        }.map { BatchAnswers(requestID: $0.requestID, sender: $0.sender, answers: $0.body) }
     }
 
     /// A reply envelope: protocol version, request id, sender (not kept), and a plain reply.
     mutating func plainAnswerEnvelope() -> BatchAnswers.Answer? {
-        var version: UInt64 = 0
-        var answer: BatchAnswers.Answer?
-        var requestID: UInt64 = 0
-        var seen: UInt32 = 0
-        while !atEnd {
-            guard let (field, wire) = field(upTo: 20, seen: &seen) else { return nil }
-            switch (field, wire) {
-            case (1, 0):
-                guard let read = varint() else { return nil }
-                version = read
-            case (2, 0):
-                guard let id = varint() else { return nil }
-                requestID = id
-            case (3, 2):
-                guard text() != nil else { return nil }  // UTF-8, as the generated decoder requires
-            case (20, 2):
-                guard let reply = message({ $0.plainReply() }) else { return nil }
-                answer = reply
-            default:
-                return nil
-            }
+        headed(sender: true) { reader, field in field == 20 ? reader.plainReply() : nil }.map { head in
+            var answer = head.body
+            answer.requestID = head.requestID
+            return answer
         }
-        guard version == UInt64(WireFormat.protocolVersion), var answer else { return nil }
-        answer.requestID = requestID
-        return answer
     }
 
     /// A reply with a code and the plain fields of a change's answer only, each at most once.

@@ -10,10 +10,7 @@ extension WireFormat {
     /// The envelope in `frame` when it has one of the shapes above in this build's protocol
     /// version, decoded exactly as the generated decoder would; nil for anything else.
     public static func decodeCommon(_ frame: [UInt8]) -> Envelope? {
-        frame.withUnsafeBufferPointer { buffer in
-            var reader = FieldReader(buffer, from: 0, to: buffer.count)
-            return reader.envelope(.top)
-        }
+        FieldReader.read(frame) { $0.envelope(.top) }
     }
 }
 
@@ -41,6 +38,16 @@ struct FieldReader {
     }
 
     var atEnd: Bool { at >= end }
+
+    /// What `read` takes from a whole frame within `WireFormat.maxFrameBytes` (nil for an empty
+    /// or oversized frame: `decode` names those).
+    static func read<T>(_ frame: [UInt8], _ read: (inout FieldReader) -> T?) -> T? {
+        guard !frame.isEmpty, frame.count <= WireFormat.maxFrameBytes else { return nil }
+        return frame.withUnsafeBufferPointer { buffer in
+            var reader = FieldReader(buffer, from: 0, to: buffer.count)
+            return read(&reader)
+        }
+    }
 
     /// A varint of at most ten bytes whose tenth carries only the top bit (as the generated
     /// decoder requires).
@@ -155,12 +162,48 @@ struct FieldReader {
 
     /// The envelopes of a `Batch` or a `BatchReply` (field 1, repeated).
     fileprivate mutating func envelopes(_ nesting: Nesting) -> [Envelope]? {
-        var envelopes: [Envelope] = []
+        repeated(bytesEach: 32) { $0.envelope(nesting) }
+    }
+
+    /// The messages of a `Batch` or a `BatchReply` (field 1, repeated), each read by `read`;
+    /// room is made for one per `bytesEach` bytes.
+    mutating func repeated<T>(bytesEach: Int, _ read: (inout FieldReader) -> T?) -> [T]? {
+        var items: [T] = []
+        items.reserveCapacity((end - at) / bytesEach)
         while !atEnd {
-            guard let (field, wire) = tag(), field == 1, wire == 2, let envelope = message({ $0.envelope(nesting) }) else { return nil }
-            envelopes.append(envelope)
+            guard let (field, wire) = tag(), field == 1, wire == 2, let item = message(read) else { return nil }
+            items.append(item)
         }
-        return envelopes
+        return items
+    }
+
+    /// An envelope of this build's protocol version with one length-delimited body, read by
+    /// `body` (given the field's number; nil: not a body this reader takes): the request id, the
+    /// sender (a frame with one is refused unless `sender` is true), each at most once.
+    mutating func headed<T>(sender allowed: Bool, body: (inout FieldReader, _ field: UInt64) -> T?) -> (requestID: UInt64, sender: String, body: T)? {
+        var version: UInt64 = 0, requestID: UInt64 = 0, sender = ""
+        var found: T?
+        var seen: UInt32 = 0
+        while !atEnd {
+            guard let (field, wire) = tag() else { return nil }
+            switch (field, wire) {
+            case (1, 0), (2, 0):
+                guard seen & 1 << field == 0, let value = varint() else { return nil }
+                seen |= 1 << field
+                if field == 1 { version = value } else { requestID = value }
+            case (3, 2) where allowed:
+                guard seen & 1 << 3 == 0, let text = text() else { return nil }
+                seen |= 1 << 3
+                sender = text
+            case (_, 2) where found == nil:  // one body: a second (even of another field) is the generated decoder's
+                guard let read = message({ body(&$0, field) }) else { return nil }
+                found = read
+            default:
+                return nil
+            }
+        }
+        guard version == UInt64(WireFormat.protocolVersion), let found else { return nil }
+        return (requestID, sender, found)
     }
 
     /// A reply without a result (an answer to a change, or an error) or with an entity (an

@@ -74,83 +74,34 @@ extension WireFormat {
     /// `maxFrameBytes`. Nil for any other frame, which `decode` reads as before: every frame
     /// taken here decodes there to a batch of these requests with the same values.
     public static func decodeMoveBatch(_ frame: [UInt8]) -> MoveBatch? {
-        guard !frame.isEmpty, frame.count <= maxFrameBytes else { return nil }
-        return frame.withUnsafeBufferPointer { buffer in
-            var reader = FieldReader(buffer, from: 0, to: buffer.count)
-            return reader.moveBatch()
-        }
+        FieldReader.read(frame) { $0.moveBatch() }
     }
 }
 
 extension FieldReader {
-    /// A top-level envelope: protocol version, request id, sender, and a batch of moves.
+    /// A top-level envelope: protocol version, request id, sender, and a batch of moves and reads.
     mutating func moveBatch() -> MoveBatch? {
-        var batch = MoveBatch(requestID: 0, sender: "", moves: [])
-        var version: UInt64 = 0
-        var seen: UInt32 = 0
-        while !atEnd {
-            guard let (field, wire) = field(upTo: 17, seen: &seen) else { return nil }
-            switch (field, wire) {
-            case (1, 0):
-                guard let read = varint() else { return nil }
-                version = read
-            case (2, 0):
-                guard let id = varint() else { return nil }
-                batch.requestID = id
-            case (3, 2):
-                guard let sender = text() else { return nil }
-                batch.sender = sender
-            case (17, 2):
-                guard let moves = message({ $0.batchedMoves() }) else { return nil }
-                batch.moves = moves
-            default:
-                return nil
-            }
-        }
-        guard version == UInt64(WireFormat.protocolVersion), seen & 1 << 17 != 0 else { return nil }
-        return batch
-    }
-
-    /// A `Batch` whose requests (field 1, repeated) are all moves or reads.
-    mutating func batchedMoves() -> [MoveBatch.Move]? {
-        var moves: [MoveBatch.Move] = []
-        moves.reserveCapacity((end - at) / 32)  // a move's envelope is 32–50 bytes
-        while !atEnd {
-            guard let (field, wire) = tag(), field == 1, wire == 2, let move = message({ $0.batchedMove() }) else { return nil }
-            moves.append(move)
-        }
-        return moves
+        headed(sender: true) { reader, field in
+            field == 17 ? reader.repeated(bytesEach: 32) { $0.batchedMove() } : nil  // Envelope.batch; a move's envelope is 32–50 bytes
+        }.map { MoveBatch(requestID: $0.requestID, sender: $0.sender, moves: $0.body) }
     }
 
     /// An inner envelope: protocol version, request id, and a move with a position or a read.
     mutating func batchedMove() -> MoveBatch.Move? {
-        var version: UInt64 = 0, requestID: UInt64 = 0
-        var body: Cellcluster_V1_MoveEntity?
-        var read: UInt64?
-        var seen: UInt32 = 0
-        while !atEnd {
-            guard let (field, wire) = field(upTo: 15, seen: &seen) else { return nil }
-            switch (field, wire) {
-            case (1, 0):
-                guard let read = varint() else { return nil }
-                version = read
-            case (2, 0):
-                guard let id = varint() else { return nil }
-                requestID = id
-            case (11, 2):
-                guard read == nil, let move = message({ $0.move() }) else { return nil }  // one body
-                body = move
-            case (15, 2):
-                guard body == nil, let entity = message({ $0.onlyVarint(field: 1) }) else { return nil }
-                read = entity
+        headed(sender: false) { reader, field -> MoveBatch.Move? in
+            switch field {
+            case 11:
+                guard let move = reader.move(), move.hasTo else { return nil }
+                return MoveBatch.Move(requestID: 0, entityID: move.entityID, cellID: move.cellID, x: move.to.x, y: move.to.y, z: move.to.z)
+            case 15:
+                return reader.onlyVarint(field: 1).map { MoveBatch.Move.read(requestID: 0, entityID: $0) }
             default:
                 return nil
             }
+        }.map { head in
+            var move = head.body
+            move.requestID = head.requestID
+            return move
         }
-        guard version == UInt64(WireFormat.protocolVersion) else { return nil }
-        if let read { return .read(requestID: requestID, entityID: read) }
-        guard let body, body.hasTo else { return nil }
-        return MoveBatch.Move(requestID: requestID, entityID: body.entityID, cellID: body.cellID,
-                              x: body.to.x, y: body.to.y, z: body.to.z)
     }
 }

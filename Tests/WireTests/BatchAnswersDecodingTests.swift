@@ -73,13 +73,7 @@ import Testing
         var taken = 0
         for frame in Self.samples {
             for _ in 0..<3000 {
-                var mutated = frame
-                switch random.next() % 4 {
-                case 0: mutated[Int(random.next() % UInt64(mutated.count))] = UInt8(truncatingIfNeeded: random.next())
-                case 1: mutated.removeLast(Int(random.next() % UInt64(mutated.count)))
-                case 2: mutated.insert(UInt8(truncatingIfNeeded: random.next()), at: Int(random.next() % UInt64(mutated.count + 1)))
-                default: mutated[Int(random.next() % UInt64(mutated.count))] ^= 0x80
-                }
+                let mutated = Mutation.of(frame, &random)
                 guard let fast = WireFormat.decodeBatchAnswers(mutated) else { continue }
                 taken += 1
                 let general = try #require(Self.generalAnswers(mutated), "taken, but decode reads no batch reply of plain answers from \(mutated)")

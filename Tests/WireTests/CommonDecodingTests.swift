@@ -104,13 +104,7 @@ import Testing
         for sample in Self.samples {
             let frame = try sample.serializedBytes() as [UInt8]
             for _ in 0..<400 {
-                var mutated = frame
-                switch random.next() % 4 {
-                case 0: mutated[Int(random.next() % UInt64(mutated.count))] = UInt8(truncatingIfNeeded: random.next())
-                case 1: mutated.removeLast(Int(random.next() % UInt64(mutated.count)))
-                case 2: mutated.insert(UInt8(truncatingIfNeeded: random.next()), at: Int(random.next() % UInt64(mutated.count + 1)))
-                default: mutated[Int(random.next() % UInt64(mutated.count))] ^= 0x80
-                }
+                let mutated = Mutation.of(frame, &random)
                 guard let fast = WireFormat.decodeCommon(mutated) else { continue }
                 taken += 1
                 let generated = try? Envelope(serializedBytes: mutated)
