@@ -71,20 +71,21 @@ public enum EndToEndBench {
                 try c.sendMoves(moves, id: c.takeRequestID())
             }, check: { frame in
                 // Plain answers read as values; a frame with a refusal's text, the general way.
+                // (Texts only from the general way: none is made per plain answer.)
+                let codes: [Cellcluster_V1_ErrorCode]
+                var messages: [String] = []
                 if let plain = WireFormat.decodeBatchAnswers(frame) {
                     guard plain.answers.count == size else { throw BenchFailure(message: "a batch of \(size) answered with \(plain.answers.count)") }
-                    let refused = plain.answers.count(where: { $0.code == .overloaded })
-                    if let bad = plain.answers.first(where: { $0.code != .ok && $0.code != .overloaded }) {
-                        throw BenchFailure(message: "batched move failed: \(bad.code)")
-                    }
-                    return InFlight.Answer(ok: size - refused, refused: refused)
+                    codes = plain.answers.map(\.code)
+                } else {
+                    guard let envelope = try? WireFormat.decode(frame), envelope.body != nil else { return nil }
+                    let replies = try CellClient.replies(of: envelope, count: size)
+                    (codes, messages) = (replies.map(\.code), replies.map(\.message))
                 }
-                guard let envelope = try? WireFormat.decode(frame), envelope.body != nil else { return nil }
-                let replies = try CellClient.replies(of: envelope, count: size)
-                if let bad = replies.first(where: { $0.code != .ok && $0.code != .overloaded }) {
-                    throw BenchFailure(message: "batched move failed: \(bad.message)")
+                if let bad = codes.firstIndex(where: { $0 != .ok && $0 != .overloaded }) {
+                    throw BenchFailure(message: "batched move failed: \(bad < messages.count ? messages[bad] : "\(codes[bad])")")
                 }
-                let refused = replies.count(where: { $0.code == .overloaded })
+                let refused = codes.count(where: { $0 == .overloaded })
                 return InFlight.Answer(ok: size - refused, refused: refused)
             })
         }

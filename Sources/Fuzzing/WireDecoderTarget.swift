@@ -38,9 +38,7 @@ public enum WireDecoderTarget {
             let replies = generated?.batchReply.replies ?? []
             precondition(generated?.requestID == answers.requestID && replies.count == answers.answers.count
                 && zip(replies, answers.answers).allSatisfy { inner, answer in
-                    inner.requestID == answer.requestID && inner.reply.code == answer.code && inner.reply.version == answer.answer.version
-                        && inner.reply.mapEpoch == answer.answer.mapEpoch && inner.reply.sequence == answer.answer.sequence
-                        && inner.reply.deferred == answer.answer.deferred && inner.reply.durable == answer.answer.durable
+                    inner.requestID == answer.requestID && inner.reply.code == answer.code && ChangeAnswer(inner.reply) == answer.answer
                 }, "the reader of batch replies disagrees with the generated decoder")
         }
         let envelope: Envelope

@@ -73,15 +73,13 @@ public struct BinaryArray: Sendable, Equatable {
     /// A bytea element: its bytes as they are.
     public mutating func append(bytes: [UInt8]) {
         precondition(element == .bytea, "a bytea value in an array of \(element)")
-        elements.appendBigEndian(UInt32(bytes.count))
-        elements.append(contentsOf: bytes)
+        elements.appendField(bytes: bytes)
         count += 1
     }
 
     public mutating func append(_ v: Bool) {
         precondition(element == .bool, "a bool value in an array of \(element)")
-        elements.appendBigEndian(UInt32(1))
-        elements.append(v ? 1 : 0)
+        elements.appendField(v)
         count += 1
     }
 

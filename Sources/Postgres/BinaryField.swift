@@ -31,5 +31,16 @@ extension Array where Element == UInt8 {
         }
     }
 
+    /// Bytea as its bytes.
+    mutating func appendField(bytes: [UInt8]) {
+        appendBigEndian(UInt32(bytes.count))
+        append(contentsOf: bytes)
+    }
+
+    mutating func appendField(_ v: Bool) {
+        appendBigEndian(UInt32(1))
+        append(v ? 1 : 0)
+    }
+
     mutating func appendNullField() { appendBigEndian(Int32(-1)) }
 }

@@ -16,6 +16,11 @@ public struct ChangeAnswer: Equatable, Sendable {
         self.durable = durable
     }
 
+    /// The plain fields of `reply` (its code, text and result aside).
+    public init(_ reply: Cellcluster_V1_Reply) {
+        self.init(mapEpoch: reply.mapEpoch, version: reply.version, sequence: reply.sequence, deferred: reply.deferred, durable: reply.durable)
+    }
+
     /// The same answer as a generated message.
     public var reply: Cellcluster_V1_Reply {
         var reply = Cellcluster_V1_Reply()

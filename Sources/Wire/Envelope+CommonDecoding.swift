@@ -180,8 +180,11 @@ struct FieldReader {
     /// An envelope of this build's protocol version with one length-delimited body, read by
     /// `body` (given the field's number; nil: not a body this reader takes): the request id, the
     /// sender (a frame with one is refused unless `sender` is true), each at most once.
+    /// The sender's text is made (and checked as UTF-8) only once the body was taken: a frame
+    /// this reader leaves to another costs no string.
     mutating func headed<T>(sender allowed: Bool, body: (inout FieldReader, _ field: UInt64) -> T?) -> (requestID: UInt64, sender: String, body: T)? {
-        var version: UInt64 = 0, requestID: UInt64 = 0, sender = ""
+        var version: UInt64 = 0, requestID: UInt64 = 0
+        var senderBytes: Range<Int>?
         var found: T?
         var seen: UInt32 = 0
         while !atEnd {
@@ -192,9 +195,9 @@ struct FieldReader {
                 seen |= 1 << field
                 if field == 1 { version = value } else { requestID = value }
             case (3, 2) where allowed:
-                guard seen & 1 << 3 == 0, let text = text() else { return nil }
+                guard seen & 1 << 3 == 0, let range = delimited() else { return nil }
                 seen |= 1 << 3
-                sender = text
+                senderBytes = range
             case (_, 2) where found == nil:  // one body: a second (even of another field) is the generated decoder's
                 guard let read = message({ body(&$0, field) }) else { return nil }
                 found = read
@@ -203,6 +206,8 @@ struct FieldReader {
             }
         }
         guard version == UInt64(WireFormat.protocolVersion), let found else { return nil }
+        guard let senderBytes else { return (requestID, "", found) }
+        guard let sender = String(validating: UnsafeBufferPointer(rebasing: bytes[senderBytes]), as: UTF8.self) else { return nil }
         return (requestID, sender, found)
     }
 

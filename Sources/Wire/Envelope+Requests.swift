@@ -7,9 +7,10 @@ extension WireFormat {
     public static func encodeMove(requestID: UInt64, sender: String = "", entityID: UInt64, x: Double, y: Double, z: Double = 0,
                                   cellID: Int64) -> [UInt8] {
         let move = MoveBatch.Move(requestID: requestID, entityID: entityID, cellID: cellID, x: x, y: y, z: z)
+        let sizes = moveSizes(move, sender: sender)
         var frame: [UInt8] = []
-        frame.reserveCapacity(moveSizes(move, sender: sender).envelope)
-        appendMove(move, sender: sender, to: &frame)
+        frame.reserveCapacity(sizes.envelope)
+        appendMove(move, sender: sender, sizes: sizes, to: &frame)
         return frame
     }
 
@@ -25,9 +26,10 @@ extension WireFormat {
         appendVarint(17 << 3 | 2, to: &frame)  // Envelope.batch, length-delimited
         appendVarint(UInt64(inner), to: &frame)
         for move in moves {
+            let sizes = moveSizes(move, sender: "")
             frame.append(1 << 3 | 2)  // Batch.requests
-            appendVarint(UInt64(moveSizes(move, sender: "").envelope), to: &frame)
-            appendMove(move, sender: "", to: &frame)
+            appendVarint(UInt64(sizes.envelope), to: &frame)
+            appendMove(move, sender: "", sizes: sizes, to: &frame)
         }
         return frame
     }
@@ -52,9 +54,10 @@ extension WireFormat {
         return (head + 1 + varintSize(UInt64(body)) + body, body, position)
     }
 
-    /// A move's envelope (see `encodeMove`), or a read's, appended to `frame`.
-    static func appendMove(_ move: MoveBatch.Move, sender: String, to frame: inout [UInt8]) {
-        let (_, body, position) = moveSizes(move, sender: sender)
+    /// A move's envelope (see `encodeMove`), or a read's, appended to `frame`; `sizes` are its
+    /// `moveSizes`.
+    static func appendMove(_ move: MoveBatch.Move, sender: String, sizes: (envelope: Int, body: Int, position: Int), to frame: inout [UInt8]) {
+        let (body, position) = (sizes.body, sizes.position)
         appendHead(requestID: move.requestID, sender: sender, to: &frame)
         if move.read {
             appendVarint(UInt64(15 << 3 | 2), to: &frame)  // Envelope.get_entity, length-delimited

@@ -12,8 +12,7 @@ import Testing
         var answers: [BatchAnswers.Answer] = []
         for inner in batch.replies {
             guard case .reply(let r)? = inner.body else { return nil }
-            answers.append(.init(requestID: inner.requestID, code: r.code,
-                                 answer: ChangeAnswer(mapEpoch: r.mapEpoch, version: r.version, sequence: r.sequence, deferred: r.deferred, durable: r.durable)))
+            answers.append(.init(requestID: inner.requestID, code: r.code, answer: ChangeAnswer(r)))
         }
         return BatchAnswers(requestID: envelope.requestID, sender: envelope.sender, answers: answers)
     }

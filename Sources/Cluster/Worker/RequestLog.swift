@@ -76,6 +76,14 @@ struct RequestLog {
 
     func contains(_ key: Key) -> Bool { find(key) != nil }
 
+    /// An entry as a slot holds it: its kind, a change's answer, another answer's bytes.
+    private static func parts(of entry: Entry) -> (kind: UInt8, answer: ChangeAnswer, payload: [UInt8]) {
+        switch entry {
+        case .change(let answer): (changeKind, answer, [])
+        case .answered(let bytes): (answeredKind, ChangeAnswer(), bytes)
+        }
+    }
+
     func entry(_ key: Key) -> Entry? {
         guard let position = find(key) else { return nil }
         switch slots[position].kind {
@@ -85,30 +93,18 @@ struct RequestLog {
     }
 
     mutating func record(_ key: Key, _ entry: Entry) {
-        var answer = ChangeAnswer()
-        let (kind, payload): (UInt8, [UInt8]) = switch entry {
-        case .change(let a): { answer = a; return (Self.changeKind, []) }()
-        case .answered(let bytes): (Self.answeredKind, bytes)
-        }
-        if let position = find(key) {  // an update: same position, nothing evicted
-            slots[position].kind = kind
-            slots[position].answer = answer
-            payloads[position] = payload
-            return
-        }
-        add(key, kind: kind, answer: answer, payload: payload)
+        guard let position = find(key) else { return recordNew(key, entry) }
+        // An update: same position, nothing evicted.
+        let (kind, answer, payload) = Self.parts(of: entry)
+        slots[position].kind = kind
+        slots[position].answer = answer
+        payloads[position] = payload
     }
 
     /// The same for a key the caller just found absent (`entry` gave nil, nothing recorded
     /// since): no second lookup.
     mutating func recordNew(_ key: Key, _ entry: Entry) {
-        switch entry {
-        case .change(let answer): add(key, kind: Self.changeKind, answer: answer, payload: [])
-        case .answered(let bytes): add(key, kind: Self.answeredKind, answer: ChangeAnswer(), payload: bytes)
-        }
-    }
-
-    private mutating func add(_ key: Key, kind: UInt8, answer: ChangeAnswer, payload: [UInt8]) {
+        let (kind, answer, payload) = Self.parts(of: entry)
         let slot = Slot(requestID: key.requestID, senderHash: key.senderHash, answer: answer, sender: senders.take(key.sender), kind: kind)
         let position: Int
         if slots.count < capacity {

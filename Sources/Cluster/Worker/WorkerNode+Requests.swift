@@ -41,7 +41,7 @@ extension WorkerNode {
         }
         // A batch of moves and reads only (a game server's tick) is read into plain values; anything else
         // into an envelope.
-        var moves = WireFormat.decodeMoveBatch(payload)
+        let moves = WireFormat.decodeMoveBatch(payload)
         var envelope: Envelope
         if let moves {
             envelope = moves.header
@@ -73,7 +73,7 @@ extension WorkerNode {
         checkLease(now: now)
         answering = now
         defer { answering = nil }
-        if var batch = moves.take() {
+        if var batch = moves {
             batch.sender = envelope.sender  // as the gate scoped it
             serveMoveBatch(peer, envelope, batch, now: now)
             return max(1, batch.moves.count)
