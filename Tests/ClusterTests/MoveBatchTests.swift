@@ -12,10 +12,21 @@ import TestSupport
 @Suite struct MoveBatchTests {
     /// Moves of entities `base + 1...5` (spawned), one never spawned, one invalid, one out of
     /// the grid, two of one entity, one to a far cell.
+    ///
+    /// The never-spawned entity names a cell no player comes near, so that it is queued there in
+    /// both batches. Named near the players, its answer would hang on whether that cell's load
+    /// (started by the spawns, not awaited by them) had finished: "unknown entity" in an active
+    /// cell, queued in one still loading. A CI run saw the two batches straddle the load.
     static func moves(base: UInt64) -> [Envelope.OneOf_Body] {
-        [BatchTests.move(base + 1, x: 110, y: 100), BatchTests.move(base + 2, x: .nan, y: 1), BatchTests.move(base + 3, x: 1e9, y: 100),
-         BatchTests.move(base + 1, x: 111, y: 100), BatchTests.move(base + 50, x: 120, y: 100), BatchTests.move(base + 4, x: 3000, y: 3000),
-         BatchTests.move(base + 5, x: -0.0, y: 64)]
+        let quietCell = try! BatchTests.grid.cell(at: Position(x: 4000, y: 200))
+        let neverSpawned = Envelope.OneOf_Body.moveEntity(.with {
+            $0.entityID = base + 50
+            $0.cellID = quietCell.raw
+            $0.to = .init(Position(x: 120, y: 100))
+        })
+        return [BatchTests.move(base + 1, x: 110, y: 100), BatchTests.move(base + 2, x: .nan, y: 1), BatchTests.move(base + 3, x: 1e9, y: 100),
+                BatchTests.move(base + 1, x: 111, y: 100), neverSpawned, BatchTests.move(base + 4, x: 3000, y: 3000),
+                BatchTests.move(base + 5, x: -0.0, y: 64)]
     }
 
     @Test func aBatchOfMovesIsAnsweredAsTheGeneralPathAnswersItAndARetryAppliesNothingTwice() throws {
@@ -46,6 +57,7 @@ import TestSupport
             #expect(direct[1].code == .invalidArgument && direct[1].message.contains("position.x"), "\(direct[1].message)")
             #expect(direct[2].code != .ok, "outside the grid: \(direct[2])")
             #expect(direct[3].code == .ok && direct[3].version == 3)
+            #expect(direct[4].code == .ok && direct[4].deferred && general[4].deferred, "queued in the cell it names")
             #expect(general[7].entity.position.x == 111 && general[7].entity.version == 3)
 
             // The same batch again, the same ids: the same answers, nothing applied twice.
