@@ -17,6 +17,11 @@ extension WireFormat {
     /// The bytes of a `Batch` envelope of `moves` (and reads): what `encodeBatch` gives for
     /// their envelopes, written into one buffer.
     public static func encodeMoveBatch(requestID: UInt64, sender: String, moves: [MoveBatch.Move]) -> [UInt8] {
+        encodeMoveBatch(requestID: requestID, sender: sender, moves: moves[...])
+    }
+
+    /// The same for a slice (the soak's generator sends a long list in frames of a bounded size).
+    public static func encodeMoveBatch(requestID: UInt64, sender: String, moves: ArraySlice<MoveBatch.Move>) -> [UInt8] {
         var inner = 0
         for move in moves {
             let size = moveSizes(move, sender: "").envelope

@@ -17,9 +17,12 @@ extension WorkerNode {
     func drainRequests(limit: Int, budget: Duration = .milliseconds(25)) throws(ZMQError) {
         var served = 0, clockAt = 64  // the clock is read every 64 requests
         let start = ContinuousClock.now
+        let outer = holdReplies()
+        defer { if !outer { sendHeldReplies(holding: false) } }
         while served < limit {
             guard let (frames, user) = try router.receiveWithUser(dontWait: true) else { return }
             served += handle(frames, user: user)
+            if heldReplies!.count >= Self.heldRepliesLimit { sendHeldReplies(holding: true) }
             if served >= clockAt {
                 clockAt = served + 64
                 if ContinuousClock.now - start >= budget { return }
@@ -691,6 +694,15 @@ extension WorkerNode {
             takeBatchAnswer(peer, bytes)
             return
         }
+        if heldReplies != nil {
+            heldReplies!.append((peer, bytes))
+            return
+        }
+        sendNow(peer, bytes)
+    }
+
+    /// Sends a reply to a client at once.
+    func sendNow(_ peer: [UInt8], _ bytes: [UInt8]) {
         do {
             try router.send([peer, bytes], dontWait: true)
         } catch {

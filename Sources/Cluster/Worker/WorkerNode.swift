@@ -64,6 +64,9 @@ public final class WorkerNode {
     /// Who may send what (CURVE roles); lets everyone in when `security.keys` is not set.
     let gate: Gate
     let router: Socket
+    /// Replies to clients held while a phase of the loop answers many requests, sent together
+    /// (`WorkerNode+HeldReplies`); nil while replies go at once.
+    var heldReplies: [(peer: [UInt8], bytes: [UInt8])]?
     /// The endpoint clients connect to, with the port the system chose.
     public let endpoint: String
     var shard: Shard
@@ -296,7 +299,7 @@ public final class WorkerNode {
                 turn.reset(now: .now)
                 checkLease(now: .now)  // the process may have been paused inside poll
                 if ready.contains(0) { doorbell.drain() }
-                takeStorage(now: .now)
+                holdingReplies { takeStorage(now: .now) }
                 turn.mark("storage")
                 if ready.contains(1) { try drainRequests(limit: 4096) }
                 turn.mark("requests")
@@ -330,7 +333,8 @@ public final class WorkerNode {
                 turn.mark("telemetry")
                 lastTick = after
             }
-            answerDurable(checkpointer.pump(&shard, now: after))
+            let committed = checkpointer.pump(&shard, now: after)
+            if !committed.isEmpty { holdingReplies { answerDurable(committed) } }
             turn.mark("checkpoint")
             if !handoffs.outgoing.isEmpty { checkHandoffTimeouts(now: after) }
             if coordinatorSocket != nil && leaseKeeper == nil { checkCoordinatorSilence(now: after) }  // fenced, registering again

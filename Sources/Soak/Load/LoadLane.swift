@@ -41,16 +41,16 @@ final class LoadLane: @unchecked Sendable {
     var nextRequestID: UInt64 = 1
     /// Request id (unique in this lane) -> entity index; the entity's `inflight` names the endpoint.
     var waiting: [UInt64: Int] = [:]
-    /// With `settings.batch`: this turn's new moves per worker client, encoded, sent at the turn's end.
-    /// One client's moves of this turn: their encoded envelopes and their entities, in order.
+    /// With `settings.batch`: this turn's new requests per worker client, sent at the turn's end.
+    /// One client's requests of this turn and their entities, in order: moves and reads as plain
+    /// values (the batch is written into one buffer, what a game server's tick sends), or durable
+    /// actions as encoded envelopes.
     struct Outgoing {
         let client: CellClient
+        var moves: [MoveBatch.Move] = []
         var frames: [[UInt8]] = []
         var entities: [Int] = []
-        mutating func add(_ frame: [UInt8], for entity: Int) {
-            frames.append(frame)
-            entities.append(entity)
-        }
+        var count: Int { entities.count }
     }
     /// A batch per worker client and kind: answers at once (moves, reads), or durable ones
     /// (actions, answered with their commit) that would hold the others' answers back.
@@ -203,16 +203,20 @@ final class LoadLane: @unchecked Sendable {
         guard !outbox.isEmpty else { return }
         for (_, batch) in outbox {
             // At most `batchLimit` to a frame: under the workers' limits.max_batch_requests default.
-            for start in stride(from: 0, to: batch.frames.count, by: Self.batchLimit) {
-                let range = start..<min(start + Self.batchLimit, batch.frames.count)
+            for start in stride(from: 0, to: batch.count, by: Self.batchLimit) {
+                let range = start..<min(start + Self.batchLimit, batch.count)
                 let id = takeRequestID()
-                let frame = WireFormat.encodeBatch(requestID: id, sender: batch.client.name, requests: batch.frames[range])
+                let frame = batch.frames.isEmpty
+                    ? WireFormat.encodeMoveBatch(requestID: id, sender: batch.client.name, moves: batch.moves[range])
+                    : WireFormat.encodeBatch(requestID: id, sender: batch.client.name, requests: batch.frames[range])
                 let sentAt = ContinuousClock.now
                 do {
                     try batch.client.resend(frame: frame, id: id)
-                    for i in batch.entities[range] where entities[i].inflight != nil {
-                        entities[i].inflight!.firstSent = sentAt
-                        entities[i].inflight!.lastSent = sentAt
+                    for i in batch.entities[range] {
+                        guard var inflight = entities[i].inflight else { continue }
+                        inflight.firstSent = sentAt  // one write: each sets the entity's timing
+                        inflight.lastSent = sentAt
+                        entities[i].inflight = inflight
                     }
                 } catch {
                     for i in batch.entities[range] { entities[i].inflight?.retryAt = sentAt + .milliseconds(100) }  // alone, next time
@@ -271,20 +275,28 @@ final class LoadLane: @unchecked Sendable {
         WireFormat.encodeMove(requestID: id, sender: sender, entityID: entities[i].id.raw, x: to.x, y: to.y, z: to.z, cellID: entities[i].lastCell.raw)
     }
 
-    /// Entity i's operation as an envelope for a batch (no sender: the batch names it): moves,
-    /// reads and durable actions; nil for spawns, which go alone.
-    private func batchedFrame(_ i: Int, _ op: SimulatedEntity.Op, id: UInt64) -> [UInt8]? {
+    /// Adds entity i's operation to its client's batch of this turn: a move or a read as plain
+    /// values, a durable action as an envelope (no sender: the batch names it). False for a
+    /// spawn, which goes alone.
+    private func batch(_ i: Int, _ op: SimulatedEntity.Op, id: UInt64, to client: CellClient) -> Bool {
+        let key = OutboxKey(client: ObjectIdentifier(client), durable: op.isDurable)
         switch op {
-        case .move(let to): return moveFrame(i, to: to, id: id, sender: "")
-        case .spawn: return nil
-        case .read, .action:
+        case .spawn: return false
+        case .move(let to):
+            let move = MoveBatch.Move(requestID: id, entityID: entities[i].id.raw, cellID: entities[i].lastCell.raw, x: to.x, y: to.y, z: to.z)
+            outbox[key, default: Outgoing(client: client)].moves.append(move)
+        case .read:
+            outbox[key, default: Outgoing(client: client)].moves.append(.read(requestID: id, entityID: entities[i].id.raw))
+        case .action:
             let request = body(i, op)
-            return WireFormat.encode(.with {
+            outbox[key, default: Outgoing(client: client)].frames.append(WireFormat.encode(.with {
                 $0.protocolVersion = WireFormat.protocolVersion
                 $0.requestID = id
                 $0.body = request
-            })
+            }))
         }
+        outbox[key]!.entities.append(i)
+        return true
     }
 
     private func cell(of op: SimulatedEntity.Op, _ i: Int) -> CellID {
@@ -319,14 +331,13 @@ final class LoadLane: @unchecked Sendable {
             } else {
                 let sentAt = ContinuousClock.now
                 let id = takeRequestID()
-                if settings.batch && named == nil, let frame = batchedFrame(i, op, id: id) {
-                    let key = OutboxKey(client: ObjectIdentifier(client), durable: op.isDurable)
-                    outbox[key, default: Outgoing(client: client)].add(frame, for: i)
-                } else {
+                if !(settings.batch && named == nil && batch(i, op, id: id, to: client)) {
                     try transmit(i, op, id: id, to: client)
                 }
                 entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, firstSent: sentAt, lastSent: sentAt)
                 requests += 1
+                waiting[id] = i
+                return
             }
             waiting[entities[i].inflight!.requestID] = i
         } catch {
@@ -395,18 +406,19 @@ final class LoadLane: @unchecked Sendable {
     private func take(_ envelope: Envelope, from endpoint: String, now: ContinuousClock.Instant) -> Bool {
         // A late answer from where it was sent before (another endpoint) leaves it waiting.
         guard case .reply(let reply)? = envelope.body, let i = waiting[envelope.requestID],
-            entities[i].inflight?.requestID == envelope.requestID, entities[i].inflight?.endpoint == endpoint,
-            let worker = entities[i].inflight?.worker
+            let inflight = entities[i].inflight,  // one copy: each read of it copies its strings and sets
+            inflight.requestID == envelope.requestID, inflight.endpoint == endpoint
         else { return false }
         waiting[envelope.requestID] = nil
-        answer(i, reply, from: worker, now: now)
+        answer(i, inflight, reply, now: now)
         return true
     }
 
     // MARK: Answers
 
-    private func answer(_ i: Int, _ reply: Cellcluster_V1_Reply, from worker: String, now: ContinuousClock.Instant) {
-        guard let inflight = entities[i].inflight else { return }
+    /// - Parameter inflight: entity i's request in flight, which `reply` answers.
+    private func answer(_ i: Int, _ inflight: SimulatedEntity.Inflight, _ reply: Cellcluster_V1_Reply, now: ContinuousClock.Instant) {
+        let worker = inflight.worker
         let t = elapsed
         switch reply.code {
         case .ok:

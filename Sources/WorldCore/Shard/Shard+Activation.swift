@@ -78,7 +78,7 @@ extension Shard {
 
     /// Changes a loaded cell's phase, keeping the set of active cells in step.
     mutating func setPhase(_ cell: CellID, _ phase: CellPhase) {
-        guard cells[cell] != nil else { return }
+        guard inMemory(cell) else { return }
         cells[cell]!.phase = phase
         if phase.isActive { activeSet.insert(cell) } else { activeSet.remove(cell) }
     }
@@ -87,7 +87,7 @@ extension Shard {
 
     /// Creates the cell as loading and asks the shell for its checkpoint.
     mutating func requestLoad(_ cell: CellID, now: ContinuousClock.Instant) {
-        guard cells[cell] == nil else { return }
+        guard !inMemory(cell) else { return }
         cells[cell] = Cell(id: cell, phase: .loading, lastAccess: now)
         monitor.cacheMisses += 1
         actions.append(.load(cell))
@@ -95,7 +95,7 @@ extension Shard {
 
     /// Makes sure a cell that an entity enters is in memory.
     mutating func ensureLoaded(_ cell: CellID, now: ContinuousClock.Instant) {
-        if cells[cell] == nil { requestLoad(cell, now: now) }
+        if !inMemory(cell) { requestLoad(cell, now: now) }
     }
 
     /// Installs what storage had for a loading cell: its entities (those memory does not already

@@ -131,7 +131,7 @@ extension Shard {
                     unsavedReplays.remove(record.cell)
                 }
             }
-            if cells[record.cell]?.version == record.version || cells[record.cell] == nil {
+            if cells[record.cell]?.version == record.version || !inMemory(record.cell) {
                 dirtyCells[record.cell] = nil
             } else if let taken = batch.takenAt, let since = dirtyCells[record.cell], since < taken {
                 dirtyCells[record.cell] = taken

@@ -85,7 +85,7 @@ extension Shard {
         let target = try grid.validate(cell)
         if isActive(target) { throw .unknownEntity(id) }
         let outcome = try enqueue(event, in: target, now: now)
-        if cells[target] == nil { requestLoad(target, now: now) }
+        if !inMemory(target) { requestLoad(target, now: now) }
         return outcome
     }
 

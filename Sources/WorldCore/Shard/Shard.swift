@@ -109,6 +109,10 @@ public struct Shard: Sendable {
 
     /// The cell's phase, or nil when it is not in memory.
     /// Reads the phase in place (`cells[cell]?.phase` copies the whole cell, its sets and all).
+    /// Whether memory holds `cell` (in any phase). Asked by index: `cells[cell] == nil` copies
+    /// the whole cell out (its entity set, properties and events retained and released).
+    @inlinable func inMemory(_ cell: CellID) -> Bool { cells.index(forKey: cell) != nil }
+
     @inlinable public func phase(of cell: CellID) -> CellPhase? {
         guard let index = cells.index(forKey: cell) else { return nil }
         return cells.values[index].phase

@@ -1,0 +1,39 @@
+/// Replies held while one phase of the loop answers many requests (a drain of the request
+/// socket, committed durable changes, storage's answers), then sent back to back.
+///
+/// Each reply handed to ZeroMQ while its I/O thread is asleep wakes that thread, which writes
+/// it to TCP and sleeps again: replies sent one by one between requests cost a wake-up (two
+/// context switches, a TCP write and its segment) each. Sent together, one wake-up writes them
+/// all. Held at most `heldRepliesLimit` at a time, so the first of a long drain waits for
+/// 64 requests' work, not for the whole drain.
+extension WorkerNode {
+    static let heldRepliesLimit = 64
+
+    /// Replies from now on are held until `sendHeldReplies`.
+    /// - Returns: whether they were held already (by a caller that sends them when it ends).
+    @discardableResult
+    func holdReplies() -> Bool {
+        guard heldReplies == nil else { return true }
+        heldReplies = []
+        heldReplies!.reserveCapacity(Self.heldRepliesLimit)
+        return false
+    }
+
+    /// Sends the held replies in order; `holding` false: later replies go at once again.
+    func sendHeldReplies(holding: Bool) {
+        guard var held = heldReplies else { return }
+        heldReplies = nil  // what sending them might answer goes at once
+        for (peer, bytes) in held { sendNow(peer, bytes) }
+        if holding {
+            held.removeAll(keepingCapacity: true)
+            heldReplies = held
+        }
+    }
+
+    /// Runs `body` with its replies held, and sends them when it ends.
+    func holdingReplies(_ body: () -> Void) {
+        let outer = holdReplies()
+        body()
+        if !outer { sendHeldReplies(holding: false) }
+    }
+}
