@@ -22,7 +22,7 @@ extension WorkerNode {
         while served < limit {
             guard let (frames, user) = try router.receiveWithUser(dontWait: true) else { return }
             served += handle(frames, user: user)
-            if heldReplies!.count >= Self.heldRepliesLimit { sendHeldReplies(holding: true) }
+            if heldReplies?.count ?? 0 >= Self.heldRepliesLimit { sendHeldReplies(holding: true) }
             if served >= clockAt {
                 clockAt = served + 64
                 if ContinuousClock.now - start >= budget { return }
