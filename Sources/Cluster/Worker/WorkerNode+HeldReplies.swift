@@ -4,8 +4,10 @@
 /// Each reply handed to ZeroMQ while its I/O thread is asleep wakes that thread, which writes
 /// it to TCP and sleeps again: replies sent one by one between requests cost a wake-up (two
 /// context switches, a TCP write and its segment) each. Sent together, one wake-up writes them
-/// all. Held at most `heldRepliesLimit` at a time, so the first of a long drain waits for
-/// 64 requests' work, not for the whole drain.
+/// all. A drain sends what it holds after every `heldRepliesLimit` requests it serves (a batch
+/// counts its requests), so the first reply of a long drain waits for 64 requests' work, not for
+/// the whole drain, and a batch's reply, already many answers in one message, waits for no more
+/// than its own batch.
 extension WorkerNode {
     static let heldRepliesLimit = 64
 

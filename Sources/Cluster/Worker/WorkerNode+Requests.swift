@@ -19,10 +19,14 @@ extension WorkerNode {
         let start = ContinuousClock.now
         let outer = holdReplies()
         defer { if !outer { sendHeldReplies(holding: false) } }
+        var flushAt = Self.heldRepliesLimit
         while served < limit {
             guard let (frames, user) = try router.receiveWithUser(dontWait: true) else { return }
             served += handle(frames, user: user)
-            if heldReplies?.count ?? 0 >= Self.heldRepliesLimit { sendHeldReplies(holding: true) }
+            if served >= flushAt {  // by requests served: a batch's one reply stands for all of its requests
+                flushAt = served + Self.heldRepliesLimit
+                sendHeldReplies(holding: true)
+            }
             if served >= clockAt {
                 clockAt = served + 64
                 if ContinuousClock.now - start >= budget { return }
