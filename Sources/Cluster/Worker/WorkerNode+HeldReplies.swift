@@ -15,21 +15,15 @@ extension WorkerNode {
     /// - Returns: whether they were held already (by a caller that sends them when it ends).
     @discardableResult
     func holdReplies() -> Bool {
-        guard heldReplies == nil else { return true }
-        heldReplies = []
-        heldReplies!.reserveCapacity(Self.heldRepliesLimit)
-        return false
+        defer { repliesHeld = true }
+        return repliesHeld
     }
 
     /// Sends the held replies in order; `holding` false: later replies go at once again.
     func sendHeldReplies(holding: Bool) {
-        guard var held = heldReplies else { return }
-        heldReplies = nil  // what sending them might answer goes at once
-        for (peer, bytes) in held { sendNow(peer, bytes) }
-        if holding {
-            held.removeAll(keepingCapacity: true)
-            heldReplies = held
-        }
+        for (peer, bytes) in heldReplies { sendNow(peer, bytes) }
+        heldReplies.removeAll(keepingCapacity: true)
+        repliesHeld = holding
     }
 
     /// Runs `body` with its replies held, and sends them when it ends.

@@ -698,8 +698,8 @@ extension WorkerNode {
             takeBatchAnswer(peer, bytes)
             return
         }
-        if heldReplies != nil {
-            heldReplies!.append((peer, bytes))
+        if repliesHeld {
+            heldReplies.append((peer, bytes))
             return
         }
         sendNow(peer, bytes)

@@ -64,9 +64,10 @@ public final class WorkerNode {
     /// Who may send what (CURVE roles); lets everyone in when `security.keys` is not set.
     let gate: Gate
     let router: Socket
-    /// Replies to clients held while a phase of the loop answers many requests, sent together
-    /// (`WorkerNode+HeldReplies`); nil while replies go at once.
-    var heldReplies: [(peer: [UInt8], bytes: [UInt8])]?
+    /// Replies to clients held while a phase of the loop answers many requests (`repliesHeld`),
+    /// sent together (`WorkerNode+HeldReplies`); its storage is kept from turn to turn.
+    var heldReplies: [(peer: [UInt8], bytes: [UInt8])] = []
+    var repliesHeld = false
     /// The endpoint clients connect to, with the port the system chose.
     public let endpoint: String
     var shard: Shard
@@ -333,8 +334,7 @@ public final class WorkerNode {
                 turn.mark("telemetry")
                 lastTick = after
             }
-            let committed = checkpointer.pump(&shard, now: after)
-            if !committed.isEmpty { holdingReplies { answerDurable(committed) } }
+            holdingReplies { answerDurable(checkpointer.pump(&shard, now: after)) }
             turn.mark("checkpoint")
             if !handoffs.outgoing.isEmpty { checkHandoffTimeouts(now: after) }
             if coordinatorSocket != nil && leaseKeeper == nil { checkCoordinatorSilence(now: after) }  // fenced, registering again

@@ -51,6 +51,16 @@ final class LoadLane: @unchecked Sendable {
         var frames: [[UInt8]] = []
         var entities: [Int] = []
         var count: Int { entities.count }
+
+        mutating func add(_ move: MoveBatch.Move, for entity: Int) {
+            moves.append(move)
+            entities.append(entity)
+        }
+
+        mutating func add(_ frame: [UInt8], for entity: Int) {
+            frames.append(frame)
+            entities.append(entity)
+        }
     }
     /// A batch per worker client and kind: answers at once (moves, reads), or durable ones
     /// (actions, answered with their commit) that would hold the others' answers back.
@@ -284,18 +294,17 @@ final class LoadLane: @unchecked Sendable {
         case .spawn: return false
         case .move(let to):
             let move = MoveBatch.Move(requestID: id, entityID: entities[i].id.raw, cellID: entities[i].lastCell.raw, x: to.x, y: to.y, z: to.z)
-            outbox[key, default: Outgoing(client: client)].moves.append(move)
+            outbox[key, default: Outgoing(client: client)].add(move, for: i)
         case .read:
-            outbox[key, default: Outgoing(client: client)].moves.append(.read(requestID: id, entityID: entities[i].id.raw))
+            outbox[key, default: Outgoing(client: client)].add(.read(requestID: id, entityID: entities[i].id.raw), for: i)
         case .action:
             let request = body(i, op)
-            outbox[key, default: Outgoing(client: client)].frames.append(WireFormat.encode(.with {
+            outbox[key, default: Outgoing(client: client)].add(WireFormat.encode(.with {
                 $0.protocolVersion = WireFormat.protocolVersion
                 $0.requestID = id
                 $0.body = request
-            }))
+            }), for: i)
         }
-        outbox[key]!.entities.append(i)
         return true
     }
 
@@ -328,6 +337,7 @@ final class LoadLane: @unchecked Sendable {
                 inflight.attempts += 1
                 inflight.retryAt = nil
                 entities[i].inflight = inflight
+                waiting[inflight.requestID] = i
             } else {
                 let sentAt = ContinuousClock.now
                 let id = takeRequestID()
@@ -337,9 +347,7 @@ final class LoadLane: @unchecked Sendable {
                 entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, firstSent: sentAt, lastSent: sentAt)
                 requests += 1
                 waiting[id] = i
-                return
             }
-            waiting[entities[i].inflight!.requestID] = i
         } catch {
             if entities[i].inflight == nil {
                 landed(i)  // a fresh request that never left: due again next turn
