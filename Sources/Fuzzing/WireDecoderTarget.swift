@@ -20,7 +20,7 @@ public enum WireDecoderTarget {
             let generated = try? Envelope(serializedBytes: bytes)
             precondition(generated.map(canonical) == canonical(moves), "the hand decoder of common frames disagrees with the generated decoder")
         }
-        // So do the readers of a batch of moves and reads, and of a batch reply of plain answers:
+        // So do the readers of a batch of moves and reads, of a move alone, and of a batch reply of plain answers:
         // whatever they take, the generated decoder reads as the same requests and answers.
         if let batch = WireFormat.decodeMoveBatch(bytes) {
             let generated = try? Envelope(serializedBytes: bytes)
@@ -32,6 +32,11 @@ public enum WireDecoderTarget {
                 return blanked
             }
             precondition(general.map(canonical) == canonical(expected), "the reader of batches of moves disagrees with the generated decoder")
+        }
+        if let lone = WireFormat.decodeMove(bytes) {
+            let generated = try? Envelope(serializedBytes: bytes)
+            precondition(lone.moves.count == 1 && generated.map(canonical) == canonical(lone.envelope(of: lone.moves[0])),
+                         "the reader of a move alone disagrees with the generated decoder")
         }
         if let answers = WireFormat.decodeBatchAnswers(bytes) {
             let generated = try? Envelope(serializedBytes: bytes)

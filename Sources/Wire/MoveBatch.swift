@@ -76,6 +76,14 @@ extension WireFormat {
     public static func decodeMoveBatch(_ frame: [UInt8]) -> MoveBatch? {
         FieldReader.read(frame) { $0.moveBatch() }
     }
+
+    /// A move in a frame of its own (an envelope of this build's protocol version holding its
+    /// request id, its sender and a move with a position, each field once), read as a batch of
+    /// that one move, whose request id is the envelope's. Nil for any other frame: every frame
+    /// taken here decodes in `decode` to this move's envelope (`envelope(of:)`).
+    public static func decodeMove(_ frame: [UInt8]) -> MoveBatch? {
+        FieldReader.read(frame) { $0.loneMove() }
+    }
 }
 
 extension FieldReader {
@@ -86,13 +94,29 @@ extension FieldReader {
         }.map { MoveBatch(requestID: $0.requestID, sender: $0.sender, moves: $0.body) }
     }
 
+    /// A top-level envelope: protocol version, request id, sender, and a move with a position.
+    mutating func loneMove() -> MoveBatch? {
+        headed(sender: true) { reader, field in
+            field == 11 ? reader.positionedMove() : nil  // Envelope.move_entity
+        }.map { head in
+            var move = head.body
+            move.requestID = head.requestID
+            return MoveBatch(requestID: head.requestID, sender: head.sender, moves: [move])
+        }
+    }
+
+    /// A `MoveEntity` with a position (its request id left 0).
+    mutating func positionedMove() -> MoveBatch.Move? {
+        guard let move = move(), move.hasTo else { return nil }
+        return MoveBatch.Move(requestID: 0, entityID: move.entityID, cellID: move.cellID, x: move.to.x, y: move.to.y, z: move.to.z)
+    }
+
     /// An inner envelope: protocol version, request id, and a move with a position or a read.
     mutating func batchedMove() -> MoveBatch.Move? {
         headed(sender: false) { reader, field -> MoveBatch.Move? in
             switch field {
             case 11:
-                guard let move = reader.move(), move.hasTo else { return nil }
-                return MoveBatch.Move(requestID: 0, entityID: move.entityID, cellID: move.cellID, x: move.to.x, y: move.to.y, z: move.to.z)
+                return reader.positionedMove()
             case 15:
                 return reader.onlyVarint(field: 1).map { MoveBatch.Move.read(requestID: 0, entityID: $0) }
             default:

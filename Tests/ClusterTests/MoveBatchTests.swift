@@ -6,9 +6,9 @@ import TestSupport
 @testable import WorldCore
 @testable import ZeroMQ
 
-/// Batches of moves only, which a worker applies from plain values (`serveMoveBatch`) rather
-/// than from an envelope per move: every answer is the one the general path gives, and a retry
-/// applies nothing twice.
+/// Batches of moves only, and moves in frames of their own, which a worker applies from plain
+/// values (`serveMoveBatch`, `serveMove`) rather than from an envelope per move: every answer is
+/// the one the general path gives, and a retry applies nothing twice.
 @Suite struct MoveBatchTests {
     /// Moves of entities `base + 1...5` (spawned), one never spawned, one invalid, one out of
     /// the grid, two of one entity, one to a far cell.
@@ -70,6 +70,50 @@ import TestSupport
             #expect(four.version == hundredFour.version)
             // And a new move after them is applied once more.
             #expect(try client.callBatch([BatchTests.move(1, x: 112, y: 100)]).first?.version == 4)
+        }
+    }
+
+    @Test func aMoveAloneIsAnsweredAsTheGeneralPathAnswersItAndARetryAppliesNothingTwice() throws {
+        try TestDatabase.withFreshDatabase { parameters in
+            let worker = try WorkerProcess(database: parameters.database!)
+            defer { worker.process.killHard() }
+            let client = try CellClient(context: try Context(), endpoint: worker.endpoint)
+            let spawns = [UInt64(0), 100].flatMap { base in (1...5).map { BatchTests.spawn(base + $0, x: 100 + Double($0), y: 100) } }
+            #expect(try client.callBatch(spawns).allSatisfy { $0.code == .ok })
+
+            // Each move in a frame of its own (read into plain values), against the same moves of
+            // the other entities in a batch with a read of a cell (envelopes, served by `serve`).
+            let bodies = Self.moves(base: 0)
+            let ids = bodies.map { _ in client.takeRequestID() }
+            var envelope = Envelope()
+            envelope.requestID = ids[0]
+            envelope.sender = client.name
+            envelope.body = bodies[0]
+            #expect(WireFormat.decodeMove(WireFormat.encode(envelope)) != nil, "the client's move is read without an envelope")
+            let lone = try zip(bodies, ids).map { body, id in try client.call(body, id: id, timeout: .seconds(5)) }
+            let general = try client.callBatch(Self.moves(base: 100) + [.getCell(.with { $0.cellID = 1 })])
+            #expect(lone.count == 7 && general.count == 8)
+            for slot in lone.indices {
+                let (d, g) = (lone[slot], general[slot])
+                #expect(d.code == g.code && d.version == g.version && d.deferred == g.deferred && d.durable == g.durable
+                        && d.message.isEmpty == g.message.isEmpty, "move \(slot): \(d) against \(g)")
+            }
+            #expect(lone[0].code == .ok && lone[0].version == 2)
+            #expect(lone[1].code == .invalidArgument && lone[1].message.contains("position.x"), "\(lone[1].message)")
+            #expect(lone[2].code != .ok, "outside the grid: \(lone[2])")
+            #expect(lone[3].code == .ok && lone[3].version == 3)
+            #expect(lone[4].code == .ok && lone[4].deferred, "queued in the cell it names")
+
+            // The same moves again under the same ids: the same answers, nothing applied twice.
+            let again = try zip(bodies, ids).map { body, id in try client.call(body, id: id, timeout: .seconds(5)) }
+            #expect(again.map(\.code) == lone.map(\.code))
+            #expect(again.map(\.version) == lone.map(\.version))
+            let one = try client.entity(EntityID(1))
+            #expect(one.version == 3 && one.position.x == 111)
+            let (four, hundredFour) = (try client.entity(EntityID(4)), try client.entity(EntityID(104)))
+            #expect(four.version == hundredFour.version)
+            // And a new move after them is applied once more.
+            #expect(try client.call(BatchTests.move(1, x: 112, y: 100)).version == 4)
         }
     }
 

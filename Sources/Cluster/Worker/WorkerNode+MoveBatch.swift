@@ -1,7 +1,8 @@
 import Wire
 import WorldCore
 
-/// Batches of moves and reads (`MoveBatch`, a game server's tick), served from plain values.
+/// Batches of moves and reads (`MoveBatch`, a game server's tick), and moves in frames of their
+/// own, served from plain values.
 /// A move whose answer is simply "applied" (a new request, its entity in memory and in a cell
 /// this worker serves, nothing parked or handed off, no handoff to start) is applied and filed
 /// here without an envelope. Every other move, and every read, is given the envelope the general
@@ -12,9 +13,7 @@ extension WorkerNode {
         guard let number = openBatch(peer, header, count: batch.moves.count, now: now) else { return }
         let key = logKey(header)  // every move of the batch is given this sender
         warmth ^= requests.warm(requestIDs: batch.moves.lazy.map(\.requestID), senderHash: key.senderHash)
-        // Settings that make every move go the general way: a move that is durable (its answer
-        // waits for a commit), the write-through baseline, tracing (its lines are written there).
-        let direct = durableKinds & 1 << EventKind.entityMove.rawValue == 0 && writeThrough == nil && !tracing
+        let direct = movesMayGoDirectly
         var standIn = Self.standIn(batch: number, slot: 0)
         var applied = 0
         for slot in batch.moves.indices {
@@ -30,6 +29,25 @@ extension WorkerNode {
         // Each move applied here is answered with the batch's reply: they share its latency.
         metrics.answered(.move, .ok, since: answering, count: applied)
         closeBatch(number)
+    }
+
+    /// A move in a frame of its own (`WireFormat.decodeMove`: a batch of that one move), served
+    /// as a batch's move is, and answered with a plain reply: `applyDirectly` when `serve` would
+    /// simply apply it, else `serve` with the envelope `decode` would have given.
+    func serveMove(_ peer: [UInt8], _ lone: MoveBatch, now: ContinuousClock.Instant) {
+        guard let move = lone.moves.first else { return }
+        let key = RequestLog.Key(requestID: move.requestID, sender: lone.sender, senderHash: senderHash(lone.sender))
+        switch movesMayGoDirectly ? applyDirectly(move, of: lone, key: key, peer, now: now) : .general {
+        case .applied: metrics.answered(.move, .ok, since: answering)
+        case .answered: break
+        case .general: serve(peer, lone.envelope(of: move), now: now, attempts: 0)
+        }
+    }
+
+    /// False under settings that make every move go the general way: a move that is durable (its
+    /// answer waits for a commit), the write-through baseline, tracing (its lines are written there).
+    private var movesMayGoDirectly: Bool {
+        durableKinds & 1 << EventKind.entityMove.rawValue == 0 && writeThrough == nil && !tracing
     }
 
     private enum DirectMove { case applied, answered, general }

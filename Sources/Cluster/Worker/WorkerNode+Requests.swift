@@ -46,9 +46,11 @@ extension WorkerNode {
             logger.warning("message from a peer whose routing id has the shape of a batch slot: dropped", metadata: ["bytes": "\(payload.count)"])
             return 1
         }
-        // A batch of moves and reads only (a game server's tick) is read into plain values; anything else
-        // into an envelope.
-        let moves = WireFormat.decodeMoveBatch(payload)
+        // A batch of moves and reads only (a game server's tick), or a move in a frame of its own,
+        // is read into plain values; anything else into an envelope.
+        let batched = WireFormat.decodeMoveBatch(payload)
+        let lone = batched == nil ? WireFormat.decodeMove(payload) : nil
+        let moves = batched ?? lone
         var envelope: Envelope
         if let moves {
             envelope = moves.header
@@ -82,6 +84,10 @@ extension WorkerNode {
         defer { answering = nil }
         if var batch = moves {
             batch.sender = envelope.sender  // as the gate scoped it
+            if lone != nil {
+                serveMove(peer, batch, now: now)
+                return 1
+            }
             serveMoveBatch(peer, envelope, batch, now: now)
             return max(1, batch.moves.count)
         }
@@ -248,11 +254,15 @@ extension WorkerNode {
     /// The request log's key for a request. The requests of a batch share their sender's name
     /// (one string): its hash is taken once for all of them.
     func logKey(_ envelope: Envelope) -> RequestLog.Key {
-        let name = envelope.sender
+        RequestLog.Key(requestID: envelope.requestID, sender: envelope.sender, senderHash: senderHash(envelope.sender))
+    }
+
+    /// The hash of a sender's name, kept while the same sender's requests follow one another.
+    func senderHash(_ name: String) -> Int {
         if name != lastSender.name {  // the same storage compares at once
             lastSender = (name, name.hashValue)
         }
-        return RequestLog.Key(requestID: envelope.requestID, sender: name, senderHash: lastSender.hash)
+        return lastSender.hash
     }
 
     /// Answers for an entity that is moving between workers (retry) or has moved away (redirect).
