@@ -29,13 +29,44 @@ import TestSupport
                 BatchTests.move(base + 5, x: -0.0, y: 64)]
     }
 
-    @Test func aBatchOfMovesIsAnsweredAsTheGeneralPathAnswersItAndARetryAppliesNothingTwice() throws {
+    /// The answers to `moves(base: 0)` (and whatever follows them) match the general path's
+    /// answers to `moves(base: 100)` slot by slot, and are those the moves call for.
+    static func expectGeneralAnswers(_ answers: [Cellcluster_V1_Reply], _ general: [Cellcluster_V1_Reply]) {
+        for slot in answers.indices {
+            let (d, g) = (answers[slot], general[slot])
+            #expect(d.code == g.code && d.version == g.version && d.deferred == g.deferred && d.durable == g.durable
+                    && d.message.isEmpty == g.message.isEmpty, "slot \(slot): \(d) against \(g)")
+        }
+        #expect(answers[0].code == .ok && answers[0].version == 2)
+        #expect(answers[1].code == .invalidArgument && answers[1].message.contains("position.x"), "\(answers[1].message)")
+        #expect(answers[2].code != .ok, "outside the grid: \(answers[2])")
+        #expect(answers[3].code == .ok && answers[3].version == 3)
+        #expect(answers[4].code == .ok && answers[4].deferred && general[4].deferred, "queued in the cell it names")
+    }
+
+    /// After `moves(base: 0)` was sent twice under the same ids: each move applied once, as the
+    /// same moves of the other entities were.
+    static func expectAppliedOnce(_ client: CellClient) throws {
+        let one = try client.entity(EntityID(1))
+        #expect(one.version == 3 && one.position.x == 111)
+        let (four, hundredFour) = (try client.entity(EntityID(4)), try client.entity(EntityID(104)))
+        #expect(four.version == hundredFour.version)
+    }
+
+    /// A worker on a fresh database, entities 1...5 and 101...105 spawned near (100, 100), and a client of it.
+    static func withSpawnedWorker(_ body: (CellClient) throws -> Void) throws {
         try TestDatabase.withFreshDatabase { parameters in
             let worker = try WorkerProcess(database: parameters.database!)
             defer { worker.process.killHard() }
             let client = try CellClient(context: try Context(), endpoint: worker.endpoint)
             let spawns = [UInt64(0), 100].flatMap { base in (1...5).map { BatchTests.spawn(base + $0, x: 100 + Double($0), y: 100) } }
             #expect(try client.callBatch(spawns).allSatisfy { $0.code == .ok })
+            try body(client)
+        }
+    }
+
+    @Test func aBatchOfMovesIsAnsweredAsTheGeneralPathAnswersItAndARetryAppliesNothingTwice() throws {
+        try Self.withSpawnedWorker { client in
 
             // The same moves of two alike sets of entities: one batch of moves and a read (read
             // into plain values), one with a read of a cell after them (read into envelopes,
@@ -48,38 +79,21 @@ import TestSupport
             let general = try client.callBatch(Self.moves(base: 100) + [.getEntity(.with { $0.entityID = 101 }), .getCell(.with { $0.cellID = 1 })])
             #expect(direct.count == 8 && general.count == 9)
             #expect(direct[7].entity.position.x == 111 && direct[7].entity.version == 3)
-            for slot in direct.indices {
-                let (d, g) = (direct[slot], general[slot])
-                #expect(d.code == g.code && d.version == g.version && d.deferred == g.deferred && d.durable == g.durable
-                        && d.message.isEmpty == g.message.isEmpty, "slot \(slot): \(d) against \(g)")
-            }
-            #expect(direct[0].code == .ok && direct[0].version == 2)
-            #expect(direct[1].code == .invalidArgument && direct[1].message.contains("position.x"), "\(direct[1].message)")
-            #expect(direct[2].code != .ok, "outside the grid: \(direct[2])")
-            #expect(direct[3].code == .ok && direct[3].version == 3)
-            #expect(direct[4].code == .ok && direct[4].deferred && general[4].deferred, "queued in the cell it names")
+            Self.expectGeneralAnswers(direct, general)
             #expect(general[7].entity.position.x == 111 && general[7].entity.version == 3)
 
             // The same batch again, the same ids: the same answers, nothing applied twice.
             let again = try client.callBatch(directBodies, ids: directIDs)
             #expect(again.map(\.code) == direct.map(\.code))
             #expect(again.map(\.version) == direct.map(\.version))
-            let one = try client.entity(EntityID(1))
-            #expect(one.version == 3 && one.position.x == 111)
-            let (four, hundredFour) = (try client.entity(EntityID(4)), try client.entity(EntityID(104)))
-            #expect(four.version == hundredFour.version)
+            try Self.expectAppliedOnce(client)
             // And a new move after them is applied once more.
             #expect(try client.callBatch([BatchTests.move(1, x: 112, y: 100)]).first?.version == 4)
         }
     }
 
     @Test func aMoveAloneIsAnsweredAsTheGeneralPathAnswersItAndARetryAppliesNothingTwice() throws {
-        try TestDatabase.withFreshDatabase { parameters in
-            let worker = try WorkerProcess(database: parameters.database!)
-            defer { worker.process.killHard() }
-            let client = try CellClient(context: try Context(), endpoint: worker.endpoint)
-            let spawns = [UInt64(0), 100].flatMap { base in (1...5).map { BatchTests.spawn(base + $0, x: 100 + Double($0), y: 100) } }
-            #expect(try client.callBatch(spawns).allSatisfy { $0.code == .ok })
+        try Self.withSpawnedWorker { client in
 
             // Each move in a frame of its own (read into plain values), against the same moves of
             // the other entities in a batch with a read of a cell (envelopes, served by `serve`).
@@ -93,25 +107,13 @@ import TestSupport
             let lone = try zip(bodies, ids).map { body, id in try client.call(body, id: id, timeout: .seconds(5)) }
             let general = try client.callBatch(Self.moves(base: 100) + [.getCell(.with { $0.cellID = 1 })])
             #expect(lone.count == 7 && general.count == 8)
-            for slot in lone.indices {
-                let (d, g) = (lone[slot], general[slot])
-                #expect(d.code == g.code && d.version == g.version && d.deferred == g.deferred && d.durable == g.durable
-                        && d.message.isEmpty == g.message.isEmpty, "move \(slot): \(d) against \(g)")
-            }
-            #expect(lone[0].code == .ok && lone[0].version == 2)
-            #expect(lone[1].code == .invalidArgument && lone[1].message.contains("position.x"), "\(lone[1].message)")
-            #expect(lone[2].code != .ok, "outside the grid: \(lone[2])")
-            #expect(lone[3].code == .ok && lone[3].version == 3)
-            #expect(lone[4].code == .ok && lone[4].deferred, "queued in the cell it names")
+            Self.expectGeneralAnswers(lone, general)
 
             // The same moves again under the same ids: the same answers, nothing applied twice.
             let again = try zip(bodies, ids).map { body, id in try client.call(body, id: id, timeout: .seconds(5)) }
             #expect(again.map(\.code) == lone.map(\.code))
             #expect(again.map(\.version) == lone.map(\.version))
-            let one = try client.entity(EntityID(1))
-            #expect(one.version == 3 && one.position.x == 111)
-            let (four, hundredFour) = (try client.entity(EntityID(4)), try client.entity(EntityID(104)))
-            #expect(four.version == hundredFour.version)
+            try Self.expectAppliedOnce(client)
             // And a new move after them is applied once more.
             #expect(try client.call(BatchTests.move(1, x: 112, y: 100)).version == 4)
         }
