@@ -125,7 +125,7 @@ import Testing
     }
 
     @Test func aTickSendsOncePerPeriodAndALateTurnDoesNotBurst() {
-        let start = ContinuousClock.now
+        let start = Moment.now
         var tick = SendTick(every: .milliseconds(5), start: start)
         // Turns at these offsets (µs), and whether each sends. 40 ms late at 50 ms: one send
         // then, and a whole period before the next, not eight at once.

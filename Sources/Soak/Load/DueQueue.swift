@@ -1,13 +1,10 @@
 /// Entity indices by the time their next request is due: a binary min-heap, so each turn of the
-/// generator looks only at the entities that are due instead of scanning every one. Times are
-/// kept as nanoseconds from the first one pushed: comparing and moving `ContinuousClock.Instant`s
-/// goes through 128-bit arithmetic and generic value witnesses, and was a tenth of a lane's time.
+/// generator looks only at the entities that are due instead of scanning every one.
 struct DueQueue {
     private var heap: [Entry] = []
-    private var origin: ContinuousClock.Instant?
 
     private struct Entry {
-        var at: Int64
+        var at: Moment
         var index: Int
     }
 
@@ -15,20 +12,10 @@ struct DueQueue {
     var isEmpty: Bool { heap.isEmpty }
 
     /// The earliest due time, if any.
-    var next: ContinuousClock.Instant? {
-        guard let first = heap.first, let origin else { return nil }
-        return origin + .nanoseconds(first.at)
-    }
+    var next: Moment? { heap.first?.at }
 
-    private func nanoseconds(_ t: ContinuousClock.Instant, from origin: ContinuousClock.Instant) -> Int64 {
-        let (seconds, attoseconds) = (t - origin).components
-        return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
-    }
-
-    mutating func push(_ index: Int, at: ContinuousClock.Instant) {
-        let origin = self.origin ?? at
-        self.origin = origin
-        heap.append(Entry(at: nanoseconds(at, from: origin), index: index))
+    mutating func push(_ index: Int, at: Moment) {
+        heap.append(Entry(at: at, index: index))
         var child = heap.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
@@ -39,8 +26,8 @@ struct DueQueue {
     }
 
     /// Removes and returns the earliest entry when it is due at or before `now`.
-    mutating func popDue(now: ContinuousClock.Instant) -> Int? {
-        guard let first = heap.first, let origin, first.at <= nanoseconds(now, from: origin) else { return nil }
+    mutating func popDue(now: Moment) -> Int? {
+        guard let first = heap.first, first.at <= now else { return nil }
         let last = heap.removeLast()
         if !heap.isEmpty {
             heap[0] = last

@@ -72,13 +72,15 @@ final class LoadLane: @unchecked Sendable {
     /// When new requests leave (`settings.tick`).
     var tick: SendTick
     /// The retry scan looks at every request in flight: at most every 10 ms (its deadlines are coarser).
-    var nextRetryScan = ContinuousClock.now
+    var nextRetryScan = Moment.now
     var lastMapRefresh = ContinuousClock.now - .seconds(10)
     /// The coordinator's map feed: a failover's map arrives here the moment it is stored.
     var feed: MapFeed?
     /// Requests timed out or kept being told to retry: the map may be old (refreshed once a turn).
     var mapRefreshWanted = false
-    let started: ContinuousClock.Instant
+    let started: Moment
+    /// `settings.giveUpAfter` and `settings.attemptTimeout` (compared for every request in flight).
+    let giveUpAfter: Int64, attemptTimeout: Int64
     /// False once the run stops sending new requests (the end, before the audit).
     var issuing = true
 
@@ -104,7 +106,7 @@ final class LoadLane: @unchecked Sendable {
     /// at, the worker that acknowledged it).
     private(set) var lostMoves: [LostMove] = []
     /// First answer after a fault from a cell its victim owned: fault index -> seconds.
-    var watch: [(fault: Int, cells: Set<CellID>, since: ContinuousClock.Instant)] = []
+    var watch: [(fault: Int, cells: Set<CellID>, since: Moment)] = []
     private(set) var recoveries: [Int: Double] = [:]
 
     /// - Parameters:
@@ -116,8 +118,10 @@ final class LoadLane: @unchecked Sendable {
         self.lane = lane
         self.lanes = lanes
         self.senderName = senderName
-        self.started = started
-        tick = SendTick(every: settings.tick, start: started)
+        self.started = Moment(started)
+        giveUpAfter = settings.giveUpAfter.nanoseconds
+        attemptTimeout = settings.attemptTimeout.nanoseconds
+        tick = SendTick(every: settings.tick, start: self.started)
         self.grid = grid
         context = try KeyRing.context(keysFolder: settings.keys, presenting: Role.client.rawValue, serving: false)
         coordinator = try CoordinatorLink(context: context, endpoints: endpoint, name: "soak-map:\(getpid()):\(lane)")
@@ -138,21 +142,23 @@ final class LoadLane: @unchecked Sendable {
             entities.append(SimulatedEntity(
                 id: EntityID(settings.idBase + UInt64(global + 1)), kind: isNPC ? .npc : .player, position: position,
                 lastCell: try grid.cell(at: position), heading: random.unit() * 2 * .pi,
-                nextAt: started + .milliseconds(Int(random.unit() * spread * 1000) + (isNPC ? 1000 : 0))))
+                nextAt: self.started.after(milliseconds: Int(random.unit() * spread * 1000) + (isNPC ? 1000 : 0))))
             due.push(entities.count - 1, at: entities[entities.count - 1].nextAt)
         }
         queued = Array(repeating: true, count: entities.count)
         try refreshMap(force: true)
     }
 
-    var elapsed: Double { (ContinuousClock.now - started).seconds }
+    /// Seconds of the run at `moment`.
+    func seconds(at moment: Moment) -> Double { Double(moment.nanos &- started.nanos) / 1e9 }
     var inFlight: Int { flying.count }
 
     // MARK: The loop
 
     /// One turn: new requests that are due, retries, timeouts, answers. True when it did something.
     @discardableResult
-    func step(now: ContinuousClock.Instant) -> Bool {
+    func step(now instant: ContinuousClock.Instant) -> Bool {
+        let now = Moment(instant)
         var busy = false
         if issuing { busy = issueDue(now: now) || busy }
         busy = retryDue(now: now) || busy
@@ -174,7 +180,8 @@ final class LoadLane: @unchecked Sendable {
 
     /// One request for every created entity: a move to where it is (it loads the entity's cell
     /// where it is not in memory).
-    func touchAll(now: ContinuousClock.Instant) {
+    func touchAll(now instant: ContinuousClock.Instant) {
+        let now = Moment(instant)
         for i in entities.indices where entities[i].spawned && entities[i].inflight == nil {
             send(i, .move(entities[i].position), now: now, fresh: true)
         }
@@ -184,16 +191,15 @@ final class LoadLane: @unchecked Sendable {
     /// Closes the current second of the timeline: its figures and its latencies.
     func closeSecond() -> (Timeline.Second, Histogram<UInt64>) { timeline.closeSecond() }
 
-    private func issueDue(now: ContinuousClock.Instant) -> Bool {
+    private func issueDue(now: Moment) -> Bool {
         guard tick.opens(now: now) else { return false }
         let period = Duration.milliseconds(max(1, Int(1000 / settings.rateHz)))
         var issued = 0
         while issued < 4000, let i = due.popDue(now: now) {
             queued[i] = false
             guard entities[i].inflight == nil else { continue }  // queued again when answered
-            let late = now - entities[i].nextAt
-            _ = scheduleDelay.record(min(UInt64(max(0, late.seconds * 1_000_000)), 600_000_000))
-            if late > .seconds(1) {
+            _ = scheduleDelay.record(min(now.micros(since: entities[i].nextAt), 600_000_000))
+            if now.nanos &- entities[i].nextAt.nanos > 1_000_000_000 {
                 behind += 1  // the generator fell behind: skip ahead rather than burst
                 entities[i].nextAt = now
             }
@@ -219,17 +225,16 @@ final class LoadLane: @unchecked Sendable {
                 let frame = batch.frames.isEmpty
                     ? WireFormat.encodeMoveBatch(requestID: id, sender: batch.client.name, moves: batch.moves[range])
                     : WireFormat.encodeBatch(requestID: id, sender: batch.client.name, requests: batch.frames[range])
-                let sentAt = ContinuousClock.now
+                let sentAt = Moment.now
                 do {
                     try batch.client.resend(frame: frame, id: id)
                     for i in batch.entities[range] {
-                        guard var inflight = entities[i].inflight else { continue }
-                        inflight.firstSent = sentAt  // one write: each sets the entity's timing
+                        guard let inflight = entities[i].inflight else { continue }
+                        inflight.firstSent = sentAt
                         inflight.lastSent = sentAt
-                        entities[i].inflight = inflight
                     }
                 } catch {
-                    for i in batch.entities[range] { entities[i].inflight?.retryAt = sentAt + .milliseconds(100) }  // alone, next time
+                    for i in batch.entities[range] { entities[i].inflight?.retryAt = sentAt.after(milliseconds: 100) }  // alone, next time
                 }
             }
         }
@@ -315,17 +320,15 @@ final class LoadLane: @unchecked Sendable {
 
     /// Sends (or resends) entity i's operation to the owner of its cell, or to `worker`. A fresh
     /// request's latency counts from the moment it is handed to the socket.
-    private func send(_ i: Int, _ op: SimulatedEntity.Op, now: ContinuousClock.Instant, fresh: Bool, to named: (String, String)? = nil) {
+    private func send(_ i: Int, _ op: SimulatedEntity.Op, now: Moment, fresh: Bool, to named: (String, String)? = nil) {
         if fresh { flying.insert(i) }
         guard let (worker, client) = named.flatMap({ self.client($0.0, endpoint: $0.1) }) ?? route(cell(of: op, i)) else {
-            entities[i].inflight?.retryAt = now + .milliseconds(100)
-            if fresh {
-                entities[i].inflight = .init(op: op, requestID: 0, worker: "", endpoint: "", firstSent: now, lastSent: now, retryAt: now + .milliseconds(100))
-            }
+            if fresh { entities[i].inflight = .init(op: op, requestID: 0, worker: "", endpoint: "", sent: now) }
+            entities[i].inflight?.retryAt = now.after(milliseconds: 100)
             return
         }
         do {
-            if var inflight = entities[i].inflight, !fresh {
+            if let inflight = entities[i].inflight, !fresh {
                 if inflight.requestID == 0 { inflight.requestID = takeRequestID() }  // it never left before
                 if inflight.endpoint != client.endpoint {
                     inflight.worker = worker
@@ -335,16 +338,15 @@ final class LoadLane: @unchecked Sendable {
                 try transmit(i, op, id: inflight.requestID, to: client)
                 inflight.lastSent = now
                 inflight.attempts += 1
-                inflight.retryAt = nil
-                entities[i].inflight = inflight
+                inflight.retryAt = .never
                 waiting[inflight.requestID] = i
             } else {
-                let sentAt = ContinuousClock.now
+                let sentAt = Moment.now
                 let id = takeRequestID()
                 if !(settings.batch && named == nil && batch(i, op, id: id, to: client)) {
                     try transmit(i, op, id: id, to: client)
                 }
-                entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, firstSent: sentAt, lastSent: sentAt)
+                entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, sent: sentAt)
                 requests += 1
                 waiting[id] = i
             }
@@ -352,37 +354,29 @@ final class LoadLane: @unchecked Sendable {
             if entities[i].inflight == nil {
                 landed(i)  // a fresh request that never left: due again next turn
             } else {
-                entities[i].inflight?.retryAt = now + .milliseconds(100)
+                entities[i].inflight?.retryAt = now.after(milliseconds: 100)
             }
         }
     }
 
-    private func retryDue(now: ContinuousClock.Instant) -> Bool {
+    private func retryDue(now: Moment) -> Bool {
         guard now >= nextRetryScan else { return false }
-        nextRetryScan = now + .milliseconds(10)
-        // The requests that need something, found without copying any (most need nothing).
-        var due: [Int] = []
-        let nowNs = SimulatedEntity.nanos(now)
-        let giveUp = settings.giveUpAfter.nanoseconds, timeout = settings.attemptTimeout.nanoseconds
-        for i in flying {
-            guard let t = entities[i].timing else { continue }
-            let retry = t.retryAt != .max ? t.retryAt <= nowNs : nowNs - t.lastSent > timeout
-            if nowNs - t.firstSent > giveUp || retry { due.append(i) }
-        }
+        nextRetryScan = now.after(milliseconds: 10)
+        // The requests that need something (most need nothing).
         var did = false
-        for i in due {
+        for i in Array(flying) {
             guard let inflight = entities[i].inflight else { continue }
-            if now - inflight.firstSent > settings.giveUpAfter {
+            if now.nanos &- inflight.firstSent.nanos > giveUpAfter {
                 fail(i, "no answer after \(inflight.attempts) attempts in \(settings.giveUpAfter); last: \(inflight.lastAnswer ?? "silence")", now: now)
                 did = true
-            } else if let at = inflight.retryAt {
-                if at <= now {
+            } else if inflight.retryAt != .never {
+                if inflight.retryAt <= now {
                     send(i, inflight.op, now: now, fresh: false)
                     did = true
                 }
-            } else if now - inflight.lastSent > settings.attemptTimeout {
+            } else if now.nanos &- inflight.lastSent.nanos > attemptTimeout {
                 // No answer: the worker may be dead or paused. It may also have applied it.
-                entities[i].inflight!.possiblyApplied = true
+                inflight.possiblyApplied = true
                 retries += 1
                 timeline.recordRetry()
                 mapRefreshWanted = true
@@ -393,16 +387,16 @@ final class LoadLane: @unchecked Sendable {
         return did
     }
 
-    private func receiveAnswers(now: ContinuousClock.Instant) -> Bool {
+    private func receiveAnswers(now: Moment) -> Bool {
         var did = false
         for (endpoint, client) in clients {
             var count = 0
             while count < 2000, let envelope = try? client.receiveNow() {
                 count += 1
                 if case .batchReply(let batch)? = envelope.body {
-                    let now = ContinuousClock.now
+                    let now = Moment.now
                     for inner in batch.replies where take(inner, from: endpoint, now: now) { did = true }
-                } else if take(envelope, from: endpoint, now: .now) {
+                } else if take(envelope, from: endpoint, now: Moment.now) {
                     did = true
                 }
             }
@@ -411,11 +405,10 @@ final class LoadLane: @unchecked Sendable {
     }
 
     /// One reply from `endpoint` (alone, or out of a batch): true when it answered a request in flight.
-    private func take(_ envelope: Envelope, from endpoint: String, now: ContinuousClock.Instant) -> Bool {
+    private func take(_ envelope: Envelope, from endpoint: String, now: Moment) -> Bool {
         // A late answer from where it was sent before (another endpoint) leaves it waiting.
         guard case .reply(let reply)? = envelope.body, let i = waiting[envelope.requestID],
-            let inflight = entities[i].inflight,  // one copy: each read of it copies its strings and sets
-            inflight.requestID == envelope.requestID, inflight.endpoint == endpoint
+            let inflight = entities[i].inflight, inflight.requestID == envelope.requestID, inflight.endpoint == endpoint
         else { return false }
         waiting[envelope.requestID] = nil
         answer(i, inflight, reply, now: now)
@@ -425,9 +418,8 @@ final class LoadLane: @unchecked Sendable {
     // MARK: Answers
 
     /// - Parameter inflight: entity i's request in flight, which `reply` answers.
-    private func answer(_ i: Int, _ inflight: SimulatedEntity.Inflight, _ reply: Cellcluster_V1_Reply, now: ContinuousClock.Instant) {
+    private func answer(_ i: Int, _ inflight: SimulatedEntity.Inflight, _ reply: Cellcluster_V1_Reply, now: Moment) {
         let worker = inflight.worker
-        let t = elapsed
         switch reply.code {
         case .ok:
             if case .read = inflight.op, reply.entity.entityID != entities[i].id.raw {
@@ -442,7 +434,7 @@ final class LoadLane: @unchecked Sendable {
             if let known = map?.epoch, reply.mapEpoch != 0, reply.mapEpoch < known, partition?.owner(of: cell(of: inflight.op, i)) == worker {
                 // The worker has not adopted the map this generator routes by: it will own the
                 // cell in a moment. Following its redirect would bounce between the two maps.
-                entities[i].inflight!.retryAt = now + .milliseconds(20)
+                inflight.retryAt = now.after(milliseconds: 20)
             } else if !reply.redirectWorker.isEmpty, !reply.redirectEndpoint.isEmpty {
                 send(i, inflight.op, now: now, fresh: false, to: (reply.redirectWorker, reply.redirectEndpoint))
             } else {
@@ -451,38 +443,37 @@ final class LoadLane: @unchecked Sendable {
             }
         case .overloaded:
             retry(i, reply, from: worker, now: now)  // nothing applied: the worker waits for its checkpoint
-            entities[i].inflight!.retryAt = now + .milliseconds(min(1000, 100 * inflight.attempts))  // backing off
+            inflight.retryAt = now.after(milliseconds: min(1000, 100 * inflight.attempts))  // backing off
         case .handoffInProgress, .shuttingDown:
             retry(i, reply, from: worker, now: now)
-            entities[i].inflight!.retryAt = now + .milliseconds(inflight.attempts > 20 ? 100 : 20)
+            inflight.retryAt = now.after(milliseconds: inflight.attempts > 20 ? 100 : 20)
             if inflight.attempts % 10 == 0 { mapRefreshWanted = true }
         case .unknownEntity where { if case .read = inflight.op { return true } else { return false } }():
             // Not in the memory of the worker that owns its cell now, nor stored yet: a crash lost
             // it (a spawn within the loss window) or a worker taking over has not loaded it. Its
             // next move brings it back; the read waits for that.
             retry(i, reply, from: worker, now: now)
-            entities[i].inflight!.retryAt = now + .milliseconds(200)
+            inflight.retryAt = now.after(milliseconds: 200)
         case .storageUnavailable, .queueFull:
             retry(i, reply, from: worker, now: now)
             // "Not durable yet": the change stays applied in that worker's memory and may reach
             // storage with a later checkpoint (without its request id); a retry elsewhere may apply it again.
-            if reply.code == .storageUnavailable { entities[i].inflight!.notDurableAt.insert(inflight.endpoint) }
-            entities[i].inflight!.retryAt = now + .milliseconds(200)
+            if reply.code == .storageUnavailable { inflight.notDurableAt.insert(inflight.endpoint) }
+            inflight.retryAt = now.after(milliseconds: 200)
         default:
-            entities[i].note(t, "\(describe(inflight.op)) -> \(reply.code) from \(worker): \(reply.message)")
+            entities[i].note(seconds(at: now), "\(describe(inflight.op)) -> \(reply.code) from \(worker): \(reply.message)")
             fail(i, "\(describe(inflight.op)): \(reply.code) \(reply.message)", now: now)
         }
     }
 
-    private func retry(_ i: Int, _ reply: Cellcluster_V1_Reply, from worker: String, now: ContinuousClock.Instant) {
+    private func retry(_ i: Int, _ reply: Cellcluster_V1_Reply, from worker: String, now: Moment) {
         entities[i].inflight?.lastAnswer = "\(reply.code) from \(worker): \(reply.message)"
         retries += 1
         timeline.recordRetry()
     }
 
-    private func acknowledge(_ i: Int, _ inflight: SimulatedEntity.Inflight, _ reply: Cellcluster_V1_Reply, worker: String, now: ContinuousClock.Instant) {
-        let t = elapsed
-        let micros = UInt64(max(0, (now - inflight.firstSent).seconds * 1_000_000))
+    private func acknowledge(_ i: Int, _ inflight: SimulatedEntity.Inflight, _ reply: Cellcluster_V1_Reply, worker: String, now: Moment) {
+        let micros = now.micros(since: inflight.firstSent)
         _ = histogram.record(min(micros, 60_000_000))
         let kind: RequestKind = switch inflight.op {
         case .spawn: .spawn
@@ -493,14 +484,14 @@ final class LoadLane: @unchecked Sendable {
         _ = byKind[kind.rawValue].record(min(micros, 60_000_000))
         timeline.recordOK(latencyMicros: micros)
         answered += 1
-        record(inflight, reply, worker: worker, at: t, in: entities[i])
+        record(inflight, reply, worker: worker, at: seconds(at: now), in: entities[i])
         landed(i)
         // Only a change sent after the fault shows the victim's cells are served again (a read
         // may be answered from storage before they are).
         if case .read = inflight.op { return }
         let cell = entities[i].lastCell
         for w in watch.indices.reversed() where watch[w].cells.contains(cell) && inflight.firstSent > watch[w].since {
-            recoveries[watch[w].fault] = (now - watch[w].since).seconds
+            recoveries[watch[w].fault] = seconds(at: now) - seconds(at: watch[w].since)
             watch.remove(at: w)
         }
     }
@@ -551,7 +542,7 @@ final class LoadLane: @unchecked Sendable {
         }
     }
 
-    private func fail(_ i: Int, _ why: String, now: ContinuousClock.Instant) {
+    private func fail(_ i: Int, _ why: String, now: Moment) {
         errors += 1
         timeline.recordError()
         let e = entities[i]
@@ -606,15 +597,15 @@ final class LoadLane: @unchecked Sendable {
 
     /// A new map from the feed: requests waiting on a worker it dropped (failed over) go to
     /// their cell's new owner at once, under the same id, instead of after their timeout.
-    private func takeFeed(now: ContinuousClock.Instant) -> Bool {
+    private func takeFeed(now: Moment) -> Bool {
         guard let m = feed?.next(), adopt(m) else { return false }
         let listed = Set(m.workers.map(\.endpoint))
         for i in Array(flying) {
-            guard let inflight = entities[i].inflight, inflight.retryAt == nil, !inflight.endpoint.isEmpty,
+            guard let inflight = entities[i].inflight, inflight.retryAt == .never, !inflight.endpoint.isEmpty,
                   !listed.contains(inflight.endpoint) else { continue }
             // Its worker may have applied it before it went: the same id elsewhere applies a
             // durable change at most once; a move's outcome is not known exactly.
-            entities[i].inflight!.possiblyApplied = true
+            inflight.possiblyApplied = true
             retries += 1
             timeline.recordRetry()
             send(i, inflight.op, now: now, fresh: false)
@@ -650,7 +641,7 @@ final class LoadLane: @unchecked Sendable {
     func watchRecovery(fault: Int, victim worker: String) {
         try? refreshMap(force: true)
         guard let partition else { return }
-        watch.append((fault, Set(partition.cells(of: worker)), .now))
+        watch.append((fault, Set(partition.cells(of: worker)), Moment.now))
     }
 
     /// The current map's owners, for the audit.

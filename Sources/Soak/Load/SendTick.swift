@@ -3,16 +3,16 @@
 /// whole period after it: a late generator does not make up for lost ticks in a burst.
 struct SendTick {
     let every: Duration
-    private var next: ContinuousClock.Instant
+    private var next: Moment
 
     /// `every` zero or less: every turn sends.
-    init(every: Duration, start: ContinuousClock.Instant) {
+    init(every: Duration, start: Moment) {
         self.every = every
         next = start
     }
 
     /// True when a turn at `now` sends what is due (and the tick moves on).
-    mutating func opens(now: ContinuousClock.Instant) -> Bool {
+    mutating func opens(now: Moment) -> Bool {
         guard every > .zero else { return true }
         guard now >= next else { return false }
         next += every

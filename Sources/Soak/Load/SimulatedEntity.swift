@@ -20,16 +20,20 @@ final class SimulatedEntity {
         }
     }
 
-    struct Inflight {
-        var op: Op
+    /// Its request in flight. A class: the lane reads it for every answer and the retry scan for
+    /// every request in flight, and a struct was copied whole on each read and write (its op,
+    /// strings and set retained and released; a fifth of a lane's time, session 28).
+    final class Inflight {
+        let op: Op
         var requestID: UInt64
         /// The worker it was last sent to, and that worker's endpoint (its incarnation).
         var worker: String
         var endpoint: String
-        var firstSent: ContinuousClock.Instant
-        var lastSent: ContinuousClock.Instant
+        var firstSent: Moment
+        var lastSent: Moment
         var attempts = 1
-        var retryAt: ContinuousClock.Instant?
+        /// When to send it again (`Moment.never`: when its attempt times out).
+        var retryAt = Moment.never
         /// An earlier attempt got no answer: it may have been applied.
         var possiblyApplied = false
         /// Endpoints (worker incarnations) that answered STORAGE_UNAVAILABLE: the change stays in
@@ -38,6 +42,15 @@ final class SimulatedEntity {
         var notDurableAt: Set<String> = []
         /// The last retryable answer (why it is still waiting).
         var lastAnswer: String?
+
+        init(op: Op, requestID: UInt64, worker: String, endpoint: String, sent: Moment) {
+            self.op = op
+            self.requestID = requestID
+            self.worker = worker
+            self.endpoint = endpoint
+            firstSent = sent
+            lastSent = sent
+        }
     }
 
     /// One line of history, printed with a violation.
@@ -52,28 +65,9 @@ final class SimulatedEntity {
     var position: Position
     var lastCell: CellID
     var heading: Double
-    var nextAt: ContinuousClock.Instant
+    var nextAt: Moment
     var spawned = false
-    var inflight: Inflight? {
-        didSet {
-            timing = inflight.map { .init(firstSent: Self.nanos($0.firstSent), lastSent: Self.nanos($0.lastSent), retryAt: $0.retryAt.map(Self.nanos) ?? .max) }
-        }
-    }
-    /// The request in flight's times as plain integers (nanoseconds since `reference`): the retry
-    /// scan reads these for every request in flight many times a second. Reading `inflight`
-    /// copies it (its strings and sets retained), and a `ContinuousClock.Instant`, whose layout
-    /// the standard library keeps private, is copied and compared through generic calls.
-    private(set) var timing: Timing?
-
-    struct Timing {
-        var firstSent: Int64
-        var lastSent: Int64
-        /// `Int64.max`: none.
-        var retryAt: Int64
-    }
-
-    static let reference = ContinuousClock.now
-    static func nanos(_ instant: ContinuousClock.Instant) -> Int64 { reference.duration(to: instant).nanoseconds }
+    var inflight: Inflight?
     /// Acknowledged actions (durable: committed before the answer), and actions that may have
     /// been applied without an answer reaching the generator.
     var ackedActions: UInt64 = 0
@@ -90,7 +84,7 @@ final class SimulatedEntity {
     /// Kept 40 to 80 at a time: trimmed in one go, not shifted at every step.
     private var steps: [Step] = []
 
-    init(id: EntityID, kind: EntityKind, position: Position, lastCell: CellID, heading: Double, nextAt: ContinuousClock.Instant) {
+    init(id: EntityID, kind: EntityKind, position: Position, lastCell: CellID, heading: Double, nextAt: Moment) {
         self.id = id
         self.kind = kind
         self.position = position
