@@ -47,6 +47,38 @@ import TestSupport
         #expect(ServerAdvice.advice(autovacuum: false, naptimeSeconds: 1).first?.hasPrefix("autovacuum is off") == true)
     }
 
+    /// Autovacuum analyzes the two busiest tables about every second (see migration 7): their
+    /// statistics come from a small sample, and columns no query filters on keep none.
+    @Test func theBusiestTablesKeepSmallStatistics() throws {
+        try TestDatabase.withFreshDatabase { parameters in
+            let db = try Connection(parameters)
+            _ = try Migrator().migrate(db)
+            try db.query("""
+                INSERT INTO entity_states (entity_id, cell_id, kind, stats, position, version, owner_epoch)
+                SELECT i, i % 997, 1, '{"hp": 100}', jsonb_build_object('x', i, 'y', i), i, 1 FROM generate_series(1, 20000) i
+                """)
+            try db.query("""
+                INSERT INTO applied_requests (sender, request_id, entity_id, cell_id, reply)
+                SELECT convert_to('s' || (i % 7), 'UTF8'), i, i, i % 997, int8send(i) FROM generate_series(1, 20000) i
+                """)
+            try db.query("ANALYZE entity_states, applied_requests")
+            let kept = try db.query("""
+                SELECT tablename || '.' || attname, coalesce(array_length(histogram_bounds::text::text[], 1), 0)
+                FROM pg_stats WHERE tablename IN ('entity_states', 'applied_requests') ORDER BY 1
+                """)
+            var bounds: [String: Int64] = [:]
+            for row in 0..<kept.rowCount { bounds[kept.string(row, 0) ?? ""] = try kept.int64(row, 1) }
+            #expect(Set(bounds.keys) == [
+                "applied_requests.applied_at", "applied_requests.cell_id", "applied_requests.entity_id",
+                "applied_requests.request_id", "applied_requests.sender",
+                "entity_states.cell_id", "entity_states.entity_id", "entity_states.kind", "entity_states.owner_epoch",
+            ])
+            // A statistics target of 10: at most 11 histogram bounds (PostgreSQL's default, 100: 101).
+            #expect(bounds["entity_states.entity_id"].map { $0 > 0 && $0 <= 11 } == true)
+            #expect(bounds["applied_requests.request_id"].map { $0 > 0 && $0 <= 11 } == true)
+        }
+    }
+
     @Test func migrationsAreNumberedWithoutGaps() {
         #expect(Migration.all.map(\.version) == Array(1...Migration.all.count))
     }
