@@ -37,6 +37,11 @@ public enum WireDecoderTarget {
             let generated = try? Envelope(serializedBytes: bytes)
             precondition(lone.moves.count == 1 && generated.map(canonical) == canonical(lone.envelope(of: lone.moves[0])),
                          "the reader of a move alone disagrees with the generated decoder")
+            // A sender known from an earlier frame is shared only when the bytes are the same.
+            for known in [lone.sender, lone.sender + "x", "client"] {
+                let shared = WireFormat.decodeMove(bytes, knownSender: known)
+                precondition(shared?.sender == lone.sender && shared?.sameMoves(as: lone) == true, "a known sender changed what a move alone reads")
+            }
         }
         if let answers = WireFormat.decodeBatchAnswers(bytes) {
             let generated = try? Envelope(serializedBytes: bytes)

@@ -182,7 +182,10 @@ struct FieldReader {
     /// sender (a frame with one is refused unless `sender` is true), each at most once.
     /// The sender's text is made (and checked as UTF-8) only once the body was taken: a frame
     /// this reader leaves to another costs no string.
-    mutating func headed<T>(sender allowed: Bool, body: (inout FieldReader, _ field: UInt64) -> T?) -> (requestID: UInt64, sender: String, body: T)? {
+    /// `known`: a sender seen before; a frame naming the same bytes gets that string back
+    /// instead of a new one (a client names itself in each frame it sends).
+    mutating func headed<T>(sender allowed: Bool, known: String = "",
+                            body: (inout FieldReader, _ field: UInt64) -> T?) -> (requestID: UInt64, sender: String, body: T)? {
         var version: UInt64 = 0, requestID: UInt64 = 0
         var senderBytes: Range<Int>?
         var found: T?
@@ -207,7 +210,11 @@ struct FieldReader {
         }
         guard version == UInt64(WireFormat.protocolVersion), let found else { return nil }
         guard let senderBytes else { return (requestID, "", found) }
-        guard let sender = String(validating: UnsafeBufferPointer(rebasing: bytes[senderBytes]), as: UTF8.self) else { return nil }
+        let named = UnsafeBufferPointer(rebasing: bytes[senderBytes])
+        if !known.isEmpty, known.utf8.withContiguousStorageIfAvailable({ $0.elementsEqual(named) }) == true {
+            return (requestID, known, found)
+        }
+        guard let sender = String(validating: named, as: UTF8.self) else { return nil }
         return (requestID, sender, found)
     }
 
@@ -363,16 +370,21 @@ struct FieldReader {
     }
 
     mutating func position() -> Cellcluster_V1_Position? {
-        var position = Cellcluster_V1_Position()
+        coordinates().map { (x, y, z) in .with { $0.x = x; $0.y = y; $0.z = z } }
+    }
+
+    /// A `Position`'s coordinates, each at most once (0 when absent).
+    mutating func coordinates() -> (x: Double, y: Double, z: Double)? {
+        var (x, y, z) = (0.0, 0.0, 0.0)
         var seen: UInt32 = 0
         while !atEnd {
             guard let (field, wire) = field(upTo: 3, seen: &seen), wire == 1, let bits = fixed64() else { return nil }
             switch field {
-            case 1: position.x = Double(bitPattern: bits)
-            case 2: position.y = Double(bitPattern: bits)
-            default: position.z = Double(bitPattern: bits)
+            case 1: x = Double(bitPattern: bits)
+            case 2: y = Double(bitPattern: bits)
+            default: z = Double(bitPattern: bits)
             }
         }
-        return position
+        return (x, y, z)
     }
 }

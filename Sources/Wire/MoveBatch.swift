@@ -67,36 +67,49 @@ public struct MoveBatch: Sendable {
     }
 }
 
+extension MoveBatch {
+    /// Whether `other` holds the same requests bit for bit: a NaN coordinate is the same as
+    /// itself here (`==` on moves follows IEEE 754 and says no).
+    public func sameMoves(as other: MoveBatch) -> Bool {
+        moves.count == other.moves.count && zip(moves, other.moves).allSatisfy { a, b in
+            a.requestID == b.requestID && a.entityID == b.entityID && a.cellID == b.cellID && a.read == b.read
+                && a.x.bitPattern == b.x.bitPattern && a.y.bitPattern == b.y.bitPattern && a.z.bitPattern == b.z.bitPattern
+        }
+    }
+}
+
 extension WireFormat {
     /// The requests of `frame` when it is a batch of moves and reads of entities only, each
     /// inner envelope holding no more than its protocol version (this build's), its request id
     /// and a move with a position or a read, each field once, and the frame within
     /// `maxFrameBytes`. Nil for any other frame, which `decode` reads as before: every frame
     /// taken here decodes there to a batch of these requests with the same values.
-    public static func decodeMoveBatch(_ frame: [UInt8]) -> MoveBatch? {
-        FieldReader.read(frame) { $0.moveBatch() }
+    /// - Parameter knownSender: a sender read before (the last frame's): a frame that names the
+    ///   same one shares its string, neither checked as UTF-8 nor copied again.
+    public static func decodeMoveBatch(_ frame: [UInt8], knownSender: String = "") -> MoveBatch? {
+        FieldReader.read(frame) { $0.moveBatch(knownSender) }
     }
 
     /// A move in a frame of its own (an envelope of this build's protocol version holding its
     /// request id, its sender and a move with a position, each field once), read as a batch of
     /// that one move, whose request id is the envelope's. Nil for any other frame: every frame
     /// taken here decodes in `decode` to this move's envelope (`envelope(of:)`).
-    public static func decodeMove(_ frame: [UInt8]) -> MoveBatch? {
-        FieldReader.read(frame) { $0.loneMove() }
+    public static func decodeMove(_ frame: [UInt8], knownSender: String = "") -> MoveBatch? {
+        FieldReader.read(frame) { $0.loneMove(knownSender) }
     }
 }
 
 extension FieldReader {
     /// A top-level envelope: protocol version, request id, sender, and a batch of moves and reads.
-    mutating func moveBatch() -> MoveBatch? {
-        headed(sender: true) { reader, field in
+    mutating func moveBatch(_ knownSender: String = "") -> MoveBatch? {
+        headed(sender: true, known: knownSender) { reader, field in
             field == 17 ? reader.repeated(bytesEach: 32) { $0.batchedMove() } : nil  // Envelope.batch; a move's envelope is 32–50 bytes
         }.map { MoveBatch(requestID: $0.requestID, sender: $0.sender, moves: $0.body) }
     }
 
     /// A top-level envelope: protocol version, request id, sender, and a move with a position.
-    mutating func loneMove() -> MoveBatch? {
-        headed(sender: true) { reader, field in
+    mutating func loneMove(_ knownSender: String = "") -> MoveBatch? {
+        headed(sender: true, known: knownSender) { reader, field in
             field == 11 ? reader.positionedMove() : nil  // Envelope.move_entity
         }.map { head in
             var move = head.body
@@ -105,10 +118,28 @@ extension FieldReader {
         }
     }
 
-    /// A `MoveEntity` with a position (its request id left 0).
+    /// A `MoveEntity` with a position (its request id left 0), read by the rules of `move()`
+    /// straight into plain values: no message for the move or its position is made.
     mutating func positionedMove() -> MoveBatch.Move? {
-        guard let move = move(), move.hasTo else { return nil }
-        return MoveBatch.Move(requestID: 0, entityID: move.entityID, cellID: move.cellID, x: move.to.x, y: move.to.y, z: move.to.z)
+        var move = MoveBatch.Move(requestID: 0, entityID: 0, cellID: 0, x: 0, y: 0, z: 0)
+        var seen: UInt32 = 0
+        while !atEnd {
+            guard let (field, wire) = field(upTo: 3, seen: &seen) else { return nil }
+            switch (field, wire) {
+            case (1, 0):
+                guard let id = varint() else { return nil }
+                move.entityID = id
+            case (2, 2):
+                guard let (x, y, z) = message({ $0.coordinates() }) else { return nil }
+                (move.x, move.y, move.z) = (x, y, z)
+            case (3, 0):
+                guard let cell = varint() else { return nil }
+                move.cellID = Int64(bitPattern: cell)
+            default:
+                return nil
+            }
+        }
+        return seen & 1 << 2 != 0 ? move : nil  // `to` is set (an empty position is a position at 0, 0, 0)
     }
 
     /// An inner envelope: protocol version, request id, and a move with a position or a read.

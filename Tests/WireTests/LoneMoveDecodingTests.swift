@@ -47,6 +47,27 @@ import Testing
         #expect(taken > 1000, "the mutations kept many frames of this shape")
     }
 
+    /// A sender the worker read before (`knownSender`) is shared only by a frame naming the same
+    /// bytes; every frame reads the same with or without one.
+    @Test func aKnownSenderChangesNothingButTheCopy() throws {
+        var random = SplitMix64(seed: 12)
+        let knowns = ["", "client", "client:é", "client:", "clienT:é", "client:éé", "é"]
+        for frame in Self.samples {
+            let plain = try #require(WireFormat.decodeMove(frame))
+            for known in knowns + [plain.sender] {
+                let shared = try #require(WireFormat.decodeMove(frame, knownSender: known))
+                #expect(shared.sender == plain.sender && shared.requestID == plain.requestID && shared.sameMoves(as: plain))
+            }
+            for _ in 0..<100 {
+                let mutated = Mutation.of(frame, &random)
+                let alone = WireFormat.decodeMove(mutated)
+                let shared = WireFormat.decodeMove(mutated, knownSender: plain.sender)
+                #expect(alone?.sender == shared?.sender && (alone == nil) == (shared == nil), "frame \(mutated)")
+                if let alone, let shared { #expect(alone.sameMoves(as: shared), "frame \(mutated)") }
+            }
+        }
+    }
+
     @Test func otherFramesAreLeftToDecode() throws {
         let move = CommonDecodingTests.move(5, entity: 2, x: 1, y: 1, cell: 3, sender: "client")
         let frame = try move.serializedBytes() as [UInt8]

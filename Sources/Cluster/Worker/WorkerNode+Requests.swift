@@ -48,11 +48,12 @@ extension WorkerNode {
         }
         // A batch of moves and reads only (a game server's tick), or a move in a frame of its own,
         // is read into plain values; anything else into an envelope.
-        let batched = WireFormat.decodeMoveBatch(payload)
-        let lone = batched == nil ? WireFormat.decodeMove(payload) : nil
+        let batched = WireFormat.decodeMoveBatch(payload, knownSender: recentSender)
+        let lone = batched == nil ? WireFormat.decodeMove(payload, knownSender: recentSender) : nil
         let moves = batched ?? lone
         var envelope: Envelope
         if let moves {
+            recentSender = moves.sender
             envelope = moves.header
         } else {
             do {

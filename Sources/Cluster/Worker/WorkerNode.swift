@@ -169,6 +169,9 @@ public final class WorkerNode {
     let metrics: WorkerMetrics
     /// When the request being answered now arrived: its answer's latency counts from there.
     var answering: ContinuousClock.Instant?
+    /// The sender of the last move or batch of moves read: the next frame of the same client
+    /// shares its string (`WireFormat.decodeMove`'s `knownSender`).
+    var recentSender = ""
     /// Batches waiting for their requests' answers, by number (WorkerNode+Batch).
     var batches: [UInt64: PendingBatch] = [:]
     /// The batch `serveBatch` is serving now, filed into without the dictionary; it joins
