@@ -22,6 +22,10 @@ extension WorkerNode {
     /// Checks the lease once per turn: a lapsed lease stops serving; a revoked one (or a write
     /// fenced by a newer owner) makes this worker forget its cells and join again.
     func checkLease(now: ContinuousClock.Instant) {
+        // The common case, asked for every message: serving under a lease still held. The
+        // keeper's lock-free mirror answers it (one clock read, an atomic load); the lock is
+        // taken only when something may have changed.
+        if serving, mapEpoch > 0, coordinatorSocket != nil, !checkpointer.leaseLost, leaseKeeper?.mayServeNow() == true { return }
         let before = serving
         defer { if serving != before { updateReadiness() } }
         guard coordinatorSocket != nil else {
