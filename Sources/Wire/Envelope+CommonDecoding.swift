@@ -336,25 +336,13 @@ struct FieldReader {
     }
 
     mutating func move() -> Cellcluster_V1_MoveEntity? {
-        var move = Cellcluster_V1_MoveEntity()
-        var seen: UInt32 = 0
-        while !atEnd {
-            guard let (field, wire) = field(upTo: 3, seen: &seen) else { return nil }
-            switch (field, wire) {
-            case (1, 0):
-                guard let id = varint() else { return nil }
-                move.entityID = id
-            case (2, 2):
-                guard let position = message({ $0.position() }) else { return nil }
-                move.to = position
-            case (3, 0):
-                guard let cell = varint() else { return nil }
-                move.cellID = Int64(bitPattern: cell)
-            default:
-                return nil
+        plainMove().map { plain, positioned in
+            .with {
+                $0.entityID = plain.entityID
+                $0.cellID = plain.cellID
+                if positioned { $0.to = .with { $0.x = plain.x; $0.y = plain.y; $0.z = plain.z } }
             }
         }
-        return move
     }
 
     /// A message whose only field is the varint `field`, at most once (0 when absent).

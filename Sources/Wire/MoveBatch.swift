@@ -118,9 +118,16 @@ extension FieldReader {
         }
     }
 
-    /// A `MoveEntity` with a position (its request id left 0), read by the rules of `move()`
-    /// straight into plain values: no message for the move or its position is made.
+    /// A `MoveEntity` with a position (its request id left 0), as plain values.
     mutating func positionedMove() -> MoveBatch.Move? {
+        guard let (move, positioned) = plainMove(), positioned else { return nil }
+        return move
+    }
+
+    /// A `MoveEntity`'s fields, each at most once, read straight into plain values (no message
+    /// for the move or its position), and whether it has a position (`to`: an empty one is a
+    /// position at 0, 0, 0). `move()` makes the message from these.
+    mutating func plainMove() -> (move: MoveBatch.Move, positioned: Bool)? {
         var move = MoveBatch.Move(requestID: 0, entityID: 0, cellID: 0, x: 0, y: 0, z: 0)
         var seen: UInt32 = 0
         while !atEnd {
@@ -139,7 +146,7 @@ extension FieldReader {
                 return nil
             }
         }
-        return seen & 1 << 2 != 0 ? move : nil  // `to` is set (an empty position is a position at 0, 0, 0)
+        return (move, seen & 1 << 2 != 0)
     }
 
     /// An inner envelope: protocol version, request id, and a move with a position or a read.
