@@ -150,7 +150,7 @@ final class LoadLane: @unchecked Sendable {
     }
 
     /// Seconds of the run at `moment`.
-    func seconds(at moment: Moment) -> Double { Double(moment.nanos &- started.nanos) / 1e9 }
+    func seconds(at moment: Moment) -> Double { Double(moment.nanos(since: started)) / 1e9 }
     var inFlight: Int { flying.count }
 
     // MARK: The loop
@@ -199,7 +199,7 @@ final class LoadLane: @unchecked Sendable {
             queued[i] = false
             guard entities[i].inflight == nil else { continue }  // queued again when answered
             _ = scheduleDelay.record(min(now.micros(since: entities[i].nextAt), 600_000_000))
-            if now.nanos &- entities[i].nextAt.nanos > 1_000_000_000 {
+            if now.nanos(since: entities[i].nextAt) > 1_000_000_000 {
                 behind += 1  // the generator fell behind: skip ahead rather than burst
                 entities[i].nextAt = now
             }
@@ -366,7 +366,7 @@ final class LoadLane: @unchecked Sendable {
         var did = false
         for i in Array(flying) {
             guard let inflight = entities[i].inflight else { continue }
-            if now.nanos &- inflight.firstSent.nanos > giveUpAfter {
+            if now.nanos(since: inflight.firstSent) > giveUpAfter {
                 fail(i, "no answer after \(inflight.attempts) attempts in \(settings.giveUpAfter); last: \(inflight.lastAnswer ?? "silence")", now: now)
                 did = true
             } else if inflight.retryAt != .never {
@@ -374,7 +374,7 @@ final class LoadLane: @unchecked Sendable {
                     send(i, inflight.op, now: now, fresh: false)
                     did = true
                 }
-            } else if now.nanos &- inflight.lastSent.nanos > attemptTimeout {
+            } else if now.nanos(since: inflight.lastSent) > attemptTimeout {
                 // No answer: the worker may be dead or paused. It may also have applied it.
                 inflight.possiblyApplied = true
                 retries += 1

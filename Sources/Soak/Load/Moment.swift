@@ -21,8 +21,8 @@ struct Moment: Comparable, Hashable {
     static func += (m: inout Moment, d: Duration) { m.nanos &+= d.nanoseconds }
     func after(milliseconds: Int) -> Moment { Moment(nanos: nanos &+ Int64(milliseconds) &* 1_000_000) }
     static func - (m: Moment, d: Duration) -> Moment { Moment(nanos: m.nanos &- d.nanoseconds) }
-    /// The time from `b` to `a`.
-    static func - (a: Moment, b: Moment) -> Duration { .nanoseconds(a.nanos &- b.nanos) }
+    /// Whole nanoseconds from `b` to this moment.
+    func nanos(since b: Moment) -> Int64 { nanos &- b.nanos }
     /// Whole microseconds from `b` to `a` (0 when `a` is earlier).
-    func micros(since b: Moment) -> UInt64 { UInt64(max(0, (nanos &- b.nanos) / 1000)) }
+    func micros(since b: Moment) -> UInt64 { UInt64(max(0, nanos(since: b) / 1000)) }
 }
