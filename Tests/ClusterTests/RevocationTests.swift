@@ -87,8 +87,11 @@ import Config
             let writer = try Self.psql("BEGIN; SELECT 1 FROM worker_leases WHERE worker_id = 'w1' FOR KEY SHARE; SELECT pg_sleep(30); COMMIT;",
                                        ["PGAPPNAME": application, "PGDATABASE": parameters.database!])
             defer { if writer.isRunning { kill(writer.processIdentifier, SIGKILL) } }
+            // In pg_sleep, so past the lock: psql sends the four statements as one query string,
+            // which pg_stat_activity shows from the first of them on (CI once revoked the lease
+            // before the writer had locked its row).
             func sleeping() throws -> Bool {
-                try coordinator.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep%'",
+                try coordinator.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event = 'PgSleep'",
                                       [.text(application)]).int64(0, 0) == 1
             }
             _ = Self.waitUntil(.seconds(10)) { try sleeping() }  // psql getting there
