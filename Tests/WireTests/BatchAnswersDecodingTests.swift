@@ -68,16 +68,9 @@ import Testing
     }
 
     @Test func mutatedFramesAreTakenOnlyWhenDecodeReadsTheSameAnswers() throws {
-        var random = SplitMix64(seed: 11)
-        var taken = 0
-        for frame in Self.samples {
-            for _ in 0..<3000 {
-                let mutated = Mutation.of(frame, &random)
-                guard let fast = WireFormat.decodeBatchAnswers(mutated) else { continue }
-                taken += 1
-                let general = try #require(Self.generalAnswers(mutated), "taken, but decode reads no batch reply of plain answers from \(mutated)")
-                #expect(Self.same(fast, general), "frame \(mutated)")
-            }
+        let taken = try Mutation.taken(of: Self.samples, seed: 11, perFrame: 3000, by: WireFormat.decodeBatchAnswers) { mutated, fast in
+            let general = try #require(Self.generalAnswers(mutated), "taken, but decode reads no batch reply of plain answers from \(mutated)")
+            #expect(Self.same(fast, general), "frame \(mutated)")
         }
         #expect(taken > 300, "the mutations kept many frames of this shape (most break a length)")
     }

@@ -99,17 +99,10 @@ import Testing
     }
 
     @Test func mutatedFramesAreTakenOnlyWhenTheGeneratedDecoderAgrees() throws {
-        var random = SplitMix64(seed: 42)
-        var taken = 0
-        for sample in Self.samples {
-            let frame = try sample.serializedBytes() as [UInt8]
-            for _ in 0..<400 {
-                let mutated = Mutation.of(frame, &random)
-                guard let fast = WireFormat.decodeCommon(mutated) else { continue }
-                taken += 1
-                let generated = try? Envelope(serializedBytes: mutated)
-                #expect(generated.map(Self.canonical) == Self.canonical(fast), "frame \(mutated)")
-            }
+        let frames = try Self.samples.map { try $0.serializedBytes() as [UInt8] }
+        let taken = Mutation.taken(of: frames, seed: 42, perFrame: 400, by: WireFormat.decodeCommon) { mutated, fast in
+            let generated = try? Envelope(serializedBytes: mutated)
+            #expect(generated.map(Self.canonical) == Self.canonical(fast), "frame \(mutated)")
         }
         #expect(taken > 1000, "the mutations kept many frames of this shape")
     }

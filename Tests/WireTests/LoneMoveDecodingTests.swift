@@ -32,17 +32,10 @@ import Testing
     }
 
     @Test func mutatedFramesAreTakenOnlyWhenDecodeReadsTheSameMove() throws {
-        var random = SplitMix64(seed: 11)
-        var taken = 0
-        for frame in Self.samples {
-            for _ in 0..<300 {
-                let mutated = Mutation.of(frame, &random)
-                guard let lone = WireFormat.decodeMove(mutated) else { continue }
-                taken += 1
-                let decoded = try #require(try? WireFormat.decode(mutated), "taken, but decode refuses \(mutated)")
-                #expect(CommonDecodingTests.canonical(lone.envelope(of: lone.moves[0])) == CommonDecodingTests.canonical(decoded),
-                        "frame \(mutated)")
-            }
+        let taken = try Mutation.taken(of: Self.samples, seed: 11, perFrame: 300, by: { WireFormat.decodeMove($0) }) { mutated, lone in
+            let decoded = try #require(try? WireFormat.decode(mutated), "taken, but decode refuses \(mutated)")
+            #expect(CommonDecodingTests.canonical(lone.envelope(of: lone.moves[0])) == CommonDecodingTests.canonical(decoded),
+                    "frame \(mutated)")
         }
         #expect(taken > 1000, "the mutations kept many frames of this shape")
     }

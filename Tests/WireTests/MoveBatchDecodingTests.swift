@@ -80,16 +80,9 @@ import Testing
     }
 
     @Test func mutatedFramesAreTakenOnlyWhenDecodeReadsTheSameMoves() throws {
-        var random = SplitMix64(seed: 7)
-        var taken = 0
-        for frame in Self.samples {
-            for _ in 0..<1000 {
-                let mutated = Mutation.of(frame, &random)
-                guard let fast = WireFormat.decodeMoveBatch(mutated) else { continue }
-                taken += 1
-                let general = try #require(Self.generalMoves(mutated), "taken, but decode reads no batch of moves from \(mutated)")
-                #expect(Self.same(fast, general), "frame \(mutated)")
-            }
+        let taken = try Mutation.taken(of: Self.samples, seed: 7, perFrame: 1000, by: { WireFormat.decodeMoveBatch($0) }) { mutated, fast in
+            let general = try #require(Self.generalMoves(mutated), "taken, but decode reads no batch of moves from \(mutated)")
+            #expect(Self.same(fast, general), "frame \(mutated)")
         }
         #expect(taken > 1000, "the mutations kept many frames of this shape")
     }

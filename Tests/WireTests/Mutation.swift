@@ -11,4 +11,21 @@ enum Mutation {
         }
         return mutated
     }
+
+    /// Makes `perFrame` mutations of each of `frames` in turn, from `seed`, and hands `check`
+    /// each one `decode` takes, with what it read; returns how many it took.
+    static func taken<T>(of frames: [[UInt8]], seed: UInt64, perFrame: Int, by decode: ([UInt8]) -> T?,
+                         _ check: (_ mutated: [UInt8], _ read: T) throws -> Void) rethrows -> Int {
+        var random = SplitMix64(seed: seed)
+        var taken = 0
+        for frame in frames {
+            for _ in 0..<perFrame {
+                let mutated = of(frame, &random)
+                guard let read = decode(mutated) else { continue }
+                taken += 1
+                try check(mutated, read)
+            }
+        }
+        return taken
+    }
 }

@@ -123,7 +123,7 @@ extension WorkerNode {
     }
 
     /// Whether the lease lets this worker serve at this moment (always, without a coordinator).
-    private func mayServeNow() -> Bool {
+    func mayServeNow() -> Bool {
         coordinatorSocket == nil || (serving && leaseKeeper?.mayServeNow() == true)
     }
 }

@@ -25,7 +25,7 @@ extension WorkerNode {
         // The common case, asked for every message: serving under a lease still held. The
         // keeper's lock-free mirror answers it (one clock read, an atomic load); the lock is
         // taken only when something may have changed.
-        if serving, mapEpoch > 0, coordinatorSocket != nil, !checkpointer.leaseLost, leaseKeeper?.mayServeNow() == true { return }
+        if coordinatorSocket != nil, mapEpoch > 0, !checkpointer.leaseLost, mayServeNow() { return }
         let before = serving
         defer { if serving != before { updateReadiness() } }
         guard coordinatorSocket != nil else {
