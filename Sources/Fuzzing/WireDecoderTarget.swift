@@ -51,6 +51,18 @@ public enum WireDecoderTarget {
                     inner.requestID == answer.requestID && inner.reply.code == answer.code && ChangeAnswer(inner.reply) == answer.answer
                 }, "the reader of batch replies disagrees with the generated decoder")
         }
+        if let replies = WireFormat.decodeReplies(bytes) {
+            let generated = try? Envelope(serializedBytes: bytes)
+            let expected: [(UInt64, Cellcluster_V1_Reply)] = switch generated?.body {
+            case .reply(let reply)?: [(generated!.requestID, reply)]
+            case .batchReply(let batch)?: batch.replies.map { ($0.requestID, $0.reply) }
+            default: []
+            }
+            func alone(_ id: UInt64, _ reply: Cellcluster_V1_Reply) -> Envelope { .with { $0.requestID = id; $0.reply = reply } }
+            precondition(replies.count == expected.count
+                && zip(replies, expected).allSatisfy { canonical(alone($0.requestID, $0.reply)) == canonical(alone($1.0, $1.1)) },
+                "the reader of replies disagrees with the generated decoder")
+        }
         let envelope: Envelope
         do {
             envelope = try WireFormat.decode(bytes)

@@ -219,43 +219,8 @@ struct FieldReader {
     }
 
     /// A reply without a result (an answer to a change, or an error) or with an entity (an
-    /// answer to a read).
-    mutating func reply() -> Cellcluster_V1_Reply? {
-        var reply = Cellcluster_V1_Reply()
-        var seen: UInt32 = 0
-        while !atEnd {
-            guard let (field, wire) = field(upTo: 10, seen: &seen) else { return nil }
-            switch (field, wire) {
-            case (10, 2):
-                guard let entity = message({ $0.entityState() }) else { return nil }
-                reply.entity = entity
-            case (2, 2), (4, 2), (5, 2):
-                guard let text = text() else { return nil }
-                switch field {
-                case 2: reply.message = text
-                case 4: reply.redirectWorker = text
-                default: reply.redirectEndpoint = text
-                }
-            case (_, 0):
-                guard let value = varint() else { return nil }
-                switch field {
-                case 1:
-                    // An enum is an int32: a value outside it is left to the generated decoder.
-                    guard value <= UInt64(Int32.max), let code = Cellcluster_V1_ErrorCode(rawValue: Int(value)) else { return nil }
-                    reply.code = code
-                case 3: reply.mapEpoch = value
-                case 6: reply.deferred = value != 0
-                case 7: reply.version = value
-                case 8: reply.sequence = value
-                case 9: reply.durable = value != 0
-                default: return nil
-                }
-            default:
-                return nil
-            }
-        }
-        return reply
-    }
+    /// answer to a read), as a message.
+    mutating func reply() -> Cellcluster_V1_Reply? { replyFields()?.reply }
 
     /// An entity's state, each field at most once; its stats' entries each a key then a value
     /// (a repeated key: the last wins, as in the generated decoder).

@@ -64,6 +64,9 @@ public final class CoordinatorNode {
     /// The leader's own connection to each member, watched for its end (a process that died).
     let links: LinkWatch
     var lastRebalance = ContinuousClock.now
+    /// The map epoch under which `cell_ownership` was last seen to name the map's owners: cells
+    /// move only with a new map, so the check is not repeated while the map stays the same.
+    var settledEpoch: UInt64?
     /// Set by an admin scale request: how many workers the operator wants.
     var wantedWorkers: Int?
     /// The lead (see `CoordinatorNode+Leadership`): this coordinator's generation while it leads,

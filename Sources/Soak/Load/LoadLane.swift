@@ -85,9 +85,9 @@ final class LoadLane: @unchecked Sendable {
     var issuing = true
 
     // Figures.
-    var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
     /// Latency by kind of request, each from its first send (the moment it left the generator's
-    /// socket) to its answer.
+    /// socket) to its answer. Every answer is recorded here once; the lane's latency over all
+    /// kinds is their sum (`histogram`), made when asked.
     private(set) var byKind = Array(repeating: Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three),
                                     count: RequestKind.allCases.count)
     /// How late each new request left against its schedule (µs from when it was due to when it
@@ -95,6 +95,12 @@ final class LoadLane: @unchecked Sendable {
     /// still unanswered. Apart from the latency, which counts from the send.
     private(set) var scheduleDelay = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
     private(set) var timeline = Timeline()
+    /// Latency over every kind of request.
+    var histogram: Histogram<UInt64> {
+        var all = byKind[0]
+        for kind in byKind.dropFirst() { all.add(kind) }
+        return all
+    }
     private(set) var requests = 0
     private(set) var answered = 0
     private(set) var errors = 0
@@ -391,26 +397,37 @@ final class LoadLane: @unchecked Sendable {
         var did = false
         for (endpoint, client) in clients {
             var count = 0
-            while count < 2000, let envelope = try? client.receiveNow() {
+            while count < 2000, let frame = try? client.receiveFrameNow() {
                 count += 1
-                if case .batchReply(let batch)? = envelope.body {
-                    let now = Moment.now
-                    for inner in batch.replies where take(inner, from: endpoint, now: now) { did = true }
-                } else if take(envelope, from: endpoint, now: Moment.now) {
-                    did = true
-                }
+                let now = Moment.now
+                for reply in Self.replies(in: frame) where take(reply, from: endpoint, now: now) { did = true }
             }
         }
         return did
     }
 
+    /// The replies a frame holds: read as plain values when it is a common reply or batch reply
+    /// (`WireFormat.decodeReplies`: no message per reply), else from its envelope.
+    static func replies(in frame: [UInt8]) -> [ReplyFields] {
+        if let plain = WireFormat.decodeReplies(frame) { return plain }
+        guard let envelope = try? WireFormat.decode(frame) else { return [] }
+        switch envelope.body {
+        case .reply(let reply)?: return [ReplyFields(reply, requestID: envelope.requestID)]
+        case .batchReply(let batch)?:
+            return batch.replies.compactMap { inner in
+                if case .reply(let reply)? = inner.body { ReplyFields(reply, requestID: inner.requestID) } else { nil }
+            }
+        default: return []
+        }
+    }
+
     /// One reply from `endpoint` (alone, or out of a batch): true when it answered a request in flight.
-    private func take(_ envelope: Envelope, from endpoint: String, now: Moment) -> Bool {
+    private func take(_ reply: ReplyFields, from endpoint: String, now: Moment) -> Bool {
         // A late answer from where it was sent before (another endpoint) leaves it waiting.
-        guard case .reply(let reply)? = envelope.body, let i = waiting[envelope.requestID],
-            let inflight = entities[i].inflight, inflight.requestID == envelope.requestID, inflight.endpoint == endpoint
+        guard let i = waiting[reply.requestID], let inflight = entities[i].inflight, inflight.requestID == reply.requestID,
+            inflight.endpoint == endpoint
         else { return false }
-        waiting[envelope.requestID] = nil
+        waiting[reply.requestID] = nil
         answer(i, inflight, reply, now: now)
         return true
     }
@@ -418,12 +435,12 @@ final class LoadLane: @unchecked Sendable {
     // MARK: Answers
 
     /// - Parameter inflight: entity i's request in flight, which `reply` answers.
-    private func answer(_ i: Int, _ inflight: SimulatedEntity.Inflight, _ reply: Cellcluster_V1_Reply, now: Moment) {
+    private func answer(_ i: Int, _ inflight: SimulatedEntity.Inflight, _ reply: ReplyFields, now: Moment) {
         let worker = inflight.worker
         switch reply.code {
         case .ok:
-            if case .read = inflight.op, reply.entity.entityID != entities[i].id.raw {
-                fail(i, "read of entity \(entities[i].id.raw) answered with entity \(reply.entity.entityID) by \(worker)", now: now)
+            if case .read = inflight.op, (reply.entity?.entityID ?? 0) != entities[i].id.raw {
+                fail(i, "read of entity \(entities[i].id.raw) answered with entity \((reply.entity?.entityID ?? 0)) by \(worker)", now: now)
                 return
             }
             acknowledge(i, inflight, reply, worker: worker, now: now)
@@ -431,7 +448,7 @@ final class LoadLane: @unchecked Sendable {
             acknowledge(i, inflight, reply, worker: worker, now: now)  // an earlier unanswered spawn went through
         case .wrongWorker:
             retry(i, reply, from: worker, now: now)
-            if let known = map?.epoch, reply.mapEpoch != 0, reply.mapEpoch < known, partition?.owner(of: cell(of: inflight.op, i)) == worker {
+            if let known = map?.epoch, reply.answer.mapEpoch != 0, reply.answer.mapEpoch < known, partition?.owner(of: cell(of: inflight.op, i)) == worker {
                 // The worker has not adopted the map this generator routes by: it will own the
                 // cell in a moment. Following its redirect would bounce between the two maps.
                 inflight.retryAt = now.after(milliseconds: 20)
@@ -466,18 +483,17 @@ final class LoadLane: @unchecked Sendable {
         }
     }
 
-    private func retry(_ i: Int, _ reply: Cellcluster_V1_Reply, from worker: String, now: Moment) {
+    private func retry(_ i: Int, _ reply: ReplyFields, from worker: String, now: Moment) {
         entities[i].inflight?.lastAnswer = "\(reply.code) from \(worker): \(reply.message)"
         retries += 1
         timeline.recordRetry()
     }
 
-    private func acknowledge(_ i: Int, _ inflight: SimulatedEntity.Inflight, _ reply: Cellcluster_V1_Reply, worker: String, now: Moment) {
+    private func acknowledge(_ i: Int, _ inflight: SimulatedEntity.Inflight, _ reply: ReplyFields, worker: String, now: Moment) {
         let micros = now.micros(since: inflight.firstSent)
-        _ = histogram.record(min(micros, 60_000_000))
         let kind: RequestKind = switch inflight.op {
         case .spawn: .spawn
-        case .move: !reply.redirectWorker.isEmpty ? .moveWithHandoff : reply.deferred ? .moveQueued : .move
+        case .move: !reply.redirectWorker.isEmpty ? .moveWithHandoff : reply.answer.deferred ? .moveQueued : .move
         case .action: .action
         case .read: .read
         }
@@ -498,7 +514,7 @@ final class LoadLane: @unchecked Sendable {
 
     /// The acknowledged operation, applied in place (a copy of the entity would copy its history
     /// and acknowledgements).
-    private func record(_ inflight: SimulatedEntity.Inflight, _ reply: Cellcluster_V1_Reply, worker: String, at t: Double, in e: SimulatedEntity) {
+    private func record(_ inflight: SimulatedEntity.Inflight, _ reply: ReplyFields, worker: String, at t: Double, in e: SimulatedEntity) {
         e.inflight = nil
         switch inflight.op {
         case .spawn(let entity):
@@ -511,23 +527,23 @@ final class LoadLane: @unchecked Sendable {
             if !reply.redirectWorker.isEmpty {
                 handoffs += 1
                 timeline.recordHandoff()
-                e.note(t, "moved to cell \(e.lastCell.raw): handed from \(worker) to \(reply.redirectWorker) at version \(reply.version)")
+                e.note(t, "moved to cell \(e.lastCell.raw): handed from \(worker) to \(reply.redirectWorker) at version \(reply.answer.version)")
             }
-            if reply.deferred || inflight.possiblyApplied {
+            if reply.answer.deferred || inflight.possiblyApplied {
                 e.uncertainMoves = true
-                e.note(t, "move to cell \(e.lastCell.raw) by \(worker): \(reply.deferred ? "queued" : "after an unanswered attempt")")
+                e.note(t, "move to cell \(e.lastCell.raw) by \(worker): \(reply.answer.deferred ? "queued" : "after an unanswered attempt")")
             } else {
-                if reply.version <= e.lastAckedVersion {
+                if reply.answer.version <= e.lastAckedVersion {
                     // The cluster lost acknowledged moves: every one at or above this version.
-                    for lost in e.acked where lost.version >= reply.version {
+                    for lost in e.acked where lost.version >= reply.answer.version {
                         lostMoves.append(LostMove(entity: e.id.raw, version: lost.version, at: lost.at, noticed: t, worker: lost.worker,
-                                                  noticedBy: worker, answeredVersion: reply.version))
+                                                  noticedBy: worker, answeredVersion: reply.answer.version))
                     }
-                    e.note(t, "version went back from \(e.lastAckedVersion) to \(reply.version) (answered by \(worker)): acknowledged moves lost")
-                    e.acked.removeAll { $0.version >= reply.version }
+                    e.note(t, "version went back from \(e.lastAckedVersion) to \(reply.answer.version) (answered by \(worker)): acknowledged moves lost")
+                    e.acked.removeAll { $0.version >= reply.answer.version }
                 }
-                e.lastAckedVersion = reply.version
-                e.acked.append((reply.version, t, worker))
+                e.lastAckedVersion = reply.answer.version
+                e.acked.append((reply.answer.version, t, worker))
                 if e.acked.count > 128 { e.acked.removeFirst(e.acked.count - 64) }
             }
             e.ackedMoves += 1
@@ -536,7 +552,7 @@ final class LoadLane: @unchecked Sendable {
             // One request id everywhere: applied once, wherever. Only a worker that answered
             // STORAGE_UNAVAILABLE may also have saved it later without its id.
             e.unknownActions += UInt64(inflight.notDurableAt.filter { $0 != inflight.endpoint }.count)
-            e.note(t, "action \(e.ackedActions) acknowledged by \(worker)\(reply.deferred ? " (queued)" : "")\(reply.durable ? " (durable)" : "")")
+            e.note(t, .action(count: e.ackedActions, worker: worker, deferred: reply.answer.deferred, durable: reply.answer.durable))
         case .read:
             break  // its latency is all it shows (a read from storage may be older than memory elsewhere)
         }

@@ -55,9 +55,23 @@ final class SimulatedEntity {
 
     /// One line of history, printed with a violation.
     struct Step: CustomStringConvertible {
+        /// What happened; an acknowledged action (a tenth of all answers) is kept as its values and
+        /// made into text only when printed.
+        enum What {
+            case text(String)
+            case action(count: UInt64, worker: String, deferred: Bool, durable: Bool)
+        }
+
         let at: Double
-        let what: String
-        var description: String { String(format: "%9.3f s  ", at) + what }
+        let what: What
+        var description: String {
+            let text = switch what {
+            case .text(let text): text
+            case let .action(count, worker, deferred, durable):
+                "action \(count) acknowledged by \(worker)\(deferred ? " (queued)" : "")\(durable ? " (durable)" : "")"
+            }
+            return String(format: "%9.3f s  ", at) + text
+        }
     }
 
     let id: EntityID
@@ -93,7 +107,9 @@ final class SimulatedEntity {
         self.nextAt = nextAt
     }
 
-    func note(_ at: Double, _ what: String) {
+    func note(_ at: Double, _ what: String) { note(at, .text(what)) }
+
+    func note(_ at: Double, _ what: Step.What) {
         steps.append(Step(at: at, what: what))
         if steps.count > 80 { steps.removeFirst(steps.count - 40) }
     }
