@@ -539,9 +539,7 @@ extension WorkerNode {
             submit(.loadEntities([id]), for: .readEntity(peer: peer, request: request, since: answering, asked: shard.departures))
             return
         }
-        var reply = Cellcluster_V1_Reply()
-        reply.entity = .init(entity)
-        finish(peer, request, reply, key: nil)
+        finishRead(peer, request, entity)
     }
 
     /// Storage's answer to a read of an entity that was not in memory.
@@ -564,9 +562,7 @@ extension WorkerNode {
                     return
                 }
                 if turnedAway(peer, request, entity.cell) { return }
-                var reply = Cellcluster_V1_Reply()
-                reply.entity = .init(entity)
-                finish(peer, request, reply, key: nil)
+                finishRead(peer, request, entity)
             } else if !serving && coordinatorSocket != nil {
                 answerError(peer, request, .handoffInProgress, "worker \(options.id) cannot serve now (no valid lease): retry")
             } else {
@@ -667,6 +663,12 @@ extension WorkerNode {
         let bytes = WireFormat.encodeReply(requestID: request.requestID, sender: sender, r)
         if let key { requests.record(key, .answered(bytes)) }
         sendBytes(peer, bytes)
+        metrics.answered(request, .ok, since: answering)
+    }
+
+    /// The answer to a read of `entity`, encoded from it by hand (`WireFormat.encodeEntityReply`).
+    private func finishRead(_ peer: [UInt8], _ request: Envelope, _ entity: Entity) {
+        sendBytes(peer, WireFormat.encodeEntityReply(requestID: request.requestID, sender: sender, entity))
         metrics.answered(request, .ok, since: answering)
     }
 
