@@ -70,6 +70,19 @@ public struct BinaryArray: Sendable, Equatable {
         count += 1
     }
 
+    /// A text or jsonb element whose UTF-8 `write` appends to the array's buffer (for jsonb: the
+    /// JSON text): no string is made for it.
+    public mutating func append(utf8 write: (inout [UInt8]) -> Void) {
+        precondition(element == .text || element == .jsonb, "a text value in an array of \(element)")
+        let lengthAt = elements.count
+        elements.appendBigEndian(UInt32(0))  // the length, filled in below
+        if element == .jsonb { elements.append(1) }  // jsonb's binary form: a version byte, then the text
+        write(&elements)
+        let length = UInt32(elements.count - lengthAt - 4)
+        for i in 0..<4 { elements[lengthAt + i] = UInt8(truncatingIfNeeded: length >> (24 - 8 * UInt32(i))) }
+        count += 1
+    }
+
     /// A bytea element: its bytes as they are.
     public mutating func append(bytes: [UInt8]) {
         precondition(element == .bytea, "a bytea value in an array of \(element)")

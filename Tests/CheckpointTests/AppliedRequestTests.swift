@@ -115,3 +115,31 @@ import TestSupport
         }
     }
 }
+
+/// The statement that stores request ids, built in one pass, holds what the generic array
+/// builders make of the same requests, column by column.
+@Suite struct RequestStatementTests {
+    @Test func theOnePassColumnsAreTheGenericBuildersColumns() throws {
+        let requests = [
+            AppliedRequestTests.request(1, entity: 7, version: 5, epoch: 2),
+            AppliedRequestTests.request(.max, entity: .max, cell: -3, version: .max, epoch: .max, sender: "é"),
+            AppliedRequestTests.request(3, entity: nil, condition: .cell(epoch: 9)),
+            AppliedRequestTests.request(4, entity: nil, cell: 0, condition: .queued(sequence: 12)),
+            AppliedRequestTests.request(5, entity: 2, sender: ""),
+        ]
+        let statement = try #require(PostgresWorldStore.requestStatement(requests))
+        let expected: [PostgresValue] = [
+            .array(.bytea(requests.map(\.sender))),
+            .array(.int8(requests.map { Int64(bitPattern: $0.requestID) })),
+            .array(.bool(requests.map { $0.entity != nil })),
+            .array(.int8(requests.map { Int64(bitPattern: $0.entity?.raw ?? 0) })),
+            .array(.int8(requests.map(\.cell.raw))),
+            .array(.int2(requests.map { PostgresWorldStore.condition($0.condition).kind })),
+            .array(.int8(requests.map { PostgresWorldStore.condition($0.condition).a })),
+            .array(.int8(requests.map { PostgresWorldStore.condition($0.condition).b })),
+            .array(.bytea(requests.map(\.reply))),
+        ]
+        #expect(statement.parameters == expected)
+        #expect(PostgresWorldStore.requestStatement([]) == nil)
+    }
+}

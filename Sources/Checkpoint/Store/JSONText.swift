@@ -5,32 +5,52 @@ import WorldCore
 /// and read back with Foundation's parser.
 enum JSONText {
     static func string(_ s: String, into out: inout String) {
-        out.append("\"")
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out.append("\\\"")
-            case "\\": out.append("\\\\")
-            case "\n": out.append("\\n")
-            case "\r": out.append("\\r")
-            case "\t": out.append("\\t")
-            case let c where c.value < 0x20: out.append(String(format: "\\u%04x", c.value))
-            default: out.unicodeScalars.append(scalar)
+        var bytes: [UInt8] = []
+        appendString(s, to: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `s` as a JSON string, its UTF-8 appended to `out`: quotes, backslashes and control
+    /// characters escaped, everything else as it is.
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(byte)
+            case UInt8(ascii: "\n"): out.append(contentsOf: #"\n"#.utf8)
+            case UInt8(ascii: "\r"): out.append(contentsOf: #"\r"#.utf8)
+            case UInt8(ascii: "\t"): out.append(contentsOf: #"\t"#.utf8)
+            case ..<0x20:
+                func hex(_ n: UInt8) -> UInt8 { n < 10 ? UInt8(ascii: "0") + n : UInt8(ascii: "a") + n - 10 }
+                out.append(contentsOf: #"\u00"#.utf8)
+                out.append(hex(byte >> 4))
+                out.append(hex(byte & 15))
+            default: out.append(byte)
             }
         }
-        out.append("\"")
+        out.append(UInt8(ascii: "\""))
     }
 
     /// `{"hp":100,"gold":3.5}`; values are finite (the shard refuses others).
     static func numbers(_ values: [String: Double]) -> String {
-        var out = "{"
+        var bytes: [UInt8] = []
+        appendNumbers(values, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The same text, its UTF-8 appended to `out` (a checkpoint writes it straight into the
+    /// binary array it sends: no string per row).
+    static func appendNumbers(_ values: [String: Double], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
         for (i, key) in values.keys.sorted().enumerated() {
-            if i > 0 { out.append(",") }
-            string(key, into: &out)
-            out.append(":")
-            out.append(number(values[key]!))
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            appendString(key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            appendNumber(values[key]!, to: &out)
         }
-        out.append("}")
-        return out
+        out.append(UInt8(ascii: "}"))
     }
 
     static func strings(_ values: [String: String]) -> String {
@@ -46,7 +66,20 @@ enum JSONText {
     }
 
     static func position(_ p: Position) -> String {
-        "{\"x\":\(number(p.x)),\"y\":\(number(p.y)),\"z\":\(number(p.z))}"
+        var bytes: [UInt8] = []
+        appendPosition(p, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `{"x":1.5,"y":2,"z":0}`, its UTF-8 appended to `out`.
+    static func appendPosition(_ p: Position, to out: inout [UInt8]) {
+        out.append(contentsOf: #"{"x":"#.utf8)
+        appendNumber(p.x, to: &out)
+        out.append(contentsOf: #","y":"#.utf8)
+        appendNumber(p.y, to: &out)
+        out.append(contentsOf: #","z":"#.utf8)
+        appendNumber(p.z, to: &out)
+        out.append(UInt8(ascii: "}"))
     }
 
     static func worldEvents(_ events: [WorldEventRecord]) -> String {
@@ -63,6 +96,10 @@ enum JSONText {
 
     static func number(_ v: Double) -> String {
         v.isFinite ? (v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)) : "null"
+    }
+
+    static func appendNumber(_ v: Double, to out: inout [UInt8]) {
+        out.append(contentsOf: number(v).utf8)  // a number's text fits a small string: no allocation
     }
 
     // MARK: Reading

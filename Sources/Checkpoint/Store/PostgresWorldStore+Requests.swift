@@ -90,19 +90,32 @@ extension PostgresWorldStore {
         """
 
     /// The statement that stores a batch's request ids (nil when it has none).
-    func requestStatement(_ requests: [AppliedRequest]) -> PipelinedStatement? {
+    static func requestStatement(_ requests: [AppliedRequest]) -> PipelinedStatement? {
         guard !requests.isEmpty else { return nil }
-        // Binary arrays: no hex text, number formatting or array literal parsing on either side.
+        // Binary arrays: no hex text, number formatting or array literal parsing on either side;
+        // built in one pass with concrete appends (the generic builders are not specialised
+        // across modules: a witness call per element, 2 % of a soak worker's time).
+        let n = requests.count
+        var senders = BinaryArray(.bytea, reservingCapacity: n * 40), ids = BinaryArray(.int8, reservingCapacity: n * 12)
+        var hasEntity = BinaryArray(.bool, reservingCapacity: n * 5), entities = BinaryArray(.int8, reservingCapacity: n * 12)
+        var cells = BinaryArray(.int8, reservingCapacity: n * 12), kinds = BinaryArray(.int2, reservingCapacity: n * 6)
+        var firsts = BinaryArray(.int8, reservingCapacity: n * 12), seconds = BinaryArray(.int8, reservingCapacity: n * 12)
+        var replies = BinaryArray(.bytea, reservingCapacity: n * 40)
+        for r in requests {
+            let condition = Self.condition(r.condition)
+            senders.append(bytes: r.sender)
+            ids.append(Int64(bitPattern: r.requestID))
+            hasEntity.append(r.entity != nil)
+            entities.append(Int64(bitPattern: r.entity?.raw ?? 0))
+            cells.append(r.cell.raw)
+            kinds.append(condition.kind)
+            firsts.append(condition.a)
+            seconds.append(condition.b)
+            replies.append(bytes: r.reply)
+        }
         return PipelinedStatement(Self.insertRequests, [
-            .array(.bytea(requests.lazy.map(\.sender))),
-            .array(.int8(requests.lazy.map { Int64(bitPattern: $0.requestID) })),
-            .array(.bool(requests.lazy.map { $0.entity != nil })),
-            .array(.int8(requests.lazy.map { Int64(bitPattern: $0.entity?.raw ?? 0) })),
-            .array(.int8(requests.lazy.map(\.cell.raw))),
-            .array(.int2(requests.lazy.map { Self.condition($0.condition).kind })),
-            .array(.int8(requests.lazy.map { Self.condition($0.condition).a })),
-            .array(.int8(requests.lazy.map { Self.condition($0.condition).b })),
-            .array(.bytea(requests.lazy.map(\.reply))),
+            .array(senders), .array(ids), .array(hasEntity), .array(entities), .array(cells), .array(kinds), .array(firsts),
+            .array(seconds), .array(replies),
         ])
     }
 

@@ -69,15 +69,15 @@ extension PostgresWorldStore {
         var versions = BinaryArray(.int8, reservingCapacity: n * 12), actions = BinaryArray(.int8, reservingCapacity: n * 12)
         var epochs = BinaryArray(.int8, reservingCapacity: n * 12)
         for e in rows {
-            let r = EntityRow(e)
-            ids.append(r.id)
-            cells.append(r.cell)
-            kinds.append(r.kind)
-            stats.append(text: r.stats)
-            positions.append(text: r.position)
-            versions.append(r.version)
-            actions.append(r.actions)
-            epochs.append(r.ownerEpoch)
+            // EntityRow's columns, the JSON written straight into the arrays (no string per row).
+            ids.append(Int64(bitPattern: e.id.raw))
+            cells.append(e.cell.raw)
+            kinds.append(Int16(e.kind.rawValue))
+            stats.append(utf8: { JSONText.appendNumbers(e.stats, to: &$0) })
+            positions.append(utf8: { JSONText.appendPosition(e.position, to: &$0) })
+            versions.append(Int64(bitPattern: e.version))
+            actions.append(Int64(bitPattern: e.actions))
+            epochs.append(Int64(bitPattern: e.ownerEpoch))
         }
         return [.array(ids), .array(cells), .array(kinds), .array(stats), .array(positions), .array(versions), .array(actions), .array(epochs)]
     }
@@ -174,7 +174,7 @@ extension PostgresWorldStore {
         statements += entityStatements + eventStatements + cellStatements
         if let delete = deleteStatement(batch.cells, epoch: batch.epoch) { statements.append(delete) }
         if !batch.transfers.isEmpty { statements.append(transferStatement(batch)) }
-        if let requests = requestStatement(batch.requests) { statements.append(requests) }  // after the rows they check
+        if let requests = Self.requestStatement(batch.requests) { statements.append(requests) }  // after the rows they check
         statements.append(PipelinedStatement("COMMIT"))
 
         let results = try connection.pipeline(statements)
@@ -263,7 +263,7 @@ extension PostgresWorldStore {
             try connection.query(transfer.sql, transfer.parameters)
             report.statements += 1
         }
-        if let requests = requestStatement(batch.requests) {
+        if let requests = Self.requestStatement(batch.requests) {
             try connection.query(requests.sql, requests.parameters)
             report.statements += 1
         }

@@ -161,11 +161,11 @@ extension WorkerNode {
         case .moveEntity(let move)?:
             let id = EntityID(move.entityID)
             if waitsBehindParked(id, peer, envelope, attempts: attempts, now: now) { return }
-            var held = shard.entity(id)?.cell  // looked up once: the entity's cell, nil when not in memory
+            var held = shard.cell(ofEntity: id)  // looked up once: the entity's cell, nil when not in memory
             if handingOff(id, held: held != nil, peer, envelope) { return }
             if held == nil && shard.ownership != nil {
                 guard locate(id, claimed: CellID(move.cellID), peer, envelope, attempts: attempts, now: now) else { return }
-                held = shard.entity(id)?.cell  // locate may have taken it in
+                held = shard.cell(ofEntity: id)  // locate may have taken it in
             }
             let gated = held ?? CellID(move.cellID)
             if turnedAway(peer, envelope, gated) { return }
@@ -192,11 +192,11 @@ extension WorkerNode {
         case .entityAction(let action)?:
             let id = EntityID(action.entityID)
             if waitsBehindParked(id, peer, envelope, attempts: attempts, now: now) { return }
-            var held = shard.entity(id)?.cell
+            var held = shard.cell(ofEntity: id)
             if handingOff(id, held: held != nil, peer, envelope) { return }
             if held == nil && shard.ownership != nil {
                 guard locate(id, claimed: CellID(action.cellID), peer, envelope, attempts: attempts, now: now) else { return }
-                held = shard.entity(id)?.cell
+                held = shard.cell(ofEntity: id)
             }
             let cell = held ?? CellID(action.cellID)
             if turnedAway(peer, envelope, cell) { return }
@@ -213,8 +213,8 @@ extension WorkerNode {
             change(.worldEvent(name: w.name, payload: Array(w.payload)), cell: CellID(w.cellID), affects: nil, peer, envelope, key: key, now: now)
         case .getEntity(let get)?:
             if waitsBehindParked(EntityID(get.entityID), peer, envelope, attempts: attempts, now: now) { return }
-            if handingOff(EntityID(get.entityID), held: shard.entity(EntityID(get.entityID)) != nil, peer, envelope) { return }
-            if let cell = shard.entity(EntityID(get.entityID))?.cell, turnedAway(peer, envelope, cell) { return }
+            if handingOff(EntityID(get.entityID), held: shard.cell(ofEntity: EntityID(get.entityID)) != nil, peer, envelope) { return }
+            if let cell = shard.cell(ofEntity: EntityID(get.entityID)), turnedAway(peer, envelope, cell) { return }
             if !serving && coordinatorSocket != nil {
                 answerError(peer, envelope, .handoffInProgress, "worker \(options.id) cannot serve now (no valid lease): retry")
                 return
@@ -415,7 +415,7 @@ extension WorkerNode {
         performShardActions(now: now)
         var answer = Self.answer(to: outcome)
         if tracing, case .deferred(let sequence) = outcome, let id = event.entity {
-            trace(id, "\(event.kind) queued in cell \((entity.flatMap { shard.entity($0)?.cell } ?? cell).raw) (#\(sequence))")
+            trace(id, "\(event.kind) queued in cell \((entity.flatMap { shard.cell(ofEntity: $0) } ?? cell).raw) (#\(sequence))")
         }
         if let writeThrough, let entity, case .applied = outcome, let current = shard.entity(entity) {
             // The baseline mode: this change is its own statement, before the answer.
@@ -429,7 +429,7 @@ extension WorkerNode {
             }
         }
         if durableKinds & 1 << event.kind.rawValue != 0 {
-            let target = entity.flatMap { shard.entity($0)?.cell } ?? cell
+            let target = entity.flatMap { shard.cell(ofEntity: $0) } ?? cell
             let reply = answer.reply
             let held = HeldReply(peer: peer, request: request, reply: reply, logKey: key, received: answering)
             let stored = appliedRequest(request, reply: reply, entity: entity, cell: target,
@@ -494,7 +494,7 @@ extension WorkerNode {
         case .worldEvent(let w)?: cells = [CellID(w.cellID)]
         default: break
         }
-        cells += entities.compactMap { shard.entity($0)?.cell }
+        cells += entities.compactMap { shard.cell(ofEntity: $0) }
         var reply = Cellcluster_V1_Reply()
         reply.version = entities.first.flatMap { shard.entity($0)?.version } ?? 0
         // Its id is stored again only with an entity this worker still holds (checked against the

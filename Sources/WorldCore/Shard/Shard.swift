@@ -107,6 +107,13 @@ public struct Shard: Sendable {
         return entities.values[index].cell
     }
 
+    /// The cell and kind of the entity, if it is in memory (read in place: no copy of the entity,
+    /// whose stats a copy would retain and release).
+    @inlinable public func placement(ofEntity id: EntityID) -> (cell: CellID, kind: EntityKind)? {
+        guard let index = entities.index(forKey: id) else { return nil }
+        return (entities.values[index].cell, entities.values[index].kind)
+    }
+
     /// The cell's phase, or nil when it is not in memory.
     /// Reads the phase in place (`cells[cell]?.phase` copies the whole cell, its sets and all).
     /// Whether memory holds `cell` (in any phase). Asked by index: `cells[cell] == nil` copies

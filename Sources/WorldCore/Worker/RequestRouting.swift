@@ -141,7 +141,7 @@ public enum RequestRouting {
         _ id: EntityID, to position: Position, claimedCell: CellID, in shard: inout Shard, afterReplay: Bool = false,
         gated: CellID? = nil, gate: (CellID, borrowing Shard) -> Gate
     ) -> Move {
-        let entity = shard.entity(id)
+        let entity = shard.placement(ofEntity: id)
         let from = entity?.cell ?? claimedCell
         let target = try? shard.settings.grid.cell(at: position)
         // An NPC in an inactive cell has its events queued there, so its move waits in the same
