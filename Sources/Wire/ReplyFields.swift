@@ -43,11 +43,12 @@ extension WireFormat {
     /// for any other frame. No envelope or reply message is made: only the entities of reads.
     /// Every frame taken here decodes in `decode` to the same replies under the same request ids.
     public static func decodeReplies(_ frame: [UInt8]) -> [ReplyFields]? {
-        FieldReader.read(frame) { reader in
+        var sender = ""  // a batch's replies each name the worker: checked once, then compared
+        return FieldReader.read(frame) { reader in
             reader.headed(sender: true) { reader, field -> (batch: Bool, replies: [ReplyFields])? in
                 switch field {
                 case 20: reader.replyFields().map { (false, [$0]) }  // Envelope.reply
-                case 21: reader.repeated(bytesEach: 24) { $0.replyEnvelope() }.map { (true, $0) }  // Envelope.batch_reply
+                case 21: reader.repeated(bytesEach: 24) { $0.replyEnvelope(knownSender: &sender) }.map { (true, $0) }  // Envelope.batch_reply
                 default: nil
                 }
             }.map { head in
@@ -62,8 +63,11 @@ extension WireFormat {
 
 extension FieldReader {
     /// An envelope in a batch reply: protocol version, request id, sender (not kept), and a reply.
-    mutating func replyEnvelope() -> ReplyFields? {
-        headed(sender: true) { reader, field in field == 20 ? reader.replyFields() : nil }.map { head in
+    /// `knownSender`: the sender of the reply before, reused when this one names the same bytes
+    /// (no text checked and made again); set to this one's.
+    mutating func replyEnvelope(knownSender: inout String) -> ReplyFields? {
+        headed(sender: true, known: knownSender) { reader, field in field == 20 ? reader.replyFields() : nil }.map { head in
+            knownSender = head.sender
             var reply = head.body
             reply.requestID = head.requestID
             return reply

@@ -73,7 +73,7 @@ extension Shard {
     }
 
     @inline(__always)
-    static func inPlace<R>(_ entity: inout Entity, _ body: (inout Entity) -> R) -> R { body(&entity) }
+    @usableFromInline static func inPlace<R>(_ entity: inout Entity, _ body: (inout Entity) -> R) -> R { body(&entity) }
 
     private func validate(_ stats: [String: Double]) throws(WorldError) {
         for (name, value) in stats where !value.isFinite { throw .invalidStat(name: name, value: value) }
@@ -118,7 +118,7 @@ extension Shard {
         let newCell = try grid.cell(at: to)
         // Only a replayed move can get here for another worker's cell (a request would have
         // been handed off): moving the entity there in this memory would make a second copy.
-        if let ownership, entities.values[index].cell != newCell, !ownership.owns(newCell) { throw .notOwned(newCell) }
+        if let ownership, Self.inPlace(&entities.values[index], { $0.cell }) != newCell, !ownership.owns(newCell) { throw .notOwned(newCell) }
         let id = entities.keys[index]
         let wasUnsaved = dirtyEntities[id] != nil
         try admit(addingUnsaved: !wasUnsaved)

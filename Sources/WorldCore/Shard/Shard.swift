@@ -101,17 +101,18 @@ public struct Shard: Sendable {
     /// The entity, if it is in memory.
     @inlinable public func entity(_ id: EntityID) -> Entity? { entities[id] }
 
-    /// The cell of the entity, if it is in memory.
-    @inlinable public func cell(ofEntity id: EntityID) -> CellID? {
+    /// The cell of the entity, if it is in memory. Mutating only to read it in place: a plain read
+    /// (`entities.values[index].cell`) copies the whole entity first, retaining and releasing its
+    /// stats, whose storage is one more cache miss per request.
+    @inlinable public mutating func cell(ofEntity id: EntityID) -> CellID? {
         guard let index = entities.index(forKey: id) else { return nil }
-        return entities.values[index].cell
+        return Self.inPlace(&entities.values[index]) { $0.cell }
     }
 
-    /// The cell and kind of the entity, if it is in memory (read in place: no copy of the entity,
-    /// whose stats a copy would retain and release).
-    @inlinable public func placement(ofEntity id: EntityID) -> (cell: CellID, kind: EntityKind)? {
+    /// The cell and kind of the entity, if it is in memory (read in place, as `cell(ofEntity:)`).
+    @inlinable public mutating func placement(ofEntity id: EntityID) -> (cell: CellID, kind: EntityKind)? {
         guard let index = entities.index(forKey: id) else { return nil }
-        return (entities.values[index].cell, entities.values[index].kind)
+        return Self.inPlace(&entities.values[index]) { ($0.cell, $0.kind) }
     }
 
     /// The cell's phase, or nil when it is not in memory.
