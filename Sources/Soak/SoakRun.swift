@@ -394,7 +394,7 @@ public final class SoakRun {
             requests: totals.requests, answered: totals.answered, throughputPerSecond: Double(totals.answered) / elapsed,
             latency: latency(h), latencyByKind: generator.histogramsByKind.mapValues(latency),
             scheduleDelay: latency(generator.scheduleDelay),
-            retries: totals.retries, errors: totals.errors, errorSamples: generator.errorSamples, handoffs: totals.handoffs,
+            retries: totals.retries, retriesByReason: totals.retriesBy, errors: totals.errors, errorSamples: generator.errorSamples, handoffs: totals.handoffs,
             behindSchedule: generator.behind, faults: faults, storage: .init(updates: updates, dbWrites: writes, dbReads: reads, callsByThread: calls),
             lossWindow: .init(lossWindowSamples), cpu: cpu.report,
             audit: .init(entitiesChecked: created.count, lostAcknowledgedMoves: generator.lostMoves.count, violations: violations),

@@ -47,25 +47,12 @@ extension FieldReader {
         }
     }
 
-    /// A reply with a code and the plain fields of a change's answer only, each at most once.
+    /// A reply with a code and the plain fields of a change's answer only, each at most once (no
+    /// text, redirect or result).
     mutating func plainReply() -> BatchAnswers.Answer? {
-        var reply = BatchAnswers.Answer(requestID: 0, code: .ok, answer: ChangeAnswer())
-        var seen: UInt32 = 0
-        while !atEnd {
-            guard let (field, wire) = field(upTo: 9, seen: &seen), wire == 0, let value = varint() else { return nil }
-            switch field {
-            case 1:
-                // An enum is an int32: a value outside it is left to the generated decoder.
-                guard value <= UInt64(Int32.max), let code = Cellcluster_V1_ErrorCode(rawValue: Int(value)) else { return nil }
-                reply.code = code
-            case 3: reply.answer.mapEpoch = value
-            case 6: reply.answer.deferred = value != 0
-            case 7: reply.answer.version = value
-            case 8: reply.answer.sequence = value
-            case 9: reply.answer.durable = value != 0
-            default: return nil
-            }
-        }
-        return reply
+        guard let reply = replyFields(), reply.message.isEmpty, reply.redirectWorker.isEmpty, reply.redirectEndpoint.isEmpty,
+              reply.entity == nil
+        else { return nil }
+        return BatchAnswers.Answer(requestID: 0, code: reply.code, answer: reply.answer)
     }
 }

@@ -27,33 +27,15 @@ import Testing
     }
 
     static var samples: [[UInt8]] {
-        var frames: [[UInt8]] = []
-        // As a worker writes them: each answer encoded into one buffer, then the batch reply.
-        var body: [UInt8] = []
-        var starts: [Int32] = [], counts: [Int32] = []
+        // As a worker writes them, then from the generated encoder.
+        var answers: [ChangeAnswer] = []
         for i in 0..<64 {
-            let start = body.count
-            WireFormat.appendReply(requestID: UInt64(i) * 3 + 1, sender: "worker:w1",
-                                   ChangeAnswer(mapEpoch: 2, version: UInt64(i), sequence: i % 5 == 0 ? UInt64(i) : 0, deferred: i % 5 == 0, durable: i % 7 == 0),
-                                   to: &body)
-            starts.append(Int32(start))
-            counts.append(Int32(body.count - start))
+            let queued = i % 5 == 0
+            answers.append(ChangeAnswer(mapEpoch: 2, version: UInt64(i), sequence: queued ? UInt64(i) : 0, deferred: queued, durable: i % 7 == 0))
         }
-        frames.append(WireFormat.encodeBatchReply(requestID: 1 << 40, sender: "worker:w1", replies: body, starts: starts, counts: counts))
-        // And from the generated encoder.
+        var frames = [SampleReplies.written(answers)]
         for (n, sender) in [(1, ""), (6, "worker:é")] {
-            var batch = Envelope()
-            batch.protocolVersion = WireFormat.protocolVersion
-            batch.requestID = UInt64(n)
-            batch.sender = sender
-            batch.batchReply = .with {
-                $0.replies = Self.plainReplies.prefix(n).enumerated().map { i, reply in
-                    var request = Envelope()
-                    request.requestID = UInt64(i) + 10
-                    return request.reply(reply, sender: i % 2 == 0 ? "worker:w2" : "")
-                }
-            }
-            frames.append((try? batch.serializedBytes()) ?? [])
+            frames.append(SampleReplies.generated(Self.plainReplies.prefix(n), requestID: UInt64(n), sender: sender))
         }
         return frames
     }

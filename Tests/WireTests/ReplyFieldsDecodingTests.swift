@@ -64,35 +64,16 @@ import Testing
     }
 
     static var samples: [[UInt8]] {
-        var frames: [[UInt8]] = []
-        for (n, sender) in [(1, ""), (4, "worker:w1"), (9, "worker:é")] {
-            var batch = Envelope()
-            batch.protocolVersion = WireFormat.protocolVersion
-            batch.requestID = UInt64(n) << 40
-            batch.sender = sender
-            batch.batchReply = .with {
-                $0.replies = Self.replies.prefix(n).enumerated().map { i, reply in
-                    var request = Envelope()
-                    request.requestID = UInt64(i) + 10
-                    return request.reply(reply, sender: i % 2 == 0 ? "worker:w2" : "")
-                }
-            }
-            frames.append((try? batch.serializedBytes()) ?? [])
+        var frames = [(1, ""), (4, "worker:w1"), (9, "worker:é")].map { n, sender in
+            SampleReplies.generated(Self.replies.prefix(n), requestID: UInt64(n) << 40, sender: sender)
         }
         for (i, reply) in Self.replies.enumerated() {
             var request = Envelope()
             request.requestID = UInt64(i) * 1_000_003
             frames.append(WireFormat.encode(request.reply(reply, sender: "worker:w1")))
         }
-        // As a worker writes a batch of moves' answers: into one buffer, then the batch reply.
-        var body: [UInt8] = []
-        var starts: [Int32] = [], counts: [Int32] = []
-        for i in 0..<32 {
-            starts.append(Int32(body.count))
-            WireFormat.appendReply(requestID: UInt64(i) * 3 + 1, sender: "worker:w1", ChangeAnswer(mapEpoch: 2, version: UInt64(i)), to: &body)
-            counts.append(Int32(body.count) - starts[i])
-        }
-        frames.append(WireFormat.encodeBatchReply(requestID: 1 << 40, sender: "worker:w1", replies: body, starts: starts, counts: counts))
+        // As a worker writes a batch of moves' answers.
+        frames.append(SampleReplies.written((0..<32).map { ChangeAnswer(mapEpoch: 2, version: UInt64($0)) }))
         return frames
     }
 

@@ -62,6 +62,8 @@ public final class LoadGenerator {
         public var answered = 0
         public var handoffs = 0
         public var retries = 0
+        /// Retries by why (see `LoadLane.retriesBy`).
+        public var retriesBy: [String: Int] = [:]
         public var errors = 0
         public var inFlight = 0
     }
@@ -209,6 +211,7 @@ extension LoadGenerator.Figures {
         answered += other.answered
         handoffs += other.handoffs
         retries += other.retries
+        retriesBy.merge(other.retriesBy, uniquingKeysWith: +)
         errors += other.errors
         inFlight += other.inFlight
     }
@@ -216,6 +219,6 @@ extension LoadGenerator.Figures {
 
 extension LoadLane {
     var figures: LoadGenerator.Figures {
-        .init(requests: requests, answered: answered, handoffs: handoffs, retries: retries, errors: errors, inFlight: inFlight)
+        .init(requests: requests, answered: answered, handoffs: handoffs, retries: retries, retriesBy: retriesBy, errors: errors, inFlight: inFlight)
     }
 }

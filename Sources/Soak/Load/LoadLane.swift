@@ -105,6 +105,9 @@ final class LoadLane: @unchecked Sendable {
     private(set) var answered = 0
     private(set) var errors = 0
     private(set) var retries = 0
+    /// Retries by why: the answer's code (`wrongWorker`, `overloaded`, …), `no answer` (the
+    /// attempt timed out), or `worker left the map`.
+    private(set) var retriesBy: [String: Int] = [:]
     private(set) var handoffs = 0
     private(set) var behind = 0
     private(set) var errorSamples: [String] = []
@@ -383,8 +386,7 @@ final class LoadLane: @unchecked Sendable {
             } else if now.nanos(since: inflight.lastSent) > attemptTimeout {
                 // No answer: the worker may be dead or paused. It may also have applied it.
                 inflight.possiblyApplied = true
-                retries += 1
-                timeline.recordRetry()
+                countRetry("no answer")
                 mapRefreshWanted = true
                 send(i, inflight.op, now: now, fresh: false)
                 did = true
@@ -485,9 +487,24 @@ final class LoadLane: @unchecked Sendable {
 
     private func retry(_ i: Int, _ reply: ReplyFields, from worker: String, now: Moment) {
         entities[i].inflight?.lastAnswer = "\(reply.code) from \(worker): \(reply.message)"
+        countRetry(reply.code)
+    }
+
+    /// One more retry, and why.
+    private func countRetry(_ reason: String) {
         retries += 1
+        retriesBy[reason, default: 0] += 1
         timeline.recordRetry()
     }
+
+    private func countRetry(_ code: Cellcluster_V1_ErrorCode) {
+        let reason = Self.codeNames[code] ?? "\(code)"
+        countRetry(reason)
+    }
+
+    /// The names of the codes a retry follows, made once (not a string per retry).
+    private static let codeNames: [Cellcluster_V1_ErrorCode: String] = Dictionary(
+        uniqueKeysWithValues: Cellcluster_V1_ErrorCode.allCases.map { ($0, "\($0)") })
 
     private func acknowledge(_ i: Int, _ inflight: SimulatedEntity.Inflight, _ reply: ReplyFields, worker: String, now: Moment) {
         let micros = now.micros(since: inflight.firstSent)
@@ -622,8 +639,7 @@ final class LoadLane: @unchecked Sendable {
             // Its worker may have applied it before it went: the same id elsewhere applies a
             // durable change at most once; a move's outcome is not known exactly.
             inflight.possiblyApplied = true
-            retries += 1
-            timeline.recordRetry()
+            countRetry("worker left the map")
             send(i, inflight.op, now: now, fresh: false)
         }
         return true

@@ -93,6 +93,8 @@ public struct SoakReport: Sendable, Codable {
     /// From when each new request was due to when it was sent (see `LoadGenerator.scheduleDelay`).
     public let scheduleDelay: Latency
     public let retries: Int
+    /// Retries by why: the answer's code, "no answer" (the attempt timed out) or "worker left the map".
+    public let retriesByReason: [String: Int]
     public let errors: Int
     public let errorSamples: [String]
     public let handoffs: Int
@@ -128,7 +130,8 @@ public struct SoakReport: Sendable, Codable {
                                               scheduleDelay.p50Ms, scheduleDelay.p90Ms, scheduleDelay.p99Ms, scheduleDelay.p999Ms, scheduleDelay.maxMs)))
         rows += [
             ("handoffs", "\(handoffs)"),
-            ("retries", "\(retries)"),
+            ("retries", "\(retries)" + (retriesByReason.isEmpty ? "" : "  (" + retriesByReason.sorted { ($1.value, $0.key) < ($0.value, $1.key) }
+                .map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")")),
             ("errors", "\(errors)"),
             ("db writes", "\(storage.dbWrites) transactions for \(storage.updates) updates (\(String(format: "%.1f", storage.reduction * 100)) % fewer)"),
             ("db reads", "\(storage.dbReads) (reads and writes: \(String(format: "%.2f", storage.operationsPerUpdate * 100)) % of updates)"),
