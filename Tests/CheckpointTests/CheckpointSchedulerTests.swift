@@ -45,3 +45,27 @@ import Testing
         #expect(s.failures == 0)
     }
 }
+
+/// When rows were left for the next checkpoint, it is due once the oldest of them has waited an
+/// interval, not an interval after this one started.
+@Suite struct CheckpointSchedulerDueByTests {
+    let t0 = ContinuousClock.now
+
+    @Test func aLeftRowBringsTheNextCheckpointForwardButNeverBack() {
+        var s = CheckpointScheduler(interval: .seconds(1), retryInitial: .milliseconds(100), retryMax: .seconds(2), now: t0)
+        s.started(now: t0 + .seconds(1))
+        s.succeeded(now: t0 + .milliseconds(1200))
+        s.due(by: t0 + .milliseconds(1500))  // the oldest row left is 700 ms old at 1.2 s
+        #expect(!s.isDue(now: t0 + .milliseconds(1499)))
+        #expect(s.isDue(now: t0 + .milliseconds(1500)))
+        s.due(by: t0 + .seconds(5))  // later than the interval: the interval stands
+        #expect(s.isDue(now: t0 + .milliseconds(1500)))
+        s.started(now: t0 + .milliseconds(1500))
+        s.due(by: t0)  // not while one is in flight
+        #expect(!s.isDue(now: t0 + .seconds(3)))
+        _ = s.failed(now: t0 + .milliseconds(1600))
+        s.due(by: t0 + .milliseconds(1601))  // a failure's backoff stands
+        #expect(!s.isDue(now: t0 + .milliseconds(1650)))
+        #expect(s.isDue(now: t0 + .milliseconds(1700)))
+    }
+}

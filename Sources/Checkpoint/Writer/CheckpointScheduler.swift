@@ -59,6 +59,13 @@ public struct CheckpointScheduler: Sendable {
         nextDue = min(now, startedAt ?? now) + interval
     }
 
+    /// The next checkpoint is due by `instant` at the latest (not after a failure: its backoff
+    /// stands).
+    public mutating func due(by instant: ContinuousClock.Instant) {
+        guard failures == 0, !inFlight else { return }
+        nextDue = min(nextDue, instant)
+    }
+
     /// - Returns: the backoff before the next attempt.
     @discardableResult
     public mutating func failed(now: ContinuousClock.Instant) -> Duration {

@@ -139,6 +139,10 @@ extension WorkerNode {
             }
         }
         if durable && durableRequests.isFull {
+            if durableIdsFull == nil {
+                durableIdsFull = .now
+                logger.warning("durable changes refused: the ids of \(durableRequests.count) durable changes are kept for events.request_retention_s (\(settings.events.requestRetentionSeconds) s), the most this worker holds; they get OVERLOADED until older ids expire")
+            }
             answerError(peer, envelope, .overloaded,
                         "worker \(options.id) keeps the ids of \(durableRequests.count) durable changes for events.request_retention_s (\(settings.events.requestRetentionSeconds) s), the most it holds; nothing was applied, retry shortly")
             return

@@ -65,6 +65,7 @@ extension WorkerNode {
             "map_epoch": "\(mapEpoch)",
             "lease_renewal_max_ms": "\(Int(leaseKeeper?.takeSlowestRenewal().milliseconds ?? 0))",
             "serving": "\(servesRequests)",
+            "durable_ids": "\(durableRequests.count)",
         ])
         metrics.summarized = (now, metrics.answeredOK, metrics.answeredError, m)
     }

@@ -106,6 +106,8 @@ public final class WorkerNode {
     var requests: RequestLog
     /// The ids of durable changes and spawns, kept for `events.request_retention_s`.
     var durableRequests: DurableRequests
+    /// Since when `durableRequests` is full and durable changes are refused (logged once each way).
+    var durableIdsFull: ContinuousClock.Instant?
     /// Replies held until their durable write commits, by ticket.
     var pendingDurable: [UInt64: [HeldReply]] = [:]
     /// The ticket of each durable change whose commit is in flight: a retry waits for that commit
@@ -328,6 +330,10 @@ public final class WorkerNode {
                 turn.mark("shard actions")
                 checkLossWindow(now: after)
                 durableRequests.expire(now: after)
+                if let since = durableIdsFull, !durableRequests.isFull {
+                    logger.info("taking durable changes again", metadata: ["refused_for_ms": "\(Int((after - since).milliseconds))", "durable_ids": "\(durableRequests.count)"])
+                    durableIdsFull = nil
+                }
                 if parkedCount > 0 { expireParked(now: after) }
                 if !failedLoads.isEmpty { retryFailedLoads() }
                 if !batches.isEmpty { expireBatches(now: after) }
