@@ -40,7 +40,7 @@ checkpoint:
   batch_size: 100        # rows per write batch
   early_flush_batches: 10          # checkpoint at once when 10 x batch_size changes wait
   max_rows: 2000         # entity rows per checkpoint at most (fewer while PostgreSQL is slow: each aims at a quarter
-                         # of interval_ms); a larger backlog goes out in several, back to back, oldest first
+                         # of interval_ms); a larger backlog goes out in several, oldest first, each once its oldest change waited interval_ms
   slice_rows: 500        # a checkpoint commits every 500 entity rows; durable commits waiting go in between (0: one transaction)
   max_unsaved_changes: 1000000     # while PostgreSQL is down; past it writes get STORAGE_UNAVAILABLE
   retry_initial_ms: 100            # backoff after a failed checkpoint, doubling up to
