@@ -441,8 +441,8 @@ final class LoadLane: @unchecked Sendable {
         let worker = inflight.worker
         switch reply.code {
         case .ok:
-            if case .read = inflight.op, (reply.entity?.entityID ?? 0) != entities[i].id.raw {
-                fail(i, "read of entity \(entities[i].id.raw) answered with entity \((reply.entity?.entityID ?? 0)) by \(worker)", now: now)
+            if case .read = inflight.op, case let read = reply.entity?.entityID ?? 0, read != entities[i].id.raw {
+                fail(i, "read of entity \(entities[i].id.raw) answered with entity \(read) by \(worker)", now: now)
                 return
             }
             acknowledge(i, inflight, reply, worker: worker, now: now)
