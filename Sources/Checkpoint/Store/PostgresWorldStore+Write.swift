@@ -46,18 +46,20 @@ extension PostgresWorldStore {
     /// An entity's stored columns, in the order of `StoreSQL.upsertEntities` (and of the benchmark's
     /// COPY): entity_id, cell_id, kind, stats, position, version, actions, owner_epoch.
     struct EntityRow {
-        let id: Int64, cell: Int64, kind: Int16, stats: String, position: String, version: Int64, actions: Int64, ownerEpoch: Int64
+        let entity: Entity
+        init(_ e: Entity) { entity = e }
 
-        init(_ e: Entity) {
-            id = Int64(bitPattern: e.id.raw)
-            cell = e.cell.raw
-            kind = Int16(e.kind.rawValue)
-            stats = JSONText.numbers(e.stats)
-            position = JSONText.position(e.position)
-            version = Int64(bitPattern: e.version)
-            actions = Int64(bitPattern: e.actions)
-            ownerEpoch = Int64(bitPattern: e.ownerEpoch)
-        }
+        var id: Int64 { Int64(bitPattern: entity.id.raw) }
+        var cell: Int64 { entity.cell.raw }
+        var kind: Int16 { Int16(entity.kind.rawValue) }
+        /// The stats and position as JSON (`appendStats` / `appendPosition` write the same UTF-8 in place).
+        var stats: String { JSONText.numbers(entity.stats) }
+        var position: String { JSONText.position(entity.position) }
+        func appendStats(to out: inout [UInt8]) { JSONText.appendNumbers(entity.stats, to: &out) }
+        func appendPosition(to out: inout [UInt8]) { JSONText.appendPosition(entity.position, to: &out) }
+        var version: Int64 { Int64(bitPattern: entity.version) }
+        var actions: Int64 { Int64(bitPattern: entity.actions) }
+        var ownerEpoch: Int64 { Int64(bitPattern: entity.ownerEpoch) }
     }
 
     /// The eight columns of `StoreSQL.upsertEntities` as binary arrays, built in one pass.
@@ -69,15 +71,15 @@ extension PostgresWorldStore {
         var versions = BinaryArray(.int8, reservingCapacity: n * 12), actions = BinaryArray(.int8, reservingCapacity: n * 12)
         var epochs = BinaryArray(.int8, reservingCapacity: n * 12)
         for e in rows {
-            // EntityRow's columns, the JSON written straight into the arrays (no string per row).
-            ids.append(Int64(bitPattern: e.id.raw))
-            cells.append(e.cell.raw)
-            kinds.append(Int16(e.kind.rawValue))
-            stats.append(utf8: { JSONText.appendNumbers(e.stats, to: &$0) })
-            positions.append(utf8: { JSONText.appendPosition(e.position, to: &$0) })
-            versions.append(Int64(bitPattern: e.version))
-            actions.append(Int64(bitPattern: e.actions))
-            epochs.append(Int64(bitPattern: e.ownerEpoch))
+            let r = EntityRow(e)
+            ids.append(r.id)
+            cells.append(r.cell)
+            kinds.append(r.kind)
+            stats.append(utf8: { r.appendStats(to: &$0) })  // the JSON written straight into the array: no string per row
+            positions.append(utf8: { r.appendPosition(to: &$0) })
+            versions.append(r.version)
+            actions.append(r.actions)
+            epochs.append(r.ownerEpoch)
         }
         return [.array(ids), .array(cells), .array(kinds), .array(stats), .array(positions), .array(versions), .array(actions), .array(epochs)]
     }
