@@ -114,6 +114,42 @@ import TestSupport
             #expect(try Self.stored(store.connection) == [4, 5])
         }
     }
+
+    /// The age index is a block-range summary (migration 8): lossy by design, so the delete must
+    /// still find every expired row, wherever it lies, and none of the others. Old rows here are
+    /// spread over the table's pages (rows aged after they were written, as a table that reuses
+    /// freed space holds them), most ranges summarized and the last ones not.
+    @Test func theBlockRangeAgeIndexFindsEveryExpiredRowAndNoOther() throws {
+        try StoreHarness.withStore { store, _ in
+            let db = store.connection
+            let kind = try db.query("""
+                SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.relname = 'applied_requests_by_age'
+                """)
+            #expect(kind.string(0, 0) == "brin")
+            try db.query("""
+                INSERT INTO applied_requests (sender, request_id, entity_id, cell_id, reply)
+                SELECT convert_to('client:a', 'UTF8'), i, i, 5, int8send(i) FROM generate_series(1, 30000) i
+                """)
+            try db.query("SELECT brin_summarize_new_values('applied_requests_by_age')")
+            try db.query("""
+                INSERT INTO applied_requests (sender, request_id, entity_id, cell_id, reply)
+                SELECT convert_to('client:a', 'UTF8'), i, i, 5, int8send(i) FROM generate_series(30001, 32000) i
+                """)
+            // Every seventh row, in summarized ranges and in the unsummarized tail, expired.
+            try db.query("UPDATE applied_requests SET applied_at = now() - interval '1 hour' WHERE request_id % 7 = 0")
+            let expired = 32000 / 7
+            var deleted = 0
+            for _ in 0..<20 {
+                let n = try store.deleteExpiredRequests(olderThanSeconds: 600, limit: 1000)
+                deleted += n
+                if n < 1000 { break }
+            }
+            #expect(deleted == expired)
+            let left = try db.query("SELECT count(*), count(*) FILTER (WHERE request_id % 7 = 0) FROM applied_requests")
+            #expect(try left.int64(0, 0) == Int64(32000 - expired))
+            #expect(try left.int64(0, 1) == 0)
+        }
+    }
 }
 
 /// The statement that stores request ids, built in one pass, holds what the generic array

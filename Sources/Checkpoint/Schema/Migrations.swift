@@ -170,5 +170,17 @@ extension Migration {
                 ALTER COLUMN entity_id SET STATISTICS 10, ALTER COLUMN cell_id SET STATISTICS 10,
                 ALTER COLUMN applied_at SET STATISTICS 10, ALTER COLUMN reply SET STATISTICS 0;
             """),
+        Migration(version: 8, name: "request ids aged by block range", sql: """
+            -- Every durable change inserts a row into applied_requests, and its btree on
+            -- applied_at cost each insert an index entry and a WAL record, only so that the
+            -- retention delete could find old rows. Rows arrive in time order and old ones are
+            -- deleted in bulk, so a block-range summary finds them nearly as well and costs an
+            -- insert nothing until its range is summarized (pgbench, 125-row inserts shaped like
+            -- the workers', same run: 1.08-1.23 x the rows a second). autosummarize: ranges filled
+            -- since the last vacuum are summarized soon, so the delete does not scan them.
+            DROP INDEX applied_requests_by_age;
+            CREATE INDEX applied_requests_by_age ON applied_requests USING brin (applied_at)
+                WITH (pages_per_range = 32, autosummarize = on);
+            """),
     ]
 }

@@ -49,6 +49,14 @@ extension PostgresWorldStore {
     static let requestsFor = """
         SELECT sender, request_id, entity_id, cell_id, reply FROM applied_requests WHERE entity_id = ANY($1::int8[])
         """
+    /// The stored requests about one entity: a handoff's claim reads them for its entity. The
+    /// same rows as `requestsFor` of one id, with a scalar parameter, so that its generic plan
+    /// (which claims force: `genericPlans`) is the index lookup a custom plan makes. With an
+    /// array the server planned every execution anew (pg_stat_statements in a 10,000-player soak
+    /// with 3 workers: 13,323 plans for 13,322 calls, planning 0.48 x the execution time).
+    static let requestsForEntity = """
+        SELECT sender, request_id, entity_id, cell_id, reply FROM applied_requests WHERE entity_id = $1::int8
+        """
     /// The stored requests about the entities stored in these cells (with the cell each is
     /// stored in now), and those about the cells themselves.
     static let requestsInCells = """
