@@ -46,6 +46,26 @@ import Testing
         #expect(shard.unsavedChanges == 0)
     }
 
+    /// The row limit's choice tells changes a nanosecond apart, across whole seconds, and breaks
+    /// ties by id.
+    @Test func theRowLimitTellsNanosecondsApartAndBreaksTiesById() throws {
+        var h = Harness(radius: 1, checkpointMaxRows: 2)
+        try h.spawn(1, .player, at: 5, 5)
+        let saved = h.manager.checkpoint(now: h.now)
+        #expect(saved)
+        h.advance(.seconds(3))
+        try h.spawn(9, .npc, at: 5, 5)  // the oldest change
+        h.advance(.nanoseconds(1))
+        try h.spawn(6, .npc, at: 5, 5)
+        try h.spawn(4, .npc, at: 5, 5)  // a tie with 6: the smaller id goes
+        h.advance(.seconds(2))
+        try h.spawn(2, .npc, at: 5, 5)
+        var shard = h.shard
+        let batch = shard.takeCheckpoint(now: h.now)
+        let taken = try #require(batch)
+        #expect(taken.entities.map(\.id.raw) == [4, 9])
+    }
+
     @Test func aFailedCheckpointKeepsEverythingAndTheLatestStateWins() throws {
         var h = Harness(radius: 1)
         try h.spawn(1, .player, at: 5, 5)

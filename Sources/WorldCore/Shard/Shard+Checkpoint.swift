@@ -39,8 +39,17 @@ extension Shard {
             for id in record.replayedEntities where dirtyEntities[id] != nil { chosen.insert(id) }
         }
         if chosen.count < limit {
-            var byAge = dirtyEntities.filter { !chosen.contains($0.key) }.map { (since: $0.value, id: $0.key) }
-            byAge.sort { ($0.since, $0.id) < ($1.since, $1.id) }
+            // Built in one pass (a dictionary's `filter` builds a second dictionary, every id
+            // hashed again) and ordered by whole nanoseconds since the oldest change, not by
+            // `Instant`s' 128-bit arithmetic: 1.9 % of a 3-worker soak's worker went to this sort.
+            let oldest = dirtyEntities.values.min() ?? .now
+            var byAge: [(since: Int64, id: EntityID)] = []
+            byAge.reserveCapacity(dirtyEntities.count)
+            for (id, since) in dirtyEntities where !chosen.contains(id) {
+                let (seconds, attoseconds) = (since - oldest).components
+                byAge.append((seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000, id))
+            }
+            byAge.sort { $0.since != $1.since ? $0.since < $1.since : $0.id < $1.id }
             for row in byAge.prefix(limit - chosen.count) { chosen.insert(row.id) }
         }
         return chosen.sorted()
