@@ -64,6 +64,27 @@ import TestSupport
         }
     }
 
+    /// The upserts name the rows they did not write, and only those are looked up: in chunks of
+    /// 10, a row fenced by a newer epoch is reported, a row kept because storage holds a newer
+    /// version of the same epoch is not, and every other row of their chunks is written. Ids
+    /// past Int64.max go through the same way.
+    @Test func onlyTheRowsAnUpsertSkippedAreLookedUp() throws {
+        try StoreHarness.withStore { store, _ in
+            let big = UInt64.max - 5
+            let ids: [UInt64] = Array(1...25) + [big]
+            try store.write(StoreHarness.batch(ids.map { StoreHarness.entity($0, hp: 1, version: 5, epoch: 2) }, epoch: 2))
+            // A newer owner took 7, 18 and `big`; 12 holds a newer version of this epoch.
+            try store.write(StoreHarness.batch([7, 18, big].map { StoreHarness.entity($0, hp: 2, version: 1, epoch: 3) }, epoch: 3))
+            try store.write(StoreHarness.batch([StoreHarness.entity(12, hp: 3, version: 9, epoch: 2)], epoch: 2))
+            let report = try store.write(StoreHarness.batch(ids.map { StoreHarness.entity($0, hp: 4, version: 6, epoch: 2) }, epoch: 2))
+            #expect(Set(report.fencedEntities) == [EntityID(7), EntityID(18), EntityID(big)])
+            for id in ids {
+                let expected: Double = [7, 18, big].contains(id) ? 2 : id == 12 ? 3 : 4
+                #expect(try store.loadEntity(EntityID(id))?.stats["hp"] == expected, "entity \(id)")
+            }
+        }
+    }
+
     @Test func aStaleEpochIsFenced() throws {
         try StoreHarness.withStore { store, _ in
             try store.write(StoreHarness.batch([StoreHarness.entity(1, hp: 50, version: 3, epoch: 2)], epoch: 2))

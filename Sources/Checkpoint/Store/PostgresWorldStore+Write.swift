@@ -184,9 +184,9 @@ extension PostgresWorldStore {
             throw PQError(code: .statementFailed, message: "the checkpoint transaction did not commit", context: "COMMIT")
         }
         let entityChunks = chunks(batch.entities)
-        var unsure: [Entity] = []  // rows of chunks that did not write every row
-        for (chunk, r) in zip(entityChunks, results[first..<(first + entityStatements.count)]) where r.affectedRows < chunk.count {
-            unsure.append(contentsOf: chunk)
+        var unsure: [Entity] = []  // rows the upserts did not write
+        for (chunk, r) in zip(entityChunks, results[first..<(first + entityStatements.count)]) {
+            unsure += try Self.notWritten(chunk, r)
         }
         let eventResults = results[(first + entityStatements.count)...].prefix(eventStatements.count)
         let cellResults = results[(first + entityStatements.count + eventStatements.count)...].prefix(cellStatements.count)
@@ -201,6 +201,14 @@ extension PostgresWorldStore {
         return report
     }
 
+    /// The rows of `chunk` its upsert did not write (its result rows name them).
+    static func notWritten(_ chunk: ArraySlice<Entity>, _ result: QueryResult) throws -> [Entity] {
+        guard result.rowCount > 0 else { return [] }
+        var ids = Set<UInt64>(minimumCapacity: result.rowCount)
+        for row in 0..<result.rowCount { ids.insert(UInt64(bitPattern: try result.int64(row, 0))) }
+        return chunk.filter { ids.contains($0.id.raw) }
+    }
+
     /// The events an insert left out because a newer owner holds their cell (its result rows).
     static func noteFencedEvents(_ result: QueryResult, in report: inout WriteReport) throws {
         for row in 0..<result.rowCount {
@@ -209,7 +217,7 @@ extension PostgresWorldStore {
     }
 
     /// Rows the upserts skipped are fenced when storage holds them under a newer epoch.
-    /// - Parameter unsure: entities that may not have been written (their chunk wrote fewer rows).
+    /// - Parameter unsure: entities the upserts did not write.
     func fill(_ report: inout WriteReport, batch: CheckpointBatch, unsure: [Entity], writtenCells: Set<Int64>,
               skipCells: Set<Int64> = []) throws {
         let missing = unsure
@@ -243,7 +251,7 @@ extension PostgresWorldStore {
         }
         for chunk in chunks(batch.entities) {
             try isolate(chunk, entityStatement, &report, &poisonedEntities) { rows, r in
-                if r.affectedRows < rows.count { unsure.append(contentsOf: rows) }
+                unsure += try Self.notWritten(rows, r)
             }
         }
         var eventResults: [QueryResult] = []

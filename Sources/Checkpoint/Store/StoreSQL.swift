@@ -2,9 +2,13 @@
 /// statement writes a whole chunk of rows.
 enum StoreSQL {
     /// Upsert with fencing: a row is overwritten only by a writer whose owner epoch is newer, or
-    /// equal with a version that is not older. Its row count says how many were written; when
-    /// some were not, the store asks which (fencing is rare, so the common case returns no rows).
+    /// equal with a version that is not older. It returns the ids of the rows it did not write
+    /// (none, commonly), and the store asks storage only about those. Before, a chunk that wrote
+    /// fewer rows than it sent had every row's stored epoch read: with a row of a chunk skipped
+    /// because a handoff's target had claimed the entity meanwhile (most chunks, at 600 handoffs a
+    /// second), a 3-worker soak read 425 rows for each ~2 skipped, 5 % of PostgreSQL's time.
     static let upsertEntities = """
+        WITH written AS (
         INSERT INTO entity_states AS s (entity_id, cell_id, kind, stats, position, version, actions, owner_epoch, updated_at)
         SELECT t.id, t.cell, t.kind, t.stats, t.position, t.version, t.actions, t.epoch, now()
         FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::jsonb[], $5::jsonb[], $6::int8[], $7::int8[], $8::int8[])
@@ -15,6 +19,9 @@ enum StoreSQL {
             updated_at = EXCLUDED.updated_at
         WHERE s.owner_epoch < EXCLUDED.owner_epoch
            OR (s.owner_epoch = EXCLUDED.owner_epoch AND s.version <= EXCLUDED.version)
+        RETURNING s.entity_id
+        )
+        SELECT t.id FROM unnest($1::int8[]) AS t(id) WHERE t.id NOT IN (SELECT entity_id FROM written)
         """
 
     /// Which of these entities' stored rows name one of these cells (a release reads it in its
