@@ -375,12 +375,12 @@ final class LoadLane: @unchecked Sendable {
         if moment < nextRetryScan { nextRetryScan = moment }
     }
 
-    /// Sends again, or gives up on, the requests in flight whose time has come; the next scan is
-    /// due when the earliest of the rest is (no sooner than 10 ms, no later than 250 ms or an attempt
-    /// timeout), or
-    /// sooner if a retry is scheduled meanwhile (`scheduleRetry`). A request sent later is due
-    /// later than those scanned (its attempt timeout runs from its send). Scanning every 10 ms
-    /// whatever was due cost a tenth of the generator's time in a 10,000-player soak.
+    /// Sends again, or gives up on, the requests in flight whose time has come. The next scan is
+    /// due when the earliest of the rest is (no sooner than 10 ms, no later than 250 ms or an
+    /// attempt timeout), or sooner if a retry is scheduled meanwhile (`scheduleRetry`). A request
+    /// sent later is due later than those scanned (its attempt timeout runs from its send).
+    /// Scanning every 10 ms whatever was due cost a tenth of the generator's time in a
+    /// 10,000-player soak.
     private func retryDue(now: Moment) -> Bool {
         guard now >= nextRetryScan else { return false }
         nextRetryScan = .never  // lowered by retries scheduled during the scan
