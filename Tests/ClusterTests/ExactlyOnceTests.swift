@@ -81,12 +81,15 @@ import TestSupport
     /// answers: here w2 keeps 8 recent answers, and 40 moves go through it before each retry.
     /// A stored id it took over from w1 and one of its own are both answered, not applied again.
     /// (In a 10-minute soak a takeover of the whole world loaded more stored ids than the recent
-    /// answers hold, and an action was applied twice.)
+    /// answers hold, and an action was applied twice.) w2 acts on one storage answer a loop turn
+    /// (`--storage-turn-ms 0`), so the loads of its takeover come in over several turns, with
+    /// requests served between them.
     @Test func durableRequestIdsOutliveTheRecentAnswersAtTheWorkerThatTookThemOver() throws {
         try TestDatabase.withFreshDatabase { parameters in
             let cluster = try ProcessCluster(database: parameters.database!, workers: 2,
                                              settings: ["events.durability.entity_action=durable"],
-                                             workerArguments: ["w1": ["--fault", "durable.after-commit"], "w2": ["--recent-replies", "8"]])
+                                             workerArguments: ["w1": ["--fault", "durable.after-commit"],
+                                                               "w2": ["--recent-replies", "8", "--storage-turn-ms", "0"]])
             defer { cluster.killAll() }
             let context = try Context()
             let client = try ClusterClient(context: context, coordinator: cluster.coordinatorEndpoint, grid: Self.grid)

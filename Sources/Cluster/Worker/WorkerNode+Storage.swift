@@ -160,34 +160,54 @@ extension WorkerNode {
 
     // MARK: Answers from storage
 
-    /// Takes the storage thread's answers and carries on with what each was for.
+    /// Takes the storage thread's answers and carries on with what each was for, in order, for
+    /// at most `options.storageTurn` a turn (at least one answer): the rest wait for the next turn,
+    /// after the requests that came meanwhile. A survivor taking over 2,880 cells spent 1.33 s in
+    /// one turn on their loads' answers, serving nothing else and starting no checkpoint, and its
+    /// intake then closed on the loss window.
     func takeStorage(now: ContinuousClock.Instant) {
-        for completion in io.takeCompletions() {
-            guard let purpose = pendingCalls.removeValue(forKey: completion.tag) else { continue }  // from before a rejoin
-            if case .success(let answer) = completion.result { rememberStoredReplies(answer.appliedRequests, now: now) }
-            if case .failure(let error) = completion.result, error.code == .decodingFailed {
-                // Not an outage: a stored row holds what no worker writes. Named, so an operator can fix it.
-                logger.error("storage holds a row this worker cannot use", metadata: ["call": "\(completion.call.name)", "error": "\(error)"])
-            }
-            switch purpose {
-            case .load(let cells, let asked): loaded(cells, tag: completion.tag, asked: asked, completion.result, now: now)
-            case .locate(let id): located(id, completion.result, now: now)
-            case .readEntity(let peer, let request, let since, let asked):
-                answering = since
-                answerRead(peer, request, completion.result, asked: asked)
-                answering = nil
-            case .readCell(let cell, let peer, let request, let since):
-                answering = since
-                answerRead(cell, peer, request, completion.result)
-                answering = nil
-            case .handoffClaim(let claim): handoffClaimed(claim, completion.result, now: now)
-            case .ownershipPoll: ownershipRead(completion.result, now: now)
-            case .strays: straysRead(completion.result, now: now)
-            case .passOn(let owners): transfers.passedOn(owners, succeeded: (try? completion.result.get()) != nil)
-            case .reserve(let spawns): spawnsReserved(spawns, completion.result, now: now)
-            }
+        storageBacklog.append(contentsOf: io.takeCompletions())
+        let deadline = ContinuousClock.now + options.storageTurn
+        while storageBacklogHead < storageBacklog.count {
+            let completion = storageBacklog[storageBacklogHead]
+            storageBacklogHead += 1
+            act(on: completion, now: now)
+            if ContinuousClock.now >= deadline { break }
+        }
+        if storageBacklogHead == storageBacklog.count {
+            storageBacklog.removeAll(keepingCapacity: true)
+            storageBacklogHead = 0
+        } else {
+            doorbell.ring()  // the loop's next poll returns at once
         }
         performShardActions(now: now)
+    }
+
+    /// What a storage answer was for, carried on.
+    private func act(on completion: StorageCompletion, now: ContinuousClock.Instant) {
+        guard let purpose = pendingCalls.removeValue(forKey: completion.tag) else { return }  // from before a rejoin
+        if case .success(let answer) = completion.result { rememberStoredReplies(answer.appliedRequests, now: now) }
+        if case .failure(let error) = completion.result, error.code == .decodingFailed {
+            // Not an outage: a stored row holds what no worker writes. Named, so an operator can fix it.
+            logger.error("storage holds a row this worker cannot use", metadata: ["call": "\(completion.call.name)", "error": "\(error)"])
+        }
+        switch purpose {
+        case .load(let cells, let asked): loaded(cells, tag: completion.tag, asked: asked, completion.result, now: now)
+        case .locate(let id): located(id, completion.result, now: now)
+        case .readEntity(let peer, let request, let since, let asked):
+            answering = since
+            answerRead(peer, request, completion.result, asked: asked)
+            answering = nil
+        case .readCell(let cell, let peer, let request, let since):
+            answering = since
+            answerRead(cell, peer, request, completion.result)
+            answering = nil
+        case .handoffClaim(let claim): handoffClaimed(claim, completion.result, now: now)
+        case .ownershipPoll: ownershipRead(completion.result, now: now)
+        case .strays: straysRead(completion.result, now: now)
+        case .passOn(let owners): transfers.passedOn(owners, succeeded: (try? completion.result.get()) != nil)
+        case .reserve(let spawns): spawnsReserved(spawns, completion.result, now: now)
+        }
     }
 
     /// A batched load came back. Only the cells whose latest load this was take it: a cell

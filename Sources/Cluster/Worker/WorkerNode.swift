@@ -37,9 +37,13 @@ public final class WorkerNode {
         public var metricsFile: String?
         /// How many recent answers the request log keeps (`RequestLog`).
         public var recentReplies: Int
+        /// How long a loop turn acts on storage's answers before it serves requests again (`takeStorage`).
+        public var storageTurn: Duration
         public init(id: String, bind: String? = nil, advertise: String? = nil, epoch: UInt64 = 1, coordinator: String? = nil,
-                    faults: Set<String> = [], metrics: String? = nil, metricsFile: String? = nil, recentReplies: Int = 262_144) {
+                    faults: Set<String> = [], metrics: String? = nil, metricsFile: String? = nil, recentReplies: Int = 262_144,
+                    storageTurn: Duration = .milliseconds(20)) {
             self.recentReplies = recentReplies
+            self.storageTurn = storageTurn
             self.metrics = metrics
             self.metricsFile = metricsFile
             self.id = id
@@ -77,6 +81,9 @@ public final class WorkerNode {
     let doorbell: Doorbell
     var nextStorageTag: UInt64 = 1
     var pendingCalls: [UInt64: PendingCall] = [:]
+    /// Storage's answers taken and not acted on yet, in order, from `storageBacklogHead` (see `takeStorage`).
+    var storageBacklog: [StorageCompletion] = []
+    var storageBacklogHead = 0
     /// Cells the shard asked to load during this turn (one call per turn).
     var loadsWanted: [CellID] = []
     /// The age of the oldest unsaved change while it is past the loss window (changes are refused).

@@ -45,6 +45,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("How many recent answers to keep for retries of changes that are not durable (durable changes' ids are kept for events.request_retention_s whatever this is).", valueName: "count"))
     var recentReplies = 262_144
 
+    @Option(help: ArgumentHelp("How long a loop turn acts on storage's answers (loads of a takeover, claims) before it serves requests again; at least one answer a turn.", valueName: "ms"))
+    var storageTurnMs = 20
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -55,7 +58,8 @@ struct WorkerCommand: ParsableCommand {
         let s = try settings.load()
         bootstrapLogging(logLevel, format: logFormat)
         Shutdown.installHandlers()
-        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, advertise: advertise, epoch: epoch, coordinator: coordinator, faults: Set(fault), metrics: metrics, metricsFile: metricsFile, recentReplies: recentReplies), logger: Logger(label: "cellcluster.worker"))
+        let node = try WorkerNode(settings: s, options: .init(id: id, bind: bind, advertise: advertise, epoch: epoch, coordinator: coordinator, faults: Set(fault), metrics: metrics, metricsFile: metricsFile, recentReplies: recentReplies,
+                                                                  storageTurn: .milliseconds(min(max(0, storageTurnMs), 60_000))), logger: Logger(label: "cellcluster.worker"))
         let code = node.run()
         if code != 0 { throw ExitCode(code) }
     }
