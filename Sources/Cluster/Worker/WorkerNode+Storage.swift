@@ -168,18 +168,15 @@ extension WorkerNode {
     func takeStorage(now: ContinuousClock.Instant) {
         storageBacklog.append(contentsOf: io.takeCompletions())
         let deadline = ContinuousClock.now + options.storageTurn
-        while storageBacklogHead < storageBacklog.count {
-            let completion = storageBacklog[storageBacklogHead]
-            storageBacklogHead += 1
-            act(on: completion, now: now)
+        var acted = 0
+        while acted < storageBacklog.count {
+            act(on: storageBacklog[acted], now: now)
+            acted += 1
             if ContinuousClock.now >= deadline { break }
         }
-        if storageBacklogHead == storageBacklog.count {
-            storageBacklog.removeAll(keepingCapacity: true)
-            storageBacklogHead = 0
-        } else {
-            doorbell.ring()  // the loop's next poll returns at once
-        }
+        // Answers acted on go at once (a load's answer holds its cells' entities and request ids).
+        storageBacklog.removeFirst(acted)
+        if !storageBacklog.isEmpty { doorbell.ring() }  // the loop's next poll returns at once
         performShardActions(now: now)
     }
 

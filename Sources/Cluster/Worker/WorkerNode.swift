@@ -81,9 +81,8 @@ public final class WorkerNode {
     let doorbell: Doorbell
     var nextStorageTag: UInt64 = 1
     var pendingCalls: [UInt64: PendingCall] = [:]
-    /// Storage's answers taken and not acted on yet, in order, from `storageBacklogHead` (see `takeStorage`).
+    /// Storage's answers taken and not acted on yet, in order (see `takeStorage`).
     var storageBacklog: [StorageCompletion] = []
-    var storageBacklogHead = 0
     /// Cells the shard asked to load during this turn (one call per turn).
     var loadsWanted: [CellID] = []
     /// The age of the oldest unsaved change while it is past the loss window (changes are refused).
