@@ -40,13 +40,14 @@ extension Shard {
         }
         if chosen.count < limit {
             // Built in one pass (a dictionary's `filter` builds a second dictionary, every id
-            // hashed again) and ordered by whole nanoseconds since the oldest change, not by
-            // `Instant`s' 128-bit arithmetic: 1.9 % of a 3-worker soak's worker went to this sort.
-            let oldest = dirtyEntities.values.min() ?? .now
+            // hashed again) and ordered by whole nanoseconds from any one of the changes (signed;
+            // a clock's instants are whole nanoseconds apart), not by `Instant`s' 128-bit
+            // arithmetic: 1.9 % of a 3-worker soak's worker went to this sort.
+            let origin = dirtyEntities.first?.value ?? .now
             var byAge: [(since: Int64, id: EntityID)] = []
             byAge.reserveCapacity(dirtyEntities.count)
             for (id, since) in dirtyEntities where !chosen.contains(id) {
-                let (seconds, attoseconds) = (since - oldest).components
+                let (seconds, attoseconds) = (since - origin).components
                 byAge.append((seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000, id))
             }
             byAge.sort { $0.since != $1.since ? $0.since < $1.since : $0.id < $1.id }
