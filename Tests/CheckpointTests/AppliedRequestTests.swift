@@ -5,7 +5,7 @@ import TestSupport
 @testable import WorldCore
 
 /// Request ids stored with the changes they made, against PostgreSQL: stored only where the
-/// change is, read back with the entity's cell, reserved spawns decided by storage, and expired.
+/// change is, read back with the cell or by key, reserved spawns decided by storage, and expired.
 @Suite struct AppliedRequestTests {
     static func request(_ id: UInt64, entity: UInt64?, cell: Int64 = 5, version: UInt64? = nil, epoch: UInt64 = 1,
                         sender: String = "client:a", condition: AppliedRequest.Condition? = nil) -> AppliedRequest {
@@ -60,20 +60,33 @@ import TestSupport
         }
     }
 
-    @Test func aCellLoadBringsTheRequestIdsOfItsEntitiesWhereverTheyWereMade() throws {
+    @Test func aCellLoadBringsTheCellsRequestIdsAndKeysFindTheEntitiesWhereverTheyWereMade() throws {
         try StoreHarness.withStore { store, _ in
             var batch = StoreHarness.batch([StoreHarness.entity(1, cell: 5, version: 2)])
-            batch.requests = [Self.request(20, entity: 1, cell: 5, version: 2), Self.request(21, entity: nil, cell: 7)]
+            batch.requests = [
+                Self.request(20, entity: 1, cell: 5, version: 2), Self.request(21, entity: nil, cell: 7),
+                Self.request(.max, entity: 1, cell: 5, version: 2, sender: "client:\u{0}b"),  // any id, any sender bytes
+            ]
             try store.write(batch)
-            // The entity moved on to cell 6: its request comes with cell 6 now.
+            // The entity moved on to cell 6. A load brings the requests about its cells only: the
+            // entity's are found by key, wherever it is now.
             try store.write(StoreHarness.batch([StoreHarness.entity(1, cell: 6, version: 3)]))
             let loaded = try store.loadCells([CellID(5), CellID(6), CellID(7)])
-            #expect(loaded.map { $0.requests.map(\.requestID) } == [[], [20], [21]])
-            #expect(loaded[1].requests.first?.reply == [0x08, 20])
-            #expect(try store.appliedRequests(entities: [EntityID(1)]).map(\.requestID) == [20])
-            // A claim reads them in its own round trip, and only when it took the entity.
+            #expect(loaded.map { $0.requests.map(\.requestID) } == [[], [], [21]])
+            let keys = [
+                RequestKey(sender: Array("client:a".utf8), requestID: 20), RequestKey(sender: Array("client:a".utf8), requestID: 22),
+                RequestKey(sender: Array("client:b".utf8), requestID: 21), RequestKey(sender: Array("client:\u{0}b".utf8), requestID: .max),
+                RequestKey(sender: Array("client:a".utf8), requestID: 21),
+            ]
+            let found = try store.storedRequests(keys: keys)
+            // 22 was never stored; 21 of client:b is another client's request.
+            #expect(found.map(\.requestID).sorted() == [20, 21, .max])
+            #expect(found.first { $0.requestID == 20 }?.reply == [0x08, 20] && found.first { $0.requestID == 20 }?.entity == EntityID(1))
+            #expect(found.first { $0.requestID == .max }?.sender == Array("client:\u{0}b".utf8))
+            #expect(try store.storedRequests(keys: []).isEmpty)
+            // A claim reads the entity's in its own round trip, and only when it took the entity.
             let claimed = try store.claimReadingRequests(StoreHarness.entity(1, cell: 6, version: 4), expected: 1)
-            #expect(claimed.outcome == .won && claimed.requests.map(\.requestID) == [20])
+            #expect(claimed.outcome == .won && Set(claimed.requests.map(\.requestID)) == [20, .max])
             let lost = try store.claimReadingRequests(StoreHarness.entity(1, cell: 6, version: 5), expected: 1)
             #expect(lost.requests.isEmpty)
         }

@@ -44,7 +44,13 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
     func assignCells(_ owners: [CellTransfer], epoch: UInt64, lease: LeaseToken?) throws { note("assign") }
     func returnLease(_ token: LeaseToken) throws { note("return") }
     func maxEventSequence() throws -> UInt64 { note("max"); return 41 }
-    func appliedRequests(entities: [EntityID]) throws -> [AppliedRequest] { note("requests"); return [] }
+    /// Every odd request id is stored.
+    func storedRequests(keys: [RequestKey]) throws -> [AppliedRequest] {
+        note("keys \(keys.map(\.requestID))")
+        return keys.filter { $0.requestID % 2 == 1 }.map {
+            AppliedRequest(sender: $0.sender, requestID: $0.requestID, entity: nil, cell: CellID(0), condition: nil, reply: [1])
+        }
+    }
     func reserve(_ spawns: [SpawnReservation], lease: LeaseToken?) throws -> ReserveOutcome {
         note("reserve")
         return ReserveOutcome(inserted: Set(spawns.map(\.entity.id)), retried: [])
@@ -88,19 +94,27 @@ final class RecordingStorage: WorkerStorage, @unchecked Sendable {
         io.submit(.loadEntities([EntityID(5), EntityID(6)]), tag: 5)
         io.submit(.claim(Entity(id: EntityID(7), kind: .npc, position: Position(x: 1, y: 1), cell: CellID(0)), expected: 1, source: nil), tag: 6)
         io.submit(.claim(Entity(id: EntityID(8), kind: .npc, position: Position(x: 1, y: 1), cell: CellID(0)), expected: 1, source: nil), tag: 7)
+        let key = { (id: UInt64) in RequestKey(sender: Array("c".utf8), requestID: id) }
+        io.submit(.storedRequests([key(9), key(10)]), tag: 8)
+        io.submit(.storedRequests([key(11), key(9)]), tag: 9)
         storage.gate.signal()
-        let done = Self.waitFor(io, 7)
-        #expect(done.map(\.tag) == [1, 2, 3, 4, 5, 6, 7])  // in the order they were submitted
-        // Entities found bring their stored request ids (retries are answered, not reapplied); a
-        // claim reads them in its own round trip; claims queued together go as one transaction.
-        #expect(storage.calls.withLock { $0 } == ["max", "cells [1, 2, 3]", "entities [4, 5, 6]", "requests", "claims [7, 8]"])
-        #expect(done[5...].allSatisfy { if case .success(.claim(.won, _)) = $0.result { true } else { false } })
+        let done = Self.waitFor(io, 9)
+        #expect(done.map(\.tag) == [1, 2, 3, 4, 5, 6, 7, 8, 9])  // in the order they were submitted
+        // A claim reads the entity's stored request ids in its own round trip; claims queued
+        // together go as one transaction; key lookups queued together as one query.
+        #expect(storage.calls.withLock { $0 } == ["max", "cells [1, 2, 3]", "entities [4, 5, 6]", "claims [7, 8]", "keys [9, 10, 11]"])
+        #expect(done[5...6].allSatisfy { if case .success(.claim(.won, _)) = $0.result { true } else { false } })
+        guard case .success(.requests(let first)) = done[7].result, case .success(.requests(let second)) = done[8].result else {
+            Issue.record("key lookups failed")
+            return
+        }
+        #expect(first.map(\.requestID) == [9] && second.map(\.requestID) == [11, 9])  // each its own stored keys (10 is not stored)
         guard case .success(.cells(let a)) = done[1].result, case .success(.cells(let b)) = done[2].result else {
             Issue.record("loads failed")
             return
         }
         #expect(a.map(\.cell.raw) == [1, 2] && b.map(\.cell.raw) == [2, 3])
-        guard case .success(.entities(let four, _)) = done[3].result, case .success(.entities(let fiveSix, _)) = done[4].result else {
+        guard case .success(.entities(let four)) = done[3].result, case .success(.entities(let fiveSix)) = done[4].result else {
             Issue.record("entity loads failed")
             return
         }

@@ -13,6 +13,9 @@ public enum StorageCall: Sendable, Equatable {
     case returnLease(LeaseToken)
     case maxEventSequence
     case reserve([SpawnReservation])
+    /// The stored requests of these keys: durable changes that may be retries of changes made
+    /// before this worker held their entities.
+    case storedRequests([RequestKey])
 
     /// How many cells, entities or rows the call names (for logs).
     public var keyCount: Int {
@@ -21,6 +24,7 @@ public enum StorageCall: Sendable, Equatable {
         case .loadEntities(let ids): ids.count
         case .assignCells(let owners, _): owners.count
         case .reserve(let spawns): spawns.count
+        case .storedRequests(let keys): keys.count
         case .claim, .cellsNamed, .returnLease, .maxEventSequence: 1
         }
     }
@@ -37,6 +41,7 @@ public enum StorageCall: Sendable, Equatable {
         case .returnLease: "return lease"
         case .maxEventSequence: "max event sequence"
         case .reserve: "reserve spawns"
+        case .storedRequests: "stored requests"
         }
     }
 }
@@ -44,7 +49,8 @@ public enum StorageCall: Sendable, Equatable {
 /// What storage answered a `StorageCall`.
 public enum StorageAnswer: Sendable, Equatable {
     case cells([CellCheckpoint])
-    case entities([Entity], requests: [AppliedRequest])
+    case entities([Entity])
+    case requests([AppliedRequest])
     /// A claim's outcome and, when this worker holds the entity now, its stored request ids.
     case claim(ClaimOutcome, requests: [AppliedRequest])
     case ownership(OwnershipReading)
@@ -57,7 +63,7 @@ public enum StorageAnswer: Sendable, Equatable {
     public var appliedRequests: [AppliedRequest] {
         switch self {
         case .cells(let cells): cells.flatMap(\.requests)
-        case .claim(_, let requests), .entities(_, let requests): requests
+        case .claim(_, let requests), .requests(let requests): requests
         case .reserved(let outcome): outcome.retried
         default: []
         }
@@ -74,21 +80,13 @@ public struct StorageCompletion: Sendable {
 }
 
 extension WorkerStorage {
-    /// The stored states of those of `ids` storage has, with their stored request ids (a worker
-    /// that adopts one answers its retries). A failed read of the ids leaves them out.
-    func loadEntitiesWithRequests(_ ids: [EntityID]) throws -> (entities: [Entity], requests: [AppliedRequest]) {
-        let found = try loadEntities(ids)
-        return (found, found.isEmpty ? [] : (try? appliedRequests(entities: found.map(\.id))) ?? [])
-    }
-
     /// Runs one call.
     func perform(_ call: StorageCall, lease: LeaseToken?) throws -> StorageAnswer {
         switch call {
         case .loadCells(let cells):
             return .cells(try loadCells(cells))
         case .loadEntities(let ids):
-            let (found, requests) = try loadEntitiesWithRequests(ids)
-            return .entities(found, requests: requests)
+            return .entities(try loadEntities(ids))
         case .claim(let entity, let expected, let source):
             // Retries of durable changes its source stored are answered here, not applied again
             // (the ids are read in the claim's own round trip).
@@ -108,6 +106,8 @@ extension WorkerStorage {
             return .sequence(try maxEventSequence())
         case .reserve(let spawns):
             return .reserved(try reserve(spawns, lease: lease))
+        case .storedRequests(let keys):
+            return .requests(try storedRequests(keys: keys))
         }
     }
 }

@@ -6,8 +6,8 @@ import WorldCore
 
 /// Runs a worker's storage calls on a thread of its own, with a connection of its own, so that
 /// the thread that answers requests never waits on PostgreSQL. Calls run in the order they were
-/// submitted; consecutive loads (of cells, or of entities) queued together run as one round trip,
-/// and consecutive claims as one transaction.
+/// submitted; consecutive loads (of cells, of entities or of stored requests) queued together
+/// run as one round trip, and consecutive claims as one transaction.
 /// Completions are collected for the owner (`takeCompletions`), which `onCompletion` wakes.
 ///
 /// The one reconnect policy: a call that finds no usable connection opens one; when that fails,
@@ -227,7 +227,7 @@ public final class StorageIO: Sendable {
 
     private static func mergeable(_ a: StorageCall, _ b: StorageCall) -> Bool {
         switch (a, b) {
-        case (.loadCells, .loadCells), (.loadEntities, .loadEntities), (.claim, .claim): true
+        case (.loadCells, .loadCells), (.loadEntities, .loadEntities), (.storedRequests, .storedRequests), (.claim, .claim): true
         default: false
         }
     }
@@ -245,21 +245,11 @@ public final class StorageIO: Sendable {
             return merged(group, keys: { if case .loadCells(let c) = $0 { c } else { [] } }, load: storage.loadCells, key: \.cell,
                           answer: StorageAnswer.cells, failure: failure)
         case .loadEntities:
-            // One load for every id asked, then the stored request ids of those found.
-            var all: [EntityID] = []
-            var seen = Set<EntityID>()
-            for job in group { if case .loadEntities(let ids) = job.call { for id in ids where seen.insert(id).inserted { all.append(id) } } }
-            do {
-                let (entities, requests) = try storage.loadEntitiesWithRequests(all)
-                let found = Dictionary(entities.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-                let byEntity = Dictionary(grouping: requests, by: { $0.entity })  // once: a group may hold thousands of calls
-                return group.map { job in
-                    guard case .loadEntities(let ids) = job.call else { return .success(.entities([], requests: [])) }
-                    return .success(.entities(ids.compactMap { found[$0] }, requests: ids.flatMap { byEntity[$0] ?? [] }))
-                }
-            } catch {
-                return Array(repeating: .failure(failure(error)), count: group.count)
-            }
+            return merged(group, keys: { if case .loadEntities(let ids) = $0 { ids } else { [] } }, load: storage.loadEntities, key: \.id,
+                          answer: StorageAnswer.entities, failure: failure)
+        case .storedRequests:
+            return merged(group, keys: { if case .storedRequests(let keys) = $0 { keys } else { [] } }, load: storage.storedRequests(keys:),
+                          key: { RequestKey(sender: $0.sender, requestID: $0.requestID) }, answer: StorageAnswer.requests, failure: failure)
         case .claim:
             // One transaction, one commit (see `PostgresWorldStore.claimAll`).
             let claims = group.compactMap { job -> EntityClaim? in

@@ -43,29 +43,26 @@ extension PostgresWorldStore {
             ELSE true END
         ON CONFLICT (sender, request_id) DO NOTHING
         """
-    /// The stored requests about these entities. (On the entity index: a filter on `applied_at`
-    /// made the planner scan every recent row instead, 10 times slower at a soak's rate;
-    /// retention is kept by deleting.)
-    static let requestsFor = """
-        SELECT sender, request_id, entity_id, cell_id, reply FROM applied_requests WHERE entity_id = ANY($1::int8[])
-        """
-    /// The stored requests about one entity: a handoff's claim reads them for its entity. The
-    /// same rows as `requestsFor` of one id, with a scalar parameter, so that its generic plan
-    /// (which claims force: `genericPlans`) is the index lookup a custom plan makes. With an
-    /// array the server planned every execution anew (pg_stat_statements in a 10,000-player soak
-    /// with 3 workers: 13,323 plans for 13,322 calls, planning 0.48 x the execution time).
-    static let requestsForEntity = """
-        SELECT sender, request_id, entity_id, cell_id, reply FROM applied_requests WHERE entity_id = $1::int8
-        """
-    /// The stored requests about the entities stored in these cells (with the cell each is
-    /// stored in now), and those about the cells themselves.
-    static let requestsInCells = """
-        SELECT a.sender, a.request_id, a.entity_id, s.cell_id, a.reply
-        FROM applied_requests a JOIN entity_states s ON s.entity_id = a.entity_id
-        WHERE s.cell_id = ANY($1::int8[])
-        UNION ALL
+    /// The stored requests about the cells themselves (changes to a cell, not to an entity): a
+    /// cell's load brings them. Those about its entities are not read with it: a worker checks
+    /// a durable change to an entity it took from storage by its key (`requestsByKeys`).
+    static let requestsAboutCells = """
         SELECT sender, request_id, entity_id, cell_id, reply FROM applied_requests
         WHERE entity_id IS NULL AND cell_id = ANY($1::int8[])
+        """
+    /// Stored requests by (sender, request id), from binary arrays: one primary-key probe each.
+    static let requestsByKeys = """
+        SELECT a.sender, a.request_id, a.entity_id, a.cell_id, a.reply
+        FROM unnest($1::bytea[], $2::int8[]) AS k(sender, request_id)
+        JOIN applied_requests a ON a.sender = k.sender AND a.request_id = k.request_id
+        """
+    /// The stored requests about one entity: a handoff's claim reads them for its entity. With
+    /// a scalar parameter, so that its generic plan (which claims force: `genericPlans`) is the
+    /// index lookup a custom plan makes. With an array the server planned every execution anew
+    /// (pg_stat_statements in a 10,000-player soak with 3 workers: 13,323 plans for 13,322
+    /// calls, planning 0.48 x the execution time).
+    static let requestsForEntity = """
+        SELECT sender, request_id, entity_id, cell_id, reply FROM applied_requests WHERE entity_id = $1::int8
         """
     /// New entities, unless their ids are stored; with their spawns' request ids. Returns the
     /// ids it inserted.
@@ -137,10 +134,15 @@ extension PostgresWorldStore {
         }
     }
 
-    /// The stored requests about `entities` (those about cells come with the cells' loads).
-    public func appliedRequests(entities: [EntityID]) throws -> [AppliedRequest] {
-        guard !entities.isEmpty else { return [] }
-        return try Self.requests(try connection.query(Self.requestsFor, [.text(ArrayLiteral.integers(entities.map { Int64(bitPattern: $0.raw) }))]))
+    /// The stored requests of these keys (those storage does not hold are not answered).
+    public func storedRequests(keys: [RequestKey]) throws -> [AppliedRequest] {
+        guard !keys.isEmpty else { return [] }
+        var senders = BinaryArray(.bytea, reservingCapacity: keys.count * 40), ids = BinaryArray(.int8, reservingCapacity: keys.count * 12)
+        for key in keys {
+            senders.append(bytes: key.sender)
+            ids.append(Int64(bitPattern: key.requestID))
+        }
+        return try Self.requests(try connection.query(Self.requestsByKeys, [.array(senders), .array(ids)]))
     }
 
     /// Inserts the rows of new entities whose ids are not stored, with their spawns' request

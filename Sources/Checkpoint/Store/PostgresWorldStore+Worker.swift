@@ -35,7 +35,7 @@ extension PostgresWorldStore: WorkerStorage {
             PipelinedStatement(Self.entitiesInCells, [list]),
             PipelinedStatement(Self.cellRecords, [list]),
             PipelinedStatement(Self.eventsInCells, [list]),
-            PipelinedStatement(Self.requestsInCells, [list]),
+            PipelinedStatement(Self.requestsAboutCells, [list]),
         ])
         var entities: [CellID: [Entity]] = [:]
         for row in 0..<results[0].rowCount {
@@ -55,7 +55,7 @@ extension PostgresWorldStore: WorkerStorage {
             else { continue }  // does not decode (or a negative sequence): skipped, left in the table for inspection
             events[cell, default: []].append(QueuedEvent(sequence: sequence, cell: cell, event: event.event))
         }
-        // Grouped by the cell each request's entity is stored in now (column 3), or its own cell.
+        // Only those about the cells: an entity's are checked by key when a change to it may be a retry.
         let requests = Dictionary(grouping: try Self.requests(results[3]), by: \.cell)
         return cells.map { cell in
             let record = records[cell]

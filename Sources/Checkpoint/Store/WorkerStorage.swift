@@ -35,7 +35,8 @@ public struct OwnershipReading: Sendable, Equatable {
 /// it on a thread of its own so that the request thread never waits on it.
 public protocol WorkerStorage: AnyObject {
     /// The last checkpoints of `cells`, in one round trip (cells storage has nothing for come
-    /// back empty).
+    /// back empty), with the stored request ids of changes to the cells themselves (not those
+    /// of changes to their entities: `storedRequests(keys:)`).
     func loadCells(_ cells: [CellID]) throws -> [CellCheckpoint]
     /// The stored states of those of `ids` that storage has.
     func loadEntities(_ ids: [EntityID]) throws -> [Entity]
@@ -54,8 +55,8 @@ public protocol WorkerStorage: AnyObject {
     func returnLease(_ token: LeaseToken) throws
     /// The highest queued-event sequence stored anywhere (0: none).
     func maxEventSequence() throws -> UInt64
-    /// The stored request ids of durable changes to `entities`.
-    func appliedRequests(entities: [EntityID]) throws -> [AppliedRequest]
+    /// The stored requests of these keys, those storage holds.
+    func storedRequests(keys: [RequestKey]) throws -> [AppliedRequest]
     /// Inserts new entities whose ids storage does not hold, with their spawns' request ids,
     /// holding `lease` (see `PostgresWorldStore.reserve`).
     func reserve(_ spawns: [SpawnReservation], lease: LeaseToken?) throws -> ReserveOutcome

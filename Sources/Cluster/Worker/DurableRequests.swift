@@ -2,8 +2,9 @@
 /// retention window (`events.request_retention_s`), the time storage keeps them too:
 /// - those it applied itself, from the moment it applies one (its commit in flight, or failed:
 ///   a retry writes it again, never applies it again) and then with the reply it committed;
-/// - those storage handed back with the entities and cells it loaded (a takeover, a handoff's
-///   claim, a cell load), answered to a retry of a change another worker made.
+/// - those storage handed back: with a handoff's claim, with a cell's load (changes to the cell
+///   itself), and for the keys it looked up (a durable change to an entity it took from storage:
+///   `WorkerNode+StoredKeys`), answered to a retry of a change another worker made.
 ///
 /// The request log (`RequestLog`) keeps the last N answers of every kind, and that is not enough
 /// here: a burst of moves, or of ids loaded in a takeover, pushes older entries out. In a
@@ -22,70 +23,38 @@ struct DurableRequests {
         case stored([UInt8])
     }
 
-    private struct Slot {
-        var state: State
-        var stamp: UInt64
-    }
-
-    private struct Due {
-        let key: RequestLog.Key
-        let stamp: UInt64
-        let at: ContinuousClock.Instant
-    }
-
-    private var slots: [RequestLog.Key: Slot] = [:]
-    /// What was recorded, in order, with when it expires: the front goes first. A key recorded
-    /// again has a newer stamp, and its older entry here leaves nothing when it comes due.
-    private var due: [Due] = []
-    private var head = 0
-    private var stamp: UInt64 = 0
-    let retention: Duration
+    private var table: ExpiringTable<RequestLog.Key, State>
     let capacity: Int
 
     init(retention: Duration, capacity: Int = 1_000_000) {
-        self.retention = retention
+        table = ExpiringTable(lifetime: retention)
         self.capacity = max(1, capacity)
     }
 
-    var count: Int { slots.count }
-    var isEmpty: Bool { slots.isEmpty }
+    var retention: Duration { table.lifetime }
+    var count: Int { table.count }
+    var isEmpty: Bool { table.isEmpty }
     /// At capacity: no new durable change is taken until some expire.
-    var isFull: Bool { slots.count >= capacity }
+    var isFull: Bool { table.count >= capacity }
 
-    func state(_ key: RequestLog.Key) -> State? { slots[key]?.state }
+    func state(_ key: RequestLog.Key) -> State? { table[key] }
 
     /// A change applied here (`awaiting`), or its reply once committed (`stored`); kept for the
     /// retention window from `now`.
     mutating func record(_ key: RequestLog.Key, _ state: State, now: ContinuousClock.Instant) {
-        stamp &+= 1
-        slots[key] = Slot(state: state, stamp: stamp)
-        due.append(Due(key: key, stamp: stamp, at: now + retention))
+        table.set(key, state, now: now)
     }
 
     /// A stored reply storage handed back. A change of this worker's own that is still awaiting
     /// its commit stays as it is (a retry joins or rewrites that commit).
     mutating func remember(_ key: RequestLog.Key, reply: [UInt8], now: ContinuousClock.Instant) {
-        guard slots[key] == nil else { return }
+        guard table[key] == nil else { return }
         record(key, .stored(reply), now: now)
     }
 
     /// Forgets what has been kept for the retention window by `now`.
-    mutating func expire(now: ContinuousClock.Instant) {
-        while head < due.count, due[head].at <= now {
-            let entry = due[head]
-            if slots[entry.key]?.stamp == entry.stamp { slots[entry.key] = nil }
-            head += 1
-        }
-        if head >= 4_096 && head * 2 >= due.count {
-            due.removeFirst(head)
-            head = 0
-        }
-    }
+    mutating func expire(now: ContinuousClock.Instant) { table.expire(now: now) }
 
     /// After this worker was fenced and forgot everything it held.
-    mutating func removeAll() {
-        slots = [:]
-        due = []
-        head = 0
-    }
+    mutating func removeAll() { table.removeAll() }
 }

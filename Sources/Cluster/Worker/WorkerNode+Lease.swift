@@ -70,6 +70,7 @@ extension WorkerNode {
         lastNeedsSent = [:]
         requests = RequestLog(capacity: options.recentReplies)
         durableRequests.removeAll()
+        takenFromStorage.removeAll()
         lastRegistration = .now - .seconds(10)
         registerIfDue(now: .now)
     }

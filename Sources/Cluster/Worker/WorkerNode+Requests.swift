@@ -130,6 +130,9 @@ extension WorkerNode {
                 }
             }
         }
+        if durable, !takenFromStorage.isEmpty, let id = Self.entity(of: envelope), waitsForStoredKey(id, peer, envelope, key: key, attempts: attempts, now: now) {
+            return
+        }
         if intakeClosed != nil {  // past the loss window: changes wait (see WorkerNode+LossWindow)
             switch envelope.body {
             case .spawnEntity?, .moveEntity?, .entityAction?, .cellStateChange?, .worldEvent?:
@@ -552,7 +555,7 @@ extension WorkerNode {
         let id = EntityID(request.getEntity.entityID)
         shard.noteStorageRead()
         switch result {
-        case .success(.entities(let found, _)):
+        case .success(.entities(let found)):
             // The gate is asked again now: while the read was out, the lease may have lapsed or
             // the cells changed hands (a fenced zombie rejoins with none). And a stored row is only
             // the truth in a cell this worker serves: elsewhere its owner may hold newer changes.

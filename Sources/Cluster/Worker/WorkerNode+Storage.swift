@@ -26,6 +26,8 @@ enum PendingCall {
     case passOn([CellTransfer])
     /// Spawns reserved in storage; their requests are parked meanwhile.
     case reserve([SpawnReservation])
+    /// Keys of durable changes looked up in storage; their requests are parked meanwhile.
+    case storedKeys([KeyLookup])
 }
 
 /// A request about an entity that is not in memory yet: held, unanswered, until storage says
@@ -154,6 +156,8 @@ extension WorkerNode {
         loadsWanted = []
         spawnsWanted = []
         reservingSpawns = []
+        keyLookupsWanted = []
+        keysLookingUp = []
         loadTags = [:]
         failedLoads = []
     }
@@ -204,6 +208,7 @@ extension WorkerNode {
         case .strays: straysRead(completion.result, now: now)
         case .passOn(let owners): transfers.passedOn(owners, succeeded: (try? completion.result.get()) != nil)
         case .reserve(let spawns): spawnsReserved(spawns, completion.result, now: now)
+        case .storedKeys(let lookups): keysLookedUp(lookups, completion.result, now: now)
         }
     }
 
@@ -218,6 +223,9 @@ extension WorkerNode {
         switch result {
         case .success(.cells(let all)):
             let checkpoints = all.filter { current.contains($0.cell) }
+            for checkpoint in checkpoints {
+                for e in checkpoint.entities where shard.entity(e.id) == nil { takenFromStorage.set(e.id, (), now: now) }
+            }
             if tracing {
                 for checkpoint in checkpoints {
                     for e in checkpoint.entities {
@@ -243,8 +251,9 @@ extension WorkerNode {
     private func located(_ id: EntityID, _ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
         let asked = locating.removeValue(forKey: id)
         switch result {
-        case .success(.entities(let found, _)):
+        case .success(.entities(let found)):
             shard.noteStorageRead()
+            if shard.entity(id) == nil, found.contains(where: { $0.id == id }) { takenFromStorage.set(id, (), now: now) }
             // The answer serves the requests that waited for it, now, and no later one: by then
             // memory may have held (and saved) a newer state.
             located[id] = (found.first { $0.id == id }, asked == shard.departures)

@@ -112,6 +112,13 @@ public final class WorkerNode {
     var requests: RequestLog
     /// The ids of durable changes and spawns, kept for `events.request_retention_s`.
     var durableRequests: DurableRequests
+    /// Entities taken from storage within the retention window (see `WorkerNode+StoredKeys`).
+    var takenFromStorage: ExpiringTable<EntityID, Void>
+    /// Keys to look up in storage at the end of this turn, with their entities; keys whose
+    /// lookup is out; keys storage answered, while their parked requests are handled again.
+    var keyLookupsWanted: [KeyLookup] = []
+    var keysLookingUp: Set<RequestLog.Key> = []
+    var keysChecked: Set<RequestLog.Key> = []
     /// Since when `durableRequests` is full and durable changes are refused (logged once each way).
     var durableIdsFull: ContinuousClock.Instant?
     /// Replies held until their durable write commits, by ticket.
@@ -207,6 +214,7 @@ public final class WorkerNode {
         self.options = options
         requests = RequestLog(capacity: options.recentReplies)
         durableRequests = DurableRequests(retention: .seconds(settings.events.requestRetentionSeconds))
+        takenFromStorage = ExpiringTable(lifetime: .seconds(settings.events.requestRetentionSeconds))
         // Before any part makes its metrics; with metrics.listen none nothing is collected (every
         // handle is swift-metrics' no-op).
         if MetricsSettings.address(listen: options.metrics ?? settings.metrics.listen) != nil { Telemetry.bootstrap() }
@@ -336,6 +344,7 @@ public final class WorkerNode {
                 turn.mark("shard actions")
                 checkLossWindow(now: after)
                 durableRequests.expire(now: after)
+                takenFromStorage.expire(now: after)
                 if let since = durableIdsFull, !durableRequests.isFull {
                     logger.info("taking durable changes again", metadata: ["refused_for_ms": "\(Int((after - since).milliseconds))", "durable_ids": "\(durableRequests.count)"])
                     durableIdsFull = nil
@@ -373,6 +382,7 @@ public final class WorkerNode {
             turn.mark("membership")
             flushLoads()
             flushSpawns()
+            flushKeyLookups()
             turn.mark("storage calls")
             if let slow = turn.report() {
                 logger.warning("slow loop turn: \(Int(slow.total.milliseconds)) ms (no checkpoint started, no durable change answered meanwhile)",

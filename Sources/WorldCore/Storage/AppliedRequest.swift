@@ -34,3 +34,15 @@ public struct AppliedRequest: Sendable, Equatable {
         self.reply = reply
     }
 }
+
+/// Which request an `AppliedRequest` answers: the client's `sender` name as UTF-8, and its
+/// request id (storage's key for it).
+public struct RequestKey: Sendable, Hashable {
+    public let sender: [UInt8]
+    public let requestID: UInt64
+
+    public init(sender: [UInt8], requestID: UInt64) {
+        self.sender = sender
+        self.requestID = requestID
+    }
+}
