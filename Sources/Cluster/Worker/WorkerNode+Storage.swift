@@ -105,14 +105,15 @@ extension WorkerNode {
         return true
     }
 
-    /// Handles an entity's parked requests again, in the order they came.
-    func unpark(_ id: EntityID, now: ContinuousClock.Instant) {
+    /// Handles an entity's parked requests again, in the order they came; `counting`: as one more
+    /// of their parkings (see `parkedAttempts`).
+    func unpark(_ id: EntityID, now: ContinuousClock.Instant, counting: Bool = true) {
         guard let waiting = parked.removeValue(forKey: id) else { return }
         parkedCount -= waiting.count
         let outer = answering
         for p in waiting {
             answering = p.since
-            serve(p.peer, p.request, now: now, attempts: p.attempts + 1)
+            serve(p.peer, p.request, now: now, attempts: counting ? p.attempts + 1 : p.attempts)
         }
         answering = outer
     }

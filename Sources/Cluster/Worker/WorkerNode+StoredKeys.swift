@@ -23,11 +23,13 @@ struct KeyLookup {
 extension WorkerNode {
     /// Whether a durable change to `id` waits for storage to say whether it was applied before
     /// this worker held the entity (it is parked meanwhile, or answered "retry" past the parking
-    /// limits). A key storage answered is let through once: its stored reply, if any, is in
+    /// limits). Only while memory holds the entity: a change to one that is not here is looked
+    /// up, redirected or waits for its cell first, and is asked about when it is handled again.
+    /// A key storage answered is let through once: its stored reply, if any, is in
     /// `durableRequests` by then.
     func waitsForStoredKey(_ id: EntityID, _ peer: [UInt8], _ request: Envelope, key: RequestLog.Key, attempts: Int,
                            now: ContinuousClock.Instant) -> Bool {
-        guard takenFromStorage[id] != nil else { return false }
+        guard takenFromStorage[id] != nil, shard.cell(ofEntity: id) != nil else { return false }
         if !keysChecked.isEmpty, keysChecked.remove(key) != nil { return false }
         guard park(id, peer, request, attempts: attempts, now: now) else { return true }
         if keysLookingUp.insert(key).inserted { keyLookupsWanted.append(KeyLookup(key: key, entity: id)) }
@@ -44,7 +46,10 @@ extension WorkerNode {
     }
 
     /// Storage's answer about looked-up keys (the stored ones were remembered in `durableRequests`
-    /// as the answer came in): the requests parked for them are handled again, in order. When
+    /// as the answer came in): the requests parked for them are handled again, in order, and the
+    /// wait does not count as one of their parkings (`parkedAttempts` bounds the times an entity
+    /// moved while it was looked up; a change that also waited for its entity's cell and location
+    /// ran out of them, and its client was told "retry" for 30 s in a 10-minute soak). When
     /// storage failed they are answered "retry".
     func keysLookedUp(_ lookups: [KeyLookup], _ result: Result<StorageAnswer, PQError>, now: ContinuousClock.Instant) {
         for lookup in lookups { keysLookingUp.remove(lookup.key) }
@@ -63,7 +68,7 @@ extension WorkerNode {
             return
         }
         for lookup in lookups { keysChecked.insert(lookup.key) }
-        for id in entities { unpark(id, now: now) }
+        for id in entities { unpark(id, now: now, counting: false) }
         keysChecked.removeAll(keepingCapacity: true)
     }
 }
