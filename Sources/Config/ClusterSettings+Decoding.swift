@@ -204,6 +204,7 @@ extension RebalanceSettings {
     init(_ s: Section) {
         intervalMs = s.int("interval_ms", default: intervalMs, in: 10...3_600_000)
         maxCellsPerRound = s.int("max_cells_per_round", default: maxCellsPerRound, in: 1...10_000_000)
+        catchUpCellsPerRound = s.int("catch_up_cells_per_round", default: catchUpCellsPerRound, in: 0...10_000_000)
         threshold = s.double("threshold", default: threshold, above: 1)
         s.finish()
     }

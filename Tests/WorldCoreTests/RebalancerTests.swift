@@ -11,7 +11,7 @@ import Testing
     }
 
     @Test func aJoinerGetsABoundedSliceOfTheBusiestWorkerAndMoreInLaterRounds() throws {
-        var r = Rebalancer(settings: .init(maxCellsPerRound: 16, threshold: 1.2, minimumExcess: 0, patience: 1))
+        var r = Rebalancer(settings: .init(maxCellsPerRound: 16, threshold: 1.2, minimumExcess: 0, patience: 1, catchUpCellsPerRound: 0))
         let two = PartitionMap.even(grid: Self.grid, workers: ["a", "b"], epoch: 1)
         let planned1 = r.plan(two, live: ["a", "b", "c"], loads: [:])
         let first = try #require(planned1)
@@ -28,6 +28,29 @@ import Testing
         #expect(counts.values.allSatisfy { abs($0 - 256 / 3) <= 256 / 3 / 5 + 1 }, "\(counts)")
         let planned4 = r.plan(map, live: ["a", "b", "c"], loads: [:])
         #expect(planned4 == nil, "nothing moves once balanced")
+    }
+
+    /// A worker back after a failover (one of two, the other holding the whole world) gets large
+    /// slices from the first rounds, without waiting for patience; near balance the usual small,
+    /// patient steps take over.
+    @Test func aWorkerFarOutOfBalanceCatchesUpInLargerStepsWithoutPatience() throws {
+        let whole = PartitionMap.even(grid: Self.grid, workers: ["a"], epoch: 1)
+        let loads = Dictionary(uniqueKeysWithValues: (0..<Int64(Self.grid.cellCount)).map { (CellID($0), 1.0) })
+        func rounds(_ settings: Rebalancer.Settings) -> [Int?] {
+            var r = Rebalancer(settings: settings)
+            var map = whole
+            return (0..<6).map { _ in
+                guard let plan = r.plan(map, live: ["a", "b"], loads: loads) else { return nil }
+                map = plan.map
+                return Self.counts(map)["b"]
+            }
+        }
+        // 256 cells: 40 to the joiner, 40 more at once while it holds less than half an even share
+        // (64 cells), then steps of 4 after three rounds of patience.
+        let catchingUp = rounds(.init(maxCellsPerRound: 4, minimumExcess: 0, patience: 3, catchUpCellsPerRound: 40))
+        #expect(catchingUp == [40, 80, nil, nil, 84, nil], "\(catchingUp)")
+        let without = rounds(.init(maxCellsPerRound: 4, minimumExcess: 0, patience: 3, catchUpCellsPerRound: 0))
+        #expect(without == [4, nil, 8, nil, nil, 12], "\(without)")
     }
 
     @Test func aLeaverOrADeadWorkersCellsGoToItsNeighboursAtOnce() throws {

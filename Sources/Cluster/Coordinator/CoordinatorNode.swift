@@ -98,7 +98,9 @@ public final class CoordinatorNode {
         connection = try Connection(settings.postgres.connectionParameters(application: "cellcluster-coordinator"))
         maps = MapStore(connection: connection)
         leases = LeaseTable(connection: connection)
-        rebalancer = Rebalancer(settings: .init(maxCellsPerRound: settings.rebalance.maxCellsPerRound, threshold: settings.rebalance.threshold))
+        rebalancer = Rebalancer(settings: .init(
+            maxCellsPerRound: settings.rebalance.maxCellsPerRound, threshold: settings.rebalance.threshold,
+            catchUpCellsPerRound: settings.rebalance.catchUpCellsPerRound))
         context = try KeyRing.context(keysFolder: settings.security.folder, presenting: KeyRing.clusterKeyName, serving: true)
         gate = Gate(enforcing: settings.security.folder != nil)
         links = LinkWatch(context: context, logger: logger)
