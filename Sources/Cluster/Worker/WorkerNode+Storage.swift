@@ -47,12 +47,12 @@ extension WorkerNode {
     /// Requests parked at once, at most; past it a request needing storage is told to retry.
     static let parkedLimit = 20_000
 
-    /// Sends a call to the storage thread; its answer comes back to `takeStorage`.
-    func submit(_ call: StorageCall, for purpose: PendingCall) {
+    /// Sends a call to a storage thread (`io` unless told); its answer comes back to `takeStorage`.
+    func submit(_ call: StorageCall, for purpose: PendingCall, on thread: StorageIO? = nil) {
         let tag = nextStorageTag
         nextStorageTag &+= 1
         pendingCalls[tag] = purpose
-        io.submit(call, tag: tag)
+        (thread ?? io).submit(call, tag: tag)
     }
 
     /// Loads the cells the shard asked for during this turn, in calls of at most
@@ -172,6 +172,7 @@ extension WorkerNode {
     /// intake then closed on the loss window.
     func takeStorage(now: ContinuousClock.Instant) {
         storageBacklog.append(contentsOf: io.takeCompletions())
+        storageBacklog.append(contentsOf: lookupIO.takeCompletions())
         let deadline = ContinuousClock.now + options.storageTurn
         var acted = 0
         while acted < storageBacklog.count {

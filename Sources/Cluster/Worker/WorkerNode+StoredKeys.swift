@@ -14,7 +14,7 @@ struct KeyLookup {
 /// rebalance); a retry of that change must get its stored reply, not be applied again. So for
 /// the retention window after an entity comes from storage (`takenFromStorage`), a durable change
 /// to it that this worker does not know is parked while storage is asked for its key: one
-/// primary-key probe, batched per loop turn.
+/// primary-key probe, batched per loop turn, on a connection of its own (`lookupIO`).
 ///
 /// Cell loads used to read every stored request id of every entity in the cells instead: about
 /// 60 rows per entity at one durable action a second kept 60 s, one heap page each. A survivor
@@ -42,7 +42,7 @@ extension WorkerNode {
         let lookups = keyLookupsWanted
         keyLookupsWanted.removeAll(keepingCapacity: true)
         submit(.storedRequests(lookups.map { RequestKey(sender: Array($0.key.sender.utf8), requestID: $0.key.requestID) }),
-               for: .storedKeys(lookups))
+               for: .storedKeys(lookups), on: lookupIO)
     }
 
     /// Storage's answer about looked-up keys (the stored ones were remembered in `durableRequests`

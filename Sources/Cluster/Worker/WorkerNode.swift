@@ -77,6 +77,10 @@ public final class WorkerNode {
     var shard: Shard
     /// Every storage call outside checkpoints, on its own thread and connection.
     let io: StorageIO
+    /// Key lookups of durable changes (`WorkerNode+StoredKeys`), on a connection of their own:
+    /// each waits parked, and behind a takeover's loads or a burst of claims on `io` it would
+    /// wait for all of them.
+    let lookupIO: StorageIO
     /// Rung by the storage thread and the checkpoint writer when they have answers.
     let doorbell: Doorbell
     var nextStorageTag: UInt64 = 1
@@ -229,6 +233,8 @@ public final class WorkerNode {
         let chunkSize = settings.checkpoint.batchSize
         io = StorageIO(logger: logger, makeStorage: { try PostgresWorldStore(parameters, chunkSize: chunkSize) },
                        onCompletion: { doorbell.ring() })
+        lookupIO = StorageIO(name: "request-lookups", logger: logger, makeStorage: { try PostgresWorldStore(parameters, chunkSize: chunkSize) },
+                             onCompletion: { doorbell.ring() })
         writeThrough = settings.checkpoint.mode == .writeThrough
             ? WriteThroughStore(connection: try Connection(parameters)) : nil
         let stored: UInt64
@@ -236,6 +242,7 @@ public final class WorkerNode {
         case .success(.sequence(let s)): stored = s
         case .failure(let error):
             io.stop()
+            lookupIO.stop()
             throw error
         default: stored = 0
         }
@@ -281,6 +288,7 @@ public final class WorkerNode {
         } catch {
             writer.stop()
             io.stop()
+            lookupIO.stop()
             throw error
         }
     }
@@ -292,6 +300,7 @@ public final class WorkerNode {
             logger.error("no shard map from the coordinator at \(options.coordinator ?? "")")
             writer.stop()
             io.stop()
+            lookupIO.stop()
             return 1
         }
         checkLease(now: .now)
@@ -392,6 +401,7 @@ public final class WorkerNode {
         let code = stop()
         if draining && settledForExit { returnLease() } else { leaseKeeper?.stop() }
         io.stop()
+        lookupIO.stop()
         metrics.endpoint?.stop()
         return code
     }

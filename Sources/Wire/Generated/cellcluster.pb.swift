@@ -1397,7 +1397,8 @@ public nonisolated struct Cellcluster_V1_MonitorSnapshot: Sendable {
 
   /// Storage round trips (queries and pipelines) since the process started, by the thread that
   /// made them: "requests" (the worker's request loop; 0 when PostgreSQL is off its hot path),
-  /// "storage-io" (loads, locates, claims, transfers), "checkpoint-writer", "lease-keeper".
+  /// "storage-io" (loads, locates, claims, transfers), "request-lookups" (keys of durable changes),
+  /// "checkpoint-writer", "lease-keeper".
   public var storageCallsByThread: Dictionary<String,UInt64> = [:]
 
   /// cell and entity reads from storage (a batched load counts once)
