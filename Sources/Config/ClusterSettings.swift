@@ -303,7 +303,7 @@ public struct RebalanceSettings: Sendable, Equatable {
     public var intervalMs = 1000
     /// At most this many cells cross each boundary between two workers per round.
     public var maxCellsPerRound = 64
-    /// ... and this many to a worker holding less than half an even share of the cells (0: no catching up).
+    /// ... and this many to a worker holding less than 80 % of an even share of the cells (0: no catching up).
     public var catchUpCellsPerRound = 512
     /// Cells move for load only while the busiest worker's load exceeds the mean by this factor.
     public var threshold = 1.2

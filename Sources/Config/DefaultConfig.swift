@@ -74,7 +74,7 @@ leases:
 rebalance:
   interval_ms: 1000      # the coordinator considers moving cells this often, once earlier moves finished
   max_cells_per_round: 64          # cells crossing each boundary between two workers per round
-  catch_up_cells_per_round: 512    # ... to a worker holding less than half an even share of the cells (a joiner, a worker
+  catch_up_cells_per_round: 512    # ... to a worker holding less than 80 % of an even share of the cells (a joiner, a worker
                                    # back after a failover), without waiting three rounds; 0: no catching up
   threshold: 1.2         # move for load only while the busiest worker carries > 1.2 x the mean
 

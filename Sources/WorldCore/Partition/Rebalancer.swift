@@ -6,7 +6,7 @@
 /// is the index, among the world's cells in curve order, where the next worker's run starts.
 /// Moves are bounded per round; a boundary whose direction reverses halves its step (as
 /// BigWorld does), and nothing moves while the most loaded worker is within `threshold` of the
-/// mean (hysteresis), so the map does not oscillate. A worker holding less than half an even
+/// mean (hysteresis), so the map does not oscillate. A worker holding less than 80 % of an even
 /// share of the cells (a joiner, a worker back after a failover) catches up: the boundaries that
 /// give it cells move in larger steps, and without waiting for patience. At 64 cells every 3 s, a
 /// restarted worker of two took 96 s to get its half of a 4,096-cell world back, and meanwhile
@@ -25,7 +25,7 @@ public struct Rebalancer: Sendable {
         public var minimumExcess: Double
         /// ... and only after that held for this many rounds in a row.
         public var patience: Int
-        /// A boundary that gives cells to a worker holding less than half an even share moves up to
+        /// A boundary that gives cells to a worker holding less than 80 % of an even share moves up to
         /// this many a round (at least `maxCellsPerRound`), from the first unbalanced round; a
         /// joiner's first slice may be as large. 0: no catching up.
         public var catchUpCellsPerRound: Int
@@ -128,9 +128,9 @@ public struct Rebalancer: Sendable {
         let unbalanced = order.count >= 2 && imbalance > settings.threshold
             && (runLoads.max() ?? 0) - mean >= settings.minimumExcess
         unbalancedRounds = unbalanced ? unbalancedRounds + 1 : 0
-        // Runs holding less than half an even share of the cells: they catch up.
+        // Runs holding less than 80 % of an even share of the cells: they catch up.
         let short = settings.catchUpCellsPerRound > 0
-            ? Set(order.indices.filter { Self.runLength($0, cuts, cells.count) * 2 * order.count < cells.count }) : []
+            ? Set(order.indices.filter { Self.runLength($0, cuts, cells.count) * 5 * order.count < cells.count * 4 }) : []
         let catchingUp = unbalanced && !short.isEmpty
         if moved == 0, unbalanced, unbalancedRounds >= settings.patience || catchingUp {
             unbalancedRounds = 0
