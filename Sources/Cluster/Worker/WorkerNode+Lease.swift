@@ -63,6 +63,12 @@ extension WorkerNode {
         checkpointer.clearLeaseLost()
         serving = false
         shard.reset()
+        // The moves frozen in handoffs are answered "retry" (their outcome is storage's now); left
+        // unanswered, a batch holding one waited its whole timeout, and its client with it.
+        for outgoing in handoffs.outgoing.values {
+            answerError(outgoing.reply.peer, outgoing.reply.request, .handoffInProgress,
+                        "worker \(options.id) was fenced while entity \(outgoing.moved.id.raw) moved: retry")
+        }
         handoffs = Handoffs(firstID: handoffs.nextHandoffID)  // ids stay unique: a late answer matches nothing
         transfers = CellTransfers(worker: options.id)
         release = nil
