@@ -39,7 +39,7 @@ public struct Rebalancer: Sendable {
             self.catchUpCellsPerRound = catchUpCellsPerRound
         }
 
-        /// Cells a boundary may move in a round far out of balance.
+        /// Cells a boundary may move in a round toward a worker that catches up.
         var catchUpBound: Int { max(maxCellsPerRound, catchUpCellsPerRound) }
     }
 
