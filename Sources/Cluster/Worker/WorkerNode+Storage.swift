@@ -118,6 +118,19 @@ extension WorkerNode {
         answering = outer
     }
 
+    /// Answers an entity's parked requests with an error instead of handling them again (storage
+    /// failed them).
+    func failParked(_ id: EntityID, _ code: Cellcluster_V1_ErrorCode, _ message: String) {
+        guard let waiting = parked.removeValue(forKey: id) else { return }
+        parkedCount -= waiting.count
+        let outer = answering
+        for p in waiting {
+            answering = p.since
+            answerError(p.peer, p.request, code, message)
+        }
+        answering = outer
+    }
+
     /// Answers "retry" to requests parked too long (storage is slow or down).
     func expireParked(now: ContinuousClock.Instant) {
         for (id, waiting) in parked {
@@ -180,7 +193,7 @@ extension WorkerNode {
             acted += 1
             if ContinuousClock.now >= deadline { break }
         }
-        // Answers acted on go at once (a load's answer holds its cells' entities and request ids).
+        // Answers acted on go at once (a load's answer holds its cells' entities and events).
         storageBacklog.removeFirst(acted)
         if !storageBacklog.isEmpty { doorbell.ring() }  // the loop's next poll returns at once
         performShardActions(now: now)
@@ -262,9 +275,7 @@ extension WorkerNode {
             unpark(id, now: now)
             located[id] = nil
         case .failure(let error):
-            guard let waiting = parked.removeValue(forKey: id) else { return }
-            parkedCount -= waiting.count
-            for p in waiting { answerError(p.peer, p.request, .storageUnavailable, "looking up entity \(id.raw): \(error)") }
+            failParked(id, .storageUnavailable, "looking up entity \(id.raw): \(error)")
         default:
             unpark(id, now: now)
         }

@@ -56,15 +56,7 @@ extension WorkerNode {
         var seen = Set<EntityID>()
         let entities = lookups.map(\.entity).filter { seen.insert($0).inserted }
         if case .failure(let error) = result {
-            for id in entities {
-                guard let waiting = parked.removeValue(forKey: id) else { continue }
-                parkedCount -= waiting.count
-                for p in waiting {
-                    answering = p.since
-                    answerError(p.peer, p.request, .storageUnavailable, "checking whether a change to entity \(id.raw) was applied before: \(error)")
-                }
-                answering = nil
-            }
+            for id in entities { failParked(id, .storageUnavailable, "checking whether a change to entity \(id.raw) was applied before: \(error)") }
             return
         }
         for lookup in lookups { keysChecked.insert(lookup.key) }
