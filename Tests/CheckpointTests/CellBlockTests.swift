@@ -82,6 +82,14 @@ import TestSupport
             }
             let all = try store.loadCells(cells.map(CellID.init)).flatMap(\.entities).map(\.id.raw).sorted()
             #expect(all == Array(1...UInt64(cells.count)))
+
+            // Without its layout row, entities are written without a block (by a checkpoint, a
+            // claim, a spawn) and still found.
+            try store.connection.query("DELETE FROM cell_block_layout")
+            try store.write(StoreHarness.batch([StoreHarness.entity(100, cell: 4)]))
+            #expect(try store.claim(StoreHarness.entity(101, cell: 4), expected: 0) == .won)
+            #expect(try store.loadCells([CellID(4)]).first?.entities.map(\.id.raw) == [100, 101])
+            #expect(try store.connection.query("SELECT count(*) FROM entity_states WHERE cell_block IS NULL").int64(0, 0) == 2)
         }
     }
 }

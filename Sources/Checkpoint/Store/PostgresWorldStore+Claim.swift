@@ -53,10 +53,10 @@ extension PostgresWorldStore {
         WHERE s.owner_epoch = $9::int8
         RETURNING entity_id
         """
-    static let claimEntity = claimInto + "\nVALUES (\(claimRow))\n" + claimUpsert
+    static let claimEntity = claimInto + "\nSELECT \(claimRow) FROM \(StoreSQL.layout)\n" + claimUpsert
     /// `claimEntity` for a handoff's target: it writes only while the source's lease row exists,
     /// and locks that row (FOR KEY SHARE) so that no revocation can delete it before the commit.
-    static let claimEntityFromSource = claimInto + "\nSELECT \(claimRow)\n"
+    static let claimEntityFromSource = claimInto + "\nSELECT \(claimRow) FROM \(StoreSQL.layout)\n"
         + "WHERE EXISTS (SELECT 1 FROM worker_leases WHERE worker_id = $10::text AND generation = $11::int8 FOR KEY SHARE)\n" + claimUpsert
     /// After a claim, in its transaction: the entity's stored epoch, version and cell (one row,
     /// NULLs when storage has no row).

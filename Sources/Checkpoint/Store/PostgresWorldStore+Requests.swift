@@ -72,7 +72,7 @@ extension PostgresWorldStore {
                 AS t(id, cell, kind, stats, position, epoch, sender, request_id, reply)
         ), inserted AS (
             INSERT INTO entity_states (entity_id, cell_id, cell_block, kind, stats, position, version, actions, owner_epoch)
-            SELECT t.id, t.cell, \(StoreSQL.block(of: "t.cell")), t.kind, t.stats, t.position, 1, 0, t.epoch FROM t
+            SELECT t.id, t.cell, \(StoreSQL.block(of: "t.cell")), t.kind, t.stats, t.position, 1, 0, t.epoch FROM t, \(StoreSQL.layout)
             ON CONFLICT (entity_id) DO NOTHING
             RETURNING entity_id
         ), requests AS (

@@ -15,7 +15,8 @@ public final class WriteThroughStore {
 
     static let upsert = """
         INSERT INTO entity_states AS s (entity_id, cell_id, cell_block, kind, stats, position, version, actions, owner_epoch, updated_at)
-        VALUES ($1::int8, $2::int8, \(StoreSQL.block(of: "$2::int8")), $3::int4, $4::jsonb, $5::jsonb, $6::int8, $7::int8, $8::int8, now())
+        SELECT $1::int8, $2::int8, \(StoreSQL.block(of: "$2::int8")), $3::int4, $4::jsonb, $5::jsonb, $6::int8, $7::int8, $8::int8, now()
+        FROM \(StoreSQL.layout)
         ON CONFLICT (entity_id) DO UPDATE SET
             cell_id = EXCLUDED.cell_id, cell_block = EXCLUDED.cell_block, kind = EXCLUDED.kind, stats = EXCLUDED.stats, position = EXCLUDED.position,
             version = EXCLUDED.version, actions = EXCLUDED.actions, owner_epoch = EXCLUDED.owner_epoch, updated_at = now()
