@@ -29,6 +29,11 @@ extension WorkerNode {
     func startHandoff(_ id: EntityID, to position: Position, cell: CellID, target: String,
                       _ peer: [UInt8], _ request: Envelope, key: RequestLog.Key, now: ContinuousClock.Instant) {
         fault("handoff.source-before-send")
+        if !unstoredDurable.isEmpty, unstoredDurable.holds(id, now: now) {
+            answerError(peer, request, .handoffInProgress,
+                        "entity \(id.raw) has a durable change whose commit is not through yet: retry the move once it is answered")
+            return
+        }
         let reply = Respondent(peer: peer, request: request, key: key)
         perform(handoffs.start(id, to: position, cell: cell, target: target, reply: reply, shard: shard, now: now), now: now)
     }

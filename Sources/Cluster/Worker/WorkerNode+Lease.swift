@@ -77,6 +77,7 @@ extension WorkerNode {
         requests = RequestLog(capacity: options.recentReplies)
         durableRequests.removeAll()
         takenFromStorage.removeAll()
+        unstoredDurable.removeAll()
         lastRegistration = .now - .seconds(10)
         registerIfDue(now: .now)
     }

@@ -130,6 +130,8 @@ public final class WorkerNode {
     /// The ticket of each durable change whose commit is in flight: a retry waits for that commit
     /// instead of queueing another write of the same change.
     var durableTickets: [RequestLog.Key: UInt64] = [:]
+    /// Entities whose durable changes' ids storage may not hold yet: not handed off meanwhile.
+    var unstoredDurable: UnstoredDurable
     var nextTicket: UInt64 = 1
     /// The DEALER socket to the coordinator, when there is one.
     let coordinatorSocket: Socket?
@@ -219,6 +221,7 @@ public final class WorkerNode {
         requests = RequestLog(capacity: options.recentReplies)
         durableRequests = DurableRequests(retention: .seconds(settings.events.requestRetentionSeconds))
         takenFromStorage = ExpiringTable(lifetime: .seconds(settings.events.requestRetentionSeconds))
+        unstoredDurable = UnstoredDurable(retention: .seconds(settings.events.requestRetentionSeconds))
         // Before any part makes its metrics; with metrics.listen none nothing is collected (every
         // handle is swift-metrics' no-op).
         if MetricsSettings.address(listen: options.metrics ?? settings.metrics.listen) != nil { Telemetry.bootstrap() }
@@ -354,6 +357,7 @@ public final class WorkerNode {
                 checkLossWindow(now: after)
                 durableRequests.expire(now: after)
                 takenFromStorage.expire(now: after)
+                unstoredDurable.expire(now: after)
                 if let since = durableIdsFull, !durableRequests.isFull {
                     logger.info("taking durable changes again", metadata: ["refused_for_ms": "\(Int((after - since).milliseconds))", "durable_ids": "\(durableRequests.count)"])
                     durableIdsFull = nil
