@@ -62,7 +62,9 @@ final class WorkerMetrics {
 
     /// A step of the handoff protocol, by side: the `side` and `outcome` labels.
     enum HandoffStep: CaseIterable {
-        case offered, completed, retried, accepted, refused
+        /// `held`: a move that would hand off an entity with a durable change not yet stored,
+        /// answered "retry" (`UnstoredDurable`).
+        case offered, completed, retried, held, accepted, refused
 
         var side: String { self == .accepted || self == .refused ? "target" : "source" }
         var outcome: String { "\(self)" }

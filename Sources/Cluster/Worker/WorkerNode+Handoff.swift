@@ -30,6 +30,8 @@ extension WorkerNode {
                       _ peer: [UInt8], _ request: Envelope, key: RequestLog.Key, now: ContinuousClock.Instant) {
         fault("handoff.source-before-send")
         if !unstoredDurable.isEmpty, unstoredDurable.holds(id, now: now) {
+            metrics.handoff(.held)
+            handoffsHeld += 1
             answerError(peer, request, .handoffInProgress,
                         "entity \(id.raw) has a durable change whose commit is not through yet: retry the move once it is answered")
             return

@@ -66,7 +66,9 @@ extension WorkerNode {
             "lease_renewal_max_ms": "\(Int(leaseKeeper?.takeSlowestRenewal().milliseconds ?? 0))",
             "serving": "\(servesRequests)",
             "durable_ids": "\(durableRequests.count)",
+            "handoffs_held": "\(handoffsHeld)",
         ])
+        handoffsHeld = 0
         metrics.summarized = (now, metrics.answeredOK, metrics.answeredError, m)
     }
 }

@@ -132,6 +132,8 @@ public final class WorkerNode {
     var durableTickets: [RequestLog.Key: UInt64] = [:]
     /// Entities whose durable changes' ids storage may not hold yet: not handed off meanwhile.
     var unstoredDurable: UnstoredDurable
+    /// Moves answered "retry" for that since the last summary line.
+    var handoffsHeld = 0
     var nextTicket: UInt64 = 1
     /// The DEALER socket to the coordinator, when there is one.
     let coordinatorSocket: Socket?
