@@ -51,6 +51,21 @@ import TestSupport
         }
     }
 
+    @Test func theBlockComputedHereIsTheServers() throws {
+        try StoreHarness.withStore { store, _ in
+            let cells: [Int64] = [0, 1, 7, 8, 63, 64, 65, 511, 512, 4095, 4096, 99_999, -1, -8, -9, -64, -65,
+                                  Int64.max, Int64.max - 7, Int64.min, Int64.min + 1]
+            for columns: Int64 in [1, 3, 8, 9, 10, 64, 100, 1_000_003, Int64.max / 2] {
+                let r = try store.connection.query(
+                    "SELECT cell_block(c, $2::int8) FROM unnest($1::int8[]) WITH ORDINALITY AS u(c, n) ORDER BY n",
+                    [.array(.int8(cells)), .int64(columns)])
+                for (i, cell) in cells.enumerated() {
+                    #expect(try r.int64(i, 0) == CellBlockLayout.block(of: cell, columns: columns), "cell \(cell), \(columns) columns")
+                }
+            }
+        }
+    }
+
     @Test func aRowWithoutABlockIsStillFoundByItsCell() throws {
         try StoreHarness.withStore { store, _ in
             try store.connection.query("""

@@ -28,6 +28,14 @@ public enum CellBlockLayout {
         }
     }
 
+    /// The block of `cell` under a layout `columns` wide: the server's `cell_block(cell, columns)`
+    /// (migration 9), for a program that writes rows without it (`bench checkpoint`'s raw
+    /// methods). Integer division truncates toward zero in both.
+    public static func block(of cell: Int64, columns: Int64) -> Int64 {
+        let blockColumns = columns / 8 + (columns % 8 == 0 ? 0 : 1)  // (columns + 7) / 8, without overflow
+        return (cell / columns / 8) * blockColumns + (cell % columns) / 8
+    }
+
     /// The stored width.
     public static func columns(_ connection: Connection) throws(PQError) -> Int64 {
         try connection.query("SELECT columns FROM cell_block_layout").int64(0, 0)
