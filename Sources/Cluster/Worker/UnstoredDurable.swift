@@ -45,7 +45,7 @@ struct UnstoredDurable {
         for id in commit.entities {
             if let n = inFlight[id], n > 1 { inFlight[id] = n - 1 } else { inFlight[id] = nil }
             if stored {
-                failed[id]?[commit.key] = nil
+                guard !failed.isEmpty, failed[id]?.removeValue(forKey: commit.key) != nil else { continue }
                 if failed[id]?.isEmpty == true { failed[id] = nil }
             } else {
                 failed[id, default: [:]][commit.key] = now
