@@ -156,8 +156,6 @@ public enum CheckpointBench {
         // Shaped like entity_states: the same indexes and fill factor.
         try connection.execute(script: "CREATE TABLE raw_limit (LIKE entity_states INCLUDING ALL) WITH (fillfactor = 80)")
         let store = PostgresWorldStore(connection: connection, chunkSize: o.batchSize)
-        // The raw methods store each row's block too, as the checkpoint does.
-        let layout = try CellBlockLayout.columns(connection)
         var oursInsert: [Double] = [], oursUpdate: [Double] = []
         var raw: [RawMethod: [Double]] = [:]
         // Each step starts from a flushed server (CHECKPOINT, where allowed) and a table in the
@@ -178,9 +176,9 @@ public enum CheckpointBench {
         }
         func rawStep(_ method: RawMethod) throws -> Double {
             try connection.execute(script: "TRUNCATE raw_limit")
-            if method.rewrites { try copyRows(connection, rows, layout: layout, into: "raw_limit") }
+            if method.rewrites { try copyRows(connection, rows, into: "raw_limit") }
             settle()
-            let t = try measure { try rawWrite(connection, method, method.rewrites ? newer : rows, layout: layout) }
+            let t = try measure { try rawWrite(connection, method, method.rewrites ? newer : rows) }
             try verify("raw_limit", version: method.rewrites ? 2 : 1)
             return t.seconds
         }
@@ -212,48 +210,46 @@ public enum CheckpointBench {
     }
 
     /// One raw write of `rows` into raw_limit, in one transaction.
-    private static func rawWrite(_ connection: Connection, _ method: RawMethod, _ rows: [Entity], layout: Int64) throws {
+    private static func rawWrite(_ connection: Connection, _ method: RawMethod, _ rows: [Entity]) throws {
         let columns = PostgresWorldStore.entityColumns(rows[...])
-            + [.array(.int8(rows.map { CellBlockLayout.block(of: $0.cell.raw, columns: layout) }))]
         let unnest = """
-            unnest($1::int8[], $2::int8[], $3::int2[], $4::jsonb[], $5::jsonb[], $6::int8[], $7::int8[], $8::int8[], $9::int8[])
-                AS t(id, cell, kind, stats, position, version, actions, epoch, block)
+            unnest($1::int8[], $2::int8[], $3::int2[], $4::jsonb[], $5::jsonb[], $6::int8[], $7::int8[], $8::int8[])
+                AS t(id, cell, kind, stats, position, version, actions, epoch)
             """
         let set = """
-            cell_id = t.cell_id, cell_block = t.cell_block, kind = t.kind, stats = t.stats, position = t.position, version = t.version,
+            cell_id = t.cell_id, kind = t.kind, stats = t.stats, position = t.position, version = t.version,
             actions = t.actions, owner_epoch = t.owner_epoch, updated_at = now()
             """
         switch method {
         case .insertUnnest:
             _ = try connection.pipeline([PipelinedStatement("BEGIN"), PipelinedStatement("""
-                INSERT INTO raw_limit (entity_id, cell_id, cell_block, kind, stats, position, version, actions, owner_epoch, updated_at)
-                SELECT t.id, t.cell, t.block, t.kind, t.stats, t.position, t.version, t.actions, t.epoch, now() FROM \(unnest)
+                INSERT INTO raw_limit (entity_id, cell_id, kind, stats, position, version, actions, owner_epoch, updated_at)
+                SELECT t.id, t.cell, t.kind, t.stats, t.position, t.version, t.actions, t.epoch, now() FROM \(unnest)
                 """, columns), PipelinedStatement("COMMIT")])
         case .insertCopy:
             try connection.query("BEGIN")
-            try copyRows(connection, rows, layout: layout, into: "raw_limit")
+            try copyRows(connection, rows, into: "raw_limit")
             try connection.query("COMMIT")
         case .updateUnnest:
             _ = try connection.pipeline([PipelinedStatement("BEGIN"), PipelinedStatement("""
-                UPDATE raw_limit r SET \(set) FROM (SELECT t.id AS entity_id, t.cell AS cell_id, t.block AS cell_block, t.kind, t.stats, t.position,
+                UPDATE raw_limit r SET \(set) FROM (SELECT t.id AS entity_id, t.cell AS cell_id, t.kind, t.stats, t.position,
                     t.version, t.actions, t.epoch AS owner_epoch FROM \(unnest)) t WHERE r.entity_id = t.entity_id
                 """, columns), PipelinedStatement("COMMIT")])
         case .updateCopy:
             try connection.query("BEGIN")
             try connection.query("CREATE TEMP TABLE staging (LIKE raw_limit INCLUDING DEFAULTS) ON COMMIT DROP")
-            try copyRows(connection, rows, layout: layout, into: "staging")
+            try copyRows(connection, rows, into: "staging")
             try connection.query("UPDATE raw_limit r SET \(set) FROM staging t WHERE r.entity_id = t.entity_id")
             try connection.query("COMMIT")
         }
     }
 
-    /// Binary COPY of the rows into `table` with their blocks under `layout` (its updated_at takes
-    /// the default).
-    private static func copyRows(_ connection: Connection, _ rows: [Entity], layout: Int64, into table: String) throws {
-        var encoder = BinaryCopyEncoder(reservingCapacity: rows.count * 130)
-        for e in rows { PostgresWorldStore.appendCopyRow(e, block: CellBlockLayout.block(of: e.cell.raw, columns: layout), to: &encoder) }
+    /// Binary COPY of the rows into `table` (its updated_at takes the default).
+    private static func copyRows(_ connection: Connection, _ rows: [Entity], into table: String) throws {
+        var encoder = BinaryCopyEncoder(reservingCapacity: rows.count * 120)
+        for e in rows { PostgresWorldStore.appendCopyRow(e, to: &encoder) }
         let copied = try connection.copyIn(
-            "COPY \(table) (entity_id, cell_id, kind, stats, position, version, actions, owner_epoch, cell_block) FROM STDIN (FORMAT binary)",
+            "COPY \(table) (entity_id, cell_id, kind, stats, position, version, actions, owner_epoch) FROM STDIN (FORMAT binary)",
             binary: encoder)
         guard copied == rows.count else {
             throw PQError(code: .unexpectedResult, message: "COPY stored \(copied) of \(rows.count) rows", context: "bench checkpoint")

@@ -71,8 +71,7 @@ import TestSupport
             #expect(Set(bounds.keys) == [
                 "applied_requests.applied_at", "applied_requests.cell_id", "applied_requests.entity_id",
                 "applied_requests.request_id", "applied_requests.sender",
-                "entity_states.cell_block", "entity_states.cell_id", "entity_states.entity_id", "entity_states.kind",
-                "entity_states.owner_epoch",
+                "entity_states.cell_id", "entity_states.entity_id", "entity_states.kind", "entity_states.owner_epoch",
             ])
             // A statistics target of 10: at most 11 histogram bounds (PostgreSQL's default, 100: 101).
             #expect(bounds["entity_states.entity_id"].map { $0 > 0 && $0 <= 11 } == true)

@@ -182,38 +182,5 @@ extension Migration {
             CREATE INDEX applied_requests_by_age ON applied_requests USING brin (applied_at)
                 WITH (pages_per_range = 32, autosummarize = on);
             """),
-        Migration(version: 9, name: "entities found by block of cells", sql: """
-            -- A checkpoint rewrites the row of every entity that moved, and PostgreSQL rewrites a
-            -- row in place (a HOT update: no new index entries) only when no indexed column
-            -- changed. The index on cell_id made every rewrite of an entity that crossed a cell
-            -- border a new row version with a new entry in each index: 80 % of a soak's rewrites,
-            -- 1.6 x the time of one in place (50,000-row upserts, same run). Cells are now found
-            -- through their block of 8 x 8 cells: an entity changes block far less often than
-            -- cell, and a load filters the block's rows by cell.
-            --
-            -- The block of a cell needs the grid's width in cells. It is stored here, not taken
-            -- from each process's cluster.yml, so that every reader and writer agrees on it
-            -- whatever their configuration: `cellcluster db migrate` sets it from cluster.yml while
-            -- no entity is stored (the default grid is 64 cells wide). A different width costs
-            -- locality, never correctness.
-            CREATE TABLE cell_block_layout (
-                one      boolean PRIMARY KEY DEFAULT true CHECK (one),
-                columns  bigint NOT NULL CHECK (columns > 0)
-            );
-            INSERT INTO cell_block_layout (columns) VALUES (64);
-            -- Inlined where it is used (a single expression, immutable). Integer division
-            -- truncates toward zero, as Swift's does: any cell id has a block, even a negative one.
-            CREATE FUNCTION cell_block(cell bigint, columns bigint) RETURNS bigint
-                LANGUAGE sql IMMUTABLE PARALLEL SAFE
-                AS 'SELECT (cell / columns / 8) * ((columns + 7) / 8) + (cell % columns) / 8';
-            -- NULL for a row written without it (by hand, or a build before this one): loads
-            -- look for those too, through the same index.
-            ALTER TABLE entity_states ADD COLUMN cell_block bigint;
-            UPDATE entity_states SET cell_block = cell_block(cell_id, 64);
-            DROP INDEX entity_states_by_cell;
-            CREATE INDEX entity_states_by_block ON entity_states (cell_block);
-            ALTER TABLE entity_states ALTER COLUMN cell_block SET STATISTICS 10;
-            ANALYZE cell_block_layout;  -- one row: autovacuum never analyzes a table this small
-            """),
     ]
 }

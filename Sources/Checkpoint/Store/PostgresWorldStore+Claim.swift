@@ -40,23 +40,20 @@ extension PostgresWorldStore {
     /// The two claims' common parts: the row, and the upsert that takes the epoch only from
     /// `$9` (the epoch the claimant expects storage to hold).
     private static let claimInto = """
-        INSERT INTO entity_states AS s (entity_id, cell_id, cell_block, kind, stats, position, version, actions, owner_epoch, updated_at)
+        INSERT INTO entity_states AS s (entity_id, cell_id, kind, stats, position, version, actions, owner_epoch, updated_at)
         """
-    private static let claimRow = """
-        $1::int8, $2::int8, \(StoreSQL.block(of: "$2::int8")), $3::int2, $4::jsonb, $5::jsonb, $6::int8, $7::int8, $8::int8, now()
-        """
+    private static let claimRow = "$1::int8, $2::int8, $3::int2, $4::jsonb, $5::jsonb, $6::int8, $7::int8, $8::int8, now()"
     private static let claimUpsert = """
         ON CONFLICT (entity_id) DO UPDATE SET
-            cell_id = EXCLUDED.cell_id, cell_block = EXCLUDED.cell_block, kind = EXCLUDED.kind, stats = EXCLUDED.stats,
-            position = EXCLUDED.position, version = EXCLUDED.version, actions = EXCLUDED.actions,
-            owner_epoch = EXCLUDED.owner_epoch, updated_at = now()
+            cell_id = EXCLUDED.cell_id, kind = EXCLUDED.kind, stats = EXCLUDED.stats, position = EXCLUDED.position,
+            version = EXCLUDED.version, actions = EXCLUDED.actions, owner_epoch = EXCLUDED.owner_epoch, updated_at = now()
         WHERE s.owner_epoch = $9::int8
         RETURNING entity_id
         """
-    static let claimEntity = claimInto + "\nSELECT \(claimRow) FROM \(StoreSQL.layout)\n" + claimUpsert
+    static let claimEntity = claimInto + "\nVALUES (\(claimRow))\n" + claimUpsert
     /// `claimEntity` for a handoff's target: it writes only while the source's lease row exists,
     /// and locks that row (FOR KEY SHARE) so that no revocation can delete it before the commit.
-    static let claimEntityFromSource = claimInto + "\nSELECT \(claimRow) FROM \(StoreSQL.layout)\n"
+    static let claimEntityFromSource = claimInto + "\nSELECT \(claimRow)\n"
         + "WHERE EXISTS (SELECT 1 FROM worker_leases WHERE worker_id = $10::text AND generation = $11::int8 FOR KEY SHARE)\n" + claimUpsert
     /// After a claim, in its transaction: the entity's stored epoch, version and cell (one row,
     /// NULLs when storage has no row).

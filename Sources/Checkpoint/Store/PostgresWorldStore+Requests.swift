@@ -71,8 +71,8 @@ extension PostgresWorldStore {
             SELECT * FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::jsonb[], $5::jsonb[], $6::int8[], $7::text[], $8::int8[], $9::text[])
                 AS t(id, cell, kind, stats, position, epoch, sender, request_id, reply)
         ), inserted AS (
-            INSERT INTO entity_states (entity_id, cell_id, cell_block, kind, stats, position, version, actions, owner_epoch)
-            SELECT t.id, t.cell, \(StoreSQL.block(of: "t.cell")), t.kind, t.stats, t.position, 1, 0, t.epoch FROM t, \(StoreSQL.layout)
+            INSERT INTO entity_states (entity_id, cell_id, kind, stats, position, version, actions, owner_epoch)
+            SELECT t.id, t.cell, t.kind, t.stats, t.position, 1, 0, t.epoch FROM t
             ON CONFLICT (entity_id) DO NOTHING
             RETURNING entity_id
         ), requests AS (

@@ -5,7 +5,7 @@ import WorldCore
 extension PostgresWorldStore: WorkerStorage {
     static let entitiesInCells = """
         SELECT entity_id, kind, stats, position, version, actions, owner_epoch, cell_id
-        FROM entity_states s WHERE \(StoreSQL.entities("s", inCells: "$1::int8[]")) ORDER BY cell_id, entity_id
+        FROM entity_states WHERE cell_id = ANY($1::int8[]) ORDER BY cell_id, entity_id
         """
     static let cellRecords = "SELECT cell_id, properties, world_events FROM cell_checkpoints WHERE cell_id = ANY($1::int8[])"
     static let eventsInCells = """
@@ -22,8 +22,7 @@ extension PostgresWorldStore: WorkerStorage {
         """
     static let playersOwned = """
         SELECT DISTINCT s.cell_id FROM entity_states s JOIN cell_ownership o ON o.cell_id = s.cell_id
-        WHERE o.cell_id = ANY($1::int8[]) AND o.worker_id = $2 AND s.kind = $3::int2
-          AND \(StoreSQL.entities("s", inCells: "$1::int8[]")) ORDER BY s.cell_id
+        WHERE o.cell_id = ANY($1::int8[]) AND o.worker_id = $2 AND s.kind = $3::int2 ORDER BY s.cell_id
         """
     static let deleteLease = "DELETE FROM worker_leases WHERE worker_id = $1 AND generation = $2::int8"
 

@@ -84,11 +84,10 @@ extension PostgresWorldStore {
         return [.array(ids), .array(cells), .array(kinds), .array(stats), .array(positions), .array(versions), .array(actions), .array(epochs)]
     }
 
-    /// An entity as a binary COPY row of the same columns and its cell's block (`cell_block`,
-    /// migration 9), as the checkpoint stores it (the benchmark's raw limit uses it).
-    public static func appendCopyRow(_ e: Entity, block: Int64, to encoder: inout BinaryCopyEncoder) {
+    /// An entity as a binary COPY row of the same columns (the benchmark's raw limit uses it).
+    public static func appendCopyRow(_ e: Entity, to encoder: inout BinaryCopyEncoder) {
         let r = EntityRow(e)
-        encoder.beginRow(fields: 9)
+        encoder.beginRow(fields: 8)
         encoder.append(r.id)
         encoder.append(r.cell)
         encoder.append(r.kind)
@@ -97,7 +96,6 @@ extension PostgresWorldStore {
         encoder.append(r.version)
         encoder.append(r.actions)
         encoder.append(r.ownerEpoch)
-        encoder.append(block)
     }
 
     func eventStatement(_ rows: ArraySlice<QueuedEvent>, epoch: UInt64) -> PipelinedStatement {

@@ -1,27 +1,6 @@
 /// The statements the PostgreSQL store runs. Batches travel as arrays (`unnest`), so one
 /// statement writes a whole chunk of rows.
 enum StoreSQL {
-    /// The stored block layout (migration 9) as `l` for a FROM list: one row, whose `columns` is
-    /// NULL if the layout's row was deleted (rows are then written without a block, and still
-    /// found). Joined rather than a scalar subquery in `block(of:)`'s arguments: PostgreSQL does not
-    /// inline a function whose argument holds a subquery, and called once per row, the function
-    /// made the checkpoint's upsert slower than before blocks (pg_stat_statements, 3-worker soak).
-    static let layout = "(SELECT max(columns) AS columns FROM cell_block_layout) AS l"
-    /// The block of the cell `cell` (an SQL expression of type int8), for `entity_states.cell_block`;
-    /// the statement joins `layout`.
-    static func block(of cell: String) -> String { "cell_block(\(cell), l.columns)" }
-
-    /// The rows of `entity_states` (as `alias`) in the cells of the int8[] `cells`: found by their
-    /// blocks through `entity_states_by_block`, then by cell. Rows without a block (written by
-    /// hand, or by a build before migration 9) are found too.
-    static func entities(_ alias: String, inCells cells: String) -> String {
-        """
-        (\(alias).cell_block = ANY (ARRAY(SELECT DISTINCT \(block(of: "c")) FROM unnest(\(cells)) AS c, \(layout)))
-             OR \(alias).cell_block IS NULL)
-          AND \(alias).cell_id = ANY (\(cells))
-        """
-    }
-
     /// Upsert with fencing: a row is overwritten only by a writer whose owner epoch is newer, or
     /// equal with a version that is not older. It returns the ids of the rows it did not write
     /// (none, commonly), and the store asks storage only about those. Before, a chunk that wrote
@@ -31,14 +10,14 @@ enum StoreSQL {
     /// PostgreSQL's time.
     static let upsertEntities = """
         WITH written AS (
-        INSERT INTO entity_states AS s (entity_id, cell_id, cell_block, kind, stats, position, version, actions, owner_epoch, updated_at)
-        SELECT t.id, t.cell, \(block(of: "t.cell")), t.kind, t.stats, t.position, t.version, t.actions, t.epoch, now()
+        INSERT INTO entity_states AS s (entity_id, cell_id, kind, stats, position, version, actions, owner_epoch, updated_at)
+        SELECT t.id, t.cell, t.kind, t.stats, t.position, t.version, t.actions, t.epoch, now()
         FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::jsonb[], $5::jsonb[], $6::int8[], $7::int8[], $8::int8[])
-             AS t(id, cell, kind, stats, position, version, actions, epoch), \(layout)
+             AS t(id, cell, kind, stats, position, version, actions, epoch)
         ON CONFLICT (entity_id) DO UPDATE SET
-            cell_id = EXCLUDED.cell_id, cell_block = EXCLUDED.cell_block, kind = EXCLUDED.kind, stats = EXCLUDED.stats,
-            position = EXCLUDED.position, version = EXCLUDED.version, actions = EXCLUDED.actions,
-            owner_epoch = EXCLUDED.owner_epoch, updated_at = EXCLUDED.updated_at
+            cell_id = EXCLUDED.cell_id, kind = EXCLUDED.kind, stats = EXCLUDED.stats, position = EXCLUDED.position,
+            version = EXCLUDED.version, actions = EXCLUDED.actions, owner_epoch = EXCLUDED.owner_epoch,
+            updated_at = EXCLUDED.updated_at
         WHERE s.owner_epoch < EXCLUDED.owner_epoch
            OR (s.owner_epoch = EXCLUDED.owner_epoch AND s.version <= EXCLUDED.version)
         RETURNING s.entity_id
@@ -95,8 +74,7 @@ enum StoreSQL {
     static let storedEpochs = "SELECT entity_id, owner_epoch FROM entity_states WHERE entity_id = ANY($1::int8[])"
 
     static let entitiesInCell = """
-        SELECT entity_id, kind, stats, position, version, actions, owner_epoch FROM entity_states s
-        WHERE \(entities("s", inCells: "ARRAY[$1::int8]")) ORDER BY entity_id
+        SELECT entity_id, kind, stats, position, version, actions, owner_epoch FROM entity_states WHERE cell_id = $1 ORDER BY entity_id
         """
     static let cellRecord = "SELECT properties, world_events FROM cell_checkpoints WHERE cell_id = $1"
     static let eventsInCell = "SELECT sequence, payload FROM deferred_events WHERE cell_id = $1 ORDER BY sequence"

@@ -14,11 +14,10 @@ public final class WriteThroughStore {
     }
 
     static let upsert = """
-        INSERT INTO entity_states AS s (entity_id, cell_id, cell_block, kind, stats, position, version, actions, owner_epoch, updated_at)
-        SELECT $1::int8, $2::int8, \(StoreSQL.block(of: "$2::int8")), $3::int4, $4::jsonb, $5::jsonb, $6::int8, $7::int8, $8::int8, now()
-        FROM \(StoreSQL.layout)
+        INSERT INTO entity_states AS s (entity_id, cell_id, kind, stats, position, version, actions, owner_epoch, updated_at)
+        VALUES ($1::int8, $2::int8, $3::int4, $4::jsonb, $5::jsonb, $6::int8, $7::int8, $8::int8, now())
         ON CONFLICT (entity_id) DO UPDATE SET
-            cell_id = EXCLUDED.cell_id, cell_block = EXCLUDED.cell_block, kind = EXCLUDED.kind, stats = EXCLUDED.stats, position = EXCLUDED.position,
+            cell_id = EXCLUDED.cell_id, kind = EXCLUDED.kind, stats = EXCLUDED.stats, position = EXCLUDED.position,
             version = EXCLUDED.version, actions = EXCLUDED.actions, owner_epoch = EXCLUDED.owner_epoch, updated_at = now()
         WHERE s.owner_epoch <= EXCLUDED.owner_epoch
         """

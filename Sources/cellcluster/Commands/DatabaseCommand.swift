@@ -3,7 +3,6 @@ import Foundation
 import ArgumentParser
 import Checkpoint
 import Postgres
-import WorldCore
 
 struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,8 +18,7 @@ struct DatabaseCommand: ParsableCommand {
         @OptionGroup var settings: SettingsOptions
 
         func run() throws {
-            let loaded = try settings.load()
-            let parameters = try loaded.postgres.connectionParameters()
+            let parameters = try settings.load().postgres.connectionParameters()
             let connection = try Connection(parameters)
             defer { connection.close() }
             let report = try Migrator().migrate(connection)
@@ -29,19 +27,6 @@ struct DatabaseCommand: ParsableCommand {
             } else {
                 let list = report.applied.map(String.init).joined(separator: ", ")
                 print("applied migrations \(list); schema is at version \(report.current) (\(parameters.redacted))")
-            }
-            let columns = try Grid(width: loaded.world.width, height: loaded.world.height, cellSize: loaded.world.cellSize).columns
-            switch try CellBlockLayout.adopt(columns: columns, connection) {
-            case .unchanged:
-                break
-            case .adopted(let previous):
-                print("entities are indexed by blocks of 8 x 8 cells of a grid \(columns) cells wide (was \(previous))")
-            case .kept(let stored):
-                FileHandle.standardError.write(Data("""
-                    warning: entities are stored with blocks of a grid \(stored) cells wide, and cluster.yml's grid is \(columns) \
-                    wide; they stay as they are (cells load correctly, each load reads more rows)
-
-                    """.utf8))
             }
             warnAboutServer(connection)
         }
