@@ -525,11 +525,8 @@ extension WorkerNode {
         for outcome in outcomes {
             if finishRelease(outcome, now: now) { continue }
             guard let held = pendingDurable.removeValue(forKey: outcome.ticket) else { continue }
-            if case .success = outcome.result {
-                unstoredDurable.finished(outcome.ticket, stored: true, now: now)
-            } else {
-                unstoredDurable.finished(outcome.ticket, stored: false, now: now)
-            }
+            let stored = if case .success = outcome.result { true } else { false }
+            unstoredDurable.finished(outcome.ticket, stored: stored, now: now)
             for h in held where durableTickets[h.logKey] == outcome.ticket { durableTickets[h.logKey] = nil }
             for var h in held {
                 answering = h.received
