@@ -102,7 +102,11 @@ public enum EndToEndBench {
         if let host = parameters.host { env["PGHOST"] = host }
         if let port = parameters.port { env["PGPORT"] = String(port) }
         if let user = parameters.user { env["PGUSER"] = user }
-        let cluster = try ProcessCluster.forBenchmark(workers: 2, environment: env, settings: keys.map { ["security.keys=\($0)"] } ?? [])
+        // No cells move for load: each client sends a fixed set of entities to the worker that
+        // owns their cells, and a cell moved mid-run answers WRONG_WORKER (a batched phase of
+        // a million moves ran into one and stopped).
+        let settings = ["rebalance.threshold=1000000000"] + (keys.map { ["security.keys=\($0)"] } ?? [])
+        let cluster = try ProcessCluster.forBenchmark(workers: 2, environment: env, settings: settings)
         defer { cluster.stopAll(timeout: .seconds(30)) }
 
         let grid = try Grid(width: 4096, height: 4096, cellSize: 64)
