@@ -309,7 +309,9 @@ public final class CheckpointWriter: Sendable {
             entities: entities.values.sorted { $0.id < $1.id }, cells: cells.values.sorted { $0.cell < $1.cell },
             newEvents: events.values.sorted { $0.sequence < $1.sequence }, oldestChange: oldest)
         merged.transfers = batches.flatMap(\.transfers)
-        merged.requests = batches.flatMap(\.requests)
+        // Once each: batches may carry the same id of a change whose commit failed.
+        var keys = Set<RequestKey>()
+        merged.requests = batches.flatMap(\.requests).filter { keys.insert(RequestKey(sender: $0.sender, requestID: $0.requestID)).inserted }
         // Optional only where no merged batch needs the row.
         let needed = batches.reduce(into: Set<EntityID>()) { set, b in for e in b.entities where !b.optionalEntities.contains(e.id) { set.insert(e.id) } }
         merged.optionalEntities = batches.reduce(into: Set<EntityID>()) { $0.formUnion($1.optionalEntities) }.subtracting(needed)

@@ -13,6 +13,9 @@ public struct Checkpointer {
     public var metrics: CheckpointMetrics?
     /// How many rows the next checkpoint takes (nil: the shard's `checkpointMaxRows`).
     public var pace: CheckpointPace?
+    /// Request ids of durable changes no committed write stored yet: they ride with every
+    /// write of what they changed until one commits.
+    public private(set) var unstored: UnstoredRequests
 
     /// A durable write that finished: reply to the senders waiting on `ticket`.
     public struct DurableOutcome: Sendable {
@@ -20,9 +23,12 @@ public struct Checkpointer {
         public let result: Result<WriteReport, PQError>
     }
 
-    public init(writer: CheckpointWriter, scheduler: CheckpointScheduler) {
+    /// - Parameter requestRetention: how long the id of a durable change is carried with later
+    ///   writes until one stores it (`events.request_retention_s`).
+    public init(writer: CheckpointWriter, scheduler: CheckpointScheduler, requestRetention: Duration = .seconds(60)) {
         self.writer = writer
         self.scheduler = scheduler
+        self.unstored = UnstoredRequests(retention: requestRetention)
     }
 
     /// Reacts to the shard's requests (early flush, eviction waiting on a save).
@@ -34,6 +40,12 @@ public struct Checkpointer {
 
     /// After a fenced worker forgot everything and holds a new lease.
     public mutating func clearLeaseLost() { leaseLost = false }
+
+    /// After a fenced worker forgot everything it held: the ids it had not stored too.
+    public mutating func forgetUnstored() { unstored.removeAll() }
+
+    /// Forgets unstored ids older than the retention window.
+    public mutating func expireUnstored(now: ContinuousClock.Instant) { unstored.expire(now: now) }
 
     /// Asks for a checkpoint at the next turn.
     public mutating func requestEarly() { scheduler.requestEarly() }
@@ -52,6 +64,7 @@ public struct Checkpointer {
                 metrics?.succeeded(durable: false, rows: completion.batch.rowCount, duration: completion.duration)
                 pace?.wrote(rows: completion.batch.rowCount, in: completion.duration)
                 shard.checkpointSucceeded(completion.batch, report: report, duration: completion.duration, now: now)
+                unstored.stored(completion.batch, report)
                 scheduler.succeeded(now: now)
                 // The next one is due when the oldest change still unsaved has waited an interval:
                 // at once when one has already (the last checkpoint took longer than an interval),
@@ -70,14 +83,16 @@ public struct Checkpointer {
             case (.durable(let ticket), .success(let report)):
                 metrics?.succeeded(durable: true, rows: completion.batch.rowCount, duration: completion.duration)
                 shard.durableSucceeded(completion.batch, report: report, transactions: completion.leadsGroup ? 1 : 0, now: now)
+                unstored.stored(completion.batch, report)
                 durable.append(DurableOutcome(ticket: ticket, result: completion.result))
             case (.durable(let ticket), .failure):
-                metrics?.failed()
+                metrics?.failed()  // the changes stay applied and unsaved; their ids in `unstored`
                 durable.append(DurableOutcome(ticket: ticket, result: completion.result))
             }
         }
         if scheduler.isDue(now: now) {
-            if let batch = shard.takeCheckpoint(now: now, maxRows: pace?.rowLimit) {
+            if var batch = shard.takeCheckpoint(now: now, maxRows: pace?.rowLimit) {
+                if !unstored.isEmpty { batch.requests += unstored.carried(by: batch, now: now) }
                 scheduler.started(now: now)
                 writer.submit(batch, kind: .periodic)
             } else if !scheduler.inFlight {
@@ -90,10 +105,20 @@ public struct Checkpointer {
     /// Sends the current state of these entities and cells for an immediate commit; the outcome
     /// comes back from `pump` with `ticket`.
     /// `requests` are the request ids of the changes, stored in the same transaction.
-    public func submitDurable(_ shard: inout Shard, entities: [EntityID], cells: [CellID], requests: [AppliedRequest] = [],
+    public mutating func submitDurable(_ shard: inout Shard, entities: [EntityID], cells: [CellID], requests: [AppliedRequest] = [],
                               ticket: UInt64, now: ContinuousClock.Instant) {
         var batch = shard.takeDurable(entities: entities, cells: cells, now: now)
         batch.requests = requests
+        unstored.submitted(requests, now: now)
+        batch.requests += unstored.carried(by: batch, now: now)
+        writer.submit(batch, kind: .durable(ticket: ticket))
+    }
+
+    /// Sends a release (cells given away, `Shard.takeRelease`) for an immediate commit, with the
+    /// ids of durable changes to what it writes that are not stored yet; the outcome comes back from `pump` with `ticket`.
+    public func submitRelease(_ batch: CheckpointBatch, ticket: UInt64, now: ContinuousClock.Instant) {
+        var batch = batch
+        if !unstored.isEmpty { batch.requests += unstored.carried(by: batch, now: now) }
         writer.submit(batch, kind: .durable(ticket: ticket))
     }
 

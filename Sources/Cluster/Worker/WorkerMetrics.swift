@@ -63,7 +63,7 @@ final class WorkerMetrics {
     /// A step of the handoff protocol, by side: the `side` and `outcome` labels.
     enum HandoffStep: CaseIterable {
         /// `held`: a move that would hand off an entity with a durable change not yet stored,
-        /// answered "retry" (`UnstoredDurable`).
+        /// answered "retry" (`UnstoredRequests`).
         case offered, completed, retried, held, accepted, refused
 
         var side: String { self == .accepted || self == .refused ? "target" : "source" }

@@ -29,11 +29,11 @@ extension WorkerNode {
     func startHandoff(_ id: EntityID, to position: Position, cell: CellID, target: String,
                       _ peer: [UInt8], _ request: Envelope, key: RequestLog.Key, now: ContinuousClock.Instant) {
         fault("handoff.source-before-send")
-        if !unstoredDurable.isEmpty, unstoredDurable.holds(id, now: now) {
+        if checkpointer.unstored.holds(id) {
             metrics.handoff(.held)
             handoffsHeld += 1
             answerError(peer, request, .handoffInProgress,
-                        "entity \(id.raw) has a durable change whose commit is not through yet: retry the move once it is answered")
+                        "entity \(id.raw) has a durable change whose request id is not stored yet: retry the move shortly")
             return
         }
         let reply = Respondent(peer: peer, request: request, key: key)

@@ -77,7 +77,7 @@ extension WorkerNode {
         requests = RequestLog(capacity: options.recentReplies)
         durableRequests.removeAll()
         takenFromStorage.removeAll()
-        unstoredDurable.removeAll()
+        checkpointer.forgetUnstored()
         lastRegistration = .now - .seconds(10)
         registerIfDue(now: .now)
     }

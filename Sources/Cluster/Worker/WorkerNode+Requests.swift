@@ -476,7 +476,6 @@ extension WorkerNode {
         pendingDurable[ticket] = [held]
         durableTickets[held.logKey] = ticket
         durableRequests.record(held.logKey, .awaiting, now: now)
-        unstoredDurable.submitted(ticket, key: held.logKey, entities: entities)
         checkpointer.submitDurable(&shard, entities: entities, cells: cells, requests: request.map { [$0] } ?? [], ticket: ticket, now: now)
     }
 
@@ -525,8 +524,6 @@ extension WorkerNode {
         for outcome in outcomes {
             if finishRelease(outcome, now: now) { continue }
             guard let held = pendingDurable.removeValue(forKey: outcome.ticket) else { continue }
-            let stored = if case .success = outcome.result { true } else { false }
-            unstoredDurable.finished(outcome.ticket, stored: stored, now: now)
             for h in held where durableTickets[h.logKey] == outcome.ticket { durableTickets[h.logKey] = nil }
             for var h in held {
                 answering = h.received

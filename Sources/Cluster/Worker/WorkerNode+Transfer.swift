@@ -80,7 +80,7 @@ extension WorkerNode {
                 let ticket = nextTicket
                 nextTicket += 1
                 release = (ticket, batch)
-                writer.submit(batch, kind: .durable(ticket: ticket))
+                checkpointer.submitRelease(batch, ticket: ticket, now: now)
                 logger.info("giving cells away", metadata: ["cells": "\(given.count)", "rows": "\(batch.rowCount)"])
             case .readOwnership(let cells):
                 submit(.readOwnership(cells, worker: options.id), for: .ownershipPoll)

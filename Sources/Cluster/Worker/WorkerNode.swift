@@ -130,8 +130,6 @@ public final class WorkerNode {
     /// The ticket of each durable change whose commit is in flight: a retry waits for that commit
     /// instead of queueing another write of the same change.
     var durableTickets: [RequestLog.Key: UInt64] = [:]
-    /// Entities whose durable changes' ids storage may not hold yet: not handed off meanwhile.
-    var unstoredDurable: UnstoredDurable
     /// Moves answered "retry" for that since the last summary line.
     var handoffsHeld = 0
     var nextTicket: UInt64 = 1
@@ -223,7 +221,6 @@ public final class WorkerNode {
         requests = RequestLog(capacity: options.recentReplies)
         durableRequests = DurableRequests(retention: .seconds(settings.events.requestRetentionSeconds))
         takenFromStorage = ExpiringTable(lifetime: .seconds(settings.events.requestRetentionSeconds))
-        unstoredDurable = UnstoredDurable(retention: .seconds(settings.events.requestRetentionSeconds))
         // Before any part makes its metrics; with metrics.listen none nothing is collected (every
         // handle is swift-metrics' no-op).
         if MetricsSettings.address(listen: options.metrics ?? settings.metrics.listen) != nil { Telemetry.bootstrap() }
@@ -284,7 +281,8 @@ public final class WorkerNode {
         checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
             interval: .milliseconds(settings.checkpoint.intervalMs),
             retryInitial: .milliseconds(settings.checkpoint.retryInitialMs),
-            retryMax: .milliseconds(settings.checkpoint.retryMaxMs), now: .now))
+            retryMax: .milliseconds(settings.checkpoint.retryMaxMs), now: .now),
+            requestRetention: .seconds(settings.events.requestRetentionSeconds))
         checkpointer.metrics = CheckpointMetrics(worker: options.id)
         checkpointer.pace = CheckpointPace(target: .milliseconds(settings.checkpoint.intervalMs) / 4, maxRows: settings.checkpoint.maxRows)
         do {
@@ -359,7 +357,7 @@ public final class WorkerNode {
                 checkLossWindow(now: after)
                 durableRequests.expire(now: after)
                 takenFromStorage.expire(now: after)
-                unstoredDurable.expire(now: after)
+                checkpointer.expireUnstored(now: after)
                 if let since = durableIdsFull, !durableRequests.isFull {
                     logger.info("taking durable changes again", metadata: ["refused_for_ms": "\(Int((after - since).milliseconds))", "durable_ids": "\(durableRequests.count)"])
                     durableIdsFull = nil

@@ -497,10 +497,10 @@ final class LoadLane: @unchecked Sendable {
             retry(i, reply, from: worker, now: now)
             scheduleRetry(inflight, at: now.after(milliseconds: 200))
         case .storageUnavailable, .queueFull:
+            // "Not durable yet": the change stays applied in that worker's memory, and its request
+            // id goes with whichever write saves it (`UnstoredRequests`): a retry anywhere is
+            // answered, not applied again, so the audit allows no extra application for it.
             retry(i, reply, from: worker, now: now)
-            // "Not durable yet": the change stays applied in that worker's memory and may reach
-            // storage with a later checkpoint (without its request id); a retry elsewhere may apply it again.
-            if reply.code == .storageUnavailable { inflight.notDurableAt.insert(inflight.endpoint) }
             scheduleRetry(inflight, at: now.after(milliseconds: 200))
         default:
             entities[i].note(seconds(at: now), "\(describe(inflight.op)) -> \(reply.code) from \(worker): \(reply.message)")
@@ -588,10 +588,7 @@ final class LoadLane: @unchecked Sendable {
             }
             e.ackedMoves += 1
         case .action:
-            e.ackedActions += 1
-            // One request id everywhere: applied once, wherever. Only a worker that answered
-            // STORAGE_UNAVAILABLE may also have saved it later without its id.
-            e.unknownActions += UInt64(inflight.notDurableAt.filter { $0 != inflight.endpoint }.count)
+            e.ackedActions += 1  // one request id everywhere: applied once, wherever
             e.note(t, .action(count: e.ackedActions, worker: worker, deferred: reply.answer.deferred, durable: reply.answer.durable))
         case .read:
             break  // its latency is all it shows (a read from storage may be older than memory elsewhere)
@@ -603,9 +600,8 @@ final class LoadLane: @unchecked Sendable {
         timeline.recordError()
         let e = entities[i]
         if let inflight = e.inflight, case .action = inflight.op {
-            // Given up: it may have been applied once (one request id everywhere), and again by
-            // each worker that answered STORAGE_UNAVAILABLE.
-            entities[i].unknownActions += (inflight.requestID == 0 ? 0 : 1) + UInt64(inflight.notDurableAt.count)
+            // Given up: it may have been applied, once (one request id everywhere).
+            if inflight.requestID != 0 { entities[i].unknownActions += 1 }
         }
         if errorSamples.count < 20 { errorSamples.append("entity \(e.id.raw): \(why)") }
         if let inflight = e.inflight, inflight.requestID != 0 { waiting[inflight.requestID] = nil }

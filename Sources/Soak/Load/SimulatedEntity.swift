@@ -36,10 +36,6 @@ final class SimulatedEntity {
         var retryAt = Moment.never
         /// An earlier attempt got no answer: it may have been applied.
         var possiblyApplied = false
-        /// Endpoints (worker incarnations) that answered STORAGE_UNAVAILABLE: the change stays in
-        /// that worker's memory and may reach storage with a periodic checkpoint, which stores no
-        /// request id, so a retry elsewhere may apply it a second time.
-        var notDurableAt: Set<String> = []
         /// The last retryable answer (why it is still waiting).
         var lastAnswer: String?
 

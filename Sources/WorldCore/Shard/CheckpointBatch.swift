@@ -53,16 +53,27 @@ public struct CheckpointBatch: Sendable, Equatable {
     /// This batch as batches of at most `rows` entities each, to be committed one after the
     /// other (durable commits waiting meanwhile go between them): the first carries the cells
     /// and queued events. The whole batch alone when it has at most `rows` entities (or `rows`
-    /// is 0), or when part of it must commit together: cells given away, request ids, optional
-    /// rows of a release, replayed events to delete (their entities commit with the deletion).
-    /// Entity rows are independent of each other otherwise: each is fenced on its own.
+    /// is 0), or when part of it must commit together: cells given away, optional rows of a
+    /// release, replayed events to delete (their entities commit with the deletion). Entity rows
+    /// are independent of each other otherwise: each is fenced on its own. A request id goes
+    /// with the slice that writes what its condition checks: its entity's row, else the first
+    /// (cells and queued events).
     public func slices(ofEntities rows: Int) -> [CheckpointBatch] {
-        guard rows > 0, entities.count > rows, transfers.isEmpty, requests.isEmpty, optionalEntities.isEmpty,
+        guard rows > 0, entities.count > rows, transfers.isEmpty, optionalEntities.isEmpty,
               !cells.contains(where: { !$0.replayedEvents.isEmpty }) else { return [self] }
+        var sliceOf: [EntityID: Int] = [:]
+        if !requests.isEmpty {
+            for (index, entity) in entities.enumerated() { sliceOf[entity.id] = index / rows }
+        }
         return stride(from: 0, to: entities.count, by: rows).map { start in
             let part = Array(entities[start..<min(start + rows, entities.count)])
-            return CheckpointBatch(id: id, epoch: epoch, entities: part, cells: start == 0 ? cells : [],
-                                   newEvents: start == 0 ? newEvents : [], oldestChange: oldestChange, takenAt: takenAt)
+            var slice = CheckpointBatch(id: id, epoch: epoch, entities: part, cells: start == 0 ? cells : [],
+                                        newEvents: start == 0 ? newEvents : [], oldestChange: oldestChange, takenAt: takenAt)
+            slice.requests = requests.filter { request in
+                guard case .entity? = request.condition, let entity = request.entity, let index = sliceOf[entity] else { return start == 0 }
+                return index == start / rows
+            }
+            return slice
         }
     }
 }

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import ProcessKit
+import TestSupport
+@testable import Client
+@testable import Postgres
+@testable import Wire
+@testable import WorldCore
+@testable import ZeroMQ
+
+/// A durable change whose commit failed stays applied in memory, and a later write of its entity
+/// saves it. Its request id must ride with that write: otherwise storage holds the change without
+/// its id, and a retry at a worker that took the entity from storage applies it a second time.
+@Suite struct FailedCommitRequestTests {
+    /// Makes every transaction that stores request id `id` fail, until `heal` drops it: a commit
+    /// that fails for a reason of the server's, while the rest of the database works (stopping
+    /// the server also stops the lease renewals, and the worker stops serving).
+    static func failCommits(storing id: Int64, _ db: Connection) throws {
+        try db.query("""
+            CREATE FUNCTION fail_request() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'test: the commit of request % fails', NEW.request_id; END $$
+            """)
+        try db.query("""
+            CREATE TRIGGER fail_request BEFORE INSERT ON applied_requests FOR EACH ROW
+            WHEN (NEW.request_id = \(id)) EXECUTE FUNCTION fail_request()
+            """)
+    }
+
+    static func heal(_ db: Connection) throws {
+        try db.query("DROP TRIGGER fail_request ON applied_requests")
+        try db.query("DROP FUNCTION fail_request()")
+    }
+
+    @Test func theIdOfAChangeWhoseCommitFailedIsStoredWithTheCheckpointThatSavesItAndAnswersARetryElsewhere() throws {
+        try TestDatabase.withFreshDatabase { parameters in
+            let cluster = try ProcessCluster(database: parameters.database!, workers: 2, settings: [
+                "events.durability.entity_action=durable", "checkpoint.interval_ms=200",
+            ])
+            defer { cluster.killAll() }
+            let db = try Connection(parameters)
+            let context = try Context()
+            let client = try ClusterClient(context: context, coordinator: cluster.coordinatorEndpoint, grid: ExactlyOnceTests.grid)
+            try client.refreshMap()
+            let (a, _) = try HandoffTests.border(client.map!)
+            #expect(try client.spawn(Entity(id: EntityID(51), kind: .player, position: HandoffTests.center(a), cell: a)).code == .ok)
+            let owner = try #require(try client.map?.partitionMap(grid: ExactlyOnceTests.grid).owner(of: a))
+            let name = "client:failed-commit"
+            let worker = try CellClient(context: context, endpoint: try #require(cluster.endpoint(of: owner)), name: name)
+            let action = Envelope.OneOf_Body.entityAction(.with {
+                $0.entityID = 51; $0.action = "loot"; $0.statDeltas = ["gold": 10]; $0.cellID = a.raw
+            })
+            func stored() throws -> (actions: Int64, gold: String?) {
+                let row = try db.query("SELECT actions, stats->>'gold' FROM entity_states WHERE entity_id = 51")
+                return (try row.int64(0, 0), row.string(0, 1))
+            }
+
+            // The durable action is applied in memory, and its commit fails.
+            try Self.failCommits(storing: 4242, db)
+            let failed = try worker.call(action, id: 4242, timeout: .seconds(10))
+            #expect(failed.code == .storageUnavailable, "\(failed.code): \(failed.message)")
+            #expect(try stored().actions == 0)
+
+            // The database works again: a periodic checkpoint saves the entity, and the action's id with it.
+            try Self.heal(db)
+            let saved = HandoffTests.eventually(timeout: .seconds(20)) { (try? stored().actions) == 1 }
+            #expect(saved, "\(cluster.worker(owner)?.stderr.suffix(2000) ?? "")")
+            let ids = try db.query("SELECT count(*) FROM applied_requests WHERE request_id = 4242 AND entity_id = 51").int64(0, 0)
+            #expect(ids == 1, "the checkpoint that saved the action stored no id for it")
+
+            // Its worker dies; the client retries at the worker that took the cell over from storage.
+            let dead = try #require(cluster.worker(owner))
+            dead.signal(SIGKILL)
+            #expect(dead.waitForExit(timeout: .seconds(10)) != nil)
+            let reply = try #require(try ExactlyOnceTests.retry(action, id: 4242, name: name, cell: a, cluster: cluster, context: context))
+            #expect(reply.code == .ok && reply.durable, "\(reply.code): \(reply.message)")
+            Thread.sleep(forTimeInterval: 0.5)  // a second application would be committed by now
+            let after = try stored()
+            #expect(after.actions == 1 && after.gold == "10", "applied again: \(after.actions) actions, gold \(after.gold ?? "-")")
+        }
+    }
+}
