@@ -104,9 +104,10 @@ public struct Checkpointer {
 
     /// Sends the current state of these entities and cells for an immediate commit; the outcome
     /// comes back from `pump` with `ticket`.
-    /// `requests` are the request ids of the changes, stored in the same transaction.
+    /// `requests` are the request ids of the changes, stored in the same transaction (with those
+    /// of earlier changes to the same rows that no write stored yet: `unstored`).
     public mutating func submitDurable(_ shard: inout Shard, entities: [EntityID], cells: [CellID], requests: [AppliedRequest] = [],
-                              ticket: UInt64, now: ContinuousClock.Instant) {
+                                       ticket: UInt64, now: ContinuousClock.Instant) {
         var batch = shard.takeDurable(entities: entities, cells: cells, now: now)
         batch.requests = requests
         unstored.submitted(requests, now: now)
@@ -115,7 +116,8 @@ public struct Checkpointer {
     }
 
     /// Sends a release (cells given away, `Shard.takeRelease`) for an immediate commit, with the
-    /// ids of durable changes to what it writes that are not stored yet; the outcome comes back from `pump` with `ticket`.
+    /// ids of durable changes to what it writes that no write stored yet; the outcome comes back
+    /// from `pump` with `ticket`.
     public func submitRelease(_ batch: CheckpointBatch, ticket: UInt64, now: ContinuousClock.Instant) {
         var batch = batch
         if !unstored.isEmpty { batch.requests += unstored.carried(by: batch, now: now) }
