@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ProcessKit
+import Telemetry
 import TestSupport
 @testable import Client
 @testable import Postgres
@@ -59,6 +60,11 @@ import TestSupport
             let failed = try worker.call(action, id: 4242, timeout: .seconds(10))
             #expect(failed.code == .storageUnavailable, "\(failed.code): \(failed.message)")
             #expect(try stored().actions == 0)
+            let metricsURL = try #require(cluster.worker(owner)?.readyField("metrics"))
+            func unstoredIDs() -> Double? {
+                (try? HTTPGet.get(metricsURL, "/metrics")).flatMap { MetricsClusterTests.value($0.body, "cellcluster_unstored_request_ids") }
+            }
+            #expect(HandoffTests.eventually(timeout: .seconds(5)) { unstoredIDs() == 1 }, "\(String(describing: unstoredIDs()))")
 
             // The database works again: a periodic checkpoint saves the entity, and the action's id with it.
             try Self.heal(db)
@@ -66,6 +72,7 @@ import TestSupport
             #expect(saved, "\(cluster.worker(owner)?.stderr.suffix(2000) ?? "")")
             let ids = try db.query("SELECT count(*) FROM applied_requests WHERE request_id = 4242 AND entity_id = 51").int64(0, 0)
             #expect(ids == 1, "the checkpoint that saved the action stored no id for it")
+            #expect(HandoffTests.eventually(timeout: .seconds(5)) { unstoredIDs() == 0 }, "\(String(describing: unstoredIDs()))")
 
             // Its worker dies; the client retries at the worker that took the cell over from storage.
             let dead = try #require(cluster.worker(owner))

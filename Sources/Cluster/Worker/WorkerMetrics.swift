@@ -106,6 +106,7 @@ final class WorkerMetrics {
     private let mapEpoch: Gauge
     private let serving: Gauge
     private let parked: Gauge
+    private let unstoredIDs: Gauge
     /// Totals the shard keeps itself: exported as counters by adding what grew since the last refresh.
     private var totals: [(Counter, KeyPath<MonitorSnapshot, UInt64>)] = []
     private var last: MonitorSnapshot?
@@ -129,6 +130,7 @@ final class WorkerMetrics {
         mapEpoch = Gauge(label: "cellcluster_map_epoch", dimensions: [w])
         serving = Gauge(label: "cellcluster_serving", dimensions: [w])
         parked = Gauge(label: "cellcluster_parked_requests", dimensions: [w])
+        unstoredIDs = Gauge(label: "cellcluster_unstored_request_ids", dimensions: [w])
         func total(_ name: String, _ path: KeyPath<MonitorSnapshot, UInt64>, _ extra: [(String, String)] = []) {
             totals.append((Counter(label: name, dimensions: [w] + extra), path))
         }
@@ -188,7 +190,8 @@ final class WorkerMetrics {
     func handoff(_ step: HandoffStep) { handoffs[step]?.increment() }
 
     /// Gauges and the shard's totals, from a monitor snapshot (once a second, off the request path).
-    func refresh(_ m: MonitorSnapshot, ownedCells: Int, mapEpoch epoch: UInt64, serving isServing: Bool, parked waiting: Int) {
+    /// - Parameter unstored: durable changes whose request ids no committed write stored yet.
+    func refresh(_ m: MonitorSnapshot, ownedCells: Int, mapEpoch epoch: UInt64, serving isServing: Bool, parked waiting: Int, unstored: Int) {
         unsaved.record(m.unsavedChanges)
         oldestUnsaved.record(m.oldestUnsavedAgeMs / 1000)
         owned.record(ownedCells)
@@ -199,6 +202,7 @@ final class WorkerMetrics {
         mapEpoch.record(Double(epoch))
         serving.record(isServing ? 1 : 0)
         parked.record(waiting)
+        unstoredIDs.record(unstored)
         for (counter, path) in totals {
             let value = m[keyPath: path]
             let before = last?[keyPath: path] ?? 0

@@ -14,7 +14,8 @@ extension WorkerNode {
         let snapshot = shard.monitorSnapshot(now: now)
         let owned = ownedCellCount()
         let isServing = servesRequests
-        metrics.refresh(snapshot, ownedCells: owned, mapEpoch: mapEpoch, serving: isServing, parked: parkedCount)
+        metrics.refresh(snapshot, ownedCells: owned, mapEpoch: mapEpoch, serving: isServing, parked: parkedCount,
+                        unstored: checkpointer.unstored.count)
         updateReadiness()
         let interval = settings.metrics.summaryIntervalS
         guard interval > 0, now - metrics.summarized.at >= .seconds(interval) else { return }
@@ -66,6 +67,7 @@ extension WorkerNode {
             "lease_renewal_max_ms": "\(Int(leaseKeeper?.takeSlowestRenewal().milliseconds ?? 0))",
             "serving": "\(servesRequests)",
             "durable_ids": "\(durableRequests.count)",
+            "unstored_ids": "\(checkpointer.unstored.count)",
             "handoffs_held": "\(handoffsHeld)",
         ])
         handoffsHeld = 0
