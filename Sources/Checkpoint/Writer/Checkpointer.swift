@@ -64,7 +64,7 @@ public struct Checkpointer {
                 metrics?.succeeded(durable: false, rows: completion.batch.rowCount, duration: completion.duration)
                 pace?.wrote(rows: completion.batch.rowCount, in: completion.duration)
                 shard.checkpointSucceeded(completion.batch, report: report, duration: completion.duration, now: now)
-                unstored.stored(completion.batch, report)
+                unstored.settled(completion.batch, report)
                 scheduler.succeeded(now: now)
                 // The next one is due when the oldest change still unsaved has waited an interval:
                 // at once when one has already (the last checkpoint took longer than an interval),
@@ -83,7 +83,7 @@ public struct Checkpointer {
             case (.durable(let ticket), .success(let report)):
                 metrics?.succeeded(durable: true, rows: completion.batch.rowCount, duration: completion.duration)
                 shard.durableSucceeded(completion.batch, report: report, transactions: completion.leadsGroup ? 1 : 0, now: now)
-                unstored.stored(completion.batch, report)
+                unstored.settled(completion.batch, report)
                 durable.append(DurableOutcome(ticket: ticket, result: completion.result))
             case (.durable(let ticket), .failure):
                 metrics?.failed()  // the changes stay applied and unsaved; their ids in `unstored`

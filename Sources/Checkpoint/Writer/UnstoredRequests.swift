@@ -14,8 +14,11 @@ import WorldCore
 ///
 /// Each id rides with the write of what its condition checks (`AppliedRequest.Condition`): the
 /// entity's row, the cell's record, the queued event. It is dropped once a committed write
-/// stored that subject (the condition held in the same transaction), and after the retention
-/// window (`events.request_retention_s`), past which no id is promised anywhere.
+/// stored that subject (the condition held in the same transaction), or storage refused the
+/// subject (a newer owner holds it, or a dead letter: the change is not this worker's to store
+/// any more, and a later copy of the entity taken in again must not carry an id of a change it
+/// does not hold); and after the retention window (`events.request_retention_s`), past which no
+/// id is promised anywhere.
 ///
 /// Pure: the owner passes the time in.
 public struct UnstoredRequests: Sendable {
@@ -80,22 +83,21 @@ public struct UnstoredRequests: Sendable {
         return carried
     }
 
-    /// `batch` committed as `report` says: the ids it carried whose subject it wrote are stored.
-    public mutating func stored(_ batch: CheckpointBatch, _ report: WriteReport) {
+    /// `batch` committed as `report` says: the ids it carried whose subject it wrote are stored,
+    /// and those whose subject storage refused are dropped. Only an entity a release left out
+    /// (`WriteReport.leftOut`: still here, still unsaved) keeps its ids riding.
+    public mutating func settled(_ batch: CheckpointBatch, _ report: WriteReport) {
         guard !entries.isEmpty, !batch.requests.isEmpty else { return }
-        let notWritten = Set(report.fencedEntities).union(report.deadLetteredEntities).union(report.leftOut)
-        let notWrittenCells = Set(report.fencedCells).union(report.deadLetteredCells)
-        let written = Set(batch.entities.map(\.id)), cells = Set(batch.cells.map(\.cell))
-        var events: [UInt64: CellID] = [:]
-        for event in batch.newEvents { events[event.sequence] = event.cell }
+        let entitiesWritten = Set(batch.entities.map(\.id)), cells = Set(batch.cells.map(\.cell))
+        let events = Set(batch.newEvents.map(\.sequence))
         for request in batch.requests {
             let subject = Self.subject(of: request)
-            let wrote = switch subject {
-            case .entity(let id): written.contains(id) && !notWritten.contains(id)
-            case .cell(let cell): cells.contains(cell) && !notWrittenCells.contains(cell)
-            case .event(let sequence): events[sequence].map { report.fencedEvents[$0]?.contains(sequence) != true } ?? false
+            let settled = switch subject {
+            case .entity(let id): entitiesWritten.contains(id) && !report.leftOut.contains(id)
+            case .cell(let cell): cells.contains(cell)
+            case .event(let sequence): events.contains(sequence)
             }
-            guard wrote, var list = entries[subject], let index = list.firstIndex(where: { Self.sameKey($0.request, request) }) else { continue }
+            guard settled, var list = entries[subject], let index = list.firstIndex(where: { Self.sameKey($0.request, request) }) else { continue }
             forget(list.remove(at: index).request)
             entries[subject] = list.isEmpty ? nil : list
         }
