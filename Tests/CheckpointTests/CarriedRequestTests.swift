@@ -32,12 +32,7 @@ import TestSupport
             }
 
             // A durable action on 2; its commit fails (a trigger refuses its request id).
-            try store.connection.execute(script: """
-                CREATE FUNCTION fail_request() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN RAISE EXCEPTION 'test: request % fails', NEW.request_id; END $$;
-                CREATE TRIGGER fail_request BEFORE INSERT ON applied_requests FOR EACH ROW
-                WHEN (NEW.request_id = 77) EXECUTE FUNCTION fail_request();
-                """)
+            try FailingCommits.refuse(requestID: 77, store.connection)
             let applied = try shard.apply(.entityAction(EntityID(2), action: "loot", deltas: ["gold": 5]), to: ReleaseTests.given, now: now)
             guard case .applied(let version) = applied else {
                 Issue.record("not applied: \(applied)")
@@ -53,7 +48,7 @@ import TestSupport
             #expect(try store.connection.query("SELECT count(*) FROM applied_requests").int64(0, 0) == 0)
 
             // The cell is given away: the release writes 2 and stores the action's id with it.
-            try store.connection.execute(script: "DROP TRIGGER fail_request ON applied_requests; DROP FUNCTION fail_request();")
+            try FailingCommits.heal(store.connection)
             let release = shard.takeRelease([CellTransfer(cell: ReleaseTests.given, to: "w2")], now: now)
             checkpointer.submitRelease(release, ticket: 2, now: now)
             let released = try #require(outcome(2))

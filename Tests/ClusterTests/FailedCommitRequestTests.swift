@@ -13,25 +13,6 @@ import TestSupport
 /// saves it. Its request id must ride with that write: otherwise storage holds the change without
 /// its id, and a retry at a worker that took the entity from storage applies it a second time.
 @Suite struct FailedCommitRequestTests {
-    /// Makes every transaction that stores request id `id` fail, until `heal` drops it: a commit
-    /// that fails for a reason of the server's, while the rest of the database works (stopping
-    /// the server also stops the lease renewals, and the worker stops serving).
-    static func failCommits(storing id: Int64, _ db: Connection) throws {
-        try db.query("""
-            CREATE FUNCTION fail_request() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN RAISE EXCEPTION 'test: the commit of request % fails', NEW.request_id; END $$
-            """)
-        try db.query("""
-            CREATE TRIGGER fail_request BEFORE INSERT ON applied_requests FOR EACH ROW
-            WHEN (NEW.request_id = \(id)) EXECUTE FUNCTION fail_request()
-            """)
-    }
-
-    static func heal(_ db: Connection) throws {
-        try db.query("DROP TRIGGER fail_request ON applied_requests")
-        try db.query("DROP FUNCTION fail_request()")
-    }
-
     @Test func theIdOfAChangeWhoseCommitFailedIsStoredWithTheCheckpointThatSavesItAndAnswersARetryElsewhere() throws {
         try TestDatabase.withFreshDatabase { parameters in
             let cluster = try ProcessCluster(database: parameters.database!, workers: 2, settings: [
@@ -56,7 +37,7 @@ import TestSupport
             }
 
             // The durable action is applied in memory, and its commit fails.
-            try Self.failCommits(storing: 4242, db)
+            try FailingCommits.refuse(requestID: 4242, db)
             let failed = try worker.call(action, id: 4242, timeout: .seconds(10))
             #expect(failed.code == .storageUnavailable, "\(failed.code): \(failed.message)")
             #expect(try stored().actions == 0)
@@ -67,7 +48,7 @@ import TestSupport
             #expect(HandoffTests.eventually(timeout: .seconds(5)) { unstoredIDs() == 1 }, "\(String(describing: unstoredIDs()))")
 
             // The database works again: a periodic checkpoint saves the entity, and the action's id with it.
-            try Self.heal(db)
+            try FailingCommits.heal(db)
             let saved = HandoffTests.eventually(timeout: .seconds(20)) { (try? stored().actions) == 1 }
             #expect(saved, "\(cluster.worker(owner)?.stderr.suffix(2000) ?? "")")
             let ids = try db.query("SELECT count(*) FROM applied_requests WHERE request_id = 4242 AND entity_id = 51").int64(0, 0)

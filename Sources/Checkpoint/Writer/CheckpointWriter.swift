@@ -309,7 +309,7 @@ public final class CheckpointWriter: Sendable {
             entities: entities.values.sorted { $0.id < $1.id }, cells: cells.values.sorted { $0.cell < $1.cell },
             newEvents: events.values.sorted { $0.sequence < $1.sequence }, oldestChange: oldest)
         merged.transfers = batches.flatMap(\.transfers)
-        // Once each: batches may carry the same id of a change whose commit failed.
+        // Once each: batches may carry the same id of a change no write has stored yet (`UnstoredRequests`).
         var keys = Set<RequestKey>()
         merged.requests = batches.flatMap(\.requests).filter { keys.insert(RequestKey(sender: $0.sender, requestID: $0.requestID)).inserted }
         // Optional only where no merged batch needs the row.
