@@ -235,9 +235,16 @@ import TestSupport
             #expect((41...42).contains(statuses.map(\.entities).reduce(0, +)), "\(statuses.map { "\($0.workerID)=\($0.entities)" })")
 
             // After a crash, a retry of the first spawn (same sender and id) is answered with its
-            // first reply, not ALREADY_EXISTS; a new spawn of the id still is refused.
+            // first reply, not ALREADY_EXISTS; a new spawn of the id still is refused. The player
+            // moves first, so the worker that answers holds it in memory, taken from storage: its
+            // spawn's id is looked up there too (it used to be refused from memory, ALREADY_EXISTS,
+            // whenever the cell had loaded before the retry came).
             cluster.worker("w1")!.killHard()
             try cluster.startWorker("w1")
+            let step = Envelope.OneOf_Body.moveEntity(.with {
+                $0.entityID = 40; $0.to = .init(HandoffTests.center(a)); $0.cellID = a.raw
+            })
+            #expect(try Self.retry(step, id: 7, name: "client:spawner", cell: a, cluster: cluster, context: context)?.code == .ok)
             let retried = try #require(try Self.retry(spawn(40, in: a), id: 1, name: "client:spawner", cell: a, cluster: cluster, context: context))
             #expect(retried.code == .ok && retried.version == 1, "\(retried.code): \(retried.message)")
             let fresh = try #require(try Self.retry(spawn(40, in: a), id: 6, name: "client:spawner", cell: a, cluster: cluster, context: context))

@@ -66,4 +66,23 @@ import TestSupport
             #expect(after.actions == 1 && after.gold == "10", "applied again: \(after.actions) actions, gold \(after.gold ?? "-")")
         }
     }
+
+    /// A durable change whose row storage fenced (a newer owner epoch is stored: another worker's
+    /// claim, or any value a row may hold) is not stored, and neither is its id: its sender must
+    /// not be told it is durable.
+    @Test func aDurableChangeWhoseRowStorageFencedIsNotAnsweredDurable() throws {
+        try TestDatabase.withFreshDatabase { parameters in
+            let worker = try WorkerProcess(database: parameters.database!, settings: ["events.durability.entity_action=durable"])
+            defer { worker.process.killHard() }
+            let db = try Connection(parameters)
+            let client = try CellClient(context: try Context(), endpoint: worker.endpoint, name: "client:fenced")
+            try client.spawn(WorkerProcessTests.player(1, x: 100, y: 100))
+            #expect(try db.query("UPDATE entity_states SET owner_epoch = owner_epoch + 1000 WHERE entity_id = 1").affectedRows == 1)
+            let action = Envelope.OneOf_Body.entityAction(.with { $0.entityID = 1; $0.action = "loot"; $0.statDeltas = ["gold": 10] })
+            let reply = try client.call(action, id: 5151, timeout: .seconds(10))
+            #expect(!(reply.code == .ok && reply.durable), "answered durable: \(reply.code) \(reply.message)")
+            #expect(try db.query("SELECT actions FROM entity_states WHERE entity_id = 1").int64(0, 0) == 0)
+            #expect(try db.query("SELECT count(*) FROM applied_requests WHERE request_id = 5151").int64(0, 0) == 0)
+        }
+    }
 }

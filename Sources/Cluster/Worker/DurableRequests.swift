@@ -52,6 +52,10 @@ struct DurableRequests {
         record(key, .stored(reply), now: now)
     }
 
+    /// Forgets a change of this worker's own that storage did not store after all (fenced by a
+    /// newer owner, and dropped from memory with its entity): a retry is a new change.
+    mutating func forget(_ key: RequestLog.Key) { table.remove(key) }
+
     /// Forgets what has been kept for the retention window by `now`.
     mutating func expire(now: ContinuousClock.Instant) { table.expire(now: now) }
 

@@ -48,6 +48,9 @@ struct ExpiringTable<Key: Hashable, Value> {
         }
     }
 
+    /// Forgets `key` now (its due entry leaves nothing when it comes due).
+    mutating func remove(_ key: Key) { slots[key] = nil }
+
     mutating func removeAll() {
         slots = [:]
         due = []

@@ -393,9 +393,11 @@ extension WorkerNode {
         return true
     }
 
-    /// The entity a request is about (for trace lines).
+    /// The entity a request is about (for trace lines, and for the stored-key lookup of a durable
+    /// change or spawn: `waitsForStoredKey`).
     static func entity(of request: Envelope) -> EntityID? {
         switch request.body {
+        case .spawnEntity(let s)?: EntityID(s.entity.entityID)
         case .moveEntity(let m)?: EntityID(m.entityID)
         case .entityAction(let a)?: EntityID(a.entityID)
         case .getEntity(let g)?: EntityID(g.entityID)
@@ -529,7 +531,12 @@ extension WorkerNode {
                 answering = h.received
                 defer { answering = nil }
                 switch outcome.result {
-                case .success:
+                case .success(let report):
+                    if let why = Self.notStored(h, report) {
+                        durableRequests.forget(h.logKey)
+                        answer(h.peer, h.request, key: nil, error: .handoffInProgress, why)
+                        continue
+                    }
                     fault("durable.after-commit")  // a test's crash between the commit and the answer
                     h.reply.durable = true
                     finishDurable(h.peer, h.request, h.reply, key: h.logKey, now: now)
@@ -539,6 +546,30 @@ extension WorkerNode {
                 }
             }
         }
+    }
+
+    /// Why a durable write that committed did not store `held`'s change (nil: it did). Storage
+    /// holds its entity, its cell or its queued event under a newer owner epoch (another
+    /// worker's claim, or whatever value a stored row holds): the write left it out, its id was
+    /// not stored either, and the shard dropped the entity. It used to be answered durable.
+    static func notStored(_ held: HeldReply, _ report: WriteReport) -> String? {
+        if !report.fencedEntities.isEmpty, let id = entity(of: held.request), report.fencedEntities.contains(id) {
+            return "entity \(id.raw) is held by a newer owner in storage: the change was not stored, retry it"
+        }
+        if !report.fencedCells.isEmpty {
+            let cell: Int64? = switch held.request.body {
+            case .cellStateChange(let c)?: c.cellID
+            case .worldEvent(let w)?: w.cellID
+            default: nil
+            }
+            if let cell, report.fencedCells.contains(CellID(cell)) {
+                return "cell \(cell) is held by a newer owner in storage: the change was not stored, retry it"
+            }
+        }
+        if held.reply.deferred, report.fencedEvents.values.contains(where: { $0.contains(held.reply.sequence) }) {
+            return "the queued event's cell is held by a newer owner in storage: the change was not stored, retry it"
+        }
+        return nil
     }
 
     private func readEntity(_ id: EntityID, _ peer: [UInt8], _ request: Envelope) {
