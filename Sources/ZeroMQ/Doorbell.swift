@@ -37,7 +37,8 @@ public final class Doorbell: Sendable {
 
     /// Empties the pipe; call it when `poll` named the doorbell.
     public func drain() {
-        var buffer = [UInt8](repeating: 0, count: 256)
-        while read(readFD, &buffer, buffer.count) > 0 {}
+        withUnsafeTemporaryAllocation(byteCount: 256, alignment: 1) { buffer in
+            while read(readFD, buffer.baseAddress, buffer.count) > 0 {}
+        }
     }
 }

@@ -47,7 +47,10 @@ extension Socket {
         while true {
             let size = try zmqCall("zmq_msg_recv") { zmq_msg_recv(&message, socket, flags) }
             guard let size else {
-                // Only the first frame can be missing: the rest arrive with it.
+                // Only the first frame can be missing: the rest arrive with it. libzmq took in
+                // what its I/O thread had sent and still found nothing: the descriptor announces
+                // the next message.
+                readinessUnknown = false
                 return nil
             }
             let data = zmq_msg_data(&message)

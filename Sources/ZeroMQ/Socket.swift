@@ -8,6 +8,13 @@ public final class Socket {
     /// Keeps the context alive for as long as the socket exists.
     public let context: Context
     public let type: SocketType
+    /// Whether a message may be waiting that the socket's descriptor (`ZMQ_FD`) would not
+    /// announce: true after any call on the socket (libzmq may have taken in its wake-up signal
+    /// then), false once a check or a receive found nothing. `Poller` reads it.
+    var readinessUnknown = true
+    /// libzmq's descriptor for the socket (`ZMQ_FD`): readable when the socket has news for its
+    /// owner thread. Read once.
+    var descriptor: Int32?
 
     /// Opens a socket with `linger` 0 so that closing never blocks on unsent messages.
     /// - Throws: `ZMQError` from `zmq_socket`.
@@ -32,6 +39,7 @@ public final class Socket {
 
     func open(_ call: @autoclosure () -> String) throws(ZMQError) -> UnsafeMutableRawPointer {
         guard let socket = handle else { throw ZMQError(code: ENOTSOCK, call: call()) }
+        readinessUnknown = true
         return socket
     }
 
