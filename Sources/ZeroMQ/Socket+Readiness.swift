@@ -16,6 +16,8 @@ extension Socket {
     /// The descriptor a `poll` waits on for this socket (`ZMQ_FD`). Readable means "look again",
     /// not "a message is here": `hasMessage` tells.
     func pollDescriptor() throws(ZMQError) -> Int32 {
+        // A closed socket's descriptor may already be another file's.
+        guard handle != nil else { throw ZMQError(code: ENOTSOCK, call: "zmq_getsockopt(ZMQ_FD)") }
         if let descriptor { return descriptor }
         let socket = try open("zmq_getsockopt(ZMQ_FD)")
         var fd: Int32 = -1

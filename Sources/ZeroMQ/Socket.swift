@@ -34,6 +34,7 @@ public final class Socket {
     public func close() {
         guard let socket = handle else { return }
         handle = nil
+        descriptor = nil
         zmq_close(socket)
     }
 

@@ -105,4 +105,14 @@ import Testing
         #expect(ContinuousClock.now - start < .milliseconds(4000))
         #expect(try pull.receive(dontWait: true) == [[9]])
     }
+
+    @Test func aClosedSocketIsAnErrorNotAnotherFilesDescriptor() throws {
+        let pull = try Socket(context, .pull)
+        _ = try pull.bind("tcp://127.0.0.1:0")
+        var poller = Poller()
+        poller.add(pull)
+        #expect(try poller.poll(timeoutMilliseconds: 0) == [])
+        pull.close()
+        #expect(throws: ZMQError.self) { try poller.poll(timeoutMilliseconds: 0) }
+    }
 }
