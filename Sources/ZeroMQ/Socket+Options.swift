@@ -16,6 +16,14 @@ extension Socket {
         }
     }
 
+    func getInt(_ option: Int32, _ name: String) throws(ZMQError) -> Int32 {
+        let socket = try open("zmq_getsockopt(\(name))")
+        var value: Int32 = 0
+        var size = MemoryLayout<Int32>.size
+        try zmqCall("zmq_getsockopt(\(name))") { zmq_getsockopt(socket, option, &value, &size) }
+        return value
+    }
+
     func getBytes(_ option: Int32, _ name: String, capacity: Int = 256) throws(ZMQError) -> [UInt8] {
         let socket = try open("zmq_getsockopt(\(name))")
         var buffer = [UInt8](repeating: 0, count: capacity)
