@@ -133,8 +133,29 @@ import Testing
                                       (50_000, true), (50_000, false), (54_000, false), (55_000, true)]
         let opened = turns.map { tick.opens(now: start + .microseconds($0.0)) }
         #expect(opened == turns.map(\.1))
+        #expect(tick.nextOpening == start + .milliseconds(60))
         var always = SendTick(every: .zero, start: start)
         let each = [start, start, start - .seconds(1)].map { always.opens(now: $0) }
         #expect(each == [true, true, true])
+        #expect(always.nextOpening == nil)
+    }
+
+    @Test func anIdleLaneSleepsUntilItsNextTickOrRetryScanNotAFixedMillisecond() {
+        let now = Moment.now
+        func at(_ micros: Int64) -> Moment { now + .microseconds(micros) }
+        // The earliest due request waits for the tick that opens at or after it.
+        #expect(LoadLane.nextWake(retryScan: at(9_000), due: at(1_000), tick: at(4_000)) == at(4_000))
+        #expect(LoadLane.nextWake(retryScan: at(9_000), due: at(6_000), tick: at(4_000)) == at(6_000))
+        #expect(LoadLane.nextWake(retryScan: at(2_000), due: at(1_000), tick: at(4_000)) == at(2_000))
+        #expect(LoadLane.nextWake(retryScan: at(9_000), due: at(1_000), tick: nil) == at(1_000))
+        #expect(LoadLane.nextWake(retryScan: .never, due: nil, tick: at(4_000)) == .never)
+        // Rounded up to the poll's milliseconds, at least 1 (a wake already past), at most the cap.
+        let waits = [at(3_999), at(4_000), at(4_001), now, at(-5_000), at(60_000), .never]
+            .map { LoadLane.idleMilliseconds(until: $0, now: now, cap: 5) }
+        #expect(waits == [4, 4, 5, 1, 1, 5, 5])
+        // Moments before the reference are negative: `never` is still the cap, not an overflow.
+        let early = Moment(nanos: -5_000_000)
+        #expect(LoadLane.idleMilliseconds(until: .never, now: early, cap: 5) == 5)
+        #expect(LoadLane.idleMilliseconds(until: early + .milliseconds(2), now: early, cap: 5) == 2)
     }
 }

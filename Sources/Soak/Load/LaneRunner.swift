@@ -38,7 +38,8 @@ final class LaneRunner: @unchecked Sendable {
         // Bounded: the soak stops every lane at its end (the lane's own loops are bounded per turn).
         while !stopping.load(ordering: .acquiring) {
             if posted.load(ordering: .acquiring) > 0 { runJobs() }
-            if !lane.step(now: .now) { lane.waitForAnswers(milliseconds: 1) }
+            // Jobs posted meanwhile wait at most 5 ms (one tick of the soak's usual 5).
+            if !lane.step(now: .now) { lane.waitForAnswers(now: .now, atMostMilliseconds: 5) }
         }
         runJobs()
     }

@@ -182,9 +182,28 @@ final class LoadLane: @unchecked Sendable {
         return busy
     }
 
-    /// Waits (at most `milliseconds`) for a reply from any worker: the idle wait of the run loop.
-    func waitForAnswers(milliseconds: Int) {
-        _ = CellClient.wait(clients.values, feed: feed, timeoutMilliseconds: milliseconds)
+    /// The idle wait of the run loop: until a reply (or a map) arrives or the lane has something
+    /// to do of its own (`nextWake`), at most `cap` ms. A fixed 1-ms wait woke the lane five times
+    /// in every 5-ms tick with nothing to do.
+    func waitForAnswers(now: Moment, atMostMilliseconds cap: Int) {
+        let wake = issuing ? Self.nextWake(retryScan: nextRetryScan, due: due.next, tick: tick.nextOpening) : nextRetryScan
+        _ = CellClient.wait(clients.values, feed: feed, timeoutMilliseconds: Self.idleMilliseconds(until: wake, now: now, cap: cap))
+    }
+
+    /// When a lane next has work that no answer brings: the retry scan, or its next send (the
+    /// tick that opens at or after the earliest due request; `tick` nil: no tick).
+    static func nextWake(retryScan: Moment, due: Moment?, tick: Moment?) -> Moment {
+        guard let due else { return retryScan }
+        return min(retryScan, max(due, tick ?? due))
+    }
+
+    /// Whole milliseconds (the poll's unit) from `now` until `wake`, rounded up: at least 1, at most `cap`.
+    static func idleMilliseconds(until wake: Moment, now: Moment, cap: Int) -> Int {
+        let most = Int64(cap) * 1_000_000
+        // `Moment.never` is Int64.max: its distance from a moment before the reference overflows.
+        let (gap, overflow) = wake.nanos.subtractingReportingOverflow(now.nanos)
+        let nanos = overflow ? (wake > now ? most : 0) : min(max(0, gap), most)
+        return Int(max(1, (nanos + 999_999) / 1_000_000))
     }
 
     /// One request for every created entity: a move to where it is (it loads the entity's cell

@@ -11,6 +11,9 @@ struct SendTick {
         next = start
     }
 
+    /// When the next tick opens (nil: every turn sends).
+    var nextOpening: Moment? { every > .zero ? next : nil }
+
     /// True when a turn at `now` sends what is due (and the tick moves on).
     mutating func opens(now: Moment) -> Bool {
         guard every > .zero else { return true }
