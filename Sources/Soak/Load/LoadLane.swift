@@ -186,7 +186,7 @@ final class LoadLane: @unchecked Sendable {
     /// to do of its own (`nextWake`), at most `cap` ms. A fixed 1-ms wait woke the lane five times
     /// in every 5-ms tick with nothing to do.
     func waitForAnswers(now: Moment, atMostMilliseconds cap: Int) {
-        let wake = issuing ? Self.nextWake(retryScan: nextRetryScan, due: due.next, tick: tick.nextOpening) : nextRetryScan
+        let wake = Self.nextWake(retryScan: nextRetryScan, due: issuing ? due.next : nil, tick: tick.nextOpening)
         _ = CellClient.wait(clients.values, feed: feed, timeoutMilliseconds: Self.idleMilliseconds(until: wake, now: now, cap: cap))
     }
 
