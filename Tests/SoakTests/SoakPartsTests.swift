@@ -158,4 +158,60 @@ import Testing
         #expect(LoadLane.idleMilliseconds(until: .never, now: early, cap: 5) == 5)
         #expect(LoadLane.idleMilliseconds(until: early + .milliseconds(2), now: early, cap: 5) == 2)
     }
+
+    @Test func aRequestIDNamesItsEntityAndAFramesOwnIDNamesNone() {
+        let count = 11_000
+        var seen = Set<UInt64>()
+        for sequence: UInt64 in [1, 2, 77, 1 << 38] {
+            for entity in [0, 1, 5_499, count - 1] {
+                let id = LoadLane.requestID(sequence: sequence, entity: entity)
+                #expect(LoadLane.entityIndex(of: id, count: count) == entity)
+                #expect(seen.insert(id).inserted)  // unique across sequences and entities
+            }
+            let frame = LoadLane.requestID(sequence: sequence, entity: nil)
+            #expect(LoadLane.entityIndex(of: frame, count: count) == nil)
+            #expect(seen.insert(frame).inserted)
+        }
+        // An id this lane never sent (any value a reply may carry) names no entity past the lane's.
+        #expect(LoadLane.entityIndex(of: LoadLane.requestID(sequence: 3, entity: count), count: count) == nil)
+        #expect(LoadLane.entityIndex(of: .max, count: count) == nil)
+        #expect(LoadLane.entityIndex(of: 0, count: count) == nil)
+        #expect(LoadLane.entityIndex(of: UInt64(LoadLane.maxEntities), count: LoadLane.maxEntities) == LoadLane.maxEntities - 1)
+    }
+
+    @Test func theDenseIndexSetInsertsRemovesAndIteratesItsMembersOnly() {
+        var set = DenseIndexSet(capacity: 10)
+        for i in [3, 7, 0, 9, 3] { set.insert(i) }
+        #expect(set.count == 4)
+        #expect(Set(set) == [0, 3, 7, 9])
+        set.remove(3)  // the last member moves into its place
+        set.remove(5)  // not a member: nothing
+        #expect(Set(set) == [0, 7, 9])
+        #expect(!set.contains(3) && set.contains(9))
+        set.remove(9)
+        set.remove(0)
+        set.insert(3)
+        #expect(Set(set) == [3, 7])
+        set.remove(7)
+        set.remove(3)
+        #expect(set.isEmpty && Array(set).isEmpty)
+    }
+
+    @Test func acknowledgedMovesKeepTheNewestPerEntityAndGiveBackThoseAVersionWentBackOver() {
+        var acked = AckedMoves(entities: 3, depth: 4)
+        func move(_ v: UInt64) -> AckedMoves.Move { .init(version: v, at: Double(v) / 10, worker: "w\(v % 2 + 1)") }
+        for v: UInt64 in 1...6 { acked.append(move(v), for: 1) }  // past the depth: the oldest go
+        acked.append(move(9), for: 2)
+        #expect(acked.moves(of: 1).map(\.version) == [3, 4, 5, 6])
+        #expect(acked.count(of: 0) == 0 && acked.moves(of: 2) == [move(9)])
+        // The cluster answered version 5 again: 5 and 6 were lost, oldest first; the others stay.
+        #expect(acked.removeAtOrAbove(5, for: 1) == [move(5), move(6)])
+        #expect(acked.moves(of: 1).map(\.version) == [3, 4])
+        acked.append(move(5), for: 1)
+        for v: UInt64 in 6...8 { acked.append(move(v), for: 1) }
+        #expect(acked.moves(of: 1).map(\.version) == [5, 6, 7, 8])  // wrapped around its slots
+        #expect(acked.removeAtOrAbove(1, for: 1).count == 4 && acked.count(of: 1) == 0)
+        #expect(acked.removeAtOrAbove(1, for: 0).isEmpty)
+        #expect(acked.moves(of: 2) == [move(9)])  // its neighbours' slots untouched
+    }
 }

@@ -34,6 +34,8 @@ final class SimulatedEntity {
         var attempts = 1
         /// When to send it again (`Moment.never`: when its attempt times out).
         var retryAt = Moment.never
+        /// Its last attempt is sent and not answered yet: an answer to it is taken (once).
+        var awaiting = false
         /// An earlier attempt got no answer: it may have been applied.
         var possiblyApplied = false
         /// The last retryable answer (why it is still waiting).
@@ -83,10 +85,8 @@ final class SimulatedEntity {
     var ackedActions: UInt64 = 0
     var unknownActions: UInt64 = 0
     var ackedMoves: UInt64 = 0
+    /// The version of its last acknowledged move (the moves themselves: its lane's `AckedMoves`).
     var lastAckedVersion: UInt64 = 0
-    /// Acknowledged moves with their versions, times and the worker that answered (the last 64 to
-    /// 128: trimmed 64 at a time, not shifted at every move), for the loss-window check.
-    var acked: [(version: UInt64, at: Double, worker: String)] = []
     /// Moves whose outcome is not known exactly (deferred, or answered after a retry elsewhere).
     var uncertainMoves = false
     /// The last 40 steps of its history (`note`).
