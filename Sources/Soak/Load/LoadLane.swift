@@ -369,7 +369,7 @@ final class LoadLane: @unchecked Sendable {
     private func send(_ i: Int, _ op: SimulatedEntity.Op, now: Moment, fresh: Bool, to named: (String, String)? = nil) {
         if fresh { flying.insert(i) }
         guard let (worker, client) = named.flatMap({ self.client($0.0, endpoint: $0.1) }) ?? route(cell(of: op, i)) else {
-            if fresh { entities[i].inflight = .init(op: op, requestID: 0, worker: "", endpoint: "", sent: now) }
+            if fresh { entities[i].inflight = .init(op: op, requestID: 0, worker: "", endpoint: "", sent: now, awaiting: false) }
             scheduleRetry(entities[i].inflight, at: now.after(milliseconds: 100))
             return
         }
@@ -392,8 +392,7 @@ final class LoadLane: @unchecked Sendable {
                 if !(settings.batch && named == nil && batch(i, op, id: id, to: client)) {
                     try transmit(i, op, id: id, to: client)
                 }
-                entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, sent: sentAt)
-                entities[i].inflight?.awaiting = true
+                entities[i].inflight = .init(op: op, requestID: id, worker: worker, endpoint: client.endpoint, sent: sentAt, awaiting: true)
                 requests += 1
             }
         } catch {

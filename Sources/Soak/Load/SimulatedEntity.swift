@@ -41,8 +41,10 @@ final class SimulatedEntity {
         /// The last retryable answer (why it is still waiting).
         var lastAnswer: String?
 
-        init(op: Op, requestID: UInt64, worker: String, endpoint: String, sent: Moment) {
+        /// `awaiting`: it was handed to a socket (false: it has not left yet).
+        init(op: Op, requestID: UInt64, worker: String, endpoint: String, sent: Moment, awaiting: Bool) {
             self.op = op
+            self.awaiting = awaiting
             self.requestID = requestID
             self.worker = worker
             self.endpoint = endpoint
