@@ -144,7 +144,8 @@ final class LoadLane: @unchecked Sendable {
         context = try KeyRing.context(keysFolder: settings.keys, presenting: Role.client.rawValue, serving: false)
         coordinator = try CoordinatorLink(context: context, endpoints: endpoint, name: "soak-map:\(getpid()):\(lane)")
         random = SeededRandom(seed: settings.seed &+ UInt64(lane) &* 0xD1B5_4A32_D192_ED03)  // lane 0: the seed itself
-        let share = (settings.players + settings.npcs + lanes - 1) / max(1, lanes)
+        let total = settings.players + settings.npcs, split = max(1, lanes)
+        let share = total / split + (total % split == 0 ? 0 : 1)
         guard share <= Self.maxEntities else {
             throw SoakError("\(share) entities in one load lane: at most \(Self.maxEntities) (a request id holds the entity's index); use more --load-threads")
         }
@@ -716,6 +717,7 @@ final class LoadLane: @unchecked Sendable {
 
     static func requestID(sequence: UInt64, entity: Int?) -> UInt64 {
         precondition(entity.map { $0 >= 0 && $0 < maxEntities } ?? true, "an entity index past maxEntities")
+        precondition(sequence < 1 << UInt64(64 - indexBits), "request ids of this lane used up: they would repeat")
         return sequence << UInt64(indexBits) | UInt64(entity.map { $0 + 1 } ?? 0)
     }
 
