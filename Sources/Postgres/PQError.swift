@@ -31,17 +31,23 @@ public struct PQError: Error, CustomStringConvertible, Sendable {
     /// What was being done: the call, and the statement's first words.
     public let context: String
     public let detail: String?
+    /// The constraint that refused the row (a violation of class 23), as the server names it.
+    public let constraint: String?
 
-    public init(code: Code, message: String, context: String, sqlState: String? = nil, detail: String? = nil) {
+    public init(code: Code, message: String, context: String, sqlState: String? = nil, detail: String? = nil,
+                constraint: String? = nil) {
         self.code = code
         self.message = message
         self.context = context
         self.sqlState = sqlState
         self.detail = detail
+        self.constraint = constraint
     }
 
     /// SQLSTATE 23505.
     public var isUniqueViolation: Bool { sqlState == "23505" }
+    /// SQLSTATE 23505 on the named unique index or constraint.
+    public func isUniqueViolation(of name: String) -> Bool { isUniqueViolation && constraint == name }
     /// SQLSTATE class 23: a constraint rejected the row.
     public var isIntegrityViolation: Bool { sqlState?.hasPrefix("23") ?? false }
     /// The server refused the data itself (SQLSTATE class 22 or 23, or an exception raised by a
@@ -83,7 +89,7 @@ extension PQError {
         return PQError(
             code: lost ? .connectionLost : .statementFailed,
             message: firstLine(primary), context: context, sqlState: sqlState,
-            detail: field(UInt8(ascii: "D")))
+            detail: field(UInt8(ascii: "D")), constraint: field(UInt8(ascii: "n")))
     }
 
     static func firstLine(_ text: String) -> String {

@@ -60,6 +60,42 @@ import TestSupport
         }
     }
 
+    /// The fast path inserts request ids without `ON CONFLICT`; an id stored already (a commit
+    /// whose outcome was unknown, sent again) makes the server refuse the transaction, and the
+    /// write goes again keeping the stored ids, in one pipelined transaction, not the careful
+    /// path's savepoints.
+    @Test func aWriteWhoseRequestIdIsStoredAlreadyCommitsKeepingTheStoredReply() throws {
+        try StoreHarness.withStore { store, _ in
+            var first = StoreHarness.batch([StoreHarness.entity(1, hp: 90, version: 2)])
+            first.requests = [Self.request(30, entity: 1, version: 2)]
+            try store.write(first)
+
+            // The refusal names the primary key, which is what sends the write down the retry.
+            do {
+                try store.connection.query("""
+                    INSERT INTO applied_requests (sender, request_id, cell_id, reply) VALUES ('client:a'::bytea, 30, 5, '\\x00')
+                    """)
+                Issue.record("a stored request id was inserted twice")
+            } catch {
+                #expect((error as? PQError)?.isUniqueViolation(of: PostgresWorldStore.requestsPrimaryKey) == true, "\(error)")
+            }
+
+            // Stored 30 again, with a new one twice and a change to the entity: all committed, the
+            // first reply of 30 kept, 31 stored once.
+            var again = StoreHarness.batch([StoreHarness.entity(1, hp: 70, version: 3)])
+            var resent = Self.request(30, entity: 1, version: 3)
+            resent = AppliedRequest(sender: resent.sender, requestID: 30, entity: resent.entity, cell: resent.cell,
+                                    condition: resent.condition, reply: [0x08, 0x7F])
+            again.requests = [resent, Self.request(31, entity: 1, version: 3), Self.request(31, entity: 1, version: 3)]
+            let report = try store.write(again)
+            #expect(report.statements == 4, "BEGIN, the upsert, the request ids, COMMIT: \(report.statements)")
+            #expect(try Self.stored(store.connection) == [30, 31])
+            #expect(try store.loadEntity(EntityID(1))?.stats["hp"] == 70)
+            let replies = try store.storedRequests(keys: [RequestKey(sender: Array("client:a".utf8), requestID: 30)])
+            #expect(replies.map(\.reply) == [[0x08, 30]])
+        }
+    }
+
     @Test func aCellLoadBringsTheCellsRequestIdsAndKeysFindTheEntitiesWhereverTheyWereMade() throws {
         try StoreHarness.withStore { store, _ in
             var batch = StoreHarness.batch([StoreHarness.entity(1, cell: 5, version: 2)])
@@ -176,7 +212,7 @@ import TestSupport
             AppliedRequestTests.request(4, entity: nil, cell: 0, condition: .queued(sequence: 12)),
             AppliedRequestTests.request(5, entity: 2, sender: ""),
         ]
-        let statement = try #require(PostgresWorldStore.requestStatement(requests))
+        let statement = try #require(PostgresWorldStore.requestStatement(requests, keepingStored: false))
         let expected: [PostgresValue] = [
             .array(.bytea(requests.map(\.sender))),
             .array(.int8(requests.map { Int64(bitPattern: $0.requestID) })),
@@ -189,6 +225,9 @@ import TestSupport
             .array(.bytea(requests.map(\.reply))),
         ]
         #expect(statement.parameters == expected)
-        #expect(PostgresWorldStore.requestStatement([]) == nil)
+        #expect(statement.sql == PostgresWorldStore.insertRequests && !statement.sql.contains("ON CONFLICT"))
+        let keeping = try #require(PostgresWorldStore.requestStatement(requests, keepingStored: true))
+        #expect(keeping.parameters == expected && keeping.sql.hasSuffix("ON CONFLICT (sender, request_id) DO NOTHING"))
+        #expect(PostgresWorldStore.requestStatement([], keepingStored: false) == nil)
     }
 }

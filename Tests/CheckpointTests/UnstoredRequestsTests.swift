@@ -105,4 +105,18 @@ import Testing
         let merged = CheckpointWriter.merge([Self.batch(entities: [1, 2], requests: [a, b]), Self.batch(entities: [1], requests: [a])])
         #expect(merged.requests == [a, b])
     }
+
+    /// A batch with ids carried from earlier writes says so through every reshaping, so that
+    /// storage keeps an id one of those writes stored first instead of refusing the batch.
+    @Test func idsThatMayBeStoredKeepSayingSoThroughSlicesMergesAndNarrowing() {
+        let a = Self.request(1, entity: 3, .entity(version: 2, ownerEpoch: 1))
+        var carrying = Self.batch(entities: Array(1...45), requests: [a])
+        #expect(!carrying.requestsMayBeStored)
+        carrying.requestsMayBeStored = true
+        #expect(carrying.slices(ofEntities: 20).allSatisfy { $0.requestsMayBeStored })
+        #expect(carrying.keepingEntities { $0.id.raw < 10 }.requestsMayBeStored)
+        let own = Self.batch(entities: [1], requests: [Self.request(2, entity: 1, .entity(version: 2, ownerEpoch: 1))])
+        #expect(CheckpointWriter.merge([own, carrying]).requestsMayBeStored)
+        #expect(!CheckpointWriter.merge([own, own]).requestsMayBeStored)
+    }
 }

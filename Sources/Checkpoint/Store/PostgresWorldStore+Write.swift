@@ -8,13 +8,21 @@ extension PostgresWorldStore {
     /// in one round trip. If PostgreSQL refuses some row's data, the batch is written again with
     /// each chunk under a savepoint, halving failed chunks until the refused rows are isolated;
     /// those go to `dead_letters` with their error, in the same transaction as the rest.
+    /// Request ids go in with a plain insert unless some may be stored already
+    /// (`CheckpointBatch.requestsMayBeStored`); if one is stored all the same, the transaction
+    /// is rolled back and written once more keeping the stored ids.
     /// - Throws: `PQError` when the transaction does not commit (connection lost, server down):
     ///   nothing of the batch is then stored, and the caller keeps it unsaved.
     @discardableResult
     public func write(_ batch: CheckpointBatch) throws -> WriteReport {
         guard !batch.isEmpty else { return WriteReport() }
         do {
-            return try writePipelined(batch)
+            do {
+                return try writePipelined(batch, keepingStoredRequests: batch.requestsMayBeStored)
+            } catch let error as PQError where error.isUniqueViolation(of: Self.requestsPrimaryKey) {
+                rollBack()
+                return try writePipelined(batch, keepingStoredRequests: true)
+            }
         } catch let error as PQError where error.isDataError {
             rollBack()
             do {
@@ -156,7 +164,7 @@ extension PostgresWorldStore {
 
     // MARK: The fast path
 
-    private func writePipelined(_ whole: CheckpointBatch) throws -> WriteReport {
+    private func writePipelined(_ whole: CheckpointBatch, keepingStoredRequests: Bool) throws -> WriteReport {
         var opening = [PipelinedStatement("BEGIN")]
         if let lease { opening.append(lease.holdStatement) }
         var batch = whole, leftOut = Set<EntityID>(), sentBefore = 0
@@ -176,7 +184,9 @@ extension PostgresWorldStore {
         statements += entityStatements + eventStatements + cellStatements
         if let delete = deleteStatement(batch.cells, epoch: batch.epoch) { statements.append(delete) }
         if !batch.transfers.isEmpty { statements.append(transferStatement(batch)) }
-        if let requests = Self.requestStatement(batch.requests) { statements.append(requests) }  // after the rows they check
+        if let requests = Self.requestStatement(batch.requests, keepingStored: keepingStoredRequests) {
+            statements.append(requests)  // after the rows they check
+        }
         statements.append(PipelinedStatement("COMMIT"))
 
         let results = try connection.pipeline(statements)
@@ -273,7 +283,7 @@ extension PostgresWorldStore {
             try connection.query(transfer.sql, transfer.parameters)
             report.statements += 1
         }
-        if let requests = Self.requestStatement(batch.requests) {
+        if let requests = Self.requestStatement(batch.requests, keepingStored: true) {
             try connection.query(requests.sql, requests.parameters)
             report.statements += 1
         }

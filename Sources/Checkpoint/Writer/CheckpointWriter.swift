@@ -312,6 +312,7 @@ public final class CheckpointWriter: Sendable {
         // Once each: batches may carry the same id of a change no write has stored yet (`UnstoredRequests`).
         var keys = Set<RequestKey>()
         merged.requests = batches.flatMap(\.requests).filter { keys.insert(RequestKey(sender: $0.sender, requestID: $0.requestID)).inserted }
+        merged.requestsMayBeStored = batches.contains(where: \.requestsMayBeStored)
         // Optional only where no merged batch needs the row.
         let needed = batches.reduce(into: Set<EntityID>()) { set, b in for e in b.entities where !b.optionalEntities.contains(e.id) { set.insert(e.id) } }
         merged.optionalEntities = batches.reduce(into: Set<EntityID>()) { $0.formUnion($1.optionalEntities) }.subtracting(needed)

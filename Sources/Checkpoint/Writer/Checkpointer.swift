@@ -92,7 +92,7 @@ public struct Checkpointer {
         }
         if scheduler.isDue(now: now) {
             if var batch = shard.takeCheckpoint(now: now, maxRows: pace?.rowLimit) {
-                if !unstored.isEmpty { batch.requests += unstored.carried(by: batch, now: now) }
+                carryUnstored(into: &batch, now: now)
                 scheduler.started(now: now)
                 writer.submit(batch, kind: .periodic)
             } else if !scheduler.inFlight {
@@ -111,8 +111,19 @@ public struct Checkpointer {
         var batch = shard.takeDurable(entities: entities, cells: cells, now: now)
         batch.requests = requests
         unstored.submitted(requests, now: now)
-        batch.requests += unstored.carried(by: batch, now: now)
+        carryUnstored(into: &batch, now: now)
         writer.submit(batch, kind: .durable(ticket: ticket))
+    }
+
+    /// Adds the ids of earlier durable changes to what `batch` writes that no committed write
+    /// stored yet (`UnstoredRequests.carried(by:)`); if there are any, one in flight may store
+    /// them first (`CheckpointBatch.requestsMayBeStored`).
+    private func carryUnstored(into batch: inout CheckpointBatch, now: ContinuousClock.Instant) {
+        guard !unstored.isEmpty else { return }
+        let carried = unstored.carried(by: batch, now: now)
+        guard !carried.isEmpty else { return }
+        batch.requests += carried
+        batch.requestsMayBeStored = true
     }
 
     /// Sends a release (cells given away, `Shard.takeRelease`) for an immediate commit, with the
@@ -120,7 +131,7 @@ public struct Checkpointer {
     /// from `pump` with `ticket`.
     public func submitRelease(_ batch: CheckpointBatch, ticket: UInt64, now: ContinuousClock.Instant) {
         var batch = batch
-        if !unstored.isEmpty { batch.requests += unstored.carried(by: batch, now: now) }
+        carryUnstored(into: &batch, now: now)
         writer.submit(batch, kind: .durable(ticket: ticket))
     }
 

@@ -15,6 +15,10 @@ public struct CheckpointBatch: Sendable, Equatable {
     public var transfers: [CellTransfer] = []
     /// The request ids of the durable changes in this batch, stored with them.
     public var requests: [AppliedRequest] = []
+    /// Whether some of `requests` were carried from earlier writes whose commit is in flight or
+    /// failed (`UnstoredRequests`): one of those may have stored them first. Storage inserts the
+    /// ids of a batch without it with a plain insert.
+    public var requestsMayBeStored = false
     /// Entities of `entities` that a release writes only when their stored row names one of the
     /// cells it gives away (read in its transaction): the unsaved entities outside those cells.
     /// One that moved out of a given cell since its last save must not stay stored there, or the
@@ -35,6 +39,7 @@ public struct CheckpointBatch: Sendable, Equatable {
                                    oldestChange: oldestChange, takenAt: takenAt)
         kept.transfers = transfers
         kept.requests = requests
+        kept.requestsMayBeStored = requestsMayBeStored
         kept.optionalEntities = optionalEntities.intersection(kept.entities.map(\.id))
         return kept
     }
@@ -73,6 +78,7 @@ public struct CheckpointBatch: Sendable, Equatable {
                 guard case .entity? = request.condition, let entity = request.entity, let index = sliceOf[entity] else { return start == 0 }
                 return index == start / rows
             }
+            slice.requestsMayBeStored = requestsMayBeStored
             return slice
         }
     }
