@@ -213,5 +213,9 @@ import Testing
         #expect(acked.removeAtOrAbove(1, for: 1).count == 4 && acked.count(of: 1) == 0)
         #expect(acked.removeAtOrAbove(1, for: 0).isEmpty)
         #expect(acked.moves(of: 2) == [move(9)])  // its neighbours' slots untouched
+        // A worker first seen late (scaled out) keeps its name.
+        let late = AckedMoves.Move(version: 10, at: 2.5, worker: "w3")
+        acked.append(late, for: 0)
+        #expect(acked.moves(of: 0) == [late] && acked.moves(of: 2) == [move(9)])
     }
 }
