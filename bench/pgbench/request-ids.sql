@@ -1,6 +1,7 @@
 -- pgbench script (BENCHMARKS.md, session 38): 125 durable request ids in one statement shaped like a worker's
 -- (PostgresWorldStore.insertRequests), each checked against its entity's row; run against a database
 -- migrated by 'cellcluster db migrate' whose entity_states holds ids 1...11000 (see BENCHMARKS.md).
+-- The ON CONFLICT variant: sed 's/^;$/ON CONFLICT (sender, request_id) DO NOTHING;/' on this file.
 \set base random(1, 1000000000000)
 INSERT INTO applied_requests (sender, request_id, entity_id, cell_id, reply)
 SELECT r.sender, r.request_id, CASE WHEN r.has_entity THEN r.entity_id END, r.cell_id, r.reply
