@@ -35,10 +35,7 @@ extension PostgresWorldStore {
     /// batches into 300,000 rows: 1.27 x the rows a second without it). A batch that carries ids
     /// of earlier writes (`CheckpointBatch.requestsMayBeStored`) uses `insertRequestsOnce`, and so
     /// does a write again whose plain insert met a stored id all the same.
-    static let insertRequests = requestRows
-    /// The same, keeping a stored id where one exists (`requestsPrimaryKey`).
-    static let insertRequestsOnce = requestRows + "\nON CONFLICT (sender, request_id) DO NOTHING"
-    private static let requestRows = """
+    static let insertRequests = """
         INSERT INTO applied_requests (sender, request_id, entity_id, cell_id, reply)
         SELECT r.sender, r.request_id, CASE WHEN r.has_entity THEN r.entity_id END, r.cell_id, r.reply
         FROM unnest($1::bytea[], $2::int8[], $3::bool[], $4::int8[], $5::int8[], $6::int2[], $7::int8[], $8::int8[], $9::bytea[])
@@ -50,6 +47,8 @@ extension PostgresWorldStore {
             WHEN 3 THEN EXISTS (SELECT 1 FROM deferred_events d WHERE d.cell_id = r.cell_id AND d.sequence = r.a)
             ELSE true END
         """
+    /// The same, keeping a stored id where one exists (`requestsPrimaryKey`).
+    static let insertRequestsOnce = insertRequests + "\nON CONFLICT (sender, request_id) DO NOTHING"
     /// The stored requests about the cells themselves (changes to a cell, not to an entity): a
     /// cell's load brings them. Those about its entities are not read with it: a worker checks
     /// a durable change to an entity it took from storage by its key (`requestsByKeys`).
