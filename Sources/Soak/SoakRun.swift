@@ -150,7 +150,7 @@ public final class SoakRun {
             guard live.count >= 2, let w = victim() else { return }
             supervisor.worker(w)?.signal(SIGKILL)
             generator.watchRecovery(fault: faults.count, victim: w)
-            record = FaultRecord(at: at, kind: .kill, target: w, lossWindowMs: window(w), note: "restarted after 2 s")
+            record = FaultRecord(at: at, kind: .kill, target: w, lossWindowMs: window(w), note: "restarted after 2 s", workersAfter: live.count)
             followUps.append((.now + .seconds(2), { [self] in
                 _ = supervisor.worker(w)?.waitForExit(timeout: .seconds(5))
                 _ = try? supervisor.startWorker(w, wait: false)
@@ -160,17 +160,19 @@ public final class SoakRun {
             supervisor.worker(w)?.signal(SIGSTOP)
             generator.watchRecovery(fault: faults.count, victim: w)
             let pause = options.leaseMs + 1500
-            record = FaultRecord(at: at, kind: .stop, target: w, lossWindowMs: window(w), note: "SIGCONT after \(pause) ms")
+            record = FaultRecord(at: at, kind: .stop, target: w, lossWindowMs: window(w), note: "SIGCONT after \(pause) ms", workersAfter: live.count)
             followUps.append((.now + .milliseconds(pause), { [self] in supervisor.worker(w)?.signal(SIGCONT) }))
         case .scale:
             if scaleUp || addedWorkers.isEmpty {
                 guard let w = try? supervisor.startWorker(wait: false) else { return }
                 addedWorkers.append(w)
-                record = FaultRecord(at: at, kind: .scale, target: w, lossWindowMs: 0, note: "worker added (\(live.count) -> \(live.count + 1))")
+                record = FaultRecord(at: at, kind: .scale, target: w, lossWindowMs: 0, note: "worker added (\(live.count) -> \(live.count + 1))",
+                                     workersAfter: live.count + 1)
             } else {
                 let w = addedWorkers.removeLast()
                 supervisor.worker(w)?.signal(SIGTERM)
-                record = FaultRecord(at: at, kind: .scale, target: w, lossWindowMs: 0, note: "worker drained (\(live.count) -> \(live.count - 1))")
+                record = FaultRecord(at: at, kind: .scale, target: w, lossWindowMs: 0, note: "worker drained (\(live.count) -> \(live.count - 1))",
+                                     workersAfter: live.count - 1)
             }
             scaleUp.toggle()
         case .coordinator:
@@ -178,7 +180,8 @@ public final class SoakRun {
             let leader = leaderCoordinator() ?? "c1"
             let standby = supervisor.coordinatorEndpointsByName.keys.sorted().first { $0 != leader }
             record = FaultRecord(at: at, kind: .coordinator, target: leader, lossWindowMs: 0,
-                                 note: standby == nil ? "SIGKILL, restarted after 1 s" : "SIGKILL (the leader), restarted after 1 s: it stands by")
+                                 note: standby == nil ? "SIGKILL, restarted after 1 s" : "SIGKILL (the leader), restarted after 1 s: it stands by",
+                                 workersAfter: live.count)
             let killed = ContinuousClock.now
             supervisor.coordinator(leader)?.signal(SIGKILL)
             if standby != nil { watchTakeover(faults.count, since: killed) }
@@ -388,9 +391,10 @@ public final class SoakRun {
             func ms(_ p: Double) -> Double { Double(h.valueAtPercentile(p)) / 1000 }
             return .init(p50Ms: ms(50), p90Ms: ms(90), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Double(h.max) / 1000)
         }
+        let asked = Double(options.load.players + options.load.npcs) * options.load.rateHz
         return SoakReport(
             seed: options.load.seed, durationSeconds: options.duration, players: options.load.players, npcs: options.load.npcs,
-            targetRatePerSecond: Double(options.load.players + options.load.npcs) * options.load.rateHz, sending: options.load.sending,
+            targetRatePerSecond: asked, sending: options.load.sending,
             requests: totals.requests, answered: totals.answered, throughputPerSecond: Double(totals.answered) / elapsed,
             latency: latency(h), latencyByKind: generator.histogramsByKind.mapValues(latency),
             scheduleDelay: latency(generator.scheduleDelay),
@@ -398,7 +402,8 @@ public final class SoakRun {
             behindSchedule: generator.behind, faults: faults, storage: .init(updates: updates, dbWrites: writes, dbReads: reads, callsByThread: calls),
             lossWindow: .init(lossWindowSamples), cpu: cpu.report,
             audit: .init(entitiesChecked: created.count, lostAcknowledgedMoves: generator.lostMoves.count, violations: violations),
-            timeline: generator.timeline.seconds)
+            timeline: generator.timeline.seconds,
+            shortfall: Shortfall(timeline: generator.timeline.seconds, faults: faults, askedPerSecond: asked, workers: options.workers))
     }
 }
 

@@ -12,6 +12,8 @@ public struct FaultRecord: Sendable, Codable {
     public var note: String
     /// A coordinator fault: until the standby answered as the leader (nil: no standby, or it did not).
     public var takeoverSeconds: Double?
+    /// Workers in the cluster once the fault is over (a victim restarted counts; nil: not known).
+    public var workersAfter: Int?
 }
 
 /// What `cellcluster soak` writes to report.json.
@@ -105,6 +107,7 @@ public struct SoakReport: Sendable, Codable {
     public let cpu: CPU?
     public let audit: Audit
     public let timeline: [Timeline.Second]
+    public let shortfall: Shortfall
 
     public func json() throws -> Data {
         let encoder = JSONEncoder()
@@ -139,6 +142,7 @@ public struct SoakReport: Sendable, Codable {
         ]
         if let cpu { rows.append(("cpu", cpu.line)) }
         rows.append(("loss window", "p50 \(lossWindow.p50Ms) ms  p99 \(lossWindow.p99Ms) ms  max \(lossWindow.maxMs) ms (oldest unsaved change, \(lossWindow.samples) samples)"))
+        rows += shortfall.rows
         if behindSchedule > 0 { rows.append(("behind", "\(behindSchedule) requests started over 1 s late (the generator or cluster was saturated)")) }
         for f in faults {
             let recovery = f.recoverySeconds.map { String(format: "served again after %.2f s", $0) }
