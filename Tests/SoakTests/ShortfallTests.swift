@@ -35,7 +35,7 @@ struct ShortfallTests {
         // Two workers: seconds 5-9 and 16-19 (5 s after the kill at 10.5); three: 26-29 and 35-39.
         #expect(shortfall.steady == [.init(workers: 2, seconds: 9, answeredPerSecond: 100), .init(workers: 3, seconds: 9, answeredPerSecond: 90)])
         let text = shortfall.rows.map(\.1).joined(separator: "\n")
-        #expect(text.contains("493 requests fewer than asked: before any fault 100, after 1 coordinator 193 (193 each)"))
+        #expect(text.contains("493 requests fewer than asked (signed, by the fault before): before any fault 100, after 1 coordinator 193 (193 each)"))
         #expect(text.contains("2 workers 100/s over 9 s, 3 workers 90/s over 9 s"))
     }
 
@@ -49,6 +49,7 @@ struct ShortfallTests {
         #expect(shortfall.requestsShort == -200)
         #expect(shortfall.byFault == [.init(kind: "start", faults: 0, seconds: 10, requestsShort: -200)])
         #expect(shortfall.steady == [.init(workers: 2, seconds: 4, answeredPerSecond: 120)])  // 5-8: not 0-4, nor the last
+        #expect(shortfall.rows[0].1 == "none, 200 more than asked (signed, by the fault before): before any fault -200")
         #expect(Shortfall(timeline: [], faults: [], askedPerSecond: 100, workers: 2).byFault.isEmpty)
     }
 }

@@ -70,7 +70,8 @@ public struct Shortfall: Sendable, Codable, Equatable {
             b.kind == "start" ? "before any fault \(b.requestsShort)"
                 : "after \(b.faults) \(b.kind) \(b.requestsShort) (\(b.faults == 0 ? 0 : b.requestsShort / b.faults) each)"
         }
-        var rows = [("shortfall", "\(requestsShort) requests fewer than asked: " + parts.joined(separator: ", "))]
+        let total = requestsShort >= 0 ? "\(requestsShort) requests fewer than asked" : "none, \(-requestsShort) more than asked"
+        var rows = [("shortfall", total + (parts.isEmpty ? "" : " (signed, by the fault before): " + parts.joined(separator: ", ")))]
         let steadyText = steady.map {
             String(format: "%d workers %.0f/s over %d s", $0.workers, $0.answeredPerSecond, $0.seconds)
         }
