@@ -141,6 +141,7 @@ public final class SoakRun {
 
     private func inject(_ planned: PlannedFault, log: (String) -> Void) {
         let live = supervisor.liveWorkers.filter { !(supervisor.worker($0)?.isPaused ?? false) }
+        let serving = supervisor.liveWorkers.count  // a paused one comes back: it counts for `workersAfter`
         let at = generator.elapsed
         func victim() -> String? { live.isEmpty ? nil : live[planned.pick % live.count] }
         func window(_ worker: String) -> UInt64 { unsavedAges[worker]?.map(\.ms).max() ?? 0 }
@@ -150,7 +151,7 @@ public final class SoakRun {
             guard live.count >= 2, let w = victim() else { return }
             supervisor.worker(w)?.signal(SIGKILL)
             generator.watchRecovery(fault: faults.count, victim: w)
-            record = FaultRecord(at: at, kind: .kill, target: w, lossWindowMs: window(w), note: "restarted after 2 s", workersAfter: live.count)
+            record = FaultRecord(at: at, kind: .kill, target: w, lossWindowMs: window(w), note: "restarted after 2 s", workersAfter: serving)
             followUps.append((.now + .seconds(2), { [self] in
                 _ = supervisor.worker(w)?.waitForExit(timeout: .seconds(5))
                 _ = try? supervisor.startWorker(w, wait: false)
@@ -160,19 +161,19 @@ public final class SoakRun {
             supervisor.worker(w)?.signal(SIGSTOP)
             generator.watchRecovery(fault: faults.count, victim: w)
             let pause = options.leaseMs + 1500
-            record = FaultRecord(at: at, kind: .stop, target: w, lossWindowMs: window(w), note: "SIGCONT after \(pause) ms", workersAfter: live.count)
+            record = FaultRecord(at: at, kind: .stop, target: w, lossWindowMs: window(w), note: "SIGCONT after \(pause) ms", workersAfter: serving)
             followUps.append((.now + .milliseconds(pause), { [self] in supervisor.worker(w)?.signal(SIGCONT) }))
         case .scale:
             if scaleUp || addedWorkers.isEmpty {
                 guard let w = try? supervisor.startWorker(wait: false) else { return }
                 addedWorkers.append(w)
                 record = FaultRecord(at: at, kind: .scale, target: w, lossWindowMs: 0, note: "worker added (\(live.count) -> \(live.count + 1))",
-                                     workersAfter: live.count + 1)
+                                     workersAfter: serving + 1)
             } else {
                 let w = addedWorkers.removeLast()
                 supervisor.worker(w)?.signal(SIGTERM)
                 record = FaultRecord(at: at, kind: .scale, target: w, lossWindowMs: 0, note: "worker drained (\(live.count) -> \(live.count - 1))",
-                                     workersAfter: live.count - 1)
+                                     workersAfter: serving - 1)
             }
             scaleUp.toggle()
         case .coordinator:
@@ -181,7 +182,7 @@ public final class SoakRun {
             let standby = supervisor.coordinatorEndpointsByName.keys.sorted().first { $0 != leader }
             record = FaultRecord(at: at, kind: .coordinator, target: leader, lossWindowMs: 0,
                                  note: standby == nil ? "SIGKILL, restarted after 1 s" : "SIGKILL (the leader), restarted after 1 s: it stands by",
-                                 workersAfter: live.count)
+                                 workersAfter: serving)
             let killed = ContinuousClock.now
             supervisor.coordinator(leader)?.signal(SIGKILL)
             if standby != nil { watchTakeover(faults.count, since: killed) }
