@@ -37,6 +37,7 @@ public struct Shortfall: Sendable, Codable, Equatable {
         var last: FaultRecord?
         var serving = workers
         var total = 0.0
+        let lastSecond = timeline.last?.t
         for second in timeline {
             // A fault during this second counts as before it: the second shows its effect.
             while next < faults.count, faults[next].at < Double(second.t + 1) {
@@ -50,17 +51,17 @@ public struct Shortfall: Sendable, Codable, Equatable {
             short[kind, default: (0, 0, 0)].seconds += 1
             short[kind, default: (0, 0, 0)].requests += missing
             let sinceFault = last.map { Double(second.t) - $0.at } ?? .infinity
-            if second.t >= settleSeconds && sinceFault >= Double(settleSeconds) && second.t != timeline.last?.t {
+            if second.t >= settleSeconds && sinceFault >= Double(settleSeconds) && second.t != lastSecond {
                 steadyOK[serving, default: (0, 0)].seconds += 1
                 steadyOK[serving, default: (0, 0)].ok += second.ok
             }
         }
         requestsShort = Int(total.rounded())
-        byFault = short.filter { $0.value.seconds > 0 || $0.value.faults > 0 }
+        byFault = short
             .map { ByFault(kind: $0.key, faults: $0.value.faults, seconds: $0.value.seconds, requestsShort: Int($0.value.requests.rounded())) }
             .sorted { ($0.kind == "start" ? 0 : 1, $0.kind) < ($1.kind == "start" ? 0 : 1, $1.kind) }
-        steady = steadyOK.keys.sorted().map { n in
-            Steady(workers: n, seconds: steadyOK[n]!.seconds, answeredPerSecond: Double(steadyOK[n]!.ok) / Double(steadyOK[n]!.seconds))
+        steady = steadyOK.sorted { $0.key < $1.key }.map { n, s in
+            Steady(workers: n, seconds: s.seconds, answeredPerSecond: Double(s.ok) / Double(s.seconds))
         }
     }
 
@@ -68,7 +69,7 @@ public struct Shortfall: Sendable, Codable, Equatable {
     var rows: [(String, String)] {
         let parts = byFault.map { b in
             b.kind == "start" ? "before any fault \(b.requestsShort)"
-                : "after \(b.faults) \(b.kind) \(b.requestsShort) (\(b.faults == 0 ? 0 : b.requestsShort / b.faults) each)"
+                : "after \(b.faults) \(b.kind) \(b.requestsShort) (\(b.requestsShort / b.faults) each)"  // a kind's entry: 1 fault at least
         }
         let total = requestsShort >= 0 ? "\(requestsShort) requests fewer than asked" : "none, \(-requestsShort) more than asked"
         var rows = [("shortfall", total + (parts.isEmpty ? "" : " (signed, by the fault before): " + parts.joined(separator: ", ")))]
