@@ -8,36 +8,50 @@ extension CellClient {
     /// each timeout: what the worker applied before is answered from its request log, not
     /// applied again.
     /// - Parameter ids: each request's id (default: fresh ones), e.g. the ids of an earlier send.
+    /// - Parameter earlyReply: ask for the early reply (`Batch.early_reply`): the answers that
+    ///   wait come each in a frame of its own, and this call gathers them by request id. The
+    ///   result is the same; the frames differ.
     /// - Returns: each request's reply, in order, whatever its code.
     /// - Throws: `ClientError.rejected` when the worker refused the batch as a whole (over
     ///   limits.max_batch_requests, or a key that may not send it), `.timeout`, `.transport`.
     public func callBatch(_ bodies: [Envelope.OneOf_Body], ids: [UInt64]? = nil, timeout: Duration = .seconds(5),
-                          attempts: Int = 3) throws(ClientError) -> [Cellcluster_V1_Reply] {
+                          attempts: Int = 3, earlyReply: Bool = false) throws(ClientError) -> [Cellcluster_V1_Reply] {
         let ids = ids ?? bodies.map { _ in takeRequestID() }
         let id = takeRequestID()
+        var gathered = EarlyBatch(ids: ids)
         for _ in 1...max(1, attempts) {
-            try resendBatch(bodies, ids: ids, id: id)
+            try resendBatch(bodies, ids: ids, id: id, earlyReply: earlyReply)
             let deadline = ContinuousClock.now + timeout
             while let reply = try receive(until: deadline) {
-                guard reply.requestID == id else { continue }
-                let replies = try Self.replies(of: reply, count: bodies.count)
-                if case .batchReply(let batch)? = reply.body, let bad = zip(batch.replies, ids).first(where: { $0.0.requestID != $0.1 }) {
-                    throw .rejected(code: .internal, message: "a batch reply answered request \(bad.0.requestID) in the slot of \(bad.1)")
+                if reply.requestID == id {
+                    guard earlyReply, case .batchReply(let batch)? = reply.body else {
+                        let replies = try Self.replies(of: reply, count: bodies.count)
+                        if case .batchReply(let batch)? = reply.body, let bad = zip(batch.replies, ids).first(where: { $0.0.requestID != $0.1 }) {
+                            throw .rejected(code: .internal, message: "a batch reply answered request \(bad.0.requestID) in the slot of \(bad.1)")
+                        }
+                        return replies
+                    }
+                    try gathered.take(batch)
+                } else if earlyReply, case .reply(let late)? = reply.body {
+                    gathered.take(late, requestID: reply.requestID)
                 }
-                return replies
+                if let replies = gathered.complete { return replies }
             }
         }
         throw .timeout(requestID: id, attempts: attempts, endpoint: endpoint)
     }
 
     /// Sends a batch without waiting, under the batch id `id` and the requests' `ids`.
-    public func resendBatch(_ bodies: [Envelope.OneOf_Body], ids: [UInt64], id: UInt64) throws(ClientError) {
+    /// `earlyReply`: `Batch.early_reply`.
+    public func resendBatch(_ bodies: [Envelope.OneOf_Body], ids: [UInt64], id: UInt64, earlyReply: Bool = false) throws(ClientError) {
         precondition(ids.count == bodies.count, "one id per request")
-        if let frame = Self.encodeMoves(bodies, ids: ids, id: id, sender: name) {
+        if let frame = Self.encodeMoves(bodies, ids: ids, id: id, sender: name, earlyReply: earlyReply) {
             try resend(frame: frame, id: id)
             return
         }
-        try resend(.batch(Self.batch(bodies, ids: ids)), id: id)
+        var batch = Self.batch(bodies, ids: ids)
+        batch.earlyReply = earlyReply
+        try resend(.batch(batch), id: id)
     }
 
     /// The generated message for a batch of `bodies` under the requests' `ids`.
@@ -56,7 +70,7 @@ extension CellClient {
     /// A batch of nothing but moves (each with a position) and reads of entities, with no
     /// unknown fields (what a game server's tick sends), encoded by hand into one buffer: the
     /// bytes the generated encoder gives, without an envelope per request. Nil for any other batch.
-    static func encodeMoves(_ bodies: [Envelope.OneOf_Body], ids: [UInt64], id: UInt64, sender: String) -> [UInt8]? {
+    static func encodeMoves(_ bodies: [Envelope.OneOf_Body], ids: [UInt64], id: UInt64, sender: String, earlyReply: Bool = false) -> [UInt8]? {
         var moves: [MoveBatch.Move] = []
         moves.reserveCapacity(bodies.count)
         for (body, requestID) in zip(bodies, ids) {
@@ -69,15 +83,18 @@ extension CellClient {
                 return nil
             }
         }
-        return WireFormat.encodeMoveBatch(requestID: id, sender: sender, moves: moves)
+        return WireFormat.encodeMoveBatch(requestID: id, sender: sender, moves: moves, earlyReply: earlyReply)
     }
 
     /// Sends `moves` as one batch under the batch id `id`, without waiting: the frame a game
     /// server's tick sends, written from plain values (each move's `requestID` is its
     /// idempotency key). Its reply comes as any other (`receiveFrameNow`, `receive`);
     /// `WireFormat.decodeBatchAnswers` reads it without a message per answer.
-    public func sendMoves(_ moves: [MoveBatch.Move], id: UInt64) throws(ClientError) {
-        try resend(frame: WireFormat.encodeMoveBatch(requestID: id, sender: name, moves: moves), id: id)
+    /// `earlyReply` (`Batch.early_reply`): the reply comes once every move was served once, and
+    /// a move whose answer waits (a handoff) is answered later alone; `WireFormat.decodeReplies`
+    /// reads both kinds of frame by request id, leaving the placeholders out.
+    public func sendMoves(_ moves: [MoveBatch.Move], id: UInt64, earlyReply: Bool = false) throws(ClientError) {
+        try resend(frame: WireFormat.encodeMoveBatch(requestID: id, sender: name, moves: moves, earlyReply: earlyReply), id: id)
     }
 
     /// The replies a BatchReply envelope holds, in order.
@@ -99,5 +116,46 @@ extension CellClient {
         default:
             throw .rejected(code: .internal, message: "a batch was answered with something else")
         }
+    }
+}
+
+/// The replies of a batch sent with `early_reply`, gathered from its BatchReply (answers and
+/// placeholders) and the answers that came alone, by request id.
+struct EarlyBatch {
+    let ids: [UInt64]
+    private var replies: [Cellcluster_V1_Reply?]
+    /// The slots each request id names (a caller may give two requests one id).
+    private let slots: [UInt64: [Int]]
+
+    init(ids: [UInt64]) {
+        self.ids = ids
+        replies = Array(repeating: nil, count: ids.count)
+        slots = Dictionary(grouping: ids.indices, by: { ids[$0] })
+    }
+
+    /// The batch's reply: its answers, in order. A placeholder leaves its slot to a later answer.
+    mutating func take(_ batch: Cellcluster_V1_BatchReply) throws(ClientError) {
+        guard batch.replies.count == ids.count else {
+            throw .rejected(code: .internal, message: "a batch of \(ids.count) requests was answered with \(batch.replies.count) replies")
+        }
+        for (slot, inner) in batch.replies.enumerated() {
+            guard inner.requestID == ids[slot] else {
+                throw .rejected(code: .internal, message: "a batch reply answered request \(inner.requestID) in the slot of \(ids[slot])")
+            }
+            if case .reply(let reply)? = inner.body, replies[slot] == nil { replies[slot] = reply }
+        }
+    }
+
+    /// An answer that came alone: it fills the first open slot of its request id (one not of
+    /// this batch is ignored).
+    mutating func take(_ reply: Cellcluster_V1_Reply, requestID: UInt64) {
+        guard let slot = slots[requestID]?.first(where: { replies[$0] == nil }) else { return }
+        replies[slot] = reply
+    }
+
+    /// Every reply, once each slot has one.
+    var complete: [Cellcluster_V1_Reply]? {
+        let all = replies.compactMap { $0 }
+        return all.count == replies.count ? all : nil
     }
 }

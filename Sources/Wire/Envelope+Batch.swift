@@ -33,10 +33,11 @@ extension WireFormat {
     }
 
     /// An envelope whose body (field `body`: a `Batch` or a `BatchReply`) holds `envelopes`, each
-    /// already encoded, as its repeated field 1.
-    static func encodeEnvelopes<Envelopes: Collection>(requestID: UInt64, sender: String, body: UInt64, _ envelopes: Envelopes) -> [UInt8]
+    /// already encoded, as its repeated field 1 (and, for a `Batch`, `early_reply` set when asked).
+    static func encodeEnvelopes<Envelopes: Collection>(requestID: UInt64, sender: String, body: UInt64, _ envelopes: Envelopes,
+                                                       earlyReply: Bool = false) -> [UInt8]
     where Envelopes.Element: Collection<UInt8> {
-        var inner = 0
+        var inner = earlyReply ? 2 : 0
         for envelope in envelopes { inner += 1 + varintSize(UInt64(envelope.count)) + envelope.count }
         var frame = encodeHead(requestID: requestID, sender: sender, reserving: 2 + varintSize(UInt64(inner)) + inner)
         appendVarint(body << 3 | 2, to: &frame)  // length-delimited
@@ -47,7 +48,15 @@ extension WireFormat {
             // One copy of contiguous bytes (arrays, buffers), even where this runs unspecialised.
             if envelope.withContiguousStorageIfAvailable({ frame.append(contentsOf: $0) }) == nil { frame.append(contentsOf: envelope) }
         }
+        if earlyReply { frame += [2 << 3, 1] }  // Batch.early_reply, varint
         return frame
+    }
+
+    /// The placeholder of a batch slot whose answer comes later in a frame of its own
+    /// (`Batch.early_reply`): an envelope holding this build's protocol version, `requestID` and
+    /// `sender`, and no body. Appended to `bytes`.
+    public static func appendPlaceholder(requestID: UInt64, sender: String, to bytes: inout [UInt8]) {
+        appendHead(requestID: requestID, sender: sender, to: &bytes)
     }
 
     static func varintSize(_ value: UInt64) -> Int {

@@ -177,6 +177,28 @@ struct FieldReader {
         return items
     }
 
+    /// A `Batch`: its requests, each read by `read`, and `early_reply` (at most once, 0 or 1: any
+    /// other value is left to the generated decoder).
+    mutating func batchBody<T>(bytesEach: Int, _ read: (inout FieldReader) -> T?) -> (requests: [T], earlyReply: Bool)? {
+        var requests: [T] = []
+        requests.reserveCapacity((end - at) / bytesEach)
+        var early: Bool?
+        while !atEnd {
+            guard let (field, wire) = tag() else { return nil }
+            switch (field, wire) {
+            case (1, 2):
+                guard let request = message(read) else { return nil }
+                requests.append(request)
+            case (2, 0) where early == nil:
+                guard let value = varint(), value <= 1 else { return nil }
+                early = value == 1
+            default:
+                return nil
+            }
+        }
+        return (requests, early ?? false)
+    }
+
     /// An envelope of this build's protocol version with one length-delimited body, read by
     /// `body` (given the field's number; nil: not a body this reader takes): the request id, the
     /// sender (a frame with one is refused unless `sender` is true), each at most once.

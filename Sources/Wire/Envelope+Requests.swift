@@ -15,14 +15,14 @@ extension WireFormat {
     }
 
     /// The bytes of a `Batch` envelope of `moves` (and reads): what `encodeBatch` gives for
-    /// their envelopes, written into one buffer.
-    public static func encodeMoveBatch(requestID: UInt64, sender: String, moves: [MoveBatch.Move]) -> [UInt8] {
-        encodeMoveBatch(requestID: requestID, sender: sender, moves: moves[...])
+    /// their envelopes, written into one buffer. `earlyReply`: `Batch.early_reply`.
+    public static func encodeMoveBatch(requestID: UInt64, sender: String, moves: [MoveBatch.Move], earlyReply: Bool = false) -> [UInt8] {
+        encodeMoveBatch(requestID: requestID, sender: sender, moves: moves[...], earlyReply: earlyReply)
     }
 
     /// The same for a slice (the soak's generator sends a long list in frames of a bounded size).
-    public static func encodeMoveBatch(requestID: UInt64, sender: String, moves: ArraySlice<MoveBatch.Move>) -> [UInt8] {
-        var inner = 0
+    public static func encodeMoveBatch(requestID: UInt64, sender: String, moves: ArraySlice<MoveBatch.Move>, earlyReply: Bool = false) -> [UInt8] {
+        var inner = earlyReply ? 2 : 0
         for move in moves {
             let size = moveSizes(move, sender: "").envelope
             inner += 1 + varintSize(UInt64(size)) + size
@@ -36,6 +36,7 @@ extension WireFormat {
             appendVarint(UInt64(sizes.envelope), to: &frame)
             appendMove(move, sender: "", sizes: sizes, to: &frame)
         }
+        if earlyReply { frame += [2 << 3, 1] }  // Batch.early_reply, varint: after the requests, as the generated encoder writes it
         return frame
     }
 
@@ -102,18 +103,19 @@ extension WireFormat {
     /// The bytes of a `Batch` envelope whose requests are `requests`, each an encoded envelope
     /// (e.g. from `encodeMove`). They are copied in as they are: an embedded message and its
     /// encoded bytes look the same on the wire.
-    public static func encodeBatch(requestID: UInt64, sender: String, requests: some Collection<[UInt8]>) -> [UInt8] {
-        encodeEnvelopes(requestID: requestID, sender: sender, body: 17, requests)  // Envelope.batch
+    /// `earlyReply`: `Batch.early_reply`.
+    public static func encodeBatch(requestID: UInt64, sender: String, requests: some Collection<[UInt8]>, earlyReply: Bool = false) -> [UInt8] {
+        encodeEnvelopes(requestID: requestID, sender: sender, body: 17, requests, earlyReply: earlyReply)  // Envelope.batch
     }
 
     /// The same for an array of frames, or a slice of one (what the client and the soak's
     /// generator pass): specialised here. The generic one, called from another module, walks
     /// its collection through witness tables (6 % of a generator lane's time with a lazy map).
-    public static func encodeBatch(requestID: UInt64, sender: String, requests: ArraySlice<[UInt8]>) -> [UInt8] {
-        encodeEnvelopes(requestID: requestID, sender: sender, body: 17, requests)
+    public static func encodeBatch(requestID: UInt64, sender: String, requests: ArraySlice<[UInt8]>, earlyReply: Bool = false) -> [UInt8] {
+        encodeEnvelopes(requestID: requestID, sender: sender, body: 17, requests, earlyReply: earlyReply)
     }
 
-    public static func encodeBatch(requestID: UInt64, sender: String, requests: [[UInt8]]) -> [UInt8] {
-        encodeEnvelopes(requestID: requestID, sender: sender, body: 17, requests)
+    public static func encodeBatch(requestID: UInt64, sender: String, requests: [[UInt8]], earlyReply: Bool = false) -> [UInt8] {
+        encodeEnvelopes(requestID: requestID, sender: sender, body: 17, requests, earlyReply: earlyReply)
     }
 }

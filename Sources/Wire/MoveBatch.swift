@@ -37,6 +37,8 @@ public struct MoveBatch: Sendable {
     public var requestID: UInt64
     public var sender: String
     public var moves: [Move]
+    /// `Batch.early_reply`: answers that wait come later, each in a frame of its own.
+    public var earlyReply = false
 
     /// The batch's envelope without its requests: what the gate admits and answers name.
     public var header: Envelope {
@@ -103,8 +105,8 @@ extension FieldReader {
     /// A top-level envelope: protocol version, request id, sender, and a batch of moves and reads.
     mutating func moveBatch(_ knownSender: String = "") -> MoveBatch? {
         headed(sender: true, known: knownSender) { reader, field in
-            field == 17 ? reader.repeated(bytesEach: 32) { $0.batchedMove() } : nil  // Envelope.batch; a move's envelope is 32–50 bytes
-        }.map { MoveBatch(requestID: $0.requestID, sender: $0.sender, moves: $0.body) }
+            field == 17 ? reader.batchBody(bytesEach: 32) { $0.batchedMove() } : nil  // Envelope.batch; a move's envelope is 32–50 bytes
+        }.map { MoveBatch(requestID: $0.requestID, sender: $0.sender, moves: $0.body.requests, earlyReply: $0.body.earlyReply) }
     }
 
     /// A top-level envelope: protocol version, request id, sender, and a move with a position.

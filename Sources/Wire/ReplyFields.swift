@@ -48,7 +48,8 @@ extension WireFormat {
             reader.headed(sender: true) { reader, field -> (batch: Bool, replies: [ReplyFields])? in
                 switch field {
                 case 20: reader.replyFields().map { (false, [$0]) }  // Envelope.reply
-                case 21: reader.repeated(bytesEach: 24) { $0.replyEnvelope(knownSender: &sender) }.map { (true, $0) }  // Envelope.batch_reply
+                case 21:  // Envelope.batch_reply; a placeholder (an answer that comes alone later) is left out
+                    reader.repeated(bytesEach: 24) { $0.batchSlot(knownSender: &sender) }.map { (true, $0.compactMap { $0 }) }
                 default: nil
                 }
             }.map { head in
@@ -72,6 +73,38 @@ extension FieldReader {
             reply.requestID = head.requestID
             return reply
         }
+    }
+
+    /// A slot of a batch reply: its reply, or nil for a placeholder (`Batch.early_reply`: an
+    /// envelope of this build's protocol version with a request id, maybe a sender, and no body).
+    mutating func batchSlot(knownSender: inout String) -> ReplyFields?? {
+        let start = self
+        if let reply = replyEnvelope(knownSender: &knownSender) { return .some(reply) }
+        self = start
+        return placeholder() ? .some(nil) : nil
+    }
+
+    /// An envelope holding no more than its protocol version (this build's), a request id and a
+    /// sender, each at most once.
+    mutating func placeholder() -> Bool {
+        var version: UInt64 = 0
+        var seen: UInt32 = 0
+        while !atEnd {
+            guard let (field, wire) = tag(), field <= 3, seen & 1 << field == 0 else { return false }
+            seen |= 1 << field
+            switch (field, wire) {
+            case (1, 0):
+                guard let value = varint() else { return false }
+                version = value
+            case (2, 0):
+                guard varint() != nil else { return false }
+            case (3, 2):
+                guard text() != nil else { return false }  // UTF-8, as the generated decoder insists
+            default:
+                return false
+            }
+        }
+        return version == UInt64(WireFormat.protocolVersion)
     }
 
     /// A reply without a result (an answer to a change, or an error) or with an entity (an

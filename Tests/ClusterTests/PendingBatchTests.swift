@@ -40,4 +40,39 @@ import Wire
         let replies = (0..<4).map(Self.reply) + [[]]
         #expect(batch.encoded(sender: "w") == WireFormat.encodeBatchReply(requestID: 1, sender: "w", replies: replies))
     }
+
+    /// `Batch.early_reply`: the reply goes with what is answered and a placeholder naming each
+    /// other request; each later answer is counted once, and the last one completes the batch.
+    @Test func anEarlyReplyHoldsTheAnswersSoFarAndPlaceholdersForTheRest() throws {
+        let ids: [UInt64] = [100, 101, 102, 103, 0]  // a request id of 0 is a request id too
+        var batch = PendingBatch(peer: [7], requestID: 5, received: .now, count: 5, earlyReply: ids)
+        #expect(batch.repliesEarly)
+        #expect(batch.file(Self.reply(0), in: 0, limit: 1 << 20) == .filed)
+        #expect(batch.file(Self.answer(2), requestID: 102, sender: "worker:w1", in: 2, limit: 1 << 20).0 == .filed)
+        let frame = batch.takeEarlyReply(sender: "worker:w1")
+        #expect(!batch.repliesEarly && batch.repliedEarly && batch.bytes == 0, "the answers went with it")
+        let reply = try WireFormat.decode(frame)
+        #expect(reply.requestID == 5)
+        #expect(reply.batchReply.replies.map(\.requestID) == ids)
+        #expect(reply.batchReply.replies.map { $0.body == nil } == [false, true, false, true, true])
+        #expect(reply.batchReply.replies[2].reply.version == Self.answer(2).version)
+        #expect(reply.batchReply.replies.allSatisfy { $0.protocolVersion == WireFormat.protocolVersion && $0.sender == "worker:w1" })
+        // The fast reader gives the two answers and leaves the placeholders out.
+        #expect(WireFormat.decodeReplies(frame)?.map(\.requestID) == [100, 102])
+
+        #expect(batch.answeredLate(0) == .ignored, "answered in the early reply")
+        #expect(batch.answeredLate(9) == .ignored, "no such slot")
+        #expect(batch.answeredLate(3) == .filed)
+        #expect(batch.answeredLate(3) == .ignored, "a second answer")
+        #expect(batch.answeredLate(1) == .filed)
+        #expect(batch.missing == 1)
+        #expect(batch.answeredLate(4) == .complete)
+    }
+
+    @Test func aBatchWithoutTheFlagTakesNoLateAnswers() {
+        var batch = PendingBatch(peer: [7], requestID: 5, received: .now, count: 2)
+        #expect(!batch.repliesEarly)
+        #expect(batch.answeredLate(0) == .ignored)
+        #expect(batch.missing == 2)
+    }
 }

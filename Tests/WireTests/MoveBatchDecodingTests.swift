@@ -21,12 +21,12 @@ import Testing
                 return nil
             }
         }
-        return MoveBatch(requestID: envelope.requestID, sender: envelope.sender, moves: moves)
+        return MoveBatch(requestID: envelope.requestID, sender: envelope.sender, moves: moves, earlyReply: batch.earlyReply)
     }
 
     static func same(_ a: MoveBatch, _ b: MoveBatch) -> Bool {
         // Positions by bit pattern: NaN, -0.0 and infinities are carried as sent.
-        a.requestID == b.requestID && a.sender == b.sender && a.moves.count == b.moves.count
+        a.requestID == b.requestID && a.sender == b.sender && a.earlyReply == b.earlyReply && a.moves.count == b.moves.count
             && zip(a.moves, b.moves).allSatisfy {
                 $0.requestID == $1.requestID && $0.entityID == $1.entityID && $0.cellID == $1.cellID && $0.read == $1.read
                     && $0.x.bitPattern == $1.x.bitPattern && $0.y.bitPattern == $1.y.bitPattern && $0.z.bitPattern == $1.z.bitPattern
@@ -60,7 +60,29 @@ import Testing
         }
         frames.append(WireFormat.encodeBatch(requestID: 9, sender: "bench", requests: encoded))
         frames.append(WireFormat.encodeMoveBatch(requestID: 10, sender: "bench", moves: plain))
+        // Asking for an early reply (Batch.early_reply), as the soak's generator does.
+        frames.append(WireFormat.encodeBatch(requestID: 11, sender: "bench", requests: encoded, earlyReply: true))
+        frames.append(WireFormat.encodeMoveBatch(requestID: 12, sender: "soak:0/1", moves: plain, earlyReply: true))
         return frames
+    }
+
+    @Test func theEarlyReplyFlagIsWrittenAsTheGeneratedEncoderWritesIt() throws {
+        let plain: [MoveBatch.Move] = [.init(requestID: 3, entityID: 7, cellID: 2, x: 1.5, y: -2, z: 0), .read(requestID: 4, entityID: 7)]
+        let requests = plain.map { move in
+            move.read ? WireFormat.encode(.with { $0.protocolVersion = WireFormat.protocolVersion; $0.requestID = move.requestID; $0.getEntity = .with { $0.entityID = move.entityID } })
+                : WireFormat.encodeMove(requestID: move.requestID, entityID: move.entityID, x: move.x, y: move.y, cellID: move.cellID)
+        }
+        for early in [false, true] {
+            var envelope = Envelope()
+            envelope.protocolVersion = WireFormat.protocolVersion
+            envelope.requestID = 99
+            envelope.sender = "game:1"
+            envelope.batch = .with { $0.requests = try! requests.map { try Envelope(serializedBytes: $0) }; $0.earlyReply = early }
+            let generated: [UInt8] = try envelope.serializedBytes()
+            #expect(WireFormat.encodeMoveBatch(requestID: 99, sender: "game:1", moves: plain, earlyReply: early) == generated)
+            #expect(WireFormat.encodeBatch(requestID: 99, sender: "game:1", requests: requests, earlyReply: early) == generated)
+            #expect(WireFormat.decodeMoveBatch(generated)?.earlyReply == early)
+        }
     }
 
     @Test func everyBatchOfMovesDecodesAsDecodeReadsIt() throws {
@@ -121,6 +143,18 @@ import Testing
         #expect(WireFormat.decodeMoveBatch((try? move.serializedBytes()) ?? []) == nil, "a move alone")
         let frame = batch([move, move])
         #expect(WireFormat.decodeMoveBatch(frame + [0x20, 0x01]) == nil, "an unknown field")
+        // early_reply: 0 or 1 once is taken; another value or a second one is decode's to read.
+        let early = WireFormat.encodeMoveBatch(requestID: 1, sender: "", moves: [.init(requestID: 5, entityID: 2, cellID: 3, x: 1, y: 1, z: 0)], earlyReply: true)
+        #expect(WireFormat.decodeMoveBatch(early)?.earlyReply == true)
+        let lengthAt = try #require(early.firstIndex(of: 17 << 3 | 2 | 0x80)) + 2  // after Envelope.batch's two-byte tag: its length (one byte here)
+        var two = early
+        two[two.count - 1] = 2
+        #expect(WireFormat.decodeMoveBatch(two) == nil, "early_reply = 2")
+        #expect(try WireFormat.decode(two).batch.earlyReply, "which decode reads as true")
+        var twice = early + [0x10, 0x01]
+        twice[lengthAt] += 2
+        #expect(WireFormat.decodeMoveBatch(twice) == nil, "early_reply twice")
+        #expect(try WireFormat.decode(twice).batch.earlyReply)
         #expect(WireFormat.decodeMoveBatch(frame + [0x10, 0x05]) == nil, "request_id twice")
         #expect(WireFormat.decodeMoveBatch(Array(frame.dropLast())) == nil, "truncated")
         #expect(WireFormat.decodeMoveBatch([]) == nil)

@@ -5,7 +5,8 @@ import Testing
 /// `WireFormat.decodeReplies` takes a frame only when `decode` reads the same replies from it
 /// (a reply, or a batch reply of replies), and leaves every other frame to `decode`.
 @Suite struct ReplyFieldsDecodingTests {
-    /// The replies `decode` reads from `frame` (nil: neither a reply nor a batch reply of replies).
+    /// The replies `decode` reads from `frame` (nil: neither a reply nor a batch reply of replies
+    /// and placeholders). A placeholder (`Batch.early_reply`: no body) is left out.
     static func generalReplies(_ frame: [UInt8]) -> [ReplyFields]? {
         guard let envelope = try? WireFormat.decode(frame) else { return nil }
         switch envelope.body {
@@ -13,6 +14,7 @@ import Testing
         case .batchReply(let batch)?:
             var replies: [ReplyFields] = []
             for inner in batch.replies {
+                if inner.body == nil, inner.protocolVersion == WireFormat.protocolVersion { continue }  // answered later, alone
                 guard case .reply(let reply)? = inner.body else { return nil }
                 replies.append(ReplyFields(reply, requestID: inner.requestID))
             }
@@ -74,7 +76,49 @@ import Testing
         }
         // As a worker writes a batch of moves' answers.
         frames.append(SampleReplies.written((0..<32).map { ChangeAnswer(mapEpoch: 2, version: UInt64($0)) }))
+        frames.append(Self.earlyReply)
         return frames
+    }
+
+    /// An early batch reply: two answers, and placeholders for the requests answered later
+    /// (one without a sender, one with a request id of 0).
+    static var earlyReply: [UInt8] {
+        var buffer: [UInt8] = [], starts: [Int32] = [], counts: [Int32] = []
+        func add(_ bytes: [UInt8]) {
+            starts.append(Int32(buffer.count))
+            counts.append(Int32(bytes.count))
+            buffer += bytes
+        }
+        var request = Envelope()
+        request.requestID = 21
+        add(WireFormat.encode(request.reply(.with { $0.version = 4 }, sender: "worker:w1")))
+        var placeholder: [UInt8] = []
+        WireFormat.appendPlaceholder(requestID: 22, sender: "worker:w1", to: &placeholder)
+        add(placeholder)
+        request.requestID = 23
+        add(WireFormat.encode(request.reply(.with { $0.code = .wrongWorker; $0.redirectWorker = "w2" }, sender: "worker:w1")))
+        for (id, sender) in [(24 as UInt64, ""), (0, "worker:w1")] {
+            placeholder = []
+            WireFormat.appendPlaceholder(requestID: id, sender: sender, to: &placeholder)
+            add(placeholder)
+        }
+        return WireFormat.encodeBatchReply(requestID: 20, sender: "worker:w1", replies: buffer, starts: starts, counts: counts)
+    }
+
+    @Test func anEarlyBatchReplyGivesItsAnswersAndLeavesThePlaceholdersOut() throws {
+        let fast = try #require(WireFormat.decodeReplies(Self.earlyReply))
+        #expect(fast.map(\.requestID) == [21, 23])
+        #expect(fast.map(\.code) == [.ok, .wrongWorker])
+        let decoded = try WireFormat.decode(Self.earlyReply)
+        #expect(decoded.batchReply.replies.map(\.requestID) == [21, 22, 23, 24, 0], "decode keeps every slot, in order")
+        #expect(decoded.batchReply.replies.map { $0.body == nil } == [false, true, false, true, true])
+        // A placeholder of another protocol version, or whose sender is not UTF-8, is decode's.
+        var other: [UInt8] = [0x08, 0x02, 0x10, 0x05]
+        #expect(WireFormat.decodeReplies(WireFormat.encodeBatchReply(requestID: 1, sender: "w", replies: [other])) == nil)
+        other = [0x08, UInt8(WireFormat.protocolVersion), 0x10, 0x05, 0x1A, 0x01, 0xFF]
+        let badSender = WireFormat.encodeBatchReply(requestID: 1, sender: "w", replies: [other])
+        #expect(WireFormat.decodeReplies(badSender) == nil)
+        #expect((try? WireFormat.decode(badSender)) == nil, "decode refuses it too")
     }
 
     @Test func everyCommonReplyFrameIsReadAsDecodeReadsIt() throws {

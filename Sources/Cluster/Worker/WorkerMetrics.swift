@@ -107,6 +107,8 @@ final class WorkerMetrics {
     private let serving: Gauge
     private let parked: Gauge
     private let unstoredIDs: Gauge
+    /// Requests of batches with `early_reply` whose answers went in frames of their own.
+    private let lateBatchAnswers: Counter
     /// Totals the shard keeps itself: exported as counters by adding what grew since the last refresh.
     private var totals: [(Counter, KeyPath<MonitorSnapshot, UInt64>)] = []
     private var last: MonitorSnapshot?
@@ -131,6 +133,7 @@ final class WorkerMetrics {
         serving = Gauge(label: "cellcluster_serving", dimensions: [w])
         parked = Gauge(label: "cellcluster_parked_requests", dimensions: [w])
         unstoredIDs = Gauge(label: "cellcluster_unstored_request_ids", dimensions: [w])
+        lateBatchAnswers = Counter(label: "cellcluster_batch_late_answers_total", dimensions: [w])
         func total(_ name: String, _ path: KeyPath<MonitorSnapshot, UInt64>, _ extra: [(String, String)] = []) {
             totals.append((Counter(label: name, dimensions: [w] + extra), path))
         }
@@ -188,6 +191,11 @@ final class WorkerMetrics {
     }
 
     func handoff(_ step: HandoffStep) { handoffs[step]?.increment() }
+
+    /// A batch's early reply went with `waiting` answers still to come, each alone.
+    func batchRepliedEarly(waiting: Int) {
+        if waiting > 0 { lateBatchAnswers.increment(by: Int64(waiting)) }
+    }
 
     /// Gauges and the shard's totals, from a monitor snapshot (once a second, off the request path).
     /// - Parameter unstored: durable changes whose request ids no committed write stored yet.

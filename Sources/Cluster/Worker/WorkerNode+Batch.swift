@@ -16,18 +16,30 @@ struct PendingBatch {
     private var starts: [Int32]
     private var counts: [Int32]
     private(set) var missing: Int
+    /// With `Batch.early_reply`: each request's id, in the batch's order (a placeholder names
+    /// it); empty otherwise.
+    private let requestIDs: [UInt64]
+    /// True once the early BatchReply went: every later answer goes in a frame of its own.
+    private(set) var repliedEarly = false
 
     enum Filing { case ignored, overflow, filed, complete }
 
-    init(peer: [UInt8], requestID: UInt64, received: ContinuousClock.Instant, count: Int) {
+    /// - Parameter earlyReply: the requests' ids, in order, when the batch asks for an early
+    ///   reply (`Batch.early_reply`); nil when it does not.
+    init(peer: [UInt8], requestID: UInt64, received: ContinuousClock.Instant, count: Int, earlyReply requestIDs: [UInt64]? = nil) {
         self.peer = peer
         self.requestID = requestID
         self.received = received
         starts = Array(repeating: 0, count: count)
         counts = Array(repeating: -1, count: count)
         missing = count
+        self.requestIDs = requestIDs ?? []
+        precondition(requestIDs == nil || requestIDs!.count == count, "a request id for every slot")
         body.reserveCapacity(min(count * 48, 64 * 1024))  // a change's answer is about 30 bytes
     }
+
+    /// Whether the batch asked for an early reply and it has not gone yet.
+    var repliesEarly: Bool { !requestIDs.isEmpty && !repliedEarly }
 
     var requestCount: Int { counts.count }
     /// Bytes of the replies held so far.
@@ -66,6 +78,32 @@ struct PendingBatch {
     func encoded(sender: String) -> [UInt8] {
         WireFormat.encodeBatchReply(requestID: requestID, sender: sender, replies: body, starts: starts, counts: counts)
     }
+
+    /// The early BatchReply (`Batch.early_reply`): the answers filed so far, and a placeholder
+    /// naming its request in every other slot. The answers it holds are let go; the rest go alone
+    /// (`answeredLate`).
+    mutating func takeEarlyReply(sender: String) -> [UInt8] {
+        precondition(repliesEarly, "an early reply, once, for a batch that asked for one")
+        var replies: [UInt8] = []
+        swap(&replies, &body)
+        var starts = starts, counts = counts
+        for slot in counts.indices where counts[slot] < 0 {
+            let start = replies.count
+            WireFormat.appendPlaceholder(requestID: requestIDs[slot], sender: sender, to: &replies)
+            starts[slot] = Int32(start)
+            counts[slot] = Int32(replies.count - start)
+        }
+        repliedEarly = true
+        return WireFormat.encodeBatchReply(requestID: requestID, sender: sender, replies: replies, starts: starts, counts: counts)
+    }
+
+    /// After the early reply: `slot` is answered (in a frame of its own; nothing is held here).
+    mutating func answeredLate(_ slot: Int) -> Filing {
+        guard repliedEarly, slot < counts.count, counts[slot] < 0 else { return .ignored }
+        counts[slot] = 0
+        missing -= 1
+        return missing == 0 ? .complete : .filed
+    }
 }
 
 /// Batches: each request is served as if it had come alone, with a stand-in peer that names the
@@ -96,7 +134,8 @@ extension WorkerNode {
 
     /// Serves every request of a batch, in order.
     func serveBatch(_ peer: [UInt8], _ envelope: Envelope, _ batch: consuming Cellcluster_V1_Batch, now: ContinuousClock.Instant) {
-        guard let number = openBatch(peer, envelope, count: batch.requests.count, now: now) else { return }
+        let early = batch.earlyReply ? batch.requests.map(\.requestID) : nil
+        guard let number = openBatch(peer, envelope, count: batch.requests.count, earlyReply: early, now: now) else { return }
         var requests = batch.requests
         batch.requests = []  // held once now: each request below is changed in place
         let key = logKey(envelope)  // every request of the batch is given this sender
@@ -124,7 +163,8 @@ extension WorkerNode {
     /// Opens the batch of `count` requests that `envelope` carries, to be served now: its number,
     /// or nil when the batch was answered as a whole (over limits.max_batch_requests, too many
     /// bytes pending, or empty).
-    func openBatch(_ peer: [UInt8], _ envelope: Envelope, count: Int, now: ContinuousClock.Instant) -> UInt64? {
+    /// - Parameter earlyReply: the requests' ids when the batch asks for an early reply.
+    func openBatch(_ peer: [UInt8], _ envelope: Envelope, count: Int, earlyReply: [UInt64]? = nil, now: ContinuousClock.Instant) -> UInt64? {
         let limit = shard.settings.limits.batchRequests
         guard count <= limit else {
             answerError(peer, envelope, .invalidArgument,
@@ -142,15 +182,21 @@ extension WorkerNode {
         }
         let number = nextBatch
         nextBatch &+= 1
-        openBatch = (number, PendingBatch(peer: peer, requestID: envelope.requestID, received: now, count: count))
+        openBatch = (number, PendingBatch(peer: peer, requestID: envelope.requestID, received: now, count: count, earlyReply: earlyReply))
         return number
     }
 
     /// After every request of batch `number` was served: a batch with answers still to come waits
-    /// for them (parked requests, durable commits).
+    /// for them (parked requests, durable commits, handoffs). One that asked for an early reply
+    /// gets it now, and its other answers go alone as they come.
     func closeBatch(_ number: UInt64) {
-        guard openBatch?.number == number, let open = openBatch else { return }  // answered in full: sent
+        guard openBatch?.number == number, var open = openBatch else { return }  // answered in full: sent
         openBatch = nil
+        if open.batch.repliesEarly {
+            pendingBatchBytes -= open.batch.bytes
+            sendBytes(open.batch.peer, open.batch.takeEarlyReply(sender: sender))
+            metrics.batchRepliedEarly(waiting: open.batch.missing)
+        }
         batches[number] = open.batch
     }
 
@@ -202,6 +248,13 @@ extension WorkerNode {
     /// answer sends the BatchReply.
     func takeBatchAnswer(_ peer: [UInt8], _ bytes: [UInt8]) {
         let (number, slot) = Self.slot(of: peer)
+        if batches[number]?.repliedEarly == true {
+            // Its early reply went: this answer goes alone, as if its request had come alone.
+            guard let filing = batches[number]?.answeredLate(slot), filing != .ignored, let client = batches[number]?.peer else { return }
+            if filing == .complete { batches[number] = nil }
+            sendBytes(client, bytes)
+            return
+        }
         let open = openBatch?.number == number
         // In place (a mutating call through the optional or the dictionary's subscript): a copy
         // of the batch would copy every reply in it at each answer. No batch: one given up

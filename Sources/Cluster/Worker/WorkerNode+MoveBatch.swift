@@ -10,7 +10,8 @@ import WorldCore
 /// out the moves for which `serve` would do exactly this.
 extension WorkerNode {
     func serveMoveBatch(_ peer: [UInt8], _ header: Envelope, _ batch: MoveBatch, now: ContinuousClock.Instant) {
-        guard let number = openBatch(peer, header, count: batch.moves.count, now: now) else { return }
+        let early = batch.earlyReply ? batch.moves.map(\.requestID) : nil
+        guard let number = openBatch(peer, header, count: batch.moves.count, earlyReply: early, now: now) else { return }
         let key = logKey(header)  // every move of the batch is given this sender
         warmth ^= requests.warm(requestIDs: batch.moves.lazy.map(\.requestID), senderHash: key.senderHash)
         let direct = movesMayGoDirectly

@@ -35,13 +35,19 @@ public final class LoadGenerator {
         /// batch is answered when its last request is, and a durable one waits for its commit:
         /// in the first batch it would hold the moves' answers back). Spawns and retries go alone.
         public var batch = false
+        /// With `batch`: ask for early replies (`Batch.early_reply`), so that a request whose
+        /// answer waits (a move handed off to a worker that has stopped answering) holds back
+        /// only its own answer, not its batch's. False: each batch is answered in one frame, when
+        /// its last answer is known.
+        public var earlyReply = true
         /// A lane sends new requests at most once per tick, all those due by then together (a
         /// game server's tick); zero: as soon as each is due. The wait for the tick counts in
         /// the schedule delay, not in the latency, which runs from the send.
         public var tick: Duration = .zero
         /// How requests leave, for the report: lanes, frames and tick.
         public var sending: String {
-            let frames = batch ? "per worker one batch frame of moves and reads and one of durable actions, spawns alone" : "a frame per request"
+            let replies = earlyReply ? "early replies" : "whole replies"
+            let frames = batch ? "per worker one batch frame of moves and reads and one of durable actions (\(replies)), spawns alone" : "a frame per request"
             let when = tick > .zero ? "every \(String(format: "%g", Double(tick.nanoseconds) / 1e6)) ms tick" : "as each falls due"
             return "\(threads) lane\(threads == 1 ? "" : "s"); \(frames), \(when)"
         }

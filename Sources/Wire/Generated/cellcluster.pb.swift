@@ -938,6 +938,15 @@ public nonisolated struct Cellcluster_V1_Reply: @unchecked Sendable {
 /// is safe: what was applied is answered from the request log, not applied again.
 /// A batch inside a batch, or a request that is not a game request, gets INVALID_ARGUMENT in its
 /// slot; a batch over the limit is refused as a whole with INVALID_ARGUMENT naming the limit.
+///
+/// early_reply: the BatchReply goes back as soon as the worker has served every request once,
+/// instead of when the last answer is known. A request whose answer waits (a move handed off to
+/// another worker, a change held until it is durable, a request parked while its cell loads) then
+/// has a placeholder in its slot, an Envelope with its request_id and no body, and its answer
+/// comes later in a frame of its own: a Reply envelope with that request_id, as if it had been
+/// sent alone. One slow request then delays only its own answer, not the batch's: without it, a
+/// move handed off to a worker that has stopped answering holds every answer in its batch until
+/// the handoff times out. A client that sets it matches answers by request_id.
 public nonisolated struct Cellcluster_V1_Batch: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -945,12 +954,15 @@ public nonisolated struct Cellcluster_V1_Batch: Sendable {
 
   public var requests: [Cellcluster_V1_Envelope] = []
 
+  public var earlyReply: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
 
-/// The answers to a Batch, one Envelope (with a Reply) per request, in the batch's order.
+/// The answers to a Batch, one Envelope (with a Reply) per request, in the batch's order; with
+/// Batch.early_reply, an Envelope with only a request_id where the answer comes later alone.
 public nonisolated struct Cellcluster_V1_BatchReply: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2745,7 +2757,7 @@ nonisolated extension Cellcluster_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Cellcluster_V1_Batch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Batch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}requests\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}requests\0\u{3}early_reply\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2754,6 +2766,7 @@ nonisolated extension Cellcluster_V1_Batch: SwiftProtobuf.Message, SwiftProtobuf
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.requests) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.earlyReply) }()
       default: break
       }
     }
@@ -2763,11 +2776,15 @@ nonisolated extension Cellcluster_V1_Batch: SwiftProtobuf.Message, SwiftProtobuf
     if !self.requests.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.requests, fieldNumber: 1)
     }
+    if self.earlyReply != false {
+      try visitor.visitSingularBoolField(value: self.earlyReply, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Cellcluster_V1_Batch, rhs: Cellcluster_V1_Batch) -> Bool {
     if lhs.requests != rhs.requests {return false}
+    if lhs.earlyReply != rhs.earlyReply {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -37,6 +37,7 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "The seed of players, walks and faults.") var seed: UInt64 = 1
     @Option(help: "Load generator threads (lanes), each with its own sockets and its share of the entities.") var loadThreads: Int = 2
     @Flag(help: "Send each turn's new moves and reads for a worker as one batch frame (as a game server sends one frame per tick), and its durable actions as another; spawns go alone.") var batch = false
+    @Flag(help: "With --batch: have each batch answered in one frame when its last answer is known, instead of early (Batch.early_reply: what is ready at once, each answer that waits alone later).") var wholeBatchReplies = false
     @Option(help: "Milliseconds between a load lane's sends of new requests (a game server's tick: all those due go together; with --batch, one frame per worker); 0: each as soon as it is due.") var tickMs: Double = 0
     @Option(help: "Where report.json and chart.svg go.") var report: String = ".run/soak"
     @Option(help: "Where the cluster's logs and PID files go (default: <report>/cluster).") var runDir: String?
@@ -84,6 +85,7 @@ struct SoakCommand: ParsableCommand {
         var load = LoadGenerator.Settings(players: players, npcs: npcs ?? players / 10, rateHz: rate, actionShare: actions, stepSize: step, seed: seed)
         load.keys = s.security.folder ?? ""
         load.batch = batch
+        load.earlyReply = !wholeBatchReplies
         guard tickMs >= 0, tickMs <= 1000 else { throw ValidationError("--tick-ms must be 0 to 1000, not \(tickMs)") }
         load.tick = .microseconds(Int64(tickMs * 1000))
         guard (1...64).contains(loadThreads) else { throw ValidationError("--load-threads must be 1 to 64, not \(loadThreads)") }
