@@ -120,10 +120,13 @@ extension CellClient {
 }
 
 /// The replies of a batch sent with `early_reply`, gathered from its BatchReply (answers and
-/// placeholders) and the answers that came alone, by request id.
+/// placeholders) and the answers that came alone, by request id. An answer that comes alone
+/// before this call's BatchReply is one left from an earlier call with the same ids: ignored.
 struct EarlyBatch {
     let ids: [UInt64]
     private var replies: [Cellcluster_V1_Reply?]
+    private var filled = 0
+    private var replied = false
     /// The slots each request id names (a caller may give two requests one id).
     private let slots: [UInt64: [Int]]
 
@@ -133,7 +136,8 @@ struct EarlyBatch {
         slots = Dictionary(grouping: ids.indices, by: { ids[$0] })
     }
 
-    /// The batch's reply: its answers, in order. A placeholder leaves its slot to a later answer.
+    /// The batch's reply: its answers, in order. A placeholder (no body) leaves its slot to a
+    /// later answer; a slot with anything else than a reply is answered INTERNAL.
     mutating func take(_ batch: Cellcluster_V1_BatchReply) throws(ClientError) {
         guard batch.replies.count == ids.count else {
             throw .rejected(code: .internal, message: "a batch of \(ids.count) requests was answered with \(batch.replies.count) replies")
@@ -142,20 +146,30 @@ struct EarlyBatch {
             guard inner.requestID == ids[slot] else {
                 throw .rejected(code: .internal, message: "a batch reply answered request \(inner.requestID) in the slot of \(ids[slot])")
             }
-            if case .reply(let reply)? = inner.body, replies[slot] == nil { replies[slot] = reply }
+            switch inner.body {
+            case nil: continue  // its answer comes alone
+            case .reply(let reply)?: fill(slot, reply)
+            default: fill(slot, .with { $0.code = .internal; $0.message = "a batch slot held no reply" })
+            }
         }
+        replied = true
     }
 
     /// An answer that came alone: it fills the first open slot of its request id (one not of
-    /// this batch is ignored).
+    /// this batch, or before its BatchReply, is ignored).
     mutating func take(_ reply: Cellcluster_V1_Reply, requestID: UInt64) {
-        guard let slot = slots[requestID]?.first(where: { replies[$0] == nil }) else { return }
+        guard replied, let slot = slots[requestID]?.first(where: { replies[$0] == nil }) else { return }
+        fill(slot, reply)
+    }
+
+    private mutating func fill(_ slot: Int, _ reply: Cellcluster_V1_Reply) {
+        guard replies[slot] == nil else { return }
         replies[slot] = reply
+        filled += 1
     }
 
     /// Every reply, once each slot has one.
     var complete: [Cellcluster_V1_Reply]? {
-        let all = replies.compactMap { $0 }
-        return all.count == replies.count ? all : nil
+        filled == replies.count ? replies.compactMap { $0 } : nil
     }
 }

@@ -77,7 +77,18 @@ public enum SeedCorpus {
                 .init(requestID: 3, entityID: 2, cellID: -1, x: -0.0, y: .nan, z: 1),
             ]),
             WireFormat.encodeBatchReply(requestID: 7, sender: "worker:w1", replies: answers, starts: starts, counts: counts),
+            // Batch.early_reply: a batch that asks for it, and an early reply with a placeholder.
+            WireFormat.encodeMoveBatch(requestID: 8, sender: "client:seed", moves: [.init(requestID: 4, entityID: 3, cellID: 5, x: 1, y: 2, z: 0)],
+                                       earlyReply: true),
+            WireFormat.encodeBatchReply(requestID: 8, sender: "worker:w1", replies: answers + Self.placeholder(requestID: 9),
+                                        starts: starts + [Int32(answers.count)], counts: counts + [Int32(Self.placeholder(requestID: 9).count)]),
         ]
+    }
+
+    static func placeholder(requestID: UInt64) -> [UInt8] {
+        var bytes: [UInt8] = []
+        WireFormat.appendPlaceholder(requestID: requestID, sender: "worker:w1", to: &bytes)
+        return bytes
     }
 
     /// Files for the worker core: a spawn then each message, from each role; and one whole session.

@@ -59,6 +59,14 @@ extension WireFormat {
         appendHead(requestID: requestID, sender: sender, to: &bytes)
     }
 
+    /// The most bytes a placeholder from `sender` adds to a batch reply, its slot's tag and length
+    /// included.
+    public static func maxPlaceholderBytes(sender: String) -> Int {
+        let n = sender.utf8.count
+        let envelope = 2 + 11 + (n > 0 ? 1 + varintSize(UInt64(n)) + n : 0)  // version, request id, sender
+        return 1 + varintSize(UInt64(envelope)) + envelope
+    }
+
     static func varintSize(_ value: UInt64) -> Int {
         var v = value, n = 1
         while v >= 0x80 { v >>= 7; n += 1 }

@@ -41,7 +41,8 @@ extension WireFormat {
     /// The replies in `frame` when it is a reply or a batch reply that `decodeCommon` reads (this
     /// build's protocol version; each reply without a result or with an entity), in order; nil
     /// for any other frame. No envelope or reply message is made: only the entities of reads.
-    /// Every frame taken here decodes in `decode` to the same replies under the same request ids.
+    /// Every frame taken here decodes in `decode` to the same replies under the same request ids,
+    /// but for the placeholders of a batch reply (`Batch.early_reply`), which are left out.
     public static func decodeReplies(_ frame: [UInt8]) -> [ReplyFields]? {
         var sender = ""  // a batch's replies each name the worker: checked once, then compared
         return FieldReader.read(frame) { reader in

@@ -48,6 +48,20 @@ import Testing
                 == WireFormat.encodeBatchReply(requestID: 9, sender: "worker:w2", replies: replies))
     }
 
+    /// The room a worker keeps for an early reply's placeholders (`Batch.early_reply`) is enough.
+    @Test func noPlaceholderIsLongerThanItsBound() throws {
+        for sender in ["", "w", "worker:w1", String(repeating: "é", count: 200)] {
+            for id in [UInt64(0), 1, 1 << 35, .max] {
+                var placeholder: [UInt8] = []
+                WireFormat.appendPlaceholder(requestID: id, sender: sender, to: &placeholder)
+                let slot = 1 + WireFormat.varintSize(UInt64(placeholder.count)) + placeholder.count  // its tag, its length, itself
+                #expect(slot <= WireFormat.maxPlaceholderBytes(sender: sender), "id \(id), sender of \(sender.utf8.count) bytes")
+                #expect(try WireFormat.decode(WireFormat.encodeBatchReply(requestID: 1, sender: "w", replies: [placeholder])).batchReply.replies
+                        .map(\.requestID) == [id])
+            }
+        }
+    }
+
     @Test func noChangeAnswerIsLongerThanItsBound() {
         let widest = ChangeAnswer(mapEpoch: .max, version: .max, sequence: .max, deferred: true, durable: true)
         for sender in ["", "w", "worker:w1", String(repeating: "s", count: 200)] {

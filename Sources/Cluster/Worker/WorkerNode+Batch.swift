@@ -42,8 +42,10 @@ struct PendingBatch {
     var repliesEarly: Bool { !requestIDs.isEmpty && !repliedEarly }
 
     var requestCount: Int { counts.count }
-    /// Bytes of the replies held so far.
-    var bytes: Int { body.count }
+    /// Bytes of the replies held so far; after the early reply, what is kept of each request
+    /// (its id, and where its answer went), so that batches waiting for late answers count
+    /// against `maxPendingBatchBytes` too.
+    var bytes: Int { body.count + (repliedEarly ? counts.count * 16 : 0) }
 
     /// Files the answer for `slot` (the first one only), unless the batch's replies would then
     /// pass `limit` bytes (`.overflow`: nothing is filed).
@@ -188,13 +190,16 @@ extension WorkerNode {
 
     /// After every request of batch `number` was served: a batch with answers still to come waits
     /// for them (parked requests, durable commits, handoffs). One that asked for an early reply
-    /// gets it now, and its other answers go alone as they come.
+    /// gets it now, and its other answers go alone as they come; unless its placeholders would
+    /// not fit in the frame with the answers it holds: then it waits as one without the flag.
     func closeBatch(_ number: UInt64) {
         guard openBatch?.number == number, var open = openBatch else { return }  // answered in full: sent
         openBatch = nil
-        if open.batch.repliesEarly {
+        if open.batch.repliesEarly,
+           open.batch.bytes + open.batch.missing * WireFormat.maxPlaceholderBytes(sender: sender) <= Self.maxBatchReplyBytes {
             pendingBatchBytes -= open.batch.bytes
             sendBytes(open.batch.peer, open.batch.takeEarlyReply(sender: sender))
+            pendingBatchBytes += open.batch.bytes
             metrics.batchRepliedEarly(waiting: open.batch.missing)
         }
         batches[number] = open.batch
@@ -251,7 +256,7 @@ extension WorkerNode {
         if batches[number]?.repliedEarly == true {
             // Its early reply went: this answer goes alone, as if its request had come alone.
             guard let filing = batches[number]?.answeredLate(slot), filing != .ignored, let client = batches[number]?.peer else { return }
-            if filing == .complete { batches[number] = nil }
+            if filing == .complete, let done = batches.removeValue(forKey: number) { pendingBatchBytes -= done.bytes }
             sendBytes(client, bytes)
             return
         }

@@ -946,7 +946,9 @@ public nonisolated struct Cellcluster_V1_Reply: @unchecked Sendable {
 /// comes later in a frame of its own: a Reply envelope with that request_id, as if it had been
 /// sent alone. One slow request then delays only its own answer, not the batch's: without it, a
 /// move handed off to a worker that has stopped answering holds every answer in its batch until
-/// the handoff times out. A client that sets it matches answers by request_id.
+/// the handoff times out. A client that sets it matches answers by request_id. (A batch whose
+/// placeholders would not fit in one frame with the answers it holds is answered whole, as without
+/// the flag.)
 public nonisolated struct Cellcluster_V1_Batch: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
