@@ -34,7 +34,7 @@ struct PendingBatch {
         counts = Array(repeating: -1, count: count)
         missing = count
         self.requestIDs = requestIDs ?? []
-        precondition(requestIDs == nil || requestIDs!.count == count, "a request id for every slot")
+        precondition(requestIDs.map { $0.count == count } ?? true, "a request id for every slot")
         body.reserveCapacity(min(count * 48, 64 * 1024))  // a change's answer is about 30 bytes
     }
 
