@@ -18,19 +18,14 @@ extension CellClient {
                           attempts: Int = 3, earlyReply: Bool = false) throws(ClientError) -> [Cellcluster_V1_Reply] {
         let ids = ids ?? bodies.map { _ in takeRequestID() }
         let id = takeRequestID()
-        var gathered = EarlyBatch(ids: ids)
+        var gathered = EarlyBatch(ids: ids, placeholders: earlyReply)
         for _ in 1...max(1, attempts) {
             try resendBatch(bodies, ids: ids, id: id, earlyReply: earlyReply)
             let deadline = ContinuousClock.now + timeout
             while let reply = try receive(until: deadline) {
                 if reply.requestID == id {
-                    guard earlyReply, case .batchReply(let batch)? = reply.body else {
-                        let replies = try Self.replies(of: reply, count: bodies.count)
-                        if case .batchReply(let batch)? = reply.body, let bad = zip(batch.replies, ids).first(where: { $0.0.requestID != $0.1 }) {
-                            throw .rejected(code: .internal, message: "a batch reply answered request \(bad.0.requestID) in the slot of \(bad.1)")
-                        }
-                        return replies
-                    }
+                    // Not a BatchReply: the batch refused as a whole, which `replies(of:)` throws.
+                    guard case .batchReply(let batch)? = reply.body else { return try Self.replies(of: reply, count: bodies.count) }
                     try gathered.take(batch)
                 } else if earlyReply, case .reply(let late)? = reply.body {
                     gathered.take(late, requestID: reply.requestID)
@@ -119,25 +114,29 @@ extension CellClient {
     }
 }
 
-/// The replies of a batch sent with `early_reply`, gathered from its BatchReply (answers and
-/// placeholders) and the answers that came alone, by request id. An answer that comes alone
-/// before this call's BatchReply is one left from an earlier call with the same ids: ignored.
+/// The replies of a batch, in its order: from its BatchReply and, with `early_reply`, from the
+/// answers that came alone after it (by request id). An answer that comes alone before this
+/// call's BatchReply is one left from an earlier call with the same ids: ignored.
 struct EarlyBatch {
     let ids: [UInt64]
+    /// Whether the batch asked for `early_reply`: a slot with no body is then a placeholder.
+    let placeholders: Bool
     private var replies: [Cellcluster_V1_Reply?]
     private var filled = 0
     private var replied = false
     /// The slots each request id names (a caller may give two requests one id).
     private let slots: [UInt64: [Int]]
 
-    init(ids: [UInt64]) {
+    init(ids: [UInt64], placeholders: Bool = true) {
         self.ids = ids
+        self.placeholders = placeholders
         replies = Array(repeating: nil, count: ids.count)
         slots = Dictionary(grouping: ids.indices, by: { ids[$0] })
     }
 
-    /// The batch's reply: its answers, in order. A placeholder (no body) leaves its slot to a
-    /// later answer; a slot with anything else than a reply is answered INTERNAL.
+    /// The batch's reply: its answers, in order. A placeholder (no body, when the batch asked for
+    /// them) leaves its slot to a later answer; a slot with anything else than a reply is
+    /// answered INTERNAL.
     mutating func take(_ batch: Cellcluster_V1_BatchReply) throws(ClientError) {
         guard batch.replies.count == ids.count else {
             throw .rejected(code: .internal, message: "a batch of \(ids.count) requests was answered with \(batch.replies.count) replies")
@@ -147,7 +146,7 @@ struct EarlyBatch {
                 throw .rejected(code: .internal, message: "a batch reply answered request \(inner.requestID) in the slot of \(ids[slot])")
             }
             switch inner.body {
-            case nil: continue  // its answer comes alone
+            case nil where placeholders: continue  // its answer comes alone
             case .reply(let reply)?: fill(slot, reply)
             default: fill(slot, .with { $0.code = .internal; $0.message = "a batch slot held no reply" })
             }

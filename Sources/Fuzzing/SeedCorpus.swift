@@ -71,6 +71,8 @@ public enum SeedCorpus {
             WireFormat.appendReply(requestID: UInt64(i + 1), sender: "worker:w1", ChangeAnswer(version: UInt64(i), deferred: i == 2), to: &answers)
             counts.append(Int32(answers.count) - starts[i])
         }
+        var placeholder: [UInt8] = []
+        WireFormat.appendPlaceholder(requestID: 9, sender: "worker:w1", to: &placeholder)
         return envelopes.map(WireFormat.encode) + [
             WireFormat.encodeMoveBatch(requestID: 7, sender: "client:seed", moves: [
                 .init(requestID: 1, entityID: 1, cellID: 0, x: 10, y: 20, z: 0), .read(requestID: 2, entityID: 1),
@@ -80,15 +82,9 @@ public enum SeedCorpus {
             // Batch.early_reply: a batch that asks for it, and an early reply with a placeholder.
             WireFormat.encodeMoveBatch(requestID: 8, sender: "client:seed", moves: [.init(requestID: 4, entityID: 3, cellID: 5, x: 1, y: 2, z: 0)],
                                        earlyReply: true),
-            WireFormat.encodeBatchReply(requestID: 8, sender: "worker:w1", replies: answers + Self.placeholder(requestID: 9),
-                                        starts: starts + [Int32(answers.count)], counts: counts + [Int32(Self.placeholder(requestID: 9).count)]),
+            WireFormat.encodeBatchReply(requestID: 8, sender: "worker:w1", replies: answers + placeholder,
+                                        starts: starts + [Int32(answers.count)], counts: counts + [Int32(placeholder.count)]),
         ]
-    }
-
-    static func placeholder(requestID: UInt64) -> [UInt8] {
-        var bytes: [UInt8] = []
-        WireFormat.appendPlaceholder(requestID: requestID, sender: "worker:w1", to: &bytes)
-        return bytes
     }
 
     /// Files for the worker core: a spawn then each message, from each role; and one whole session.

@@ -59,7 +59,7 @@ public enum WireDecoderTarget {
             let expected: [(UInt64, Cellcluster_V1_Reply)] = switch generated?.body {
             case .reply(let reply)?: [(generated!.requestID, reply)]
             case .batchReply(let batch)?:  // a placeholder (an answer that comes alone later) is left out
-                batch.replies.filter { $0.body != nil || $0.protocolVersion != WireFormat.protocolVersion }.map { ($0.requestID, $0.reply) }
+                batch.replies.filter { !$0.isPlaceholder }.map { ($0.requestID, $0.reply) }
             default: []
             }
             func alone(_ id: UInt64, _ reply: Cellcluster_V1_Reply) -> Envelope { .with { $0.requestID = id; $0.reply = reply } }

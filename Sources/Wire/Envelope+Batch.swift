@@ -37,7 +37,7 @@ extension WireFormat {
     static func encodeEnvelopes<Envelopes: Collection>(requestID: UInt64, sender: String, body: UInt64, _ envelopes: Envelopes,
                                                        earlyReply: Bool = false) -> [UInt8]
     where Envelopes.Element: Collection<UInt8> {
-        var inner = earlyReply ? 2 : 0
+        var inner = earlyReply ? earlyReplyField.count : 0
         for envelope in envelopes { inner += 1 + varintSize(UInt64(envelope.count)) + envelope.count }
         var frame = encodeHead(requestID: requestID, sender: sender, reserving: 2 + varintSize(UInt64(inner)) + inner)
         appendVarint(body << 3 | 2, to: &frame)  // length-delimited
@@ -48,9 +48,12 @@ extension WireFormat {
             // One copy of contiguous bytes (arrays, buffers), even where this runs unspecialised.
             if envelope.withContiguousStorageIfAvailable({ frame.append(contentsOf: $0) }) == nil { frame.append(contentsOf: envelope) }
         }
-        if earlyReply { frame += [2 << 3, 1] }  // Batch.early_reply, varint
+        if earlyReply { frame += earlyReplyField }
         return frame
     }
+
+    /// `Batch.early_reply` set: field 2, varint 1. The generated encoder writes it after the requests.
+    static let earlyReplyField: [UInt8] = [2 << 3, 1]
 
     /// The placeholder of a batch slot whose answer comes later in a frame of its own
     /// (`Batch.early_reply`): an envelope holding this build's protocol version, `requestID` and

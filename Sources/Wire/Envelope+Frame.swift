@@ -128,6 +128,12 @@ public enum WireFormat {
 }
 
 extension Envelope {
+    /// A batch reply's placeholder (`Batch.early_reply`): this build's protocol version and no
+    /// body; its answer comes alone later.
+    public var isPlaceholder: Bool { body == nil && protocolVersion == WireFormat.protocolVersion }
+}
+
+extension Envelope {
     /// A reply to this request: same request id, the given body.
     public func reply(_ reply: Cellcluster_V1_Reply, sender: String) -> Envelope {
         var envelope = Envelope()

@@ -22,7 +22,7 @@ extension WireFormat {
 
     /// The same for a slice (the soak's generator sends a long list in frames of a bounded size).
     public static func encodeMoveBatch(requestID: UInt64, sender: String, moves: ArraySlice<MoveBatch.Move>, earlyReply: Bool = false) -> [UInt8] {
-        var inner = earlyReply ? 2 : 0
+        var inner = earlyReply ? earlyReplyField.count : 0
         for move in moves {
             let size = moveSizes(move, sender: "").envelope
             inner += 1 + varintSize(UInt64(size)) + size
@@ -36,7 +36,7 @@ extension WireFormat {
             appendVarint(UInt64(sizes.envelope), to: &frame)
             appendMove(move, sender: "", sizes: sizes, to: &frame)
         }
-        if earlyReply { frame += [2 << 3, 1] }  // Batch.early_reply, varint: after the requests, as the generated encoder writes it
+        if earlyReply { frame += earlyReplyField }
         return frame
     }
 

@@ -14,7 +14,7 @@ import Testing
         case .batchReply(let batch)?:
             var replies: [ReplyFields] = []
             for inner in batch.replies {
-                if inner.body == nil, inner.protocolVersion == WireFormat.protocolVersion { continue }  // answered later, alone
+                if inner.isPlaceholder { continue }  // answered later, alone
                 guard case .reply(let reply)? = inner.body else { return nil }
                 replies.append(ReplyFields(reply, requestID: inner.requestID))
             }

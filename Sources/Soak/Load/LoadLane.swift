@@ -267,10 +267,9 @@ final class LoadLane: @unchecked Sendable {
             for start in stride(from: 0, to: batch.count, by: Self.batchLimit) {
                 let range = start..<min(start + Self.batchLimit, batch.count)
                 let id = takeRequestID(for: nil)
-                let early = settings.earlyReply
                 let frame = batch.frames.isEmpty
-                    ? WireFormat.encodeMoveBatch(requestID: id, sender: batch.client.name, moves: batch.moves[range], earlyReply: early)
-                    : WireFormat.encodeBatch(requestID: id, sender: batch.client.name, requests: batch.frames[range], earlyReply: early)
+                    ? WireFormat.encodeMoveBatch(requestID: id, sender: batch.client.name, moves: batch.moves[range], earlyReply: settings.earlyReply)
+                    : WireFormat.encodeBatch(requestID: id, sender: batch.client.name, requests: batch.frames[range], earlyReply: settings.earlyReply)
                 let sentAt = Moment.now
                 do {
                     try batch.client.resend(frame: frame, id: id)
