@@ -121,7 +121,10 @@ public final class SoakRun {
             }
             runFollowUps(now: now)
             if now >= nextSecond {
-                let figures = generator.closeSecond()
+                // Faults so far are those before this second's end: whether it is steady is known.
+                let steady = Shortfall.isSteady(second: generator.timeline.seconds.count, lastFaultAt: faults.last?.at,
+                                                settleSeconds: Shortfall.defaultSettleSeconds)
+                let figures = generator.closeSecond(steady: steady)
                 pollStatuses()
                 progress.draw(figures, generator.timeline.seconds.last, elapsed: generator.elapsed, faults: faults.count)
                 nextSecond += .seconds(1)
@@ -398,6 +401,8 @@ public final class SoakRun {
             targetRatePerSecond: asked, sending: options.load.sending,
             requests: totals.requests, answered: totals.answered, throughputPerSecond: Double(totals.answered) / elapsed,
             latency: latency(h), latencyByKind: generator.histogramsByKind.mapValues(latency),
+            steadyLatency: generator.timeline.steadySeconds > 0 ? latency(generator.timeline.steadyHistogram) : nil,
+            steadyLatencyByKind: generator.timeline.steadyHistogramsByKind.mapValues(latency), steadySeconds: generator.timeline.steadySeconds,
             scheduleDelay: latency(generator.scheduleDelay),
             retries: totals.retries, retriesByReason: totals.retriesBy, errors: totals.errors, errorSamples: generator.errorSamples, handoffs: totals.handoffs,
             behindSchedule: generator.behind, faults: faults, storage: .init(updates: updates, dbWrites: writes, dbReads: reads, callsByThread: calls),

@@ -14,6 +14,8 @@ public final class CheckpointWriter: Sendable {
         case periodic
         /// Changes whose senders wait for the commit; `ticket` names them for the owner.
         case durable(ticket: UInt64)
+
+        public var isDurable: Bool { if case .durable = self { true } else { false } }
     }
 
     public struct Completion: Sendable {
@@ -27,6 +29,9 @@ public final class CheckpointWriter: Sendable {
         public let leadsGroup: Bool
         /// The lease it was written under.
         public let lease: LeaseToken?
+        /// From its submission to the start of its transaction: the window of a group commit, and
+        /// the writes before it (a periodic checkpoint's slice, other durable groups).
+        public let queued: Duration
     }
 
     private struct Job: Sendable {
@@ -35,6 +40,7 @@ public final class CheckpointWriter: Sendable {
         /// The lease in force when the batch was taken: it is written under that lease or not at
         /// all, even if the owner got a new lease meanwhile.
         let lease: LeaseToken?
+        let submitted: ContinuousClock.Instant
     }
 
     private struct State: Sendable {
@@ -82,7 +88,8 @@ public final class CheckpointWriter: Sendable {
 
     /// Queues a batch. Never blocks.
     public func submit(_ batch: CheckpointBatch, kind: Kind) {
-        state.withLock { $0.queue.append(Job(batch: batch, kind: kind, lease: $0.lease)) }
+        let now = ContinuousClock.now
+        state.withLock { $0.queue.append(Job(batch: batch, kind: kind, lease: $0.lease, submitted: now)) }
         wake.lock()
         wake.signal()
         wake.unlock()
@@ -158,7 +165,7 @@ public final class CheckpointWriter: Sendable {
             if case .durable = jobs[0].kind { lastDurable = start }
             let merged = jobs.count == 1 ? jobs[0].batch : Self.merge(jobs.map(\.batch))
             let result = write(merged, lease: jobs[0].lease, group: jobs.count)
-            finish(jobs, merged, result, since: start, settled: settled)
+            finish(jobs, merged, result, began: start, since: start, settled: settled)
         }
         /// A periodic job written slice by slice, durable jobs that wait meanwhile between slices
         /// (its time counts without theirs).
@@ -182,9 +189,11 @@ public final class CheckpointWriter: Sendable {
                 if failure != nil { break }
             }
             let result: Result<WriteReport, PQError> = failure.map { .failure($0) } ?? .success(written ?? WriteReport())
-            finish([job], job.batch, result, since: start + interleaved, settled: true)
+            finish([job], job.batch, result, began: start, since: start + interleaved, settled: true)
         }
-        func finish(_ jobs: [Job], _ written: CheckpointBatch, _ result: Result<WriteReport, PQError>, since start: ContinuousClock.Instant,
+        /// `began`: when the jobs' transaction started; `start`: what their duration counts from.
+        func finish(_ jobs: [Job], _ written: CheckpointBatch, _ result: Result<WriteReport, PQError>, began: ContinuousClock.Instant,
+                    since start: ContinuousClock.Instant,
                     settled: Bool) {
             let duration = ContinuousClock.now - start
             log(written, result, duration, jobs.count)
@@ -208,7 +217,8 @@ public final class CheckpointWriter: Sendable {
             state.withLock { s in
                 for (index, job) in jobs.enumerated() {
                     s.done.append(Completion(batch: job.batch, kind: job.kind, result: result, duration: duration,
-                                             groupSize: jobs.count, leadsGroup: index == 0, lease: job.lease))
+                                             groupSize: jobs.count, leadsGroup: index == 0, lease: job.lease,
+                                             queued: max(.zero, began - job.submitted)))
                 }
                 if settled { s.busy = false }
             }

@@ -59,6 +59,7 @@ public struct Checkpointer {
             if case .failure(let error) = completion.result, error.isLeaseLost, completion.lease == writer.currentLease {
                 leaseLost = true
             }
+            metrics?.queued(durable: completion.kind.isDurable, completion.queued)
             switch (completion.kind, completion.result) {
             case (.periodic, .success(let report)):
                 metrics?.succeeded(durable: false, rows: completion.batch.rowCount, duration: completion.duration)

@@ -152,10 +152,11 @@ public final class LoadGenerator {
     // MARK: Figures
 
     /// Closes the current second in every lane and appends their merged figures to the timeline.
+    /// - Parameter steady: its latencies count in the steady latency (`Shortfall.isSteady`).
     @discardableResult
-    public func closeSecond() -> Figures {
+    public func closeSecond(steady: Bool = false) -> Figures {
         let parts = onEveryLane { lane in (lane.closeSecond(), lane.figures) }
-        timeline.append(merging: parts.map(\.0))
+        timeline.append(merging: parts.map(\.0), steady: steady)
         return parts.map(\.1).reduce(into: Figures()) { $0.add($1) }
     }
 

@@ -233,7 +233,7 @@ final class LoadLane: @unchecked Sendable {
     }
 
     /// Closes the current second of the timeline: its figures and its latencies.
-    func closeSecond() -> (Timeline.Second, Histogram<UInt64>) { timeline.closeSecond() }
+    func closeSecond() -> (Timeline.Second, Timeline.Latencies) { timeline.closeSecond() }
 
     private func issueDue(now: Moment) -> Bool {
         guard tick.opens(now: now) else { return false }
@@ -576,7 +576,7 @@ final class LoadLane: @unchecked Sendable {
         case .read: .read
         }
         _ = byKind[kind.rawValue].record(min(micros, 60_000_000))
-        timeline.recordOK(latencyMicros: micros)
+        timeline.recordOK(latencyMicros: micros, kind: kind)
         answered += 1
         record(inflight, reply, worker: worker, at: seconds(at: now), entity: i)
         landed(i)

@@ -1,6 +1,6 @@
 import Histogram
 
-/// Per-second figures of a run: what the chart draws.
+/// Per-second figures of a run: what the chart draws, and the latency of its steady seconds.
 public struct Timeline: Sendable {
     public struct Second: Sendable, Codable {
         public var t: Int
@@ -12,13 +12,36 @@ public struct Timeline: Sendable {
         public var p50Ms = 0.0
     }
 
+    /// The latencies answered in one second, by kind of request (`RequestKind.rawValue`).
+    struct Latencies: Sendable {
+        var byKind = Array(repeating: Timeline.emptyHistogram(), count: RequestKind.allCases.count)
+
+        mutating func add(_ other: Latencies) {
+            for kind in byKind.indices where other.byKind[kind].totalCount > 0 { byKind[kind].add(other.byKind[kind]) }
+        }
+        var all: Histogram<UInt64> {
+            var all = byKind[0]
+            for kind in byKind.dropFirst() where kind.totalCount > 0 { all.add(kind) }
+            return all
+        }
+    }
+
+    static func emptyHistogram() -> Histogram<UInt64> {
+        Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    }
+
     public private(set) var seconds: [Second] = []
-    var current = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    /// The latencies answered in the steady seconds (`append(merging:steady:)`), by kind: what a
+    /// run's latency is once the start (spawns, first loads) and each fault's recovery are over.
+    private(set) var steady = Latencies()
+    /// Seconds added to `steady`.
+    public private(set) var steadySeconds = 0
+    var current = Latencies()
     var bucket = Second(t: 0)
 
-    /// Latency in microseconds of an answered request.
-    mutating func recordOK(latencyMicros: UInt64) {
-        _ = current.record(min(latencyMicros, 60_000_000))
+    /// Latency in microseconds of an answered request of `kind`.
+    mutating func recordOK(latencyMicros: UInt64, kind: RequestKind) {
+        _ = current.byKind[kind.rawValue].record(min(latencyMicros, 60_000_000))
         bucket.ok += 1
     }
     mutating func recordError() { bucket.errors += 1 }
@@ -27,28 +50,42 @@ public struct Timeline: Sendable {
 
     /// Closes the second that just ended: its figures and the latencies recorded in it (the
     /// recording side: a lane of the generator).
-    mutating func closeSecond() -> (Second, Histogram<UInt64>) {
+    mutating func closeSecond() -> (Second, Latencies) {
         let closed = (bucket, current)
         bucket = Second(t: bucket.t + 1)
-        current.reset()
+        for kind in current.byKind.indices where current.byKind[kind].totalCount > 0 { current.byKind[kind].reset() }
         return closed
     }
 
     /// Appends one second made of every lane's figures for it (the merging side: the generator).
-    mutating func append(merging parts: [(Second, Histogram<UInt64>)]) {
+    /// - Parameter steady: the second counts in the steady latency (`Shortfall.isSteady`).
+    mutating func append(merging parts: [(Second, Latencies)], steady isSteady: Bool = false) {
         var second = Second(t: seconds.count)
-        var latencies = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-        for (part, histogram) in parts {
+        var latencies = Latencies()
+        for (part, histograms) in parts {
             second.ok += part.ok
             second.errors += part.errors
             second.retries += part.retries
             second.handoffs += part.handoffs
-            latencies.add(histogram)
+            latencies.add(histograms)
         }
-        if latencies.totalCount > 0 {
-            second.p99Ms = Double(latencies.valueAtPercentile(99)) / 1000
-            second.p50Ms = Double(latencies.valueAtPercentile(50)) / 1000
+        let all = latencies.all
+        if all.totalCount > 0 {
+            second.p99Ms = Double(all.valueAtPercentile(99)) / 1000
+            second.p50Ms = Double(all.valueAtPercentile(50)) / 1000
+        }
+        if isSteady {
+            steady.add(latencies)
+            steadySeconds += 1
         }
         seconds.append(second)
+    }
+
+    /// The steady seconds' latency over every kind, and by kind (kinds never answered in them left out).
+    var steadyHistogram: Histogram<UInt64> { steady.all }
+    var steadyHistogramsByKind: [String: Histogram<UInt64>] {
+        var out: [String: Histogram<UInt64>] = [:]
+        for kind in RequestKind.allCases where steady.byKind[kind.rawValue].totalCount > 0 { out[kind.name] = steady.byKind[kind.rawValue] }
+        return out
     }
 }

@@ -21,13 +21,15 @@ public struct Shortfall: Sendable, Codable, Equatable {
     }
 
     public let settleSeconds: Int
+    /// Seconds after the start and after each fault before the run counts as steady again.
+    public static let defaultSettleSeconds = 5
     public let requestsShort: Int
     public let byFault: [ByFault]
     public let steady: [Steady]
 
     /// - Parameters:
     ///   - workers: how many workers served at the start; a fault's `workersAfter` changes it.
-    public init(timeline: [Timeline.Second], faults: [FaultRecord], askedPerSecond: Double, workers: Int, settleSeconds: Int = 5) {
+    public init(timeline: [Timeline.Second], faults: [FaultRecord], askedPerSecond: Double, workers: Int, settleSeconds: Int = Shortfall.defaultSettleSeconds) {
         self.settleSeconds = settleSeconds
         let faults = faults.sorted { $0.at < $1.at }
         var short: [String: (faults: Int, seconds: Int, requests: Double)] = [:]
@@ -50,8 +52,7 @@ public struct Shortfall: Sendable, Codable, Equatable {
             let kind = last?.kind.rawValue ?? "start"
             short[kind, default: (0, 0, 0)].seconds += 1
             short[kind, default: (0, 0, 0)].requests += missing
-            let sinceFault = last.map { Double(second.t) - $0.at } ?? .infinity
-            if second.t >= settleSeconds && sinceFault >= Double(settleSeconds) && second.t != lastSecond {
+            if Self.isSteady(second: second.t, lastFaultAt: last?.at, settleSeconds: settleSeconds) && second.t != lastSecond {
                 steadyOK[serving, default: (0, 0)].seconds += 1
                 steadyOK[serving, default: (0, 0)].ok += second.ok
             }
@@ -63,6 +64,17 @@ public struct Shortfall: Sendable, Codable, Equatable {
         steady = steadyOK.sorted { $0.key < $1.key }.map { n, s in
             Steady(workers: n, seconds: s.seconds, answeredPerSecond: Double(s.ok) / Double(s.seconds))
         }
+    }
+
+    /// Whether second `second` (from `second` to `second + 1` s into the load) is a steady one:
+    /// `settleSeconds` or more after the start and after the last fault before its end
+    /// (`lastFaultAt`, seconds into the load; nil: none yet). Known once the second ends: the
+    /// generator sorts each second's latencies by it as the run goes (`SoakReport.steadyLatency`).
+    /// The run's last second, which holds the answers that came after the load stopped, is never
+    /// steady; the caller knows which it is.
+    public static func isSteady(second: Int, lastFaultAt: Double?, settleSeconds: Int) -> Bool {
+        let sinceFault = lastFaultAt.map { Double(second) - $0 } ?? .infinity
+        return second >= settleSeconds && sinceFault >= Double(settleSeconds)
     }
 
     /// The summary table's rows: the total with its share by fault, and the steady rates.

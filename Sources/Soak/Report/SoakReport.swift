@@ -24,6 +24,10 @@ public struct SoakReport: Sendable, Codable {
         public let p99Ms: Double
         public let p999Ms: Double
         public let maxMs: Double
+
+        var text: String {
+            String(format: "p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.0f ms", p50Ms, p90Ms, p99Ms, p999Ms, maxMs)
+        }
     }
     public struct Storage: Sendable, Codable {
         /// Changes applied in memory, and the workers' storage operations (their monitors):
@@ -92,6 +96,13 @@ public struct SoakReport: Sendable, Codable {
     public let latency: Latency
     /// Latency by kind of request (see `LoadGenerator.histogramsByKind`).
     public let latencyByKind: [String: Latency]
+    /// The latency of the answers received in the steady seconds (`Shortfall.isSteady`: 5 s or
+    /// more after the start and after each fault, the last second left out), over every kind and
+    /// by kind: the run's latency without its start (spawns, first loads, connections) and
+    /// without each fault's recovery. Nil: no steady second.
+    public let steadyLatency: Latency?
+    public let steadyLatencyByKind: [String: Latency]
+    public let steadySeconds: Int
     /// From when each new request was due to when it was sent (see `LoadGenerator.scheduleDelay`).
     public let scheduleDelay: Latency
     public let retries: Int
@@ -122,15 +133,18 @@ public struct SoakReport: Sendable, Codable {
             ("simulated", "\(players) players, \(npcs) NPCs at \(String(format: "%.0f", targetRatePerSecond)) requests/s in all"),
             ("sending", sending),
             ("answered", "\(answered) of \(requests) requests, \(String(format: "%.0f", throughputPerSecond))/s"),
-            ("latency", String(format: "p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.0f ms",
-                               latency.p50Ms, latency.p90Ms, latency.p99Ms, latency.p999Ms, latency.maxMs)),
+            ("latency", latency.text),
         ]
         for (kind, l) in latencyByKind.sorted(by: { $0.key < $1.key }) {
-            rows.append(("  " + kind, String(format: "p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.0f ms",
-                                            l.p50Ms, l.p90Ms, l.p99Ms, l.p999Ms, l.maxMs)))
+            rows.append(("  " + kind, l.text))
         }
-        rows.append(("schedule delay", String(format: "p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.0f ms (due to sent; not part of the latency)",
-                                              scheduleDelay.p50Ms, scheduleDelay.p90Ms, scheduleDelay.p99Ms, scheduleDelay.p999Ms, scheduleDelay.maxMs)))
+        if let steadyLatency {
+            rows.append(("steady latency", steadyLatency.text + "  (\(steadySeconds) steady s)"))
+            for (kind, l) in steadyLatencyByKind.sorted(by: { $0.key < $1.key }) { rows.append(("  " + kind, l.text)) }
+        } else {
+            rows.append(("steady latency", "no steady second (5 s or more after the start and after any fault)"))
+        }
+        rows.append(("schedule delay", scheduleDelay.text + " (due to sent; not part of the latency)"))
         rows += [
             ("handoffs", "\(handoffs)"),
             ("retries", "\(retries)" + (retriesByReason.isEmpty ? "" : "  (" + retriesByReason.sorted { ($1.value, $0.key) < ($0.value, $1.key) }
