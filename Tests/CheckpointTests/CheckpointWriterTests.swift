@@ -175,7 +175,9 @@ import TestSupport
             #expect(ContinuousClock.now - lone < .milliseconds(150))
             // Ten more, 5 ms apart, all inside the window the first one opened: one commit
             // when it ends takes them all, where each would have had its own.
+            var submitted: [ContinuousClock.Instant] = []
             for i in 2...11 {
+                submitted.append(.now)
                 writer.submit(StoreHarness.batch([StoreHarness.entity(UInt64(i))], id: UInt64(i)), kind: .durable(ticket: UInt64(i)))
                 Thread.sleep(forTimeInterval: 0.005)
             }
@@ -186,6 +188,15 @@ import TestSupport
             #expect(later.filter(\.leadsGroup).count == 1)
             #expect(later.map(\.groupSize).max() == 10)
             #expect(try store.connection.query("SELECT count(*) FROM entity_states").int64(0, 0) == 11)
+            // Their time in the queue: the lone one's none to speak of; the group's, until its one
+            // transaction began, so the first of the ten waited longer than the last by as much as
+            // it came before it.
+            #expect(completions[0].queued < .milliseconds(150))
+            func queued(_ ticket: UInt64) -> Duration? { later.first { $0.kind == .durable(ticket: ticket) }?.queued }
+            let (early, late) = (try #require(queued(2)), try #require(queued(11)))
+            #expect(late > .zero)
+            let apart = submitted[9] - submitted[0]
+            #expect(abs((early - late - apart).milliseconds) < 2, "\(early) and \(late), submitted \(apart) apart")
         }
     }
 

@@ -13,7 +13,8 @@ import TestSupport
     /// What every worker's /metrics holds once players walked across a boundary.
     static let workerSeries = [
         "cellcluster_requests_total{", "type=\"move\"", "outcome=\"ok\"", "cellcluster_request_duration_seconds_bucket{",
-        "cellcluster_handoffs_total{", "cellcluster_checkpoint_duration_seconds_bucket{", "cellcluster_checkpoint_rows_total{",
+        "cellcluster_handoffs_total{", "cellcluster_checkpoint_duration_seconds_bucket{", "cellcluster_checkpoint_queued_seconds_bucket{",
+        "cellcluster_checkpoint_rows_total{",
         "cellcluster_unsaved_changes{", "cellcluster_oldest_unsaved_age_seconds{", "state=\"owned\"", "state=\"active\"",
         "state=\"loaded\"", "cellcluster_cache_hits_total{", "cellcluster_cache_misses_total{", "cellcluster_cache_evictions_total{",
         "cellcluster_lease_renewals_total{", "cellcluster_map_epoch{", "cellcluster_serving{",
