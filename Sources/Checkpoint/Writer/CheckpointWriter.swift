@@ -283,7 +283,13 @@ public final class CheckpointWriter: Sendable {
                 continue
             }
             wake.lock()
-            _ = wake.wait(until: Date().addingTimeInterval(0.5))
+            // Looked at again under the condition's lock: `submit` queues a job before it takes
+            // that lock to signal, so a job queued since the look above is seen here, and one
+            // queued later signals a thread that already waits (else the signal was lost and the
+            // job waited out the timeout).
+            if state.withLock({ $0.queue.isEmpty && !$0.stopping }) {
+                _ = wake.wait(until: Date().addingTimeInterval(0.5))
+            }
             wake.unlock()
         }
     }
