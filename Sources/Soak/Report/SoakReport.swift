@@ -142,7 +142,7 @@ public struct SoakReport: Sendable, Codable {
             rows.append(("steady latency", steadyLatency.text + "  (\(steadySeconds) steady s)"))
             for (kind, l) in steadyLatencyByKind.sorted(by: { $0.key < $1.key }) { rows.append(("  " + kind, l.text)) }
         } else {
-            rows.append(("steady latency", "no steady second (5 s or more after the start and after any fault)"))
+            rows.append(("steady latency", "no steady second (\(shortfall.settleSeconds) s or more after the start and after any fault)"))
         }
         rows.append(("schedule delay", scheduleDelay.text + " (due to sent; not part of the latency)"))
         rows += [
