@@ -162,7 +162,7 @@ public final class CheckpointWriter: Sendable {
         /// their completions. `settled`: nothing else is being written for the owner after them.
         func perform(_ jobs: [Job], settled: Bool) {
             let start = ContinuousClock.now
-            if case .durable = jobs[0].kind { lastDurable = start }
+            if jobs[0].kind.isDurable { lastDurable = start }
             let merged = jobs.count == 1 ? jobs[0].batch : Self.merge(jobs.map(\.batch))
             let result = write(merged, lease: jobs[0].lease, group: jobs.count)
             finish(jobs, merged, result, began: start, since: start, settled: settled)
@@ -242,8 +242,7 @@ public final class CheckpointWriter: Sendable {
     private func waitingDurable(notBefore: ContinuousClock.Instant) -> [Job]? {
         guard ContinuousClock.now >= notBefore else { return nil }
         func plain(_ job: Job) -> Bool {
-            guard case .durable = job.kind else { return false }
-            return Self.mayGoBetweenSlices(job.batch)
+            job.kind.isDurable && Self.mayGoBetweenSlices(job.batch)
         }
         return state.withLock { s in
             guard let first = s.queue.first, plain(first) else { return nil }
@@ -262,13 +261,13 @@ public final class CheckpointWriter: Sendable {
             var waitUntil: ContinuousClock.Instant?
             let taken: [Job]? = state.withLock { s in
                 guard let first = s.queue.first else { return s.stopping ? [] : nil }
-                if case .durable = first.kind, !s.stopping, ContinuousClock.now < durableNotBefore {
+                if first.kind.isDurable, !s.stopping, ContinuousClock.now < durableNotBefore {
                     waitUntil = durableNotBefore
                     return nil
                 }
                 var count = 1
-                if case .durable = first.kind {
-                    while count < s.queue.count, case .durable = s.queue[count].kind, s.queue[count].lease == first.lease { count += 1 }
+                if first.kind.isDurable {
+                    while count < s.queue.count, s.queue[count].kind.isDurable, s.queue[count].lease == first.lease { count += 1 }
                 }
                 let jobs = Array(s.queue.prefix(count))
                 s.queue.removeFirst(count)

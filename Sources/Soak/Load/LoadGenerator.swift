@@ -186,18 +186,13 @@ public final class LoadGenerator {
 
     var entities: [SimulatedEntity] { lanes.flatMap(\.entities) }
     var lostMoves: [LostMove] { lanes.flatMap(\.lostMoves).sorted { $0.noticed < $1.noticed } }
-    var histogram: Histogram<UInt64> { merged(lanes.map(\.histogram)) }
+    /// Every lane's latencies by kind, each from its first send to its answer.
+    private var latencies: Timeline.Latencies { lanes.reduce(into: Timeline.Latencies()) { $0.add($1.latencies) } }
+    var histogram: Histogram<UInt64> { latencies.all }
     var scheduleDelay: Histogram<UInt64> { merged(lanes.map(\.scheduleDelay)) }
     /// Latency by kind of request ("move", "move with handoff", "move queued", "action", "read",
-    /// "spawn"), each from its first send to its answer; kinds never sent are left out.
-    var histogramsByKind: [String: Histogram<UInt64>] {
-        var out: [String: Histogram<UInt64>] = [:]
-        for kind in RequestKind.allCases {
-            let h = merged(lanes.map { $0.byKind[kind.rawValue] })
-            if h.totalCount > 0 { out[kind.name] = h }
-        }
-        return out
-    }
+    /// "spawn"); kinds never sent are left out.
+    var histogramsByKind: [String: Histogram<UInt64>] { latencies.byName }
     var behind: Int { lanes.map(\.behind).reduce(0, +) }
     var errorSamples: [String] { Array(lanes.flatMap(\.errorSamples).prefix(20)) }
     /// Per fault, the earliest first answer from a victim's cell in any lane.

@@ -96,20 +96,13 @@ final class LoadLane: @unchecked Sendable {
     // Figures.
     /// Latency by kind of request, each from its first send (the moment it left the generator's
     /// socket) to its answer. Every answer is recorded here once; the lane's latency over all
-    /// kinds is their sum (`histogram`), made when asked.
-    private(set) var byKind = Array(repeating: Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three),
-                                    count: RequestKind.allCases.count)
+    /// kinds is their sum (`latencies.all`), made when asked.
+    private(set) var latencies = Timeline.Latencies()
     /// How late each new request left against its schedule (µs from when it was due to when it
     /// was handed to the socket): a saturated generator, or an entity whose previous request was
     /// still unanswered. Apart from the latency, which counts from the send.
     private(set) var scheduleDelay = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
     private(set) var timeline = Timeline()
-    /// Latency over every kind of request.
-    var histogram: Histogram<UInt64> {
-        var all = byKind[0]
-        for kind in byKind.dropFirst() { all.add(kind) }
-        return all
-    }
     private(set) var requests = 0
     private(set) var answered = 0
     private(set) var errors = 0
@@ -575,7 +568,7 @@ final class LoadLane: @unchecked Sendable {
         case .action: .action
         case .read: .read
         }
-        _ = byKind[kind.rawValue].record(min(micros, 60_000_000))
+        latencies.record(micros, kind: kind)
         timeline.recordOK(latencyMicros: micros, kind: kind)
         answered += 1
         record(inflight, reply, worker: worker, at: seconds(at: now), entity: i)

@@ -12,10 +12,18 @@ public struct Timeline: Sendable {
         public var p50Ms = 0.0
     }
 
-    /// The latencies answered in one second, by kind of request (`RequestKind.rawValue`).
+    /// Latencies in microseconds by kind of request (`RequestKind.rawValue`): a second's, a
+    /// lane's whole run, or the steady seconds'.
     struct Latencies: Sendable {
-        var byKind = Array(repeating: Timeline.emptyHistogram(), count: RequestKind.allCases.count)
+        private(set) var byKind = Array(repeating: Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three),
+                                        count: RequestKind.allCases.count)
 
+        mutating func record(_ micros: UInt64, kind: RequestKind) {
+            _ = byKind[kind.rawValue].record(min(micros, 60_000_000))
+        }
+        mutating func reset() {
+            for kind in byKind.indices where byKind[kind].totalCount > 0 { byKind[kind].reset() }
+        }
         mutating func add(_ other: Latencies) {
             for kind in byKind.indices where other.byKind[kind].totalCount > 0 { byKind[kind].add(other.byKind[kind]) }
         }
@@ -24,10 +32,12 @@ public struct Timeline: Sendable {
             for kind in byKind.dropFirst() where kind.totalCount > 0 { all.add(kind) }
             return all
         }
-    }
-
-    static func emptyHistogram() -> Histogram<UInt64> {
-        Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        /// By the kind's name; kinds never answered left out.
+        var byName: [String: Histogram<UInt64>] {
+            var out: [String: Histogram<UInt64>] = [:]
+            for kind in RequestKind.allCases where byKind[kind.rawValue].totalCount > 0 { out[kind.name] = byKind[kind.rawValue] }
+            return out
+        }
     }
 
     public private(set) var seconds: [Second] = []
@@ -41,7 +51,7 @@ public struct Timeline: Sendable {
 
     /// Latency in microseconds of an answered request of `kind`.
     mutating func recordOK(latencyMicros: UInt64, kind: RequestKind) {
-        _ = current.byKind[kind.rawValue].record(min(latencyMicros, 60_000_000))
+        current.record(latencyMicros, kind: kind)
         bucket.ok += 1
     }
     mutating func recordError() { bucket.errors += 1 }
@@ -53,7 +63,7 @@ public struct Timeline: Sendable {
     mutating func closeSecond() -> (Second, Latencies) {
         let closed = (bucket, current)
         bucket = Second(t: bucket.t + 1)
-        for kind in current.byKind.indices where current.byKind[kind].totalCount > 0 { current.byKind[kind].reset() }
+        current.reset()
         return closed
     }
 
@@ -83,9 +93,5 @@ public struct Timeline: Sendable {
 
     /// The steady seconds' latency over every kind, and by kind (kinds never answered in them left out).
     var steadyHistogram: Histogram<UInt64> { steady.all }
-    var steadyHistogramsByKind: [String: Histogram<UInt64>] {
-        var out: [String: Histogram<UInt64>] = [:]
-        for kind in RequestKind.allCases where steady.byKind[kind.rawValue].totalCount > 0 { out[kind.name] = steady.byKind[kind.rawValue] }
-        return out
-    }
+    var steadyHistogramsByKind: [String: Histogram<UInt64>] { steady.byName }
 }
