@@ -156,6 +156,45 @@ import TestSupport
         }
     }
 
+    /// A worker stages the durable changes of a frame as it serves them and hands them over at
+    /// its end: they share one commit even with no window, where the writer used to wake at the
+    /// first and commit it (and any next few) ahead of the rest, which then waited for that
+    /// commit and the window after it.
+    @Test func durableChangesStagedTogetherShareOneCommit() throws {
+        try StoreHarness.withStore { store, parameters in
+            let writer = CheckpointWriter(parameters: parameters, chunkSize: 100, logger: StoreHarness.logger)
+            defer { writer.stop() }
+            let now = ContinuousClock.now
+            var checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
+                interval: .seconds(3600), retryInitial: .milliseconds(100), retryMax: .seconds(1), now: now))
+            var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2))
+            try Self.populate(&shard, from: store, npcs: 2...6, now: now)
+            _ = shard.takeActions()
+            for (ticket, id) in (1...6).enumerated() {
+                _ = try shard.apply(.entityAction(EntityID(UInt64(id)), action: "loot", deltas: ["gold": 1]), to: CellID(55), now: now)
+                checkpointer.submitDurable(&shard, entities: [EntityID(UInt64(id))], cells: [], ticket: UInt64(ticket + 1), now: now)
+                Thread.sleep(forTimeInterval: 0.02)  // far longer than a commit: nothing went ahead
+            }
+            #expect(writer.takeCompletions().isEmpty && !writer.isBusy, "a staged write reached the writer before the frame ended")
+            checkpointer.sendStaged()
+            var completions: [CheckpointWriter.Completion] = []
+            let settled = try StoreHarness.eventually {
+                completions += writer.takeCompletions()
+                return completions.count == 6
+            }
+            #expect(settled)
+            #expect(completions.allSatisfy { if case .success = $0.result { true } else { false } })
+            #expect(completions.filter(\.leadsGroup).count == 1 && completions.allSatisfy { $0.groupSize == 6 })
+            #expect(try store.connection.query("SELECT count(*) FROM entity_states WHERE (stats->>'gold')::float8 = 1").int64(0, 0) == 6)
+
+            // Staged and not sent by the owner: the next pump sends them first.
+            _ = try shard.apply(.entitySpawn(Self.npc(7)), to: CellID(55), now: now)
+            checkpointer.submitDurable(&shard, entities: [EntityID(7)], cells: [], ticket: 7, now: now)
+            let answered = try StoreHarness.eventually { checkpointer.pump(&shard, now: now).contains { $0.ticket == 7 } }
+            #expect(answered)
+        }
+    }
+
     @Test func durableWritesWithinTheWindowShareACommitAndALoneOneStartsAtOnce() throws {
         try StoreHarness.withStore { store, parameters in
             let writer = CheckpointWriter(parameters: parameters, chunkSize: 100, durableWindow: .milliseconds(200), logger: StoreHarness.logger)

@@ -102,4 +102,34 @@ import TestSupport
             #expect(try stored.int64(0, 0) == 2)
         }
     }
+
+    /// The durable changes of one frame go to the checkpoint writer together when the frame has
+    /// been served: one commit for all of them, even with no window to gather them in.
+    @Test func theDurableChangesOfABatchShareOneCommit() throws {
+        try TestDatabase.withFreshDatabase { parameters in
+            let worker = try WorkerProcess(database: parameters.database!, settings: [
+                "events.durability.entity_action=durable", "checkpoint.durable_window_ms=0", "checkpoint.interval_ms=60000"])
+            defer { worker.process.killHard() }
+            let client = try CellClient(context: try Context(), endpoint: worker.endpoint)
+            let spawned = try client.callBatch((UInt64(1)...20).map { Self.spawn($0, x: 100 + Double($0), y: 100) })
+            #expect(spawned.allSatisfy { $0.code == .ok })
+            func writes() throws -> UInt64 {
+                let id = try client.send(.statusRequest(.init()))
+                let deadline = ContinuousClock.now + .seconds(3)
+                while let reply = try client.receive(until: deadline) {
+                    if reply.requestID == id, case .statusReply(let s)? = reply.body, let status = s.workers.first { return status.monitor.dbWrites }
+                }
+                throw WorkerProcessError(message: "no status reply")
+            }
+            let before = try writes()
+            let actions = (UInt64(1)...20).map { id in
+                Envelope.OneOf_Body.entityAction(.with { $0.entityID = id; $0.action = "gather"; $0.statDeltas = ["gold": 1] })
+            }
+            let replies = try client.callBatch(actions)
+            #expect(replies.allSatisfy { $0.code == .ok && $0.durable }, "\(replies.map(\.message))")
+            #expect(try writes() - before == 1, "twenty durable changes of one frame, more than one commit")
+            let db = try TestDatabase.connect(database: parameters.database!)
+            #expect(try db.query("SELECT count(*) FROM entity_states WHERE actions = 1").int64(0, 0) == 20)
+        }
+    }
 }

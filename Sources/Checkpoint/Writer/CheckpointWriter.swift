@@ -88,8 +88,18 @@ public final class CheckpointWriter: Sendable {
 
     /// Queues a batch. Never blocks.
     public func submit(_ batch: CheckpointBatch, kind: Kind) {
+        submit([(batch, kind)])
+    }
+
+    /// Queues batches together, in order, with one wake-up: the writer sees all of them or none,
+    /// so durable ones that came in one frame share a commit rather than the first few going
+    /// ahead of the rest (which then wait out the window). Never blocks.
+    public func submit(_ batches: [(batch: CheckpointBatch, kind: Kind)]) {
+        guard !batches.isEmpty else { return }
         let now = ContinuousClock.now
-        state.withLock { $0.queue.append(Job(batch: batch, kind: kind, lease: $0.lease, submitted: now)) }
+        state.withLock { s in
+            for (batch, kind) in batches { s.queue.append(Job(batch: batch, kind: kind, lease: s.lease, submitted: now)) }
+        }
         wake.lock()
         wake.signal()
         wake.unlock()

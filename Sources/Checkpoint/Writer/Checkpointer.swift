@@ -16,6 +16,9 @@ public struct Checkpointer {
     /// Request ids of durable changes no committed write stored yet: they ride with every
     /// write of what they changed until one commits.
     public private(set) var unstored: UnstoredRequests
+    /// Durable writes taken from the shard but not yet handed to the writer: they go together
+    /// (`sendStaged`), so that those of one frame share a commit.
+    private var staged: [(batch: CheckpointBatch, kind: CheckpointWriter.Kind)] = []
 
     /// A durable write that finished: reply to the senders waiting on `ticket`.
     public struct DurableOutcome: Sendable {
@@ -53,6 +56,7 @@ public struct Checkpointer {
     /// Applies finished writes to the shard and starts a checkpoint when one is due.
     /// - Returns: the durable writes that finished, for the worker to answer.
     public mutating func pump(_ shard: inout Shard, now: ContinuousClock.Instant) -> [DurableOutcome] {
+        sendStaged()
         var durable: [DurableOutcome] = []
         for completion in writer.takeCompletions() {
             // Only the current lease counts: a batch of an older incarnation failing is expected.
@@ -95,7 +99,7 @@ public struct Checkpointer {
             if var batch = shard.takeCheckpoint(now: now, maxRows: pace?.rowLimit) {
                 carryUnstored(into: &batch, now: now)
                 scheduler.started(now: now)
-                writer.submit(batch, kind: .periodic)
+                writer.submit(batch, kind: .periodic)  // after the staged ones, sent above
             } else if !scheduler.inFlight {
                 scheduler.skipped(now: now)
             }
@@ -103,8 +107,9 @@ public struct Checkpointer {
         return durable
     }
 
-    /// Sends the current state of these entities and cells for an immediate commit; the outcome
-    /// comes back from `pump` with `ticket`.
+    /// Takes the current state of these entities and cells for an immediate commit; the outcome
+    /// comes back from `pump` with `ticket`. The write goes to the writer with the others staged
+    /// since the last `sendStaged` (at the latest, at the next `pump`).
     /// `requests` are the request ids of the changes, stored in the same transaction (with those
     /// of earlier changes to the same rows that no write stored yet: `unstored`).
     public mutating func submitDurable(_ shard: inout Shard, entities: [EntityID], cells: [CellID], requests: [AppliedRequest] = [],
@@ -113,7 +118,15 @@ public struct Checkpointer {
         batch.requests = requests
         unstored.submitted(requests, now: now)
         carryUnstored(into: &batch, now: now)
-        writer.submit(batch, kind: .durable(ticket: ticket))
+        staged.append((batch, .durable(ticket: ticket)))
+    }
+
+    /// Hands the staged durable writes to the writer at once (the worker calls it after each
+    /// frame it served).
+    public mutating func sendStaged() {
+        guard !staged.isEmpty else { return }
+        writer.submit(staged)
+        staged.removeAll(keepingCapacity: true)
     }
 
     /// Adds the ids of earlier durable changes to what `batch` writes that no committed write
@@ -130,10 +143,11 @@ public struct Checkpointer {
     /// Sends a release (cells given away, `Shard.takeRelease`) for an immediate commit, with the
     /// ids of durable changes to what it writes that no write stored yet; the outcome comes back
     /// from `pump` with `ticket`.
-    public func submitRelease(_ batch: CheckpointBatch, ticket: UInt64, now: ContinuousClock.Instant) {
+    public mutating func submitRelease(_ batch: CheckpointBatch, ticket: UInt64, now: ContinuousClock.Instant) {
         var batch = batch
         carryUnstored(into: &batch, now: now)
-        writer.submit(batch, kind: .durable(ticket: ticket))
+        staged.append((batch, .durable(ticket: ticket)))
+        sendStaged()  // in order, after the staged ones
     }
 
     /// Writes everything unsaved, for shutdown: keeps checkpointing until nothing is unsaved and

@@ -23,6 +23,7 @@ extension WorkerNode {
         while served < limit {
             guard let (frames, user) = try router.receiveWithUser(dontWait: true) else { return }
             served += handle(frames, user: user)
+            checkpointer.sendStaged()  // the frame's durable changes, in one commit
             if served >= flushAt {  // by requests served: a batch's one reply stands for all of its requests
                 flushAt = served + Self.heldRepliesLimit
                 sendHeldReplies(holding: true)

@@ -333,6 +333,9 @@ public final class WorkerNode {
                 if ready.contains(0) { doorbell.drain() }
                 holdingReplies { takeStorage(now: .now) }
                 turn.mark("storage")
+                // Commits answered before the requests that came meanwhile are served, not after.
+                if ready.contains(0) { holdingReplies { answerDurable(checkpointer.pump(&shard, now: .now)) } }
+                turn.mark("commits")
                 if ready.contains(1) { try drainRequests(limit: 4096) }
                 turn.mark("requests")
                 if coordinatorSocket != nil && ready.contains(2) { try drainCoordinator() }
