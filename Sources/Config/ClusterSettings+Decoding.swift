@@ -149,6 +149,7 @@ extension CheckpointSettings {
         retryMaxMs = s.int("retry_max_ms", default: retryMaxMs, in: 1...3_600_000)
         shutdownDeadlineMs = s.int("shutdown_deadline_ms", default: shutdownDeadlineMs, in: 100...3_600_000)
         durableWindowMs = s.int("durable_window_ms", default: durableWindowMs, in: 0...10_000)
+        durableGroup = s.int("durable_group", default: durableGroup, in: 0...1_000_000)
         maxLossWindowMs = s.int("max_loss_window_ms", default: 2 * intervalMs, in: 0...86_400_000)
         if maxLossWindowMs > 0 && maxLossWindowMs <= intervalMs {
             s.problem("max_loss_window_ms", "must be above interval_ms (\(intervalMs)), or 0 for no bound")

@@ -195,6 +195,44 @@ import TestSupport
         }
     }
 
+    /// With a group size, the window holds durable writes only until that many wait: the one
+    /// that makes the group starts the commit at once, the window notwithstanding.
+    @Test func enoughDurableWritesWaitingStartTheirCommitBeforeTheWindowEnds() throws {
+        try StoreHarness.withStore { store, parameters in
+            let writer = CheckpointWriter(parameters: parameters, chunkSize: 100, durableWindow: .seconds(30), durableGroup: 5,
+                                          logger: StoreHarness.logger)
+            defer { writer.stop() }
+            var completions: [CheckpointWriter.Completion] = []
+            func settle(_ count: Int) throws -> Bool {
+                try StoreHarness.eventually(timeout: .seconds(5)) {
+                    completions += writer.takeCompletions()
+                    return completions.count == count
+                }
+            }
+            // The first after a quiet spell goes at once and opens a 30-s window.
+            writer.submit(StoreHarness.batch([StoreHarness.entity(1)], id: 1), kind: .durable(ticket: 1))
+            let first = try settle(1)
+            #expect(first)
+            // Four, one by one: fewer than the group, so they wait.
+            for i in 2...5 {
+                writer.submit(StoreHarness.batch([StoreHarness.entity(UInt64(i))], id: UInt64(i)), kind: .durable(ticket: UInt64(i)))
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            Thread.sleep(forTimeInterval: 0.3)
+            completions += writer.takeCompletions()
+            #expect(completions.count == 1, "a durable write went before its group was complete")
+            // The fifth makes the group: one commit, long before the window ends.
+            let fifth = ContinuousClock.now
+            writer.submit(StoreHarness.batch([StoreHarness.entity(6)], id: 6), kind: .durable(ticket: 6))
+            let all = try settle(6)
+            #expect(all)
+            #expect(ContinuousClock.now - fifth < .seconds(5))
+            let group = completions.dropFirst()
+            #expect(group.allSatisfy { $0.groupSize == 5 } && group.filter(\.leadsGroup).count == 1)
+            #expect(try store.connection.query("SELECT count(*) FROM entity_states").int64(0, 0) == 6)
+        }
+    }
+
     @Test func durableWritesWithinTheWindowShareACommitAndALoneOneStartsAtOnce() throws {
         try StoreHarness.withStore { store, parameters in
             let writer = CheckpointWriter(parameters: parameters, chunkSize: 100, durableWindow: .milliseconds(200), logger: StoreHarness.logger)

@@ -57,6 +57,9 @@ public final class CheckpointWriter: Sendable {
     private let chunkSize: Int
     /// Durable jobs start at most this often: those that arrive meanwhile share the next commit.
     private let durableWindow: Duration
+    /// ... unless this many wait (0: the window always holds): a commit that carries this many
+    /// changes does not wait for more.
+    private let durableGroup: Int
     /// A periodic batch commits every this many entity rows (0: in one transaction).
     private let sliceRows: Int
     private let logger: Logger
@@ -69,8 +72,12 @@ public final class CheckpointWriter: Sendable {
     ///   older ones between checkpoints, a bounded number at a time.
     /// - Parameter sliceRows: a periodic batch commits every this many entity rows, durable jobs
     ///   that wait meanwhile between its transactions (`CheckpointBatch.slices`); 0: one transaction.
-    public init(parameters: ConnectionParameters, chunkSize: Int, durableWindow: Duration = .zero, sliceRows: Int = 0,
-                requestRetention: Duration? = nil, logger: Logger, onCompletion: @escaping @Sendable () -> Void = {}) {
+    /// - Parameter durableGroup: durable jobs start before `durableWindow` ends once this many
+    ///   wait (0: never).
+    public init(parameters: ConnectionParameters, chunkSize: Int, durableWindow: Duration = .zero, durableGroup: Int = 0,
+                sliceRows: Int = 0, requestRetention: Duration? = nil, logger: Logger,
+                onCompletion: @escaping @Sendable () -> Void = {}) {
+        self.durableGroup = durableGroup
         self.requestRetention = requestRetention
         self.sliceRows = sliceRows
         self.parameters = parameters
@@ -139,7 +146,7 @@ public final class CheckpointWriter: Sendable {
         var store: PostgresWorldStore?
         var session: Int32 = 0  // the server process of `store`'s connection
         var orphans = OrphanedSessions()
-        var lastDurable = ContinuousClock.now - .seconds(1)
+        var lastDurable = ContinuousClock.now - max(.seconds(1), durableWindow)  // the first goes at once
         var lastExpiry = ContinuousClock.now
         /// Lets go of a broken connection; its session may still be running a write.
         func dropStore() {
@@ -246,11 +253,12 @@ public final class CheckpointWriter: Sendable {
 
     /// The durable jobs at the head of the queue (those under the first one's lease), taken
     /// without waiting; nil when there are none, or the window since the last durable commit
-    /// has not ended. Only changes: a release (cells given away) waits for the periodic batch to
+    /// has not ended and fewer than `durableGroup` wait. Only changes: a release (cells given away) waits for the periodic batch to
     /// end, as before, since it reads where the rows it may leave out are stored (a slice of the
     /// periodic batch written after it could store a row in a cell already given away).
     private func waitingDurable(notBefore: ContinuousClock.Instant) -> [Job]? {
-        guard ContinuousClock.now >= notBefore else { return nil }
+        let windowOpen = ContinuousClock.now >= notBefore
+        guard windowOpen || durableGroup > 0 else { return nil }
         func plain(_ job: Job) -> Bool {
             job.kind.isDurable && Self.mayGoBetweenSlices(job.batch)
         }
@@ -258,6 +266,7 @@ public final class CheckpointWriter: Sendable {
             guard let first = s.queue.first, plain(first) else { return nil }
             var count = 1
             while count < s.queue.count, plain(s.queue[count]), s.queue[count].lease == first.lease { count += 1 }
+            guard windowOpen || count >= durableGroup else { return nil }
             let jobs = Array(s.queue.prefix(count))
             s.queue.removeFirst(count)
             return jobs
@@ -265,19 +274,22 @@ public final class CheckpointWriter: Sendable {
     }
 
     /// Waits for work. A periodic job runs alone; consecutive durable jobs run together, and not
-    /// before `durableNotBefore` (unless stopping), so that those arriving meanwhile join them.
+    /// before `durableNotBefore` (unless stopping, or `durableGroup` of them wait), so that those
+    /// arriving meanwhile join them.
     private func nextJobs(durableNotBefore: ContinuousClock.Instant) -> [Job]? {
         while true {
             var waitUntil: ContinuousClock.Instant?
+            var queuedAtLook = 0
             let taken: [Job]? = state.withLock { s in
                 guard let first = s.queue.first else { return s.stopping ? [] : nil }
-                if first.kind.isDurable, !s.stopping, ContinuousClock.now < durableNotBefore {
-                    waitUntil = durableNotBefore
-                    return nil
-                }
                 var count = 1
                 if first.kind.isDurable {
                     while count < s.queue.count, s.queue[count].kind.isDurable, s.queue[count].lease == first.lease { count += 1 }
+                    if !s.stopping, ContinuousClock.now < durableNotBefore, durableGroup == 0 || count < durableGroup {
+                        waitUntil = durableNotBefore
+                        queuedAtLook = s.queue.count
+                        return nil
+                    }
                 }
                 let jobs = Array(s.queue.prefix(count))
                 s.queue.removeFirst(count)
@@ -286,9 +298,21 @@ public final class CheckpointWriter: Sendable {
             }
             if let taken { return taken.isEmpty ? nil : taken }
             if let waitUntil {
-                // Not woken by new jobs: they join the group when the window ends.
                 let pause = waitUntil - ContinuousClock.now
-                if pause > .zero { Thread.sleep(forTimeInterval: pause.milliseconds / 1000) }
+                guard pause > .zero else { continue }
+                if durableGroup == 0 {
+                    // Not woken by new jobs: they join the group when the window ends.
+                    Thread.sleep(forTimeInterval: pause.milliseconds / 1000)
+                    continue
+                }
+                // Woken by new jobs, which may make the group: looked at again under the
+                // condition's lock (see below), so one queued since the look above is not missed.
+                wake.lock()
+                let seen = state.withLock { $0.queue.count }
+                if seen == queuedAtLook, !state.withLock({ $0.stopping }) {
+                    _ = wake.wait(until: Date().addingTimeInterval(pause.milliseconds / 1000))
+                }
+                wake.unlock()
                 continue
             }
             wake.lock()
@@ -348,6 +372,11 @@ public final class CheckpointWriter: Sendable {
         let seconds = duration.milliseconds / 1000
         switch result {
         case .success(let report):
+            // Routine commits at debug; a release, or one that fenced or set rows aside, at info.
+            let unusual = !report.fencedEntities.isEmpty || !report.fencedCells.isEmpty || !report.fencedEvents.isEmpty
+                || !report.deadLetteredEntities.isEmpty || !report.deadLetteredCells.isEmpty || !batch.transfers.isEmpty
+            let level: Logger.Level = unusual ? .info : .debug
+            guard logger.logLevel <= level else { return }  // nothing built for a line not logged
             let rows = batch.rowCount - report.leftOut.count
             let rate = seconds > 0 ? Double(rows) / seconds : 0
             var metadata: Logger.Metadata = ["statements": "\(report.statements)"]
@@ -365,10 +394,7 @@ public final class CheckpointWriter: Sendable {
             if !report.deadLetteredEntities.isEmpty || !report.deadLetteredCells.isEmpty {
                 metadata["dead_letters"] = "\(report.deadLetteredEntities.count + report.deadLetteredCells.count)"
             }
-            // Routine commits at debug; a release, or one that fenced or set rows aside, at info.
-            let unusual = !report.fencedEntities.isEmpty || !report.fencedCells.isEmpty || !report.fencedEvents.isEmpty
-                || !report.deadLetteredEntities.isEmpty || !report.deadLetteredCells.isEmpty || !batch.transfers.isEmpty
-            logger.log(level: unusual ? .info : .debug,
+            logger.log(level: level,
                        "[CHECKPOINT] done: \(rows) updates, \(String(format: "%.3f", seconds)) s, \(Int(rate)) rows/s", metadata: metadata)
         case .failure(let error):
             logger.warning("[CHECKPOINT] failed: \(batch.rowCount) updates kept for the next attempt: \(error)")

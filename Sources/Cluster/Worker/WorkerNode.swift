@@ -275,7 +275,8 @@ public final class WorkerNode {
         var writerParameters = parameters
         writerParameters.applicationName = LeaseTable.checkpointApplication(options.id)
         writer = CheckpointWriter(parameters: writerParameters, chunkSize: settings.checkpoint.batchSize,
-                                  durableWindow: .milliseconds(settings.checkpoint.durableWindowMs), sliceRows: settings.checkpoint.sliceRows,
+                                  durableWindow: .milliseconds(settings.checkpoint.durableWindowMs),
+                                  durableGroup: settings.checkpoint.durableGroup, sliceRows: settings.checkpoint.sliceRows,
                                   requestRetention: .seconds(settings.events.requestRetentionSeconds), logger: logger,
                                   onCompletion: { doorbell.ring() })
         checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
