@@ -41,13 +41,13 @@ checkpoint:
   early_flush_batches: 10          # checkpoint at once when 10 x batch_size changes wait
   max_rows: 2000         # entity rows per checkpoint at most (fewer while PostgreSQL is slow: each aims at a quarter
                          # of interval_ms); a larger backlog goes out in several, oldest first, each once its oldest change waited interval_ms
-  slice_rows: 100        # a checkpoint commits every 100 entity rows; durable commits waiting go in between (0: one transaction)
+  slice_rows: 500        # a checkpoint commits every 500 entity rows; durable commits waiting go in between (0: one transaction)
   max_unsaved_changes: 1000000     # while PostgreSQL is down; past it writes get STORAGE_UNAVAILABLE
   retry_initial_ms: 100            # backoff after a failed checkpoint, doubling up to
   retry_max_ms: 10000
   shutdown_deadline_ms: 30000      # the final checkpoint on SIGTERM may take this long
   durable_window_ms: 20            # durable commits start at most this often; changes within it share one
-  durable_group: 8                 # ... unless this many durable changes wait: then at once (0: the window always holds)
+  durable_group: 0                 # N > 0: a commit starts at once when N durable changes wait (shorter replies, more PostgreSQL CPU)
   # max_loss_window_ms: 2000       # unset: twice interval_ms. Past this age of its oldest unsaved change a worker refuses changes (OVERLOADED) until it catches up; 0: no bound
 
 cache:

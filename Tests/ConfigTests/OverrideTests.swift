@@ -32,6 +32,16 @@ import Testing
         #expect(shapeless.description.contains("key.path=value"))
     }
 
+    @Test func theDurableGroupIsOffByDefaultAndBounded() throws {
+        #expect(try ClusterSettings.load(yaml: "", source: "t").checkpoint.durableGroup == 0)
+        let set = try ClusterSettings.load(yaml: "checkpoint: {durable_group: 8}", source: "t")
+        #expect(set.checkpoint.durableGroup == 8)
+        let negative = try #require(throws: ConfigError.self) {
+            try ClusterSettings.load(yaml: "checkpoint: {durable_group: -1}", source: "t")
+        }
+        #expect(negative.keyPaths == ["checkpoint.durable_group"])
+    }
+
     @Test func libpqEnvironmentOverridesThePostgresSection() throws {
         let s = try ClusterSettings.load(
             yaml: "postgres: {host: db.example, port: 5432}", source: "t",
