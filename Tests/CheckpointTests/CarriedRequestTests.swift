@@ -12,8 +12,7 @@ import TestSupport
             let writer = CheckpointWriter(parameters: parameters, chunkSize: 10, logger: StoreHarness.logger)
             defer { writer.stop() }
             let now = ContinuousClock.now
-            var checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
-                interval: .seconds(3600), retryInitial: .milliseconds(100), retryMax: .seconds(1), now: now), requestRetention: .seconds(60))
+            var checkpointer = CheckpointWriterTests.checkpointer(writer, interval: .seconds(3600), now: now)
             var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2))
             _ = try shard.apply(.entitySpawn(CheckpointWriterTests.player(1, at: (5, 5))), to: ReleaseTests.kept, now: now)
             for case let .load(cell) in shard.takeActions() { shard.cellLoaded(try store.loadCell(cell), now: now) }

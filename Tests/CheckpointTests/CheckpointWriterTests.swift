@@ -22,6 +22,12 @@ import TestSupport
         for id in npcs { _ = try shard.apply(.entitySpawn(npc(id)), to: CellID(55), now: now) }
     }
 
+    /// A checkpointer over `writer` that retries after 100 ms, backing off to 1 s.
+    static func checkpointer(_ writer: CheckpointWriter, interval: Duration, now: ContinuousClock.Instant) -> Checkpointer {
+        Checkpointer(writer: writer, scheduler: CheckpointScheduler(
+            interval: interval, retryInitial: .milliseconds(100), retryMax: .seconds(1), now: now))
+    }
+
     /// Each write of `entity` stalls for `seconds` inside its transaction (a trigger).
     static func stallWrites(of entity: UInt64, seconds: Double, _ store: PostgresWorldStore) throws {
         try store.connection.execute(script: """
@@ -37,8 +43,7 @@ import TestSupport
             defer { writer.stop() }
             let now = ContinuousClock.now
             // A one-minute interval: only the backlog (10 x batch size = 100 rows) can start it.
-            var checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
-                interval: .seconds(60), retryInitial: .milliseconds(100), retryMax: .seconds(1), now: now))
+            var checkpointer = Self.checkpointer(writer, interval: .seconds(60), now: now)
             var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2, earlyFlushThreshold: 100))
             try Self.populate(&shard, from: store, npcs: 2...99, now: now)
             checkpointer.note(shard.takeActions())
@@ -64,8 +69,7 @@ import TestSupport
             let writer = CheckpointWriter(parameters: parameters, chunkSize: 10, logger: StoreHarness.logger)
             defer { writer.stop() }
             let now = ContinuousClock.now
-            var checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
-                interval: .seconds(10), retryInitial: .milliseconds(100), retryMax: .seconds(1), now: now))
+            var checkpointer = Self.checkpointer(writer, interval: .seconds(10), now: now)
             var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2, earlyFlushThreshold: 1000, checkpointMaxRows: 40))
             try Self.populate(&shard, from: store, npcs: 2...100, now: now)
             checkpointer.note(shard.takeActions())
@@ -165,8 +169,7 @@ import TestSupport
             let writer = CheckpointWriter(parameters: parameters, chunkSize: 100, logger: StoreHarness.logger)
             defer { writer.stop() }
             let now = ContinuousClock.now
-            var checkpointer = Checkpointer(writer: writer, scheduler: CheckpointScheduler(
-                interval: .seconds(3600), retryInitial: .milliseconds(100), retryMax: .seconds(1), now: now))
+            var checkpointer = Self.checkpointer(writer, interval: .seconds(3600), now: now)
             var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2))
             try Self.populate(&shard, from: store, npcs: 2...6, now: now)
             _ = shard.takeActions()
