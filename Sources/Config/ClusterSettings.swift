@@ -233,10 +233,8 @@ public struct CheckpointSettings: Sendable, Equatable {
     public var durableWindowMs = 20
     /// A durable commit starts before the window ends once this many durable changes wait (0:
     /// never): a game server's tick that brings several gets its commit at once, while changes
-    /// that come one by one still share the window's commit. Off by default: at saturation the
-    /// extra commits cost PostgreSQL the CPU the periodic checkpoint needs (BENCHMARKS.md,
-    /// session 43).
-    public var durableGroup = 0
+    /// that come one by one still share the window's commit.
+    public var durableGroup = 8
     /// A worker whose oldest unsaved change is this old takes no change (OVERLOADED, retryable)
     /// until its checkpoint catches up: what a crash may lose stays within it. Unset in the
     /// file: twice `intervalMs`. 0: no bound.

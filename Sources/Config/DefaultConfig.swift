@@ -47,7 +47,7 @@ checkpoint:
   retry_max_ms: 10000
   shutdown_deadline_ms: 30000      # the final checkpoint on SIGTERM may take this long
   durable_window_ms: 20            # durable commits start at most this often; changes within it share one
-  durable_group: 0                 # N > 0: a commit starts at once when N durable changes wait (shorter replies, more PostgreSQL CPU)
+  durable_group: 8                 # ... unless this many durable changes wait: then at once (0: the window always holds)
   # max_loss_window_ms: 2000       # unset: twice interval_ms. Past this age of its oldest unsaved change a worker refuses changes (OVERLOADED) until it catches up; 0: no bound
 
 cache:

@@ -32,10 +32,10 @@ import Testing
         #expect(shapeless.description.contains("key.path=value"))
     }
 
-    @Test func theDurableGroupIsOffByDefaultAndBounded() throws {
-        #expect(try ClusterSettings.load(yaml: "", source: "t").checkpoint.durableGroup == 0)
-        let set = try ClusterSettings.load(yaml: "checkpoint: {durable_group: 8}", source: "t")
-        #expect(set.checkpoint.durableGroup == 8)
+    @Test func theDurableGroupIsEightByDefaultAndBounded() throws {
+        #expect(try ClusterSettings.load(yaml: "", source: "t").checkpoint.durableGroup == 8)
+        let off = try ClusterSettings.load(yaml: "checkpoint: {durable_group: 0}", source: "t")
+        #expect(off.checkpoint.durableGroup == 0)
         let negative = try #require(throws: ConfigError.self) {
             try ClusterSettings.load(yaml: "checkpoint: {durable_group: -1}", source: "t")
         }
