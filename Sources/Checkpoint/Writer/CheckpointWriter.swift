@@ -253,9 +253,10 @@ public final class CheckpointWriter: Sendable {
 
     /// The durable jobs at the head of the queue (those under the first one's lease), taken
     /// without waiting; nil when there are none, or the window since the last durable commit
-    /// has not ended and fewer than `durableGroup` wait. Only changes: a release (cells given away) waits for the periodic batch to
-    /// end, as before, since it reads where the rows it may leave out are stored (a slice of the
-    /// periodic batch written after it could store a row in a cell already given away).
+    /// has not ended and fewer than `durableGroup` wait. Only changes: a release (cells given
+    /// away) waits for the periodic batch to end, as before, since it reads where the rows it may
+    /// leave out are stored (a slice of the periodic batch written after it could store a row in
+    /// a cell already given away).
     private func waitingDurable(notBefore: ContinuousClock.Instant) -> [Job]? {
         let windowOpen = ContinuousClock.now >= notBefore
         guard windowOpen || durableGroup > 0 else { return nil }
@@ -305,26 +306,22 @@ public final class CheckpointWriter: Sendable {
                     Thread.sleep(forTimeInterval: pause.milliseconds / 1000)
                     continue
                 }
-                // Woken by new jobs, which may make the group: looked at again under the
-                // condition's lock (see below), so one queued since the look above is not missed.
-                wake.lock()
-                let seen = state.withLock { $0.queue.count }
-                if seen == queuedAtLook, !state.withLock({ $0.stopping }) {
-                    _ = wake.wait(until: Date().addingTimeInterval(pause.milliseconds / 1000))
-                }
-                wake.unlock()
+                // Woken by new jobs, which may make the group.
+                waitForJobs(seconds: pause.milliseconds / 1000) { $0.queue.count == queuedAtLook && !$0.stopping }
                 continue
             }
-            wake.lock()
-            // Looked at again under the condition's lock: `submit` queues a job before it takes
-            // that lock to signal, so a job queued since the look above is seen here, and one
-            // queued later signals a thread that already waits (else the signal was lost and the
-            // job waited out the timeout).
-            if state.withLock({ $0.queue.isEmpty && !$0.stopping }) {
-                _ = wake.wait(until: Date().addingTimeInterval(0.5))
-            }
-            wake.unlock()
+            waitForJobs(seconds: 0.5) { $0.queue.isEmpty && !$0.stopping }
         }
+    }
+
+    /// Waits up to `seconds` for `submit`'s signal, if `idle` still holds. It is looked at
+    /// under the condition's lock: `submit` queues a job before it takes that lock to signal, so
+    /// a job queued since the caller's look is seen here, and one queued later signals a thread
+    /// that already waits (else the signal was lost and the job waited out the timeout).
+    private func waitForJobs(seconds: Double, ifStill idle: (State) -> Bool) {
+        wake.lock()
+        if state.withLock({ idle($0) }) { _ = wake.wait(until: Date().addingTimeInterval(seconds)) }
+        wake.unlock()
     }
 
     /// A durable batch that may commit between the slices of a periodic one: changes, not a
