@@ -65,7 +65,8 @@ public final class SoakRun {
     var scaleUp = true
     var periodicViolations: [Violation] = []
     var suspectedDuplicates: Set<UInt64> = []
-    var monitors: [String: Cellcluster_V1_MonitorSnapshot] = [:]
+    /// Storage figures over every worker incarnation (the report's `storage`).
+    var storageTally = StorageTally()
     var cpu: CPUAccount
 
     public init(options: Options) throws {
@@ -271,7 +272,7 @@ public final class SoakRun {
             while let envelope = try? entry.client.receiveNow() {
                 guard case .statusReply(let reply)? = envelope.body else { continue }
                 for s in reply.workers {
-                    monitors[s.workerID] = s.monitor
+                    storageTally.note(worker: s.workerID, .init(s.monitor))
                     if generator.issuing { cpu.note(worker: s.workerID, answered: s.monitor.requestsAnswered, cpuUs: s.monitor.cpuUs) }
                     unsavedAges[s.workerID, default: []].append((s.monitor.oldestUnsavedAgeMs, now))
                     // A worker that does not serve (resumed after a pause, its lease gone) acknowledges
@@ -385,12 +386,7 @@ public final class SoakRun {
         let h = generator.histogram
         let totals = generator.figures
         let elapsed = max(0.001, options.duration)
-        let updates = monitors.values.reduce(UInt64(0)) { $0 + $1.eventsApplied }
-        let writes = monitors.values.reduce(UInt64(0)) { $0 + $1.dbWrites }
-        let reads = monitors.values.reduce(UInt64(0)) { $0 + $1.dbReads }
-        let calls = monitors.values.reduce(into: [String: UInt64]()) { sum, m in
-            for (thread, n) in m.storageCallsByThread { sum[thread, default: 0] += n }
-        }
+        let stored = storageTally.total
         func latency(_ h: Histogram<UInt64>) -> SoakReport.Latency {
             func ms(_ p: Double) -> Double { Double(h.valueAtPercentile(p)) / 1000 }
             return .init(p50Ms: ms(50), p90Ms: ms(90), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Double(h.max) / 1000)
@@ -405,7 +401,7 @@ public final class SoakRun {
             steadyLatencyByKind: generator.timeline.steadyHistogramsByKind.mapValues(latency), steadySeconds: generator.timeline.steadySeconds,
             scheduleDelay: latency(generator.scheduleDelay),
             retries: totals.retries, retriesByReason: totals.retriesBy, errors: totals.errors, errorSamples: generator.errorSamples, handoffs: totals.handoffs,
-            behindSchedule: generator.behind, faults: faults, storage: .init(updates: updates, dbWrites: writes, dbReads: reads, callsByThread: calls),
+            behindSchedule: generator.behind, faults: faults, storage: .init(updates: stored.updates, dbWrites: stored.writes, dbReads: stored.reads, callsByThread: stored.calls),
             lossWindow: .init(lossWindowSamples), cpu: cpu.report,
             audit: .init(entitiesChecked: created.count, lostAcknowledgedMoves: generator.lostMoves.count, violations: violations),
             timeline: generator.timeline.seconds,
