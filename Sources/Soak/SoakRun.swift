@@ -68,6 +68,7 @@ public final class SoakRun {
     /// Storage figures over every worker incarnation (the report's `storage`).
     var storageTally = StorageTally()
     var cpu: CPUAccount
+    var durable = DurableAccount()
 
     public init(options: Options) throws {
         self.options = options
@@ -273,7 +274,12 @@ public final class SoakRun {
                 guard case .statusReply(let reply)? = envelope.body else { continue }
                 for s in reply.workers {
                     storageTally.note(worker: s.workerID, .init(s.monitor))
-                    if generator.issuing { cpu.note(worker: s.workerID, answered: s.monitor.requestsAnswered, cpuUs: s.monitor.cpuUs) }
+                    if generator.issuing {
+                        let m = s.monitor
+                        cpu.note(worker: s.workerID, answered: m.requestsAnswered, cpuUs: m.cpuUs)
+                        durable.note(worker: s.workerID, changes: m.durableChanges, commits: m.durableCommits,
+                                     queuedUs: m.durableQueuedUs, commitUs: m.durableCommitUs)
+                    }
                     unsavedAges[s.workerID, default: []].append((s.monitor.oldestUnsavedAgeMs, now))
                     // A worker that does not serve (resumed after a pause, its lease gone) acknowledges
                     // nothing: its oldest unsaved change is what its fault lost, not a window.
@@ -402,7 +408,7 @@ public final class SoakRun {
             scheduleDelay: latency(generator.scheduleDelay),
             retries: totals.retries, retriesByReason: totals.retriesBy, errors: totals.errors, errorSamples: generator.errorSamples, handoffs: totals.handoffs,
             behindSchedule: generator.behind, faults: faults, storage: .init(updates: stored.updates, dbWrites: stored.writes, dbReads: stored.reads, callsByThread: stored.calls),
-            lossWindow: .init(lossWindowSamples), cpu: cpu.report,
+            lossWindow: .init(lossWindowSamples), cpu: cpu.report, durable: durable.report,
             audit: .init(entitiesChecked: created.count, lostAcknowledgedMoves: generator.lostMoves.count, violations: violations),
             timeline: generator.timeline.seconds,
             shortfall: Shortfall(timeline: generator.timeline.seconds, faults: faults, askedPerSecond: asked, workers: options.workers))

@@ -198,6 +198,33 @@ import TestSupport
         }
     }
 
+    /// The checkpointer counts the durable changes that committed, their commits and their
+    /// times, for the status reply.
+    @Test func theDurableChangesThatCommittedAreCountedAndTimed() throws {
+        try StoreHarness.withStore { store, parameters in
+            let writer = CheckpointWriter(parameters: parameters, chunkSize: 100, logger: StoreHarness.logger)
+            defer { writer.stop() }
+            let now = ContinuousClock.now
+            var checkpointer = Self.checkpointer(writer, interval: .seconds(3600), now: now)
+            var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2))
+            try Self.populate(&shard, from: store, npcs: 2...4, now: now)
+            _ = shard.takeActions()
+            for id in UInt64(1)...4 {
+                _ = try shard.apply(.entityAction(EntityID(id), action: "loot", deltas: ["gold": 1]), to: CellID(55), now: now)
+                checkpointer.submitDurable(&shard, entities: [EntityID(id)], cells: [], ticket: id, now: now)
+            }
+            var answered = 0
+            #expect(try StoreHarness.eventually {
+                answered += checkpointer.pump(&shard, now: now).count
+                return answered == 4
+            })
+            let times = checkpointer.durableTimes
+            #expect(times.changes == 4 && times.commits == 1, "\(times)")
+            #expect(times.commitMicroseconds >= 4, "four changes, each in a commit that took time")
+            #expect(DurableTimes.microseconds(.milliseconds(2.5)) == 2_500 && DurableTimes.microseconds(.seconds(-1)) == 0)
+        }
+    }
+
     /// With a group size, the window holds durable writes only until that many wait: the one
     /// that makes the group starts the commit at once, the window notwithstanding.
     @Test func enoughDurableWritesWaitingStartTheirCommitBeforeTheWindowEnds() throws {

@@ -11,6 +11,8 @@ public struct Checkpointer {
     public private(set) var leaseLost = false
     /// Where finished writes are counted and timed (nil: nowhere).
     public var metrics: CheckpointMetrics?
+    /// The durable commits so far, for the status reply.
+    public private(set) var durableTimes = DurableTimes()
     /// How many rows the next checkpoint takes (nil: the shard's `checkpointMaxRows`).
     public var pace: CheckpointPace?
     /// Request ids of durable changes no committed write stored yet: they ride with every
@@ -87,6 +89,7 @@ public struct Checkpointer {
                 scheduler.failed(now: now)
             case (.durable(let ticket), .success(let report)):
                 metrics?.succeeded(durable: true, rows: completion.batch.rowCount, duration: completion.duration)
+                durableTimes.committed(queued: completion.queued, duration: completion.duration, leadsGroup: completion.leadsGroup)
                 shard.durableSucceeded(completion.batch, report: report, transactions: completion.leadsGroup ? 1 : 0, now: now)
                 unstored.settled(completion.batch, report)
                 durable.append(DurableOutcome(ticket: ticket, result: completion.result))

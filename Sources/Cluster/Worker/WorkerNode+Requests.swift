@@ -690,6 +690,11 @@ extension WorkerNode {
                 $0.dbWrites = m.dbWrites
                 $0.requestsAnswered = metrics.answeredOK &+ metrics.answeredError
                 $0.cpuUs = ProcessCPU.ofThisProcess().wholeMicroseconds
+                let durable = checkpointer.durableTimes
+                $0.durableChanges = durable.changes
+                $0.durableCommits = durable.commits
+                $0.durableQueuedUs = durable.queuedMicroseconds
+                $0.durableCommitUs = durable.commitMicroseconds
             }
         }
     }

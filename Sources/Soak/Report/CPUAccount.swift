@@ -9,13 +9,8 @@ import ProcessKit
 /// process (the supervisor and audits in it are idle while the load runs). PostgreSQL is the
 /// postmaster and its children, when the run knows its folder.
 struct CPUAccount {
-    private struct Segment {
-        var first: (answered: UInt64, cpuUs: UInt64)
-        var last: (answered: UInt64, cpuUs: UInt64)
-    }
-    /// Per worker: closed incarnations' totals, and the open one.
-    private var closed: [String: (answered: UInt64, cpuUs: UInt64)] = [:]
-    private var open: [String: Segment] = [:]
+    /// Per worker: answers and CPU microseconds.
+    private var workers = IncarnationSums()
     private var generatorStart: Duration?
     private var generatorEnd: Duration?
     private var postgresStart: Duration?
@@ -43,23 +38,11 @@ struct CPUAccount {
     /// One status reply's figures for `worker` (a worker that reports none, e.g. an older one, is skipped).
     mutating func note(worker: String, answered: UInt64, cpuUs: UInt64) {
         guard cpuUs > 0 else { return }
-        if let s = open[worker], answered >= s.last.answered, cpuUs >= s.last.cpuUs {
-            open[worker]!.last = (answered, cpuUs)
-            return
-        }
-        if let s = open[worker] { Self.add(s, of: worker, to: &closed) }  // a new incarnation
-        open[worker] = Segment(first: (answered, cpuUs), last: (answered, cpuUs))
-    }
-
-    /// Adds what a segment counted to `worker`'s totals.
-    private static func add(_ s: Segment, of worker: String, to totals: inout [String: (answered: UInt64, cpuUs: UInt64)]) {
-        totals[worker, default: (0, 0)].answered += s.last.answered - s.first.answered
-        totals[worker, default: (0, 0)].cpuUs += s.last.cpuUs - s.first.cpuUs
+        workers.note(worker: worker, [answered, cpuUs])
     }
 
     var report: SoakReport.CPU {
-        var perWorker = closed
-        for (worker, s) in open { Self.add(s, of: worker, to: &perWorker) }
+        let perWorker = workers.byWorker.mapValues { (answered: $0[0], cpuUs: $0[1]) }
         func per(_ us: UInt64, _ n: UInt64) -> Double? { n == 0 ? nil : Double(us) / Double(n) }
         let answeredWorkers = perWorker.values.reduce(0) { $0 + $1.answered }
         let cpuWorkers = perWorker.values.reduce(0) { $0 + $1.cpuUs }

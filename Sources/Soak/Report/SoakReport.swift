@@ -76,6 +76,21 @@ public struct SoakReport: Sendable, Codable {
                 + "  generator \(us(generatorUsPerAnswer))  postgres \(us(postgresUsPerAnswer))  (user + system time per answered request)"
         }
     }
+    /// The durable changes that committed during the load, and where their time went in the
+    /// workers on average: waiting for their commit to start (a group gathering, the writes
+    /// before it) and the commit itself.
+    public struct Durable: Sendable, Codable {
+        public let changes: UInt64
+        public let commits: UInt64
+        public let queuedMsMean: Double
+        public let commitMsMean: Double
+
+        var line: String {
+            let per = commits == 0 ? 0 : Double(changes) / Double(commits)
+            return "\(changes) changes in \(commits) commits (\(String(format: "%.1f", per)) a commit); a change waited "
+                + String(format: "%.2f ms for its commit and %.2f ms in it (means, in the workers)", queuedMsMean, commitMsMean)
+        }
+    }
     public struct Audit: Sendable, Codable {
         public let entitiesChecked: Int
         public let lostAcknowledgedMoves: Int
@@ -116,6 +131,8 @@ public struct SoakReport: Sendable, Codable {
     public let storage: Storage
     public let lossWindow: LossWindow
     public let cpu: CPU?
+    /// Nil when no durable change committed during the load.
+    public let durable: Durable?
     public let audit: Audit
     public let timeline: [Timeline.Second]
     public let shortfall: Shortfall
@@ -155,6 +172,7 @@ public struct SoakReport: Sendable, Codable {
             ("db calls", storage.callsByThread.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
         ]
         if let cpu { rows.append(("cpu", cpu.line)) }
+        if let durable { rows.append(("durable commits", durable.line)) }
         rows.append(("loss window", "p50 \(lossWindow.p50Ms) ms  p99 \(lossWindow.p99Ms) ms  max \(lossWindow.maxMs) ms (oldest unsaved change, \(lossWindow.samples) samples)"))
         rows += shortfall.rows
         if behindSchedule > 0 { rows.append(("behind", "\(behindSchedule) requests started over 1 s late (the generator or cluster was saturated)")) }

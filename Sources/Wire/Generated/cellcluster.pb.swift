@@ -1113,42 +1113,33 @@ public nonisolated struct Cellcluster_V1_RegisterWorker: Sendable {
   public init() {}
 }
 
-public nonisolated struct Cellcluster_V1_Heartbeat: @unchecked Sendable {
+public nonisolated struct Cellcluster_V1_Heartbeat: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var workerID: String {
-    get {_storage._workerID}
-    set {_uniqueStorage()._workerID = newValue}
-  }
+  public var workerID: String = String()
 
   /// The shard map epoch the worker holds (the reply carries a newer map, if any). The lease
   /// itself is renewed in PostgreSQL, not here. (Field 2 was named lease_epoch before; same wire.)
-  public var mapEpoch: UInt64 {
-    get {_storage._mapEpoch}
-    set {_uniqueStorage()._mapEpoch = newValue}
-  }
+  public var mapEpoch: UInt64 = 0
 
-  public var loads: [Cellcluster_V1_CellLoad] {
-    get {_storage._loads}
-    set {_uniqueStorage()._loads = newValue}
-  }
+  public var loads: [Cellcluster_V1_CellLoad] = []
 
   public var monitor: Cellcluster_V1_MonitorSnapshot {
-    get {_storage._monitor ?? Cellcluster_V1_MonitorSnapshot()}
-    set {_uniqueStorage()._monitor = newValue}
+    get {_monitor ?? Cellcluster_V1_MonitorSnapshot()}
+    set {_monitor = newValue}
   }
   /// Returns true if `monitor` has been explicitly set.
-  public var hasMonitor: Bool {_storage._monitor != nil}
+  public var hasMonitor: Bool {self._monitor != nil}
   /// Clears the value of `monitor`. Subsequent reads from it will return its default value.
-  public mutating func clearMonitor() {_uniqueStorage()._monitor = nil}
+  public mutating func clearMonitor() {self._monitor = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _monitor: Cellcluster_V1_MonitorSnapshot? = nil
 }
 
 public nonisolated struct Cellcluster_V1_CellLoad: Sendable {
@@ -1326,51 +1317,159 @@ public nonisolated struct Cellcluster_V1_StatusReply: Sendable {
   fileprivate var _map: Cellcluster_V1_ShardMap? = nil
 }
 
-public nonisolated struct Cellcluster_V1_WorkerStatus: @unchecked Sendable {
+public nonisolated struct Cellcluster_V1_WorkerStatus: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var workerID: String {
-    get {_storage._workerID}
-    set {_uniqueStorage()._workerID = newValue}
-  }
+  public var workerID: String = String()
 
-  public var endpoint: String {
-    get {_storage._endpoint}
-    set {_uniqueStorage()._endpoint = newValue}
-  }
+  public var endpoint: String = String()
 
-  public var ownedCells: UInt32 {
-    get {_storage._ownedCells}
-    set {_uniqueStorage()._ownedCells = newValue}
-  }
+  public var ownedCells: UInt32 = 0
 
-  public var activeCells: UInt32 {
-    get {_storage._activeCells}
-    set {_uniqueStorage()._activeCells = newValue}
-  }
+  public var activeCells: UInt32 = 0
 
-  public var entities: UInt32 {
-    get {_storage._entities}
-    set {_uniqueStorage()._entities = newValue}
-  }
+  public var entities: UInt32 = 0
 
   public var monitor: Cellcluster_V1_MonitorSnapshot {
-    get {_storage._monitor ?? Cellcluster_V1_MonitorSnapshot()}
-    set {_uniqueStorage()._monitor = newValue}
+    get {_monitor ?? Cellcluster_V1_MonitorSnapshot()}
+    set {_monitor = newValue}
   }
   /// Returns true if `monitor` has been explicitly set.
-  public var hasMonitor: Bool {_storage._monitor != nil}
+  public var hasMonitor: Bool {self._monitor != nil}
   /// Clears the value of `monitor`. Subsequent reads from it will return its default value.
-  public mutating func clearMonitor() {_uniqueStorage()._monitor = nil}
+  public mutating func clearMonitor() {self._monitor = nil}
 
   /// Whether the worker serves requests now: it holds a live lease and a map (a worker outside a
   /// cluster always does). One that does not, such as a process just resumed after a pause whose
   /// lease ran out, acknowledges no change, so its oldest unsaved change is no loss window.
-  public var serving: Bool {
-    get {_storage._serving}
-    set {_uniqueStorage()._serving = newValue}
+  public var serving: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _monitor: Cellcluster_V1_MonitorSnapshot? = nil
+}
+
+/// The performance monitor's figures at one instant.
+public nonisolated struct Cellcluster_V1_MonitorSnapshot: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dbIo: UInt64 {
+    get {_storage._dbIo}
+    set {_uniqueStorage()._dbIo = newValue}
+  }
+
+  public var cacheHits: UInt64 {
+    get {_storage._cacheHits}
+    set {_uniqueStorage()._cacheHits = newValue}
+  }
+
+  public var cacheMisses: UInt64 {
+    get {_storage._cacheMisses}
+    set {_uniqueStorage()._cacheMisses = newValue}
+  }
+
+  public var evictions: UInt64 {
+    get {_storage._evictions}
+    set {_uniqueStorage()._evictions = newValue}
+  }
+
+  public var eventsApplied: UInt64 {
+    get {_storage._eventsApplied}
+    set {_uniqueStorage()._eventsApplied = newValue}
+  }
+
+  public var eventsDeferred: UInt64 {
+    get {_storage._eventsDeferred}
+    set {_uniqueStorage()._eventsDeferred = newValue}
+  }
+
+  public var eventsReplayed: UInt64 {
+    get {_storage._eventsReplayed}
+    set {_uniqueStorage()._eventsReplayed = newValue}
+  }
+
+  public var checkpoints: UInt64 {
+    get {_storage._checkpoints}
+    set {_uniqueStorage()._checkpoints = newValue}
+  }
+
+  public var checkpointP50Ms: Double {
+    get {_storage._checkpointP50Ms}
+    set {_uniqueStorage()._checkpointP50Ms = newValue}
+  }
+
+  public var checkpointP99Ms: Double {
+    get {_storage._checkpointP99Ms}
+    set {_uniqueStorage()._checkpointP99Ms = newValue}
+  }
+
+  /// the loss window if the process died now
+  public var oldestUnsavedAgeMs: UInt64 {
+    get {_storage._oldestUnsavedAgeMs}
+    set {_uniqueStorage()._oldestUnsavedAgeMs = newValue}
+  }
+
+  /// Storage round trips (queries and pipelines) since the process started, by the thread that
+  /// made them: "requests" (the worker's request loop; 0 when PostgreSQL is off its hot path),
+  /// "storage-io" (loads, locates, claims, transfers), "request-lookups" (keys of durable changes),
+  /// "checkpoint-writer", "lease-keeper".
+  public var storageCallsByThread: Dictionary<String,UInt64> {
+    get {_storage._storageCallsByThread}
+    set {_uniqueStorage()._storageCallsByThread = newValue}
+  }
+
+  /// cell and entity reads from storage (a batched load counts once)
+  public var dbReads: UInt64 {
+    get {_storage._dbReads}
+    set {_uniqueStorage()._dbReads = newValue}
+  }
+
+  /// checkpoint and durable write transactions
+  public var dbWrites: UInt64 {
+    get {_storage._dbWrites}
+    set {_uniqueStorage()._dbWrites = newValue}
+  }
+
+  /// Requests this process answered (with any code) and its CPU time (user + system, every
+  /// thread), both since it started: their changes between two polls give the CPU per answer.
+  public var requestsAnswered: UInt64 {
+    get {_storage._requestsAnswered}
+    set {_uniqueStorage()._requestsAnswered = newValue}
+  }
+
+  public var cpuUs: UInt64 {
+    get {_storage._cpuUs}
+    set {_uniqueStorage()._cpuUs = newValue}
+  }
+
+  /// Durable changes whose commit succeeded since the process started, the commits that carried
+  /// them, and their summed times (each change counted): from its hand-over to the checkpoint
+  /// writer to its commit's start (a group gathering, the writes before it), and the commit's own.
+  /// Their changes between two polls give a durable change's mean wait and write.
+  public var durableChanges: UInt64 {
+    get {_storage._durableChanges}
+    set {_uniqueStorage()._durableChanges = newValue}
+  }
+
+  public var durableCommits: UInt64 {
+    get {_storage._durableCommits}
+    set {_uniqueStorage()._durableCommits = newValue}
+  }
+
+  public var durableQueuedUs: UInt64 {
+    get {_storage._durableQueuedUs}
+    set {_uniqueStorage()._durableQueuedUs = newValue}
+  }
+
+  public var durableCommitUs: UInt64 {
+    get {_storage._durableCommitUs}
+    set {_uniqueStorage()._durableCommitUs = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1378,58 +1477,6 @@ public nonisolated struct Cellcluster_V1_WorkerStatus: @unchecked Sendable {
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
-}
-
-/// The performance monitor's figures at one instant.
-public nonisolated struct Cellcluster_V1_MonitorSnapshot: Sendable {
-  // SwiftProtobuf.Message conformance is added in an extension below. See the
-  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-  // methods supported on all messages.
-
-  public var dbIo: UInt64 = 0
-
-  public var cacheHits: UInt64 = 0
-
-  public var cacheMisses: UInt64 = 0
-
-  public var evictions: UInt64 = 0
-
-  public var eventsApplied: UInt64 = 0
-
-  public var eventsDeferred: UInt64 = 0
-
-  public var eventsReplayed: UInt64 = 0
-
-  public var checkpoints: UInt64 = 0
-
-  public var checkpointP50Ms: Double = 0
-
-  public var checkpointP99Ms: Double = 0
-
-  /// the loss window if the process died now
-  public var oldestUnsavedAgeMs: UInt64 = 0
-
-  /// Storage round trips (queries and pipelines) since the process started, by the thread that
-  /// made them: "requests" (the worker's request loop; 0 when PostgreSQL is off its hot path),
-  /// "storage-io" (loads, locates, claims, transfers), "request-lookups" (keys of durable changes),
-  /// "checkpoint-writer", "lease-keeper".
-  public var storageCallsByThread: Dictionary<String,UInt64> = [:]
-
-  /// cell and entity reads from storage (a batched load counts once)
-  public var dbReads: UInt64 = 0
-
-  /// checkpoint and durable write transactions
-  public var dbWrites: UInt64 = 0
-
-  /// Requests this process answered (with any code) and its CPU time (user + system, every
-  /// thread), both since it started: their changes between two polls give the CPU per answer.
-  public var requestsAnswered: UInt64 = 0
-
-  public var cpuUs: UInt64 = 0
-
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-  public init() {}
 }
 
 public nonisolated struct Cellcluster_V1_ScaleRequest: Sendable {
@@ -3035,88 +3082,46 @@ nonisolated extension Cellcluster_V1_Heartbeat: SwiftProtobuf.Message, SwiftProt
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{3}map_epoch\0\u{1}loads\0\u{1}monitor\0")
 
-  fileprivate class _StorageClass {
-    var _workerID: String = String()
-    var _mapEpoch: UInt64 = 0
-    var _loads: [Cellcluster_V1_CellLoad] = []
-    var _monitor: Cellcluster_V1_MonitorSnapshot? = nil
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _workerID = source._workerID
-      _mapEpoch = source._mapEpoch
-      _loads = source._loads
-      _monitor = source._monitor
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._workerID) }()
-        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._mapEpoch) }()
-        case 3: try { try decoder.decodeRepeatedMessageField(value: &_storage._loads) }()
-        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._monitor) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.workerID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.mapEpoch) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.loads) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._monitor) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._workerID.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._workerID, fieldNumber: 1)
-      }
-      if _storage._mapEpoch != 0 {
-        try visitor.visitSingularUInt64Field(value: _storage._mapEpoch, fieldNumber: 2)
-      }
-      if !_storage._loads.isEmpty {
-        try visitor.visitRepeatedMessageField(value: _storage._loads, fieldNumber: 3)
-      }
-      try { if let v = _storage._monitor {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-      } }()
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.workerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.workerID, fieldNumber: 1)
     }
+    if self.mapEpoch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.mapEpoch, fieldNumber: 2)
+    }
+    if !self.loads.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.loads, fieldNumber: 3)
+    }
+    try { if let v = self._monitor {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Cellcluster_V1_Heartbeat, rhs: Cellcluster_V1_Heartbeat) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._workerID != rhs_storage._workerID {return false}
-        if _storage._mapEpoch != rhs_storage._mapEpoch {return false}
-        if _storage._loads != rhs_storage._loads {return false}
-        if _storage._monitor != rhs_storage._monitor {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.workerID != rhs.workerID {return false}
+    if lhs.mapEpoch != rhs.mapEpoch {return false}
+    if lhs.loads != rhs.loads {return false}
+    if lhs._monitor != rhs._monitor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3483,14 +3488,91 @@ nonisolated extension Cellcluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftP
   public static let protoMessageName: String = _protobuf_package + ".WorkerStatus"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}endpoint\0\u{3}owned_cells\0\u{3}active_cells\0\u{1}entities\0\u{1}monitor\0\u{1}serving\0")
 
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.workerID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.endpoint) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.ownedCells) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.activeCells) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.entities) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._monitor) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.serving) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.workerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.workerID, fieldNumber: 1)
+    }
+    if !self.endpoint.isEmpty {
+      try visitor.visitSingularStringField(value: self.endpoint, fieldNumber: 2)
+    }
+    if self.ownedCells != 0 {
+      try visitor.visitSingularUInt32Field(value: self.ownedCells, fieldNumber: 3)
+    }
+    if self.activeCells != 0 {
+      try visitor.visitSingularUInt32Field(value: self.activeCells, fieldNumber: 4)
+    }
+    if self.entities != 0 {
+      try visitor.visitSingularUInt32Field(value: self.entities, fieldNumber: 5)
+    }
+    try { if let v = self._monitor {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    if self.serving != false {
+      try visitor.visitSingularBoolField(value: self.serving, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Cellcluster_V1_WorkerStatus, rhs: Cellcluster_V1_WorkerStatus) -> Bool {
+    if lhs.workerID != rhs.workerID {return false}
+    if lhs.endpoint != rhs.endpoint {return false}
+    if lhs.ownedCells != rhs.ownedCells {return false}
+    if lhs.activeCells != rhs.activeCells {return false}
+    if lhs.entities != rhs.entities {return false}
+    if lhs._monitor != rhs._monitor {return false}
+    if lhs.serving != rhs.serving {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Cellcluster_V1_MonitorSnapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MonitorSnapshot"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}db_io\0\u{3}cache_hits\0\u{3}cache_misses\0\u{1}evictions\0\u{3}events_applied\0\u{3}events_deferred\0\u{3}events_replayed\0\u{1}checkpoints\0\u{3}checkpoint_p50_ms\0\u{3}checkpoint_p99_ms\0\u{3}oldest_unsaved_age_ms\0\u{3}storage_calls_by_thread\0\u{3}db_reads\0\u{3}db_writes\0\u{3}requests_answered\0\u{3}cpu_us\0\u{3}durable_changes\0\u{3}durable_commits\0\u{3}durable_queued_us\0\u{3}durable_commit_us\0")
+
   fileprivate class _StorageClass {
-    var _workerID: String = String()
-    var _endpoint: String = String()
-    var _ownedCells: UInt32 = 0
-    var _activeCells: UInt32 = 0
-    var _entities: UInt32 = 0
-    var _monitor: Cellcluster_V1_MonitorSnapshot? = nil
-    var _serving: Bool = false
+    var _dbIo: UInt64 = 0
+    var _cacheHits: UInt64 = 0
+    var _cacheMisses: UInt64 = 0
+    var _evictions: UInt64 = 0
+    var _eventsApplied: UInt64 = 0
+    var _eventsDeferred: UInt64 = 0
+    var _eventsReplayed: UInt64 = 0
+    var _checkpoints: UInt64 = 0
+    var _checkpointP50Ms: Double = 0
+    var _checkpointP99Ms: Double = 0
+    var _oldestUnsavedAgeMs: UInt64 = 0
+    var _storageCallsByThread: Dictionary<String,UInt64> = [:]
+    var _dbReads: UInt64 = 0
+    var _dbWrites: UInt64 = 0
+    var _requestsAnswered: UInt64 = 0
+    var _cpuUs: UInt64 = 0
+    var _durableChanges: UInt64 = 0
+    var _durableCommits: UInt64 = 0
+    var _durableQueuedUs: UInt64 = 0
+    var _durableCommitUs: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3501,13 +3583,26 @@ nonisolated extension Cellcluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftP
     private init() {}
 
     init(copying source: _StorageClass) {
-      _workerID = source._workerID
-      _endpoint = source._endpoint
-      _ownedCells = source._ownedCells
-      _activeCells = source._activeCells
-      _entities = source._entities
-      _monitor = source._monitor
-      _serving = source._serving
+      _dbIo = source._dbIo
+      _cacheHits = source._cacheHits
+      _cacheMisses = source._cacheMisses
+      _evictions = source._evictions
+      _eventsApplied = source._eventsApplied
+      _eventsDeferred = source._eventsDeferred
+      _eventsReplayed = source._eventsReplayed
+      _checkpoints = source._checkpoints
+      _checkpointP50Ms = source._checkpointP50Ms
+      _checkpointP99Ms = source._checkpointP99Ms
+      _oldestUnsavedAgeMs = source._oldestUnsavedAgeMs
+      _storageCallsByThread = source._storageCallsByThread
+      _dbReads = source._dbReads
+      _dbWrites = source._dbWrites
+      _requestsAnswered = source._requestsAnswered
+      _cpuUs = source._cpuUs
+      _durableChanges = source._durableChanges
+      _durableCommits = source._durableCommits
+      _durableQueuedUs = source._durableQueuedUs
+      _durableCommitUs = source._durableCommitUs
     }
   }
 
@@ -3526,13 +3621,26 @@ nonisolated extension Cellcluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftP
         // allocates stack space for every case branch when no optimizations are
         // enabled. https://github.com/apple/swift-protobuf/issues/1034
         switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._workerID) }()
-        case 2: try { try decoder.decodeSingularStringField(value: &_storage._endpoint) }()
-        case 3: try { try decoder.decodeSingularUInt32Field(value: &_storage._ownedCells) }()
-        case 4: try { try decoder.decodeSingularUInt32Field(value: &_storage._activeCells) }()
-        case 5: try { try decoder.decodeSingularUInt32Field(value: &_storage._entities) }()
-        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._monitor) }()
-        case 7: try { try decoder.decodeSingularBoolField(value: &_storage._serving) }()
+        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._dbIo) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._cacheHits) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._cacheMisses) }()
+        case 4: try { try decoder.decodeSingularUInt64Field(value: &_storage._evictions) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsApplied) }()
+        case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsDeferred) }()
+        case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsReplayed) }()
+        case 8: try { try decoder.decodeSingularUInt64Field(value: &_storage._checkpoints) }()
+        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._checkpointP50Ms) }()
+        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._checkpointP99Ms) }()
+        case 11: try { try decoder.decodeSingularUInt64Field(value: &_storage._oldestUnsavedAgeMs) }()
+        case 12: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._storageCallsByThread) }()
+        case 13: try { try decoder.decodeSingularUInt64Field(value: &_storage._dbReads) }()
+        case 14: try { try decoder.decodeSingularUInt64Field(value: &_storage._dbWrites) }()
+        case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestsAnswered) }()
+        case 16: try { try decoder.decodeSingularUInt64Field(value: &_storage._cpuUs) }()
+        case 17: try { try decoder.decodeSingularUInt64Field(value: &_storage._durableChanges) }()
+        case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._durableCommits) }()
+        case 19: try { try decoder.decodeSingularUInt64Field(value: &_storage._durableQueuedUs) }()
+        case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._durableCommitUs) }()
         default: break
         }
       }
@@ -3541,156 +3649,99 @@ nonisolated extension Cellcluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftP
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._workerID.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._workerID, fieldNumber: 1)
+      if _storage._dbIo != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._dbIo, fieldNumber: 1)
       }
-      if !_storage._endpoint.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._endpoint, fieldNumber: 2)
+      if _storage._cacheHits != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._cacheHits, fieldNumber: 2)
       }
-      if _storage._ownedCells != 0 {
-        try visitor.visitSingularUInt32Field(value: _storage._ownedCells, fieldNumber: 3)
+      if _storage._cacheMisses != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._cacheMisses, fieldNumber: 3)
       }
-      if _storage._activeCells != 0 {
-        try visitor.visitSingularUInt32Field(value: _storage._activeCells, fieldNumber: 4)
+      if _storage._evictions != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._evictions, fieldNumber: 4)
       }
-      if _storage._entities != 0 {
-        try visitor.visitSingularUInt32Field(value: _storage._entities, fieldNumber: 5)
+      if _storage._eventsApplied != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._eventsApplied, fieldNumber: 5)
       }
-      try { if let v = _storage._monitor {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
-      } }()
-      if _storage._serving != false {
-        try visitor.visitSingularBoolField(value: _storage._serving, fieldNumber: 7)
+      if _storage._eventsDeferred != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._eventsDeferred, fieldNumber: 6)
       }
-    }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Cellcluster_V1_WorkerStatus, rhs: Cellcluster_V1_WorkerStatus) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._workerID != rhs_storage._workerID {return false}
-        if _storage._endpoint != rhs_storage._endpoint {return false}
-        if _storage._ownedCells != rhs_storage._ownedCells {return false}
-        if _storage._activeCells != rhs_storage._activeCells {return false}
-        if _storage._entities != rhs_storage._entities {return false}
-        if _storage._monitor != rhs_storage._monitor {return false}
-        if _storage._serving != rhs_storage._serving {return false}
-        return true
+      if _storage._eventsReplayed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._eventsReplayed, fieldNumber: 7)
       }
-      if !storagesAreEqual {return false}
-    }
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Cellcluster_V1_MonitorSnapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".MonitorSnapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}db_io\0\u{3}cache_hits\0\u{3}cache_misses\0\u{1}evictions\0\u{3}events_applied\0\u{3}events_deferred\0\u{3}events_replayed\0\u{1}checkpoints\0\u{3}checkpoint_p50_ms\0\u{3}checkpoint_p99_ms\0\u{3}oldest_unsaved_age_ms\0\u{3}storage_calls_by_thread\0\u{3}db_reads\0\u{3}db_writes\0\u{3}requests_answered\0\u{3}cpu_us\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.dbIo) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.cacheHits) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.cacheMisses) }()
-      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.evictions) }()
-      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.eventsApplied) }()
-      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.eventsDeferred) }()
-      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.eventsReplayed) }()
-      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.checkpoints) }()
-      case 9: try { try decoder.decodeSingularDoubleField(value: &self.checkpointP50Ms) }()
-      case 10: try { try decoder.decodeSingularDoubleField(value: &self.checkpointP99Ms) }()
-      case 11: try { try decoder.decodeSingularUInt64Field(value: &self.oldestUnsavedAgeMs) }()
-      case 12: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.storageCallsByThread) }()
-      case 13: try { try decoder.decodeSingularUInt64Field(value: &self.dbReads) }()
-      case 14: try { try decoder.decodeSingularUInt64Field(value: &self.dbWrites) }()
-      case 15: try { try decoder.decodeSingularUInt64Field(value: &self.requestsAnswered) }()
-      case 16: try { try decoder.decodeSingularUInt64Field(value: &self.cpuUs) }()
-      default: break
+      if _storage._checkpoints != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._checkpoints, fieldNumber: 8)
       }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.dbIo != 0 {
-      try visitor.visitSingularUInt64Field(value: self.dbIo, fieldNumber: 1)
-    }
-    if self.cacheHits != 0 {
-      try visitor.visitSingularUInt64Field(value: self.cacheHits, fieldNumber: 2)
-    }
-    if self.cacheMisses != 0 {
-      try visitor.visitSingularUInt64Field(value: self.cacheMisses, fieldNumber: 3)
-    }
-    if self.evictions != 0 {
-      try visitor.visitSingularUInt64Field(value: self.evictions, fieldNumber: 4)
-    }
-    if self.eventsApplied != 0 {
-      try visitor.visitSingularUInt64Field(value: self.eventsApplied, fieldNumber: 5)
-    }
-    if self.eventsDeferred != 0 {
-      try visitor.visitSingularUInt64Field(value: self.eventsDeferred, fieldNumber: 6)
-    }
-    if self.eventsReplayed != 0 {
-      try visitor.visitSingularUInt64Field(value: self.eventsReplayed, fieldNumber: 7)
-    }
-    if self.checkpoints != 0 {
-      try visitor.visitSingularUInt64Field(value: self.checkpoints, fieldNumber: 8)
-    }
-    if self.checkpointP50Ms.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.checkpointP50Ms, fieldNumber: 9)
-    }
-    if self.checkpointP99Ms.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.checkpointP99Ms, fieldNumber: 10)
-    }
-    if self.oldestUnsavedAgeMs != 0 {
-      try visitor.visitSingularUInt64Field(value: self.oldestUnsavedAgeMs, fieldNumber: 11)
-    }
-    if !self.storageCallsByThread.isEmpty {
-      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.storageCallsByThread, fieldNumber: 12)
-    }
-    if self.dbReads != 0 {
-      try visitor.visitSingularUInt64Field(value: self.dbReads, fieldNumber: 13)
-    }
-    if self.dbWrites != 0 {
-      try visitor.visitSingularUInt64Field(value: self.dbWrites, fieldNumber: 14)
-    }
-    if self.requestsAnswered != 0 {
-      try visitor.visitSingularUInt64Field(value: self.requestsAnswered, fieldNumber: 15)
-    }
-    if self.cpuUs != 0 {
-      try visitor.visitSingularUInt64Field(value: self.cpuUs, fieldNumber: 16)
+      if _storage._checkpointP50Ms.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._checkpointP50Ms, fieldNumber: 9)
+      }
+      if _storage._checkpointP99Ms.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._checkpointP99Ms, fieldNumber: 10)
+      }
+      if _storage._oldestUnsavedAgeMs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._oldestUnsavedAgeMs, fieldNumber: 11)
+      }
+      if !_storage._storageCallsByThread.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: _storage._storageCallsByThread, fieldNumber: 12)
+      }
+      if _storage._dbReads != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._dbReads, fieldNumber: 13)
+      }
+      if _storage._dbWrites != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._dbWrites, fieldNumber: 14)
+      }
+      if _storage._requestsAnswered != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._requestsAnswered, fieldNumber: 15)
+      }
+      if _storage._cpuUs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._cpuUs, fieldNumber: 16)
+      }
+      if _storage._durableChanges != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._durableChanges, fieldNumber: 17)
+      }
+      if _storage._durableCommits != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._durableCommits, fieldNumber: 18)
+      }
+      if _storage._durableQueuedUs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._durableQueuedUs, fieldNumber: 19)
+      }
+      if _storage._durableCommitUs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._durableCommitUs, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Cellcluster_V1_MonitorSnapshot, rhs: Cellcluster_V1_MonitorSnapshot) -> Bool {
-    if lhs.dbIo != rhs.dbIo {return false}
-    if lhs.cacheHits != rhs.cacheHits {return false}
-    if lhs.cacheMisses != rhs.cacheMisses {return false}
-    if lhs.evictions != rhs.evictions {return false}
-    if lhs.eventsApplied != rhs.eventsApplied {return false}
-    if lhs.eventsDeferred != rhs.eventsDeferred {return false}
-    if lhs.eventsReplayed != rhs.eventsReplayed {return false}
-    if lhs.checkpoints != rhs.checkpoints {return false}
-    if lhs.checkpointP50Ms != rhs.checkpointP50Ms {return false}
-    if lhs.checkpointP99Ms != rhs.checkpointP99Ms {return false}
-    if lhs.oldestUnsavedAgeMs != rhs.oldestUnsavedAgeMs {return false}
-    if lhs.storageCallsByThread != rhs.storageCallsByThread {return false}
-    if lhs.dbReads != rhs.dbReads {return false}
-    if lhs.dbWrites != rhs.dbWrites {return false}
-    if lhs.requestsAnswered != rhs.requestsAnswered {return false}
-    if lhs.cpuUs != rhs.cpuUs {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._dbIo != rhs_storage._dbIo {return false}
+        if _storage._cacheHits != rhs_storage._cacheHits {return false}
+        if _storage._cacheMisses != rhs_storage._cacheMisses {return false}
+        if _storage._evictions != rhs_storage._evictions {return false}
+        if _storage._eventsApplied != rhs_storage._eventsApplied {return false}
+        if _storage._eventsDeferred != rhs_storage._eventsDeferred {return false}
+        if _storage._eventsReplayed != rhs_storage._eventsReplayed {return false}
+        if _storage._checkpoints != rhs_storage._checkpoints {return false}
+        if _storage._checkpointP50Ms != rhs_storage._checkpointP50Ms {return false}
+        if _storage._checkpointP99Ms != rhs_storage._checkpointP99Ms {return false}
+        if _storage._oldestUnsavedAgeMs != rhs_storage._oldestUnsavedAgeMs {return false}
+        if _storage._storageCallsByThread != rhs_storage._storageCallsByThread {return false}
+        if _storage._dbReads != rhs_storage._dbReads {return false}
+        if _storage._dbWrites != rhs_storage._dbWrites {return false}
+        if _storage._requestsAnswered != rhs_storage._requestsAnswered {return false}
+        if _storage._cpuUs != rhs_storage._cpuUs {return false}
+        if _storage._durableChanges != rhs_storage._durableChanges {return false}
+        if _storage._durableCommits != rhs_storage._durableCommits {return false}
+        if _storage._durableQueuedUs != rhs_storage._durableQueuedUs {return false}
+        if _storage._durableCommitUs != rhs_storage._durableCommitUs {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
