@@ -22,6 +22,16 @@ import TestSupport
         for id in npcs { _ = try shard.apply(.entitySpawn(npc(id)), to: CellID(55), now: now) }
     }
 
+    /// The start of the durable-write tests: a checkpointer over `writer` that checkpoints only
+    /// on demand (an hour's interval), and a shard with player 1 and NPCs `npcs` in cell 55.
+    static func durableSetup(_ writer: CheckpointWriter, _ store: PostgresWorldStore, npcs: ClosedRange<UInt64>,
+                             now: ContinuousClock.Instant) throws -> (Checkpointer, Shard) {
+        var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2))
+        try populate(&shard, from: store, npcs: npcs, now: now)
+        _ = shard.takeActions()
+        return (checkpointer(writer, interval: .seconds(3600), now: now), shard)
+    }
+
     /// A checkpointer over `writer` that retries after 100 ms, backing off to 1 s.
     static func checkpointer(_ writer: CheckpointWriter, interval: Duration, now: ContinuousClock.Instant) -> Checkpointer {
         Checkpointer(writer: writer, scheduler: CheckpointScheduler(
@@ -169,10 +179,7 @@ import TestSupport
             let writer = CheckpointWriter(parameters: parameters, chunkSize: 100, logger: StoreHarness.logger)
             defer { writer.stop() }
             let now = ContinuousClock.now
-            var checkpointer = Self.checkpointer(writer, interval: .seconds(3600), now: now)
-            var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2))
-            try Self.populate(&shard, from: store, npcs: 2...6, now: now)
-            _ = shard.takeActions()
+            var (checkpointer, shard) = try Self.durableSetup(writer, store, npcs: 2...6, now: now)
             for (ticket, id) in (1...6).enumerated() {
                 _ = try shard.apply(.entityAction(EntityID(UInt64(id)), action: "loot", deltas: ["gold": 1]), to: CellID(55), now: now)
                 checkpointer.submitDurable(&shard, entities: [EntityID(UInt64(id))], cells: [], ticket: UInt64(ticket + 1), now: now)
@@ -205,10 +212,7 @@ import TestSupport
             let writer = CheckpointWriter(parameters: parameters, chunkSize: 100, logger: StoreHarness.logger)
             defer { writer.stop() }
             let now = ContinuousClock.now
-            var checkpointer = Self.checkpointer(writer, interval: .seconds(3600), now: now)
-            var shard = Shard(settings: ShardSettings(grid: StoreHarness.grid, activeRadius: 2))
-            try Self.populate(&shard, from: store, npcs: 2...4, now: now)
-            _ = shard.takeActions()
+            var (checkpointer, shard) = try Self.durableSetup(writer, store, npcs: 2...4, now: now)
             for id in UInt64(1)...4 {
                 _ = try shard.apply(.entityAction(EntityID(id), action: "loot", deltas: ["gold": 1]), to: CellID(55), now: now)
                 checkpointer.submitDurable(&shard, entities: [EntityID(id)], cells: [], ticket: id, now: now)
