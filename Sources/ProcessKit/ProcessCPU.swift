@@ -42,12 +42,3 @@ public enum ProcessCPU {
         return (parent, .microseconds((user + system) * 1_000_000 / hz), .microseconds((childUser + childSystem) * 1_000_000 / hz))
     }
 }
-
-extension Duration {
-    /// Whole microseconds (negative durations clamp to 0).
-    public var wholeMicroseconds: UInt64 {
-        guard self > .zero else { return 0 }
-        let (seconds, attoseconds) = components
-        return UInt64(seconds) * 1_000_000 + UInt64(attoseconds / 1_000_000_000_000)
-    }
-}

@@ -225,7 +225,7 @@ import TestSupport
             let times = checkpointer.durableTimes
             #expect(times.changes == 4 && times.commits == 1, "\(times)")
             #expect(times.commitMicroseconds >= 4, "four changes, each in a commit that took time")
-            #expect(DurableTimes.microseconds(.milliseconds(2.5)) == 2_500 && DurableTimes.microseconds(.seconds(-1)) == 0)
+            #expect(Duration.milliseconds(2.5).wholeMicroseconds == 2_500 && Duration.seconds(-1).wholeMicroseconds == 0)
         }
     }
 

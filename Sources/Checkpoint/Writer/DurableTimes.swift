@@ -1,3 +1,5 @@
+import WorldCore
+
 /// A worker's durable commits since it started, for its status reply: how many changes committed,
 /// in how many commits, and how long they waited and were written (summed over the changes, so
 /// that the changes' mean comes out of two polls' difference).
@@ -15,13 +17,7 @@ public struct DurableTimes: Sendable, Equatable {
     mutating func committed(queued: Duration, duration: Duration, leadsGroup: Bool) {
         changes &+= 1
         if leadsGroup { commits &+= 1 }
-        queuedMicroseconds &+= Self.microseconds(queued)
-        commitMicroseconds &+= Self.microseconds(duration)
-    }
-
-    static func microseconds(_ d: Duration) -> UInt64 {
-        let (seconds, attoseconds) = d.components
-        guard seconds >= 0 else { return 0 }
-        return UInt64(seconds) &* 1_000_000 &+ UInt64(attoseconds / 1_000_000_000_000)
+        queuedMicroseconds &+= queued.wholeMicroseconds
+        commitMicroseconds &+= duration.wholeMicroseconds
     }
 }

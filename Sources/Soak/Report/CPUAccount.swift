@@ -1,5 +1,6 @@
 import Foundation
 import ProcessKit
+import WorldCore
 
 /// CPU time per answered request, for each worker, the generator and PostgreSQL, over the load.
 ///
