@@ -55,12 +55,15 @@ public enum EndToEndBench {
     }
 
     /// Moves in batches of `size`, `frames` batches in flight per worker, until `moves` are answered.
-    /// - Returns: answered moves per second, and the workers' and this client's CPU time per
-    ///   answered move (µs).
-    private static func batched(_ clients: [(CellClient, [(EntityID, Position, CellID)])], size: Int, frames: Int, moves: Int,
-                                workersCPU: () -> Duration) throws -> (rate: Double, workers: Double, client: Double, refused: Int) {
+    /// - Parameter echo: the clients talk to `EchoServer`s, not workers: every reply frame
+    ///   stands for `size` answers.
+    /// - Returns: answered moves per second, the workers' and this client's CPU time per
+    ///   answered move (µs), and the size of the last reply frame.
+    private static func batched(_ clients: [(CellClient, [(EntityID, Position, CellID)])], size: Int, frames: Int, moves: Int, echo: Bool = false,
+                                workersCPU: () -> Duration) throws -> (rate: Double, workers: Double, client: Double, refused: Int, replyBytes: Int) {
         let (before, clientBefore) = (workersCPU(), ProcessCPU.ofThisProcess())
         var outcome = InFlight.Outcome()
+        var replyBytes = 0
         let time = try measure {
             outcome = try InFlight.drive(clients.map(\.0), window: frames, perFrame: size, requests: moves, send: { i, first in
                 let (c, list) = clients[i]
@@ -70,6 +73,8 @@ public enum EndToEndBench {
                 }
                 try c.sendMoves(moves, id: c.takeRequestID())
             }, check: { frame in
+                replyBytes = frame.count
+                if echo { return InFlight.Answer(ok: size, refused: 0) }
                 // Plain answers read as values; a frame with a refusal's text, the general way.
                 // (Texts only from the general way: none is made per plain answer.)
                 let codes: [Cellcluster_V1_ErrorCode]
@@ -92,7 +97,28 @@ public enum EndToEndBench {
         let (after, clientAfter) = (workersCPU(), ProcessCPU.ofThisProcess())
         let answered = Double(max(1, outcome.answered))
         return (Double(outcome.answered) / time.seconds, Double((after - before).wholeMicroseconds) / answered,
-                Double((clientAfter - clientBefore).wholeMicroseconds) / answered, outcome.refused)
+                Double((clientAfter - clientBefore).wholeMicroseconds) / answered, outcome.refused, replyBytes)
+    }
+
+    /// The transport's share of a batched phase: the same frames, `frames` in flight, to one
+    /// `EchoServer` process per worker, each answering with a reply of `replyBytes` (the
+    /// workers' reply size in that phase).
+    /// - Returns: the echo processes' CPU time per move (µs).
+    private static func transportFloor(_ clients: [(CellClient, [(EntityID, Position, CellID)])], size: Int, frames: Int, moves: Int,
+                                       replyBytes: Int) throws -> Double {
+        var echoes: [ChildProcess] = []
+        defer { for echo in echoes { _ = echo.stop(SIGTERM, timeout: .seconds(5)) } }
+        var echoClients: [(CellClient, [(EntityID, Position, CellID)])] = []
+        let context = try Context()
+        for (_, list) in clients {
+            let echo = try ChildProcess(["bench-echo", "--bind", "tcp://127.0.0.1:0", "--reply-bytes", String(replyBytes)])
+            echoes.append(echo)
+            echoClients.append((try CellClient(context: context, endpoint: try echo.waitReady(timeout: .seconds(30))), list))
+        }
+        let pids = echoes.map(\.pid)
+        return try batched(echoClients, size: size, frames: frames, moves: moves, echo: true) {
+            pids.compactMap { ProcessCPU.of(pid: $0) }.reduce(.zero, +)
+        }.workers
     }
 
     private static func cluster(_ parameters: ConnectionParameters, requests: Int, players: Int, rawP50: Double, keys: String?,
@@ -190,11 +216,16 @@ public enum EndToEndBench {
         // reads the other's answers).
         for (size, frames) in [(64, 1), (32, 2), (256, 4)] {
             phase("\(mode) batched \(size) × \(frames)", workers: workerPIDs)
-            let (rate, cpu, clientCPU, refused) = try batched(clients, size: size, frames: frames, moves: requests * 4, workersCPU: workersCPU)
+            let (rate, cpu, clientCPU, refused, replyBytes) = try batched(clients, size: size, frames: frames, moves: requests * 4, workersCPU: workersCPU)
             report.add("\(mode) moves through the client library, batched \(size) to a frame, \(frames) frame(s) in flight per worker", rate, "moves/s")
             report.add("\(mode) moves refused OVERLOADED and sent again, batched \(size) × \(frames)", Double(refused), "moves")
             report.add("\(mode) workers' CPU per answered move, batched \(size) × \(frames) (user + system, both workers)", cpu, "µs")
             report.add("\(mode) client's CPU per answered move, batched \(size) × \(frames)", clientCPU, "µs")
+            if keys == nil {  // plain sockets only: the echo has no CURVE keys
+                let floor = try transportFloor(clients, size: size, frames: frames, moves: requests * 4, replyBytes: replyBytes)
+                report.add("\(mode) transport floor: echo processes' CPU per move, batched \(size) × \(frames) (the same frames; replies of \(replyBytes) bytes)", floor, "µs")
+                report.ratio("\(mode) workers' CPU per move / the transport floor, batched \(size) × \(frames)", cpu / max(floor, 0.001))
+            }
             if size == 64 { figures.batchedRate = rate }
         }
         // Cross-shard handoffs: one player walking back and forth over the border, one move in flight.

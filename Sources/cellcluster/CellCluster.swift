@@ -6,7 +6,7 @@ struct CellCluster: ParsableCommand {
         commandName: "cellcluster",
         abstract: "Keeps a large game world's live state in memory and checkpoints it to PostgreSQL.",
         version: CellClusterVersion.string,
-        subcommands: [CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, TopCommand.self, ProbeCommand.self, AdminCommand.self, SoakCommand.self, ClientCommand.self, DatabaseCommand.self, ConfigCommand.self, KeysCommand.self, BenchCommand.self]
+        subcommands: [CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, TopCommand.self, ProbeCommand.self, AdminCommand.self, SoakCommand.self, ClientCommand.self, DatabaseCommand.self, ConfigCommand.self, KeysCommand.self, BenchCommand.self, BenchEchoCommand.self]
     )
 }
 

@@ -17,7 +17,8 @@ struct BenchCommand: ParsableCommand {
             rebalance       a crowd walking across a 2-worker cluster (largest load imbalance), then
                             a third worker joining (time until the map settles); scratch database
             e2e             moves through the client library into a 2-worker cluster (started here,
-                            on a scratch database), next to a raw ZeroMQ round trip
+                            on a scratch database), next to a raw ZeroMQ round trip; each plain
+                            batched phase again against echo processes (the transport's floor)
             """
     )
 
