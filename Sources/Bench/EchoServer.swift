@@ -9,6 +9,8 @@ import ZeroMQ
 public enum EchoServer {
     /// The largest reply it makes (a worker's batch reply is a few kilobytes).
     public static let maxReplyBytes = 1 << 20
+    /// The largest frame it takes (the workers' default `limits.max_frame_bytes`).
+    public static let maxFrameBytes = 1 << 20
 
     /// Binds `endpoint`, prints `ready endpoint=… pid=…`, and answers until the process is
     /// signalled. Each message's routing frames go back unchanged; its last frame is replaced by
@@ -28,6 +30,7 @@ public enum EchoServer {
         pthread_sigmask(SIG_UNBLOCK, &ending, nil)
         let context = try Context()
         let socket = try Socket(context, .router)
+        try socket.setMaximumMessageSize(Int64(maxFrameBytes))  // a larger frame: its peer is disconnected
         let bound = try socket.bind(endpoint)
         print("ready endpoint=\(bound) pid=\(getpid())")
         fflush(nil)  // every stream: the ready line must reach a pipe at once

@@ -14,7 +14,7 @@ import ZeroMQ
         let client = try Socket(context, .dealer)
         try client.connect(endpoint)
         try client.setReceiveTimeout(milliseconds: 5000)
-        // As a CellClient sends: an empty delimiter, then the payload; the echo keeps the first.
+        // With an empty delimiter first (as a REQ socket would send): every frame but the last comes back.
         for payload in [[UInt8](repeating: 1, count: 10), [UInt8](repeating: 2, count: 4000)] {
             _ = try client.send([[], payload])
             let reply = try #require(try client.receive())
@@ -23,8 +23,17 @@ import ZeroMQ
             #expect(reply.last?.count == 2076)
             #expect(reply.last?.allSatisfy { $0 == 0x2A } == true)
         }
-        _ = try client.send([[7, 7]])  // a single frame: answered with the reply alone
+        _ = try client.send([[7, 7]])  // a single frame, as a CellClient sends: the reply alone
         #expect(try client.receive() == [[UInt8](repeating: 0x2A, count: 2076)])
+        // A frame over its limit (1 MiB, EchoServer.maxFrameBytes) is not answered (its peer is
+        // dropped); the echo serves on.
+        let hostile = try Socket(context, .dealer)
+        try hostile.connect(endpoint)
+        try hostile.setReceiveTimeout(milliseconds: 1000)
+        _ = try hostile.send([[UInt8](repeating: 3, count: (1 << 20) + 1)])
+        #expect(try hostile.receive() == nil)
+        _ = try client.send([[8]])
+        #expect(try client.receive()?.last?.count == 2076)
         #expect(echo.isRunning)
         // It ends on SIGTERM, whatever signal mask it inherited from this test runner.
         let started = ContinuousClock.now
