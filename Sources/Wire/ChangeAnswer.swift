@@ -52,12 +52,14 @@ extension WireFormat {
 
     /// The same bytes, appended to `frame` (a batch's replies are written into one buffer).
     public static func appendReply(requestID: UInt64, sender: String, _ answer: ChangeAnswer, to frame: inout [UInt8]) {
-        appendHead(requestID: requestID, sender: sender, to: &frame)
-        appendVarint(UInt64(20 << 3 | 2), to: &frame)  // reply, length-delimited (even when empty: the oneof is set)
-        let length = frame.count
-        frame.append(0)
-        appendPlainReply(code: 0, mapEpoch: answer.mapEpoch, deferred: answer.deferred, version: answer.version,
-                         sequence: answer.sequence, durable: answer.durable, to: &frame)
-        frame[length] = UInt8(frame.count - length - 1)
+        appendWriting(ByteWriter.headBytes(sender: sender.utf8.count) + 3 + ByteWriter.plainReplyBytes, to: &frame) { w in
+            w.head(requestID: requestID, sender: sender)
+            w.varint(UInt64(20 << 3 | 2))  // reply, length-delimited (even when empty: the oneof is set)
+            let length = w.position
+            w.byte(0)  // the reply's length, set below (its fields take fewer than 128 bytes)
+            w.plainReply(code: 0, mapEpoch: answer.mapEpoch, deferred: answer.deferred, version: answer.version,
+                         sequence: answer.sequence, durable: answer.durable)
+            w.set(UInt8(w.position - length - 1), at: length)
+        }
     }
 }

@@ -24,11 +24,28 @@ extension WireFormat {
         for (start, count) in zip(starts, counts) where count > 0 {
             precondition(start >= 0 && Int(start) + Int(count) <= buffer.count, "reply span \(start)+\(count) outside \(buffer.count) bytes")
         }
+        // The bytes `encodeEnvelopes` would write for these replies, in one pass into an array
+        // of the right size (a worker sends one for every batch it answers).
+        var inner = 0
+        for count in counts {
+            let n = UInt64(max(0, count))
+            inner += 1 + varintSize(n) + Int(n)
+        }
+        let room = ByteWriter.headBytes(sender: sender.utf8.count) + 2 + varintSize(UInt64(inner)) + inner
         return buffer.withUnsafeBufferPointer { bytes in
-            let replies = starts.indices.lazy.map { i in
-                counts[i] > 0 ? UnsafeBufferPointer(rebasing: bytes[Int(starts[i])..<Int(starts[i] + counts[i])]) : UnsafeBufferPointer(rebasing: bytes[0..<0])
+            [UInt8](unsafeUninitializedCapacity: room) { frame, written in
+                var writer = ByteWriter(frame, at: 0)
+                writer.head(requestID: requestID, sender: sender)
+                writer.varint(21 << 3 | 2)  // Envelope.batch_reply, length-delimited
+                writer.varint(UInt64(inner))
+                for (start, count) in zip(starts, counts) {
+                    writer.byte(1 << 3 | 2)  // BatchReply.replies
+                    let n = Int(max(0, count))
+                    writer.varint(UInt64(n))
+                    if n > 0 { writer.bytes(UnsafeBufferPointer(rebasing: bytes[Int(start)..<Int(start) + n])) }
+                }
+                written = writer.position
             }
-            return encodeEnvelopes(requestID: requestID, sender: sender, body: 21, replies)
         }
     }
 

@@ -42,17 +42,7 @@ public enum WireFormat {
 
     /// The same head, appended to `frame`.
     static func appendHead(requestID: UInt64, sender: String, to frame: inout [UInt8]) {
-        frame.append(1 << 3)  // protocol_version, varint
-        appendVarint(UInt64(protocolVersion), to: &frame)
-        if requestID != 0 {
-            frame.append(2 << 3)  // request_id, varint
-            appendVarint(requestID, to: &frame)
-        }
-        if !sender.isEmpty {
-            frame.append(3 << 3 | 2)  // sender, length-delimited
-            appendVarint(UInt64(sender.utf8.count), to: &frame)
-            frame.append(contentsOf: sender.utf8)
-        }
+        appendWriting(ByteWriter.headBytes(sender: sender.utf8.count), to: &frame) { $0.head(requestID: requestID, sender: sender) }
     }
 
     /// A reply's bytes. The common answer to a change (a code, the map epoch, the version or
@@ -73,17 +63,9 @@ public enum WireFormat {
     /// (number order, defaults left out).
     static func appendPlainReply(code: Int, mapEpoch: UInt64, deferred: Bool, version: UInt64, sequence: UInt64, durable: Bool,
                                  to out: inout [UInt8]) {
-        func varint(_ field: UInt8, _ value: UInt64) {
-            guard value != 0 else { return }
-            out.append(field << 3)
-            appendVarint(value, to: &out)
+        appendWriting(ByteWriter.plainReplyBytes, to: &out) {
+            $0.plainReply(code: code, mapEpoch: mapEpoch, deferred: deferred, version: version, sequence: sequence, durable: durable)
         }
-        varint(1, UInt64(bitPattern: Int64(code)))  // an enum is an int32 varint: negative ones take ten bytes
-        varint(3, mapEpoch)
-        varint(6, deferred ? 1 : 0)
-        varint(7, version)
-        varint(8, sequence)
-        varint(9, durable ? 1 : 0)
     }
 
     /// Decodes and checks one frame.

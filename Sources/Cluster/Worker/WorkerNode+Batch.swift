@@ -8,7 +8,11 @@ struct PendingBatch {
     /// The client, and the batch envelope's request id.
     let peer: [UInt8]
     let requestID: UInt64
-    let received: ContinuousClock.Instant
+    /// When it came, as time since `origin`: a `Duration` has a fixed layout where an `Instant`
+    /// (a resilient type) makes every `PendingBatch?` a value the runtime copies and tests
+    /// through its witnesses (the open batch is looked at for every answer filed in it).
+    private let receivedSinceOrigin: Duration
+    private static let origin = ContinuousClock.now
     /// The encoded reply envelopes filed so far, back to back in the order they came (one
     /// buffer for the batch, not one per reply).
     private(set) var body: [UInt8] = []
@@ -29,7 +33,7 @@ struct PendingBatch {
     init(peer: [UInt8], requestID: UInt64, received: ContinuousClock.Instant, count: Int, earlyReply requestIDs: [UInt64]? = nil) {
         self.peer = peer
         self.requestID = requestID
-        self.received = received
+        receivedSinceOrigin = received - Self.origin
         starts = Array(repeating: 0, count: count)
         counts = Array(repeating: -1, count: count)
         missing = count
@@ -37,6 +41,9 @@ struct PendingBatch {
         precondition(requestIDs.map { $0.count == count } ?? true, "a request id for every slot")
         body.reserveCapacity(min(count * 48, 64 * 1024))  // a change's answer is about 30 bytes
     }
+
+    /// How long it has waited at `now`.
+    func age(at now: ContinuousClock.Instant) -> Duration { now - Self.origin - receivedSinceOrigin }
 
     /// Whether the batch asked for an early reply and it has not gone yet.
     var repliesEarly: Bool { !requestIDs.isEmpty && !repliedEarly }
@@ -293,7 +300,7 @@ extension WorkerNode {
     /// end (a parked one expires, a durable one commits or fails), so this only bounds memory
     /// when an answer was lost; the client retries the batch with the same request ids.
     func expireBatches(now: ContinuousClock.Instant) {
-        for (number, batch) in batches where now - batch.received > Self.batchTimeout {
+        for (number, batch) in batches where batch.age(at: now) > Self.batchTimeout {
             batches[number] = nil
             pendingBatchBytes -= batch.bytes
             logger.warning("batch given up: \(batch.missing) of \(batch.requestCount) requests unanswered after \(Self.batchTimeout)",

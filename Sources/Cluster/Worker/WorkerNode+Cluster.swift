@@ -113,7 +113,8 @@ extension WorkerNode {
         // The lease is read from the clock on every request, not once per turn: a process paused
         // in the middle of a batch (SIGSTOP, a stall) must not serve the rest of it after its
         // cells failed over.
-        RequestRouting.gate(cell, ownership: shard.ownership, grid: shard.settings.grid, worker: options.id, mayServe: mayServeNow())
+        let mayServe = mayServeNow()
+        return shard.gate(cell, worker: options.id, mayServe: mayServe)
     }
 
     /// The same, from a shard the caller holds (`RequestRouting.move` takes the shard inout and

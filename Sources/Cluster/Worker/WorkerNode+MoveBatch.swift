@@ -61,18 +61,21 @@ extension WorkerNode {
         guard intakeClosed == nil,  // past the loss window: changes wait (WorkerNode+LossWindow)
               parkedCount == 0 || parked[id] == nil,  // waits behind its entity's parked requests
               !requests.contains(key),  // a retry: answered from the log
-              let held = shard.cell(ofEntity: id),  // not in memory: located first
+              let found = shard.locate(id),  // not in memory: located first
               !handoffs.mayRoute(id, held: true),  // frozen in a handoff
-              case .serve = gate(held)
+              case .serve = gate(found.cell)
         else { return .general }
         let to = Position(x: move.x, y: move.y, z: move.z)
-        // Pure: a move that must replay its cell first, start a handoff or wait goes the general way.
-        guard case .apply(let cell) = RequestRouting.move(id, to: to, claimedCell: CellID(move.cellID), in: &shard, gated: held, gate: shardGate)
+        // Pure (nothing enters or leaves memory, so `found` stays valid): a move that must replay
+        // its cell first, start a handoff or wait goes the general way.
+        guard case .apply(let cell) = RequestRouting.move(id, placed: (found.cell, found.kind), to: to, claimedCell: CellID(move.cellID),
+                                                          in: &shard, gated: found.cell, gate: shardGate),
+              cell == found.cell
         else { return .general }
-        countRequest(held)
+        countRequest(found.cell)
         let outcome: EventOutcome
         do {
-            outcome = try shard.apply(.entityMove(id, to: to), to: cell, now: now)
+            outcome = try shard.applyMove(id, at: found, to: to, now: now)
         } catch {
             answer(peer, batch.envelope(of: move), key: key, worldError: error)  // as `change` answers it
             return .answered

@@ -407,7 +407,7 @@ extension WorkerNode {
     }
 
     func countRequest(_ cell: CellID) {
-        if coordinatorSocket != nil { cellRequests[cell, default: 0] &+= 1 }
+        if coordinatorSocket != nil { cellRequests.add(cell) }
     }
 
     /// Applies or queues a change, then answers: at once, or after the commit for durable kinds.

@@ -99,8 +99,9 @@ extension WorkerNode {
         let seconds = max(0.001, (now - lastLoadReport).milliseconds / 1000)
         var loads: [CellID: (entities: Int, rate: Double)] = [:]
         for (cell, count) in shard.entitiesPerCell where transfers.confirmed.contains(cell) { loads[cell] = (count, 0) }
-        for (cell, count) in cellRequests where transfers.confirmed.contains(cell) { loads[cell, default: (0, 0)].rate = Double(count) / seconds }
-        cellRequests.removeAll(keepingCapacity: true)
+        cellRequests.drain { cell, count in
+            if transfers.confirmed.contains(cell) { loads[cell, default: (0, 0)].rate = Double(count) / seconds }
+        }
         lastLoadReport = now
         return loads.keys.sorted().map { cell in
             .with { $0.cellID = cell.raw; $0.entities = UInt32(loads[cell]!.entities); $0.eventsPerSecond = loads[cell]!.rate }

@@ -175,7 +175,7 @@ public final class WorkerNode {
     /// The release transaction in the writer now: its ticket and what it saves.
     var release: (ticket: UInt64, batch: CheckpointBatch)?
     /// Requests per cell since the last load report.
-    var cellRequests: [CellID: UInt64] = [:]
+    var cellRequests: CellTally
     var lastLoadReport = ContinuousClock.now
     /// Told to leave (SIGTERM in a cluster, or the coordinator scaling in): hand every cell off, then exit.
     var draining = false
@@ -250,6 +250,7 @@ public final class WorkerNode {
         }
         var shard = Shard(settings: try settings.shardSettings(), firstSequence: stored &+ 1)
         shard.epoch = options.epoch
+        cellRequests = CellTally(cellCount: shard.settings.grid.cellCount)
         self.shard = shard
         context = try KeyRing.context(keysFolder: settings.security.folder, presenting: KeyRing.clusterKeyName, serving: true)
         gate = Gate(enforcing: settings.security.folder != nil)

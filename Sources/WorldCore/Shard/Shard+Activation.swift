@@ -4,7 +4,16 @@ extension Shard {
     /// Records that a player sent something: it keeps the cells within the active radius of its
     /// cell active. `previous` is the cell it was in when it was already present.
     mutating func notePresence(_ id: EntityID, in cell: CellID, previous: CellID?, now: ContinuousClock.Instant) {
-        let wasPresent = presence.updateValue(now, forKey: id) != nil
+        // Found by index and set in place: `updateValue` hands back the old `Instant?`, and an
+        // `Instant` (a resilient type) is copied and destroyed through its value witnesses.
+        let wasPresent: Bool
+        if let index = presence.index(forKey: id) {
+            presence.values[index] = now
+            wasPresent = true
+        } else {
+            presence[id] = now
+            wasPresent = false
+        }
         let r = settings.activeRadius
         if !wasPresent {
             grid.forEachCell(within: r, of: cell) { addInterest($0, now: now) }

@@ -12,17 +12,7 @@ extension Shard {
         try settings.limits.check(event)
         switch event {
         case let .entityMove(id, to):
-            if let index = entities.index(forKey: id) {
-                let (current, kind) = Self.inPlace(&entities.values[index]) { ($0.cell, $0.kind) }
-                if isActive(current) { return try move(at: index, to: to, now: now) }
-                _ = try grid.cell(at: to)
-                if kind == .player {
-                    // The player is back: its cells activate (replaying what waited) before its own move.
-                    notePresence(id, in: current, previous: nil, now: now)
-                    return try move(at: entities.index(forKey: id)!, to: to, now: now)
-                }
-                return try enqueue(event, in: current, now: now)
-            }
+            if let index = entities.index(forKey: id) { return try moveHeld(id, at: index, to: to, now: now) }
             _ = try grid.cell(at: to)
             return try applyToAbsentEntity(id, event, cell: cell, now: now)
 
@@ -52,6 +42,49 @@ extension Shard {
             }
             return try enqueue(event, in: target, now: now)
         }
+    }
+
+    /// An entity memory holds, found once for a request's checks and its move (`locate`,
+    /// `applyMove`): each lookup hashes the id and probes the table again.
+    public struct Located {
+        public let index: Dictionary<EntityID, Entity>.Index
+        public let cell: CellID
+        public let kind: EntityKind
+
+        @usableFromInline init(index: Dictionary<EntityID, Entity>.Index, cell: CellID, kind: EntityKind) {
+            self.index = index
+            self.cell = cell
+            self.kind = kind
+        }
+    }
+
+    /// Where memory holds the entity (nil: it does not), read in place.
+    @inlinable public mutating func locate(_ id: EntityID) -> Located? {
+        guard let index = entities.index(forKey: id) else { return nil }
+        let (cell, kind) = Self.inPlace(&entities.values[index]) { ($0.cell, $0.kind) }
+        return Located(index: index, cell: cell, kind: kind)
+    }
+
+    /// `apply(.entityMove(id, to: to), to: found.cell, now:)` for an entity `locate` found, with
+    /// no entity added to memory or taken from it since (its index would be stale: a trap).
+    public mutating func applyMove(_ id: EntityID, at found: Located, to: Position, now: ContinuousClock.Instant) throws(WorldError) -> EventOutcome {
+        try settings.limits.check(.entityMove(id, to: to))
+        return try moveHeld(id, at: found.index, to: to, now: now)
+    }
+
+    /// A move of an entity memory holds at `index`: applied when its cell is active, else queued
+    /// there (a player activates its cells first).
+    private mutating func moveHeld(_ id: EntityID, at index: Dictionary<EntityID, Entity>.Index, to: Position,
+                                   now: ContinuousClock.Instant) throws(WorldError) -> EventOutcome {
+        let (current, kind) = Self.inPlace(&entities.values[index]) { ($0.cell, $0.kind) }
+        if isActive(current) { return try move(at: index, to: to, now: now) }
+        _ = try grid.cell(at: to)
+        if kind == .player {
+            // The player is back: its cells activate (replaying what waited) before its own move.
+            notePresence(id, in: current, previous: nil, now: now)
+            return try move(at: entities.index(forKey: id)!, to: to, now: now)
+        }
+        return try enqueue(.entityMove(id, to: to), in: current, now: now)
     }
 
     /// Whether events for `cell` apply at once (it is active or cooling) rather than queue.
@@ -118,9 +151,11 @@ extension Shard {
         let newCell = try grid.cell(at: to)
         // Only a replayed move can get here for another worker's cell (a request would have
         // been handed off): moving the entity there in this memory would make a second copy.
-        if let ownership, Self.inPlace(&entities.values[index], { $0.cell }) != newCell, !ownership.owns(newCell) { throw .notOwned(newCell) }
+        // (The cell compared first: `ownership` is copied out only for a move into another cell.)
+        let leaves = Self.inPlace(&entities.values[index]) { $0.cell } != newCell
+        if leaves, let ownership, !ownership.owns(newCell) { throw .notOwned(newCell) }
         let id = entities.keys[index]
-        let wasUnsaved = dirtyEntities[id] != nil
+        let wasUnsaved = dirtyEntities.index(forKey: id) != nil  // by index: no copy of an `Instant?` out
         try admit(addingUnsaved: !wasUnsaved)
         let stepped = Self.inPlace(&entities.values[index]) { e -> (CellID, UInt64, Bool)? in
             guard let version = Counter.next(e.version) else { return nil }
@@ -140,7 +175,7 @@ extension Shard {
 
     private mutating func act(at index: Dictionary<EntityID, Entity>.Index, _ event: GameEvent, now: ContinuousClock.Instant) throws(WorldError) -> EventOutcome {
         guard case let .entityAction(id, _, deltas) = event else { preconditionFailure("not an action") }
-        let wasUnsaved = dirtyEntities[id] != nil
+        let wasUnsaved = dirtyEntities.index(forKey: id) != nil  // by index: no copy of an `Instant?` out
         try admit(addingUnsaved: !wasUnsaved)
         let limit = settings.limits.statsPerEntity
         let stepped = Self.inPlace(&entities.values[index]) { e -> Result<(UInt64, Bool, CellID), WorldError> in

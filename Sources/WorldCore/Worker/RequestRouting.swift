@@ -141,7 +141,16 @@ public enum RequestRouting {
         _ id: EntityID, to position: Position, claimedCell: CellID, in shard: inout Shard, afterReplay: Bool = false,
         gated: CellID? = nil, gate: (CellID, borrowing Shard) -> Gate
     ) -> Move {
-        let entity = shard.placement(ofEntity: id)
+        move(id, placed: shard.placement(ofEntity: id), to: position, claimedCell: claimedCell, in: &shard, afterReplay: afterReplay,
+             gated: gated, gate: gate)
+    }
+
+    /// The same for a caller that has looked the entity up already: `placed` is its cell and
+    /// kind in memory (nil: memory does not hold it).
+    public static func move(
+        _ id: EntityID, placed entity: (cell: CellID, kind: EntityKind)?, to position: Position, claimedCell: CellID, in shard: inout Shard,
+        afterReplay: Bool = false, gated: CellID? = nil, gate: (CellID, borrowing Shard) -> Gate
+    ) -> Move {
         let from = entity?.cell ?? claimedCell
         let target = try? shard.settings.grid.cell(at: position)
         // An NPC in an inactive cell has its events queued there, so its move waits in the same
