@@ -51,6 +51,7 @@ struct FieldReader {
 
     /// A varint of at most ten bytes whose tenth carries only the top bit (as the generated
     /// decoder requires).
+    @inline(__always)
     mutating func varint() -> UInt64? {
         var value: UInt64 = 0
         var shift: UInt64 = 0
@@ -68,6 +69,7 @@ struct FieldReader {
 
     /// The next field's tag when its number is 1...`last` and, unless it is `repeatable`, it was
     /// not seen before (it is marked seen in `seen`, a bit per field number).
+    @inline(__always)
     mutating func field(upTo last: UInt64, seen: inout UInt32, repeatable: UInt64 = 0) -> (field: UInt64, wire: UInt64)? {
         guard let (field, wire) = tag(), (1...last).contains(field) else { return nil }
         if field != repeatable {
@@ -79,20 +81,23 @@ struct FieldReader {
     }
 
     /// A field's tag: its number and wire type.
+    @inline(__always)
     mutating func tag() -> (field: UInt64, wire: UInt64)? {
         guard let tag = varint(), tag >> 3 != 0, tag <= UInt64(UInt32.max) else { return nil }
         return (tag >> 3, tag & 7)
     }
 
+    /// Eight bytes, little-endian, read as one word.
+    @inline(__always)
     mutating func fixed64() -> UInt64? {
-        guard end - at >= 8 else { return nil }
-        var value: UInt64 = 0
-        for i in 0..<8 { value |= UInt64(bytes[at + i]) << (8 * UInt64(i)) }
+        guard end - at >= 8, let base = bytes.baseAddress else { return nil }
+        let value = UInt64(littleEndian: UnsafeRawPointer(base + at).loadUnaligned(as: UInt64.self))
         at += 8
         return value
     }
 
     /// A length-delimited field that holds a message, read by `read` (nil: not that message).
+    @inline(__always)
     mutating func message<T>(_ read: (inout FieldReader) -> T?) -> T? {
         guard let range = delimited() else { return nil }
         var inner = FieldReader(bytes, from: range.lowerBound, to: range.upperBound)
@@ -106,6 +111,7 @@ struct FieldReader {
     }
 
     /// A length-delimited field's bounds, the reader moved past it.
+    @inline(__always)
     mutating func delimited() -> Range<Int>? {
         guard let length = varint(), length <= UInt64(end - at) else { return nil }
         let range = at..<(at + Int(length))
