@@ -151,9 +151,53 @@ extension FieldReader {
         return (move, seen & 1 << 2 != 0)
     }
 
+    /// The inner envelope of a move as the encoders write it, read straight through: protocol
+    /// version 1, the request id, then the `MoveEntity` (entity id, position, cell id), each
+    /// field in number order and the ones left at zero left out. Anything else (another order,
+    /// a field twice, a read, a longer encoding of the version) is nil, the reader untouched,
+    /// and goes to the general reader, which takes every frame this takes with the same
+    /// result: only the steps are fewer (~780 instructions a move through `headed`, session 46).
+    mutating func inOrderMove() -> MoveBatch.Move? {
+        var r = self
+        guard r.next(0x08), r.next(0x01) else { return nil }  // protocol_version = 1
+        var move = MoveBatch.Move(requestID: 0, entityID: 0, cellID: 0, x: 0, y: 0, z: 0)
+        if r.next(0x10) {  // request_id
+            guard let id = r.varint() else { return nil }
+            move.requestID = id
+        }
+        guard r.next(11 << 3 | 2), let body = r.delimited(), body.upperBound == r.end else { return nil }  // move_entity, last
+        r = FieldReader(r.bytes, from: body.lowerBound, to: body.upperBound)
+        if r.next(0x08) {  // entity_id
+            guard let id = r.varint() else { return nil }
+            move.entityID = id
+        }
+        guard r.next(2 << 3 | 2), let to = r.delimited() else { return nil }  // to: a move without a position is not taken
+        var p = FieldReader(r.bytes, from: to.lowerBound, to: to.upperBound)
+        if p.next(1 << 3 | 1) { guard let bits = p.fixed64() else { return nil }; move.x = Double(bitPattern: bits) }
+        if p.next(2 << 3 | 1) { guard let bits = p.fixed64() else { return nil }; move.y = Double(bitPattern: bits) }
+        if p.next(3 << 3 | 1) { guard let bits = p.fixed64() else { return nil }; move.z = Double(bitPattern: bits) }
+        guard p.atEnd else { return nil }
+        if r.next(3 << 3) {  // cell_id
+            guard let cell = r.varint() else { return nil }
+            move.cellID = Int64(bitPattern: cell)
+        }
+        guard r.atEnd else { return nil }
+        self = FieldReader(bytes, from: end, to: end)
+        return move
+    }
+
+    /// Steps over the next byte when it is `byte`.
+    @inline(__always)
+    private mutating func next(_ byte: UInt8) -> Bool {
+        guard at < end, bytes[at] == byte else { return false }
+        at += 1
+        return true
+    }
+
     /// An inner envelope: protocol version, request id, and a move with a position or a read.
     mutating func batchedMove() -> MoveBatch.Move? {
-        headed(sender: false) { reader, field -> MoveBatch.Move? in
+        if let move = inOrderMove() { return move }
+        return headed(sender: false) { reader, field -> MoveBatch.Move? in
             switch field {
             case 11:
                 return reader.positionedMove()

@@ -109,6 +109,20 @@ import Testing
         #expect(taken > 1000, "the mutations kept many frames of this shape")
     }
 
+    /// The encoders' inner envelopes are read in order (`inOrderMove`); one with the same fields
+    /// in another order is left to the general reader, which reads the same move from it.
+    @Test func theEncodersMovesAreReadInOrderAndOthersTheGeneralWay() throws {
+        let frame = WireFormat.encodeMove(requestID: 7, entityID: 977, x: 1.5, y: -2, cellID: -3)
+        let inOrder = try #require(FieldReader.read(frame) { $0.inOrderMove() })
+        #expect(inOrder.requestID == 7 && inOrder.entityID == 977 && inOrder.cellID == -3 && inOrder.x == 1.5 && inOrder.y == -2 && !inOrder.read)
+        #expect(Array(frame.prefix(4)) == [0x08, 0x01, 0x10, 0x07], "version, then the request id")
+        let swapped = [0x10, 0x07, 0x08, 0x01] + frame.dropFirst(4)
+        #expect(FieldReader.read(swapped) { $0.inOrderMove() } == nil)
+        let general = try #require(FieldReader.read(swapped) { $0.batchedMove() })
+        #expect(general.requestID == 7 && general.entityID == 977 && general.cellID == -3 && general.x == 1.5 && general.y == -2)
+        #expect(FieldReader.read(frame + [0x08, 0x01]) { $0.inOrderMove() } == nil, "a field after the move")
+    }
+
     @Test func otherFramesAreLeftToDecode() throws {
         let move = CommonDecodingTests.move(5, entity: 2, x: 1, y: 1, cell: 3)
         func batch(_ requests: [Envelope], version: UInt32 = WireFormat.protocolVersion) -> [UInt8] {
