@@ -45,12 +45,13 @@ import Testing
     }
 
     @Test func anNPCInACellThatCooledDownQueuesAlike() throws {
-        var h = Harness(radius: 1, hysteresis: .milliseconds(10))
-        try h.spawn(1, .player, at: 1, 1)
-        try h.spawn(2, .npc, at: 2, 2)
-        try h.move(1, to: 7, 7)
-        h.advance(.milliseconds(20))
-        #expect(h.shard.phase(of: Harness.cell(2, 2)) == .resident)
+        let store = InMemoryWorldStore()
+        store.put(Entity(id: EntityID(2), kind: .npc, position: Harness.center(2, 2), cell: Harness.cell(2, 2)))
+        var h = Harness(radius: 1, hysteresis: .milliseconds(50), store: store)
+        try h.spawn(1, .player, at: 1, 1)  // its window loads the NPC's cell,
+        try h.move(1, to: 7, 7)  // then leaves it to cool down
+        h.advance(.milliseconds(60))
+        #expect(h.shard.phase(of: Harness.cell(2, 2)) == .resident && h.shard.entity(EntityID(2)) != nil)
         #expect(try Self.expectSameMove(h.shard, 2, to: Position(x: 251, y: 251), now: h.now).hasPrefix("deferred"))
     }
 
