@@ -1,7 +1,7 @@
 /// Writes protobuf fields into scratch space that is then appended to an array in one copy
 /// (`WireFormat.appendWriting`): the array's uniqueness and capacity are checked once for all
-/// of them, where each `append` checks both again. A batched move's reply took ~740 instructions appended byte by byte, most
-/// of them in those checks (callgrind, session 46).
+/// of them, where each `append` checks both again. A batched move's reply took ~740
+/// instructions appended byte by byte, most of them in those checks (callgrind, session 46).
 struct ByteWriter {
     private let base: UnsafeMutablePointer<UInt8>
     private let end: Int

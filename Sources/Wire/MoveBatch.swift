@@ -151,15 +151,16 @@ extension FieldReader {
         return (move, seen & 1 << 2 != 0)
     }
 
-    /// The inner envelope of a move as the encoders write it, read straight through: protocol
-    /// version 1, the request id, then the `MoveEntity` (entity id, position, cell id), each
+    /// The inner envelope of a move as the encoders write it, read straight through: this
+    /// build's protocol version, the request id, then the `MoveEntity` (entity id, position, cell id), each
     /// field in number order and the ones left at zero left out. Anything else (another order,
     /// a field twice, a read, a longer encoding of the version) is nil, the reader untouched,
     /// and goes to the general reader, which takes every frame this takes with the same
     /// result: only the steps are fewer (~780 instructions a move through `headed`, session 46).
     mutating func inOrderMove() -> MoveBatch.Move? {
         var r = self
-        guard r.next(0x08), r.next(0x01) else { return nil }  // protocol_version = 1
+        // protocol_version: this build's, in the one byte it takes (as `headed` requires it)
+        guard WireFormat.protocolVersion < 0x80, r.next(0x08), r.next(UInt8(WireFormat.protocolVersion)) else { return nil }
         var move = MoveBatch.Move(requestID: 0, entityID: 0, cellID: 0, x: 0, y: 0, z: 0)
         if r.next(0x10) {  // request_id
             guard let id = r.varint() else { return nil }

@@ -113,7 +113,7 @@ extension WorkerNode {
         // The lease is read from the clock on every request, not once per turn: a process paused
         // in the middle of a batch (SIGSTOP, a stall) must not serve the rest of it after its
         // cells failed over.
-        let mayServe = mayServeNow()
+        let mayServe = mayServeNow()  // read before the shard's (mutating, in place) access begins
         return shard.gate(cell, worker: options.id, mayServe: mayServe)
     }
 
