@@ -45,12 +45,7 @@ struct ByteWriter {
     }
 
     mutating func bytes(of text: String) {
-        let copied = text.utf8.withContiguousStorageIfAvailable { utf8 in
-            precondition(position + utf8.count <= end, "ByteWriter: more bytes than the room made for them")
-            if let source = utf8.baseAddress { (base + position).update(from: source, count: utf8.count) }
-            position += utf8.count
-        }
-        if copied == nil { for unit in text.utf8 { byte(unit) } }
+        if text.utf8.withContiguousStorageIfAvailable({ bytes($0) }) == nil { for unit in text.utf8 { byte(unit) } }
     }
 
     /// An envelope's head fields as the generated encoder writes them (number order, defaults
@@ -71,7 +66,9 @@ struct ByteWriter {
     }
 
     /// The most bytes `head` writes for a sender of `senderBytes` bytes.
-    static func headBytes(sender senderBytes: Int) -> Int { 1 + 1 + 1 + 10 + 1 + 10 + senderBytes }
+    static func headBytes(sender senderBytes: Int) -> Int {
+        1 + WireFormat.varintSize(UInt64(WireFormat.protocolVersion)) + 1 + 10 + 1 + 10 + senderBytes
+    }
 
     /// A reply's fields that carry no text or result, as the generated encoder writes them
     /// (number order, defaults left out).

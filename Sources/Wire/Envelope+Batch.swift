@@ -24,28 +24,11 @@ extension WireFormat {
         for (start, count) in zip(starts, counts) where count > 0 {
             precondition(start >= 0 && Int(start) + Int(count) <= buffer.count, "reply span \(start)+\(count) outside \(buffer.count) bytes")
         }
-        // The bytes `encodeEnvelopes` would write for these replies, in one pass into an array
-        // of the right size (a worker sends one for every batch it answers).
-        var inner = 0
-        for count in counts {
-            let n = UInt64(max(0, count))
-            inner += 1 + varintSize(n) + Int(n)
-        }
-        let room = ByteWriter.headBytes(sender: sender.utf8.count) + 2 + varintSize(UInt64(inner)) + inner
         return buffer.withUnsafeBufferPointer { bytes in
-            [UInt8](unsafeUninitializedCapacity: room) { frame, written in
-                var writer = ByteWriter(frame, at: 0)
-                writer.head(requestID: requestID, sender: sender)
-                writer.varint(21 << 3 | 2)  // Envelope.batch_reply, length-delimited
-                writer.varint(UInt64(inner))
-                for (start, count) in zip(starts, counts) {
-                    writer.byte(1 << 3 | 2)  // BatchReply.replies
-                    let n = Int(max(0, count))
-                    writer.varint(UInt64(n))
-                    if n > 0 { writer.bytes(UnsafeBufferPointer(rebasing: bytes[Int(start)..<Int(start) + n])) }
-                }
-                written = writer.position
+            let replies = starts.indices.lazy.map { i in
+                counts[i] > 0 ? UnsafeBufferPointer(rebasing: bytes[Int(starts[i])..<Int(starts[i] + counts[i])]) : UnsafeBufferPointer(rebasing: bytes[0..<0])
             }
+            return encodeEnvelopes(requestID: requestID, sender: sender, body: 21, replies)
         }
     }
 
@@ -56,17 +39,23 @@ extension WireFormat {
     where Envelopes.Element: Collection<UInt8> {
         var inner = earlyReply ? earlyReplyField.count : 0
         for envelope in envelopes { inner += 1 + varintSize(UInt64(envelope.count)) + envelope.count }
-        var frame = encodeHead(requestID: requestID, sender: sender, reserving: 2 + varintSize(UInt64(inner)) + inner)
-        appendVarint(body << 3 | 2, to: &frame)  // length-delimited
-        appendVarint(UInt64(inner), to: &frame)
-        for envelope in envelopes {
-            frame.append(1 << 3 | 2)  // Batch.requests / BatchReply.replies
-            appendVarint(UInt64(envelope.count), to: &frame)
-            // One copy of contiguous bytes (arrays, buffers), even where this runs unspecialised.
-            if envelope.withContiguousStorageIfAvailable({ frame.append(contentsOf: $0) }) == nil { frame.append(contentsOf: envelope) }
+        // One pass into an array of the right size (a worker sends one for every batch it
+        // answers; appended field by field, each append checked the array again).
+        let room = ByteWriter.headBytes(sender: sender.utf8.count) + varintSize(body << 3 | 2) + varintSize(UInt64(inner)) + inner
+        return [UInt8](unsafeUninitializedCapacity: room) { frame, written in
+            var writer = ByteWriter(frame, at: 0)
+            writer.head(requestID: requestID, sender: sender)
+            writer.varint(body << 3 | 2)  // length-delimited
+            writer.varint(UInt64(inner))
+            for envelope in envelopes {
+                writer.byte(1 << 3 | 2)  // Batch.requests / BatchReply.replies
+                writer.varint(UInt64(envelope.count))
+                // One copy of contiguous bytes (arrays, buffers), even where this runs unspecialised.
+                if envelope.withContiguousStorageIfAvailable({ writer.bytes($0) }) == nil { for byte in envelope { writer.byte(byte) } }
+            }
+            if earlyReply { earlyReplyField.withUnsafeBufferPointer { writer.bytes($0) } }
+            written = writer.position
         }
-        if earlyReply { frame += earlyReplyField }
-        return frame
     }
 
     /// `Batch.early_reply` set: field 2, varint 1. The generated encoder writes it after the requests.

@@ -183,7 +183,7 @@ extension FieldReader {
             move.cellID = Int64(bitPattern: cell)
         }
         guard r.atEnd else { return nil }
-        self = FieldReader(bytes, from: end, to: end)
+        at = end
         return move
     }
 
