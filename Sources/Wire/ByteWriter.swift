@@ -65,6 +65,18 @@ struct ByteWriter {
         }
     }
 
+    /// The same head with the sender's field encoded beforehand (`EncodedSender`): one copy.
+    @inline(__always)
+    mutating func head(requestID: UInt64, sender: EncodedSender) {
+        byte(1 << 3)  // protocol_version, varint
+        varint(UInt64(WireFormat.protocolVersion))
+        if requestID != 0 {
+            byte(2 << 3)  // request_id, varint
+            varint(requestID)
+        }
+        sender.field.withUnsafeBufferPointer { bytes($0) }
+    }
+
     /// The most bytes `head` writes for a sender of `senderBytes` bytes.
     static func headBytes(sender senderBytes: Int) -> Int {
         1 + WireFormat.varintSize(UInt64(WireFormat.protocolVersion)) + 1 + 10 + 1 + 10 + senderBytes

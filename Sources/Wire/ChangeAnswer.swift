@@ -54,12 +54,28 @@ extension WireFormat {
     public static func appendReply(requestID: UInt64, sender: String, _ answer: ChangeAnswer, to frame: inout [UInt8]) {
         appendWriting(ByteWriter.headBytes(sender: sender.utf8.count) + 3 + ByteWriter.plainReplyBytes, to: &frame) { w in
             w.head(requestID: requestID, sender: sender)
-            w.varint(UInt64(20 << 3 | 2))  // reply, length-delimited (even when empty: the oneof is set)
-            let length = w.position
-            w.byte(0)  // the reply's length, set below (its fields take fewer than 128 bytes)
-            w.plainReply(code: 0, mapEpoch: answer.mapEpoch, deferred: answer.deferred, version: answer.version,
-                         sequence: answer.sequence, durable: answer.durable)
-            w.set(UInt8(w.position - length - 1), at: length)
+            w.changeAnswer(answer)
         }
+    }
+
+    /// The same from a sender encoded once (a worker's every reply names it).
+    public static func appendReply(requestID: UInt64, sender: EncodedSender, _ answer: ChangeAnswer, to frame: inout [UInt8]) {
+        appendWriting(ByteWriter.headBytes(sender: sender.field.count) + 3 + ByteWriter.plainReplyBytes, to: &frame) { w in
+            w.head(requestID: requestID, sender: sender)
+            w.changeAnswer(answer)
+        }
+    }
+}
+
+extension ByteWriter {
+    /// A change answer's `reply` field after the head: its tag, its one-byte length, its fields.
+    @inline(__always)
+    mutating func changeAnswer(_ answer: ChangeAnswer) {
+        varint(UInt64(20 << 3 | 2))  // reply, length-delimited (even when empty: the oneof is set)
+        let length = position
+        byte(0)  // the reply's length, set below (its fields take fewer than 128 bytes)
+        plainReply(code: 0, mapEpoch: answer.mapEpoch, deferred: answer.deferred, version: answer.version,
+                   sequence: answer.sequence, durable: answer.durable)
+        set(UInt8(position - length - 1), at: length)
     }
 }

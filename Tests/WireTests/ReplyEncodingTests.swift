@@ -32,10 +32,11 @@ import Testing
     }
 
     /// A change's answer written from plain values: the generated encoder's bytes for every
-    /// combination of zero, small, multi-byte and extreme fields.
+    /// combination of zero, small, multi-byte and extreme fields, with the sender as a string
+    /// or encoded once (`EncodedSender`: empty, short, a two-byte length, not ASCII).
     @Test func aChangeAnswerEncodesAsItsReply() throws {
         let values: [UInt64] = [0, 1, 127, 128, 1 << 35, .max]
-        let heads: [(UInt64, String)] = [(0, ""), (1, "worker:w1"), (.max, String(repeating: "s", count: 300))]
+        let heads: [(UInt64, String)] = [(0, ""), (1, "worker:w1"), (.max, String(repeating: "s", count: 300)), (1 << 35, "日本")]
         for epoch in values { for version in values { for sequence in [0, 1, UInt64.max] {
             for (deferred, durable) in [(false, false), (true, false), (false, true), (true, true)] {
                 let answer = ChangeAnswer(mapEpoch: epoch, version: version, sequence: sequence, deferred: deferred, durable: durable)
@@ -44,6 +45,9 @@ import Testing
                     request.requestID = id
                     let generated = WireFormat.encode(request.reply(answer.reply, sender: sender))
                     #expect(WireFormat.encodeReply(requestID: id, sender: sender, answer) == generated, "\(answer), request \(id)")
+                    var appended: [UInt8] = [0xAB]  // after what a buffer holds already
+                    WireFormat.appendReply(requestID: id, sender: EncodedSender(sender), answer, to: &appended)
+                    #expect(appended == [0xAB] + generated, "\(answer), request \(id), sender encoded once")
                 }
             }
         } } }
