@@ -52,12 +52,7 @@ struct ByteWriter {
     /// left out): the protocol version, the request id, the sender.
     @inline(__always)
     mutating func head(requestID: UInt64, sender: String) {
-        byte(1 << 3)  // protocol_version, varint
-        varint(UInt64(WireFormat.protocolVersion))
-        if requestID != 0 {
-            byte(2 << 3)  // request_id, varint
-            varint(requestID)
-        }
+        versionAndID(requestID)
         if !sender.isEmpty {
             byte(3 << 3 | 2)  // sender, length-delimited
             varint(UInt64(sender.utf8.count))
@@ -68,13 +63,19 @@ struct ByteWriter {
     /// The same head with the sender's field encoded beforehand (`EncodedSender`): one copy.
     @inline(__always)
     mutating func head(requestID: UInt64, sender: EncodedSender) {
+        versionAndID(requestID)
+        sender.field.withUnsafeBufferPointer { bytes($0) }
+    }
+
+    /// The head's first two fields: this build's protocol version, the request id (left out when 0).
+    @inline(__always)
+    private mutating func versionAndID(_ requestID: UInt64) {
         byte(1 << 3)  // protocol_version, varint
         varint(UInt64(WireFormat.protocolVersion))
         if requestID != 0 {
             byte(2 << 3)  // request_id, varint
             varint(requestID)
         }
-        sender.field.withUnsafeBufferPointer { bytes($0) }
     }
 
     /// The most bytes `head` writes for a sender of `senderBytes` bytes.
