@@ -59,6 +59,8 @@ extension WireFormat {
     }
 
     /// The same from a sender encoded once (a worker's every reply names it).
+    /// (The room counts the field's tag and length twice: a few bytes more than it needs, and no
+    /// count of the name's bytes, which took ~50 instructions a reply.)
     public static func appendReply(requestID: UInt64, sender: EncodedSender, _ answer: ChangeAnswer, to frame: inout [UInt8]) {
         appendWriting(ByteWriter.headBytes(sender: sender.field.count) + 3 + ByteWriter.plainReplyBytes, to: &frame) { w in
             w.head(requestID: requestID, sender: sender)

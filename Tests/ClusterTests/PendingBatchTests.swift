@@ -5,7 +5,6 @@ import Wire
 /// A batch's answers in one buffer: in any order, each slot once, never past the limit.
 @Suite struct PendingBatchTests {
     static func answer(_ slot: Int) -> ChangeAnswer { ChangeAnswer(version: UInt64(slot) &* 0x9E37_79B9, durable: slot % 2 == 0) }
-    static let room = WireFormat.maxChangeAnswerBytes(sender: "worker:w1")
     static let sender = EncodedSender("worker:w1")
     static func reply(_ slot: Int) -> [UInt8] { WireFormat.encodeReply(requestID: UInt64(slot) + 100, sender: "worker:w1", answer(slot)) }
 
@@ -13,15 +12,15 @@ import Wire
         var batch = PendingBatch(peer: [1, 2, 3, 4, 5], requestID: 9, received: .now, count: 6)
         var outcomes: [PendingBatch.Filing] = []
         for slot in [4, 0, 5, 2] {
-            outcomes.append(batch.file(Self.answer(slot), requestID: UInt64(slot) + 100, sender: Self.sender, room: Self.room, in: slot, limit: 1 << 20).0)
+            outcomes.append(batch.file(Self.answer(slot), requestID: UInt64(slot) + 100, sender: Self.sender, in: slot, limit: 1 << 20).0)
         }
         outcomes.append(batch.file(Self.reply(1), in: 1, limit: 1 << 20))  // an answer given some other way (a redirect, a stored reply)
-        #expect(batch.file(Self.answer(4), requestID: 104, sender: Self.sender, room: Self.room, in: 4, limit: 1 << 20).0 == .ignored)  // a second answer
+        #expect(batch.file(Self.answer(4), requestID: 104, sender: Self.sender, in: 4, limit: 1 << 20).0 == .ignored)  // a second answer
         #expect(batch.file(Self.reply(0), in: 0, limit: 1 << 20) == .ignored)
         #expect(batch.file(Self.reply(0), in: 6, limit: 1 << 20) == .ignored)  // no such slot
         #expect(outcomes == [.filed, .filed, .filed, .filed, .filed])
         #expect(batch.missing == 1)
-        let (outcome, added) = batch.file(Self.answer(3), requestID: 103, sender: Self.sender, room: Self.room, in: 3, limit: 1 << 20)
+        let (outcome, added) = batch.file(Self.answer(3), requestID: 103, sender: Self.sender, in: 3, limit: 1 << 20)
         #expect(outcome == .complete && added == Self.reply(3).count)
         let replies = (0..<6).map(Self.reply)
         #expect(batch.bytes == replies.reduce(0) { $0 + $1.count })
@@ -34,7 +33,7 @@ import Wire
         for slot in 0..<3 { #expect(batch.file(Self.reply(slot), in: slot, limit: limit) == .filed) }
         let before = batch.bytes
         // Encoded in place only with room for the largest answer; else the exact check says.
-        #expect(batch.file(Self.answer(3), requestID: 103, sender: Self.sender, room: Self.room, in: 3, limit: limit).0 == .overflow)
+        #expect(batch.file(Self.answer(3), requestID: 103, sender: Self.sender, in: 3, limit: limit).0 == .overflow)
         #expect(batch.file(Self.reply(3), in: 3, limit: limit) == .overflow)
         #expect(batch.bytes == before && batch.missing == 2)
         #expect(batch.file(Self.reply(3), in: 3, limit: .max) == .filed)  // the refusal in its place goes in whatever its size
@@ -50,7 +49,7 @@ import Wire
         var batch = PendingBatch(peer: [7], requestID: 5, received: .now, count: 5, earlyReply: ids)
         #expect(batch.repliesEarly)
         #expect(batch.file(Self.reply(0), in: 0, limit: 1 << 20) == .filed)
-        #expect(batch.file(Self.answer(2), requestID: 102, sender: Self.sender, room: Self.room, in: 2, limit: 1 << 20).0 == .filed)
+        #expect(batch.file(Self.answer(2), requestID: 102, sender: Self.sender, in: 2, limit: 1 << 20).0 == .filed)
         let frame = batch.takeEarlyReply(sender: "worker:w1")
         #expect(!batch.repliesEarly && batch.repliedEarly, "once")
         #expect(batch.bytes == 5 * 16, "the answers went with it; what is kept of each request counts")

@@ -68,10 +68,9 @@ struct PendingBatch {
     /// limit it answers `.overflow` without writing (the answer's size is not known before it is
     /// written): the caller then files it through `file(_:in:limit:)`, which checks exactly.
     /// - Returns: the outcome, and the bytes the answer took.
-    /// `room`: `WireFormat.maxChangeAnswerBytes(sender:)` for `sender.name`, worked out once by the caller.
-    mutating func file(_ answer: ChangeAnswer, requestID: UInt64, sender: EncodedSender, room: Int, in slot: Int, limit: Int) -> (Filing, added: Int) {
+    mutating func file(_ answer: ChangeAnswer, requestID: UInt64, sender: EncodedSender, in slot: Int, limit: Int) -> (Filing, added: Int) {
         guard slot < counts.count, counts[slot] < 0 else { return (.ignored, 0) }
-        guard body.count + room <= limit else { return (.overflow, 0) }
+        guard body.count + sender.maxChangeAnswerBytes <= limit else { return (.overflow, 0) }
         let start = body.count
         WireFormat.appendReply(requestID: requestID, sender: sender, answer, to: &body)
         return (filed(slot, from: start), body.count - start)
@@ -234,7 +233,7 @@ extension WorkerNode {
         let (number, slot) = Self.slot(of: peer)
         // Read through the optional in place: a copy of the open batch retains every buffer in it.
         guard openBatch?.number == number else { return false }
-        let (outcome, added) = openBatch!.batch.file(answer, requestID: requestID, sender: encodedSender, room: changeAnswerRoom, in: slot,
+        let (outcome, added) = openBatch!.batch.file(answer, requestID: requestID, sender: encodedSender, in: slot,
                                                                 limit: Self.maxBatchReplyBytes)
         if outcome == .overflow { return false }
         settle(outcome, added: added, batch: number, open: true)

@@ -180,13 +180,11 @@ public final class WorkerNode {
     /// Told to leave (SIGTERM in a cluster, or the coordinator scaling in): hand every cell off, then exit.
     var draining = false
     var drainStarted: ContinuousClock.Instant?
-    /// This worker's name on its envelopes (built once: every reply carries it). Stored, not
-    /// lazy: a lazy property is tested and its string copied out on every read, one per reply.
-    let sender: String
-    /// The same with its envelope field encoded (a batch's replies copy it in one piece).
+    /// This worker's name on its envelopes, with its envelope field encoded once (a batch's
+    /// replies copy it in one piece). Stored, not lazy: a lazy property is tested and its
+    /// string copied out on every read, one per reply.
     let encodedSender: EncodedSender
-    /// The most bytes an OK change answer from this worker takes (`WireFormat.maxChangeAnswerBytes`).
-    let changeAnswerRoom: Int
+    var sender: String { encodedSender.name }
     /// The sender of the last request logged, and its hash (see `logKey`).
     var lastSender: (name: String, hash: Int) = ("", "".hashValue)
     /// What `RequestLog.warm` read for each batch, kept only so that its reads stay in the program.
@@ -223,9 +221,7 @@ public final class WorkerNode {
         self.settings = settings
         durableKinds = WorldCore.EventKind.allCases.reduce(0) { settings.isDurable($1) ? $0 | 1 << $1.rawValue : $0 }
         self.options = options
-        sender = "worker:\(options.id)"
-        encodedSender = EncodedSender(sender)
-        changeAnswerRoom = WireFormat.maxChangeAnswerBytes(sender: sender)
+        encodedSender = EncodedSender("worker:\(options.id)")
         requests = RequestLog(capacity: options.recentReplies)
         durableRequests = DurableRequests(retention: .seconds(settings.events.requestRetentionSeconds))
         takenFromStorage = ExpiringTable(lifetime: .seconds(settings.events.requestRetentionSeconds))
