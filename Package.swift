@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Wire"]),
         .testTarget(name: "WorldCoreTests", dependencies: ["WorldCore"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Wire", "WorldCore"]),
-        .testTarget(name: "SoakTests", dependencies: ["ProcessKit", "Soak", "TestSupport", "WorldCore"]),
+        .testTarget(name: "SoakTests", dependencies: ["Postgres", "ProcessKit", "Soak", "TestSupport", "WorldCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Postgres", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Postgres", "Telemetry"]),
         .testTarget(name: "ClusterTests", dependencies: ["Checkpoint", "Client", "Cluster", "Postgres", "ProcessKit", "Security", "Telemetry", "TestSupport", "Wire", "WorldCore", "ZeroMQ"]),

@@ -77,6 +77,19 @@ public final class SoakRun {
         context = try KeyRing.context(keysFolder: options.load.keys, presenting: Role.operator.rawValue, serving: false)
     }
 
+    /// The cluster's `--set` overrides: the caller's, and the actions' durability the load asks
+    /// for (`LoadGenerator.Settings.durableActions`), which the audit relies on.
+    static func settings(_ options: Options) throws -> [String] {
+        let key = "events.durability.entity_action"
+        if let set = options.sets.first(where: { $0.hasPrefix(key + "=") }) {
+            throw SoakError("--set \(set): the soak sets \(key) itself, from --action-durability (durable or checkpointed)")
+        }
+        if !options.load.durableActions, let crash = options.faults.first(where: { [.kill, .stop, .netcut].contains($0) }) {
+            throw SoakError("the \(crash.rawValue) fault crashes a worker, and checkpointed actions acknowledged within its loss window are lost with it, which the audit cannot tell from a bug: use durable actions with it (--action-durability durable)")
+        }
+        return options.sets + ["\(key)=\(options.load.durableActions ? "durable" : "checkpointed")"]
+    }
+
     /// Runs everything; returns the report (the caller prints and writes it).
     /// - Parameter stop: asked every turn; true ends the load early (SIGINT), audit included.
     public func run(stop: () -> Bool = { false }, log: (String) -> Void) throws -> SoakReport {
@@ -89,7 +102,7 @@ public final class SoakRun {
         if options.faults.contains(.pgrestart) && (options.pgDir == nil || options.pgScript == nil) {
             throw SoakError("the pg-restart fault needs --pg-dir (the private server's folder) and --pg-script (scripts/pg); scripts/cluster soak passes both")
         }
-        let sets = options.sets + ["events.durability.entity_action=durable"]
+        let sets = try Self.settings(options)
         log("soak: starting two coordinators (a leader and a standby) and \(options.workers) workers (logs and PID files in \(options.runDir.path))")
         var processes = ProcessCluster.Options(workers: options.workers, settings: sets)
         processes.standby = true
@@ -400,7 +413,7 @@ public final class SoakRun {
         let asked = Double(options.load.players + options.load.npcs) * options.load.rateHz
         return SoakReport(
             seed: options.load.seed, durationSeconds: options.duration, players: options.load.players, npcs: options.load.npcs,
-            targetRatePerSecond: asked, sending: options.load.sending,
+            targetRatePerSecond: asked, sending: options.load.sending, actions: options.load.actions,
             requests: totals.requests, answered: totals.answered, throughputPerSecond: Double(totals.answered) / elapsed,
             latency: latency(h), latencyByKind: generator.histogramsByKind.mapValues(latency),
             steadyLatency: generator.timeline.steadySeconds > 0 ? latency(generator.timeline.steadyHistogram) : nil,

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import Testing
 @testable import Soak
 @testable import WorldCore
@@ -52,6 +53,31 @@ import Testing
         #expect(problems.contains { $0.hasPrefix("entity 3: 7 actions stored") })
         #expect(problems.contains { $0.hasPrefix("entity 4: stored version 8 is older") })
         #expect(problems.contains { $0.hasPrefix("entity 5: not in PostgreSQL") })
+    }
+
+    @Test func theSoakSetsWhenActionsAreAnsweredAndRefusesCrashesWhenTheyAreCheckpointed() throws {
+        let grid = try Grid(width: 256, height: 256, cellSize: 64)
+        func options(durable: Bool, faults: [FaultKind], sets: [String] = []) -> SoakRun.Options {
+            var load = LoadGenerator.Settings(players: 1, npcs: 0, rateHz: 1, actionShare: 0.1, stepSize: 1, seed: 1)
+            load.durableActions = durable
+            return SoakRun.Options(duration: 1, load: load, workers: 2, faults: faults, faultEvery: 1, auditEvery: nil,
+                                   runDir: URL(fileURLWithPath: "/nonexistent"), pgDir: nil, pgScript: nil, sets: sets, grid: grid,
+                                   postgres: ConnectionParameters(host: "127.0.0.1", port: 1, user: "u", database: "d"), leaseMs: 1500)
+        }
+        #expect(try SoakRun.settings(options(durable: true, faults: [.kill, .stop], sets: ["checkpoint.interval_ms=100"]))
+            == ["checkpoint.interval_ms=100", "events.durability.entity_action=durable"])
+        // Faults that lose no worker's memory: a checkpointed action is stored by the final checkpoint.
+        #expect(try SoakRun.settings(options(durable: false, faults: [.scale, .coordinator, .pgrestart]))
+            == ["events.durability.entity_action=checkpointed"])
+        for crash in [FaultKind.kill, .stop, .netcut] {
+            #expect {
+                try SoakRun.settings(options(durable: false, faults: [.scale, crash]))
+            } throws: { "\($0)".contains("the \(crash.rawValue) fault crashes a worker") && "\($0)".contains("--action-durability durable") }
+        }
+        // The caller's own setting would be overridden, or would contradict what the audit expects.
+        #expect {
+            try SoakRun.settings(options(durable: true, faults: [], sets: ["events.durability.entity_action=checkpointed"]))
+        } throws: { "\($0)".contains("--set events.durability.entity_action=checkpointed") && "\($0)".contains("--action-durability") }
     }
 
     @Test func lossesCountOnlyInsideACrashsLossWindow() {

@@ -7,8 +7,9 @@ import ZeroMQ
 
 /// What the soak holds the cluster to. Every entity the soak created exists exactly once: in
 /// one worker's memory, in a cell that worker owns, and after the final checkpoint once in
-/// PostgreSQL, in that same cell; every acknowledged durable action is stored (and no more than
-/// were sent); acknowledged moves lost later lie within the loss window of a crash.
+/// PostgreSQL, in that same cell; every acknowledged action is stored (and no more than were
+/// sent: a durable one from its commit on, a checkpointed one by the final checkpoint, in a run
+/// without crashes); acknowledged moves lost later lie within the loss window of a crash.
 public struct Violation: Sendable, Codable, CustomStringConvertible {
     public let entity: UInt64?
     public let problem: String
@@ -160,7 +161,7 @@ public enum Auditor {
             }
             // Actions acknowledged for an entity in an inactive cell wait in its queue (persisted).
             if row.actions + waiting < e.ackedActions {
-                violations.append(Violation(entity: e.id.raw, problem: "\(e.ackedActions) durable actions acknowledged, \(row.actions) stored and \(waiting) queued", history: history))
+                violations.append(Violation(entity: e.id.raw, problem: "\(e.ackedActions) actions acknowledged, \(row.actions) stored and \(waiting) queued", history: history))
             } else if row.actions + waiting > e.ackedActions + e.unknownActions {
                 violations.append(Violation(entity: e.id.raw, problem: "\(row.actions) actions stored and \(waiting) queued, but only \(e.ackedActions) acknowledged and \(e.unknownActions) unanswered", history: history))
             }

@@ -13,8 +13,13 @@ public final class LoadGenerator {
         public var npcs: Int
         /// Requests per entity per second.
         public var rateHz: Double
-        /// Share of requests that are (durable) actions; the rest are moves (and reads).
+        /// Share of requests that are actions; the rest are moves (and reads).
         public var actionShare: Double
+        /// Actions are answered after their commit (`events.durability.entity_action: durable`),
+        /// and the audit finds every acknowledged one stored; false: answered from memory and
+        /// saved by the next checkpoint (`checkpointed`, the cluster's default), which a crash
+        /// may lose, so the soak then refuses the faults that crash a worker.
+        public var durableActions = true
         /// Share of a player's requests that read its own state (GetEntity); NPCs do not read.
         public var readShare = 0.0
         /// World units per move.
@@ -31,9 +36,9 @@ public final class LoadGenerator {
         /// The key folder (security.keys) when the cluster uses CURVE: the generator presents the client key.
         public var keys = ""
         /// Send each turn's new moves and reads for a worker as one Batch (as a game server sends
-        /// one frame per tick), rather than a frame each, and its durable actions as another (a
-        /// batch is answered when its last request is, and a durable one waits for its commit:
-        /// in the first batch it would hold the moves' answers back). Spawns and retries go alone.
+        /// one frame per tick), rather than a frame each, and its actions as another (a batch is
+        /// answered when its last request is, and a durable action waits for its commit: in the
+        /// first batch it would hold the moves' answers back). Spawns and retries go alone.
         public var batch = false
         /// With `batch`: ask for early replies (`Batch.early_reply`), so that a request whose
         /// answer waits (a move handed off to a worker that has stopped answering) holds back
@@ -44,10 +49,14 @@ public final class LoadGenerator {
         /// game server's tick); zero: as soon as each is due. The wait for the tick counts in
         /// the schedule delay, not in the latency, which runs from the send.
         public var tick: Duration = .zero
+        /// When an action is answered, for the report.
+        public var actions: String {
+            durableActions ? "durable (answered after their commit)" : "checkpointed (answered from memory, saved by the next checkpoint)"
+        }
         /// How requests leave, for the report: lanes, frames and tick.
         public var sending: String {
             let replies = earlyReply ? "early replies" : "whole replies"
-            let frames = batch ? "per worker one batch frame of moves and reads and one of durable actions (\(replies)), spawns alone" : "a frame per request"
+            let frames = batch ? "per worker one batch frame of moves and reads and one of actions (\(replies)), spawns alone" : "a frame per request"
             let when = tick > .zero ? "every \(String(format: "%g", Double(tick.nanoseconds) / 1e6)) ms tick" : "as each falls due"
             return "\(threads) lane\(threads == 1 ? "" : "s"); \(frames), \(when)"
         }

@@ -44,8 +44,8 @@ final class LoadLane: @unchecked Sendable {
     var nextSequence: UInt64 = 1
     /// With `settings.batch`: this turn's new requests per worker client, sent at the turn's end.
     /// One client's requests of this turn and their entities, in order: moves and reads as plain
-    /// values (the batch is written into one buffer, what a game server's tick sends), or durable
-    /// actions as encoded envelopes.
+    /// values (the batch is written into one buffer, what a game server's tick sends), or actions
+    /// as encoded envelopes.
     struct Outgoing {
         let client: CellClient
         var moves: [MoveBatch.Move] = []
@@ -71,11 +71,11 @@ final class LoadLane: @unchecked Sendable {
             entities.removeAll(keepingCapacity: true)
         }
     }
-    /// A batch per worker client and kind: answers at once (moves, reads), or durable ones
-    /// (actions, answered with their commit) that would hold the others' answers back.
+    /// A batch per worker client and kind: moves and reads (answered at once), or actions (a
+    /// durable one answered with its commit, which would hold the others' answers back).
     struct OutboxKey: Hashable {
         let client: ObjectIdentifier
-        let durable: Bool
+        let actions: Bool
     }
     var outbox: [OutboxKey: Outgoing] = [:]
     /// When new requests leave (`settings.tick`).
@@ -331,10 +331,10 @@ final class LoadLane: @unchecked Sendable {
     }
 
     /// Adds entity i's operation to its client's batch of this turn: a move or a read as plain
-    /// values, a durable action as an envelope (no sender: the batch names it). False for a
+    /// values, an action as an envelope (no sender: the batch names it). False for a
     /// spawn, which goes alone.
     private func batch(_ i: Int, _ op: SimulatedEntity.Op, id: UInt64, to client: CellClient) -> Bool {
-        let key = OutboxKey(client: ObjectIdentifier(client), durable: op.isDurable)
+        let key = OutboxKey(client: ObjectIdentifier(client), actions: op.isAction)
         switch op {
         case .spawn: return false
         case .move(let to):

@@ -13,8 +13,9 @@ final class SimulatedEntity {
         /// A read of its own state (players only: an NPC may wait in an inactive cell's queue).
         case read
 
-        /// Answered only once it is stored (`events.durability`: entity actions are durable).
-        var isDurable: Bool {
+        /// An action: in a batch, an envelope in a frame of its own (a durable one is answered
+        /// only once it is stored, `LoadGenerator.Settings.durableActions`).
+        var isAction: Bool {
             if case .action = self { return true }
             return false
         }

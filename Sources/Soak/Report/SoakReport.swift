@@ -105,6 +105,8 @@ public struct SoakReport: Sendable, Codable {
     public let targetRatePerSecond: Double
     /// How the generator sent: lanes, frames, tick (`LoadGenerator.Settings.sending`).
     public let sending: String
+    /// When an action was answered: after its commit, or from memory (`LoadGenerator.Settings.actions`).
+    public let actions: String
     public let requests: Int
     public let answered: Int
     public let throughputPerSecond: Double
@@ -149,6 +151,7 @@ public struct SoakReport: Sendable, Codable {
             ("duration", String(format: "%.0f s", durationSeconds)),
             ("simulated", "\(players) players, \(npcs) NPCs at \(String(format: "%.0f", targetRatePerSecond)) requests/s in all"),
             ("sending", sending),
+            ("actions", actions),
             ("answered", "\(answered) of \(requests) requests, \(String(format: "%.0f", throughputPerSecond))/s"),
             ("latency", latency.text),
         ]

@@ -27,7 +27,8 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Simulated players.") var players: Int = 1000
     @Option(help: "Simulated NPCs (they move too, and do not keep cells active).") var npcs: Int?
     @Option(help: "Requests per entity per second.") var rate: Double = 10
-    @Option(help: "Share of requests that are durable actions (the rest are moves and reads).") var actions: Double = 0.1
+    @Option(help: "Share of requests that are actions (the rest are moves and reads).") var actions: Double = 0.1
+    @Option(help: ArgumentHelp("When the cluster answers an action: durable (after its commit; the audit finds each acknowledged one stored, through crashes) or checkpointed (from memory, saved by the next checkpoint: the cluster's default; the faults that crash a worker are refused, since they lose what it acknowledged within its loss window).", valueName: "durable|checkpointed")) var actionDurability: String = "durable"
     @Option(help: "Share of a player's requests that read its own state (GetEntity); NPCs do not read.") var reads: Double = 0.05
     @Option(help: "World units per move.") var step: Double = 24
     @Option(help: "Workers to start with.") var workers: Int = 2
@@ -36,7 +37,7 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Also audit memory every N seconds (duplicates seen twice in a row fail the run).") var auditEvery: Double?
     @Option(help: "The seed of players, walks and faults.") var seed: UInt64 = 1
     @Option(help: "Load generator threads (lanes), each with its own sockets and its share of the entities.") var loadThreads: Int = 2
-    @Flag(help: "Send each turn's new moves and reads for a worker as one batch frame (as a game server sends one frame per tick), and its durable actions as another; spawns go alone.") var batch = false
+    @Flag(help: "Send each turn's new moves and reads for a worker as one batch frame (as a game server sends one frame per tick), and its actions as another; spawns go alone.") var batch = false
     @Flag(help: "With --batch: have each batch answered in one frame when its last answer is known, instead of early (Batch.early_reply: what is ready at once, each answer that waits alone later).") var wholeBatchReplies = false
     @Option(help: "Milliseconds between a load lane's sends of new requests (a game server's tick: all those due go together; with --batch, one frame per worker); 0: each as soon as it is due.") var tickMs: Double = 0
     @Option(help: "Where report.json and chart.svg go.") var report: String = ".run/soak"
@@ -60,6 +61,9 @@ struct SoakCommand: ParsableCommand {
         guard players >= 1 else { throw ValidationError("--players must be at least 1") }
         guard rate > 0, rate <= 1000 else { throw ValidationError("--rate must be in (0, 1000]") }
         guard (0...1).contains(actions) else { throw ValidationError("--actions must be between 0 and 1") }
+        guard ["durable", "checkpointed"].contains(actionDurability) else {
+            throw ValidationError("--action-durability must be durable or checkpointed, not \"\(actionDurability)\"")
+        }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         guard faultEvery > 0 else { throw ValidationError("--fault-every must be positive") }
         _ = try parsedFaults()
@@ -85,6 +89,7 @@ struct SoakCommand: ParsableCommand {
         var load = LoadGenerator.Settings(players: players, npcs: npcs ?? players / 10, rateHz: rate, actionShare: actions, stepSize: step, seed: seed)
         load.keys = s.security.folder ?? ""
         load.batch = batch
+        load.durableActions = actionDurability == "durable"
         load.earlyReply = !wholeBatchReplies
         guard tickMs >= 0, tickMs <= 1000 else { throw ValidationError("--tick-ms must be 0 to 1000, not \(tickMs)") }
         load.tick = .microseconds(Int64(tickMs * 1000))
