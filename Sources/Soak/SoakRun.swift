@@ -84,9 +84,6 @@ public final class SoakRun {
         if let set = options.sets.first(where: { $0.hasPrefix(key + "=") }) {
             throw SoakError("--set \(set): the soak sets \(key) itself, from --action-durability (durable or checkpointed)")
         }
-        if !options.load.durableActions, let crash = options.faults.first(where: { [.kill, .stop, .netcut].contains($0) }) {
-            throw SoakError("the \(crash.rawValue) fault crashes a worker, and checkpointed actions acknowledged within its loss window are lost with it, which the audit cannot tell from a bug: use durable actions with it (--action-durability durable)")
-        }
         return options.sets + ["\(key)=\(options.load.durableActions ? "durable" : "checkpointed")"]
     }
 
@@ -110,11 +107,12 @@ public final class SoakRun {
         processes.hosts = options.hosts
         supervisor = try ProcessCluster(processes)
         defer { _ = supervisor.stopAll() }
-        var load = options.load
-        load.idBase = try Auditor.maxEntityID(options.postgres)
-        generator = try LoadGenerator(settings: load, grid: options.grid, coordinator: supervisor.coordinatorEndpoints)
         let plan = FaultPlan.make(kinds: options.faults, duration: options.duration, every: options.faultEvery,
                                   quiet: max(10, options.duration * 0.15), seed: options.load.seed)
+        var load = options.load
+        load.idBase = try Auditor.maxEntityID(options.postgres)
+        load.crashTimes = plan.filter { [.kill, .stop, .netcut].contains($0.kind) }.map(\.at)
+        generator = try LoadGenerator(settings: load, grid: options.grid, coordinator: supervisor.coordinatorEndpoints)
         log("soak: \(options.load.players) players and \(options.load.npcs) NPCs at \(options.load.rateHz) Hz for \(Int(options.duration)) s; faults: \(plan.isEmpty ? "none" : plan.map { "\($0.kind.rawValue)@\(Int($0.at))s" }.joined(separator: " "))")
         var progress = SoakProgress()
         var nextFault = 0
@@ -394,7 +392,9 @@ public final class SoakRun {
         let rows = try Auditor.readRows(options.postgres, base: generator.settings.idBase, count: entities.count)
         let queued = try Auditor.readQueued(options.postgres)
         if let map { violations += Auditor.checkMemory(memory, created: created, map: map, queued: queued) }
-        violations += Auditor.checkStorage(rows: rows, created: created, memory: memory, queued: queued)
+        let inStorage = Auditor.checkStorage(rows: rows, created: created, memory: memory, queued: queued,
+                                             atRisk: Auditor.actionsAtRisk(generator.ackedActions, faults: faults))
+        violations += inStorage.violations
         violations += Auditor.checkLosses(generator.lostMoves, faults: faults) { [generator] id in generator.history(of: id) }
         if created.count < entities.count {
             // A run that could not even create its entities proves nothing.
@@ -422,7 +422,8 @@ public final class SoakRun {
             retries: totals.retries, retriesByReason: totals.retriesBy, errors: totals.errors, errorSamples: generator.errorSamples, handoffs: totals.handoffs,
             behindSchedule: generator.behind, faults: faults, storage: .init(updates: stored.updates, dbWrites: stored.writes, dbReads: stored.reads, callsByThread: stored.calls),
             lossWindow: .init(lossWindowSamples), cpu: cpu.report, durable: durable.report,
-            audit: .init(entitiesChecked: created.count, lostAcknowledgedMoves: generator.lostMoves.count, violations: violations),
+            audit: .init(entitiesChecked: created.count, lostAcknowledgedMoves: generator.lostMoves.count, lostAcknowledgedActions: Int(inStorage.lostActions),
+                         violations: violations),
             timeline: generator.timeline.seconds,
             shortfall: Shortfall(timeline: generator.timeline.seconds, faults: faults, askedPerSecond: asked, workers: options.workers))
     }

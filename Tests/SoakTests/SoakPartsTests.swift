@@ -48,14 +48,14 @@ import Testing
         ]
         var queued = Auditor.Queued()
         queued.actions[2] = 1  // the fifth action waits in a queue: fine
-        let problems = Auditor.checkStorage(rows: rows, created: created, memory: MemoryView(), queued: queued).map(\.description)
+        let problems = Auditor.checkStorage(rows: rows, created: created, memory: MemoryView(), queued: queued).violations.map(\.description)
         #expect(problems.count == 3, "\(problems)")
         #expect(problems.contains { $0.hasPrefix("entity 3: 7 actions stored") })
         #expect(problems.contains { $0.hasPrefix("entity 4: stored version 8 is older") })
         #expect(problems.contains { $0.hasPrefix("entity 5: not in PostgreSQL") })
     }
 
-    @Test func theSoakSetsWhenActionsAreAnsweredAndRefusesCrashesWhenTheyAreCheckpointed() throws {
+    @Test func theSoakSetsWhenActionsAreAnsweredAndRefusesASetThatWouldContradictIt() throws {
         let grid = try Grid(width: 256, height: 256, cellSize: 64)
         func options(durable: Bool, faults: [FaultKind], sets: [String] = []) -> SoakRun.Options {
             var load = LoadGenerator.Settings(players: 1, npcs: 0, rateHz: 1, actionShare: 0.1, stepSize: 1, seed: 1)
@@ -66,18 +66,49 @@ import Testing
         }
         #expect(try SoakRun.settings(options(durable: true, faults: [.kill, .stop], sets: ["checkpoint.interval_ms=100"]))
             == ["checkpoint.interval_ms=100", "events.durability.entity_action=durable"])
-        // Faults that lose no worker's memory: a checkpointed action is stored by the final checkpoint.
-        #expect(try SoakRun.settings(options(durable: false, faults: [.scale, .coordinator, .pgrestart]))
+        #expect(try SoakRun.settings(options(durable: false, faults: [.kill, .scale, .coordinator, .pgrestart]))
             == ["events.durability.entity_action=checkpointed"])
-        for crash in [FaultKind.kill, .stop, .netcut] {
-            #expect {
-                try SoakRun.settings(options(durable: false, faults: [.scale, crash]))
-            } throws: { "\($0)".contains("the \(crash.rawValue) fault crashes a worker") && "\($0)".contains("--action-durability durable") }
-        }
         // The caller's own setting would be overridden, or would contradict what the audit expects.
         #expect {
             try SoakRun.settings(options(durable: true, faults: [], sets: ["events.durability.entity_action=checkpointed"]))
         } throws: { "\($0)".contains("--set events.durability.entity_action=checkpointed") && "\($0)".contains("--action-durability") }
+    }
+
+    @Test func checkpointedActionsAreKeptNearAPlannedCrashOnly() {
+        var acked = AckedActions(crashes: [100, 40])
+        for at in [5.0, 9.9, 10.0, 39.0, 50.0, 50.1, 69.9, 71.0, 110.0, 111.0] { acked.note(entity: 1, at: at, worker: "w1") }
+        #expect(acked.kept.map(\.at) == [10.0, 39.0, 50.0, 71.0, 110.0])
+        var none = AckedActions(crashes: [])
+        none.note(entity: 1, at: 1, worker: "w1")
+        #expect(none.kept.isEmpty)
+    }
+
+    @Test func anEntityMayMissOnlyTheCheckpointedActionsItsWorkerAcknowledgedWithinACrashsLossWindow() {
+        let faults = [FaultRecord(at: 10, kind: .kill, target: "w1", lossWindowMs: 1000, recoverySeconds: nil, note: ""),
+                      FaultRecord(at: 30, kind: .scale, target: "w3", lossWindowMs: 0, recoverySeconds: nil, note: "")]
+        let acked = [
+            AckedAction(entity: 1, at: 8.9, worker: "w1"), AckedAction(entity: 1, at: 9.5, worker: "w1"),  // inside w1's window
+            AckedAction(entity: 1, at: 5.0, worker: "w1"),  // saved long before the crash
+            AckedAction(entity: 2, at: 9.5, worker: "w2"),  // another worker: it did not crash
+            AckedAction(entity: 3, at: 29.9, worker: "w3"),  // a drain loses nothing
+            AckedAction(entity: 4, at: 9.9, worker: "w1"),
+        ]
+        let risk = Auditor.actionsAtRisk(acked, faults: faults)
+        #expect(risk == [1: 2, 4: 1])
+        let created = [Self.simulated(1, acked: 10), Self.simulated(2, acked: 10), Self.simulated(3, acked: 10), Self.simulated(4, acked: 10),
+                       Self.simulated(5, acked: 10)]
+        let rows: [UInt64: (cell: Int64, version: UInt64, actions: UInt64, gold: Double)] = [
+            1: (0, 1, 8, 8), 2: (0, 1, 9, 9), 3: (0, 1, 9, 9), 4: (0, 1, 8, 8), 5: (0, 1, 10, 10),
+        ]
+        let found = Auditor.checkStorage(rows: rows, created: created, memory: MemoryView(), queued: Auditor.Queued(), atRisk: risk)
+        let problems = found.violations.map(\.description)
+        #expect(problems.count == 3, "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("entity 2: 10 actions acknowledged, 9 stored") })
+        #expect(problems.contains { $0.hasPrefix("entity 3: 10 actions acknowledged, 9 stored") })
+        #expect(problems.contains { $0.hasPrefix("entity 4: 10 actions acknowledged, 1 of them acknowledged within a crash's loss window, 8 stored") })
+        #expect(found.lostActions == 2)  // entity 1's two, within w1's window
+        // Durable actions: nothing at risk, every acknowledged one must be stored.
+        #expect(Auditor.checkStorage(rows: rows, created: created, memory: MemoryView(), queued: Auditor.Queued()).violations.count == 4)
     }
 
     @Test func lossesCountOnlyInsideACrashsLossWindow() {

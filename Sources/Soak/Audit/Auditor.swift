@@ -8,8 +8,9 @@ import ZeroMQ
 /// What the soak holds the cluster to. Every entity the soak created exists exactly once: in
 /// one worker's memory, in a cell that worker owns, and after the final checkpoint once in
 /// PostgreSQL, in that same cell; every acknowledged action is stored (and no more than were
-/// sent: a durable one from its commit on, a checkpointed one by the final checkpoint, in a run
-/// without crashes); acknowledged moves lost later lie within the loss window of a crash.
+/// sent: a durable one from its commit on, a checkpointed one by the final checkpoint but for
+/// those a crash lost); acknowledged moves and checkpointed actions lost later lie within the
+/// loss window of a crash.
 public struct Violation: Sendable, Codable, CustomStringConvertible {
     public let entity: UInt64?
     public let problem: String
@@ -138,41 +139,58 @@ public enum Auditor {
         return rows
     }
 
+    /// What the storage audit found: its violations, and how many acknowledged actions are
+    /// missing within what crashes may have lost (`actionsAtRisk`).
+    struct StorageFindings {
+        var violations: [Violation] = []
+        var lostActions: UInt64 = 0
+    }
+
     /// After the final checkpoint: one row each, in the cell memory had it in, with every
-    /// acknowledged action and no more than were sent.
+    /// acknowledged action and no more than were sent. An entity may miss as many acknowledged
+    /// actions as `atRisk` gives it (checkpointed ones a crash may have lost), no more.
     static func checkStorage(
         rows: [UInt64: (cell: Int64, version: UInt64, actions: UInt64, gold: Double)], created: [SimulatedEntity], memory: MemoryView,
-        queued: Queued
-    ) -> [Violation] {
-        var violations: [Violation] = []
+        queued: Queued, atRisk: [UInt64: UInt64] = [:]
+    ) -> StorageFindings {
+        var found = StorageFindings()
+        /// Whether `have` of the entity's acknowledged actions are all there or within what a crash lost.
+        func accounted(_ e: SimulatedEntity, _ have: UInt64) -> Bool {
+            guard have < e.ackedActions else { return true }
+            let missing = e.ackedActions - have
+            guard missing <= atRisk[e.id.raw] ?? 0 else { return false }
+            found.lostActions += missing
+            return true
+        }
         for e in created {
             let history = e.history.map(\.description)
             let waiting = queued.actions[e.id.raw] ?? 0
+            let risk = atRisk[e.id.raw].map { ", \($0) of them acknowledged within a crash's loss window" } ?? ""
             guard let row = rows[e.id.raw] else {
                 if !queued.spawns.contains(e.id.raw) {
-                    violations.append(Violation(entity: e.id.raw, problem: "not in PostgreSQL after the final checkpoint", history: history))
-                } else if waiting < e.ackedActions {
-                    violations.append(Violation(entity: e.id.raw, problem: "spawn queued, \(e.ackedActions) actions acknowledged, \(waiting) queued", history: history))
+                    found.violations.append(Violation(entity: e.id.raw, problem: "not in PostgreSQL after the final checkpoint", history: history))
+                } else if !accounted(e, waiting) {
+                    found.violations.append(Violation(entity: e.id.raw, problem: "spawn queued, \(e.ackedActions) actions acknowledged\(risk), \(waiting) queued", history: history))
                 }
                 continue
             }
             if let held = memory.holders[e.id.raw], held.count == 1, held[0].cell != row.cell {
-                violations.append(Violation(entity: e.id.raw, problem: "stored in cell \(row.cell), but \(held[0].worker) held it in cell \(held[0].cell)", history: history))
+                found.violations.append(Violation(entity: e.id.raw, problem: "stored in cell \(row.cell), but \(held[0].worker) held it in cell \(held[0].cell)", history: history))
             }
             // Actions acknowledged for an entity in an inactive cell wait in its queue (persisted).
-            if row.actions + waiting < e.ackedActions {
-                violations.append(Violation(entity: e.id.raw, problem: "\(e.ackedActions) actions acknowledged, \(row.actions) stored and \(waiting) queued", history: history))
+            if !accounted(e, row.actions + waiting) {
+                found.violations.append(Violation(entity: e.id.raw, problem: "\(e.ackedActions) actions acknowledged\(risk), \(row.actions) stored and \(waiting) queued", history: history))
             } else if row.actions + waiting > e.ackedActions + e.unknownActions {
-                violations.append(Violation(entity: e.id.raw, problem: "\(row.actions) actions stored and \(waiting) queued, but only \(e.ackedActions) acknowledged and \(e.unknownActions) unanswered", history: history))
+                found.violations.append(Violation(entity: e.id.raw, problem: "\(row.actions) actions stored and \(waiting) queued, but only \(e.ackedActions) acknowledged and \(e.unknownActions) unanswered", history: history))
             }
             if row.gold != Double(row.actions) {
-                violations.append(Violation(entity: e.id.raw, problem: "gold \(row.gold) does not match its \(row.actions) actions", history: history))
+                found.violations.append(Violation(entity: e.id.raw, problem: "gold \(row.gold) does not match its \(row.actions) actions", history: history))
             }
             if !e.uncertainMoves && row.version < e.lastAckedVersion {
-                violations.append(Violation(entity: e.id.raw, problem: "stored version \(row.version) is older than the acknowledged \(e.lastAckedVersion)", history: history))
+                found.violations.append(Violation(entity: e.id.raw, problem: "stored version \(row.version) is older than the acknowledged \(e.lastAckedVersion)", history: history))
             }
         }
-        return violations
+        return found
     }
 
     /// Events still queued for inactive cells after the final checkpoint: spawns and actions, by entity.
@@ -203,14 +221,28 @@ public enum Auditor {
     /// for an older one.
     static let replyLag = 2.0
 
+    /// Whether fault `f` crashed (or paused, or cut off) `worker` such that what it acknowledged
+    /// at `at` may be lost: within the loss window it reported before, or a reply read late after.
+    static func withinLossWindow(_ f: FaultRecord, at: Double, worker: String) -> Bool {
+        (f.kind == .kill || f.kind == .stop || f.kind == .netcut) && f.target == worker
+            && at >= f.at - Double(f.lossWindowMs) / 1000 - 1.5 && at <= f.at + replyLag
+    }
+
+    /// Per entity, how many of its acknowledged checkpointed actions a crash may have lost: those
+    /// acknowledged by the crashed worker within its loss window.
+    static func actionsAtRisk(_ acked: [AckedAction], faults: [FaultRecord]) -> [UInt64: UInt64] {
+        var risk: [UInt64: UInt64] = [:]
+        for a in acked where faults.contains(where: { withinLossWindow($0, at: a.at, worker: a.worker) }) {
+            risk[a.entity, default: 0] += 1
+        }
+        return risk
+    }
+
     /// Acknowledged moves the cluster lost must have been acknowledged by a crashed (or paused)
     /// worker, within the loss window it reported before the crash.
     static func checkLosses(_ lost: [LostMove], faults: [FaultRecord], history: (UInt64) -> [String] = { _ in [] }) -> [Violation] {
         lost.compactMap { l in
-            let explained = faults.contains { f in
-                (f.kind == .kill || f.kind == .stop || f.kind == .netcut) && f.target == l.worker && l.noticed >= f.at
-                    && l.at >= f.at - Double(f.lossWindowMs) / 1000 - 1.5 && l.at <= f.at + replyLag
-            }
+            let explained = faults.contains { withinLossWindow($0, at: l.at, worker: l.worker) && l.noticed >= $0.at }
             return explained ? nil : Violation(
                 entity: l.entity,
                 problem: String(format: "acknowledged move (version %llu at %.3f s, by %@) lost outside any crash's loss window", l.version, l.at, l.worker)

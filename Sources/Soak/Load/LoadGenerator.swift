@@ -18,8 +18,10 @@ public final class LoadGenerator {
         /// Actions are answered after their commit (`events.durability.entity_action: durable`),
         /// and the audit finds every acknowledged one stored; false: answered from memory and
         /// saved by the next checkpoint (`checkpointed`, the cluster's default), which a crash
-        /// may lose, so the soak then refuses the faults that crash a worker.
+        /// may lose: the lanes then keep the acknowledged ones near `crashTimes` for the audit.
         public var durableActions = true
+        /// When the run's crashes (kill, stop, netcut) are planned, seconds into the run.
+        public var crashTimes: [Double] = []
         /// Share of a player's requests that read its own state (GetEntity); NPCs do not read.
         public var readShare = 0.0
         /// World units per move.
@@ -195,6 +197,8 @@ public final class LoadGenerator {
 
     var entities: [SimulatedEntity] { lanes.flatMap(\.entities) }
     var lostMoves: [LostMove] { lanes.flatMap(\.lostMoves).sorted { $0.noticed < $1.noticed } }
+    /// Checkpointed actions acknowledged near a planned crash (none with durable actions).
+    var ackedActions: [AckedAction] { lanes.flatMap(\.ackedActions.kept) }
     /// Every lane's latencies by kind, each from its first send to its answer.
     private var latencies: Timeline.Latencies { lanes.reduce(into: Timeline.Latencies()) { $0.add($1.latencies) } }
     var histogram: Histogram<UInt64> { latencies.all }

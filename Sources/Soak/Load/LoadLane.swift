@@ -116,6 +116,8 @@ final class LoadLane: @unchecked Sendable {
     /// Acknowledged moves that the cluster lost later: (entity, version, acknowledged at, noticed
     /// at, the worker that acknowledged it).
     private(set) var lostMoves: [LostMove] = []
+    /// Checkpointed actions acknowledged near a planned crash (`settings.crashTimes`).
+    private(set) var ackedActions: AckedActions
     /// First answer after a fault from a cell its victim owned: fault index -> seconds.
     var watch: [(fault: Int, cells: Set<CellID>, since: Moment)] = []
     private(set) var recoveries: [Int: Double] = [:]
@@ -126,6 +128,7 @@ final class LoadLane: @unchecked Sendable {
     init(settings: Settings, lane: Int, of lanes: Int, senderName: String, started: ContinuousClock.Instant, grid: Grid,
          coordinator endpoint: String) throws {
         self.settings = settings
+        ackedActions = AckedActions(crashes: settings.crashTimes)
         self.lane = lane
         self.lanes = lanes
         self.senderName = senderName
@@ -619,6 +622,7 @@ final class LoadLane: @unchecked Sendable {
             e.ackedMoves += 1
         case .action:
             e.ackedActions += 1  // one request id everywhere: applied once, wherever
+            if !settings.durableActions { ackedActions.note(entity: e.id.raw, at: t, worker: worker) }
             e.note(t, .action(count: e.ackedActions, worker: worker, deferred: reply.answer.deferred, durable: reply.answer.durable))
         case .read:
             break  // its latency is all it shows (a read from storage may be older than memory elsewhere)

@@ -94,6 +94,8 @@ public struct SoakReport: Sendable, Codable {
     public struct Audit: Sendable, Codable {
         public let entitiesChecked: Int
         public let lostAcknowledgedMoves: Int
+        /// Acknowledged checkpointed actions missing from storage, each within a crash's loss window.
+        public let lostAcknowledgedActions: Int
         public let violations: [Violation]
         public var clean: Bool { violations.isEmpty }
     }
@@ -185,7 +187,7 @@ public struct SoakReport: Sendable, Codable {
             rows.append(("fault", String(format: "%7.1f s  %@ %@  loss window %llu ms  %@ %@", f.at, f.kind.rawValue, f.target, f.lossWindowMs, recovery, f.note)))
         }
         rows.append(("audit", audit.clean
-            ? "clean: \(audit.entitiesChecked) entities, each once in memory and once in PostgreSQL; \(audit.lostAcknowledgedMoves) acknowledged moves lost, all within a crash's loss window"
+            ? "clean: \(audit.entitiesChecked) entities, each once in memory and once in PostgreSQL; \(audit.lostAcknowledgedMoves) acknowledged moves and \(audit.lostAcknowledgedActions) acknowledged actions lost, all within a crash's loss window"
             : "\(audit.violations.count) VIOLATIONS"))
         let width = rows.map(\.0.count).max() ?? 0
         return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")

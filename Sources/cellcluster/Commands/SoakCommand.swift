@@ -28,7 +28,7 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Simulated NPCs (they move too, and do not keep cells active).") var npcs: Int?
     @Option(help: "Requests per entity per second.") var rate: Double = 10
     @Option(help: "Share of requests that are actions (the rest are moves and reads).") var actions: Double = 0.1
-    @Option(help: ArgumentHelp("When the cluster answers an action: durable (after its commit; the audit finds each acknowledged one stored, through crashes) or checkpointed (from memory, saved by the next checkpoint: the cluster's default; the faults that crash a worker are refused, since they lose what it acknowledged within its loss window).", valueName: "durable|checkpointed")) var actionDurability: String = "durable"
+    @Option(help: ArgumentHelp("When the cluster answers an action: durable (after its commit; the audit finds each acknowledged one stored, through crashes) or checkpointed (from memory, saved by the next checkpoint: the cluster's default; the audit then allows an entity to miss the actions its worker acknowledged within a crash's loss window, no more).", valueName: "durable|checkpointed")) var actionDurability: String = "durable"
     @Option(help: "Share of a player's requests that read its own state (GetEntity); NPCs do not read.") var reads: Double = 0.05
     @Option(help: "World units per move.") var step: Double = 24
     @Option(help: "Workers to start with.") var workers: Int = 2
