@@ -24,14 +24,8 @@ struct AckedActions {
 }
 
 /// One acknowledged checkpointed action: its entity, when (seconds into the run) and by which worker.
-public struct AckedAction: Sendable, Equatable {
-    public let entity: UInt64
-    public let at: Double
-    public let worker: String
-
-    public init(entity: UInt64, at: Double, worker: String) {
-        self.entity = entity
-        self.at = at
-        self.worker = worker
-    }
+struct AckedAction: Sendable, Equatable {
+    let entity: UInt64
+    let at: Double
+    let worker: String
 }
