@@ -111,7 +111,7 @@ public final class SoakRun {
                                   quiet: max(10, options.duration * 0.15), seed: options.load.seed)
         var load = options.load
         load.idBase = try Auditor.maxEntityID(options.postgres)
-        load.crashTimes = plan.filter { [.kill, .stop, .netcut].contains($0.kind) }.map(\.at)
+        load.crashTimes = plan.filter(\.kind.crashesAWorker).map(\.at)
         generator = try LoadGenerator(settings: load, grid: options.grid, coordinator: supervisor.coordinatorEndpoints)
         log("soak: \(options.load.players) players and \(options.load.npcs) NPCs at \(options.load.rateHz) Hz for \(Int(options.duration)) s; faults: \(plan.isEmpty ? "none" : plan.map { "\($0.kind.rawValue)@\(Int($0.at))s" }.joined(separator: " "))")
         var progress = SoakProgress()

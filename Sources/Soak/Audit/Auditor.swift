@@ -224,7 +224,7 @@ public enum Auditor {
     /// Whether fault `f` crashed (or paused, or cut off) `worker` such that what it acknowledged
     /// at `at` may be lost: within the loss window it reported before, or a reply read late after.
     static func withinLossWindow(_ f: FaultRecord, at: Double, worker: String) -> Bool {
-        (f.kind == .kill || f.kind == .stop || f.kind == .netcut) && f.target == worker
+        f.kind.crashesAWorker && f.target == worker
             && at >= f.at - Double(f.lossWindowMs) / 1000 - 1.5 && at <= f.at + replyLag
     }
 

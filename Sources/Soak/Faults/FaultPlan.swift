@@ -14,6 +14,10 @@ public enum FaultKind: String, Sendable, CaseIterable, Codable {
     case pgrestart = "pg-restart"
     /// Cut a worker's network-namespace link for longer than its lease, then restore it.
     case netcut
+
+    /// The worker it hits loses what it has not saved: killed, or fenced after its lease ran out
+    /// (what it acknowledged within its loss window may be gone).
+    public var crashesAWorker: Bool { self == .kill || self == .stop || self == .netcut }
 }
 
 public struct PlannedFault: Sendable, Equatable, Codable {
