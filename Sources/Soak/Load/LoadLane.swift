@@ -621,8 +621,13 @@ final class LoadLane: @unchecked Sendable {
             }
             e.ackedMoves += 1
         case .action:
-            e.ackedActions += 1  // one request id everywhere: applied once, wherever
-            if !settings.durableActions { ackedActions.note(entity: e.id.raw, at: t, worker: worker) }
+            e.ackedActions += 1  // durable: its request id is stored with it, so it is applied once, wherever retried
+            if !settings.durableActions {
+                ackedActions.note(entity: e.id.raw, at: t, worker: worker)
+                // A checkpointed change's id is known only to the memory of the worker that applied
+                // it: after an unanswered attempt, a retry at the next owner may apply it again.
+                if inflight.possiblyApplied { e.unknownActions += 1 }
+            }
             e.note(t, .action(count: e.ackedActions, worker: worker, deferred: reply.answer.deferred, durable: reply.answer.durable))
         case .read:
             break  // its latency is all it shows (a read from storage may be older than memory elsewhere)

@@ -84,7 +84,8 @@ final class SimulatedEntity {
     var spawned = false
     var inflight: Inflight?
     /// Acknowledged actions (durable: committed before the answer), and actions that may have
-    /// been applied without an answer reaching the generator.
+    /// been applied without an answer reaching the generator (or, checkpointed, applied a second
+    /// time by a retry after an unanswered attempt).
     var ackedActions: UInt64 = 0
     var unknownActions: UInt64 = 0
     var ackedMoves: UInt64 = 0
