@@ -165,12 +165,13 @@ public enum Auditor {
         for e in created {
             let history = e.history.map(\.description)
             let waiting = queued.actions[e.id.raw] ?? 0
-            let risk = atRisk[e.id.raw].map { ", \($0) of them acknowledged within a crash's loss window" } ?? ""
+            /// What a crash may have lost of them, for a violation's text.
+            func risk() -> String { atRisk[e.id.raw].map { ", \($0) of them acknowledged within a crash's loss window" } ?? "" }
             guard let row = rows[e.id.raw] else {
                 if !queued.spawns.contains(e.id.raw) {
                     found.violations.append(Violation(entity: e.id.raw, problem: "not in PostgreSQL after the final checkpoint", history: history))
                 } else if !accounted(e, waiting) {
-                    found.violations.append(Violation(entity: e.id.raw, problem: "spawn queued, \(e.ackedActions) actions acknowledged\(risk), \(waiting) queued", history: history))
+                    found.violations.append(Violation(entity: e.id.raw, problem: "spawn queued, \(e.ackedActions) actions acknowledged\(risk()), \(waiting) queued", history: history))
                 }
                 continue
             }
@@ -179,7 +180,7 @@ public enum Auditor {
             }
             // Actions acknowledged for an entity in an inactive cell wait in its queue (persisted).
             if !accounted(e, row.actions + waiting) {
-                found.violations.append(Violation(entity: e.id.raw, problem: "\(e.ackedActions) actions acknowledged\(risk), \(row.actions) stored and \(waiting) queued", history: history))
+                found.violations.append(Violation(entity: e.id.raw, problem: "\(e.ackedActions) actions acknowledged\(risk()), \(row.actions) stored and \(waiting) queued", history: history))
             } else if row.actions + waiting > e.ackedActions + e.unknownActions {
                 found.violations.append(Violation(entity: e.id.raw, problem: "\(row.actions) actions stored and \(waiting) queued, but only \(e.ackedActions) acknowledged and \(e.unknownActions) unanswered", history: history))
             }

@@ -8,13 +8,9 @@ struct AckedActions {
     /// seconds and a crash injected a little late fit well inside.
     static let before = 30.0, after = 10.0
 
-    /// Planned crashes, seconds into the run, ascending.
+    /// Planned crashes, seconds into the run.
     let crashes: [Double]
     private(set) var kept: [AckedAction] = []
-
-    init(crashes: [Double]) {
-        self.crashes = crashes.sorted()
-    }
 
     /// Keeps an action acknowledged at `at` by `worker` if a crash is planned near it.
     mutating func note(entity: UInt64, at: Double, worker: String) {
